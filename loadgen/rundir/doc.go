@@ -1,0 +1,15 @@
+// Package rundir is the run directory: the append-only, versioned record of
+// one rehearsal that loadgen and the engine write as it happens and that
+// reports and tui read back.
+//
+// A run directory holds
+//
+//	run.json           Meta: the scenario, its steps and assertions, start/end
+//	observations.jsonl one Observation per line, one per request
+//	events.jsonl       one Event per line: AWS calls, task states, xDS pushes
+//	report.json        written by reports at the end
+//	report.md          written by reports at the end
+//
+// Every line is a complete JSON object; a reader skips a torn last line, so a
+// run cut short by Ctrl-C or a crash stays readable. See docs/run-format.md.
+package rundir

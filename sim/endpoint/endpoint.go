@@ -1,0 +1,108 @@
+// Package endpoint is the fakes' single front door, LocalStack-style: one
+// HTTP endpoint that routes JSON 1.1 requests by their X-Amz-Target prefix
+// and REST-JSON requests by path, ignoring the Host header (so the SDK's
+// "data-" host prefix and any virtual host reach the same place). It also
+// serves meshsim's own paths under /_meshsim/.
+package endpoint
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/meshsim/meshsim/sim/awsproto"
+	"github.com/meshsim/meshsim/sim/events"
+)
+
+// Endpoint routes requests to the service fakes. Register handlers before
+// serving.
+type Endpoint struct {
+	targets map[string]http.Handler // X-Amz-Target prefix (before the dot)
+	paths   []pathRoute
+	bus     *events.Bus
+}
+
+type pathRoute struct {
+	prefix string
+	h      http.Handler
+}
+
+// New returns an endpoint that serves the events of bus on
+// GET /_meshsim/events.
+func New(bus *events.Bus) *Endpoint {
+	return &Endpoint{targets: make(map[string]http.Handler), bus: bus}
+}
+
+// HandleTarget routes JSON 1.1 requests whose X-Amz-Target is PREFIX.Op to h,
+// for example "AmazonEC2ContainerServiceV20141113".
+func (e *Endpoint) HandleTarget(prefix string, h http.Handler) {
+	e.targets[prefix] = h
+}
+
+// HandlePath routes requests whose path starts with prefix to h, for example
+// "/v20190125/".
+func (e *Endpoint) HandlePath(prefix string, h http.Handler) {
+	e.paths = append(e.paths, pathRoute{prefix, h})
+}
+
+// ServeHTTP implements http.Handler.
+func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/_meshsim/health":
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"running"}`))
+		return
+	case "/_meshsim/events":
+		e.serveEvents(w, r)
+		return
+	}
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		prefix, _, _ := strings.Cut(t, ".")
+		if h, ok := e.targets[prefix]; ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		awsproto.WriteJSON11Error(w, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException",
+			"no service answers X-Amz-Target %q at this endpoint", t), "message", "InternalFailure")
+		return
+	}
+	for _, p := range e.paths {
+		if strings.HasPrefix(r.URL.Path, p.prefix) {
+			p.h.ServeHTTP(w, r)
+			return
+		}
+	}
+	awsproto.WriteRESTError(w, awsproto.Errorf(http.StatusNotFound, "UnknownOperationException",
+		"no service answers %s %s at this endpoint", r.Method, r.URL.Path))
+}
+
+// serveEvents streams the event bus as JSON lines, starting after ?since=SEQ,
+// until the client goes away.
+func (e *Endpoint) serveEvents(w http.ResponseWriter, r *http.Request) {
+	var since uint64
+	if s := r.URL.Query().Get("since"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			awsproto.WriteRESTError(w, awsproto.Errorf(http.StatusBadRequest, "BadRequestException", "since: %q is not a sequence number", s))
+			return
+		}
+		since = n
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	enc := json.NewEncoder(w)
+	ch := e.bus.Subscribe(r.Context(), since)
+	for ev := range ch {
+		if err := enc.Encode(ev); err != nil {
+			return
+		}
+		if flusher != nil && len(ch) == 0 {
+			flusher.Flush()
+		}
+	}
+}
