@@ -1,0 +1,561 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is one problem in a scenario file, at a place.
+type Error struct {
+	Pos Pos
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// Errors is every problem found in a scenario file, in file order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// LoadFile reads and parses the scenario file at path.
+func LoadFile(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading scenario: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses a scenario from data; file names it in errors. The error, if
+// any, is an Errors listing every problem with its file:line:col.
+func Parse(file string, data []byte) (*Scenario, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, Errors{yamlError(file, err)}
+	}
+	d := &decoder{file: file}
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
+		return nil, Errors{{Pos: Pos{File: file, Line: 1, Column: 1}, Msg: "empty scenario file"}}
+	}
+	sc := d.scenario(root.Content[0])
+	sc.Source = file
+	if len(d.errs) == 0 {
+		d.validate(sc, root.Content[0])
+	}
+	if len(d.errs) > 0 {
+		sort.SliceStable(d.errs, func(i, j int) bool {
+			a, b := d.errs[i].Pos, d.errs[j].Pos
+			if a.Line != b.Line {
+				return a.Line < b.Line
+			}
+			return a.Column < b.Column
+		})
+		return nil, d.errs
+	}
+	return sc, nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError turns a yaml syntax error into an Error with the line it names.
+func yamlError(file string, err error) *Error {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{Pos: Pos{File: file, Line: line, Column: 1}, Msg: "YAML syntax: " + m[2]}
+	}
+	return &Error{Pos: Pos{File: file, Line: 1, Column: 1}, Msg: "YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+type decoder struct {
+	file string
+	errs Errors
+}
+
+func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Column: n.Column} }
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	d.errs = append(d.errs, &Error{Pos: d.pos(n), Msg: fmt.Sprintf(format, args...)})
+}
+
+// fields walks a mapping node, calling the handler of each known key with
+// its value node; unknown and repeated keys are errors.
+func (d *decoder) fields(n *yaml.Node, what string, handlers map[string]func(v *yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping, not %s", what, kindName(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		h, ok := handlers[k.Value]
+		if !ok {
+			d.errorf(k, "unknown field %q in %s (known: %s)", k.Value, what, knownKeys(handlers))
+			continue
+		}
+		if seen[k.Value] {
+			d.errorf(k, "field %q appears twice in %s", k.Value, what)
+			continue
+		}
+		seen[k.Value] = true
+		h(v)
+	}
+}
+
+func knownKeys(m map[string]func(*yaml.Node)) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("the value %q", n.Value)
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "empty"
+}
+
+func (d *decoder) scalar(n *yaml.Node, field string) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, "%s must be a single value, not %s", field, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (d *decoder) str(n *yaml.Node, field string, dst *string) {
+	if s, ok := d.scalar(n, field); ok {
+		*dst = s
+	}
+}
+
+func (d *decoder) name(n *yaml.Node, field string, dst *string) {
+	s, ok := d.scalar(n, field)
+	if !ok {
+		return
+	}
+	if !validName.MatchString(s) {
+		d.errorf(n, "%s %q: use 1-48 letters, digits and '-', starting with a letter", field, s)
+		return
+	}
+	*dst = s
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,47}$`)
+
+func (d *decoder) integer(n *yaml.Node, field string, min, max int, dst *int) {
+	s, ok := d.scalar(n, field)
+	if !ok {
+		return
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		d.errorf(n, "%s must be a whole number, not %q", field, s)
+		return
+	}
+	if v < min || v > max {
+		d.errorf(n, "%s must be between %d and %d, not %d", field, min, max, v)
+		return
+	}
+	*dst = v
+}
+
+func (d *decoder) float(n *yaml.Node, field string, min, max float64, dst *float64) {
+	s, ok := d.scalar(n, field)
+	if !ok {
+		return
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		d.errorf(n, "%s must be a number, not %q", field, s)
+		return
+	}
+	if v < min || v > max {
+		d.errorf(n, "%s must be between %g and %g, not %g", field, min, max, v)
+		return
+	}
+	*dst = v
+}
+
+func (d *decoder) duration(n *yaml.Node, field string, dst *time.Duration) {
+	s, ok := d.scalar(n, field)
+	if !ok {
+		return
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		d.errorf(n, "%s must be a duration such as 500ms, 10s or 2m, not %q", field, s)
+		return
+	}
+	*dst = v
+}
+
+func (d *decoder) list(n *yaml.Node, field string, each func(item *yaml.Node)) {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "%s must be a list, not %s", field, kindName(n))
+		return
+	}
+	for _, item := range n.Content {
+		each(item)
+	}
+}
+
+func (d *decoder) scenario(n *yaml.Node) *Scenario {
+	sc := &Scenario{}
+	d.fields(n, "the scenario", map[string]func(*yaml.Node){
+		"name":        func(v *yaml.Node) { d.name(v, "name", &sc.Name) },
+		"description": func(v *yaml.Node) { d.str(v, "description", &sc.Description) },
+		"region":      func(v *yaml.Node) { d.str(v, "region", &sc.Region) },
+		"cluster":     func(v *yaml.Node) { d.name(v, "cluster", &sc.Cluster) },
+		"mesh":        func(v *yaml.Node) { d.name(v, "mesh", &sc.Mesh) },
+		"namespace":   func(v *yaml.Node) { d.str(v, "namespace", &sc.Namespace) },
+		"services": func(v *yaml.Node) {
+			d.list(v, "services", func(item *yaml.Node) { sc.Services = append(sc.Services, d.service(item)) })
+		},
+		"ingress": func(v *yaml.Node) { sc.Ingress = d.ingress(v) },
+		"load":    func(v *yaml.Node) { sc.Load = d.load(v) },
+		"rollout": func(v *yaml.Node) { sc.Rollout = d.rollout(v) },
+		"assertions": func(v *yaml.Node) {
+			d.list(v, "assertions", func(item *yaml.Node) {
+				if a, ok := d.assertion(item); ok {
+					sc.Asserts = append(sc.Asserts, a)
+				}
+			})
+		},
+	})
+	return sc
+}
+
+func (d *decoder) service(n *yaml.Node) Service {
+	s := Service{Pos: d.pos(n)}
+	d.fields(n, "a service", map[string]func(*yaml.Node){
+		"name": func(v *yaml.Node) { d.name(v, "services[].name", &s.Name) },
+		"port": func(v *yaml.Node) {
+			var p int
+			d.integer(v, "services[].port", 1, 65535, &p)
+			s.Port = uint32(p)
+		},
+		"backends": func(v *yaml.Node) {
+			d.list(v, "services[].backends", func(item *yaml.Node) {
+				var b string
+				d.name(item, "services[].backends[]", &b)
+				s.Backends = append(s.Backends, b)
+			})
+		},
+		"healthCheckPath": func(v *yaml.Node) { d.str(v, "services[].healthCheckPath", &s.HealthCheckPath) },
+		"versions": func(v *yaml.Node) {
+			d.list(v, "services[].versions", func(item *yaml.Node) { s.Versions = append(s.Versions, d.version(item)) })
+		},
+	})
+	return s
+}
+
+func (d *decoder) version(n *yaml.Node) Version {
+	v := Version{Count: 1, Pos: d.pos(n)}
+	d.fields(n, "a version", map[string]func(*yaml.Node){
+		"name":       func(x *yaml.Node) { d.name(x, "versions[].name", &v.Name) },
+		"count":      func(x *yaml.Node) { d.integer(x, "versions[].count", 0, 50, &v.Count) },
+		"latency":    func(x *yaml.Node) { d.duration(x, "versions[].latency", &v.Latency) },
+		"errorRate":  func(x *yaml.Node) { d.float(x, "versions[].errorRate", 0, 1, &v.ErrorRate) },
+		"startDelay": func(x *yaml.Node) { d.duration(x, "versions[].startDelay", &v.StartDelay) },
+	})
+	return v
+}
+
+func (d *decoder) ingress(n *yaml.Node) Ingress {
+	in := Ingress{Pos: d.pos(n)}
+	d.fields(n, "ingress", map[string]func(*yaml.Node){
+		"name":    func(v *yaml.Node) { d.name(v, "ingress.name", &in.Name) },
+		"service": func(v *yaml.Node) { d.name(v, "ingress.service", &in.Service) },
+	})
+	return in
+}
+
+func (d *decoder) load(n *yaml.Node) Load {
+	l := Load{Pos: d.pos(n)}
+	d.fields(n, "load", map[string]func(*yaml.Node){
+		"rate":    func(v *yaml.Node) { d.float(v, "load.rate", 0.1, 20000, &l.Rate) },
+		"timeout": func(v *yaml.Node) { d.duration(v, "load.timeout", &l.Timeout) },
+		"path":    func(v *yaml.Node) { d.str(v, "load.path", &l.Path) },
+		"measure": func(v *yaml.Node) { d.name(v, "load.measure", &l.Measure) },
+	})
+	return l
+}
+
+func (d *decoder) rollout(n *yaml.Node) Rollout {
+	r := Rollout{Pos: d.pos(n)}
+	d.fields(n, "rollout", map[string]func(*yaml.Node){
+		"service": func(v *yaml.Node) { d.name(v, "rollout.service", &r.Service) },
+		"steps": func(v *yaml.Node) {
+			d.list(v, "rollout.steps", func(item *yaml.Node) { r.Steps = append(r.Steps, d.step(item)) })
+		},
+	})
+	return r
+}
+
+func (d *decoder) step(n *yaml.Node) Step {
+	s := Step{Pos: d.pos(n), Weights: map[string]int{}}
+	d.fields(n, "a step", map[string]func(*yaml.Node){
+		"name": func(v *yaml.Node) { d.str(v, "steps[].name", &s.Name) },
+		"bake": func(v *yaml.Node) { d.duration(v, "steps[].bake", &s.Bake) },
+		"weights": func(v *yaml.Node) {
+			if v.Kind != yaml.MappingNode {
+				d.errorf(v, "steps[].weights must be a mapping of version to percent, such as {v1: 75, v2: 25}")
+				return
+			}
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				k, w := v.Content[i], v.Content[i+1]
+				if _, dup := s.Weights[k.Value]; dup {
+					d.errorf(k, "version %q appears twice in steps[].weights", k.Value)
+					continue
+				}
+				var pct int
+				d.integer(w, "steps[].weights."+k.Value, 0, 100, &pct)
+				s.Weights[k.Value] = pct
+				s.Order = append(s.Order, k.Value)
+			}
+		},
+	})
+	return s
+}
+
+// assertion reads "- no-failed-requests" or "- weight-within: 3".
+func (d *decoder) assertion(n *yaml.Node) (Assertion, bool) {
+	a := Assertion{Pos: d.pos(n)}
+	var valNode *yaml.Node
+	switch {
+	case n.Kind == yaml.ScalarNode:
+		a.Kind = n.Value
+	case n.Kind == yaml.MappingNode && len(n.Content) == 2:
+		a.Kind = n.Content[0].Value
+		valNode = n.Content[1]
+	default:
+		d.errorf(n, "an assertion is a name (no-failed-requests) or one name: value pair (weight-within: 3)")
+		return a, false
+	}
+	if _, ok := AssertionKinds[a.Kind]; !ok {
+		d.errorf(n, "unknown assertion %q (known: %s)", a.Kind, assertionKinds())
+		return a, false
+	}
+	needsValue := a.Kind != "no-failed-requests"
+	switch {
+	case needsValue && valNode == nil:
+		d.errorf(n, "assertion %s needs a value: %s", a.Kind, AssertionKinds[a.Kind])
+		return a, false
+	case !needsValue && valNode != nil:
+		d.errorf(valNode, "assertion %s takes no value", a.Kind)
+		return a, false
+	case !needsValue:
+		return a, true
+	}
+	before := len(d.errs)
+	switch a.Kind {
+	case "latency-p99-below":
+		var dur time.Duration
+		d.duration(valNode, a.Kind, &dur)
+		a.Value = float64(dur)
+	case "max-error-rate":
+		d.float(valNode, a.Kind, 0, 1, &a.Value)
+	case "weight-within":
+		d.float(valNode, a.Kind, 0, 100, &a.Value)
+	case "weight-binomial":
+		d.float(valNode, a.Kind, 0.5, 10, &a.Value)
+	}
+	return a, len(d.errs) == before
+}
+
+func assertionKinds() string {
+	kinds := make([]string, 0, len(AssertionKinds))
+	for k := range AssertionKinds {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	return strings.Join(kinds, ", ")
+}
+
+// validate checks the references between parts of a decoded scenario and
+// fills in defaults.
+func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
+	rootPos := d.pos(root)
+	at := func(p Pos, format string, args ...any) {
+		if p.Line == 0 {
+			p = rootPos
+		}
+		d.errs = append(d.errs, &Error{Pos: p, Msg: fmt.Sprintf(format, args...)})
+	}
+	if sc.Name == "" {
+		at(rootPos, "name is required")
+	}
+	if sc.Region == "" {
+		sc.Region = "us-east-1"
+	}
+	if sc.Cluster == "" {
+		sc.Cluster = sc.Name
+	}
+	if sc.Mesh == "" {
+		sc.Mesh = sc.Name
+	}
+	if sc.Namespace == "" {
+		sc.Namespace = sc.Mesh + ".local"
+	}
+	if len(sc.Services) == 0 {
+		at(rootPos, "services: at least one service is required")
+	}
+	seen := map[string]bool{}
+	for i := range sc.Services {
+		s := &sc.Services[i]
+		if s.Name == "" {
+			at(s.Pos, "services[].name is required")
+			continue
+		}
+		if seen[s.Name] {
+			at(s.Pos, "service %q is defined twice", s.Name)
+		}
+		seen[s.Name] = true
+		if s.Port == 0 {
+			s.Port = 8080
+		}
+		if s.HealthCheckPath == "" {
+			s.HealthCheckPath = "/health"
+		}
+		if len(s.Versions) == 0 {
+			at(s.Pos, "service %q: versions: at least one version is required", s.Name)
+		}
+		vseen := map[string]bool{}
+		for _, v := range s.Versions {
+			if v.Name == "" {
+				at(v.Pos, "service %q: versions[].name is required", s.Name)
+			}
+			if vseen[v.Name] {
+				at(v.Pos, "service %q: version %q is defined twice", s.Name, v.Name)
+			}
+			vseen[v.Name] = true
+		}
+	}
+	for _, s := range sc.Services {
+		for _, b := range s.Backends {
+			if !seen[b] {
+				at(s.Pos, "service %q: backend %q is not a service of this scenario", s.Name, b)
+			}
+			if b == s.Name {
+				at(s.Pos, "service %q calls itself", s.Name)
+			}
+		}
+	}
+	if sc.Ingress.Name == "" {
+		sc.Ingress.Name = "ingress"
+	}
+	if seen[sc.Ingress.Name] {
+		at(sc.Ingress.Pos, "ingress.name %q is also the name of a service", sc.Ingress.Name)
+	}
+	if sc.Ingress.Service == "" {
+		at(sc.Ingress.Pos, "ingress.service is required: the service load enters through")
+	} else if !seen[sc.Ingress.Service] {
+		at(sc.Ingress.Pos, "ingress.service %q is not a service of this scenario", sc.Ingress.Service)
+	}
+
+	if sc.Load.Rate == 0 {
+		sc.Load.Rate = 200
+	}
+	if sc.Load.Timeout == 0 {
+		sc.Load.Timeout = 2 * time.Second
+	}
+	if sc.Load.Path == "" {
+		sc.Load.Path = "/"
+	}
+	if !strings.HasPrefix(sc.Load.Path, "/") {
+		at(sc.Load.Pos, "load.path must start with /, not %q", sc.Load.Path)
+	}
+
+	r := &sc.Rollout
+	svc, ok := sc.Service(r.Service)
+	switch {
+	case r.Service == "":
+		at(r.Pos, "rollout.service is required")
+	case !ok:
+		at(r.Pos, "rollout.service %q is not a service of this scenario", r.Service)
+	}
+	if sc.Load.Measure == "" {
+		sc.Load.Measure = r.Service
+	} else if !seen[sc.Load.Measure] {
+		at(sc.Load.Pos, "load.measure %q is not a service of this scenario", sc.Load.Measure)
+	}
+	if len(r.Steps) == 0 {
+		at(r.Pos, "rollout.steps: at least one step is required")
+	}
+	for i := range r.Steps {
+		st := &r.Steps[i]
+		if st.Name == "" {
+			st.Name = fmt.Sprintf("step %d", i+1)
+		}
+		if st.Bake <= 0 {
+			at(st.Pos, "rollout.steps[%d].bake is required (how long the step holds, e.g. 10s)", i)
+		}
+		if len(st.Weights) == 0 {
+			at(st.Pos, "rollout.steps[%d].weights is required", i)
+			continue
+		}
+		sum := 0
+		for _, v := range st.Order {
+			sum += st.Weights[v]
+			if svc != nil && !contains(svc.VersionNames(), v) {
+				at(st.Pos, "rollout.steps[%d].weights: %q is not a version of service %q (versions: %s)",
+					i, v, svc.Name, strings.Join(svc.VersionNames(), ", "))
+			}
+		}
+		if svc != nil {
+			for _, v := range svc.VersionNames() {
+				if _, ok := st.Weights[v]; !ok {
+					st.Weights[v] = 0
+					st.Order = append(st.Order, v)
+				}
+			}
+		}
+		if sum != 100 {
+			at(st.Pos, "rollout.steps[%d].weights add up to %d, not 100", i, sum)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// IsParseError reports whether err is a problem with a scenario's content
+// (as opposed to, say, a file that cannot be read).
+func IsParseError(err error) bool {
+	var es Errors
+	return errors.As(err, &es)
+}

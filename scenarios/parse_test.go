@@ -1,0 +1,160 @@
+package scenarios
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const valid = `name: demo
+services:
+  - name: web
+    backends: [api]
+    versions: [{name: v1}]
+  - name: api
+    versions:
+      - {name: v1, count: 2}
+      - {name: v2, count: 1, latency: 5ms}
+ingress: {service: web}
+load: {rate: 100}
+rollout:
+  service: api
+  steps:
+    - {weights: {v1: 90, v2: 10}, bake: 2s}
+    - {weights: {v2: 100}, bake: 1s}
+assertions:
+  - no-failed-requests
+  - weight-within: 2.5
+  - latency-p99-below: 250ms
+`
+
+func TestParseValid(t *testing.T) {
+	sc, err := Parse("demo.yaml", []byte(valid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Cluster != "demo" || sc.Mesh != "demo" || sc.Namespace != "demo.local" || sc.Region != "us-east-1" {
+		t.Errorf("defaults: cluster %q mesh %q namespace %q region %q", sc.Cluster, sc.Mesh, sc.Namespace, sc.Region)
+	}
+	if sc.Load.Measure != "api" || sc.Load.Timeout != 2*time.Second || sc.Load.Path != "/" {
+		t.Errorf("load defaults: %+v", sc.Load)
+	}
+	api, _ := sc.Service("api")
+	if api.Port != 8080 || api.Versions[1].Latency != 5*time.Millisecond || api.Versions[0].Count != 2 {
+		t.Errorf("api: %+v", api)
+	}
+	if got := sc.Rollout.Steps[1].Weights; got["v1"] != 0 || got["v2"] != 100 {
+		t.Errorf("missing version gets weight 0: %v", got)
+	}
+	if sc.Rollout.Steps[0].Name != "step 1" {
+		t.Errorf("step name default %q", sc.Rollout.Steps[0].Name)
+	}
+	if sc.Duration() != 3*time.Second {
+		t.Errorf("duration %v", sc.Duration())
+	}
+	want := []Assertion{{Kind: "no-failed-requests"}, {Kind: "weight-within", Value: 2.5}, {Kind: "latency-p99-below", Value: float64(250 * time.Millisecond)}}
+	for i, a := range want {
+		if sc.Asserts[i].Kind != a.Kind || sc.Asserts[i].Value != a.Value {
+			t.Errorf("assertion %d = %+v, want %+v", i, sc.Asserts[i], a)
+		}
+	}
+	if p := sc.Asserts[1].Pos.String(); p != "demo.yaml:19:5" {
+		t.Errorf("assertion position %s", p)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, edit, want string
+	}{
+		{"unknown field", "load: {rate: 100}", "demo.yaml:11:8: unknown field \"rat\" in load (known: measure, path, rate, timeout)"},
+		{"bad duration", "bake: 2s}", "demo.yaml:15:41: steps[].bake must be a duration"},
+		{"weights sum", "{v1: 90, v2: 10}", "demo.yaml:15:7: rollout.steps[0].weights add up to 80, not 100"},
+		{"unknown version", "{v2: 100}", "demo.yaml:16:7: rollout.steps[1].weights: \"v3\" is not a version of service \"api\""},
+		{"unknown backend", "backends: [api]", "demo.yaml:3:5: service \"web\": backend \"apx\" is not a service"},
+		{"unknown assertion", "- no-failed-requests", "demo.yaml:18:5: unknown assertion \"no-failed\""},
+		{"assertion value", "weight-within: 2.5", "demo.yaml:19:20: weight-within must be a number, not \"lots\""},
+		{"negative count", "count: 2}", "demo.yaml:8:27: versions[].count must be between 0 and 50, not -1"},
+		{"yaml syntax", "load: {rate: 100}", "demo.yaml:10:1: YAML syntax"},
+		{"ingress service", "ingress: {service: web}", "demo.yaml:10:10: ingress.service \"nope\" is not a service"},
+	}
+	replacements := map[string]string{
+		"unknown field":     "load: {rat: 100}",
+		"bad duration":      "bake: soon}",
+		"weights sum":       "{v1: 70, v2: 10}",
+		"unknown version":   "{v3: 100}",
+		"unknown backend":   "backends: [apx]",
+		"unknown assertion": "- no-failed",
+		"assertion value":   "weight-within: lots",
+		"negative count":    "count: -1}",
+		"yaml syntax":       "load: {rate: 100\nx: [",
+		"ingress service":   "ingress: {service: nope}",
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := strings.Replace(valid, tc.edit, replacements[tc.name], 1)
+			if src == valid {
+				t.Fatalf("edit %q not applied", tc.edit)
+			}
+			_, err := Parse("demo.yaml", []byte(src))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !IsParseError(err) {
+				t.Errorf("error is not a parse error: %T", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error\n%s\ndoes not contain\n%s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestBuiltinsParse(t *testing.T) {
+	infos, err := List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) == 0 {
+		t.Fatal("no built-in scenarios")
+	}
+	for _, in := range infos {
+		if _, err := Builtin(in.Name); err != nil {
+			t.Errorf("%s: %v", in.Name, err)
+		}
+	}
+	sc, err := Builtin("bookingapp-canary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var weights []string
+	for _, st := range sc.Rollout.Steps {
+		weights = append(weights, strings.TrimSpace(strings.Repeat(" ", 0)+itoa(st.Weights["v1"])+"/"+itoa(st.Weights["v2"])))
+	}
+	if got := strings.Join(weights, " "); got != "100/0 75/25 50/50 20/80 0/100" {
+		t.Errorf("bookingapp-canary steps %s", got)
+	}
+}
+
+func TestResolveFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "mine.yaml")
+	if err := os.WriteFile(p, []byte(valid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := Resolve(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Source != p {
+		t.Errorf("source %q", sc.Source)
+	}
+	if _, err := Resolve("no-such-scenario"); err == nil || !strings.Contains(err.Error(), "scenarios list") {
+		t.Errorf("unknown builtin: %v", err)
+	}
+	if _, err := Resolve(filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Error("missing file: no error")
+	}
+}
