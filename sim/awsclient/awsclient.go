@@ -17,13 +17,14 @@ import (
 )
 
 // Config returns an aws.Config for endpointURL (for example
-// "http://127.0.0.1:4566") in region.
-func Config(endpointURL, region string) aws.Config {
+// "http://127.0.0.1:4566") in region. apiOptions are added to every
+// client's middleware stack (the engine records each call with one).
+func Config(endpointURL, region string, apiOptions ...func(*middleware.Stack) error) aws.Config {
 	return aws.Config{
 		Region:           region,
 		Credentials:      credentials.NewStaticCredentialsProvider("meshsim", "meshsim", ""),
 		BaseEndpoint:     aws.String(endpointURL),
-		APIOptions:       []func(*middleware.Stack) error{disableHostPrefix},
+		APIOptions:       append([]func(*middleware.Stack) error{disableHostPrefix}, apiOptions...),
 		RetryMaxAttempts: 3,
 	}
 }
@@ -35,9 +36,10 @@ type Clients struct {
 	AppMesh  *appmesh.Client
 }
 
-// New returns clients for endpointURL in region.
-func New(endpointURL, region string) Clients {
-	cfg := Config(endpointURL, region)
+// New returns clients for endpointURL in region, with apiOptions as for
+// Config.
+func New(endpointURL, region string, apiOptions ...func(*middleware.Stack) error) Clients {
+	cfg := Config(endpointURL, region, apiOptions...)
 	return Clients{
 		ECS:      ecs.NewFromConfig(cfg),
 		CloudMap: servicediscovery.NewFromConfig(cfg),

@@ -1,0 +1,337 @@
+// Command meshsim rehearses a microservice rollout on one machine: it stands
+// up fakes of ECS, Cloud Map and App Mesh, runs sample services behind
+// sidecar proxies fed by an xDS control plane, drives a scripted rollout
+// through the AWS APIs while generating load, and reports what users would
+// have felt. See README.md.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/reports"
+	"github.com/meshsim/meshsim/scenarios"
+	"github.com/meshsim/meshsim/scenarios/engine"
+	"github.com/meshsim/meshsim/sim"
+	"github.com/meshsim/meshsim/tui"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailed      = 1 // an assertion failed, or the run could not complete
+	exitBadInput    = 2 // bad scenario, flag or argument
+	exitInterrupted = 130
+)
+
+// exitError carries an exit code out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func main() {
+	root := rootCmd(os.Stdout, os.Stderr)
+	err := root.Execute()
+	if err == nil {
+		return
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintln(os.Stderr, "meshsim:", ee.err)
+		}
+		os.Exit(ee.code)
+	}
+	// cobra's own errors: unknown command or flag, wrong arguments.
+	fmt.Fprintln(os.Stderr, "meshsim:", err)
+	os.Exit(exitBadInput)
+}
+
+func rootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "meshsim",
+		Short: "Rehearse an ECS / App Mesh / Service Connect rollout on your machine",
+		Long: `meshsim stands up fakes of ECS, Cloud Map and App Mesh that real AWS clients talk to,
+runs sample services behind sidecar proxies configured over xDS, drives a scripted
+canary / blue-green / rolling rollout through the AWS APIs while generating load, and
+reports per step which share of requests each version served and what failed.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(runCmd(), scenariosCmd(), fakesCmd(), reportCmd(), versionCmd())
+	return root
+}
+
+func runCmd() *cobra.Command {
+	var (
+		runtimeName, out, endpoint string
+		rate                       float64
+		bake                       time.Duration
+		quiet                      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO",
+		Short: "Run a rehearsal: a built-in scenario name or a scenario file",
+		Long: `Run a rehearsal. SCENARIO is the name of a built-in scenario (see "meshsim scenarios list")
+or the path of a scenario file.
+
+The run directory (observations, world events, report.json, report.md) is written to
+--out, by default ./meshsim-runs/<run id>. The exit code is 0 when every assertion of
+the scenario holds, 1 when one fails or the run could not complete, 2 for bad input,
+130 when interrupted (the partial run is still reported).`,
+		Example: `  meshsim run bookingapp-canary
+  meshsim run bookingapp-canary --bake 2s --rate 300
+  meshsim run ./my-scenario.yaml --out /tmp/run1`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := scenarios.Resolve(args[0])
+			if err != nil {
+				return &exitError{exitBadInput, err}
+			}
+			if cmd.Flags().Changed("rate") {
+				if rate <= 0 || rate > 20000 {
+					return &exitError{exitBadInput, fmt.Errorf("--rate must be between 0 and 20000 requests per second, not %g", rate)}
+				}
+				sc.Load.Rate = rate
+			}
+			if cmd.Flags().Changed("bake") {
+				if bake <= 0 {
+					return &exitError{exitBadInput, fmt.Errorf("--bake must be a positive duration, not %s", bake)}
+				}
+				for i := range sc.Rollout.Steps {
+					sc.Rollout.Steps[i].Bake = bake
+				}
+			}
+			if runtimeName != "inproc" && endpoint == "" {
+				return &exitError{exitBadInput, fmt.Errorf("--runtime %q: this build runs tasks with the inproc runtime only", runtimeName)}
+			}
+			return runScenario(cmd, sc, runtimeName, out, endpoint, quiet)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&runtimeName, "runtime", "inproc", "where tasks run: inproc (everything in this process on loopback)")
+	f.StringVar(&out, "out", "", "run directory (default ./meshsim-runs/<run id>)")
+	f.StringVar(&endpoint, "endpoint", "", "use the fakes already serving at this URL (see \"meshsim fakes\") instead of starting them")
+	f.Float64Var(&rate, "rate", 0, "override the scenario's request rate (requests per second)")
+	f.DurationVar(&bake, "bake", 0, "override every step's bake time (e.g. 2s for a quick rehearsal)")
+	f.BoolVar(&quiet, "quiet", false, "print only the final summary")
+	return cmd
+}
+
+func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, endpoint string, quiet bool) error {
+	stdout := cmd.OutOrStdout()
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	runID := time.Now().Format("20060102-150405") + "-" + sc.Name
+	if out == "" {
+		out = filepath.Join("meshsim-runs", runID)
+	}
+	if endpoint == "" {
+		world, err := sim.Start(ctx, sim.Options{})
+		if err != nil {
+			return &exitError{exitFailed, fmt.Errorf("starting the simulated world: %w", err)}
+		}
+		defer world.Close()
+		endpoint = world.Endpoint
+	}
+	var progress engine.Progress
+	if !quiet {
+		progress = tui.NewPlain(stdout, 2*time.Second)
+		fmt.Fprintf(stdout, "meshsim: rehearsing %s (%s) on the %s runtime; fakes at %s; run directory %s\n",
+			sc.Name, sc.Source, runtimeName, endpoint, out)
+	}
+	started := time.Now()
+	res, runErr := engine.Run(ctx, sc, engine.Options{
+		Endpoint: endpoint, Dir: out, RunID: runID, Runtime: runtimeName, Progress: progress,
+	})
+	code, err := writeReports(stdout, res.Dir)
+	if err != nil {
+		return &exitError{exitFailed, err}
+	}
+	fmt.Fprintf(stdout, "\nwall time %s; run directory %s\n", time.Since(started).Round(100*time.Millisecond), res.Dir)
+	switch {
+	case runErr != nil && ctx.Err() != nil:
+		return &exitError{exitInterrupted, fmt.Errorf("interrupted; the partial run is in %s", res.Dir)}
+	case runErr != nil:
+		return &exitError{exitFailed, fmt.Errorf("the run did not complete: %w", runErr)}
+	case code != exitOK:
+		return &exitError{code, errors.New("")}
+	}
+	return nil
+}
+
+// writeReports analyses the run directory, writes report.json and
+// report.md into it and prints the summary; it returns the exit code the
+// assertions set.
+func writeReports(stdout io.Writer, dir string) (int, error) {
+	run, err := rundir.Read(dir)
+	if err != nil {
+		return exitFailed, fmt.Errorf("reading the run directory: %w", err)
+	}
+	rep := reports.Analyze(run)
+	if err := reports.WriteFiles(dir, rep); err != nil {
+		return exitFailed, fmt.Errorf("writing reports: %w", err)
+	}
+	fmt.Fprintln(stdout)
+	reports.WriteSummary(stdout, rep)
+	return rep.ExitCode(), nil
+}
+
+func reportCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "report RUN_DIR",
+		Short: "Analyse a run directory again and rewrite report.json and report.md",
+		Long: `Analyse a run directory again, for example one cut short or written by an older
+meshsim, rewrite its report.json and report.md, and print the summary. The exit code is
+set by the scenario's assertions, as for "meshsim run".`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			code, err := writeReports(cmd.OutOrStdout(), args[0])
+			if err != nil {
+				return &exitError{exitBadInput, err}
+			}
+			if code != exitOK {
+				return &exitError{code, errors.New("")}
+			}
+			return nil
+		},
+	}
+}
+
+func scenariosCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "scenarios",
+		Short: "List, show and validate scenarios",
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the built-in scenarios",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			infos, err := scenarios.List()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tDESCRIPTION")
+			for _, in := range infos {
+				fmt.Fprintf(tw, "%s\t%s\n", in.Name, in.Description)
+			}
+			return tw.Flush()
+		},
+	}
+	show := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Print a built-in scenario's YAML, to copy and adapt",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := scenarios.BuiltinSource(args[0])
+			if err != nil {
+				return &exitError{exitBadInput, err}
+			}
+			_, err = cmd.OutOrStdout().Write(data)
+			return err
+		},
+	}
+	validate := &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check scenario files; errors name file:line:col",
+		Long: `Check scenario files without running them. Every problem is printed as
+file:line:col: message. The exit code is 0 when all files are valid and 2 otherwise.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bad := 0
+			for _, path := range args {
+				sc, err := scenarios.LoadFile(path)
+				if err != nil {
+					bad++
+					fmt.Fprintln(cmd.ErrOrStderr(), err)
+					continue
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%s: %d services, %d steps, %s of rollout)\n",
+					path, sc.Name, len(sc.Services), len(sc.Rollout.Steps), sc.Duration())
+			}
+			if bad > 0 {
+				return &exitError{exitBadInput, fmt.Errorf("%d of %d scenario files are invalid", bad, len(args))}
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(list, show, validate)
+	return cmd
+}
+
+func fakesCmd() *cobra.Command {
+	var addr, xdsAddr string
+	cmd := &cobra.Command{
+		Use:   "fakes",
+		Short: "Serve the ECS, Cloud Map and App Mesh fakes and the xDS control plane standalone",
+		Long: `Serve the AWS fakes on one endpoint, LocalStack-style, until interrupted. Point any
+AWS client at it:
+
+  aws --endpoint-url http://127.0.0.1:4566 ecs list-clusters
+  aws --endpoint-url http://127.0.0.1:4566 appmesh list-meshes
+
+Any credentials are accepted; the region is taken from the request signature. Tasks
+that ECS starts run in this process (inproc runtime); sidecars get their configuration
+from the xDS control plane on --xds-addr. World events stream from GET /_meshsim/events.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			world, err := sim.Start(ctx, sim.Options{Addr: addr, XDSAddr: xdsAddr})
+			if err != nil {
+				return &exitError{exitFailed, err}
+			}
+			defer world.Close()
+			fmt.Fprintf(cmd.OutOrStdout(), "meshsim fakes: AWS endpoint %s, xDS %s (Ctrl-C to stop)\n", world.Endpoint, world.XDSAddress)
+			<-ctx.Done()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:4566", "address of the AWS endpoint")
+	cmd.Flags().StringVar(&xdsAddr, "xds-addr", "127.0.0.1:18000", "address of the xDS (ADS) control plane")
+	return cmd
+}
+
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print meshsim's version and the versions of its main components",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			w := cmd.OutOrStdout()
+			info, ok := debug.ReadBuildInfo()
+			if !ok {
+				fmt.Fprintln(w, "meshsim (no build information)")
+				return
+			}
+			fmt.Fprintf(w, "meshsim %s (%s), run format v%d\n", info.Main.Version, info.GoVersion, rundir.FormatVersion)
+			for _, d := range info.Deps {
+				switch d.Path {
+				case "github.com/envoyproxy/go-control-plane", "github.com/tsenart/vegeta/v12",
+					"google.golang.org/grpc", "github.com/aws/aws-sdk-go-v2":
+					fmt.Fprintf(w, "  %s %s\n", d.Path, d.Version)
+				}
+			}
+		},
+	}
+}

@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/meshsim/meshsim/loadgen/rundir"
+)
+
+// recordEvents copies the fakes' event stream (GET /_meshsim/events) into
+// the run directory until ctx is done, reconnecting after the last event
+// seen if the stream breaks.
+func recordEvents(ctx context.Context, endpoint string, out *rundir.Writer) {
+	var since uint64
+	for ctx.Err() == nil {
+		since = streamEvents(ctx, endpoint, since, out)
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func streamEvents(ctx context.Context, endpoint string, since uint64, out *rundir.Writer) uint64 {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/_meshsim/events?since=%d", strings.TrimRight(endpoint, "/"), since), nil)
+	if err != nil {
+		return since
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return since
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var e rundir.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			continue
+		}
+		since = e.Seq
+		_ = out.Event(e)
+	}
+	return since
+}
+
+// recordCalls returns an SDK middleware option that records each AWS call
+// the engine makes (service, operation, duration, error) as an event.
+func recordCalls(out *rundir.Writer) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("meshsimRecordCall",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				start := time.Now()
+				o, md, err := next.HandleInitialize(ctx, in)
+				detail := map[string]string{
+					"service":   awsmiddleware.GetServiceID(ctx),
+					"operation": awsmiddleware.GetOperationName(ctx),
+					"duration":  time.Since(start).String(),
+				}
+				if err != nil {
+					detail["error"] = err.Error()
+				}
+				_ = out.Event(rundir.Event{Time: start, Source: "engine", Type: "aws.call", Detail: detail})
+				return o, md, err
+			}), middleware.After)
+	}
+}

@@ -1,0 +1,93 @@
+// Package tui shows a run while it goes: plain progress lines when stdout is
+// not a terminal (CI logs), one line per change of phase or step and at most
+// one per interval within a step. It receives the engine's aggregated status
+// as values and never reaches into the engine.
+package tui
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meshsim/meshsim/scenarios/engine"
+)
+
+// Plain prints progress as plain lines. It is safe for concurrent use.
+type Plain struct {
+	mu       sync.Mutex
+	w        io.Writer
+	interval time.Duration
+	now      func() time.Time
+
+	lastPhase, lastMsg string
+	lastStep           int
+	lastLine           time.Time
+}
+
+// NewPlain returns a Plain that writes to w, repeating a step's line at most
+// once per interval (2s when interval is 0).
+func NewPlain(w io.Writer, interval time.Duration) *Plain {
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	return &Plain{w: w, interval: interval, now: time.Now, lastStep: -1}
+}
+
+// Update implements engine.Progress.
+func (p *Plain) Update(s engine.Status) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	if s.Phase != "rollout" {
+		if s.Phase == p.lastPhase && s.Message == p.lastMsg {
+			return
+		}
+		p.lastPhase, p.lastMsg = s.Phase, s.Message
+		fmt.Fprintf(p.w, "[%s] %s\n", s.Phase, s.Message)
+		return
+	}
+	newStep := s.Step != p.lastStep || p.lastPhase != "rollout"
+	final := s.StepElapsed >= s.StepBake
+	if !newStep && !final && now.Sub(p.lastLine) < p.interval {
+		return
+	}
+	p.lastPhase, p.lastStep, p.lastLine = s.Phase, s.Step, now
+	fmt.Fprintln(p.w, StepLine(s))
+}
+
+// StepLine renders a rollout status as one line:
+//
+//	step 2/5 canary-25  weights v1=75 v2=25  3.0s/6s  1503 req  0 failed  observed v1 74.8% v2 25.2%
+func StepLine(s engine.Status) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "step %d/%d %-12s weights", s.Step+1, s.Steps, s.StepName)
+	for _, w := range s.Weights {
+		fmt.Fprintf(&b, " %s=%d", w.Version, w.Weight)
+	}
+	fmt.Fprintf(&b, "  %5.1fs/%s  %6d req  %4d failed  observed", s.StepElapsed.Seconds(), s.StepBake, s.Requests, s.Failed)
+	ok := s.Requests - s.Failed
+	versions := make([]string, 0, len(s.Versions))
+	for v := range s.Versions {
+		versions = append(versions, v)
+	}
+	sort.Strings(versions)
+	if ok == 0 {
+		b.WriteString(" -")
+	}
+	for _, v := range versions {
+		if ok > 0 {
+			fmt.Fprintf(&b, " %s %.1f%%", displayVersion(v), 100*float64(s.Versions[v])/float64(ok))
+		}
+	}
+	return b.String()
+}
+
+func displayVersion(v string) string {
+	if v == "" {
+		return "(unknown)"
+	}
+	return v
+}

@@ -1,0 +1,56 @@
+package tui
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshsim/meshsim/scenarios/engine"
+)
+
+func TestPlainThrottlesWithinAStep(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewPlain(&buf, time.Second)
+	now := time.Unix(0, 0)
+	p.now = func() time.Time { return now }
+
+	p.Update(engine.Status{Phase: "setup", Message: "creating"})
+	p.Update(engine.Status{Phase: "setup", Message: "creating"}) // repeat: no line
+	st := engine.Status{Phase: "rollout", Step: 0, Steps: 2, StepName: "base", StepBake: 5 * time.Second,
+		Weights: []engine.VersionWeight{{"v1", 100}, {"v2", 0}}}
+	p.Update(st) // new step: line
+	now = now.Add(300 * time.Millisecond)
+	st.StepElapsed = 300 * time.Millisecond
+	p.Update(st) // within interval: no line
+	now = now.Add(time.Second)
+	st.StepElapsed = 1300 * time.Millisecond
+	st.Requests, st.Versions = 10, map[string]int64{"v1": 10}
+	p.Update(st) // after interval: line
+	st.Step, st.StepName, st.StepElapsed = 1, "next", 0
+	p.Update(st) // new step: line
+
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("got %d lines:\n%s", len(lines), buf.String())
+	}
+	if lines[0] != "[setup] creating" {
+		t.Errorf("line 0 %q", lines[0])
+	}
+	if !strings.Contains(lines[2], "step 1/2") || !strings.Contains(lines[2], "v1 100.0%") || !strings.Contains(lines[2], "weights v1=100 v2=0") {
+		t.Errorf("line 2 %q", lines[2])
+	}
+	if !strings.Contains(lines[3], "step 2/2 next") {
+		t.Errorf("line 3 %q", lines[3])
+	}
+}
+
+func TestStepLineShares(t *testing.T) {
+	line := StepLine(engine.Status{Step: 1, Steps: 5, StepName: "canary", StepBake: 6 * time.Second, StepElapsed: 3 * time.Second,
+		Requests: 1000, Failed: 0, Versions: map[string]int64{"v1": 750, "v2": 250}})
+	for _, want := range []string{"step 2/5 canary", "1000 req", "0 failed", "v1 75.0%", "v2 25.0%", "3.0s/6s"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("%q lacks %q", line, want)
+		}
+	}
+}
