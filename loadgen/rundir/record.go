@@ -32,7 +32,9 @@ type Observation struct {
 	// Error is the transport or protocol error text, empty on success.
 	Error string `json:"error,omitempty"`
 	// ErrorKind classifies a failure: "refused", "reset", "eof", "timeout",
-	// "no-healthy-upstream", "proxy-5xx", "app-5xx", "4xx", "other".
+	// "no-healthy-upstream", "proxy-5xx", "app-5xx", "4xx", "other"; or
+	// "canceled" for a request the generator itself abandoned when the run
+	// was stopped, which is not a failure of the system under test.
 	ErrorKind string `json:"errorKind,omitempty"`
 	// Version and Task name what served the request for the measured
 	// service (from x-meshsim-version / x-meshsim-task or the chain header).

@@ -1,0 +1,477 @@
+package reports
+
+import (
+	"math"
+	"sort"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/meshsim/meshsim/loadgen/rundir"
+)
+
+// toleranceZ is the z of the binomial tolerance reported per version: Envoy
+// draws each pick independently, so a measured share is binomial and
+// 3·SE holds it 99.7% of the time.
+const toleranceZ = 3
+
+// Latency histograms record microseconds from 1 µs to one hour with 3
+// significant figures (about 190 KiB each).
+const (
+	latencyLowestMicros  = 1
+	latencyHighestMicros = int64(time.Hour / time.Microsecond)
+	latencySigFigs       = 3
+)
+
+// canceledKind is the error kind of a request the generator abandoned when
+// the run was stopped: not an outcome of the system under test.
+const canceledKind = "canceled"
+
+// Event sources and types the convergence analysis reads.
+const (
+	xdsSource = "xds"
+	xdsPush   = "xds.push"
+	xdsAck    = "xds.ack"
+)
+
+// Analyze computes the report of a run: the run's totals, one StepReport per
+// scenario step and the judgment of every assertion. It does not change run
+// and reads nothing else.
+func Analyze(run *rundir.Run) *Report {
+	r := &Report{ReportVersion: ReportVersion, Steps: []StepReport{}, Assertions: []AssertionResult{}}
+	if run == nil {
+		r.Run.Partial = true
+		r.Run.Reason = "no run to analyse"
+		r.Verdict = verdict(r)
+		return r
+	}
+	meta := run.Meta
+	r.Run = RunInfo{
+		Scenario:        meta.Scenario,
+		ScenarioSource:  meta.ScenarioSource,
+		RunID:           meta.RunID,
+		Runtime:         meta.Runtime,
+		Started:         meta.Started,
+		Ended:           meta.Ended,
+		Partial:         meta.Partial,
+		Reason:          meta.Reason,
+		TornLines:       run.TornLines,
+		MeasuredService: meta.MeasuredService,
+		Load: LoadInfo{
+			Target:      meta.Load.Target,
+			OfferedRate: meta.Load.Rate,
+			Duration:    meta.Load.Duration,
+		},
+	}
+	if !r.Run.Partial && meta.Ended.IsZero() {
+		r.Run.Partial = true
+		r.Run.Reason = "run.json has no end time: the run was cut off or is still going"
+	}
+
+	// Bucket the observations by the step they were scheduled in.
+	position := stepPositions(meta.Steps)
+	byStep := make([][]*rundir.Observation, len(meta.Steps))
+	for i := range run.Observations {
+		o := &run.Observations[i]
+		p, inStep := position[o.Step]
+		if inStep {
+			byStep[p] = append(byStep[p], o)
+		}
+		if o.ErrorKind == canceledKind {
+			r.Run.Totals.Canceled++
+			continue
+		}
+		r.Run.Totals.Requests++
+		if !o.OK() {
+			r.Run.Totals.Failed++
+		}
+		if !inStep {
+			r.Run.Totals.OutsideSteps++
+		}
+	}
+	r.Run.Totals.ErrorRate = fraction(r.Run.Totals.Failed, r.Run.Totals.Requests)
+
+	var stepRequests int
+	var stepTime time.Duration
+	for i, s := range meta.Steps {
+		start, end := stepWindow(meta, i, byStep[i])
+		sr := analyzeStep(s, start, end, byStep[i], run.Events)
+		r.Steps = append(r.Steps, sr)
+		stepRequests += sr.Requests
+		stepTime += sr.Duration
+	}
+	if stepTime > 0 {
+		r.Run.Load.AchievedRate = float64(stepRequests) / stepTime.Seconds()
+	}
+	r.Run.WallTime = wallTime(run)
+
+	for _, a := range meta.Assertions {
+		r.Assertions = append(r.Assertions, judge(a, r))
+	}
+	r.Verdict = verdict(r)
+	return r
+}
+
+func verdict(r *Report) string {
+	if r.Passed() {
+		return "pass"
+	}
+	return "fail"
+}
+
+// stepPositions maps the step index an observation carries to the position
+// of that step in steps. Steps are looked up by their Index field; when those
+// are not unique, by position.
+func stepPositions(steps []rundir.Step) map[int]int {
+	byIndex := make(map[int]int, len(steps))
+	for i, s := range steps {
+		if _, dup := byIndex[s.Index]; dup {
+			byPosition := make(map[int]int, len(steps))
+			for j := range steps {
+				byPosition[j] = j
+			}
+			return byPosition
+		}
+		byIndex[s.Index] = i
+	}
+	return byIndex
+}
+
+// stepWindow returns when step i started and ended. A step without a
+// recorded start starts at its first scheduled request. A step without a
+// recorded end ends where the next step starts or, for the last step, where
+// the run ended; end is zero when none of these is known (the step was cut
+// off).
+func stepWindow(meta rundir.Meta, i int, obs []*rundir.Observation) (start, end time.Time) {
+	s := meta.Steps[i]
+	start = s.Start
+	if start.IsZero() {
+		for _, o := range obs {
+			if start.IsZero() || o.Scheduled.Before(start) {
+				start = o.Scheduled
+			}
+		}
+	}
+	end = s.End
+	if end.IsZero() {
+		if i+1 < len(meta.Steps) {
+			end = meta.Steps[i+1].Start
+		} else {
+			end = meta.Ended
+		}
+	}
+	return start, end
+}
+
+func analyzeStep(s rundir.Step, start, end time.Time, obs []*rundir.Observation, evs []rundir.Event) StepReport {
+	sr := StepReport{
+		Index:    s.Index,
+		Name:     s.Name,
+		Reached:  !start.IsZero(),
+		Start:    start,
+		End:      end,
+		Versions: []VersionShare{},
+	}
+	var outcomes []*rundir.Observation
+	for _, o := range obs {
+		if o.ErrorKind == canceledKind {
+			sr.Canceled++
+			continue
+		}
+		outcomes = append(outcomes, o)
+	}
+	obs = outcomes
+	sr.Requests = len(obs)
+	if sr.Reached {
+		sr.Duration = stepDuration(start, end, obs)
+		if sr.Duration > 0 {
+			sr.AchievedRate = float64(sr.Requests) / sr.Duration.Seconds()
+		}
+		sr.Convergence = convergence(evs, start, end)
+	}
+	converged := sr.Convergence.Basis == ConvergedOnAck || sr.Convergence.Basis == ConvergedAtStart
+
+	stepLatency := newLatencyRecorder()
+	versionLatency := map[string]*latencyRecorder{}
+	counted := map[string]int{}
+	for _, o := range obs {
+		if o.OK() {
+			sr.Successes++
+		} else {
+			kind := o.ErrorKind
+			if kind == "" {
+				kind = "other"
+			}
+			if sr.ErrorsByKind == nil {
+				sr.ErrorsByKind = map[string]int{}
+			}
+			sr.ErrorsByKind[kind]++
+		}
+		stepLatency.record(o.Latency)
+		if o.Version != "" {
+			vl := versionLatency[o.Version]
+			if vl == nil {
+				vl = newLatencyRecorder()
+				versionLatency[o.Version] = vl
+			}
+			vl.record(o.Latency)
+		}
+		switch {
+		case !converged || o.Scheduled.Before(sr.Convergence.At):
+			sr.Convergence.Excluded++
+		case o.Version == "":
+			sr.Unattributed++
+		default:
+			counted[o.Version]++
+			sr.ShareRequests++
+		}
+	}
+	sr.Failed = sr.Requests - sr.Successes
+	sr.ErrorRate = fraction(sr.Failed, sr.Requests)
+	sr.Latency = stepLatency.summary()
+
+	shares, weighted := normalise(s.Weights)
+	sr.Weighted = weighted
+	for _, v := range versionNames(s.Weights, versionLatency) {
+		vs := VersionShare{Version: v, Requests: counted[v]}
+		if vl := versionLatency[v]; vl != nil {
+			vs.Latency = vl.summary()
+		}
+		n := float64(sr.ShareRequests)
+		if n > 0 {
+			vs.ObservedPct = 100 * float64(vs.Requests) / n
+		}
+		if weighted {
+			p := shares[v]
+			vs.ConfiguredPct = 100 * p
+			if n > 0 {
+				vs.ErrorPP = math.Abs(vs.ObservedPct - vs.ConfiguredPct)
+				vs.TolerancePP = 100 * toleranceZ * math.Sqrt(p*(1-p)/n)
+			}
+		}
+		sr.MaxErrorPP = math.Max(sr.MaxErrorPP, vs.ErrorPP)
+		sr.Versions = append(sr.Versions, vs)
+	}
+	if weighted {
+		sr.ChiSquare = chiSquare(shares, counted)
+	}
+	return sr
+}
+
+// stepDuration is end-start or, for a step cut off, the time from start to
+// the last request scheduled in the step.
+func stepDuration(start, end time.Time, obs []*rundir.Observation) time.Duration {
+	if end.IsZero() {
+		for _, o := range obs {
+			if o.Scheduled.After(end) {
+				end = o.Scheduled
+			}
+		}
+	}
+	if end.Before(start) {
+		return 0
+	}
+	return end.Sub(start)
+}
+
+// convergence finds when the step's weights came into force: the last ACK,
+// within [start, end), of a version pushed to that node within the same
+// window. Pushes and ACKs are paired by node and version. With no push in the
+// window the step changed nothing in xDS, and its weights were in force from
+// its start. A zero end leaves the window open.
+func convergence(evs []rundir.Event, start, end time.Time) Convergence {
+	type key struct{ node, version string }
+	inWindow := func(e rundir.Event) bool {
+		return e.Source == xdsSource && !e.Time.Before(start) && (end.IsZero() || e.Time.Before(end))
+	}
+	pushed := map[key]time.Time{}
+	var c Convergence
+	for _, e := range evs {
+		if e.Type != xdsPush || !inWindow(e) {
+			continue
+		}
+		c.Pushes++
+		k := key{eventNode(e), e.Detail["version"]}
+		if t, ok := pushed[k]; !ok || e.Time.Before(t) {
+			pushed[k] = e.Time
+		}
+	}
+	if c.Pushes == 0 {
+		return Convergence{Basis: ConvergedAtStart, At: start}
+	}
+	for _, e := range evs {
+		if e.Type != xdsAck || !inWindow(e) {
+			continue
+		}
+		t, ok := pushed[key{eventNode(e), e.Detail["version"]}]
+		if !ok || e.Time.Before(t) {
+			continue
+		}
+		c.Acks++
+		if e.Time.After(c.At) {
+			c.At = e.Time
+		}
+	}
+	if c.Acks == 0 {
+		c.Basis = NotConverged
+		return c
+	}
+	c.Basis = ConvergedOnAck
+	c.After = c.At.Sub(start)
+	return c
+}
+
+// eventNode is the xDS node an event is about: its "node" detail, or its
+// resource when the detail is missing.
+func eventNode(e rundir.Event) string {
+	if n := e.Detail["node"]; n != "" {
+		return n
+	}
+	return e.Resource
+}
+
+// normalise turns configured weights into shares summing to 1. Negative
+// weights count as 0. weighted is false when no weight is above zero.
+func normalise(weights map[string]float64) (shares map[string]float64, weighted bool) {
+	var sum float64
+	for _, w := range weights {
+		if w > 0 {
+			sum += w
+		}
+	}
+	if sum <= 0 {
+		return nil, false
+	}
+	shares = make(map[string]float64, len(weights))
+	for v, w := range weights {
+		shares[v] = math.Max(w, 0) / sum
+	}
+	return shares, true
+}
+
+// versionNames is the sorted union of the configured versions and those that
+// served a request.
+func versionNames(weights map[string]float64, served map[string]*latencyRecorder) []string {
+	seen := map[string]bool{}
+	var names []string
+	add := func(v string) {
+		if !seen[v] {
+			seen[v] = true
+			names = append(names, v)
+		}
+	}
+	for v := range weights {
+		add(v)
+	}
+	for v := range served {
+		add(v)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// chiSquare tests the counted requests of the versions with a share above
+// zero against the counts those shares predict. Requests to versions with
+// share zero are left out of the statistic (their expected count is 0); the
+// shares report them as errors. It returns nil when fewer than two versions
+// have a share or no request was counted for them.
+func chiSquare(shares map[string]float64, counted map[string]int) *ChiSquareTest {
+	var names []string
+	for v, p := range shares {
+		if p > 0 {
+			names = append(names, v)
+		}
+	}
+	if len(names) < 2 {
+		return nil
+	}
+	sort.Strings(names)
+	var n float64
+	obs := make([]float64, len(names))
+	for i, v := range names {
+		obs[i] = float64(counted[v])
+		n += obs[i]
+	}
+	if n == 0 {
+		return nil
+	}
+	exp := make([]float64, len(names))
+	for i, v := range names {
+		exp[i] = n * shares[v]
+	}
+	x := stat.ChiSquare(obs, exp)
+	df := len(names) - 1
+	return &ChiSquareTest{
+		Statistic: x,
+		DF:        df,
+		PValue:    distuv.ChiSquared{K: float64(df)}.Survival(x),
+	}
+}
+
+// wallTime runs from the run's start to its end or, for a run cut off, to
+// the last thing the run recorded.
+func wallTime(run *rundir.Run) time.Duration {
+	meta := run.Meta
+	if meta.Started.IsZero() {
+		return 0
+	}
+	last := meta.Ended
+	if last.IsZero() {
+		later := func(t time.Time) {
+			if t.After(last) {
+				last = t
+			}
+		}
+		for _, o := range run.Observations {
+			later(o.Scheduled.Add(o.Latency))
+			later(o.Sent)
+		}
+		for _, e := range run.Events {
+			later(e.Time)
+		}
+		for _, s := range meta.Steps {
+			later(s.End)
+		}
+	}
+	if last.Before(meta.Started) {
+		return 0
+	}
+	return last.Sub(meta.Started)
+}
+
+func fraction(part, whole int) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return float64(part) / float64(whole)
+}
+
+// latencyRecorder is an HDR histogram of latencies in microseconds.
+type latencyRecorder struct {
+	h *hdrhistogram.Histogram
+}
+
+func newLatencyRecorder() *latencyRecorder {
+	return &latencyRecorder{h: hdrhistogram.New(latencyLowestMicros, latencyHighestMicros, latencySigFigs)}
+}
+
+// record adds one latency. Negative latencies (a clock step) record as 0 and
+// latencies beyond the histogram's range as its highest value, so
+// RecordValue cannot fail.
+func (r *latencyRecorder) record(d time.Duration) {
+	us := min(max(d.Microseconds(), 0), latencyHighestMicros)
+	_ = r.h.RecordValue(us)
+}
+
+func (r *latencyRecorder) summary() Latency {
+	us := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
+	return Latency{
+		Count: r.h.TotalCount(),
+		P50:   us(r.h.ValueAtQuantile(50)),
+		P90:   us(r.h.ValueAtQuantile(90)),
+		P99:   us(r.h.ValueAtQuantile(99)),
+		Max:   us(r.h.Max()),
+	}
+}

@@ -1,0 +1,279 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meshsim/meshsim/loadgen/rundir"
+)
+
+// The assertion kinds of rundir.Assertion.
+const (
+	assertNoFailedRequests = "no-failed-requests"
+	assertMaxErrorRate     = "max-error-rate"
+	assertWeightWithin     = "weight-within"
+	assertWeightBinomial   = "weight-binomial"
+	assertLatencyP99Below  = "latency-p99-below"
+)
+
+// epsilon absorbs floating-point noise when a measured number is compared
+// with a threshold (percentage points, fractions).
+const epsilon = 1e-9
+
+// judge decides one assertion from the analysed report. Steps the run never
+// reached, and steps without the requests an assertion needs, are not
+// judged. An assertion with nothing at all to judge fails on a complete run;
+// on a partial run it holds, and its message says it was not judged.
+func judge(a rundir.Assertion, r *Report) AssertionResult {
+	res := AssertionResult{Kind: a.Kind, Value: a.Value, Source: a.Source}
+	var v verdictBuilder
+	switch a.Kind {
+	case assertNoFailedRequests:
+		v = judgeNoFailedRequests(r)
+	case assertMaxErrorRate:
+		v = judgeMaxErrorRate(r, a.Value)
+	case assertWeightWithin:
+		v = judgeWeights(r, num(a.Value)+" pp", func(StepReport, VersionShare) (float64, string) {
+			return a.Value, num(a.Value) + " pp"
+		})
+	case assertWeightBinomial:
+		z := a.Value
+		if z <= 0 {
+			z = toleranceZ
+		}
+		v = judgeWeights(r, num(z)+"σ", func(s StepReport, vs VersionShare) (float64, string) {
+			p := vs.ConfiguredPct / 100
+			limit := 100 * z * math.Sqrt(math.Max(p*(1-p), 0)/float64(s.ShareRequests))
+			return limit, fmt.Sprintf("%sσ = %s pp (n=%d)", num(z), pp(limit), s.ShareRequests)
+		})
+	case assertLatencyP99Below:
+		v = judgeLatency(r, time.Duration(a.Value))
+	default:
+		res.Message = fmt.Sprintf("unknown assertion kind %q", a.Kind)
+		return res
+	}
+	res.Passed, res.Message, res.Failures = v.result(r.Run.Partial)
+	return res
+}
+
+// verdictBuilder collects what an assertion found.
+type verdictBuilder struct {
+	judged   int      // steps (or runs) that had evidence
+	failures []string // one line per violation
+	pass     string   // the message when nothing failed
+	none     string   // what was missing when nothing could be judged
+	skipped  []string // steps left out, and why
+}
+
+func (v verdictBuilder) result(partial bool) (passed bool, message string, failures []string) {
+	var note string
+	if len(v.skipped) > 0 {
+		note = "; not judged: " + strings.Join(v.skipped, ", ")
+	}
+	switch {
+	case len(v.failures) > 0:
+		message = v.failures[0]
+		if len(v.failures) > 1 {
+			message += fmt.Sprintf(" (and %d more)", len(v.failures)-1)
+		}
+		return false, message + note, v.failures
+	case v.judged == 0 && partial:
+		return true, "not judged: " + v.none + " (partial run)", nil
+	case v.judged == 0:
+		return false, "cannot judge: " + v.none, nil
+	default:
+		return true, v.pass + note, nil
+	}
+}
+
+func judgeNoFailedRequests(r *Report) verdictBuilder {
+	t := r.Run.Totals
+	v := verdictBuilder{none: "no requests were observed"}
+	if t.Requests == 0 {
+		return v
+	}
+	v.judged = 1
+	if t.Failed == 0 {
+		v.pass = fmt.Sprintf("none of %d requests failed", t.Requests)
+		return v
+	}
+	inSteps := 0
+	for _, s := range r.Steps {
+		if s.Failed == 0 {
+			continue
+		}
+		inSteps += s.Failed
+		v.failures = append(v.failures, fmt.Sprintf("%s: %d of %d requests failed (%s)",
+			stepLabel(s), s.Failed, s.Requests, kindsText(s.ErrorsByKind)))
+	}
+	if outside := t.Failed - inSteps; outside > 0 {
+		v.failures = append(v.failures, fmt.Sprintf("%d failed requests outside any step", outside))
+	}
+	v.failures[0] = fmt.Sprintf("%d of %d requests failed; %s", t.Failed, t.Requests, v.failures[0])
+	return v
+}
+
+func judgeMaxErrorRate(r *Report, limit float64) verdictBuilder {
+	t := r.Run.Totals
+	v := verdictBuilder{none: "no requests were observed"}
+	if t.Requests == 0 {
+		return v
+	}
+	v.judged = 1
+	text := fmt.Sprintf("error rate %s (%d of %d requests)", pct(t.ErrorRate), t.Failed, t.Requests)
+	worst := -1
+	for i, s := range r.Steps {
+		if s.Requests > 0 && (worst < 0 || s.ErrorRate > r.Steps[worst].ErrorRate) {
+			worst = i
+		}
+	}
+	if worst >= 0 && r.Steps[worst].Failed > 0 {
+		s := r.Steps[worst]
+		text += fmt.Sprintf(", worst %s at %s (%d of %d)", stepLabel(s), pct(s.ErrorRate), s.Failed, s.Requests)
+	}
+	if t.ErrorRate > limit+epsilon {
+		v.failures = []string{fmt.Sprintf("%s exceeds %s", text, pct(limit))}
+		return v
+	}
+	v.pass = fmt.Sprintf("%s within %s", text, pct(limit))
+	return v
+}
+
+// judgeWeights checks every version of every weighted step against the
+// tolerance tol returns in percentage points, with its description; what
+// names the tolerance in the message of a pass.
+func judgeWeights(r *Report, what string, tol func(StepReport, VersionShare) (float64, string)) verdictBuilder {
+	v := verdictBuilder{none: "no step has requests counted against configured weights"}
+	var worst struct {
+		step    StepReport
+		version VersionShare
+		found   bool
+	}
+	for _, s := range r.Steps {
+		if !s.Reached || !s.Weighted {
+			continue
+		}
+		if s.ShareRequests == 0 {
+			v.skipped = append(v.skipped, fmt.Sprintf("%s (%s)", stepLabel(s), whyNoShares(s)))
+			continue
+		}
+		v.judged++
+		for _, vs := range s.Versions {
+			limit, desc := tol(s, vs)
+			if !worst.found || vs.ErrorPP > worst.version.ErrorPP {
+				worst.step, worst.version, worst.found = s, vs, true
+			}
+			if vs.ErrorPP <= limit+epsilon {
+				continue
+			}
+			if vs.ConfiguredPct == 0 {
+				v.failures = append(v.failures, fmt.Sprintf("%s version %s: weight 0 but served %d of %d requests (%s)",
+					stepLabel(s), vs.Version, vs.Requests, s.ShareRequests, pp(vs.ObservedPct)+"%"))
+				continue
+			}
+			v.failures = append(v.failures, fmt.Sprintf("%s version %s: observed %s%% vs configured %s%%, off by %s pp, more than %s",
+				stepLabel(s), vs.Version, pp(vs.ObservedPct), pp(vs.ConfiguredPct), pp(vs.ErrorPP), desc))
+		}
+	}
+	v.pass = fmt.Sprintf("every version within %s in %d step(s)", what, v.judged)
+	if worst.found {
+		v.pass += fmt.Sprintf(" (worst: %s version %s off by %s pp)", stepLabel(worst.step), worst.version.Version, pp(worst.version.ErrorPP))
+	}
+	return v
+}
+
+// whyNoShares says why a reached, weighted step counted no request.
+func whyNoShares(s StepReport) string {
+	switch {
+	case s.Requests == 0:
+		return "no requests"
+	case s.Convergence.Basis == NotConverged:
+		return fmt.Sprintf("weights never acknowledged: %d xDS pushes, no ACK", s.Convergence.Pushes)
+	case s.Convergence.Excluded == s.Requests:
+		return "no requests after convergence"
+	default:
+		return "no request reached a version"
+	}
+}
+
+func judgeLatency(r *Report, limit time.Duration) verdictBuilder {
+	v := verdictBuilder{none: "no step has requests"}
+	var worst *StepReport
+	for i, s := range r.Steps {
+		if !s.Reached {
+			continue
+		}
+		if s.Latency.Count == 0 {
+			v.skipped = append(v.skipped, fmt.Sprintf("%s (no requests)", stepLabel(s)))
+			continue
+		}
+		v.judged++
+		if worst == nil || s.Latency.P99 > worst.Latency.P99 {
+			worst = &r.Steps[i]
+		}
+		if s.Latency.P99 >= limit {
+			v.failures = append(v.failures, fmt.Sprintf("%s: p99 %s ms is not below %s ms (n=%d)",
+				stepLabel(s), ms(s.Latency.P99), ms(limit), s.Latency.Count))
+		}
+	}
+	v.pass = fmt.Sprintf("p99 below %s ms in %d step(s)", ms(limit), v.judged)
+	if worst != nil {
+		v.pass += fmt.Sprintf(" (worst: %s at %s ms)", stepLabel(*worst), ms(worst.Latency.P99))
+	}
+	return v
+}
+
+// stepLabel names a step in messages: `step 2 "canary-10"`.
+func stepLabel(s StepReport) string {
+	if s.Name == "" {
+		return fmt.Sprintf("step %d", s.Index)
+	}
+	return fmt.Sprintf("step %d %q", s.Index, s.Name)
+}
+
+// kindsText lists error counts by kind, most frequent first: "reset 3, eof 2".
+func kindsText(kinds map[string]int) string {
+	if len(kinds) == 0 {
+		return "-"
+	}
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, k)
+	}
+	sortByCount(names, kinds)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s %d", k, kinds[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sortByCount sorts names by count, highest first, then by name.
+func sortByCount(names []string, count map[string]int) {
+	sort.Slice(names, func(i, j int) bool {
+		if count[names[i]] != count[names[j]] {
+			return count[names[i]] > count[names[j]]
+		}
+		return names[i] < names[j]
+	})
+}
+
+// num formats a threshold without float noise: 2, 0.5, 99.9.
+func num(v float64) string {
+	return strconv.FormatFloat(math.Round(v*1e6)/1e6, 'f', -1, 64)
+}
+
+// pct formats a fraction as a percentage: 0.0125 → "1.25%".
+func pct(f float64) string { return num(math.Round(f*1e6)/1e4) + "%" }
+
+// pp formats percentages and percentage points with two decimals.
+func pp(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+
+// ms formats a duration in milliseconds with two decimals.
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64)
+}

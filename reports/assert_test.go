@@ -1,0 +1,123 @@
+package reports_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/reports"
+)
+
+func TestAssertions(t *testing.T) {
+	// Step 0 "baseline" is always clean: 1000 requests to v1 at 10ms. Each
+	// case shapes step 1 "canary" (v1 90 / v2 10).
+	type canary struct {
+		counts   map[string]int
+		failures []string
+		latency  time.Duration
+	}
+	good := canary{counts: map[string]int{"v1": 890, "v2": 110}, latency: 10 * time.Millisecond}
+	cases := []struct {
+		name      string
+		assertion rundir.Assertion
+		canary    canary
+		passed    bool
+		message   []string // substrings the message must hold
+	}{
+		{"no failed requests holds", rundir.Assertion{Kind: "no-failed-requests"}, good, true,
+			[]string{"none of 2000 requests failed"}},
+		{"no failed requests fails", rundir.Assertion{Kind: "no-failed-requests", Source: "canary.yaml:20:5"},
+			canary{counts: good.counts, failures: []string{"reset", "reset", "eof"}, latency: good.latency}, false,
+			[]string{"3 of 2003 requests failed", `step 1 "canary"`, "reset 2, eof 1"}},
+		{"max error rate holds", rundir.Assertion{Kind: "max-error-rate", Value: 0.01},
+			canary{counts: good.counts, failures: []string{"timeout"}, latency: good.latency}, true,
+			[]string{"error rate 0.05% (1 of 2001 requests)", "within 1%"}},
+		{"max error rate fails", rundir.Assertion{Kind: "max-error-rate", Value: 0.001},
+			canary{counts: good.counts, failures: []string{"proxy-5xx", "proxy-5xx", "proxy-5xx"}, latency: good.latency}, false,
+			[]string{"exceeds 0.1%", `worst step 1 "canary" at 0.2991%`}},
+		{"weight within holds", rundir.Assertion{Kind: "weight-within", Value: 2}, good, true,
+			[]string{"every version within 2 pp in 2 step(s)", `(worst: step 1 "canary" version v`, "off by 1.00 pp)"}},
+		{"weight within fails", rundir.Assertion{Kind: "weight-within", Value: 0.5}, good, false,
+			[]string{`step 1 "canary" version v1: observed 89.00% vs configured 90.00%, off by 1.00 pp, more than 0.5 pp`, "and 1 more"}},
+		{"weight binomial holds", rundir.Assertion{Kind: "weight-binomial", Value: 3},
+			canary{counts: map[string]int{"v1": 880, "v2": 120}, latency: good.latency}, true,
+			[]string{"every version within 3σ"}},
+		{"weight binomial fails", rundir.Assertion{Kind: "weight-binomial", Value: 3},
+			canary{counts: map[string]int{"v1": 850, "v2": 150}, latency: good.latency}, false,
+			[]string{`step 1 "canary" version v1: observed 85.00% vs configured 90.00%, off by 5.00 pp, more than 3σ = 2.85 pp (n=1000)`}},
+		{"weight binomial zero weight", rundir.Assertion{Kind: "weight-binomial", Value: 3},
+			canary{counts: map[string]int{"v1": 900, "v2": 99, "v3": 1}, latency: good.latency}, false,
+			[]string{`step 1 "canary" version v3: weight 0 but served 1 of 1000 requests (0.10%)`}},
+		{"weight binomial default z", rundir.Assertion{Kind: "weight-binomial"}, good, true,
+			[]string{"within 3σ"}},
+		{"latency p99 holds", rundir.Assertion{Kind: "latency-p99-below", Value: float64(20 * time.Millisecond)}, good, true,
+			[]string{"p99 below 20.00 ms in 2 step(s)"}},
+		{"latency p99 fails", rundir.Assertion{Kind: "latency-p99-below", Value: float64(20 * time.Millisecond)},
+			canary{counts: good.counts, latency: 50 * time.Millisecond}, false,
+			[]string{`step 1 "canary": p99 50.`, "ms is not below 20.00 ms (n=1000)"}},
+		{"unknown kind", rundir.Assertion{Kind: "weights-perfect"}, good, false,
+			[]string{`unknown assertion kind "weights-perfect"`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			steps := []rundir.Step{
+				step(0, "baseline", 0, 10*time.Second, map[string]float64{"v1": 100}),
+				step(1, "canary", 10*time.Second, 20*time.Second, map[string]float64{"v1": 90, "v2": 10}),
+			}
+			obs := served(0, at(0), time.Millisecond, map[string]int{"v1": 1000})
+			for i := range obs {
+				obs[i].Latency = 10 * time.Millisecond
+			}
+			canaryObs := served(1, at(10*time.Second), time.Millisecond, tc.canary.counts)
+			for i := range canaryObs {
+				canaryObs[i].Latency = tc.canary.latency
+			}
+			obs = append(obs, canaryObs...)
+			for i, k := range tc.canary.failures {
+				obs = append(obs, failObs(1, at(11*time.Second+time.Duration(i)*time.Millisecond), k))
+			}
+
+			r := reports.Analyze(newRun(steps, obs, nil, tc.assertion))
+			a := r.Assertions[0]
+			if a.Passed != tc.passed {
+				t.Errorf("passed = %v, want %v: %s", a.Passed, tc.passed, a.Message)
+			}
+			if !contains(a.Message, tc.message...) {
+				t.Errorf("message %q, want it to hold %q", a.Message, tc.message)
+			}
+			if a.Kind != tc.assertion.Kind || a.Source != tc.assertion.Source || a.Value != tc.assertion.Value {
+				t.Errorf("result %+v does not carry the assertion %+v", a, tc.assertion)
+			}
+			if !a.Passed && len(a.Failures) == 0 && a.Kind != "weights-perfect" {
+				t.Errorf("failed without failure lines")
+			}
+			wantExit := 0
+			if !tc.passed {
+				wantExit = 1
+			}
+			if r.Passed() != tc.passed || r.ExitCode() != wantExit {
+				t.Errorf("Passed()=%v ExitCode()=%d, want %v and %d", r.Passed(), r.ExitCode(), tc.passed, wantExit)
+			}
+			if (r.Verdict == "pass") != tc.passed {
+				t.Errorf("verdict = %q", r.Verdict)
+			}
+		})
+	}
+}
+
+func TestExitCodeAnyFailure(t *testing.T) {
+	cases := []struct {
+		results []reports.AssertionResult
+		want    int
+	}{
+		{nil, 0},
+		{[]reports.AssertionResult{{Passed: true}, {Passed: true}}, 0},
+		{[]reports.AssertionResult{{Passed: true}, {Passed: false}}, 1},
+	}
+	for _, tc := range cases {
+		r := &reports.Report{Assertions: tc.results}
+		if got := r.ExitCode(); got != tc.want {
+			t.Errorf("ExitCode(%+v) = %d, want %d", tc.results, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,244 @@
+// Package reports turns a run directory into a verdict: it analyses the
+// observations and events of one rehearsal (traffic split against the
+// configured weights, errors, latency, convergence after each weight change),
+// judges the scenario's assertions, and renders the result as report.json,
+// report.md and a terminal summary.
+//
+// Analyze is a pure function of a rundir.Run; the writers only render what it
+// computed. The exit code of a run is the verdict of its assertions.
+package reports
+
+import "time"
+
+// ReportVersion is the version of the report.json format written by this
+// package. It changes when a field changes meaning or goes away; adding
+// fields keeps it.
+const ReportVersion = 1
+
+// Report is everything reports concludes about one run. Its JSON form is
+// report.json, a CI artefact: consumers should check ReportVersion.
+type Report struct {
+	// ReportVersion is ReportVersion at the time of writing.
+	ReportVersion int `json:"reportVersion"`
+	// Verdict is "pass" when every assertion holds and "fail" otherwise.
+	Verdict string  `json:"verdict"`
+	Run     RunInfo `json:"run"`
+	// Steps are the scenario's steps in order, including those the run never
+	// reached (Reached is false for them).
+	Steps []StepReport `json:"steps"`
+	// Assertions are the scenario's assertions with their results, in the
+	// order the scenario lists them.
+	Assertions []AssertionResult `json:"assertions"`
+}
+
+// RunInfo describes the run as a whole.
+type RunInfo struct {
+	Scenario       string    `json:"scenario"`
+	ScenarioSource string    `json:"scenarioSource,omitempty"`
+	RunID          string    `json:"runId"`
+	Runtime        string    `json:"runtime"`
+	Started        time.Time `json:"started"`
+	// Ended is when the run ended; zero when it was cut off.
+	Ended time.Time `json:"ended,omitzero"`
+	// WallTime runs from Started to Ended or, for a run that was cut off, to
+	// the last thing it recorded.
+	WallTime time.Duration `json:"wallTimeNs"`
+	// Partial is true when the run did not reach its end, or when run.json
+	// has no end time; Reason says why. The assertions judge what exists.
+	Partial bool   `json:"partial"`
+	Reason  string `json:"reason,omitempty"`
+	// TornLines counts the lines of the run's JSONL files that were cut off
+	// mid-write and skipped.
+	TornLines int `json:"tornLines,omitempty"`
+	// MeasuredService is the service whose versions the split is judged on.
+	MeasuredService string   `json:"measuredService"`
+	Load            LoadInfo `json:"load"`
+	Totals          Totals   `json:"totals"`
+}
+
+// LoadInfo is the load offered and the load achieved.
+type LoadInfo struct {
+	Target string `json:"target,omitempty"`
+	// OfferedRate is the configured rate in requests per second.
+	OfferedRate float64 `json:"offeredRate"`
+	// AchievedRate is the requests scheduled within the steps divided by the
+	// time the steps ran, in requests per second.
+	AchievedRate float64       `json:"achievedRate"`
+	Duration     time.Duration `json:"durationNs,omitempty"`
+}
+
+// Totals counts the requests of the whole run.
+type Totals struct {
+	Requests int `json:"requests"`
+	Failed   int `json:"failed"`
+	// ErrorRate is Failed/Requests, a fraction (0 when there were none).
+	ErrorRate float64 `json:"errorRate"`
+	// OutsideSteps counts requests whose step index names no step of the
+	// scenario; they are in the totals but in no step.
+	OutsideSteps int `json:"outsideSteps,omitempty"`
+	// Canceled counts requests the generator abandoned when the run was
+	// stopped (error kind "canceled"). They are not outcomes of the system
+	// under test and are left out of every other number.
+	Canceled int `json:"canceled,omitempty"`
+}
+
+// StepReport is the analysis of one scenario step.
+type StepReport struct {
+	Index int    `json:"index"`
+	Name  string `json:"name"`
+	// Reached is false for a step the run never got to.
+	Reached bool      `json:"reached"`
+	Start   time.Time `json:"start,omitzero"`
+	End     time.Time `json:"end,omitzero"`
+	// Duration is End-Start or, for a step that was cut off, the time from
+	// Start to the last request scheduled in it.
+	Duration time.Duration `json:"durationNs"`
+
+	// Weighted is true when the step configures weights; when false the
+	// share fields below report observed shares only and no error.
+	Weighted bool `json:"weighted"`
+	// Versions holds one entry per version that was configured or served a
+	// request in the step, sorted by name.
+	Versions []VersionShare `json:"versions"`
+	// MaxErrorPP is the largest ErrorPP of Versions.
+	MaxErrorPP float64 `json:"maxErrorPp"`
+	// ChiSquare is Pearson's goodness-of-fit test of the counted requests
+	// against the configured weights; nil when fewer than two versions have
+	// a weight above zero or no request was counted.
+	ChiSquare *ChiSquareTest `json:"chiSquare,omitempty"`
+	// ShareRequests is the number of requests the shares are computed from:
+	// those scheduled once the step's weights were in force whose serving
+	// version is known.
+	ShareRequests int `json:"shareRequests"`
+	// Unattributed counts requests scheduled after convergence whose serving
+	// version is unknown (they failed before reaching a version).
+	Unattributed int `json:"unattributed"`
+
+	// Requests counts every request scheduled in the step except those the
+	// generator canceled; Successes those that succeeded and Failed the rest.
+	Requests  int `json:"requests"`
+	Successes int `json:"successes"`
+	Failed    int `json:"failed"`
+	// ErrorRate is Failed/Requests, a fraction.
+	ErrorRate float64 `json:"errorRate"`
+	// ErrorsByKind counts failed requests by rundir error kind ("refused",
+	// "reset", "eof", "timeout", "no-healthy-upstream", "proxy-5xx",
+	// "app-5xx", "4xx", "other").
+	ErrorsByKind map[string]int `json:"errorsByKind,omitempty"`
+	// Canceled counts the step's requests the generator abandoned when the
+	// run was stopped; they are in no other number.
+	Canceled int `json:"canceled,omitempty"`
+	// Latency covers every request of the step, failed ones included.
+	Latency Latency `json:"latency"`
+	// AchievedRate is Requests/Duration in requests per second.
+	AchievedRate float64     `json:"achievedRate"`
+	Convergence  Convergence `json:"convergence"`
+}
+
+// VersionShare is the share of one version in one step.
+type VersionShare struct {
+	Version string `json:"version"`
+	// ConfiguredPct is the configured weight as a percentage of the step's
+	// weights (weights are normalised to sum to 100).
+	ConfiguredPct float64 `json:"configuredPct"`
+	// ObservedPct is the version's share of the step's ShareRequests, in
+	// percent.
+	ObservedPct float64 `json:"observedPct"`
+	// ErrorPP is |ObservedPct-ConfiguredPct| in percentage points. For a
+	// version with weight 0 every request it got is an error.
+	ErrorPP float64 `json:"errorPp"`
+	// TolerancePP is the binomial 3-sigma tolerance 100·3·√(p(1−p)/n) in
+	// percentage points, p being the configured share and n ShareRequests.
+	TolerancePP float64 `json:"tolerancePp"`
+	// Requests is the number of counted requests the version served.
+	Requests int `json:"requests"`
+	// Latency covers every request of the step the version served,
+	// including those before convergence.
+	Latency Latency `json:"latency"`
+}
+
+// ChiSquareTest is Pearson's χ² goodness-of-fit test of observed counts
+// against the counts the configured weights predict.
+type ChiSquareTest struct {
+	Statistic float64 `json:"statistic"`
+	// DF is the degrees of freedom: the versions with a weight above zero,
+	// minus one.
+	DF int `json:"df"`
+	// PValue is the probability of a statistic at least this large if the
+	// requests really were split by the configured weights.
+	PValue float64 `json:"pValue"`
+}
+
+// Latency holds quantiles from an HDR histogram recorded in microseconds with
+// 3 significant figures, measured from each request's scheduled send time.
+type Latency struct {
+	Count int64         `json:"count"`
+	P50   time.Duration `json:"p50Ns"`
+	P90   time.Duration `json:"p90Ns"`
+	P99   time.Duration `json:"p99Ns"`
+	Max   time.Duration `json:"maxNs"`
+}
+
+// How a step's convergence time was found.
+const (
+	// ConvergedOnAck: the last xDS ACK of a version pushed during the step.
+	ConvergedOnAck = "xds-ack"
+	// ConvergedAtStart: nothing was pushed during the step, so its weights
+	// were in force from its start.
+	ConvergedAtStart = "step-start"
+	// NotConverged: versions were pushed during the step and none was
+	// acknowledged within it.
+	NotConverged = "never"
+)
+
+// Convergence is when a step's weights came into force.
+type Convergence struct {
+	// Basis is ConvergedOnAck, ConvergedAtStart or NotConverged; empty for
+	// a step the run never reached.
+	Basis string `json:"basis"`
+	// At is the convergence time; zero when NotConverged.
+	At time.Time `json:"at,omitzero"`
+	// After is At minus the step's start.
+	After time.Duration `json:"afterNs"`
+	// Pushes and Acks count the xDS pushes made during the step and the
+	// ACKs of those pushes.
+	Pushes int `json:"pushes"`
+	Acks   int `json:"acks"`
+	// Excluded counts the requests scheduled before convergence: they count
+	// for errors and latency but not for the shares.
+	Excluded int `json:"excluded"`
+}
+
+// AssertionResult is the judgment of one assertion.
+type AssertionResult struct {
+	Kind   string  `json:"kind"`
+	Value  float64 `json:"value,omitempty"`
+	Source string  `json:"source,omitempty"`
+	Passed bool    `json:"passed"`
+	// Message says in one line what was found, naming the step and version
+	// that failed and the numbers.
+	Message string `json:"message"`
+	// Failures lists every violation, one line each; empty when the
+	// assertion holds or had nothing to judge.
+	Failures []string `json:"failures,omitempty"`
+}
+
+// Passed reports whether every assertion holds. A run without assertions
+// passes.
+func (r *Report) Passed() bool {
+	for _, a := range r.Assertions {
+		if !a.Passed {
+			return false
+		}
+	}
+	return true
+}
+
+// ExitCode is the process exit code for the report: 0 when every assertion
+// holds, 1 when one fails.
+func (r *Report) ExitCode() int {
+	if r.Passed() {
+		return 0
+	}
+	return 1
+}

@@ -1,0 +1,58 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteSummary writes the terminal summary of r to w: the run in two lines,
+// the per-step table of report.md as aligned plain text, one line per
+// assertion and a final PASS or FAIL line. Write errors are ignored, as for
+// any output to a terminal.
+func WriteSummary(w io.Writer, r *Report) {
+	info := r.Run
+	fmt.Fprintf(w, "run %s · scenario %s · runtime %s · wall time %s\n",
+		orDash(info.RunID), orDash(info.Scenario), orDash(info.Runtime), info.WallTime.Round(time.Millisecond))
+	fmt.Fprintf(w, "load %s · requests %s\n", loadText(r), totalsText(r))
+	if info.Partial {
+		fmt.Fprintf(w, "partial run: %s\n", orDash(info.Reason))
+	}
+	fmt.Fprintln(w)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := make([]string, len(stepColumns))
+	for i, c := range stepColumns {
+		header[i] = strings.ToUpper(c)
+	}
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, s := range r.Steps {
+		row := stepRow(s)
+		for i, c := range row {
+			row[i] = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(c)
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+
+	for _, a := range r.Assertions {
+		mark := "PASS"
+		if !a.Passed {
+			mark = "FAIL"
+		}
+		line := mark + "  " + assertionTitle(a)
+		if a.Source != "" {
+			line += " (" + a.Source + ")"
+		}
+		fmt.Fprintf(w, "%s: %s\n", line, a.Message)
+		if len(a.Failures) > 1 {
+			for _, f := range a.Failures {
+				fmt.Fprintf(w, "        %s\n", f)
+			}
+		}
+	}
+	fmt.Fprintln(w, verdictLine(r))
+}

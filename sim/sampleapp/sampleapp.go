@@ -1,0 +1,308 @@
+// Package sampleapp is the sample HTTP service that the tasks of a
+// rehearsal run. ConfigFromEnv reads its settings from a task's environment,
+// as a container would.
+//
+// Each response says which service, version and task served it, in the
+// headers x-meshsim-version, x-meshsim-task and x-meshsim-chain and in a
+// small JSON body, so that a load generator can attribute every request to
+// a version. A service may call backends (through its sidecar proxy) on each
+// request; their failures propagate as 502 so that a drop deep in the call
+// graph reaches the client and names where it happened. Knobs model what a
+// rollout meets: added latency, an error rate, a slow start, and graceful
+// drain versus abrupt exit.
+package sampleapp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Response headers set on every response of a sample service.
+const (
+	// HeaderVersion carries the serving task's version.
+	HeaderVersion = "X-Meshsim-Version"
+	// HeaderTask carries the serving task's id.
+	HeaderTask = "X-Meshsim-Task"
+	// HeaderChain lists who answered, outermost first, as comma-separated
+	// "service/version/task" entries: this task followed by the chain of
+	// its first backend's response.
+	HeaderChain = "X-Meshsim-Chain"
+)
+
+// HealthPath is the path of the health check.
+const HealthPath = "/health"
+
+// Response is the JSON body of every answer except /health.
+type Response struct {
+	Service string `json:"service"`
+	Version string `json:"version"`
+	Task    string `json:"task"`
+	// Error says why the request failed (503 starting, 500 injected, 502
+	// backend); empty on success.
+	Error    string          `json:"error,omitempty"`
+	Backends []BackendResult `json:"backends"`
+}
+
+// BackendResult is the outcome of one backend call.
+type BackendResult struct {
+	URL string `json:"url"`
+	// Status is the backend's HTTP status, 0 when no response came back.
+	Status  int    `json:"status"`
+	Version string `json:"version,omitempty"`
+	Task    string `json:"task,omitempty"`
+	Chain   string `json:"chain,omitempty"`
+	// Error is the transport error or, for a 5xx, the status and the
+	// backend's own error text.
+	Error string `json:"error,omitempty"`
+}
+
+// Server is a running sample service.
+type Server struct {
+	cfg      Config
+	self     string // this task's chain entry
+	ready    time.Time
+	draining atomic.Bool
+
+	ln        net.Listener
+	srv       *http.Server
+	transport *http.Transport
+	client    *http.Client
+	serveDone chan struct{}
+}
+
+// Start listens on cfg.Addr and serves until Shutdown, Close, or ctx is
+// done (which closes it as Close does).
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	var proxy func(*http.Request) (*url.URL, error) // nil: call backends directly
+	if cfg.Proxy != "" {
+		u, err := url.Parse(cfg.Proxy)
+		if err != nil {
+			return nil, fmt.Errorf("sampleapp: Config.Proxy: %w", err)
+		}
+		// Every backend request goes to the sidecar in absolute form, with
+		// Host naming the virtual service, as an HTTP proxy expects.
+		proxy = http.ProxyURL(u)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("sampleapp: %s/%s: %w", cfg.Service, cfg.Version, err)
+	}
+
+	transport := &http.Transport{
+		Proxy:               proxy,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 512,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	s := &Server{
+		cfg:       cfg,
+		self:      cfg.Service + "/" + cfg.Version + "/" + cfg.TaskID,
+		ready:     time.Now().Add(cfg.StartDelay),
+		ln:        ln,
+		transport: transport,
+		// No client timeout: a backend call lives as long as the request
+		// that caused it, which its caller bounds.
+		client:    &http.Client{Transport: transport, CheckRedirect: noRedirects},
+		serveDone: make(chan struct{}),
+	}
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		defer close(s.serveDone)
+		s.srv.Serve(ln)
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Close()
+		case <-s.serveDone:
+		}
+	}()
+	return s, nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Shutdown stops the task gracefully: /health fails at once, requests are
+// still served for cfg.Drain, then the listener closes and Shutdown waits
+// for in-flight requests to finish. If ctx ends first, Shutdown returns its
+// error and leaves the remaining connections to Close.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	if s.cfg.Drain > 0 {
+		t := time.NewTimer(s.cfg.Drain)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	err := s.srv.Shutdown(ctx)
+	s.transport.CloseIdleConnections()
+	if err != nil {
+		return fmt.Errorf("sampleapp: shutting down %s: %w", s.self, err)
+	}
+	return nil
+}
+
+// Close stops the task abruptly, as a killed process would: the listener and
+// every connection close at once and in-flight requests are cut off.
+func (s *Server) Close() error {
+	s.draining.Store(true)
+	err := s.srv.Close()
+	s.transport.CloseIdleConnections()
+	if err != nil {
+		return fmt.Errorf("sampleapp: closing %s: %w", s.self, err)
+	}
+	return nil
+}
+
+// ServeHTTP answers /health and, on any other path and method, calls the
+// backends and reports who served.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set(HeaderVersion, s.cfg.Version)
+	h.Set(HeaderTask, s.cfg.TaskID)
+	if r.URL.Path == HealthPath {
+		s.health(w)
+		return
+	}
+	h.Set(HeaderChain, s.self)
+	resp := Response{Service: s.cfg.Service, Version: s.cfg.Version, Task: s.cfg.TaskID, Backends: []BackendResult{}}
+
+	if time.Now().Before(s.ready) {
+		resp.Error = "starting: not ready yet"
+		writeJSON(w, http.StatusServiceUnavailable, resp)
+		return
+	}
+	if s.cfg.Latency > 0 {
+		t := time.NewTimer(s.cfg.Latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return // the caller is gone
+		}
+	}
+	if s.cfg.ErrorRate > 0 && rand.Float64() < s.cfg.ErrorRate {
+		resp.Error = "injected error (error rate " + fmt.Sprint(s.cfg.ErrorRate) + ")"
+		writeJSON(w, http.StatusInternalServerError, resp)
+		return
+	}
+
+	status := http.StatusOK
+	for i, b := range s.cfg.Backends {
+		br := s.call(r, b)
+		resp.Backends = append(resp.Backends, br)
+		if i == 0 && br.Chain != "" {
+			h.Set(HeaderChain, s.self+","+br.Chain)
+		}
+		if br.Error != "" {
+			status = http.StatusBadGateway
+			resp.Error = "backend " + b + ": " + br.Error
+			break
+		}
+	}
+	writeJSON(w, status, resp)
+}
+
+func (s *Server) health(w http.ResponseWriter) {
+	status, text := http.StatusOK, "ok"
+	switch {
+	case s.draining.Load():
+		status, text = http.StatusServiceUnavailable, "draining"
+	case time.Now().Before(s.ready):
+		status, text = http.StatusServiceUnavailable, "starting"
+	}
+	writeJSON(w, status, struct {
+		Status string `json:"status"`
+	}{text})
+}
+
+// call calls one backend with the incoming request's method, passing on its
+// X-Request-Id.
+func (s *Server) call(r *http.Request, backend string) BackendResult {
+	res := BackendResult{URL: backend}
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, backend, nil)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	if id := r.Header.Get("X-Request-Id"); id != "" {
+		req.Header.Set("X-Request-Id", id)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer resp.Body.Close()
+	res.Status = resp.StatusCode
+	res.Version = resp.Header.Get(HeaderVersion)
+	res.Task = resp.Header.Get(HeaderTask)
+	res.Chain = resp.Header.Get(HeaderChain)
+
+	var body []byte
+	if resp.StatusCode >= 500 {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	}
+	if err == nil {
+		// Read the rest so the connection can be reused, and so that a
+		// response cut off mid-body counts as a failure.
+		_, err = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	}
+	switch {
+	case err != nil:
+		res.Error = "reading the response: " + err.Error()
+	case resp.StatusCode >= 500:
+		res.Error = resp.Status + ": " + errorText(body)
+	}
+	return res
+}
+
+// errorText is the error carried by a failed response's body: the "error"
+// field of a JSON body, or the body's text.
+func errorText(body []byte) string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		return e.Error
+	}
+	text := strings.Join(strings.Fields(string(body)), " ")
+	if len(text) > 200 {
+		text = strings.ToValidUTF8(text[:200], "") + "…"
+	}
+	if text == "" {
+		return "(empty body)"
+	}
+	return text
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(data, '\n'))
+}
+
+// noRedirects hands a backend's redirect back as its response: a sample
+// service reports what its backend answered rather than following it.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
