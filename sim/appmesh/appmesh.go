@@ -1,0 +1,444 @@
+// Package appmesh is a fake of the AWS App Mesh API (2019-01-25): meshes,
+// virtual nodes, virtual services, virtual routers and routes, with the whole
+// specification of each as the API defines it, AWS's validation, metadata
+// (ARN, uid, version) and errors.
+//
+// The fake speaks REST-JSON under /v20190125/ as real clients expect: creates
+// are PUTs, route paths use the singular "virtualRouter", response bodies are
+// the resource data itself, and errors carry X-Amzn-Errortype with 400, 404 or
+// 409. It never proxies traffic: sim reads State and turns it into xDS.
+package appmesh
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meshsim/meshsim/sim/awsproto"
+	"github.com/meshsim/meshsim/sim/events"
+)
+
+// PathPrefix is where the App Mesh API lives; mount the fake with
+// endpoint.HandlePath(appmesh.PathPrefix, f).
+const PathPrefix = "/v20190125/"
+
+// Resource statuses.
+const (
+	StatusActive  = "ACTIVE"
+	StatusDeleted = "DELETED"
+)
+
+// Options configure a Fake.
+type Options struct {
+	// Bus receives the fake's events (Source "appmesh"); nil drops them.
+	Bus *events.Bus
+}
+
+// Fake is an in-memory App Mesh. It is safe for concurrent use.
+type Fake struct {
+	bus *events.Bus
+	now func() time.Time
+	ops []operation
+
+	mu       sync.Mutex
+	meshes   map[string]*meshEntry
+	tokens   map[string]tokenUse
+	watchers map[chan struct{}]struct{}
+}
+
+type meshEntry struct {
+	data     MeshData
+	nodes    map[string]*VirtualNodeData
+	services map[string]*VirtualServiceData
+	routers  map[string]*routerEntry
+}
+
+type routerEntry struct {
+	data   VirtualRouterData
+	routes map[string]*RouteData
+}
+
+// tokenUse is what a clientToken was first used for, so that a retried
+// request is answered without applying it twice.
+type tokenUse struct {
+	op, key string
+	req     []byte
+}
+
+// call is one API request with its path parameters.
+type call struct {
+	r      *http.Request
+	region string
+	owner  string // meshOwner query parameter
+	mesh   string
+	router string
+	name   string
+}
+
+// operation maps a method and path pattern to a handler. Pattern segments in
+// braces capture path parameters.
+type operation struct {
+	method  string
+	pattern []string
+	handle  func(c call) (any, error)
+}
+
+// New returns an empty App Mesh.
+func New(opts Options) *Fake {
+	f := &Fake{
+		bus:      opts.Bus,
+		now:      func() time.Time { return time.UnixMilli(time.Now().UnixMilli()).UTC() },
+		meshes:   make(map[string]*meshEntry),
+		tokens:   make(map[string]tokenUse),
+		watchers: make(map[chan struct{}]struct{}),
+	}
+	add := func(method, pattern string, h func(call) (any, error)) {
+		f.ops = append(f.ops, operation{method: method, pattern: strings.Split(pattern, "/"), handle: h})
+	}
+	add(http.MethodPut, "meshes", f.createMesh)
+	add(http.MethodGet, "meshes", f.listMeshes)
+	add(http.MethodGet, "meshes/{mesh}", f.describeMesh)
+	add(http.MethodPut, "meshes/{mesh}", f.updateMesh)
+	add(http.MethodDelete, "meshes/{mesh}", f.deleteMesh)
+
+	add(http.MethodPut, "meshes/{mesh}/virtualNodes", f.createVirtualNode)
+	add(http.MethodGet, "meshes/{mesh}/virtualNodes", f.listVirtualNodes)
+	add(http.MethodGet, "meshes/{mesh}/virtualNodes/{name}", f.describeVirtualNode)
+	add(http.MethodPut, "meshes/{mesh}/virtualNodes/{name}", f.updateVirtualNode)
+	add(http.MethodDelete, "meshes/{mesh}/virtualNodes/{name}", f.deleteVirtualNode)
+
+	add(http.MethodPut, "meshes/{mesh}/virtualServices", f.createVirtualService)
+	add(http.MethodGet, "meshes/{mesh}/virtualServices", f.listVirtualServices)
+	add(http.MethodGet, "meshes/{mesh}/virtualServices/{name}", f.describeVirtualService)
+	add(http.MethodPut, "meshes/{mesh}/virtualServices/{name}", f.updateVirtualService)
+	add(http.MethodDelete, "meshes/{mesh}/virtualServices/{name}", f.deleteVirtualService)
+
+	add(http.MethodPut, "meshes/{mesh}/virtualRouters", f.createVirtualRouter)
+	add(http.MethodGet, "meshes/{mesh}/virtualRouters", f.listVirtualRouters)
+	add(http.MethodGet, "meshes/{mesh}/virtualRouters/{name}", f.describeVirtualRouter)
+	add(http.MethodPut, "meshes/{mesh}/virtualRouters/{name}", f.updateVirtualRouter)
+	add(http.MethodDelete, "meshes/{mesh}/virtualRouters/{name}", f.deleteVirtualRouter)
+
+	add(http.MethodPut, "meshes/{mesh}/virtualRouter/{router}/routes", f.createRoute)
+	add(http.MethodGet, "meshes/{mesh}/virtualRouter/{router}/routes", f.listRoutes)
+	add(http.MethodGet, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", f.describeRoute)
+	add(http.MethodPut, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", f.updateRoute)
+	add(http.MethodDelete, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", f.deleteRoute)
+	return f
+}
+
+// ServeHTTP implements the App Mesh REST-JSON API.
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	out, err := f.serve(r)
+	if err != nil {
+		awsproto.WriteRESTError(w, err)
+		return
+	}
+	awsproto.WriteREST(w, out)
+}
+
+func (f *Fake) serve(r *http.Request) (any, error) {
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), PathPrefix)
+	if !ok {
+		return nil, unknownOperation(r)
+	}
+	segs := strings.Split(rest, "/")
+	for i, s := range segs {
+		u, err := url.PathUnescape(s)
+		if err != nil {
+			return nil, badRequest("path segment %q is not valid: %v", s, err)
+		}
+		segs[i] = u
+	}
+	for _, op := range f.ops {
+		params, ok := match(op.pattern, segs)
+		if !ok || op.method != r.Method {
+			continue
+		}
+		c := call{r: r, region: awsproto.Region(r), owner: r.URL.Query().Get("meshOwner"),
+			mesh: params["mesh"], router: params["router"], name: params["name"]}
+		return op.handle(c)
+	}
+	return nil, unknownOperation(r)
+}
+
+func match(pattern, segs []string) (map[string]string, bool) {
+	if len(pattern) != len(segs) {
+		return nil, false
+	}
+	params := make(map[string]string)
+	for i, p := range pattern {
+		if strings.HasPrefix(p, "{") {
+			if segs[i] == "" {
+				return nil, false
+			}
+			params[strings.Trim(p, "{}")] = segs[i]
+			continue
+		}
+		if p != segs[i] {
+			return nil, false
+		}
+	}
+	return params, true
+}
+
+func unknownOperation(r *http.Request) error {
+	return awsproto.Errorf(http.StatusNotFound, "UnknownOperationException",
+		"meshsim's App Mesh does not implement %s %s", r.Method, r.URL.Path)
+}
+
+// Watch returns a channel that receives a value after any resource is
+// created, updated or deleted. Notifications coalesce: the channel has a
+// buffer of one. Call Watch before reading State, then re-read State on every
+// value. The channel is closed when ctx ends.
+func (f *Fake) Watch(ctx context.Context) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	f.mu.Lock()
+	f.watchers[ch] = struct{}{}
+	f.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		f.mu.Lock()
+		delete(f.watchers, ch)
+		close(ch)
+		f.mu.Unlock()
+	}()
+	return ch
+}
+
+// State returns a deep copy of all meshes with their virtual nodes, virtual
+// services, virtual routers and routes, each level ordered by name.
+func (f *Fake) State() State {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var st State
+	for _, name := range sortedNames(f.meshes) {
+		m := f.meshes[name]
+		ms := MeshState{Mesh: deepCopy(m.data)}
+		for _, n := range sortedNames(m.nodes) {
+			ms.VirtualNodes = append(ms.VirtualNodes, deepCopy(*m.nodes[n]))
+		}
+		for _, n := range sortedNames(m.services) {
+			ms.VirtualServices = append(ms.VirtualServices, deepCopy(*m.services[n]))
+		}
+		for _, n := range sortedNames(m.routers) {
+			re := m.routers[n]
+			rs := VirtualRouterState{VirtualRouter: deepCopy(re.data)}
+			for _, rn := range sortedNames(re.routes) {
+				rs.Routes = append(rs.Routes, deepCopy(*re.routes[rn]))
+			}
+			ms.VirtualRouters = append(ms.VirtualRouters, rs)
+		}
+		st.Meshes = append(st.Meshes, ms)
+	}
+	return st
+}
+
+// changed notifies the watchers. f.mu must be held.
+func (f *Fake) changed() {
+	for ch := range f.watchers {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// emit publishes "<kind>.<what>" about the resource arn.
+func (f *Fake) emit(kind, what, arn string, detail map[string]string) {
+	if f.bus == nil {
+		return
+	}
+	f.bus.Emit(events.Event{Source: "appmesh", Type: kind + "." + what, Resource: arn, Detail: detail})
+}
+
+// checkToken reports whether a request with clientToken token repeats the
+// request that first used the token (same operation, resource and body). A
+// token reused for a different request is a ConflictException. f.mu must be
+// held.
+func (f *Fake) checkToken(token, op, key string, body any) (repeat bool, err error) {
+	if token == "" {
+		return false, nil
+	}
+	req, err := json.Marshal(body)
+	if err != nil {
+		return false, fmt.Errorf("fingerprinting request: %w", err)
+	}
+	use, ok := f.tokens[token]
+	if !ok {
+		return false, nil
+	}
+	if use.op == op && use.key == key && bytes.Equal(use.req, req) {
+		return true, nil
+	}
+	return false, conflict("clientToken %s was already used for a different request (%s)", token, use.op)
+}
+
+// rememberToken records what token was used for. f.mu must be held.
+func (f *Fake) rememberToken(token, op, key string, body any) error {
+	if token == "" {
+		return nil
+	}
+	req, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("fingerprinting request: %w", err)
+	}
+	f.tokens[token] = tokenUse{op: op, key: key, req: req}
+	return nil
+}
+
+// mesh finds a mesh owned by owner (the account, when empty). f.mu must be
+// held.
+func (f *Fake) mesh(name, owner string) (*meshEntry, error) {
+	if owner == "" {
+		owner = awsproto.Account
+	}
+	m, ok := f.meshes[name]
+	if !ok || owner != awsproto.Account {
+		return nil, notFound("Mesh with name %s is not present for account %s", name, owner)
+	}
+	return m, nil
+}
+
+func (f *Fake) newMetadata(region, resource string) ResourceMetadata {
+	now := Timestamp{f.now()}
+	return ResourceMetadata{
+		ARN:           awsproto.ARN(region, "appmesh", resource),
+		CreatedAt:     now,
+		LastUpdatedAt: now,
+		MeshOwner:     awsproto.Account,
+		ResourceOwner: awsproto.Account,
+		UID:           newUID(),
+		Version:       1,
+	}
+}
+
+// bump records an update in md.
+func (f *Fake) bump(md ResourceMetadata) ResourceMetadata {
+	md.Version++
+	md.LastUpdatedAt = Timestamp{f.now()}
+	return md
+}
+
+func detail(mesh string, md ResourceMetadata) map[string]string {
+	return map[string]string{"mesh": mesh, "version": strconv.FormatInt(md.Version, 10)}
+}
+
+func notFound(format string, args ...any) error {
+	return awsproto.Errorf(http.StatusNotFound, "NotFoundException", format, args...)
+}
+
+func conflict(format string, args ...any) error {
+	return awsproto.Errorf(http.StatusConflict, "ConflictException", format, args...)
+}
+
+func badRequest(format string, args ...any) error {
+	return awsproto.Errorf(http.StatusBadRequest, "BadRequestException", format, args...)
+}
+
+func inUse(format string, args ...any) error {
+	return awsproto.Errorf(http.StatusConflict, "ResourceInUseException", format, args...)
+}
+
+func decode(c call, v any) error { return awsproto.Decode(c.r, v, "BadRequestException") }
+
+// pageOf returns one page of the sorted names after nextToken, and the token
+// of the following page. The limit query parameter is 1 to 100.
+func pageOf(c call, names []string) ([]string, string, error) {
+	q := c.r.URL.Query()
+	limit := 100
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100 {
+			return nil, "", badRequest("limit must be between 1 and 100, not %q", s)
+		}
+		limit = n
+	}
+	from := 0
+	if tok := q.Get("nextToken"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil {
+			return nil, "", badRequest("nextToken %q is not valid", tok)
+		}
+		from = sort.SearchStrings(names, string(b))
+	}
+	to := min(from+limit, len(names))
+	next := ""
+	if to < len(names) {
+		next = base64.RawURLEncoding.EncodeToString([]byte(names[to]))
+	}
+	return names[from:to], next, nil
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func newUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// deepCopy returns a copy of v that shares no pointers, slices or maps with it.
+func deepCopy[T any](v T) T {
+	return copyValue(reflect.ValueOf(v)).Interface().(T)
+}
+
+func copyValue(v reflect.Value) reflect.Value {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return v
+		}
+		p := reflect.New(v.Elem().Type())
+		p.Elem().Set(copyValue(v.Elem()))
+		return p
+	case reflect.Slice:
+		if v.IsNil() {
+			return v
+		}
+		s := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := 0; i < v.Len(); i++ {
+			s.Index(i).Set(copyValue(v.Index(i)))
+		}
+		return s
+	case reflect.Map:
+		if v.IsNil() {
+			return v
+		}
+		m := reflect.MakeMapWithSize(v.Type(), v.Len())
+		for it := v.MapRange(); it.Next(); {
+			m.SetMapIndex(it.Key(), copyValue(it.Value()))
+		}
+		return m
+	case reflect.Struct:
+		s := reflect.New(v.Type()).Elem()
+		s.Set(v)
+		for i := 0; i < v.NumField(); i++ {
+			if s.Field(i).CanSet() {
+				s.Field(i).Set(copyValue(v.Field(i)))
+			}
+		}
+		return s
+	}
+	return v
+}
