@@ -1,0 +1,264 @@
+// Package ecs is meshsim's fake of the Amazon ECS API: clusters, task
+// definitions, services with rolling deployments, and tasks with ECS's
+// lifecycle, spoken in JSON 1.1 as AWS does, so that real aws-sdk-go-v2
+// clients (and the AWS CLI, boto3, Terraform) can drive it.
+//
+// The fake is a control plane: its scheduler decides which tasks should run
+// and asks a Runtime to start and stop them, as ECS asks its agent; it
+// registers service tasks in a Registry (Cloud Map). It never knows how
+// tasks run.
+package ecs
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meshsim/meshsim/sim/awsproto"
+	"github.com/meshsim/meshsim/sim/events"
+)
+
+// TargetPrefix is the X-Amz-Target prefix of the ECS API.
+const TargetPrefix = "AmazonEC2ContainerServiceV20141113"
+
+// Options configure a Fake. Zero durations take the defaults given.
+type Options struct {
+	// Bus receives the fake's events (Source "ecs"): "task.state",
+	// "service.event", "deployment.state", "task.error". May be nil.
+	Bus *events.Bus
+	// Runtime runs the tasks. Without one, every task fails to start.
+	Runtime Runtime
+	// Registry is where tasks of services with serviceRegistries are
+	// registered. Without one, such services cannot be created.
+	Registry Registry
+
+	// Second is how long one second of task-definition timing lasts: the
+	// health check interval, timeout and start period, and stopTimeout.
+	// Default time.Second; tests shorten it.
+	Second time.Duration
+	// ReconcileInterval is how often the scheduler looks at every service
+	// even when nothing changed. Default 1 s.
+	ReconcileInterval time.Duration
+	// ProvisionDelay is how long a task stays PROVISIONING (ECS attaching
+	// the task's network interface). Default 0.
+	ProvisionDelay time.Duration
+	// DeregistrationDelay is how long a task stays DEACTIVATING after it is
+	// deregistered from Cloud Map, before its containers get SIGTERM, so that
+	// clients stop sending to it. Default 0.
+	DeregistrationDelay time.Duration
+	// RestartBackoff is how long a service waits before it launches again
+	// after a task failed; it doubles with each consecutive failure up to 32
+	// times itself. Default 1 s.
+	RestartBackoff time.Duration
+	// StoppedTaskRetention is how long STOPPED tasks stay visible. Default
+	// 1 h, as in ECS.
+	StoppedTaskRetention time.Duration
+}
+
+func (o *Options) setDefaults() {
+	if o.Second <= 0 {
+		o.Second = time.Second
+	}
+	if o.ReconcileInterval <= 0 {
+		o.ReconcileInterval = time.Second
+	}
+	if o.RestartBackoff <= 0 {
+		o.RestartBackoff = time.Second
+	}
+	if o.StoppedTaskRetention <= 0 {
+		o.StoppedTaskRetention = time.Hour
+	}
+}
+
+// Fake is the ECS API fake. It is an http.Handler for the JSON 1.1 requests
+// whose X-Amz-Target starts with TargetPrefix.
+type Fake struct {
+	opts Options
+	ops  map[string]opFunc
+
+	mu       sync.Mutex
+	clusters map[string]*cluster // by ARN
+	families map[string]*family  // by region + "/" + family name
+	taskSeq  uint64              // tasks launched so far
+	closed   bool
+
+	kickc     chan struct{}
+	ctx       context.Context // canceled once every task has stopped
+	cancel    context.CancelFunc
+	stopLoop  context.CancelFunc
+	loopDone  chan struct{}
+	taskGroup sync.WaitGroup
+}
+
+// New returns a Fake and starts its scheduler. Call Close to stop it.
+func New(opts Options) *Fake {
+	opts.setDefaults()
+	f := &Fake{
+		opts:     opts,
+		clusters: make(map[string]*cluster),
+		families: make(map[string]*family),
+		kickc:    make(chan struct{}, 1),
+		loopDone: make(chan struct{}),
+	}
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	f.ops = map[string]opFunc{
+		"CreateCluster":          op(f.createCluster),
+		"DescribeClusters":       op(f.describeClusters),
+		"ListClusters":           op(f.listClusters),
+		"DeleteCluster":          op(f.deleteCluster),
+		"RegisterTaskDefinition": op(f.registerTaskDefinition),
+		"DescribeTaskDefinition": op(f.describeTaskDefinition),
+		"CreateService":          op(f.createService),
+		"UpdateService":          op(f.updateService),
+		"DescribeServices":       op(f.describeServices),
+		"ListServices":           op(f.listServices),
+		"DeleteService":          op(f.deleteService),
+		"ListTasks":              op(f.listTasks),
+		"DescribeTasks":          op(f.describeTasks),
+		"StopTask":               op(f.stopTask),
+	}
+	loopCtx, stop := context.WithCancel(context.Background())
+	f.stopLoop = stop
+	go f.loop(loopCtx)
+	return f
+}
+
+// Close stops the scheduler and every task (deregistering them and giving
+// their containers their stop timeout), and waits for them to stop.
+func (f *Fake) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	f.mu.Unlock()
+
+	f.stopLoop()
+	<-f.loopDone
+
+	f.mu.Lock()
+	for _, c := range f.clusters {
+		for _, t := range c.tasks {
+			f.requestStop(t, "meshsim is shutting down", stopCodeScheduler)
+		}
+	}
+	f.mu.Unlock()
+	f.taskGroup.Wait()
+	f.cancel()
+	return nil
+}
+
+// opFunc serves one operation: it decodes the request and returns the
+// response body or an error.
+type opFunc func(region string, r *http.Request) (any, error)
+
+// op adapts a typed operation to an opFunc.
+func op[In any](fn func(region string, in *In) (any, error)) opFunc {
+	return func(region string, r *http.Request) (any, error) {
+		var in In
+		if err := awsproto.Decode(r, &in, "SerializationException"); err != nil {
+			return nil, err
+		}
+		return fn(region, &in)
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	prefix, name, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
+	fn, ok := f.ops[name]
+	switch {
+	case prefix != TargetPrefix:
+		awsproto.WriteJSON11Error(w, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException",
+			"X-Amz-Target %q is not an ECS operation", r.Header.Get("X-Amz-Target")), "message", "ServerException")
+		return
+	case r.Method != http.MethodPost:
+		awsproto.WriteJSON11Error(w, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException",
+			"ECS operations are POST requests, not %s", r.Method), "message", "ServerException")
+		return
+	case !ok:
+		awsproto.WriteJSON11Error(w, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException",
+			"meshsim's ECS does not implement %s", name), "message", "ServerException")
+		return
+	}
+	out, err := fn(awsproto.Region(r), r)
+	if err != nil {
+		awsproto.WriteJSON11Error(w, err, "message", "ServerException")
+		return
+	}
+	awsproto.WriteJSON11(w, out)
+}
+
+// Error codes and messages of the ECS API.
+const (
+	codeClient           = "ClientException"
+	codeInvalidParameter = "InvalidParameterException"
+	codeClusterNotFound  = "ClusterNotFoundException"
+	codeServiceNotFound  = "ServiceNotFoundException"
+	codeServiceNotActive = "ServiceNotActiveException"
+)
+
+func clientError(format string, args ...any) error {
+	return awsproto.Errorf(http.StatusBadRequest, codeClient, format, args...)
+}
+
+func invalidParameter(format string, args ...any) error {
+	return awsproto.Errorf(http.StatusBadRequest, codeInvalidParameter, format, args...)
+}
+
+var (
+	errClusterNotFound  = awsproto.Errorf(http.StatusBadRequest, codeClusterNotFound, "Cluster not found.")
+	errServiceNotFound  = awsproto.Errorf(http.StatusBadRequest, codeServiceNotFound, "Service not found.")
+	errServiceNotActive = awsproto.Errorf(http.StatusBadRequest, codeServiceNotActive, "Service was not ACTIVE.")
+)
+
+// emit sends an event from the ECS fake to the bus.
+func (f *Fake) emit(typ, resource string, detail map[string]string) {
+	if f.opts.Bus == nil {
+		return
+	}
+	f.opts.Bus.Emit(events.Event{Source: "ecs", Type: typ, Resource: resource, Detail: detail})
+}
+
+// kick makes the scheduler look at every service soon.
+func (f *Fake) kick() {
+	select {
+	case f.kickc <- struct{}{}:
+	default:
+	}
+}
+
+// seconds turns task-definition seconds into a duration.
+func (f *Fake) seconds(n int) time.Duration { return time.Duration(n) * f.opts.Second }
+
+// lastSegment returns what follows the last "/" of an ARN (or the whole
+// string when it has none): the name or id in the ARN's resource part.
+func lastSegment(ref string) string {
+	if i := strings.LastIndexByte(ref, '/'); i >= 0 {
+		return ref[i+1:]
+	}
+	return ref
+}
+
+// clusterARN returns the ARN of cluster ref (a name or an ARN) in region.
+func clusterARN(region, ref string) string {
+	if ref == "" {
+		ref = "default"
+	}
+	if strings.HasPrefix(ref, "arn:") {
+		return ref
+	}
+	return awsproto.ARN(region, "ecs", "cluster/"+ref)
+}
+
+// activeCluster returns the ACTIVE cluster ref in region. Callers hold f.mu.
+func (f *Fake) activeCluster(region, ref string) (*cluster, error) {
+	c, ok := f.clusters[clusterARN(region, ref)]
+	if !ok || c.status != clusterActive {
+		return nil, errClusterNotFound
+	}
+	return c, nil
+}

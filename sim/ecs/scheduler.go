@@ -1,0 +1,429 @@
+package ecs
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meshsim/meshsim/sim/awsproto"
+)
+
+// loop runs the service scheduler until ctx is done: it reconciles every
+// service when something changed and every ReconcileInterval.
+func (f *Fake) loop(ctx context.Context) {
+	defer close(f.loopDone)
+	tick := time.NewTicker(f.opts.ReconcileInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.kickc:
+		case <-tick.C:
+		}
+		f.reconcileAll()
+	}
+}
+
+// reconcileAll reconciles every service and forgets old STOPPED tasks.
+func (f *Fake) reconcileAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	now := time.Now()
+	for _, c := range f.clusters {
+		for _, s := range c.services {
+			if s.status != serviceInactive {
+				f.reconcile(s, now)
+			}
+		}
+		maps.DeleteFunc(c.tasks, func(_ string, t *task) bool {
+			return !t.alive() && now.Sub(t.stoppedAt) > f.opts.StoppedTaskRetention
+		})
+	}
+}
+
+// reconcile moves service s one step towards its desired state, as the ECS
+// service scheduler does for a rolling update: it launches tasks of the
+// PRIMARY deployment and stops tasks of older deployments (and surplus
+// tasks) while, at every moment,
+//
+//   - tasks RUNNING >= minimumHealthyPercent × desiredCount, rounded up, and
+//   - tasks not yet STOPPED <= maximumPercent × desiredCount, rounded down.
+//
+// Tasks that are stopping still count against maximumPercent, which keeps
+// the bound even while they drain. Task failures are outside its control
+// and can take RUNNING below the minimum. Callers hold f.mu.
+func (f *Fake) reconcile(s *service, now time.Time) {
+	desired := s.desiredCount
+	minHealthy := (desired**s.parsed.MinimumHealthyPercent + 99) / 100
+	maxTotal := desired * *s.parsed.MaximumPercent / 100
+	primary := s.deployments[0]
+	// A deployment failed by the circuit breaker (without rollback) stops
+	// launching tasks and leaves the others alone.
+	frozen := primary.rolloutState == rolloutFailed && s.status == serviceActive
+
+	tasks := f.serviceTasks(s)
+	running, inflight := 0, len(tasks)
+	live := map[*deployment][]*task{} // tasks meant to keep running
+	for _, t := range tasks {
+		if t.lastStatus == statusRunning {
+			running++
+		}
+		if t.desiredStatus == statusRunning {
+			live[t.deployment] = append(live[t.deployment], t)
+		}
+	}
+
+	var stopped, started []string
+	stop := func(t *task) {
+		if t.lastStatus == statusRunning {
+			running--
+		}
+		f.requestStop(t, "Scaling activity initiated by (deployment "+t.deployment.id+")", stopCodeScheduler)
+		stopped = append(stopped, t.id)
+	}
+
+	// Tasks of older deployments that are not running yet are not needed.
+	for _, d := range s.deployments[1:] {
+		for _, t := range live[d] {
+			if t.lastStatus != statusRunning {
+				stop(t)
+			}
+		}
+	}
+	// Scale the primary deployment in: tasks that are not running first,
+	// then the newest.
+	if extra := len(live[primary]) - desired; extra > 0 {
+		candidates := slices.Clone(live[primary])
+		slices.SortStableFunc(candidates, func(a, b *task) int {
+			if ar, br := a.lastStatus == statusRunning, b.lastStatus == statusRunning; ar != br {
+				if ar {
+					return 1
+				}
+				return -1
+			}
+			return cmp.Compare(b.seq, a.seq)
+		})
+		for _, t := range candidates {
+			if extra == 0 {
+				break
+			}
+			if t.lastStatus == statusRunning && running-1 < minHealthy {
+				continue
+			}
+			stop(t)
+			extra--
+		}
+	}
+	// Launch tasks of the primary deployment within maximumPercent.
+	if !frozen && s.status == serviceActive && !now.Before(s.launchAfter) {
+		for range min(desired-len(live[primary]), maxTotal-inflight) {
+			started = append(started, f.launch(s, primary, now).id)
+		}
+	}
+	// Stop running tasks of older deployments, oldest deployment first,
+	// within minimumHealthyPercent.
+	if !frozen {
+		for _, d := range slices.Backward(s.deployments[1:]) {
+			for _, t := range live[d] {
+				if t.lastStatus == statusRunning && running-1 >= minHealthy {
+					stop(t)
+				}
+			}
+		}
+	}
+
+	if len(started) > 0 {
+		f.serviceEvent(s, fmt.Sprintf("(service %s) has started %d tasks: %s.", s.name, len(started), taskList(started)))
+	}
+	if len(stopped) > 0 {
+		f.serviceEvent(s, fmt.Sprintf("(service %s) has stopped %d running tasks: %s.", s.name, len(stopped), taskList(stopped)))
+	}
+	f.settle(s, now)
+}
+
+// settle retires deployments whose tasks have all stopped, completes the
+// primary deployment once it runs alone at the desired count, and notes a
+// steady state. Callers hold f.mu.
+func (f *Fake) settle(s *service, now time.Time) {
+	alive := map[*deployment]int{}
+	runningOf := map[*deployment]int{}
+	running, total := 0, 0
+	for _, t := range f.serviceTasks(s) {
+		alive[t.deployment]++
+		total++
+		if t.lastStatus == statusRunning {
+			runningOf[t.deployment]++
+			running++
+		}
+	}
+	primary := s.deployments[0]
+	kept := []*deployment{primary}
+	for _, d := range s.deployments[1:] {
+		if alive[d] > 0 {
+			kept = append(kept, d)
+			continue
+		}
+		d.status = deploymentInactive
+		d.updatedAt = now
+		f.emitDeployment(s, d)
+	}
+	s.deployments = kept
+
+	if primary.rolloutState == rolloutInProgress && len(s.deployments) == 1 &&
+		runningOf[primary] == s.desiredCount && alive[primary] == s.desiredCount {
+		primary.rolloutState = rolloutCompleted
+		primary.rolloutStateReason = "ECS deployment " + primary.id + " completed."
+		primary.updatedAt = now
+		s.lastGood = primary
+		f.serviceEvent(s, fmt.Sprintf("(service %s) deployment %s deployment completed.", s.name, primary.id))
+		f.emitDeployment(s, primary)
+	}
+
+	steady := len(s.deployments) == 1 && running == s.desiredCount && total == s.desiredCount
+	if steady && !s.steady {
+		f.serviceEvent(s, fmt.Sprintf("(service %s) has reached a steady state.", s.name))
+	}
+	s.steady = steady
+
+	if s.status == serviceDraining && total == 0 {
+		s.status = serviceInactive
+	}
+}
+
+// serviceTasks returns the tasks of s that have not stopped, oldest first.
+// Callers hold f.mu.
+func (f *Fake) serviceTasks(s *service) []*task {
+	var tasks []*task
+	for _, t := range s.cluster.tasks {
+		if t.service == s && t.alive() {
+			tasks = append(tasks, t)
+		}
+	}
+	slices.SortFunc(tasks, func(a, b *task) int { return cmp.Compare(a.seq, b.seq) })
+	return tasks
+}
+
+// taskList formats task ids as ECS service events do: "(task a) (task b)".
+func taskList(ids []string) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = "(task " + id + ")"
+	}
+	return strings.Join(parts, " ")
+}
+
+// newDeployment makes a PRIMARY deployment of td for s; the previous
+// primary becomes ACTIVE and is rolled over by the scheduler. Callers hold
+// f.mu.
+func (f *Fake) newDeployment(s *service, td *taskDef) *deployment {
+	now := time.Now()
+	d := &deployment{
+		id:                   newDeploymentID(),
+		status:               deploymentPrimary,
+		def:                  td,
+		createdAt:            now,
+		updatedAt:            now,
+		rolloutState:         rolloutInProgress,
+		serviceConnect:       s.serviceConnect,
+		networkConfiguration: s.networkConfiguration,
+	}
+	if len(s.deployments) > 0 {
+		old := s.deployments[0]
+		old.status = deploymentActive
+		old.updatedAt = now
+		f.emitDeployment(s, old)
+	}
+	s.deployments = append([]*deployment{d}, s.deployments...)
+	s.steady = false
+	f.emitDeployment(s, d)
+	return d
+}
+
+// failDeployment marks the primary deployment d FAILED, as the deployment
+// circuit breaker does, and rolls back to the last completed deployment
+// when asked to. Callers hold f.mu.
+func (f *Fake) failDeployment(s *service, d *deployment, rollback bool) {
+	d.rolloutState = rolloutFailed
+	d.rolloutStateReason = reasonCircuitBreakerStart
+	d.updatedAt = time.Now()
+	f.serviceEvent(s, fmt.Sprintf("(service %s) deployment %s deployment failed: tasks failed to start.", s.name, d.id))
+	f.emitDeployment(s, d)
+	if !rollback || s.lastGood == nil || s.lastGood == d {
+		return
+	}
+	good := s.lastGood
+	f.serviceEvent(s, fmt.Sprintf("(service %s) rolling back to deployment %s.", s.name, good.id))
+	s.serviceConnect = good.serviceConnect
+	s.networkConfiguration = good.networkConfiguration
+	s.failStreak, s.launchAfter = 0, time.Time{}
+	f.newDeployment(s, good.def)
+}
+
+// threshold returns the number of failed tasks that trips the circuit
+// breaker of a service of desired tasks.
+func (cb *circuitBreaker) threshold(desired int) int {
+	typ, value := "BOUNDED_PERCENT", 50
+	if t := cb.ThresholdConfiguration; t != nil {
+		typ, value = t.Type, t.Value
+	}
+	percent := (desired*value + 99) / 100
+	switch typ {
+	case "COUNT":
+		return max(value, 1)
+	case "UNBOUNDED_PERCENT":
+		return max(percent, 1)
+	default:
+		return min(max(percent, 3), 200)
+	}
+}
+
+// launch creates a task of deployment d of s, PROVISIONING, and starts the
+// goroutine that runs it. Callers hold f.mu.
+func (f *Fake) launch(s *service, d *deployment, now time.Time) *task {
+	c := s.cluster
+	id := randomHex(32)
+	f.taskSeq++
+	t := &task{
+		id:            id,
+		seq:           f.taskSeq,
+		arn:           awsproto.ARN(c.region, "ecs", "task/"+c.name+"/"+id),
+		cluster:       c,
+		service:       s,
+		deployment:    d,
+		def:           d.def,
+		desiredStatus: statusRunning,
+		health:        HealthUnknown,
+		createdAt:     now,
+		attachmentID:  newUUID(),
+		eniID:         "eni-" + randomHex(17),
+		subnetID:      firstSubnet(d.networkConfiguration),
+		wake:          make(chan struct{}, 1),
+	}
+	t.spec = TaskSpec{
+		TaskID:            id,
+		TaskARN:           t.arn,
+		Cluster:           c.name,
+		Service:           s.name,
+		Family:            d.def.family,
+		Revision:          d.def.revision,
+		TaskDefinitionARN: d.def.arn,
+	}
+	for _, cd := range d.def.containers {
+		spec := ContainerSpec{
+			Name:        cd.Name,
+			Image:       cd.Image,
+			Essential:   cd.essential(),
+			Env:         map[string]string{},
+			StopTimeout: f.seconds(30),
+		}
+		for _, kv := range cd.Environment {
+			spec.Env[kv.Name] = kv.Value
+		}
+		for _, p := range cd.PortMappings {
+			pm := PortMapping{ContainerPort: uint32(*p.ContainerPort), Protocol: p.Protocol, Name: p.Name, AppProtocol: p.AppProtocol}
+			if pm.Protocol == "" {
+				pm.Protocol = "tcp"
+			}
+			spec.Ports = append(spec.Ports, pm)
+		}
+		if cd.HealthCheck != nil {
+			h := cd.HealthCheck.withDefaults()
+			spec.HealthCheck = &HealthCheck{
+				Command:     slices.Clone(h.Command),
+				Interval:    f.seconds(*h.Interval),
+				Timeout:     f.seconds(*h.Timeout),
+				Retries:     *h.Retries,
+				StartPeriod: f.seconds(*h.StartPeriod),
+			}
+		}
+		if cd.StopTimeout != nil {
+			spec.StopTimeout = f.seconds(*cd.StopTimeout)
+		}
+		t.grace = max(t.grace, spec.StopTimeout)
+		t.spec.Containers = append(t.spec.Containers, spec)
+		t.containers = append(t.containers, &containerState{
+			arn:            awsproto.ARN(c.region, "ecs", "container/"+c.name+"/"+id+"/"+newUUID()),
+			name:           cd.Name,
+			image:          cd.Image,
+			essential:      spec.Essential,
+			hasHealthCheck: spec.HealthCheck != nil,
+			lastStatus:     statusPending,
+			health:         HealthUnknown,
+		})
+	}
+	for _, r := range s.registries {
+		t.registrations = append(t.registrations, registration{serviceID: r.RegistryArn, port: registryPort(r, t.spec)})
+	}
+	c.tasks[id] = t
+	f.setStatus(t, statusProvisioning)
+	f.taskGroup.Add(1)
+	go f.runTask(t)
+	return t
+}
+
+// registryPort returns the port a service registry announces for the
+// task's instances: its containerPort, else its port, else the first port
+// mapping of its container (or of the task).
+func registryPort(r serviceRegistry, spec TaskSpec) int {
+	switch {
+	case r.ContainerPort != nil:
+		return *r.ContainerPort
+	case r.Port != nil:
+		return *r.Port
+	}
+	for _, c := range spec.Containers {
+		if (r.ContainerName == "" || c.Name == r.ContainerName) && len(c.Ports) > 0 {
+			return int(c.Ports[0].ContainerPort)
+		}
+	}
+	return 0
+}
+
+// serviceEvent records message in the service's events[] (newest first,
+// at most 100) and sends it to the bus. The list is copied, never changed
+// in place, as responses being encoded may hold it. Callers hold f.mu.
+func (f *Fake) serviceEvent(s *service, message string) {
+	e := serviceEvent{ID: newUUID(), CreatedAt: timestamp(time.Now()), Message: message}
+	s.events = append([]serviceEvent{e}, s.events[:min(len(s.events), 99)]...)
+	f.emit("service.event", s.arn, map[string]string{
+		"service": s.name, "cluster": s.cluster.name, "id": e.ID, "message": message,
+	})
+}
+
+// emitDeployment sends the state of deployment d of s to the bus.
+func (f *Fake) emitDeployment(s *service, d *deployment) {
+	f.emit("deployment.state", s.arn, map[string]string{
+		"service":        s.name,
+		"cluster":        s.cluster.name,
+		"id":             d.id,
+		"status":         d.status,
+		"rolloutState":   d.rolloutState,
+		"reason":         d.rolloutStateReason,
+		"taskDefinition": d.def.arn,
+		"failedTasks":    strconv.Itoa(d.failedTasks),
+	})
+}
+
+// firstSubnet returns the first subnet of a networkConfiguration, or a
+// made-up one.
+func firstSubnet(raw json.RawMessage) string {
+	var nc struct {
+		AwsvpcConfiguration struct {
+			Subnets []string `json:"subnets"`
+		} `json:"awsvpcConfiguration"`
+	}
+	if json.Unmarshal(raw, &nc) == nil && len(nc.AwsvpcConfiguration.Subnets) > 0 {
+		return nc.AwsvpcConfiguration.Subnets[0]
+	}
+	return "subnet-meshsim"
+}

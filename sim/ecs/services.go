@@ -1,0 +1,350 @@
+package ecs
+
+import (
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/meshsim/meshsim/sim/awsproto"
+)
+
+func (f *Fake) createService(region string, in *createServiceInput) (any, error) {
+	if !nameRE.MatchString(in.ServiceName) {
+		return nil, invalidParameter("Service name can have up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens.")
+	}
+	if in.SchedulingStrategy != "" && in.SchedulingStrategy != "REPLICA" {
+		return nil, invalidParameter("meshsim's ECS supports the REPLICA scheduling strategy only, not %s.", in.SchedulingStrategy)
+	}
+	if in.DeploymentController != nil && in.DeploymentController.Type != "" && in.DeploymentController.Type != "ECS" {
+		return nil, invalidParameter("meshsim's ECS supports the ECS deployment controller only, not %s.", in.DeploymentController.Type)
+	}
+	if in.DesiredCount == nil {
+		return nil, invalidParameter("desiredCount is required for a REPLICA service.")
+	}
+	if *in.DesiredCount < 0 {
+		return nil, invalidParameter("desiredCount must be 0 or more.")
+	}
+	config, parsed, err := deploymentConfiguration(nil, in.DeploymentConfiguration)
+	if err != nil {
+		return nil, err
+	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, err := f.activeCluster(region, in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	if s, ok := c.services[in.ServiceName]; ok {
+		switch s.status {
+		case serviceActive:
+			return nil, invalidParameter("Creation of service was not idempotent.")
+		case serviceDraining:
+			return nil, invalidParameter("Unable to Start a service that is still Draining.")
+		}
+	}
+	td := f.taskDefinition(region, in.TaskDefinition)
+	if td == nil {
+		return nil, invalidParameter("TaskDefinition not found.")
+	}
+	if err := f.checkRegistries(in.ServiceRegistries, td); err != nil {
+		return nil, err
+	}
+	s := &service{
+		arn:                  awsproto.ARN(region, "ecs", "service/"+c.name+"/"+in.ServiceName),
+		name:                 in.ServiceName,
+		cluster:              c,
+		status:               serviceActive,
+		createdAt:            time.Now(),
+		in:                   *in,
+		desiredCount:         *in.DesiredCount,
+		config:               config,
+		parsed:               parsed,
+		registries:           in.ServiceRegistries,
+		networkConfiguration: in.NetworkConfiguration,
+		serviceConnect:       in.ServiceConnectConfiguration,
+	}
+	c.services[s.name] = s
+	f.newDeployment(s, td)
+	f.kick()
+	return map[string]any{"service": f.serviceOutput(s, true)}, nil
+}
+
+func (f *Fake) updateService(region string, in *updateServiceInput) (any, error) {
+	if in.DesiredCount != nil && *in.DesiredCount < 0 {
+		return nil, invalidParameter("desiredCount must be 0 or more.")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, err := f.findService(region, in.Cluster, in.Service)
+	if err != nil {
+		return nil, err
+	}
+	if s.status != serviceActive {
+		return nil, errServiceNotActive
+	}
+	td := s.deployments[0].def
+	if in.TaskDefinition != "" {
+		if td = f.taskDefinition(region, in.TaskDefinition); td == nil {
+			return nil, invalidParameter("TaskDefinition not found.")
+		}
+	}
+	config, parsed := s.config, s.parsed
+	if in.DeploymentConfiguration != nil {
+		if config, parsed, err = deploymentConfiguration(s.config, in.DeploymentConfiguration); err != nil {
+			return nil, err
+		}
+	}
+	registries := s.registries
+	if in.ServiceRegistries != nil {
+		registries = in.ServiceRegistries
+	}
+	if err := f.checkRegistries(registries, td); err != nil {
+		return nil, err
+	}
+
+	s.config, s.parsed, s.registries = config, parsed, registries
+	if in.DesiredCount != nil {
+		s.desiredCount = *in.DesiredCount
+		s.steady = false
+	}
+	if in.NetworkConfiguration != nil {
+		s.networkConfiguration = in.NetworkConfiguration
+	}
+	if in.HealthCheckGracePeriodSeconds != nil {
+		s.in.HealthCheckGracePeriodSeconds = in.HealthCheckGracePeriodSeconds
+	}
+	newDeployment := in.ForceNewDeployment || td != s.deployments[0].def || in.ServiceRegistries != nil
+	if in.ServiceConnectConfiguration != nil {
+		s.serviceConnect = in.ServiceConnectConfiguration
+		newDeployment = true
+	}
+	if newDeployment {
+		f.newDeployment(s, td)
+	}
+	f.kick()
+	return map[string]any{"service": f.serviceOutput(s, false)}, nil
+}
+
+func (f *Fake) describeServices(region string, in *describeServicesInput) (any, error) {
+	if len(in.Services) == 0 {
+		return nil, invalidParameter("services can not be empty.")
+	}
+	if len(in.Services) > 10 {
+		return nil, invalidParameter("services can have at most 10 items.")
+	}
+	tags := slices.Contains(in.Include, "TAGS")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, err := f.activeCluster(region, in.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	out := []serviceOutput{}
+	failures := []failure{}
+	for _, ref := range in.Services {
+		s, ok := c.services[lastSegment(ref)]
+		if !ok {
+			failures = append(failures, failure{Arn: awsproto.ARN(region, "ecs", "service/"+c.name+"/"+lastSegment(ref)), Reason: "MISSING"})
+			continue
+		}
+		out = append(out, f.serviceOutput(s, tags))
+	}
+	return map[string]any{"services": out, "failures": failures}, nil
+}
+
+func (f *Fake) listServices(region string, in *listInput) (any, error) {
+	f.mu.Lock()
+	c, err := f.activeCluster(region, in.Cluster)
+	var arns []string
+	if err == nil {
+		for _, s := range c.services {
+			if s.status != serviceInactive {
+				arns = append(arns, s.arn)
+			}
+		}
+	}
+	f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(arns)
+	return listResult("serviceArns", arns, in.NextToken, in.MaxResults, 10, 100)
+}
+
+func (f *Fake) deleteService(region string, in *deleteServiceInput) (any, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, err := f.findService(region, in.Cluster, in.Service)
+	if err != nil {
+		return nil, err
+	}
+	switch s.status {
+	case serviceInactive:
+		return nil, errServiceNotFound
+	case serviceActive:
+		if s.desiredCount > 0 && !in.Force {
+			return nil, invalidParameter("The service cannot be stopped while it is scaled above 0.")
+		}
+		s.desiredCount = 0
+		s.status = serviceDraining
+		f.kick()
+	}
+	return map[string]any{"service": f.serviceOutput(s, false)}, nil
+}
+
+// findService returns service ref (a name or an ARN) of cluster ref.
+// Callers hold f.mu.
+func (f *Fake) findService(region, clusterRef, ref string) (*service, error) {
+	c, err := f.activeCluster(region, clusterRef)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := c.services[lastSegment(ref)]
+	if !ok {
+		return nil, errServiceNotFound
+	}
+	return s, nil
+}
+
+// checkRegistries validates a service's serviceRegistries against the task
+// definition its tasks will run. Callers hold f.mu.
+func (f *Fake) checkRegistries(regs []serviceRegistry, td *taskDef) error {
+	if len(regs) == 0 {
+		return nil
+	}
+	if len(regs) > 1 {
+		return invalidParameter("A service can have only one service registry.")
+	}
+	if f.opts.Registry == nil {
+		return invalidParameter("serviceRegistries: this meshsim ECS has no Cloud Map to register tasks in.")
+	}
+	r := regs[0]
+	if r.RegistryArn == "" {
+		return invalidParameter("serviceRegistries[0].registryArn is required.")
+	}
+	if r.ContainerName != "" && !slices.ContainsFunc(td.containers, func(c containerDefinition) bool { return c.Name == r.ContainerName }) {
+		return invalidParameter("serviceRegistries[0].containerName %q is not a container of task definition %s.", r.ContainerName, td.arn)
+	}
+	return nil
+}
+
+// deploymentConfiguration lays update over old and fills in ECS's
+// defaults, returning the echoed object and the parsed configuration.
+func deploymentConfiguration(old, update object) (object, deploymentConfig, error) {
+	config := old.merged(update)
+	config.setDefault("maximumPercent", 200)
+	config.setDefault("minimumHealthyPercent", 100)
+	config.setDefault("deploymentCircuitBreaker", circuitBreaker{})
+	config.setDefault("strategy", "ROLLING")
+	var parsed deploymentConfig
+	b, _ := json.Marshal(config)
+	if err := json.Unmarshal(b, &parsed); err != nil {
+		return nil, parsed, invalidParameter("deploymentConfiguration: %v", err)
+	}
+	switch {
+	case *parsed.MinimumHealthyPercent < 0 || *parsed.MinimumHealthyPercent > 100:
+		return nil, parsed, invalidParameter("deploymentConfiguration.minimumHealthyPercent must be between 0 and 100.")
+	case *parsed.MaximumPercent < 0:
+		return nil, parsed, invalidParameter("deploymentConfiguration.maximumPercent must be 0 or more.")
+	case parsed.Strategy != "ROLLING":
+		return nil, parsed, invalidParameter("meshsim's ECS does not implement the %s deployment strategy yet; use ROLLING.", parsed.Strategy)
+	}
+	if cb := parsed.DeploymentCircuitBreaker; cb != nil && cb.ThresholdConfiguration != nil {
+		switch t := cb.ThresholdConfiguration; {
+		case t.Type != "COUNT" && t.Type != "BOUNDED_PERCENT" && t.Type != "UNBOUNDED_PERCENT":
+			return nil, parsed, invalidParameter("deploymentCircuitBreaker.thresholdConfiguration.type must be COUNT, BOUNDED_PERCENT or UNBOUNDED_PERCENT.")
+		case t.Value < 0:
+			return nil, parsed, invalidParameter("deploymentCircuitBreaker.thresholdConfiguration.value must be 0 or more.")
+		}
+	}
+	return config, parsed, nil
+}
+
+// serviceOutput describes s. Callers hold f.mu.
+func (f *Fake) serviceOutput(s *service, tags bool) serviceOutput {
+	out := serviceOutput{
+		ServiceArn:                    s.arn,
+		ServiceName:                   s.name,
+		ClusterArn:                    s.cluster.arn,
+		Status:                        s.status,
+		DesiredCount:                  s.desiredCount,
+		TaskDefinition:                s.deployments[0].def.arn,
+		LaunchType:                    s.in.LaunchType,
+		PlatformVersion:               s.in.PlatformVersion,
+		DeploymentConfiguration:       s.config,
+		DeploymentController:          deploymentController{Type: "ECS"},
+		Deployments:                   []deploymentOutput{},
+		Events:                        s.events,
+		CreatedAt:                     timestamp(s.createdAt),
+		CreatedBy:                     "arn:aws:iam::" + awsproto.Account + ":root",
+		SchedulingStrategy:            "REPLICA",
+		LoadBalancers:                 orEmptyList(s.in.LoadBalancers),
+		ServiceRegistries:             s.registries,
+		NetworkConfiguration:          s.networkConfiguration,
+		CapacityProviderStrategy:      s.in.CapacityProviderStrategy,
+		PlacementConstraints:          orEmptyList(s.in.PlacementConstraints),
+		PlacementStrategy:             orEmptyList(s.in.PlacementStrategy),
+		HealthCheckGracePeriodSeconds: s.in.HealthCheckGracePeriodSeconds,
+		EnableECSManagedTags:          s.in.EnableECSManagedTags,
+		PropagateTags:                 s.in.PropagateTags,
+		EnableExecuteCommand:          s.in.EnableExecuteCommand,
+	}
+	if out.Events == nil {
+		out.Events = []serviceEvent{}
+	}
+	if out.ServiceRegistries == nil {
+		out.ServiceRegistries = []serviceRegistry{}
+	}
+	if out.PropagateTags == "" {
+		out.PropagateTags = "NONE"
+	}
+	if tags {
+		out.Tags = orEmptyList(s.in.Tags)
+	}
+	counts := map[*deployment]*deploymentOutput{}
+	for _, d := range s.deployments {
+		out.Deployments = append(out.Deployments, deploymentOutput{
+			ID:                          d.id,
+			Status:                      d.status,
+			TaskDefinition:              d.def.arn,
+			FailedTasks:                 d.failedTasks,
+			CreatedAt:                   timestamp(d.createdAt),
+			UpdatedAt:                   timestamp(d.updatedAt),
+			LaunchType:                  s.in.LaunchType,
+			PlatformVersion:             s.in.PlatformVersion,
+			NetworkConfiguration:        d.networkConfiguration,
+			RolloutState:                d.rolloutState,
+			RolloutStateReason:          d.rolloutStateReason,
+			ServiceConnectConfiguration: d.serviceConnect,
+		})
+	}
+	for i, d := range s.deployments {
+		counts[d] = &out.Deployments[i]
+	}
+	for _, t := range s.cluster.tasks {
+		if t.service != s {
+			continue
+		}
+		d := counts[t.deployment]
+		switch {
+		case t.lastStatus == statusRunning:
+			out.RunningCount++
+			if d != nil {
+				d.RunningCount++
+			}
+		case t.pending():
+			out.PendingCount++
+			if d != nil {
+				d.PendingCount++
+			}
+		}
+		if d != nil && t.desiredStatus == statusRunning && t.deployment != s.deployments[0] {
+			d.DesiredCount++
+		}
+	}
+	if len(out.Deployments) > 0 {
+		out.Deployments[0].DesiredCount = s.desiredCount
+	}
+	return out
+}

@@ -1,0 +1,115 @@
+package ecs
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meshsim/meshsim/sim/awsproto"
+)
+
+func (f *Fake) registerTaskDefinition(region string, in *registerTaskDefinitionInput) (any, error) {
+	if !nameRE.MatchString(in.Family) {
+		return nil, clientError("Family can have up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens.")
+	}
+	if len(in.ContainerDefinitions) == 0 {
+		return nil, clientError("Container list cannot be empty.")
+	}
+	names := map[string]bool{}
+	essential := false
+	for _, c := range in.ContainerDefinitions {
+		switch {
+		case c.Name == "":
+			return nil, clientError("Container.name should not be null or empty.")
+		case c.Image == "":
+			return nil, clientError("Container.image should not be null or empty.")
+		case names[c.Name]:
+			return nil, clientError("Container names must be unique within a task definition: %q appears twice.", c.Name)
+		case c.HealthCheck != nil && len(c.HealthCheck.Command) == 0:
+			return nil, clientError("Container %q: healthCheck.command should not be null or empty.", c.Name)
+		}
+		for _, p := range c.PortMappings {
+			if p.ContainerPort == nil || *p.ContainerPort < 1 || *p.ContainerPort > 65535 {
+				return nil, clientError("Container %q: portMappings need a containerPort between 1 and 65535.", c.Name)
+			}
+		}
+		names[c.Name] = true
+		essential = essential || c.essential()
+	}
+	if !essential {
+		return nil, clientError("Task definition must have at least one essential container.")
+	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := region + "/" + in.Family
+	fam, ok := f.families[key]
+	if !ok {
+		fam = &family{}
+		f.families[key] = fam
+	}
+	rev := len(fam.revisions) + 1
+	td := &taskDef{
+		arn:        awsproto.ARN(region, "ecs", "task-definition/"+in.Family+":"+strconv.Itoa(rev)),
+		family:     in.Family,
+		revision:   rev,
+		containers: in.ContainerDefinitions,
+	}
+	out := object{}.merged(in.raw)
+	delete(out, "tags")
+	out.set("taskDefinitionArn", td.arn)
+	out.set("family", td.family)
+	out.set("revision", rev)
+	out.set("status", "ACTIVE")
+	out.set("containerDefinitions", in.ContainerDefinitions)
+	out.set("registeredAt", timestamp(time.Now()))
+	out.set("registeredBy", "arn:aws:iam::"+awsproto.Account+":root")
+	out.setDefault("volumes", []any{})
+	out.setDefault("placementConstraints", []any{})
+	out.setDefault("requiresAttributes", []any{})
+	compat := []string{"EC2"}
+	if in.NetworkMode == "awsvpc" {
+		compat = append(compat, "FARGATE")
+	}
+	out.set("compatibilities", compat)
+	td.out = out
+	fam.revisions = append(fam.revisions, td)
+	return map[string]any{"taskDefinition": td.out, "tags": orEmptyList(in.raw["tags"])}, nil
+}
+
+func (f *Fake) describeTaskDefinition(region string, in *describeTaskDefinitionInput) (any, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	td := f.taskDefinition(region, in.TaskDefinition)
+	if td == nil {
+		return nil, clientError("Unable to describe task definition.")
+	}
+	return map[string]any{"taskDefinition": td.out, "tags": []any{}}, nil
+}
+
+// taskDefinition finds ref, which is "family" (the latest revision),
+// "family:revision" or the ARN of a revision, or returns nil. Callers hold
+// f.mu.
+func (f *Fake) taskDefinition(region, ref string) *taskDef {
+	if strings.HasPrefix(ref, "arn:") {
+		// arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REV
+		parts := strings.SplitN(ref, ":", 6)
+		if len(parts) < 6 || !strings.HasPrefix(parts[5], "task-definition/") {
+			return nil
+		}
+		region, ref = parts[3], strings.TrimPrefix(parts[5], "task-definition/")
+	}
+	name, revText, hasRev := strings.Cut(ref, ":")
+	fam, ok := f.families[region+"/"+name]
+	if !ok || len(fam.revisions) == 0 {
+		return nil
+	}
+	if !hasRev {
+		return fam.revisions[len(fam.revisions)-1]
+	}
+	rev, err := strconv.Atoi(revText)
+	if err != nil || rev < 1 || rev > len(fam.revisions) {
+		return nil
+	}
+	return fam.revisions[rev-1]
+}

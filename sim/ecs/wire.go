@@ -1,0 +1,444 @@
+package ecs
+
+import (
+	"encoding/json"
+	"maps"
+	"strconv"
+	"time"
+)
+
+// This file holds the JSON shapes of the ECS API (member names as in the
+// botocore model, camelCase). Members the fake does not act on are kept as
+// raw JSON and echoed, so that clients see back what they sent.
+
+// timestamp is a time in the JSON 1.1 form: epoch seconds, as a number.
+type timestamp time.Time
+
+// IsZero reports whether t is unset, for the omitzero JSON option.
+func (t timestamp) IsZero() bool { return time.Time(t).IsZero() }
+
+// MarshalJSON writes t as epoch seconds with millisecond precision.
+func (t timestamp) MarshalJSON() ([]byte, error) {
+	return strconv.AppendFloat(nil, float64(time.Time(t).UnixMilli())/1000, 'f', -1, 64), nil
+}
+
+// object is a JSON object whose members are kept raw.
+type object map[string]json.RawMessage
+
+// set stores v, marshalled, as member k.
+func (o object) set(k string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only values built by this package are set; they always marshal.
+		b = []byte("null")
+	}
+	o[k] = b
+}
+
+// setDefault stores v as member k unless k is present and not null.
+func (o object) setDefault(k string, v any) {
+	if raw, ok := o[k]; !ok || string(raw) == "null" {
+		o.set(k, v)
+	}
+}
+
+// merged returns a copy of o with the members of u laid over it.
+func (o object) merged(u object) object {
+	m := maps.Clone(o)
+	if m == nil {
+		m = object{}
+	}
+	maps.Copy(m, u)
+	return m
+}
+
+type keyValuePair struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+type failure struct {
+	Arn    string `json:"arn,omitempty"`
+	Reason string `json:"reason"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Clusters.
+
+type createClusterInput struct {
+	ClusterName                     string          `json:"clusterName"`
+	Tags                            json.RawMessage `json:"tags"`
+	Settings                        json.RawMessage `json:"settings"`
+	Configuration                   json.RawMessage `json:"configuration"`
+	CapacityProviders               json.RawMessage `json:"capacityProviders"`
+	DefaultCapacityProviderStrategy json.RawMessage `json:"defaultCapacityProviderStrategy"`
+	ServiceConnectDefaults          json.RawMessage `json:"serviceConnectDefaults"`
+}
+
+type clusterOutput struct {
+	ClusterArn                        string          `json:"clusterArn"`
+	ClusterName                       string          `json:"clusterName"`
+	Status                            string          `json:"status"`
+	RegisteredContainerInstancesCount int             `json:"registeredContainerInstancesCount"`
+	RunningTasksCount                 int             `json:"runningTasksCount"`
+	PendingTasksCount                 int             `json:"pendingTasksCount"`
+	ActiveServicesCount               int             `json:"activeServicesCount"`
+	Statistics                        []keyValuePair  `json:"statistics"`
+	Tags                              json.RawMessage `json:"tags,omitempty"`
+	Settings                          json.RawMessage `json:"settings,omitempty"`
+	Configuration                     json.RawMessage `json:"configuration,omitempty"`
+	CapacityProviders                 json.RawMessage `json:"capacityProviders"`
+	DefaultCapacityProviderStrategy   json.RawMessage `json:"defaultCapacityProviderStrategy"`
+	ServiceConnectDefaults            json.RawMessage `json:"serviceConnectDefaults,omitempty"`
+}
+
+type describeClustersInput struct {
+	Clusters []string `json:"clusters"`
+	Include  []string `json:"include"`
+}
+
+type listInput struct {
+	Cluster    string `json:"cluster"`
+	NextToken  string `json:"nextToken"`
+	MaxResults *int   `json:"maxResults"`
+}
+
+type clusterRefInput struct {
+	Cluster string `json:"cluster"`
+}
+
+// Task definitions.
+
+type registerTaskDefinitionInput struct {
+	raw                  object
+	Family               string                `json:"family"`
+	NetworkMode          string                `json:"networkMode"`
+	ContainerDefinitions []containerDefinition `json:"containerDefinitions"`
+}
+
+// UnmarshalJSON keeps the raw members for echoing besides the ones parsed.
+func (in *registerTaskDefinitionInput) UnmarshalJSON(b []byte) error {
+	type fields registerTaskDefinitionInput
+	var f fields
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &f.raw); err != nil {
+		return err
+	}
+	*in = registerTaskDefinitionInput(f)
+	return nil
+}
+
+type containerDefinition struct {
+	raw          object
+	Name         string         `json:"name"`
+	Image        string         `json:"image"`
+	Essential    *bool          `json:"essential"`
+	PortMappings []portMapping  `json:"portMappings"`
+	Environment  []keyValuePair `json:"environment"`
+	HealthCheck  *healthCheck   `json:"healthCheck"`
+	StopTimeout  *int           `json:"stopTimeout"`
+}
+
+// UnmarshalJSON keeps the raw members for echoing besides the ones parsed.
+func (c *containerDefinition) UnmarshalJSON(b []byte) error {
+	type fields containerDefinition
+	var f fields
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &f.raw); err != nil {
+		return err
+	}
+	*c = containerDefinition(f)
+	return nil
+}
+
+// essential reports whether the container is essential (the default).
+func (c *containerDefinition) essential() bool { return c.Essential == nil || *c.Essential }
+
+// MarshalJSON echoes the container definition as ECS describes it: what was
+// registered, with the defaults ECS fills in.
+func (c containerDefinition) MarshalJSON() ([]byte, error) {
+	o := maps.Clone(c.raw)
+	if o == nil {
+		o = object{}
+	}
+	o.set("essential", c.essential())
+	ports := make([]portMapping, len(c.PortMappings))
+	for i, p := range c.PortMappings {
+		if p.Protocol == "" {
+			p.Protocol = "tcp"
+		}
+		if p.HostPort == nil && p.ContainerPort != nil {
+			p.HostPort = p.ContainerPort
+		}
+		ports[i] = p
+	}
+	o.set("portMappings", ports)
+	o.setDefault("environment", []keyValuePair{})
+	o.setDefault("mountPoints", []any{})
+	o.setDefault("volumesFrom", []any{})
+	o.setDefault("cpu", 0)
+	if c.HealthCheck != nil {
+		o.set("healthCheck", c.HealthCheck.withDefaults())
+	}
+	return json.Marshal(map[string]json.RawMessage(o))
+}
+
+type portMapping struct {
+	ContainerPort      *int   `json:"containerPort,omitempty"`
+	HostPort           *int   `json:"hostPort,omitempty"`
+	Protocol           string `json:"protocol,omitempty"`
+	Name               string `json:"name,omitempty"`
+	AppProtocol        string `json:"appProtocol,omitempty"`
+	ContainerPortRange string `json:"containerPortRange,omitempty"`
+}
+
+type healthCheck struct {
+	Command     []string `json:"command"`
+	Interval    *int     `json:"interval,omitempty"`
+	Timeout     *int     `json:"timeout,omitempty"`
+	Retries     *int     `json:"retries,omitempty"`
+	StartPeriod *int     `json:"startPeriod,omitempty"`
+}
+
+// withDefaults fills in ECS's health check defaults: interval 30 s,
+// timeout 5 s, 3 retries, no start period.
+func (h healthCheck) withDefaults() healthCheck {
+	def := func(p *int, v int) *int {
+		if p != nil {
+			return p
+		}
+		return &v
+	}
+	h.Interval = def(h.Interval, 30)
+	h.Timeout = def(h.Timeout, 5)
+	h.Retries = def(h.Retries, 3)
+	h.StartPeriod = def(h.StartPeriod, 0)
+	return h
+}
+
+type describeTaskDefinitionInput struct {
+	TaskDefinition string `json:"taskDefinition"`
+}
+
+// Services.
+
+type createServiceInput struct {
+	Cluster                       string                `json:"cluster"`
+	ServiceName                   string                `json:"serviceName"`
+	TaskDefinition                string                `json:"taskDefinition"`
+	DesiredCount                  *int                  `json:"desiredCount"`
+	DeploymentConfiguration       object                `json:"deploymentConfiguration"`
+	DeploymentController          *deploymentController `json:"deploymentController"`
+	SchedulingStrategy            string                `json:"schedulingStrategy"`
+	ServiceRegistries             []serviceRegistry     `json:"serviceRegistries"`
+	NetworkConfiguration          json.RawMessage       `json:"networkConfiguration"`
+	ServiceConnectConfiguration   json.RawMessage       `json:"serviceConnectConfiguration"`
+	LaunchType                    string                `json:"launchType"`
+	PlatformVersion               string                `json:"platformVersion"`
+	LoadBalancers                 json.RawMessage       `json:"loadBalancers"`
+	CapacityProviderStrategy      json.RawMessage       `json:"capacityProviderStrategy"`
+	PlacementConstraints          json.RawMessage       `json:"placementConstraints"`
+	PlacementStrategy             json.RawMessage       `json:"placementStrategy"`
+	HealthCheckGracePeriodSeconds *int                  `json:"healthCheckGracePeriodSeconds"`
+	EnableECSManagedTags          bool                  `json:"enableECSManagedTags"`
+	PropagateTags                 string                `json:"propagateTags"`
+	EnableExecuteCommand          bool                  `json:"enableExecuteCommand"`
+	Tags                          json.RawMessage       `json:"tags"`
+}
+
+type updateServiceInput struct {
+	Cluster                       string            `json:"cluster"`
+	Service                       string            `json:"service"`
+	DesiredCount                  *int              `json:"desiredCount"`
+	TaskDefinition                string            `json:"taskDefinition"`
+	DeploymentConfiguration       object            `json:"deploymentConfiguration"`
+	ForceNewDeployment            bool              `json:"forceNewDeployment"`
+	ServiceRegistries             []serviceRegistry `json:"serviceRegistries"`
+	NetworkConfiguration          json.RawMessage   `json:"networkConfiguration"`
+	ServiceConnectConfiguration   json.RawMessage   `json:"serviceConnectConfiguration"`
+	HealthCheckGracePeriodSeconds *int              `json:"healthCheckGracePeriodSeconds"`
+}
+
+type deleteServiceInput struct {
+	Cluster string `json:"cluster"`
+	Service string `json:"service"`
+	Force   bool   `json:"force"`
+}
+
+type describeServicesInput struct {
+	Cluster  string   `json:"cluster"`
+	Services []string `json:"services"`
+	Include  []string `json:"include"`
+}
+
+type deploymentController struct {
+	Type string `json:"type"`
+}
+
+type serviceRegistry struct {
+	RegistryArn   string `json:"registryArn,omitempty"`
+	Port          *int   `json:"port,omitempty"`
+	ContainerName string `json:"containerName,omitempty"`
+	ContainerPort *int   `json:"containerPort,omitempty"`
+}
+
+// deploymentConfig is the part of deploymentConfiguration the scheduler
+// acts on.
+type deploymentConfig struct {
+	MaximumPercent           *int            `json:"maximumPercent"`
+	MinimumHealthyPercent    *int            `json:"minimumHealthyPercent"`
+	DeploymentCircuitBreaker *circuitBreaker `json:"deploymentCircuitBreaker"`
+	Strategy                 string          `json:"strategy"`
+}
+
+type circuitBreaker struct {
+	Enable                 bool                    `json:"enable"`
+	Rollback               bool                    `json:"rollback"`
+	ResetOnHealthyTask     *bool                   `json:"resetOnHealthyTask,omitempty"`
+	ThresholdConfiguration *thresholdConfiguration `json:"thresholdConfiguration,omitempty"`
+}
+
+type thresholdConfiguration struct {
+	Type  string `json:"type"`
+	Value int    `json:"value"`
+}
+
+type serviceOutput struct {
+	ServiceArn                    string               `json:"serviceArn"`
+	ServiceName                   string               `json:"serviceName"`
+	ClusterArn                    string               `json:"clusterArn"`
+	Status                        string               `json:"status"`
+	DesiredCount                  int                  `json:"desiredCount"`
+	RunningCount                  int                  `json:"runningCount"`
+	PendingCount                  int                  `json:"pendingCount"`
+	TaskDefinition                string               `json:"taskDefinition"`
+	LaunchType                    string               `json:"launchType,omitempty"`
+	PlatformVersion               string               `json:"platformVersion,omitempty"`
+	DeploymentConfiguration       object               `json:"deploymentConfiguration"`
+	DeploymentController          deploymentController `json:"deploymentController"`
+	Deployments                   []deploymentOutput   `json:"deployments"`
+	Events                        []serviceEvent       `json:"events"`
+	CreatedAt                     timestamp            `json:"createdAt,omitzero"`
+	CreatedBy                     string               `json:"createdBy"`
+	SchedulingStrategy            string               `json:"schedulingStrategy"`
+	LoadBalancers                 json.RawMessage      `json:"loadBalancers"`
+	ServiceRegistries             []serviceRegistry    `json:"serviceRegistries"`
+	NetworkConfiguration          json.RawMessage      `json:"networkConfiguration,omitempty"`
+	CapacityProviderStrategy      json.RawMessage      `json:"capacityProviderStrategy,omitempty"`
+	PlacementConstraints          json.RawMessage      `json:"placementConstraints"`
+	PlacementStrategy             json.RawMessage      `json:"placementStrategy"`
+	HealthCheckGracePeriodSeconds *int                 `json:"healthCheckGracePeriodSeconds,omitempty"`
+	EnableECSManagedTags          bool                 `json:"enableECSManagedTags"`
+	PropagateTags                 string               `json:"propagateTags"`
+	EnableExecuteCommand          bool                 `json:"enableExecuteCommand"`
+	Tags                          json.RawMessage      `json:"tags,omitempty"`
+}
+
+type deploymentOutput struct {
+	ID                          string          `json:"id"`
+	Status                      string          `json:"status"`
+	TaskDefinition              string          `json:"taskDefinition"`
+	DesiredCount                int             `json:"desiredCount"`
+	PendingCount                int             `json:"pendingCount"`
+	RunningCount                int             `json:"runningCount"`
+	FailedTasks                 int             `json:"failedTasks"`
+	CreatedAt                   timestamp       `json:"createdAt,omitzero"`
+	UpdatedAt                   timestamp       `json:"updatedAt,omitzero"`
+	LaunchType                  string          `json:"launchType,omitempty"`
+	PlatformVersion             string          `json:"platformVersion,omitempty"`
+	NetworkConfiguration        json.RawMessage `json:"networkConfiguration,omitempty"`
+	RolloutState                string          `json:"rolloutState"`
+	RolloutStateReason          string          `json:"rolloutStateReason,omitempty"`
+	ServiceConnectConfiguration json.RawMessage `json:"serviceConnectConfiguration,omitempty"`
+}
+
+type serviceEvent struct {
+	ID        string    `json:"id"`
+	CreatedAt timestamp `json:"createdAt"`
+	Message   string    `json:"message"`
+}
+
+// Tasks.
+
+type listTasksInput struct {
+	Cluster       string `json:"cluster"`
+	ServiceName   string `json:"serviceName"`
+	Family        string `json:"family"`
+	StartedBy     string `json:"startedBy"`
+	DesiredStatus string `json:"desiredStatus"`
+	NextToken     string `json:"nextToken"`
+	MaxResults    *int   `json:"maxResults"`
+}
+
+type describeTasksInput struct {
+	Cluster string   `json:"cluster"`
+	Tasks   []string `json:"tasks"`
+}
+
+type stopTaskInput struct {
+	Cluster string `json:"cluster"`
+	Task    string `json:"task"`
+	Reason  string `json:"reason"`
+}
+
+type taskOutput struct {
+	TaskArn            string             `json:"taskArn"`
+	ClusterArn         string             `json:"clusterArn"`
+	TaskDefinitionArn  string             `json:"taskDefinitionArn"`
+	LastStatus         string             `json:"lastStatus"`
+	DesiredStatus      string             `json:"desiredStatus"`
+	HealthStatus       string             `json:"healthStatus"`
+	LaunchType         string             `json:"launchType,omitempty"`
+	PlatformVersion    string             `json:"platformVersion,omitempty"`
+	AvailabilityZone   string             `json:"availabilityZone"`
+	Connectivity       string             `json:"connectivity,omitempty"`
+	ConnectivityAt     timestamp          `json:"connectivityAt,omitzero"`
+	Containers         []containerOutput  `json:"containers"`
+	Attachments        []attachmentOutput `json:"attachments"`
+	CreatedAt          timestamp          `json:"createdAt,omitzero"`
+	PullStartedAt      timestamp          `json:"pullStartedAt,omitzero"`
+	PullStoppedAt      timestamp          `json:"pullStoppedAt,omitzero"`
+	StartedAt          timestamp          `json:"startedAt,omitzero"`
+	StoppingAt         timestamp          `json:"stoppingAt,omitzero"`
+	StoppedAt          timestamp          `json:"stoppedAt,omitzero"`
+	ExecutionStoppedAt timestamp          `json:"executionStoppedAt,omitzero"`
+	StartedBy          string             `json:"startedBy,omitempty"`
+	Group              string             `json:"group,omitempty"`
+	StopCode           string             `json:"stopCode,omitempty"`
+	StoppedReason      string             `json:"stoppedReason,omitempty"`
+	Version            int64              `json:"version"`
+	Overrides          taskOverride       `json:"overrides"`
+}
+
+type taskOverride struct {
+	ContainerOverrides []any `json:"containerOverrides"`
+}
+
+type containerOutput struct {
+	ContainerArn      string                   `json:"containerArn"`
+	TaskArn           string                   `json:"taskArn"`
+	Name              string                   `json:"name"`
+	Image             string                   `json:"image"`
+	LastStatus        string                   `json:"lastStatus"`
+	ExitCode          *int                     `json:"exitCode,omitempty"`
+	Reason            string                   `json:"reason,omitempty"`
+	HealthStatus      string                   `json:"healthStatus"`
+	NetworkBindings   []any                    `json:"networkBindings"`
+	NetworkInterfaces []networkInterfaceOutput `json:"networkInterfaces"`
+}
+
+type networkInterfaceOutput struct {
+	AttachmentID       string `json:"attachmentId"`
+	PrivateIpv4Address string `json:"privateIpv4Address,omitempty"`
+}
+
+type attachmentOutput struct {
+	ID      string         `json:"id"`
+	Type    string         `json:"type"`
+	Status  string         `json:"status"`
+	Details []keyValuePair `json:"details"`
+}

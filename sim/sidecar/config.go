@@ -1,0 +1,87 @@
+package sidecar
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/meshsim/meshsim/sim/events"
+	"github.com/meshsim/meshsim/sim/xds"
+)
+
+// Environment variables of App Mesh's Envoy image that ConfigFromEnv reads.
+const (
+	EnvResourceARN     = "APPMESH_RESOURCE_ARN"
+	EnvVirtualNodeName = "APPMESH_VIRTUAL_NODE_NAME"
+	EnvXDSEndpoint     = "APPMESH_XDS_ENDPOINT"
+)
+
+// defaultDrainTimeout bounds how long a removed listener, or every
+// listener on Close, waits for in-flight requests.
+const defaultDrainTimeout = 5 * time.Second
+
+// Config configures a Proxy.
+type Config struct {
+	// NodeID identifies the proxy to the control plane: the virtual
+	// node's ARN or "mesh/<mesh>/virtualNode/<name>".
+	NodeID string
+	// XDSAddress is the control plane's gRPC address, host:port.
+	XDSAddress string
+	// BindIP is the task's IP address: listeners configured on 0.0.0.0
+	// bind here, and static endpoints at 127.0.0.1 (the task's localhost)
+	// are reached here. Default 127.0.0.1.
+	BindIP string
+	// Bus receives the proxy's events (source "sidecar"); nil means none.
+	Bus *events.Bus
+	// DrainTimeout bounds the wait for in-flight requests when a listener
+	// is removed or the proxy closes. Default 5 s.
+	DrainTimeout time.Duration
+}
+
+func (c Config) validate() error {
+	if _, _, err := xds.ParseNodeID(c.NodeID); err != nil {
+		return fmt.Errorf("sidecar: NodeID: %w", err)
+	}
+	if c.XDSAddress == "" {
+		return errors.New("sidecar: XDSAddress is empty")
+	}
+	if _, _, err := net.SplitHostPort(c.XDSAddress); err != nil {
+		return fmt.Errorf("sidecar: XDSAddress %q: %w", c.XDSAddress, err)
+	}
+	if c.BindIP != "" && net.ParseIP(c.BindIP) == nil {
+		return fmt.Errorf("sidecar: BindIP %q is not an IP address", c.BindIP)
+	}
+	return nil
+}
+
+// ConfigFromEnv returns the configuration App Mesh's Envoy image would
+// take from its environment: the node id from APPMESH_RESOURCE_ARN (or the
+// older APPMESH_VIRTUAL_NODE_NAME) and the control plane from
+// APPMESH_XDS_ENDPOINT. bindIP is the task's address.
+func ConfigFromEnv(env map[string]string, bindIP string) (Config, error) {
+	cfg := Config{BindIP: bindIP}
+	nodeVar := EnvResourceARN
+	cfg.NodeID = env[EnvResourceARN]
+	if cfg.NodeID == "" {
+		nodeVar = EnvVirtualNodeName
+		cfg.NodeID = env[EnvVirtualNodeName]
+	}
+	if cfg.NodeID == "" {
+		return Config{}, fmt.Errorf("sidecar: %s (or %s) is not set", EnvResourceARN, EnvVirtualNodeName)
+	}
+	if _, _, err := xds.ParseNodeID(cfg.NodeID); err != nil {
+		return Config{}, fmt.Errorf("sidecar: %s: %w", nodeVar, err)
+	}
+	cfg.XDSAddress = env[EnvXDSEndpoint]
+	if cfg.XDSAddress == "" {
+		return Config{}, fmt.Errorf("sidecar: %s is not set", EnvXDSEndpoint)
+	}
+	if _, _, err := net.SplitHostPort(cfg.XDSAddress); err != nil {
+		return Config{}, fmt.Errorf("sidecar: %s %q: want host:port: %w", EnvXDSEndpoint, cfg.XDSAddress, err)
+	}
+	if bindIP != "" && net.ParseIP(bindIP) == nil {
+		return Config{}, fmt.Errorf("sidecar: bind IP %q is not an IP address", bindIP)
+	}
+	return cfg, nil
+}

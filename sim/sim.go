@@ -1,0 +1,265 @@
+// Package sim is the simulated AWS world: the ECS, Cloud Map and App Mesh
+// fakes behind one endpoint, the xDS control plane that turns App Mesh and
+// Cloud Map state into Envoy configuration, and the runtime that runs the
+// tasks ECS decides to run (sample services and their sidecars).
+//
+// Start wires these together; everything else talks to the world through
+// its endpoint (the AWS APIs and the event stream) and the xDS server.
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/meshsim/meshsim/sim/appmesh"
+	"github.com/meshsim/meshsim/sim/cloudmap"
+	"github.com/meshsim/meshsim/sim/ecs"
+	"github.com/meshsim/meshsim/sim/endpoint"
+	"github.com/meshsim/meshsim/sim/events"
+	"github.com/meshsim/meshsim/sim/inproc"
+	"github.com/meshsim/meshsim/sim/sampleapp"
+	"github.com/meshsim/meshsim/sim/sidecar"
+	"github.com/meshsim/meshsim/sim/xds"
+)
+
+// Images the inproc runtime runs. Any image whose name contains "envoy" is
+// run as the embedded sidecar too, so task definitions written for App
+// Mesh's Envoy image work unchanged.
+const (
+	SampleImage  = "meshsim/sample-http"
+	SidecarImage = "meshsim/sidecar"
+)
+
+// Options configure the world.
+type Options struct {
+	// Addr is the AWS endpoint's listen address (default 127.0.0.1:0).
+	Addr string
+	// XDSAddr is the xDS control plane's listen address (default 127.0.0.1:0).
+	XDSAddr string
+}
+
+// World is a running simulated world. Close it to stop every task and
+// server.
+type World struct {
+	// Endpoint is the URL of the AWS endpoint, e.g. http://127.0.0.1:4566.
+	Endpoint string
+	// XDSAddress is the host:port of the ADS server sidecars connect to.
+	XDSAddress string
+
+	bus      *events.Bus
+	cloudMap *cloudmap.Fake
+	ecs      *ecs.Fake
+	runtime  *inproc.Runtime
+	httpSrv  *http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+// Start starts the world. It returns once the endpoint and the control
+// plane accept connections; cancelling ctx or calling Close stops it.
+func Start(ctx context.Context, opts Options) (*World, error) {
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.XDSAddr == "" {
+		opts.XDSAddr = "127.0.0.1:0"
+	}
+	apiLn, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("AWS endpoint: listening on %s: %w", opts.Addr, err)
+	}
+	xdsLn, err := net.Listen("tcp", opts.XDSAddr)
+	if err != nil {
+		apiLn.Close()
+		return nil, fmt.Errorf("xDS control plane: listening on %s: %w", opts.XDSAddr, err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	w := &World{
+		Endpoint:   "http://" + apiLn.Addr().String(),
+		XDSAddress: xdsLn.Addr().String(),
+		bus:        events.NewBus(0),
+		cancel:     cancel,
+	}
+	w.cloudMap = cloudmap.New(cloudmap.Options{Bus: w.bus})
+	mesh := appmesh.New(appmesh.Options{Bus: w.bus})
+	w.runtime = inproc.New(inproc.Options{Bus: w.bus})
+	w.runtime.Handle(SampleImage, inproc.StarterFunc(startSample))
+	sidecars := inproc.StarterFunc(func(ctx context.Context, c inproc.Container) (inproc.Process, error) {
+		return startSidecar(ctx, c, w.XDSAddress, w.bus)
+	})
+	w.runtime.Handle(SidecarImage, sidecars)
+	w.runtime.Handle("*envoy*", sidecars)
+	w.ecs = ecs.New(ecs.Options{Bus: w.bus, Runtime: w.runtime, Registry: w.cloudMap})
+
+	ep := endpoint.New(w.bus)
+	ep.HandleTarget(ecs.TargetPrefix, w.ecs)
+	ep.HandleTarget(cloudmap.TargetPrefix, w.cloudMap)
+	ep.HandlePath(appmesh.PathPrefix, mesh)
+	w.httpSrv = &http.Server{Handler: ep, ReadHeaderTimeout: 10 * time.Second}
+
+	cp := xds.NewServer(xds.Options{Bus: w.bus})
+	// Translate the first state before anyone can connect, then follow
+	// every change of App Mesh or Cloud Map.
+	if err := cp.Update(ctx, meshWorld(mesh.State(), w.cloudMap)); err != nil {
+		cancel()
+		apiLn.Close()
+		xdsLn.Close()
+		return nil, fmt.Errorf("xDS control plane: %w", err)
+	}
+	meshChanged, mapChanged := mesh.Watch(ctx), w.cloudMap.Watch(ctx)
+	w.wg.Add(3)
+	go func() {
+		defer w.wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-meshChanged:
+			case <-mapChanged:
+			}
+			if err := cp.Update(ctx, meshWorld(mesh.State(), w.cloudMap)); err != nil && ctx.Err() == nil {
+				w.bus.Emit(events.Event{Source: "xds", Type: "xds.error", Detail: map[string]string{"error": err.Error()}})
+			}
+		}
+	}()
+	go func() {
+		defer w.wg.Done()
+		_ = cp.Serve(ctx, xdsLn)
+	}()
+	go func() {
+		defer w.wg.Done()
+		if err := w.httpSrv.Serve(apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			w.bus.Emit(events.Event{Source: "endpoint", Type: "endpoint.error", Detail: map[string]string{"error": err.Error()}})
+		}
+	}()
+	context.AfterFunc(ctx, func() { _ = w.Close() })
+	return w, nil
+}
+
+// Close stops every task (as ECS would on shutdown), the endpoint and the
+// control plane.
+func (w *World) Close() error {
+	var err error
+	w.once.Do(func() {
+		err = errors.Join(w.ecs.Close(), w.runtime.Close(), w.cloudMap.Close())
+		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if e := w.httpSrv.Shutdown(shutdown); e != nil {
+			w.httpSrv.Close()
+		}
+		w.cancel()
+		w.wg.Wait()
+	})
+	return err
+}
+
+// startSample runs the sample HTTP service of a task.
+func startSample(ctx context.Context, c inproc.Container) (inproc.Process, error) {
+	env := make(map[string]string, len(c.Env))
+	for k, v := range c.Env {
+		env[k] = v
+	}
+	// In a task, localhost is the task's own network namespace; in the
+	// inproc runtime that is the task's loopback address.
+	if p, ok := env[sampleapp.EnvProxy]; ok {
+		env[sampleapp.EnvProxy] = taskLocal(p, c.TaskIP)
+	}
+	cfg, err := sampleapp.ConfigFromEnv(env, c.TaskID, c.TaskIP)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.Name, err)
+	}
+	// The container lives until it is stopped or killed, not for the
+	// duration of the call that started it.
+	srv, err := sampleapp.Start(context.WithoutCancel(ctx), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.Name, err)
+	}
+	return newProcess(srv.Shutdown, srv.Close), nil
+}
+
+// startSidecar runs the embedded sidecar of a task, connected to the
+// control plane unless the task definition names another one.
+func startSidecar(ctx context.Context, c inproc.Container, xdsAddr string, bus *events.Bus) (inproc.Process, error) {
+	env := map[string]string{sidecar.EnvXDSEndpoint: xdsAddr}
+	for k, v := range c.Env {
+		env[k] = v
+	}
+	cfg, err := sidecar.ConfigFromEnv(env, c.TaskIP)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.Name, err)
+	}
+	cfg.Bus = bus
+	p, err := sidecar.Start(context.WithoutCancel(ctx), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.Name, err)
+	}
+	return newProcess(func(context.Context) error { return p.Close() }, p.Close), nil
+}
+
+// taskLocal points a URL on localhost at the task's own address.
+func taskLocal(raw, taskIP string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Hostname() != "localhost" && u.Hostname() != "127.0.0.1") {
+		return raw
+	}
+	if port := u.Port(); port != "" {
+		u.Host = net.JoinHostPort(taskIP, port)
+	} else {
+		u.Host = taskIP
+	}
+	return u.String()
+}
+
+// process adapts a server with graceful and abrupt stops to inproc.Process.
+type process struct {
+	stop func(context.Context) error
+	kill func() error
+	done chan struct{}
+	once sync.Once
+	err  error
+}
+
+func newProcess(stop func(context.Context) error, kill func() error) *process {
+	return &process{stop: stop, kill: kill, done: make(chan struct{})}
+}
+
+func (p *process) exit(err error) {
+	p.once.Do(func() {
+		p.err = err
+		close(p.done)
+	})
+}
+
+// Stop implements inproc.Process.
+func (p *process) Stop(ctx context.Context) error {
+	err := p.stop(ctx)
+	if err != nil {
+		err = errors.Join(err, p.kill())
+	}
+	p.exit(nil)
+	return err
+}
+
+// Kill implements inproc.Process.
+func (p *process) Kill() error {
+	err := p.kill()
+	p.exit(nil)
+	return err
+}
+
+// Done implements inproc.Process.
+func (p *process) Done() <-chan struct{} { return p.done }
+
+// Err implements inproc.Process.
+func (p *process) Err() error {
+	<-p.done
+	return p.err
+}

@@ -1,0 +1,52 @@
+package xds
+
+import (
+	"fmt"
+	"strings"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+)
+
+// NodeID returns App Mesh's node id for a virtual node:
+// "mesh/<mesh>/virtualNode/<name>".
+func NodeID(mesh, virtualNode string) string {
+	return "mesh/" + mesh + "/virtualNode/" + virtualNode
+}
+
+// NormalizeNodeID returns the short form "mesh/M/virtualNode/VN" of a node
+// id given either in that form or as the virtual node's ARN
+// ("arn:aws:appmesh:REGION:ACCOUNT:mesh/M/virtualNode/VN"), as App Mesh's
+// Envoy bootstrap sends it. Any other id is returned unchanged.
+func NormalizeNodeID(id string) string {
+	if !strings.HasPrefix(id, "arn:") {
+		return id
+	}
+	parts := strings.SplitN(id, ":", 6)
+	if len(parts) != 6 || !strings.HasPrefix(parts[5], "mesh/") {
+		return id
+	}
+	return parts[5]
+}
+
+// ParseNodeID returns the mesh and virtual node named by a node id in
+// either form NormalizeNodeID accepts.
+func ParseNodeID(id string) (mesh, virtualNode string, err error) {
+	parts := strings.Split(NormalizeNodeID(id), "/")
+	if len(parts) != 4 || parts[0] != "mesh" || parts[2] != "virtualNode" || parts[1] == "" || parts[3] == "" {
+		return "", "", fmt.Errorf("node id %q: want mesh/<mesh>/virtualNode/<name> or its ARN", id)
+	}
+	return parts[1], parts[3], nil
+}
+
+// NodeHash keys the snapshot cache by the short form of node.id, so a
+// proxy that identifies itself by ARN and one that uses the short form get
+// the same configuration. It implements cache.NodeHash.
+type NodeHash struct{}
+
+// ID returns the normalised node id of node, or "" when node is nil.
+func (NodeHash) ID(node *core.Node) string {
+	if node == nil {
+		return ""
+	}
+	return NormalizeNodeID(node.GetId())
+}
