@@ -219,7 +219,9 @@ func analyzeStep(s rundir.Step, start, end time.Time, obs []*rundir.Observation,
 			vl.record(o.Latency)
 		}
 		switch {
-		case !converged || o.Scheduled.Before(sr.Convergence.At):
+		case !converged || o.Scheduled.Before(sr.Convergence.At) || inFlightAt(o, end):
+			// Sent under the previous weights, or still in flight when the
+			// next step began changing them: routed by either.
 			sr.Convergence.Excluded++
 		case o.Version == "":
 			sr.Unattributed++
@@ -474,4 +476,9 @@ func (r *latencyRecorder) summary() Latency {
 		P99:   us(r.h.ValueAtQuantile(99)),
 		Max:   us(r.h.Max()),
 	}
+}
+
+// inFlightAt reports whether o had not completed by t (a zero t is never).
+func inFlightAt(o *rundir.Observation, t time.Time) bool {
+	return !t.IsZero() && o.Sent.Add(o.ServiceTime).After(t)
 }

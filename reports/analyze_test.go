@@ -449,3 +449,29 @@ func TestNothingToJudge(t *testing.T) {
 		t.Errorf("Analyze(nil) = %+v", r)
 	}
 }
+
+// A request of step 0 still in flight when step 1 began may have been
+// routed by step 1's weights: it counts for errors and latency, not for
+// step 0's shares.
+func TestInFlightAtStepEndExcluded(t *testing.T) {
+	const ms = time.Millisecond
+	end := 10 * time.Second
+	steps := []rundir.Step{
+		step(0, "baseline", 0, end, map[string]float64{"v1": 100, "v2": 0}),
+		step(1, "promoted", end, 20*time.Second, map[string]float64{"v2": 100}),
+	}
+	obs := served(0, at(0), ms, map[string]int{"v1": 1000})
+	straddling := okObs(0, at(end-ms), "v2", 3*ms) // sent before the change, completed after
+	obs = append(obs, straddling)
+	r := reports.Analyze(newRun(steps, obs, nil, rundir.Assertion{Kind: "weight-within", Value: 0.01}))
+	s := r.Steps[0]
+	if s.Requests != 1001 || s.Latency.Count != 1001 {
+		t.Errorf("requests %d, latency count %d: the straddling request must still count", s.Requests, s.Latency.Count)
+	}
+	if s.Convergence.Excluded != 1 || s.ShareRequests != 1000 {
+		t.Errorf("excluded %d, share requests %d; want 1 and 1000", s.Convergence.Excluded, s.ShareRequests)
+	}
+	if a := r.Assertions[0]; !a.Passed {
+		t.Errorf("weight-within: %s", a.Message)
+	}
+}

@@ -204,8 +204,9 @@ type Convergence struct {
 	// ACKs of those pushes.
 	Pushes int `json:"pushes"`
 	Acks   int `json:"acks"`
-	// Excluded counts the requests scheduled before convergence: they count
-	// for errors and latency but not for the shares.
+	// Excluded counts the requests scheduled before convergence or still in
+	// flight when the step ended (either set of weights may have routed
+	// them): they count for errors and latency but not for the shares.
 	Excluded int `json:"excluded"`
 }
 

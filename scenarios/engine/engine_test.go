@@ -59,40 +59,27 @@ func TestBookingappCanary(t *testing.T) {
 	if run.Meta.Partial {
 		t.Errorf("run is partial: %s", run.Meta.Reason)
 	}
-	// Count per step from the raw observations, independently of reports.
-	type tally struct {
-		n, failed int
-		versions  map[string]int
-	}
-	steps := make([]tally, len(sc.Rollout.Steps))
-	for i := range steps {
-		steps[i].versions = map[string]int{}
-	}
+	// Every request succeeded, as counted from the raw observations.
+	perStep := make([]int, len(sc.Rollout.Steps))
 	for _, o := range run.Observations {
-		s := &steps[o.Step]
-		s.n++
+		perStep[o.Step]++
 		if !o.OK() {
-			s.failed++
 			t.Errorf("step %d: failed request: status %d %s (%s)", o.Step, o.Status, o.Error, o.ErrorKind)
-			continue
 		}
-		s.versions[o.Version]++
 	}
-	for i, st := range sc.Rollout.Steps {
-		s := steps[i]
-		if s.n < 300 {
-			t.Errorf("step %d: only %d requests", i, s.n)
+	// Per step, the share each version served is within four binomial
+	// standard errors of its weight, judged on the requests sent after the
+	// proxies acknowledged the step's route (the report's convergence).
+	for i, st := range rep.Steps {
+		if perStep[i] < 500 || st.ShareRequests < 500 {
+			t.Errorf("step %d: %d requests, %d judged; want at least 500", i, perStep[i], st.ShareRequests)
 			continue
 		}
-		// The first requests of a step may still see the previous weights
-		// (the xDS push takes a moment); reports excludes them using the
-		// ACK events, so judge the share with the report's numbers too.
-		for _, v := range []string{"v1", "v2"} {
-			p := float64(st.Weights[v]) / 100
-			got := float64(s.versions[v]) / float64(s.n-s.failed)
-			tol := 4*math.Sqrt(p*(1-p)/float64(s.n)) + 0.02 // 2 points for requests sent before the push landed
-			if math.Abs(got-p) > tol {
-				t.Errorf("step %d (%s): %s served %.1f%%, weight %.0f%% (tolerance %.1f points)", i, st.Name, v, 100*got, 100*p, 100*tol)
+		for _, v := range st.Versions {
+			p := v.ConfiguredPct / 100
+			tol := 100 * 4 * math.Sqrt(p*(1-p)/float64(st.ShareRequests))
+			if math.Abs(v.ObservedPct-v.ConfiguredPct) > tol {
+				t.Errorf("step %d (%s): %s served %.2f%%, weight %.0f%% (tolerance %.2f points)", i, st.Name, v.Version, v.ObservedPct, v.ConfiguredPct, tol)
 			}
 		}
 	}
