@@ -28,14 +28,6 @@ import (
 	"github.com/meshsim/meshsim/sim/xds"
 )
 
-// Images the inproc runtime runs. Any image whose name contains "envoy" is
-// run as the embedded sidecar too, so task definitions written for App
-// Mesh's Envoy image work unchanged.
-const (
-	SampleImage  = "meshsim/sample-http"
-	SidecarImage = "meshsim/sidecar"
-)
-
 // Options configure the world.
 type Options struct {
 	// Addr is the AWS endpoint's listen address (default 127.0.0.1:0).
@@ -91,11 +83,12 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	w.cloudMap = cloudmap.New(cloudmap.Options{Bus: w.bus})
 	mesh := appmesh.New(appmesh.Options{Bus: w.bus})
 	w.runtime = inproc.New(inproc.Options{Bus: w.bus})
-	w.runtime.Handle(SampleImage, inproc.StarterFunc(startSample))
+	w.runtime.Handle(sampleapp.Image, inproc.StarterFunc(startSample))
 	sidecars := inproc.StarterFunc(func(ctx context.Context, c inproc.Container) (inproc.Process, error) {
 		return startSidecar(ctx, c, w.XDSAddress, w.bus)
 	})
-	w.runtime.Handle(SidecarImage, sidecars)
+	w.runtime.Handle(sidecar.Image, sidecars)
+	// Task definitions written for App Mesh's Envoy image work unchanged.
 	w.runtime.Handle("*envoy*", sidecars)
 	w.ecs = ecs.New(ecs.Options{Bus: w.bus, Runtime: w.runtime, Registry: w.cloudMap})
 

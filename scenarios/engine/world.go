@@ -17,19 +17,15 @@ import (
 
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/sim/awsclient"
+	"github.com/meshsim/meshsim/sim/sampleapp"
+	"github.com/meshsim/meshsim/sim/sidecar"
+	"github.com/meshsim/meshsim/sim/xds"
 )
 
-// Images the built-in runtimes know. The sample service reads its MESHSIM_*
-// environment; the sidecar reads App Mesh's Envoy variables.
-const (
-	SampleImage  = "meshsim/sample-http"
-	SidecarImage = "meshsim/sidecar"
-
-	// egressPort is where the sidecar's egress listener answers; the
-	// application uses it as its HTTP proxy (App Mesh redirects with
-	// iptables to the same port).
-	egressPort = 15001
-)
+// egressPort is where the sidecar's egress listener answers; the
+// application uses it as its HTTP proxy (App Mesh redirects outbound
+// traffic to the same port with iptables).
+const egressPort = xds.EgressPort
 
 // world creates and deletes the scenario's AWS resources, through the AWS
 // APIs only.
@@ -314,7 +310,7 @@ func (w *world) nodeARN(node string) string {
 func (w *world) sidecarContainer(node string) ecstypes.ContainerDefinition {
 	return ecstypes.ContainerDefinition{
 		Name:      aws.String("envoy"),
-		Image:     aws.String(SidecarImage),
+		Image:     aws.String(sidecar.Image),
 		Essential: aws.Bool(true),
 		Environment: []ecstypes.KeyValuePair{
 			{Name: aws.String("APPMESH_RESOURCE_ARN"), Value: aws.String(w.nodeARN(node))},
@@ -348,7 +344,7 @@ func (w *world) createECSService(ctx context.Context, s *scenarios.Service, v sc
 	}
 	app := ecstypes.ContainerDefinition{
 		Name:         aws.String("app"),
-		Image:        aws.String(SampleImage),
+		Image:        aws.String(sampleapp.Image),
 		Essential:    aws.Bool(true),
 		Environment:  keyValues(env),
 		PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(int32(s.Port)), Name: aws.String("http"), AppProtocol: ecstypes.ApplicationProtocolHttp}},
@@ -389,7 +385,7 @@ func (w *world) createTaskService(ctx context.Context, name string, count int, c
 			ContainerName: aws.String("envoy"),
 			Properties: keyValues(map[string]string{
 				"AppPorts": fmt.Sprint(aws.ToInt32(containers[0].PortMappings[0].ContainerPort)), "EgressIgnoredIPs": "169.254.170.2,169.254.169.254",
-				"IgnoredUID": "1337", "ProxyEgressPort": fmt.Sprint(egressPort), "ProxyIngressPort": "15000",
+				"IgnoredUID": "1337", "ProxyEgressPort": fmt.Sprint(egressPort), "ProxyIngressPort": fmt.Sprint(xds.IngressPort),
 			}),
 		}
 	}

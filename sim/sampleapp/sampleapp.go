@@ -38,6 +38,10 @@ const (
 	HeaderChain = "X-Meshsim-Chain"
 )
 
+// Image is the container image name under which runtimes run the sample
+// service; task definitions name it.
+const Image = "meshsim/sample-http"
+
 // HealthPath is the path of the health check.
 const HealthPath = "/health"
 

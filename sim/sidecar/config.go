@@ -11,6 +11,11 @@ import (
 )
 
 // Environment variables of App Mesh's Envoy image that ConfigFromEnv reads.
+// Image is the container image name under which runtimes run the embedded
+// sidecar; task definitions name it (runtimes also run any image whose name
+// contains "envoy" as the sidecar).
+const Image = "meshsim/sidecar"
+
 const (
 	EnvResourceARN     = "APPMESH_RESOURCE_ARN"
 	EnvVirtualNodeName = "APPMESH_VIRTUAL_NODE_NAME"
