@@ -2,6 +2,10 @@ package engine_test
 
 import (
 	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/appmesh"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"math"
 	"path/filepath"
 	"testing"
@@ -12,6 +16,7 @@ import (
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/scenarios/engine"
 	"github.com/meshsim/meshsim/sim"
+	"github.com/meshsim/meshsim/sim/awsclient"
 )
 
 // TestBookingappCanary runs the built-in bookingapp canary end to end on
@@ -95,4 +100,74 @@ func TestBookingappCanary(t *testing.T) {
 		}
 	}
 	t.Error("no xds.ack event was recorded")
+}
+
+// progressFunc adapts a function to engine.Progress.
+type progressFunc func(engine.Status)
+
+func (f progressFunc) Update(s engine.Status) { f(s) }
+
+// TestCancelLeavesPartialRunAndTearsDown cuts a run short in its second
+// step, as Ctrl-C does: the run directory is readable and marked partial,
+// and the world was deleted through the AWS APIs.
+func TestCancelLeavesPartialRunAndTearsDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end rehearsal; skipped with -short")
+	}
+	sc, err := scenarios.Builtin("bookingapp-canary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Load.Rate = 100
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	world, err := sim.Start(ctx, sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer world.Close()
+
+	runCtx, interrupt := context.WithCancel(ctx)
+	defer interrupt()
+	progress := progressFunc(func(s engine.Status) {
+		if s.Phase == "rollout" && s.Step == 1 && s.Requests > 20 {
+			interrupt()
+		}
+	})
+	dir := filepath.Join(t.TempDir(), "run")
+	res, err := engine.Run(runCtx, sc, engine.Options{Endpoint: world.Endpoint, Dir: dir, RunID: "cut", Runtime: "inproc", Progress: progress})
+	if err == nil {
+		t.Fatal("a cancelled run returned no error")
+	}
+	if !res.Partial {
+		t.Error("result not marked partial")
+	}
+	run, err := rundir.Read(dir)
+	if err != nil {
+		t.Fatalf("reading the partial run: %v", err)
+	}
+	if !run.Meta.Partial || run.Meta.Reason == "" || run.Meta.Ended.IsZero() {
+		t.Errorf("meta: partial %v reason %q ended %v", run.Meta.Partial, run.Meta.Reason, run.Meta.Ended)
+	}
+	if len(run.Observations) == 0 || run.Meta.Steps[1].Start.IsZero() || !run.Meta.Steps[2].Start.IsZero() {
+		t.Errorf("%d observations; step 1 start %v, step 2 start %v", len(run.Observations), run.Meta.Steps[1].Start, run.Meta.Steps[2].Start)
+	}
+	rep := reports.Analyze(run)
+	if !rep.Run.Partial {
+		t.Error("report not marked partial")
+	}
+
+	// The world is gone: no ECS service, no mesh.
+	clients := awsclient.New(world.Endpoint, sc.Region)
+	svcs, err := clients.ECS.ListServices(ctx, &ecs.ListServicesInput{Cluster: aws.String(sc.Cluster)})
+	if err == nil && len(svcs.ServiceArns) > 0 {
+		t.Errorf("ECS services left after teardown: %v", svcs.ServiceArns)
+	}
+	meshes, err := clients.AppMesh.ListMeshes(ctx, &appmesh.ListMeshesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(meshes.Meshes) > 0 {
+		t.Errorf("meshes left after teardown: %d", len(meshes.Meshes))
+	}
 }

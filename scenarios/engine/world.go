@@ -92,8 +92,16 @@ func (w *world) create(ctx context.Context) error {
 				return fmt.Errorf("cloudmap CreateService %s: %w", name, err)
 			}
 			w.registries[name] = aws.ToString(out.Service.Arn)
+			id := out.Service.Id
+			w.undo(func(ctx context.Context) error {
+				_, err := w.aws.CloudMap.DeleteService(ctx, &servicediscovery.DeleteServiceInput{Id: id})
+				return err
+			})
 		}
 	}
+	// Cloud Map services can be deleted once ECS has stopped (and so
+	// deregistered) every task: wait for that after the ECS services go.
+	w.undo(w.waitTasksStopped)
 
 	// App Mesh: the mesh, then services leaves-first so that every backend
 	// a virtual node names already exists.
@@ -144,6 +152,14 @@ func (w *world) createNamespace(ctx context.Context) error {
 	if w.namespaceID == "" {
 		return fmt.Errorf("cloudmap namespace %s: operation %s names no namespace", w.sc.Namespace, aws.ToString(out.OperationId))
 	}
+	w.undo(func(ctx context.Context) error {
+		out, err := w.aws.CloudMap.DeleteNamespace(ctx, &servicediscovery.DeleteNamespaceInput{Id: aws.String(w.namespaceID)})
+		if err != nil {
+			return fmt.Errorf("cloudmap DeleteNamespace %s: %w", w.sc.Namespace, err)
+		}
+		_, err = w.waitOperation(ctx, aws.ToString(out.OperationId))
+		return err
+	})
 	return nil
 }
 
@@ -463,6 +479,24 @@ func (w *world) taskIP(ctx context.Context, name string) (string, error) {
 }
 
 func (w *world) undo(f func(context.Context) error) { w.created = append(w.created, f) }
+
+// waitTasksStopped waits until the cluster runs no task.
+func (w *world) waitTasksStopped(ctx context.Context) error {
+	for {
+		out, err := w.aws.ECS.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(w.sc.Cluster)})
+		if err != nil {
+			return fmt.Errorf("ecs ListTasks: %w", err)
+		}
+		if len(out.TaskArns) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d tasks still running: %w", len(out.TaskArns), ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
 
 // teardown deletes what create made, newest first: ECS services (which
 // stops their tasks and deregisters them from Cloud Map), then the mesh
