@@ -175,8 +175,24 @@ func startSample(ctx context.Context, c inproc.Container) (inproc.Process, error
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.Name, err)
 	}
-	return newProcess(srv.Shutdown, srv.Close), nil
+	return sampleProcess{srv}, nil
 }
+
+// sampleProcess is a sample service task as an inproc.Process: Stop is
+// SIGTERM (graceful shutdown, or an abrupt exit if so configured), and the
+// task may also exit by itself (a configured crash).
+type sampleProcess struct{ *sampleapp.Server }
+
+// Stop implements inproc.Process.
+func (p sampleProcess) Stop(ctx context.Context) error {
+	if err := p.Shutdown(ctx); err != nil {
+		return errors.Join(err, p.Server.Close())
+	}
+	return nil
+}
+
+// Kill implements inproc.Process.
+func (p sampleProcess) Kill() error { return p.Server.Close() }
 
 // startSidecar runs the embedded sidecar of a task, connected to the
 // control plane unless the task definition names another one.

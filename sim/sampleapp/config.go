@@ -35,6 +35,16 @@ type Config struct {
 	// it stops accepting connections, so that callers can stop sending
 	// traffic first.
 	Drain time.Duration
+	// Abrupt makes Shutdown behave as Close: the task exits without
+	// draining when it is told to stop, as a process that ignores SIGTERM's
+	// meaning (or is killed by it) does.
+	Abrupt bool
+	// CrashAfter, when positive, makes the task exit by itself that long
+	// after Start, with an error, as a crashing process does.
+	CrashAfter time.Duration
+	// FailHealth makes /health answer 503 always: the container never
+	// passes its health check.
+	FailHealth bool
 }
 
 // Environment variables read by ConfigFromEnv.
@@ -48,13 +58,20 @@ const (
 	EnvErrorRate  = "MESHSIM_ERROR_RATE"
 	EnvStartDelay = "MESHSIM_START_DELAY"
 	EnvDrain      = "MESHSIM_DRAIN"
+	// EnvShutdown is "graceful" (the default) or "abrupt".
+	EnvShutdown   = "MESHSIM_SHUTDOWN"
+	EnvCrashAfter = "MESHSIM_CRASH_AFTER"
+	// EnvHealth is "ok" (the default) or "fail".
+	EnvHealth = "MESHSIM_HEALTH"
 )
 
 // ConfigFromEnv builds a Config from a task's environment, as a container
 // would see it: MESHSIM_SERVICE and MESHSIM_VERSION (required), MESHSIM_PORT
 // (default 8080), MESHSIM_BACKENDS (comma-separated URLs), MESHSIM_PROXY (a
-// URL), and the durations (Go syntax, "250ms") MESHSIM_LATENCY,
-// MESHSIM_START_DELAY and MESHSIM_DRAIN, and MESHSIM_ERROR_RATE (0 to 1).
+// URL), the durations (Go syntax, "250ms") MESHSIM_LATENCY,
+// MESHSIM_START_DELAY, MESHSIM_DRAIN and MESHSIM_CRASH_AFTER,
+// MESHSIM_ERROR_RATE (0 to 1), MESHSIM_SHUTDOWN (graceful or abrupt) and
+// MESHSIM_HEALTH (ok or fail).
 // The task listens on taskIP (all interfaces when empty). An error names the
 // variable and its value.
 func ConfigFromEnv(env map[string]string, taskID, taskIP string) (Config, error) {
@@ -115,6 +132,23 @@ func ConfigFromEnv(env map[string]string, taskID, taskIP string) (Config, error)
 	}
 	if cfg.Drain, err = durationEnv(env, EnvDrain); err != nil {
 		return Config{}, err
+	}
+	if cfg.CrashAfter, err = durationEnv(env, EnvCrashAfter); err != nil {
+		return Config{}, err
+	}
+	switch s := strings.TrimSpace(env[EnvShutdown]); s {
+	case "", "graceful":
+	case "abrupt":
+		cfg.Abrupt = true
+	default:
+		return Config{}, fmt.Errorf("sampleapp: %s=%q: must be graceful or abrupt", EnvShutdown, s)
+	}
+	switch s := strings.TrimSpace(env[EnvHealth]); s {
+	case "", "ok":
+	case "fail":
+		cfg.FailHealth = true
+	default:
+		return Config{}, fmt.Errorf("sampleapp: %s=%q: must be ok or fail", EnvHealth, s)
 	}
 	if s, ok := env[EnvErrorRate]; ok && strings.TrimSpace(s) != "" {
 		r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)

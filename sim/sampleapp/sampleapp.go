@@ -15,6 +15,7 @@ package sampleapp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -22,6 +23,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -81,7 +83,14 @@ type Server struct {
 	transport *http.Transport
 	client    *http.Client
 	serveDone chan struct{}
+
+	exitOnce sync.Once
+	exited   chan struct{} // closed when the task has exited, for whatever reason
+	exitErr  error         // why, when it crashed; valid once exited is closed
 }
+
+// ErrCrashed is the exit error of a task configured to crash.
+var ErrCrashed = errors.New("sampleapp: crashed (MESHSIM_CRASH_AFTER)")
 
 // Start listens on cfg.Addr and serves until Shutdown, Close, or ctx is
 // done (which closes it as Close does).
@@ -121,6 +130,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// that caused it, which its caller bounds.
 		client:    &http.Client{Transport: transport, CheckRedirect: noRedirects},
 		serveDone: make(chan struct{}),
+		exited:    make(chan struct{}),
 	}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -128,13 +138,43 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.srv.Serve(ln)
 	}()
 	go func() {
+		var crash <-chan time.Time
+		if cfg.CrashAfter > 0 {
+			t := time.NewTimer(cfg.CrashAfter)
+			defer t.Stop()
+			crash = t.C
+		}
 		select {
 		case <-ctx.Done():
 			s.Close()
+		case <-crash:
+			s.exit(ErrCrashed)
+			s.Close()
 		case <-s.serveDone:
 		}
+		<-s.serveDone
+		s.exit(nil)
 	}()
 	return s, nil
+}
+
+// exit records why the task exited (the first reason wins).
+func (s *Server) exit(err error) {
+	s.exitOnce.Do(func() {
+		s.exitErr = err
+		close(s.exited)
+	})
+}
+
+// Done is closed once the task has exited: after Shutdown or Close, or by
+// itself when it crashes.
+func (s *Server) Done() <-chan struct{} { return s.exited }
+
+// Err is why the task exited: ErrCrashed for a crash, nil otherwise. It
+// blocks until Done is closed.
+func (s *Server) Err() error {
+	<-s.exited
+	return s.exitErr
 }
 
 // Addr returns the address the server listens on.
@@ -144,7 +184,12 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // still served for cfg.Drain, then the listener closes and Shutdown waits
 // for in-flight requests to finish. If ctx ends first, Shutdown returns its
 // error and leaves the remaining connections to Close.
+//
+// A task configured with Abrupt exits at once instead, as Close does.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.cfg.Abrupt {
+		return s.Close()
+	}
 	s.draining.Store(true)
 	if s.cfg.Drain > 0 {
 		t := time.NewTimer(s.cfg.Drain)
@@ -226,6 +271,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) health(w http.ResponseWriter) {
 	status, text := http.StatusOK, "ok"
 	switch {
+	case s.cfg.FailHealth:
+		status, text = http.StatusServiceUnavailable, "failing (MESHSIM_HEALTH=fail)"
 	case s.draining.Load():
 		status, text = http.StatusServiceUnavailable, "draining"
 	case time.Now().Before(s.ready):
