@@ -202,6 +202,33 @@ func (d *decoder) float(n *yaml.Node, field string, min, max float64, dst *float
 	*dst = v
 }
 
+func (d *decoder) oneOf(n *yaml.Node, field string, allowed []string, dst *string) {
+	s, ok := d.scalar(n, field)
+	if !ok {
+		return
+	}
+	if !contains(allowed, s) {
+		d.errorf(n, "%s must be one of %s, not %q", field, strings.Join(allowed, ", "), s)
+		return
+	}
+	*dst = s
+}
+
+func (d *decoder) boolean(n *yaml.Node, field string, dst *bool) {
+	s, ok := d.scalar(n, field)
+	if !ok {
+		return
+	}
+	switch s {
+	case "true":
+		*dst = true
+	case "false":
+		*dst = false
+	default:
+		d.errorf(n, "%s must be true or false, not %q", field, s)
+	}
+}
+
 func (d *decoder) duration(n *yaml.Node, field string, dst *time.Duration) {
 	s, ok := d.scalar(n, field)
 	if !ok {
@@ -234,6 +261,8 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 		"cluster":     func(v *yaml.Node) { d.name(v, "cluster", &sc.Cluster) },
 		"mesh":        func(v *yaml.Node) { d.name(v, "mesh", &sc.Mesh) },
 		"namespace":   func(v *yaml.Node) { d.str(v, "namespace", &sc.Namespace) },
+		"routing":     func(v *yaml.Node) { d.oneOf(v, "routing", []string{"appmesh", "serviceconnect"}, &sc.Routing) },
+		"timeScale":   func(v *yaml.Node) { d.float(v, "timeScale", 1, 100000, &sc.TimeScale) },
 		"services": func(v *yaml.Node) {
 			d.list(v, "services", func(item *yaml.Node) { sc.Services = append(sc.Services, d.service(item)) })
 		},
@@ -283,6 +312,14 @@ func (d *decoder) version(n *yaml.Node) Version {
 		"latency":    func(x *yaml.Node) { d.duration(x, "versions[].latency", &v.Latency) },
 		"errorRate":  func(x *yaml.Node) { d.float(x, "versions[].errorRate", 0, 1, &v.ErrorRate) },
 		"startDelay": func(x *yaml.Node) { d.duration(x, "versions[].startDelay", &v.StartDelay) },
+		"shutdown":   func(x *yaml.Node) { d.oneOf(x, "versions[].shutdown", []string{"graceful", "abrupt"}, &v.Shutdown) },
+		"drain":      func(x *yaml.Node) { d.duration(x, "versions[].drain", &v.Drain) },
+		"crashAfter": func(x *yaml.Node) { d.duration(x, "versions[].crashAfter", &v.CrashAfter) },
+		"health": func(x *yaml.Node) {
+			var h string
+			d.oneOf(x, "versions[].health", []string{"ok", "fail"}, &h)
+			v.FailHealth = h == "fail"
+		},
 	})
 	return v
 }
@@ -314,8 +351,68 @@ func (d *decoder) rollout(n *yaml.Node) Rollout {
 		"steps": func(v *yaml.Node) {
 			d.list(v, "rollout.steps", func(item *yaml.Node) { r.Steps = append(r.Steps, d.step(item)) })
 		},
+		"deployments": func(v *yaml.Node) {
+			d.list(v, "rollout.deployments", func(item *yaml.Node) { r.Deployments = append(r.Deployments, d.deployment(item)) })
+		},
 	})
 	return r
+}
+
+func (d *decoder) deployment(n *yaml.Node) Deployment {
+	dep := Deployment{Pos: d.pos(n), MinimumHealthyPercent: -1, MaximumPercent: -1}
+	d.fields(n, "a deployment", map[string]func(*yaml.Node){
+		"name":     func(v *yaml.Node) { d.str(v, "deployments[].name", &dep.Name) },
+		"to":       func(v *yaml.Node) { d.name(v, "deployments[].to", &dep.To) },
+		"strategy": func(v *yaml.Node) { d.oneOf(v, "deployments[].strategy", Strategies, &dep.Strategy) },
+		"minimumHealthyPercent": func(v *yaml.Node) {
+			d.integer(v, "deployments[].minimumHealthyPercent", 0, 100, &dep.MinimumHealthyPercent)
+		},
+		"maximumPercent": func(v *yaml.Node) { d.integer(v, "deployments[].maximumPercent", 100, 200, &dep.MaximumPercent) },
+		"circuitBreaker": func(v *yaml.Node) {
+			d.fields(v, "deployments[].circuitBreaker", map[string]func(*yaml.Node){
+				"enable":   func(x *yaml.Node) { d.boolean(x, "circuitBreaker.enable", &dep.CircuitBreaker) },
+				"rollback": func(x *yaml.Node) { d.boolean(x, "circuitBreaker.rollback", &dep.Rollback) },
+			})
+		},
+		"bake": func(v *yaml.Node) { d.duration(v, "deployments[].bake", &dep.Bake) },
+		"canary": func(v *yaml.Node) {
+			d.fields(v, "deployments[].canary", map[string]func(*yaml.Node){
+				"percent": func(x *yaml.Node) { d.float(x, "canary.percent", 0.1, 100, &dep.CanaryPercent) },
+				"bake":    func(x *yaml.Node) { d.duration(x, "canary.bake", &dep.CanaryBake) },
+			})
+		},
+		"linear": func(v *yaml.Node) {
+			d.fields(v, "deployments[].linear", map[string]func(*yaml.Node){
+				"percent": func(x *yaml.Node) { d.float(x, "linear.percent", 3, 100, &dep.LinearPercent) },
+				"bake":    func(x *yaml.Node) { d.duration(x, "linear.bake", &dep.LinearBake) },
+			})
+		},
+		"hooks": func(v *yaml.Node) {
+			d.list(v, "deployments[].hooks", func(item *yaml.Node) { dep.Hooks = append(dep.Hooks, d.hook(item)) })
+		},
+		"expect": func(v *yaml.Node) {
+			d.oneOf(v, "deployments[].expect", []string{"SUCCESSFUL", "ROLLBACK_SUCCESSFUL"}, &dep.Expect)
+		},
+		"hold": func(v *yaml.Node) { d.duration(v, "deployments[].hold", &dep.Hold) },
+	})
+	return dep
+}
+
+func (d *decoder) hook(n *yaml.Node) Hook {
+	h := Hook{Pos: d.pos(n), MaxErrorRate: -1}
+	d.fields(n, "a hook", map[string]func(*yaml.Node){
+		"stages": func(v *yaml.Node) {
+			d.list(v, "hooks[].stages", func(item *yaml.Node) {
+				var st string
+				d.oneOf(item, "hooks[].stages[]", LifecycleStages, &st)
+				h.Stages = append(h.Stages, st)
+			})
+		},
+		"maxErrorRate": func(v *yaml.Node) { d.float(v, "hooks[].maxErrorRate", 0, 1, &h.MaxErrorRate) },
+		"maxP99":       func(v *yaml.Node) { d.duration(v, "hooks[].maxP99", &h.MaxP99) },
+		"window":       func(v *yaml.Node) { d.duration(v, "hooks[].window", &h.Window) },
+	})
+	return h
 }
 
 func (d *decoder) step(n *yaml.Node) Step {
@@ -505,8 +602,22 @@ func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
 	} else if !seen[sc.Load.Measure] {
 		at(sc.Load.Pos, "load.measure %q is not a service of this scenario", sc.Load.Measure)
 	}
-	if len(r.Steps) == 0 {
-		at(r.Pos, "rollout.steps: at least one step is required")
+	if sc.Routing == "" {
+		sc.Routing = "appmesh"
+	}
+	if sc.TimeScale == 0 {
+		sc.TimeScale = 1
+	}
+	switch {
+	case len(r.Steps) == 0 && len(r.Deployments) == 0:
+		at(r.Pos, "rollout: give steps (App Mesh route weights) or deployments (ECS UpdateService)")
+	case len(r.Steps) > 0 && len(r.Deployments) > 0:
+		at(r.Pos, "rollout: give steps or deployments, not both")
+	case len(r.Steps) > 0 && sc.Routing != "appmesh":
+		at(r.Pos, "rollout.steps shift App Mesh route weights: they need routing: appmesh (use deployments with strategy LINEAR or CANARY for Service Connect)")
+	}
+	for i := range r.Deployments {
+		d.validateDeployment(sc, svc, i, at)
 	}
 	for i := range r.Steps {
 		st := &r.Steps[i]
@@ -538,6 +649,75 @@ func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
 		}
 		if sum != 100 {
 			at(st.Pos, "rollout.steps[%d].weights add up to %d, not 100", i, sum)
+		}
+	}
+}
+
+// validateDeployment checks deployment i and fills in ECS's defaults.
+func (d *decoder) validateDeployment(sc *Scenario, svc *Service, i int, at func(Pos, string, ...any)) {
+	dep := &sc.Rollout.Deployments[i]
+	where := fmt.Sprintf("rollout.deployments[%d]", i)
+	if dep.Name == "" {
+		dep.Name = fmt.Sprintf("deployment %d", i+1)
+	}
+	if dep.Strategy == "" {
+		dep.Strategy = "ROLLING"
+	}
+	if dep.MinimumHealthyPercent < 0 {
+		dep.MinimumHealthyPercent = 100
+	}
+	if dep.MaximumPercent < 0 {
+		dep.MaximumPercent = 200
+	}
+	if dep.Expect == "" {
+		dep.Expect = "SUCCESSFUL"
+	}
+	if dep.Hold == 0 {
+		dep.Hold = 5 * time.Second
+	}
+	switch {
+	case dep.To == "":
+		at(dep.Pos, "%s.to is required: the version to deploy", where)
+	case svc != nil && !contains(svc.VersionNames(), dep.To):
+		at(dep.Pos, "%s.to: %q is not a version of service %q (versions: %s)", where, dep.To, svc.Name, strings.Join(svc.VersionNames(), ", "))
+	}
+	if dep.Strategy != "ROLLING" && sc.Routing != "serviceconnect" {
+		at(dep.Pos, "%s: strategy %s shifts traffic through Service Connect (as ECS does without a load balancer): set routing: serviceconnect", where, dep.Strategy)
+	}
+	switch dep.Strategy {
+	case "BLUE_GREEN":
+		if dep.Bake == 0 {
+			at(dep.Pos, "%s.bake is required for BLUE_GREEN (ECS bakeTimeInMinutes)", where)
+		}
+	case "CANARY":
+		if dep.CanaryPercent == 0 {
+			dep.CanaryPercent = 5
+		}
+		if dep.CanaryBake == 0 {
+			dep.CanaryBake = 10 * time.Minute
+		}
+	case "LINEAR":
+		if dep.LinearPercent == 0 {
+			dep.LinearPercent = 10
+		}
+		if dep.LinearBake == 0 {
+			dep.LinearBake = 6 * time.Minute
+		}
+	}
+	for name, v := range map[string]time.Duration{"bake": dep.Bake, "canary.bake": dep.CanaryBake, "linear.bake": dep.LinearBake} {
+		if v%time.Minute != 0 || v > 1440*time.Minute {
+			at(dep.Pos, "%s.%s is %s: ECS takes whole minutes up to 1440 (use timeScale to rehearse faster)", where, name, v)
+		}
+	}
+	for j, h := range dep.Hooks {
+		if len(h.Stages) == 0 {
+			at(h.Pos, "%s.hooks[%d].stages: name at least one lifecycle stage", where, j)
+		}
+		if h.MaxErrorRate < 0 && h.MaxP99 == 0 {
+			at(h.Pos, "%s.hooks[%d]: give maxErrorRate, maxP99 or both (the gate's criteria)", where, j)
+		}
+		if h.Window == 0 {
+			dep.Hooks[j].Window = 5 * time.Second
 		}
 	}
 }

@@ -158,3 +158,75 @@ func TestResolveFile(t *testing.T) {
 		t.Error("missing file: no error")
 	}
 }
+
+const deployments = `name: dep
+routing: serviceconnect
+timeScale: 60
+services:
+  - name: web
+    backends: [api]
+    versions: [{name: v1}]
+  - name: api
+    versions:
+      - {name: v1, count: 3}
+      - {name: v2, shutdown: abrupt, health: fail, crashAfter: 20s}
+ingress: {service: web}
+rollout:
+  service: api
+  deployments:
+    - to: v2
+      strategy: CANARY
+      canary: {percent: 10, bake: 5m}
+      bake: 2m
+      hooks:
+        - {stages: [PRE_PRODUCTION_TRAFFIC_SHIFT], maxErrorRate: 0.01, maxP99: 200ms}
+      expect: ROLLBACK_SUCCESSFUL
+`
+
+func TestParseDeployments(t *testing.T) {
+	sc, err := Parse("dep.yaml", []byte(deployments))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep := sc.Rollout.Deployments[0]
+	if dep.Strategy != "CANARY" || dep.CanaryPercent != 10 || dep.CanaryBake != 5*time.Minute || dep.Bake != 2*time.Minute ||
+		dep.MinimumHealthyPercent != 100 || dep.MaximumPercent != 200 || dep.Expect != "ROLLBACK_SUCCESSFUL" || dep.Hold != 5*time.Second {
+		t.Errorf("deployment %+v", dep)
+	}
+	if h := dep.Hooks[0]; h.MaxErrorRate != 0.01 || h.MaxP99 != 200*time.Millisecond || h.Window != 5*time.Second {
+		t.Errorf("hook %+v", h)
+	}
+	api, _ := sc.Service("api")
+	if v := api.Versions[1]; v.Shutdown != "abrupt" || !v.FailHealth || v.CrashAfter != 20*time.Second {
+		t.Errorf("version %+v", v)
+	}
+	// 7 minutes of AWS time at 60× plus the 5 s hold.
+	if got := sc.Duration(); got != 7*time.Second+5*time.Second {
+		t.Errorf("duration %v", got)
+	}
+}
+
+func TestParseDeploymentErrors(t *testing.T) {
+	tests := []struct{ old, new, want string }{
+		{"routing: serviceconnect\n", "", "strategy CANARY shifts traffic through Service Connect"},
+		{"bake: 2m", "bake: 90s", "bake is 1m30s: ECS takes whole minutes"},
+		{"to: v2", "to: v9", `to: "v9" is not a version of service "api"`},
+		{"strategy: CANARY", "strategy: YOLO", "deployments[].strategy must be one of ROLLING, BLUE_GREEN, LINEAR, CANARY"},
+		{"stages: [PRE_PRODUCTION_TRAFFIC_SHIFT]", "stages: [LUNCH]", `hooks[].stages[] must be one of`},
+		{", maxErrorRate: 0.01, maxP99: 200ms", "", "give maxErrorRate, maxP99 or both"},
+		{"health: fail", "health: meh", "versions[].health must be one of ok, fail"},
+		{"  deployments:", "  steps: [{weights: {v1: 100}, bake: 1s}]\n  deployments:", "give steps or deployments, not both"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			src := strings.Replace(deployments, tc.old, tc.new, 1)
+			if src == deployments {
+				t.Fatalf("edit %q not applied", tc.old)
+			}
+			_, err := Parse("dep.yaml", []byte(src))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

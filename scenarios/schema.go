@@ -4,7 +4,10 @@
 // scenario lives in scenarios/engine.
 package scenarios
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Scenario is one rehearsal: the world to stand up, the load to drive
 // through it, the rollout steps and the assertions that decide the exit
@@ -20,6 +23,14 @@ type Scenario struct {
 	Cluster   string
 	Mesh      string
 	Namespace string
+	// Routing is how services find each other: "appmesh" (virtual nodes,
+	// routers and services; the default) or "serviceconnect" (ECS Service
+	// Connect: client aliases in a Cloud Map namespace).
+	Routing string
+	// TimeScale shrinks every AWS-side duration (bake times, health-check
+	// intervals, deregistration delay, stop timeout) by this factor: at 60,
+	// an ECS minute lasts one second. Default 1.
+	TimeScale float64
 
 	Services []Service
 	Ingress  Ingress
@@ -54,6 +65,18 @@ type Version struct {
 	ErrorRate float64
 	// StartDelay delays the health check passing after start.
 	StartDelay time.Duration
+	// Shutdown is "graceful" (drain on SIGTERM, the default) or "abrupt"
+	// (exit at once, cutting requests in flight).
+	Shutdown string
+	// Drain is how long a stopping task keeps serving with its health check
+	// failing before it stops accepting connections.
+	Drain time.Duration
+	// CrashAfter makes every task of this version exit by itself that long
+	// after it starts.
+	CrashAfter time.Duration
+	// FailHealth makes the version's tasks fail their container health
+	// check.
+	FailHealth bool
 	Pos        Pos
 }
 
@@ -77,13 +100,72 @@ type Load struct {
 	Pos     Pos
 }
 
-// Rollout shifts traffic of Service between its versions through the
-// virtual router's route, one step at a time.
+// Rollout changes Service, in one of two ways: Steps shift traffic between
+// its versions (each its own ECS service) through the App Mesh virtual
+// router's route, one step at a time; Deployments update its one ECS service
+// to a new task definition revision after another, and ECS runs each
+// deployment with its strategy. Exactly one of the two is set.
 type Rollout struct {
-	Service string
-	Steps   []Step
-	Pos     Pos
+	Service     string
+	Steps       []Step
+	Deployments []Deployment
+	Pos         Pos
 }
+
+// Deployment is one ECS UpdateService to the task definition of version To,
+// run by ECS with the given deployment configuration.
+type Deployment struct {
+	Name string
+	// To names the version deployed.
+	To string
+	// Strategy is ROLLING (default), BLUE_GREEN, LINEAR or CANARY.
+	Strategy string
+	// MinimumHealthyPercent and MaximumPercent bound a rolling update
+	// (defaults 100 and 200, as ECS).
+	MinimumHealthyPercent, MaximumPercent int
+	// CircuitBreaker enables the deployment circuit breaker; Rollback rolls a
+	// tripped deployment back.
+	CircuitBreaker, Rollback bool
+	// Bake is ECS's bakeTimeInMinutes: how long both revisions run after
+	// production traffic has moved (whole minutes, AWS time).
+	Bake time.Duration
+	// CanaryPercent and CanaryBake configure CANARY; LinearPercent and
+	// LinearBake configure LINEAR (AWS time).
+	CanaryPercent, LinearPercent float64
+	CanaryBake, LinearBake       time.Duration
+	// Hooks are lifecycle hooks: gates judged by meshsim's measurements.
+	Hooks []Hook
+	// Expect is the deployment's expected outcome: SUCCESSFUL (default) or
+	// ROLLBACK_SUCCESSFUL.
+	Expect string
+	// Hold is how long load keeps running after the deployment settles.
+	Hold time.Duration
+	Pos  Pos
+}
+
+// Hook is a lifecycle hook at one or more stages of an ECS deployment,
+// answered by meshsim as a Lambda hook would be: SUCCEEDED when the gate
+// holds over the last Window of requests, FAILED (and ECS rolls back)
+// otherwise.
+type Hook struct {
+	Stages []string
+	// MaxErrorRate is the largest share of failed requests allowed; a
+	// negative value means no limit.
+	MaxErrorRate float64
+	// MaxP99 is the p99 latency the requests must stay under; 0 means no
+	// limit.
+	MaxP99 time.Duration
+	// Window is how far back the gate looks (wall time, default 5s).
+	Window time.Duration
+	Pos    Pos
+}
+
+// Strategies are the ECS deployment strategies.
+var Strategies = []string{"ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"}
+
+// LifecycleStages are the stages an ECS lifecycle hook can name.
+var LifecycleStages = []string{"RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
+	"POST_TEST_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT"}
 
 // Step is one weight setting held for its bake time.
 type Step struct {
@@ -147,11 +229,34 @@ func (sc *Scenario) Service(name string) (*Service, bool) {
 	return nil, false
 }
 
-// Duration is the sum of the steps' bake times.
+// Duration is the planned length of the rollout in wall time: the sum of
+// the steps' bake times, or for deployments an estimate from their bake
+// times and holds, at the scenario's time scale.
 func (sc *Scenario) Duration() time.Duration {
 	var d time.Duration
 	for _, s := range sc.Rollout.Steps {
 		d += s.Bake
 	}
+	for _, dep := range sc.Rollout.Deployments {
+		aws := dep.Bake
+		switch dep.Strategy {
+		case "CANARY":
+			aws += dep.CanaryBake
+		case "LINEAR":
+			if dep.LinearPercent > 0 {
+				aws += time.Duration(math.Ceil(100/dep.LinearPercent)-1) * dep.LinearBake
+			}
+		}
+		d += sc.Scaled(aws) + dep.Hold
+	}
 	return d
+}
+
+// Scaled turns an AWS-side duration into wall time at the scenario's time
+// scale.
+func (sc *Scenario) Scaled(d time.Duration) time.Duration {
+	if sc.TimeScale <= 0 {
+		return d
+	}
+	return time.Duration(float64(d) / sc.TimeScale)
 }
