@@ -82,7 +82,7 @@ reports per step which share of requests each version served and what failed.`,
 func runCmd() *cobra.Command {
 	var (
 		runtimeName, out, endpoint string
-		rate                       float64
+		rate, timeScale            float64
 		bake                       time.Duration
 		quiet                      bool
 	)
@@ -119,6 +119,12 @@ the scenario holds, 1 when one fails or the run could not complete, 2 for bad in
 					sc.Rollout.Steps[i].Bake = bake
 				}
 			}
+			if cmd.Flags().Changed("time-scale") {
+				if timeScale < 1 || timeScale > 100000 {
+					return &exitError{exitBadInput, fmt.Errorf("--time-scale must be between 1 and 100000, not %g", timeScale)}
+				}
+				sc.TimeScale = timeScale
+			}
 			if runtimeName != "inproc" && endpoint == "" {
 				return &exitError{exitBadInput, fmt.Errorf("--runtime %q: this build runs tasks with the inproc runtime only", runtimeName)}
 			}
@@ -131,6 +137,7 @@ the scenario holds, 1 when one fails or the run could not complete, 2 for bad in
 	f.StringVar(&endpoint, "endpoint", "", "use the fakes already serving at this URL (see \"meshsim fakes\") instead of starting them")
 	f.Float64Var(&rate, "rate", 0, "override the scenario's request rate (requests per second)")
 	f.DurationVar(&bake, "bake", 0, "override every step's bake time (e.g. 2s for a quick rehearsal)")
+	f.Float64Var(&timeScale, "time-scale", 0, "run AWS-side durations (ECS bake times, health checks, stop timeouts) N times faster; overrides the scenario's timeScale")
 	f.BoolVar(&quiet, "quiet", false, "print only the final summary")
 	return cmd
 }
@@ -145,7 +152,7 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 		out = filepath.Join("meshsim-runs", runID)
 	}
 	if endpoint == "" {
-		world, err := sim.Start(ctx, sim.Options{})
+		world, err := sim.Start(ctx, sim.Options{TimeScale: sc.TimeScale})
 		if err != nil {
 			return &exitError{exitFailed, fmt.Errorf("starting the simulated world: %w", err)}
 		}

@@ -459,7 +459,7 @@ func (d *decoder) assertion(n *yaml.Node) (Assertion, bool) {
 		d.errorf(n, "unknown assertion %q (known: %s)", a.Kind, assertionKinds())
 		return a, false
 	}
-	needsValue := a.Kind != "no-failed-requests"
+	needsValue := a.Kind != "no-failed-requests" && a.Kind != "deployments-as-expected"
 	switch {
 	case needsValue && valNode == nil:
 		d.errorf(n, "assertion %s needs a value: %s", a.Kind, AssertionKinds[a.Kind])

@@ -189,11 +189,12 @@ type Assertion struct {
 
 // AssertionKinds documents the assertion kinds and the meaning of Value.
 var AssertionKinds = map[string]string{
-	"no-failed-requests": "no request failed (no value)",
-	"max-error-rate":     "failed requests / requests is at most VALUE (a fraction, e.g. 0.01)",
-	"weight-within":      "in every step, every version's observed share is within VALUE percentage points of its weight",
-	"weight-binomial":    "in every step, every version's observed share is within VALUE standard errors of its weight (binomial)",
-	"latency-p99-below":  "in every step, p99 latency is below VALUE (a duration, e.g. 250ms)",
+	"no-failed-requests":      "no request failed (no value)",
+	"max-error-rate":          "failed requests / requests is at most VALUE (a fraction, e.g. 0.01)",
+	"weight-within":           "in every step, every version's observed share is within VALUE percentage points of its weight",
+	"weight-binomial":         "in every step, every version's observed share is within VALUE standard errors of its weight (binomial)",
+	"latency-p99-below":       "in every step, p99 latency is below VALUE (a duration, e.g. 250ms)",
+	"deployments-as-expected": "every ECS deployment ended as its expect field says (SUCCESSFUL unless told otherwise) (no value)",
 }
 
 // Pos is a place in a scenario file.

@@ -23,6 +23,7 @@ import (
 	"github.com/meshsim/meshsim/sim/endpoint"
 	"github.com/meshsim/meshsim/sim/events"
 	"github.com/meshsim/meshsim/sim/inproc"
+	"github.com/meshsim/meshsim/sim/lambda"
 	"github.com/meshsim/meshsim/sim/sampleapp"
 	"github.com/meshsim/meshsim/sim/sidecar"
 	"github.com/meshsim/meshsim/sim/xds"
@@ -34,6 +35,26 @@ type Options struct {
 	Addr string
 	// XDSAddr is the xDS control plane's listen address (default 127.0.0.1:0).
 	XDSAddr string
+	// TimeScale shrinks every AWS-side duration by this factor: ECS
+	// minutes (bake times) and seconds (health-check intervals, stop
+	// timeouts, the deregistration delay). 0 or 1 is real time.
+	TimeScale float64
+	// DeregistrationDelay is how long ECS keeps a stopping task
+	// deregistered but running, so callers stop sending to it (AWS time;
+	// default 0).
+	DeregistrationDelay time.Duration
+	// Runtime, when set, makes the runtime that runs the tasks ECS starts,
+	// in place of the embedded inproc runtime (for example the docker
+	// runtime). It is called once, with the world's event bus; Close
+	// closes what it returns.
+	Runtime func(bus *events.Bus) (Runtime, error)
+}
+
+// Runtime runs the tasks ECS starts (see ecs.Runtime).
+type Runtime interface {
+	ecs.Runtime
+	// Close stops every task still running.
+	Close() error
 }
 
 // World is a running simulated world. Close it to stop every task and
@@ -47,7 +68,7 @@ type World struct {
 	bus      *events.Bus
 	cloudMap *cloudmap.Fake
 	ecs      *ecs.Fake
-	runtime  *inproc.Runtime
+	runtime  Runtime
 	httpSrv  *http.Server
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -80,34 +101,62 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		bus:        events.NewBus(0),
 		cancel:     cancel,
 	}
+	if opts.Runtime != nil {
+		rt, err := opts.Runtime(w.bus)
+		if err != nil {
+			cancel()
+			apiLn.Close()
+			xdsLn.Close()
+			return nil, fmt.Errorf("task runtime: %w", err)
+		}
+		w.runtime = rt
+	} else {
+		rt := inproc.New(inproc.Options{Bus: w.bus})
+		rt.Handle(sampleapp.Image, inproc.StarterFunc(startSample))
+		sidecars := inproc.StarterFunc(func(ctx context.Context, c inproc.Container) (inproc.Process, error) {
+			return startSidecar(ctx, c, w.XDSAddress, w.bus)
+		})
+		rt.Handle(sidecar.Image, sidecars)
+		// Task definitions written for App Mesh's Envoy image work unchanged.
+		rt.Handle("*envoy*", sidecars)
+		w.runtime = rt
+	}
 	w.cloudMap = cloudmap.New(cloudmap.Options{Bus: w.bus})
 	mesh := appmesh.New(appmesh.Options{Bus: w.bus})
-	w.runtime = inproc.New(inproc.Options{Bus: w.bus})
-	w.runtime.Handle(sampleapp.Image, inproc.StarterFunc(startSample))
-	sidecars := inproc.StarterFunc(func(ctx context.Context, c inproc.Container) (inproc.Process, error) {
-		return startSidecar(ctx, c, w.XDSAddress, w.bus)
+	scale := opts.TimeScale
+	if scale <= 0 {
+		scale = 1
+	}
+	hooks := lambda.New(w.bus, 0)
+	w.ecs = ecs.New(ecs.Options{
+		Bus: w.bus, Runtime: w.runtime, Registry: w.cloudMap, Namespaces: w.cloudMap, Hooks: hooks,
+		Second:              time.Duration(float64(time.Second) / scale),
+		Minute:              time.Duration(float64(time.Minute) / scale),
+		DeregistrationDelay: time.Duration(float64(opts.DeregistrationDelay) / scale),
 	})
-	w.runtime.Handle(sidecar.Image, sidecars)
-	// Task definitions written for App Mesh's Envoy image work unchanged.
-	w.runtime.Handle("*envoy*", sidecars)
-	w.ecs = ecs.New(ecs.Options{Bus: w.bus, Runtime: w.runtime, Registry: w.cloudMap})
 
 	ep := endpoint.New(w.bus)
 	ep.HandleTarget(ecs.TargetPrefix, w.ecs)
 	ep.HandleTarget(cloudmap.TargetPrefix, w.cloudMap)
 	ep.HandlePath(appmesh.PathPrefix, mesh)
+	ep.HandlePath(lambda.PathPrefix, hooks)
 	w.httpSrv = &http.Server{Handler: ep, ReadHeaderTimeout: 10 * time.Second}
 
 	cp := xds.NewServer(xds.Options{Bus: w.bus})
 	// Translate the first state before anyone can connect, then follow
 	// every change of App Mesh or Cloud Map.
-	if err := cp.Update(ctx, meshWorld(mesh.State(), w.cloudMap)); err != nil {
+	world := func() xds.World {
+		xw := meshWorld(mesh.State(), w.cloudMap)
+		xw.Meshes = append(xw.Meshes, serviceConnectWorld(w.ecs.TrafficState(), w.cloudMap)...)
+		return xw
+	}
+	if err := cp.Update(ctx, world()); err != nil {
 		cancel()
 		apiLn.Close()
 		xdsLn.Close()
 		return nil, fmt.Errorf("xDS control plane: %w", err)
 	}
-	meshChanged, mapChanged := mesh.Watch(ctx), w.cloudMap.Watch(ctx)
+	meshChanged, mapChanged, ecsChanged := mesh.Watch(ctx), w.cloudMap.Watch(ctx), w.ecs.Watch(ctx)
 	w.wg.Add(3)
 	go func() {
 		defer w.wg.Done()
@@ -117,8 +166,9 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 				return
 			case <-meshChanged:
 			case <-mapChanged:
+			case <-ecsChanged:
 			}
-			if err := cp.Update(ctx, meshWorld(mesh.State(), w.cloudMap)); err != nil && ctx.Err() == nil {
+			if err := cp.Update(ctx, world()); err != nil && ctx.Err() == nil {
 				w.bus.Emit(events.Event{Source: "xds", Type: "xds.error", Detail: map[string]string{"error": err.Error()}})
 			}
 		}

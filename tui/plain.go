@@ -50,7 +50,7 @@ func (p *Plain) Update(s engine.Status) {
 		return
 	}
 	newStep := s.Step != p.lastStep || p.lastPhase != "rollout"
-	final := s.StepElapsed >= s.StepBake
+	final := s.StepBake > 0 && s.StepElapsed >= s.StepBake
 	if !newStep && !final && now.Sub(p.lastLine) < p.interval {
 		return
 	}
@@ -63,11 +63,23 @@ func (p *Plain) Update(s engine.Status) {
 //	step 2/5 canary-25  weights v1=75 v2=25  3.0s/6s  1503 req  0 failed  observed v1 74.8% v2 25.2%
 func StepLine(s engine.Status) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "step %d/%d %-12s weights", s.Step+1, s.Steps, s.StepName)
+	if s.Steps > 0 {
+		fmt.Fprintf(&b, "step %d/%d %-12s", s.Step+1, s.Steps, s.StepName)
+	} else { // deployment phases: how many there will be is not known
+		fmt.Fprintf(&b, "step %d %-12s", s.Step+1, s.StepName)
+	}
+	if len(s.Weights) > 0 {
+		b.WriteString(" weights")
+	}
 	for _, w := range s.Weights {
 		fmt.Fprintf(&b, " %s=%d", w.Version, w.Weight)
 	}
-	fmt.Fprintf(&b, "  %5.1fs/%s  %6d req  %4d failed  observed", s.StepElapsed.Seconds(), s.StepBake, s.Requests, s.Failed)
+	if s.StepBake > 0 {
+		fmt.Fprintf(&b, "  %5.1fs/%s", s.StepElapsed.Seconds(), s.StepBake)
+	} else {
+		fmt.Fprintf(&b, "  %5.1fs", s.StepElapsed.Seconds())
+	}
+	fmt.Fprintf(&b, "  %6d req  %4d failed  observed", s.Requests, s.Failed)
 	ok := s.Requests - s.Failed
 	versions := make([]string, 0, len(s.Versions))
 	for v := range s.Versions {

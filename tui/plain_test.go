@@ -18,7 +18,7 @@ func TestPlainThrottlesWithinAStep(t *testing.T) {
 	p.Update(engine.Status{Phase: "setup", Message: "creating"})
 	p.Update(engine.Status{Phase: "setup", Message: "creating"}) // repeat: no line
 	st := engine.Status{Phase: "rollout", Step: 0, Steps: 2, StepName: "base", StepBake: 5 * time.Second,
-		Weights: []engine.VersionWeight{{"v1", 100}, {"v2", 0}}}
+		Weights: []engine.VersionWeight{{Version: "v1", Weight: 100}, {Version: "v2", Weight: 0}}}
 	p.Update(st) // new step: line
 	now = now.Add(300 * time.Millisecond)
 	st.StepElapsed = 300 * time.Millisecond

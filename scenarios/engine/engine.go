@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -47,7 +48,7 @@ type Progress interface {
 
 // Status is what the engine is doing, with the current step's live counts.
 type Status struct {
-	// Phase is "setup", "ready", "rollout", "teardown" or "done".
+	// Phase is "setup", "rollout", "deployment", "teardown" or "done".
 	Phase   string
 	Message string
 	// Step is the current step index (rollout phase), of Steps.
@@ -95,7 +96,8 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	if err != nil {
 		return res, fmt.Errorf("creating run directory: %w", err)
 	}
-	r := &runner{sc: sc, opts: opts, out: w, progress: opts.Progress}
+	r := &runner{sc: sc, opts: opts, out: w, progress: opts.Progress, counts: newStepCounter(), recent: newWindow(2 * time.Minute)}
+	r.steps = meta(sc, opts).Steps
 	runErr := r.run(ctx, res)
 
 	r.progress.Update(Status{Phase: "done", Message: "writing the run directory"})
@@ -106,9 +108,10 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	if err := w.UpdateMeta(func(m *rundir.Meta) {
 		m.Ended = ended
 		m.Partial, m.Reason = res.Partial, res.Reason
-		for i, st := range r.stepTimes {
-			m.Steps[i].Start, m.Steps[i].End = st[0], st[1]
-		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		m.Steps = r.steps
+		m.Deployments = r.deployments
 	}); err != nil && runErr == nil {
 		runErr = fmt.Errorf("recording the run's end: %w", err)
 	}
@@ -127,9 +130,10 @@ func meta(sc *scenarios.Scenario, opts Options) rundir.Meta {
 		Runtime:         opts.Runtime,
 		Started:         time.Now(),
 		MeasuredService: sc.Load.Measure,
+		TimeScale:       sc.TimeScale,
 		Load: rundir.Load{
 			Rate:     sc.Load.Rate,
-			Target:   sc.Ingress.Name + " → " + sc.Ingress.Service + "." + sc.Namespace + sc.Load.Path,
+			Target:   sc.Ingress.Name + " → " + sc.Ingress.Service + sc.Load.Path,
 			Timeout:  sc.Load.Timeout,
 			Duration: sc.Duration(),
 		},
@@ -153,9 +157,15 @@ type runner struct {
 	out      *rundir.Writer
 	progress Progress
 
-	step      atomic.Int32
-	stepTimes [][2]time.Time
-	counts    *stepCounter
+	// step is the index in steps of the step in force.
+	step   atomic.Int32
+	counts *stepCounter
+	recent *window
+
+	mu          sync.Mutex
+	steps       []rundir.Step // planned route steps, or deployment phases as they happen
+	deployments []rundir.Deployment
+	gates       gateSet
 }
 
 func (r *runner) run(ctx context.Context, res *Result) error {
@@ -165,7 +175,7 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 	recDone := make(chan struct{})
 	go func() {
 		defer close(recDone)
-		recordEvents(recCtx, r.opts.Endpoint, r.out)
+		recordEvents(recCtx, r.opts.Endpoint, r.out, r.onEvent)
 	}()
 	defer func() {
 		// Let the last events (deregistrations, task stops) arrive.
@@ -199,8 +209,7 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 	if err != nil {
 		return setupError(ctx, err)
 	}
-	target := fmt.Sprintf("http://%s:%d%s", ip, egressPort, sc.Load.Path)
-	host := fmt.Sprintf("%s.%s:%d", sc.Ingress.Service, sc.Namespace, mustService(sc, sc.Ingress.Service).Port)
+	target, host := wld.ingressTarget(ip)
 	r.progress.Update(Status{Phase: "setup", Message: "waiting for the data plane to answer through " + target})
 	if err := waitDataPlane(setupCtx, target, host, sc.Load.Measure); err != nil {
 		return setupError(ctx, err)
@@ -208,7 +217,6 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 	r.engineEvent("world.ready", "", map[string]string{"ingress": target, "host": host})
 
 	// Drive load for the whole rollout.
-	r.counts = newStepCounter(len(sc.Rollout.Steps))
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
 	var (
@@ -225,10 +233,15 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 			Rate:            sc.Load.Rate,
 			Timeout:         sc.Load.Timeout,
 			MeasuredService: sc.Load.Measure,
-		}, func() int { return int(r.step.Load()) }, countingSink{r.out, r.counts})
+		}, func() int { return int(r.step.Load()) }, countingSink{r.out, r.counts, r.recent})
 	}()
 
-	stepErr := r.runSteps(ctx, wld)
+	var stepErr error
+	if len(sc.Rollout.Deployments) > 0 {
+		stepErr = r.runDeployments(ctx, wld)
+	} else {
+		stepErr = r.runSteps(ctx, wld)
+	}
 	stopLoad()
 	loadWG.Wait()
 	if stepErr != nil {
@@ -240,50 +253,93 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 	return ctx.Err()
 }
 
-// runSteps applies each step's weights and holds them for the bake time.
+// runSteps applies each route step's weights and holds them for the bake
+// time.
 func (r *runner) runSteps(ctx context.Context, wld *world) error {
-	steps := r.sc.Rollout.Steps
-	r.stepTimes = make([][2]time.Time, len(steps))
-	for i, st := range steps {
-		r.step.Store(int32(i))
-		start := time.Now()
-		r.stepTimes[i][0] = start
-		r.engineEvent("step.start", "", map[string]string{"step": fmt.Sprint(i), "name": st.Name, "weights": weightString(st)})
+	for i, st := range r.sc.Rollout.Steps {
+		r.beginStep(i)
 		if i > 0 {
 			if err := wld.setWeights(ctx, st.Weights); err != nil {
-				r.stepTimes[i][1] = time.Now()
+				r.endStep(i, false)
 				return fmt.Errorf("step %d (%s): %w", i+1, st.Name, err)
 			}
 		}
-		end := start.Add(st.Bake)
-		tick := time.NewTicker(250 * time.Millisecond)
-		for now := time.Now(); now.Before(end); now = time.Now() {
-			r.progress.Update(r.status(i, st, now.Sub(start)))
-			select {
-			case <-ctx.Done():
-				tick.Stop()
-				r.stepTimes[i][1] = time.Now()
-				r.engineEvent("step.end", "", map[string]string{"step": fmt.Sprint(i), "cut": "true"})
-				return ctx.Err()
-			case <-tick.C:
-			case <-time.After(time.Until(end)):
-			}
+		if err := r.hold(ctx, i, st.Bake); err != nil {
+			return err
 		}
-		tick.Stop()
-		r.stepTimes[i][1] = time.Now()
-		r.progress.Update(r.status(i, st, st.Bake))
-		r.engineEvent("step.end", "", map[string]string{"step": fmt.Sprint(i)})
 	}
 	return nil
 }
 
-func (r *runner) status(i int, st scenarios.Step, elapsed time.Duration) Status {
-	s := Status{
-		Phase: "rollout", Step: i, Steps: len(r.sc.Rollout.Steps), StepName: st.Name,
-		StepElapsed: elapsed, StepBake: st.Bake,
+// beginStep puts step i in force: requests scheduled from now on belong to
+// it.
+func (r *runner) beginStep(i int) {
+	r.mu.Lock()
+	r.steps[i].Start = time.Now()
+	st := r.steps[i]
+	r.mu.Unlock()
+	r.step.Store(int32(i))
+	r.engineEvent("step.start", "", map[string]string{"step": fmt.Sprint(i), "name": st.Name, "weights": weightString(st.Weights)})
+}
+
+// addStep appends a step that the run discovered (a deployment phase) and
+// puts it in force; it returns its index.
+func (r *runner) addStep(name string, weights map[string]float64) int {
+	r.mu.Lock()
+	i := len(r.steps)
+	if i > 0 && r.steps[i-1].End.IsZero() {
+		r.steps[i-1].End = time.Now()
 	}
-	for _, v := range st.Order {
-		s.Weights = append(s.Weights, VersionWeight{v, st.Weights[v]})
+	r.steps = append(r.steps, rundir.Step{Index: i, Name: name, Weights: weights})
+	r.mu.Unlock()
+	r.beginStep(i)
+	return i
+}
+
+// endStep records the end of step i.
+func (r *runner) endStep(i int, cut bool) {
+	r.mu.Lock()
+	r.steps[i].End = time.Now()
+	r.mu.Unlock()
+	detail := map[string]string{"step": fmt.Sprint(i)}
+	if cut {
+		detail["cut"] = "true"
+	}
+	r.engineEvent("step.end", "", detail)
+}
+
+// hold keeps step i in force for d, reporting progress, then ends it.
+func (r *runner) hold(ctx context.Context, i int, d time.Duration) error {
+	start := time.Now()
+	end := start.Add(d)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for now := time.Now(); now.Before(end); now = time.Now() {
+		r.progress.Update(r.status(i, now.Sub(start), d))
+		select {
+		case <-ctx.Done():
+			r.endStep(i, true)
+			return ctx.Err()
+		case <-tick.C:
+		case <-time.After(time.Until(end)):
+		}
+	}
+	r.progress.Update(r.status(i, d, d))
+	r.endStep(i, false)
+	return nil
+}
+
+func (r *runner) status(i int, elapsed, bake time.Duration) Status {
+	r.mu.Lock()
+	st := r.steps[i]
+	steps := len(r.steps)
+	r.mu.Unlock()
+	if len(r.sc.Rollout.Steps) == 0 {
+		steps = 0 // deployment phases appear as ECS reports them
+	}
+	s := Status{Phase: "rollout", Step: i, Steps: steps, StepName: st.Name, StepElapsed: elapsed, StepBake: bake}
+	for _, v := range sortedKeys(st.Weights) {
+		s.Weights = append(s.Weights, VersionWeight{v, int(math.Round(st.Weights[v]))})
 	}
 	s.Requests, s.Failed, s.Versions = r.counts.get(i)
 	return s
@@ -293,17 +349,21 @@ func (r *runner) engineEvent(typ, resource string, detail map[string]string) {
 	_ = r.out.Event(rundir.Event{Time: time.Now(), Source: "engine", Type: typ, Resource: resource, Detail: detail})
 }
 
-func weightString(st scenarios.Step) string {
-	parts := make([]string, len(st.Order))
-	for i, v := range st.Order {
-		parts[i] = fmt.Sprintf("%s=%d", v, st.Weights[v])
+func weightString(w map[string]float64) string {
+	parts := make([]string, 0, len(w))
+	for _, v := range sortedKeys(w) {
+		parts = append(parts, fmt.Sprintf("%s=%g", v, w[v]))
 	}
 	return strings.Join(parts, ",")
 }
 
-func mustService(sc *scenarios.Scenario, name string) *scenarios.Service {
-	s, _ := sc.Service(name)
-	return s
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // setupError prefers the caller's cancellation over the error it caused.
@@ -346,65 +406,61 @@ func waitDataPlane(ctx context.Context, target, host, measure string) error {
 
 // stepCounter counts observations per step for progress display.
 type stepCounter struct {
-	mu       sync.Mutex
-	requests []int64
-	failed   []int64
-	versions []map[string]int64
+	mu    sync.Mutex
+	steps map[int]*stepCount
 }
 
-func newStepCounter(n int) *stepCounter {
-	c := &stepCounter{requests: make([]int64, n), failed: make([]int64, n), versions: make([]map[string]int64, n)}
-	for i := range c.versions {
-		c.versions[i] = map[string]int64{}
-	}
-	return c
+type stepCount struct {
+	requests, failed int64
+	versions         map[string]int64
 }
+
+func newStepCounter() *stepCounter { return &stepCounter{steps: map[int]*stepCount{}} }
 
 func (c *stepCounter) add(o rundir.Observation) {
-	if o.Step < 0 || o.Step >= len(c.requests) {
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.requests[o.Step]++
+	sc := c.steps[o.Step]
+	if sc == nil {
+		sc = &stepCount{versions: map[string]int64{}}
+		c.steps[o.Step] = sc
+	}
+	sc.requests++
 	if !o.OK() {
-		c.failed[o.Step]++
+		sc.failed++
 		return
 	}
-	c.versions[o.Step][o.Version]++
+	sc.versions[o.Version]++
 }
 
 func (c *stepCounter) get(step int) (requests, failed int64, versions map[string]int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	versions = make(map[string]int64, len(c.versions[step]))
-	for k, v := range c.versions[step] {
+	versions = map[string]int64{}
+	sc := c.steps[step]
+	if sc == nil {
+		return 0, 0, versions
+	}
+	for k, v := range sc.versions {
 		versions[k] = v
 	}
-	return c.requests[step], c.failed[step], versions
+	return sc.requests, sc.failed, versions
 }
 
-// countingSink writes observations to the run directory and counts them.
+// countingSink writes observations to the run directory and counts them for
+// progress and gates.
 type countingSink struct {
 	out    *rundir.Writer
 	counts *stepCounter
+	recent *window
 }
 
 func (s countingSink) Observe(o rundir.Observation) error {
 	s.counts.add(o)
+	s.recent.add(o)
 	return s.out.Observe(o)
 }
 
 type nopProgress struct{}
 
 func (nopProgress) Update(Status) {}
-
-// SortedVersions returns the keys of m in order.
-func SortedVersions(m map[string]int64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

@@ -16,12 +16,12 @@ import (
 )
 
 // recordEvents copies the fakes' event stream (GET /_meshsim/events) into
-// the run directory until ctx is done, reconnecting after the last event
-// seen if the stream breaks.
-func recordEvents(ctx context.Context, endpoint string, out *rundir.Writer) {
+// the run directory, and hands each event to on, until ctx is done,
+// reconnecting after the last event seen if the stream breaks.
+func recordEvents(ctx context.Context, endpoint string, out *rundir.Writer, on func(rundir.Event)) {
 	var since uint64
 	for ctx.Err() == nil {
-		since = streamEvents(ctx, endpoint, since, out)
+		since = streamEvents(ctx, endpoint, since, out, on)
 		select {
 		case <-ctx.Done():
 		case <-time.After(200 * time.Millisecond):
@@ -29,7 +29,7 @@ func recordEvents(ctx context.Context, endpoint string, out *rundir.Writer) {
 	}
 }
 
-func streamEvents(ctx context.Context, endpoint string, since uint64, out *rundir.Writer) uint64 {
+func streamEvents(ctx context.Context, endpoint string, since uint64, out *rundir.Writer, on func(rundir.Event)) uint64 {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/_meshsim/events?since=%d", strings.TrimRight(endpoint, "/"), since), nil)
 	if err != nil {
 		return since
@@ -48,6 +48,7 @@ func streamEvents(ctx context.Context, endpoint string, since uint64, out *rundi
 		}
 		since = e.Seq
 		_ = out.Event(e)
+		on(e)
 	}
 	return since
 }

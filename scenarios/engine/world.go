@@ -34,8 +34,11 @@ type world struct {
 	aws awsclient.Clients
 
 	namespaceID string
-	// registries maps SERVICE-VERSION to its Cloud Map service ARN.
+	// registries maps a unit's name to its Cloud Map service ARN (App Mesh
+	// routing; with Service Connect, ECS creates the Cloud Map services).
 	registries map[string]string
+	// taskDefinitions maps a task definition ARN to the version it runs.
+	taskDefinitions map[string]string
 	// ecsServices lists the ECS services created, in creation order.
 	ecsServices []string
 	created     []func(context.Context) error // undo actions, run in reverse
@@ -49,20 +52,64 @@ func (w *world) routerName(svc string) string { return svc + "-router" }
 
 func (w *world) routeName(svc string) string { return svc + "-route" }
 
-// routed reports whether svc is provided by a virtual router (it has
-// several versions or is rolled out) rather than by its only virtual node.
+// routed reports whether svc is provided by a virtual router whose route
+// the rollout steps weigh (it has several versions or is rolled out by
+// steps) rather than by its only virtual node.
 func (w *world) routed(s *scenarios.Service) bool {
+	if len(w.sc.Rollout.Deployments) > 0 {
+		return false
+	}
 	return len(s.Versions) > 1 || s.Name == w.sc.Rollout.Service
 }
 
-// create stands the world up: Cloud Map namespace and services, App Mesh
-// mesh, virtual nodes, routers, routes and virtual services, and the ECS
-// cluster, task definitions and services (which start the tasks).
+// unit is one ECS service of the world: with route steps, one per service
+// version (each its own virtual node, so the route can weigh them); with
+// deployments, one per service, whose versions are task definition
+// revisions that ECS deploys in turn. A unit's name names its ECS service,
+// task definition family, Cloud Map service and virtual node.
+type unit struct {
+	name    string
+	service *scenarios.Service
+	version scenarios.Version
+}
+
+func (w *world) units() []unit {
+	var us []unit
+	for i := range w.sc.Services {
+		s := &w.sc.Services[i]
+		if len(w.sc.Rollout.Deployments) > 0 {
+			us = append(us, unit{name: s.Name, service: s, version: s.Versions[0]})
+			continue
+		}
+		for _, v := range s.Versions {
+			us = append(us, unit{name: versionName(s.Name, v.Name), service: s, version: v})
+		}
+	}
+	return us
+}
+
+// unitFor returns the unit that serves service s (deployments mode).
+func (w *world) unitFor(s *scenarios.Service) unit {
+	for _, u := range w.units() {
+		if u.service == s {
+			return u
+		}
+	}
+	return unit{}
+}
+
+func (w *world) serviceConnect() bool { return w.sc.Routing == "serviceconnect" }
+
+// create stands the world up through the AWS APIs: the ECS cluster, the
+// Cloud Map namespace, the routing (App Mesh mesh, virtual nodes, routers,
+// routes and virtual services; or nothing more for Service Connect, which
+// ECS sets up from each service's serviceConnectConfiguration), then the ECS
+// task definitions and services, which start the tasks.
 func (w *world) create(ctx context.Context) error {
 	sc := w.sc
 	w.registries = map[string]string{}
+	w.taskDefinitions = map[string]string{}
 
-	// ECS cluster.
 	if _, err := w.aws.ECS.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(sc.Cluster)}); err != nil {
 		return fmt.Errorf("ecs CreateCluster %s: %w", sc.Cluster, err)
 	}
@@ -70,41 +117,53 @@ func (w *world) create(ctx context.Context) error {
 		_, err := w.aws.ECS.DeleteCluster(ctx, &ecs.DeleteClusterInput{Cluster: aws.String(sc.Cluster)})
 		return err
 	})
-
-	// Cloud Map namespace, then one Cloud Map service per service version.
 	if err := w.createNamespace(ctx); err != nil {
 		return err
 	}
-	for _, s := range sc.Services {
-		for _, v := range s.Versions {
-			name := versionName(s.Name, v.Name)
-			out, err := w.aws.CloudMap.CreateService(ctx, &servicediscovery.CreateServiceInput{
-				Name:             aws.String(name),
-				NamespaceId:      aws.String(w.namespaceID),
-				CreatorRequestId: aws.String("meshsim-" + name),
-				DnsConfig: &sdtypes.DnsConfig{
-					DnsRecords:    []sdtypes.DnsRecord{{Type: sdtypes.RecordTypeA, TTL: aws.Int64(60)}},
-					RoutingPolicy: sdtypes.RoutingPolicyMultivalue,
-				},
-				HealthCheckCustomConfig: &sdtypes.HealthCheckCustomConfig{},
-			})
-			if err != nil {
-				return fmt.Errorf("cloudmap CreateService %s: %w", name, err)
-			}
-			w.registries[name] = aws.ToString(out.Service.Arn)
-			id := out.Service.Id
-			w.undo(func(ctx context.Context) error {
-				_, err := w.aws.CloudMap.DeleteService(ctx, &servicediscovery.DeleteServiceInput{Id: id})
-				return err
-			})
+	if !w.serviceConnect() {
+		if err := w.createMesh(ctx); err != nil {
+			return err
 		}
+	}
+	for _, u := range w.units() {
+		if err := w.createUnit(ctx, u); err != nil {
+			return err
+		}
+	}
+	return w.createIngressService(ctx)
+}
+
+// createMesh creates the Cloud Map service of each unit and the App Mesh
+// resources.
+func (w *world) createMesh(ctx context.Context) error {
+	sc := w.sc
+	for _, u := range w.units() {
+		out, err := w.aws.CloudMap.CreateService(ctx, &servicediscovery.CreateServiceInput{
+			Name:             aws.String(u.name),
+			NamespaceId:      aws.String(w.namespaceID),
+			CreatorRequestId: aws.String("meshsim-" + u.name),
+			DnsConfig: &sdtypes.DnsConfig{
+				DnsRecords:    []sdtypes.DnsRecord{{Type: sdtypes.RecordTypeA, TTL: aws.Int64(60)}},
+				RoutingPolicy: sdtypes.RoutingPolicyMultivalue,
+			},
+			HealthCheckCustomConfig: &sdtypes.HealthCheckCustomConfig{},
+		})
+		if err != nil {
+			return fmt.Errorf("cloudmap CreateService %s: %w", u.name, err)
+		}
+		w.registries[u.name] = aws.ToString(out.Service.Arn)
+		id := out.Service.Id
+		w.undo(func(ctx context.Context) error {
+			_, err := w.aws.CloudMap.DeleteService(ctx, &servicediscovery.DeleteServiceInput{Id: id})
+			return err
+		})
 	}
 	// Cloud Map services can be deleted once ECS has stopped (and so
 	// deregistered) every task: wait for that after the ECS services go.
 	w.undo(w.waitTasksStopped)
 
-	// App Mesh: the mesh, then services leaves-first so that every backend
-	// a virtual node names already exists.
+	// The mesh, then services leaves-first so that every backend a
+	// virtual node names already exists.
 	if _, err := w.aws.AppMesh.CreateMesh(ctx, &appmesh.CreateMeshInput{MeshName: aws.String(sc.Mesh)}); err != nil {
 		return fmt.Errorf("appmesh CreateMesh %s: %w", sc.Mesh, err)
 	}
@@ -117,40 +176,40 @@ func (w *world) create(ctx context.Context) error {
 			return err
 		}
 	}
-	ingressNode := sc.Ingress.Name
-	if err := w.createVirtualNode(ctx, ingressNode, nil, []string{sc.Ingress.Service}, ""); err != nil {
-		return err
-	}
-
-	// ECS task definitions and services: one per service version, and the
-	// ingress (a sidecar-only task).
-	for i := range sc.Services {
-		s := &sc.Services[i]
-		for _, v := range s.Versions {
-			if err := w.createECSService(ctx, s, v); err != nil {
-				return err
-			}
-		}
-	}
-	return w.createIngressService(ctx)
+	return w.createVirtualNode(ctx, sc.Ingress.Name, nil, []string{sc.Ingress.Service}, "")
 }
 
+// createNamespace creates the Cloud Map namespace: a private DNS namespace
+// for App Mesh, an HTTP (API-only) one for Service Connect.
 func (w *world) createNamespace(ctx context.Context) error {
-	out, err := w.aws.CloudMap.CreatePrivateDnsNamespace(ctx, &servicediscovery.CreatePrivateDnsNamespaceInput{
-		Name:             aws.String(w.sc.Namespace),
-		Vpc:              aws.String("vpc-meshsim"),
-		CreatorRequestId: aws.String("meshsim-" + w.sc.Namespace),
-	})
-	if err != nil {
-		return fmt.Errorf("cloudmap CreatePrivateDnsNamespace %s: %w", w.sc.Namespace, err)
+	var opID *string
+	if w.serviceConnect() {
+		out, err := w.aws.CloudMap.CreateHttpNamespace(ctx, &servicediscovery.CreateHttpNamespaceInput{
+			Name:             aws.String(w.sc.Namespace),
+			CreatorRequestId: aws.String("meshsim-" + w.sc.Namespace),
+		})
+		if err != nil {
+			return fmt.Errorf("cloudmap CreateHttpNamespace %s: %w", w.sc.Namespace, err)
+		}
+		opID = out.OperationId
+	} else {
+		out, err := w.aws.CloudMap.CreatePrivateDnsNamespace(ctx, &servicediscovery.CreatePrivateDnsNamespaceInput{
+			Name:             aws.String(w.sc.Namespace),
+			Vpc:              aws.String("vpc-meshsim"),
+			CreatorRequestId: aws.String("meshsim-" + w.sc.Namespace),
+		})
+		if err != nil {
+			return fmt.Errorf("cloudmap CreatePrivateDnsNamespace %s: %w", w.sc.Namespace, err)
+		}
+		opID = out.OperationId
 	}
-	op, err := w.waitOperation(ctx, aws.ToString(out.OperationId))
+	op, err := w.waitOperation(ctx, aws.ToString(opID))
 	if err != nil {
 		return fmt.Errorf("cloudmap namespace %s: %w", w.sc.Namespace, err)
 	}
 	w.namespaceID = op.Targets[string(sdtypes.OperationTargetTypeNamespace)]
 	if w.namespaceID == "" {
-		return fmt.Errorf("cloudmap namespace %s: operation %s names no namespace", w.sc.Namespace, aws.ToString(out.OperationId))
+		return fmt.Errorf("cloudmap namespace %s: operation %s names no namespace", w.sc.Namespace, aws.ToString(opID))
 	}
 	w.undo(func(ctx context.Context) error {
 		out, err := w.aws.CloudMap.DeleteNamespace(ctx, &servicediscovery.DeleteNamespaceInput{Id: aws.String(w.namespaceID)})
@@ -188,14 +247,20 @@ func (w *world) waitOperation(ctx context.Context, id string) (*sdtypes.Operatio
 // its router and route when it is routed, and its virtual service.
 func (w *world) createMeshService(ctx context.Context, s *scenarios.Service) error {
 	sc := w.sc
-	for _, v := range s.Versions {
-		name := versionName(s.Name, v.Name)
-		if err := w.createVirtualNode(ctx, name, []uint32{s.Port}, s.Backends, name); err != nil {
+	var first string
+	for _, u := range w.units() {
+		if u.service != s {
+			continue
+		}
+		if first == "" {
+			first = u.name
+		}
+		if err := w.createVirtualNode(ctx, u.name, []uint32{s.Port}, s.Backends, u.name); err != nil {
 			return err
 		}
 	}
 	provider := amtypes.VirtualServiceProvider(&amtypes.VirtualServiceProviderMemberVirtualNode{
-		Value: amtypes.VirtualNodeServiceProvider{VirtualNodeName: aws.String(versionName(s.Name, s.Versions[0].Name))},
+		Value: amtypes.VirtualNodeServiceProvider{VirtualNodeName: aws.String(first)},
 	})
 	if w.routed(s) {
 		router := w.routerName(s.Name)
@@ -335,67 +400,125 @@ func (w *world) sidecarContainer(node string) ecstypes.ContainerDefinition {
 	}
 }
 
-func (w *world) createECSService(ctx context.Context, s *scenarios.Service, v scenarios.Version) error {
-	name := versionName(s.Name, v.Name)
-	var backends []string
-	for _, b := range s.Backends {
-		bs, _ := w.sc.Service(b)
-		backends = append(backends, fmt.Sprintf("http://%s:%d/", w.virtualServiceName(b), bs.Port))
+// createUnit registers the unit's first task definition and creates its
+// ECS service.
+func (w *world) createUnit(ctx context.Context, u unit) error {
+	td, err := w.registerTaskDefinition(ctx, u, u.version)
+	if err != nil {
+		return err
+	}
+	in := w.serviceInput(u.name, td, u.version.Count)
+	if w.serviceConnect() {
+		in.ServiceConnectConfiguration = &ecstypes.ServiceConnectConfiguration{
+			Enabled:   true,
+			Namespace: aws.String(w.sc.Namespace),
+			Services: []ecstypes.ServiceConnectService{{
+				PortName:      aws.String("http"),
+				DiscoveryName: aws.String(u.service.Name),
+				ClientAliases: []ecstypes.ServiceConnectClientAlias{{
+					Port: aws.Int32(int32(u.service.Port)), DnsName: aws.String(u.service.Name),
+				}},
+				Timeout: &ecstypes.TimeoutConfiguration{PerRequestTimeoutSeconds: aws.Int32(10)},
+			}},
+		}
+	} else {
+		in.ServiceRegistries = []ecstypes.ServiceRegistry{{
+			RegistryArn:   aws.String(w.registries[u.name]),
+			ContainerName: aws.String("app"),
+			ContainerPort: aws.Int32(int32(u.service.Port)),
+		}}
+	}
+	return w.createService(ctx, in)
+}
+
+// backendURL is how an application addresses service name: its App Mesh
+// virtual service, or its Service Connect client alias.
+func (w *world) backendURL(name string) string {
+	s, _ := w.sc.Service(name)
+	if w.serviceConnect() {
+		return fmt.Sprintf("http://%s:%d/", s.Name, s.Port)
+	}
+	return fmt.Sprintf("http://%s:%d/", w.virtualServiceName(s.Name), s.Port)
+}
+
+// appContainer is the sample service container of version v of service
+// name, calling backends.
+func (w *world) appContainer(name, version string, port uint32, healthPath string, backends []string, v scenarios.Version) ecstypes.ContainerDefinition {
+	var urls []string
+	for _, b := range backends {
+		urls = append(urls, w.backendURL(b))
 	}
 	env := map[string]string{
-		"MESHSIM_SERVICE":  s.Name,
-		"MESHSIM_VERSION":  v.Name,
-		"MESHSIM_PORT":     fmt.Sprint(s.Port),
-		"MESHSIM_BACKENDS": strings.Join(backends, ","),
-		"MESHSIM_PROXY":    fmt.Sprintf("http://localhost:%d", egressPort),
+		sampleapp.EnvService:  name,
+		sampleapp.EnvVersion:  version,
+		sampleapp.EnvPort:     fmt.Sprint(port),
+		sampleapp.EnvBackends: strings.Join(urls, ","),
+		// The sidecar's egress listener stands in for the traffic capture
+		// App Mesh (iptables) and Service Connect (/etc/hosts) set up.
+		sampleapp.EnvProxy: fmt.Sprintf("http://localhost:%d", egressPort),
 	}
-	if v.Latency > 0 {
-		env["MESHSIM_LATENCY"] = v.Latency.String()
+	for k, d := range map[string]time.Duration{
+		sampleapp.EnvLatency: v.Latency, sampleapp.EnvStartDelay: v.StartDelay,
+		sampleapp.EnvDrain: v.Drain, sampleapp.EnvCrashAfter: v.CrashAfter,
+	} {
+		if d > 0 {
+			env[k] = d.String()
+		}
 	}
 	if v.ErrorRate > 0 {
-		env["MESHSIM_ERROR_RATE"] = fmt.Sprint(v.ErrorRate)
+		env[sampleapp.EnvErrorRate] = fmt.Sprint(v.ErrorRate)
 	}
-	if v.StartDelay > 0 {
-		env["MESHSIM_START_DELAY"] = v.StartDelay.String()
+	if v.Shutdown != "" {
+		env[sampleapp.EnvShutdown] = v.Shutdown
 	}
-	app := ecstypes.ContainerDefinition{
+	if v.FailHealth {
+		env[sampleapp.EnvHealth] = "fail"
+	}
+	return ecstypes.ContainerDefinition{
 		Name:         aws.String("app"),
 		Image:        aws.String(sampleapp.Image),
 		Essential:    aws.Bool(true),
 		Environment:  keyValues(env),
-		PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(int32(s.Port)), Name: aws.String("http"), AppProtocol: ecstypes.ApplicationProtocolHttp}},
+		PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(int32(port)), Name: aws.String("http"), AppProtocol: ecstypes.ApplicationProtocolHttp}},
 		HealthCheck: &ecstypes.HealthCheck{
-			Command:     []string{"CMD-SHELL", fmt.Sprintf("curl -f http://localhost:%d%s || exit 1", s.Port, s.HealthCheckPath)},
+			Command:     []string{"CMD-SHELL", fmt.Sprintf("curl -f http://localhost:%d%s || exit 1", port, healthPath)},
 			Interval:    aws.Int32(5),
 			Timeout:     aws.Int32(2),
 			Retries:     aws.Int32(3),
 			StartPeriod: aws.Int32(0),
 		},
+		StopTimeout: aws.Int32(10),
 	}
-	return w.createTaskService(ctx, name, v.Count, []ecstypes.ContainerDefinition{app, w.sidecarContainer(name)},
-		[]ecstypes.ServiceRegistry{{
-			RegistryArn:   aws.String(w.registries[name]),
-			ContainerName: aws.String("app"),
-			ContainerPort: aws.Int32(int32(s.Port)),
-		}})
 }
 
-func (w *world) createIngressService(ctx context.Context) error {
-	return w.createTaskService(ctx, w.sc.Ingress.Name, 1, []ecstypes.ContainerDefinition{w.sidecarContainer(w.sc.Ingress.Name)}, nil)
+// registerTaskDefinition registers version v of unit u: with App Mesh, the
+// sample service and its Envoy-style sidecar; with Service Connect, the
+// sample service alone (ECS adds the Service Connect proxy).
+func (w *world) registerTaskDefinition(ctx context.Context, u unit, v scenarios.Version) (string, error) {
+	s := u.service
+	containers := []ecstypes.ContainerDefinition{w.appContainer(s.Name, v.Name, s.Port, s.HealthCheckPath, s.Backends, v)}
+	if !w.serviceConnect() {
+		containers = append(containers, w.sidecarContainer(u.name))
+	}
+	arn, err := w.registerFamily(ctx, u.name, containers)
+	if err != nil {
+		return "", err
+	}
+	w.taskDefinitions[arn] = v.Name
+	return arn, nil
 }
 
-// createTaskService registers the task definition family name and creates
-// the ECS service of the same name.
-func (w *world) createTaskService(ctx context.Context, name string, count int, containers []ecstypes.ContainerDefinition, registries []ecstypes.ServiceRegistry) error {
+// registerFamily registers a revision of task definition family.
+func (w *world) registerFamily(ctx context.Context, family string, containers []ecstypes.ContainerDefinition) (string, error) {
 	td := &ecs.RegisterTaskDefinitionInput{
-		Family:                  aws.String(name),
+		Family:                  aws.String(family),
 		NetworkMode:             ecstypes.NetworkModeAwsvpc,
 		RequiresCompatibilities: []ecstypes.Compatibility{ecstypes.CompatibilityFargate},
 		Cpu:                     aws.String("256"),
 		Memory:                  aws.String("512"),
 		ContainerDefinitions:    containers,
 	}
-	if len(containers) > 1 {
+	if len(containers) > 1 && aws.ToString(containers[len(containers)-1].Name) == "envoy" {
 		td.ProxyConfiguration = &ecstypes.ProxyConfiguration{
 			Type:          ecstypes.ProxyConfigurationTypeAppmesh,
 			ContainerName: aws.String("envoy"),
@@ -407,24 +530,69 @@ func (w *world) createTaskService(ctx context.Context, name string, count int, c
 	}
 	out, err := w.aws.ECS.RegisterTaskDefinition(ctx, td)
 	if err != nil {
-		return fmt.Errorf("ecs RegisterTaskDefinition %s: %w", name, err)
+		return "", fmt.Errorf("ecs RegisterTaskDefinition %s: %w", family, err)
 	}
-	_, err = w.aws.ECS.CreateService(ctx, &ecs.CreateServiceInput{
+	return aws.ToString(out.TaskDefinition.TaskDefinitionArn), nil
+}
+
+// createIngressService creates the ECS service load enters through. With
+// App Mesh it is a sidecar-only task of the ingress virtual node (a
+// gateway); with Service Connect, a sample service named after the ingress
+// that calls the ingress service through its client alias.
+func (w *world) createIngressService(ctx context.Context) error {
+	name := w.sc.Ingress.Name
+	if !w.serviceConnect() {
+		td, err := w.registerFamily(ctx, name, []ecstypes.ContainerDefinition{w.sidecarContainer(name)})
+		if err != nil {
+			return err
+		}
+		return w.createService(ctx, w.serviceInput(name, td, 1))
+	}
+	app := w.appContainer(name, "v1", ingressPort, "/health", []string{w.sc.Ingress.Service}, scenarios.Version{})
+	td, err := w.registerFamily(ctx, name, []ecstypes.ContainerDefinition{app})
+	if err != nil {
+		return err
+	}
+	in := w.serviceInput(name, td, 1)
+	in.ServiceConnectConfiguration = &ecstypes.ServiceConnectConfiguration{Enabled: true, Namespace: aws.String(w.sc.Namespace)}
+	return w.createService(ctx, in)
+}
+
+// ingressPort is where the Service Connect ingress application listens.
+const ingressPort = 8080
+
+// ingressTarget returns the URL load is sent to and the Host header it
+// carries, once the ingress task runs at ip.
+func (w *world) ingressTarget(ip string) (target, host string) {
+	if w.serviceConnect() {
+		return fmt.Sprintf("http://%s:%d%s", ip, ingressPort, w.sc.Load.Path), ""
+	}
+	s, _ := w.sc.Service(w.sc.Ingress.Service)
+	return fmt.Sprintf("http://%s:%d%s", ip, egressPort, w.sc.Load.Path),
+		fmt.Sprintf("%s:%d", w.virtualServiceName(s.Name), s.Port)
+}
+
+func (w *world) serviceInput(name, taskDefinition string, count int) *ecs.CreateServiceInput {
+	return &ecs.CreateServiceInput{
 		Cluster:        aws.String(w.sc.Cluster),
 		ServiceName:    aws.String(name),
-		TaskDefinition: out.TaskDefinition.TaskDefinitionArn,
+		TaskDefinition: aws.String(taskDefinition),
 		DesiredCount:   aws.Int32(int32(count)),
 		LaunchType:     ecstypes.LaunchTypeFargate,
 		NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{
 			Subnets: []string{"subnet-meshsim"},
 		}},
-		ServiceRegistries: registries,
 		DeploymentConfiguration: &ecstypes.DeploymentConfiguration{
 			MinimumHealthyPercent: aws.Int32(100),
 			MaximumPercent:        aws.Int32(200),
 		},
-	})
-	if err != nil {
+	}
+}
+
+// createService creates an ECS service, to be deleted at teardown.
+func (w *world) createService(ctx context.Context, in *ecs.CreateServiceInput) error {
+	name := aws.ToString(in.ServiceName)
+	if _, err := w.aws.ECS.CreateService(ctx, in); err != nil {
 		return fmt.Errorf("ecs CreateService %s: %w", name, err)
 	}
 	w.ecsServices = append(w.ecsServices, name)
