@@ -59,6 +59,7 @@ func Analyze(run *rundir.Run) *Report {
 		Reason:          meta.Reason,
 		TornLines:       run.TornLines,
 		MeasuredService: meta.MeasuredService,
+		TimeScale:       meta.TimeScale,
 		Load: LoadInfo{
 			Target:      meta.Load.Target,
 			OfferedRate: meta.Load.Rate,
@@ -106,6 +107,10 @@ func Analyze(run *rundir.Run) *Report {
 		r.Run.Load.AchievedRate = float64(stepRequests) / stepTime.Seconds()
 	}
 	r.Run.WallTime = wallTime(run)
+	r.Deployments = analyzeDeployments(meta)
+	if len(meta.Deployments) > 0 {
+		taskCapacity(meta.Deployments[0].Service, r.Steps, run.Events)
+	}
 
 	for _, a := range meta.Assertions {
 		r.Assertions = append(r.Assertions, judge(a, r))
@@ -190,6 +195,11 @@ func analyzeStep(s rundir.Step, start, end time.Time, obs []*rundir.Observation,
 			sr.AchievedRate = float64(sr.Requests) / sr.Duration.Seconds()
 		}
 		sr.Convergence = convergence(evs, start, end)
+	}
+	if _, weighted := normalise(s.Weights); !weighted {
+		// No configured split to converge to (a rolling update): every
+		// request counts for the observed shares.
+		sr.Convergence = Convergence{Basis: ConvergedAtStart, At: start}
 	}
 	converged := sr.Convergence.Basis == ConvergedOnAck || sr.Convergence.Basis == ConvergedAtStart
 

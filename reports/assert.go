@@ -52,6 +52,8 @@ func judge(a rundir.Assertion, r *Report) AssertionResult {
 		})
 	case assertLatencyP99Below:
 		v = judgeLatency(r, time.Duration(a.Value))
+	case assertDeploymentsAsExpected:
+		v = judgeDeployments(r)
 	default:
 		res.Message = fmt.Sprintf("unknown assertion kind %q", a.Kind)
 		return res

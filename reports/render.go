@@ -56,14 +56,14 @@ func writeFile(dir, name string, data []byte) error {
 // The per-step table, shared by report.md and the terminal summary.
 var stepColumns = []string{
 	"Step", "Weights configured → observed (%)", "Max error (pp)", "Requests", "Failed",
-	"Errors by kind", "p50 ms", "p90 ms", "p99 ms", "Convergence ms",
+	"Errors by kind", "p50 ms", "p90 ms", "p99 ms", "Convergence ms", "Tasks",
 }
 
 // stepRow is the row of s in the per-step table.
 func stepRow(s StepReport) []string {
 	label := fmt.Sprintf("%d %s", s.Index, s.Name)
 	if !s.Reached {
-		return []string{label, weightsCell(s), "-", "-", "-", "-", "-", "-", "-", "not reached"}
+		return []string{label, weightsCell(s), "-", "-", "-", "-", "-", "-", "-", "not reached", "-"}
 	}
 	maxErr := "-"
 	if s.Weighted && s.ShareRequests > 0 {
@@ -79,7 +79,7 @@ func stepRow(s StepReport) []string {
 		label, weightsCell(s), maxErr,
 		fmt.Sprint(s.Requests), fmt.Sprint(s.Failed), kindsText(s.ErrorsByKind),
 		lat(s.Latency.P50), lat(s.Latency.P90), lat(s.Latency.P99),
-		convergenceCell(s.Convergence),
+		convergenceCell(s.Convergence), capacityCell(s),
 	}
 }
 
@@ -216,6 +216,7 @@ func writeMarkdown(b *bytes.Buffer, r *Report) {
 		{"Wall time", info.WallTime.Round(time.Millisecond).String()},
 		{"Partial", partialText(info)},
 		{"Measured service", mdText(info.MeasuredService)},
+		{"Time scale", timeScaleText(info.TimeScale)},
 		{"Load", mdText(loadText(r))},
 		{"Requests", totalsText(r)},
 	}
@@ -239,6 +240,13 @@ func writeMarkdown(b *bytes.Buffer, r *Report) {
 	mdRow(b, sep)
 	for _, s := range r.Steps {
 		mdRow(b, stepRow(s))
+	}
+
+	if len(r.Deployments) > 0 {
+		fmt.Fprintf(b, "\n## Deployments\n\n")
+		for _, l := range deploymentLines(r, true) {
+			fmt.Fprintln(b, mdText(l))
+		}
 	}
 
 	fmt.Fprintf(b, "\n### Split accuracy\n\n")
@@ -341,4 +349,12 @@ func mdCode(s string) string {
 		return "-"
 	}
 	return "`" + strings.ReplaceAll(mdText(s), "`", "'") + "`"
+}
+
+// timeScaleText says how AWS time relates to wall time.
+func timeScaleText(scale float64) string {
+	if scale <= 1 {
+		return "1× (real time)"
+	}
+	return fmt.Sprintf("%g× (AWS-side durations ran %g times faster: AWS time = wall time × %g)", scale, scale, scale)
 }

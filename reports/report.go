@@ -29,6 +29,9 @@ type Report struct {
 	// Assertions are the scenario's assertions with their results, in the
 	// order the scenario lists them.
 	Assertions []AssertionResult `json:"assertions"`
+	// Deployments are the ECS deployments the run made (none for route
+	// steps).
+	Deployments []DeploymentReport `json:"deployments,omitempty"`
 }
 
 // RunInfo describes the run as a whole.
@@ -51,9 +54,12 @@ type RunInfo struct {
 	// mid-write and skipped.
 	TornLines int `json:"tornLines,omitempty"`
 	// MeasuredService is the service whose versions the split is judged on.
-	MeasuredService string   `json:"measuredService"`
-	Load            LoadInfo `json:"load"`
-	Totals          Totals   `json:"totals"`
+	MeasuredService string `json:"measuredService"`
+	// TimeScale is how much faster than AWS time the world ran (1 = real
+	// time); AWS-side durations are wall time × TimeScale.
+	TimeScale float64  `json:"timeScale,omitempty"`
+	Load      LoadInfo `json:"load"`
+	Totals    Totals   `json:"totals"`
 }
 
 // LoadInfo is the load offered and the load achieved.
@@ -133,6 +139,9 @@ type StepReport struct {
 	// AchievedRate is Requests/Duration in requests per second.
 	AchievedRate float64     `json:"achievedRate"`
 	Convergence  Convergence `json:"convergence"`
+	// Tasks is how many tasks of the deployed service ran during the step
+	// (deployments only).
+	Tasks *Capacity `json:"tasks,omitempty"`
 }
 
 // VersionShare is the share of one version in one step.

@@ -37,6 +37,15 @@ func WriteSummary(w io.Writer, r *Report) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	if info.TimeScale > 1 {
+		fmt.Fprintf(w, "time scale %s\n", timeScaleText(info.TimeScale))
+	}
+	for _, l := range deploymentLines(r, false) {
+		fmt.Fprintln(w, l)
+	}
+	if len(r.Deployments) > 0 {
+		fmt.Fprintln(w)
+	}
 
 	for _, a := range r.Assertions {
 		mark := "PASS"

@@ -1,0 +1,173 @@
+package reports
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/meshsim/meshsim/loadgen/rundir"
+)
+
+// assertDeploymentsAsExpected is the assertion that every ECS deployment
+// ended as the scenario expects.
+const assertDeploymentsAsExpected = "deployments-as-expected"
+
+// DeploymentReport is one ECS deployment of the run: what was asked, how ECS
+// ran it (lifecycle stages, gates), and whether it ended as expected.
+type DeploymentReport struct {
+	rundir.Deployment
+	// AsExpected is true when Outcome is Expect.
+	AsExpected bool `json:"asExpected"`
+	// Duration is how long the deployment took (wall time); AWSDuration is
+	// the same span in AWS time (Duration × the run's time scale).
+	Duration    time.Duration `json:"durationNs"`
+	AWSDuration time.Duration `json:"awsDurationNs"`
+}
+
+// Capacity is how many tasks of the rolled-out service were RUNNING during
+// a step (from the ECS fake's task state events): the fewest and the most
+// at any moment.
+type Capacity struct {
+	Service string `json:"service"`
+	Min     int    `json:"min"`
+	Max     int    `json:"max"`
+}
+
+func analyzeDeployments(meta rundir.Meta) []DeploymentReport {
+	scale := meta.TimeScale
+	if scale <= 0 {
+		scale = 1
+	}
+	var out []DeploymentReport
+	for _, d := range meta.Deployments {
+		dr := DeploymentReport{Deployment: d, AsExpected: d.Outcome != "" && d.Outcome == d.Expect}
+		if !d.Ended.IsZero() {
+			dr.Duration = d.Ended.Sub(d.Started)
+			dr.AWSDuration = time.Duration(float64(dr.Duration) * scale)
+		}
+		out = append(out, dr)
+	}
+	return out
+}
+
+func judgeDeployments(r *Report) verdictBuilder {
+	v := verdictBuilder{none: "no ECS deployment was made"}
+	for _, d := range r.Deployments {
+		v.judged++
+		switch {
+		case d.Outcome == "":
+			v.failures = append(v.failures, fmt.Sprintf("deployment %q (%s → %s) did not end before the run did; expected %s", d.Name, d.From, d.To, d.Expect))
+		case !d.AsExpected:
+			why := ""
+			if d.RollbackReason != "" {
+				why = ": " + d.RollbackReason
+			}
+			v.failures = append(v.failures, fmt.Sprintf("deployment %q (%s → %s) ended %s, expected %s%s", d.Name, d.From, d.To, d.Outcome, d.Expect, why))
+		}
+	}
+	names := make([]string, len(r.Deployments))
+	for i, d := range r.Deployments {
+		names[i] = fmt.Sprintf("%s %s", d.Name, d.Outcome)
+	}
+	v.pass = fmt.Sprintf("every deployment ended as expected (%s)", strings.Join(names, ", "))
+	return v
+}
+
+// taskCapacity replays the ECS task state events of service and returns,
+// for each step, the fewest and most tasks RUNNING during it.
+func taskCapacity(service string, steps []StepReport, evs []rundir.Event) {
+	type change struct {
+		at    time.Time
+		delta int
+	}
+	var changes []change
+	for _, e := range evs {
+		if e.Source != "ecs" || e.Type != "task.state" || e.Detail["service"] != service {
+			continue
+		}
+		switch {
+		case e.Detail["to"] == "RUNNING":
+			changes = append(changes, change{e.Time, +1})
+		case e.Detail["from"] == "RUNNING":
+			changes = append(changes, change{e.Time, -1})
+		}
+	}
+	if len(changes) == 0 {
+		return
+	}
+	sort.SliceStable(changes, func(i, j int) bool { return changes[i].at.Before(changes[j].at) })
+	for i := range steps {
+		s := &steps[i]
+		if !s.Reached {
+			continue
+		}
+		running, k := 0, 0
+		for ; k < len(changes) && !changes[k].at.After(s.Start); k++ {
+			running += changes[k].delta
+		}
+		c := Capacity{Service: service, Min: running, Max: running}
+		for ; k < len(changes) && (s.End.IsZero() || changes[k].at.Before(s.End)); k++ {
+			running += changes[k].delta
+			c.Min, c.Max = min(c.Min, running), max(c.Max, running)
+		}
+		s.Tasks = &c
+	}
+}
+
+// capacityCell renders a step's capacity: "4" or "2–4".
+func capacityCell(s StepReport) string {
+	if s.Tasks == nil {
+		return "-"
+	}
+	if s.Tasks.Min == s.Tasks.Max {
+		return fmt.Sprint(s.Tasks.Min)
+	}
+	return fmt.Sprintf("%d–%d", s.Tasks.Min, s.Tasks.Max)
+}
+
+// deploymentLines renders the deployments for Markdown (md) or the terminal.
+func deploymentLines(r *Report, md bool) []string {
+	var lines []string
+	scale := r.Run.TimeScale
+	for _, d := range r.Deployments {
+		mark := "✅"
+		if !d.AsExpected {
+			mark = "❌"
+		}
+		outcome := d.Outcome
+		if outcome == "" {
+			outcome = "not finished"
+		}
+		head := fmt.Sprintf("%s %s: %s %s → %s, ended %s (expected %s) after %s", mark, d.Name, d.Strategy, d.From, d.To, outcome, d.Expect, d.Duration.Round(10*time.Millisecond))
+		if scale > 1 {
+			head += fmt.Sprintf(" (%s of AWS time at %g×)", d.AWSDuration.Round(time.Second), scale)
+		}
+		if md {
+			head = "- " + head
+		}
+		lines = append(lines, head)
+		indent := "    "
+		if md {
+			indent = "  - "
+		}
+		if d.RollbackReason != "" {
+			lines = append(lines, indent+"rollback: "+d.RollbackReason)
+		}
+		if len(d.Stages) > 0 {
+			parts := make([]string, len(d.Stages))
+			for i, st := range d.Stages {
+				at := st.At.Sub(d.Started)
+				parts[i] = fmt.Sprintf("%s +%s", st.Stage, at.Round(10*time.Millisecond))
+				if scale > 1 {
+					parts[i] += fmt.Sprintf(" (AWS +%s)", time.Duration(float64(at)*scale).Round(time.Second))
+				}
+			}
+			lines = append(lines, indent+"stages: "+strings.Join(parts, " → "))
+		}
+		for _, g := range d.Gates {
+			lines = append(lines, fmt.Sprintf("%sgate at %s: %s (%s)", indent, g.Stage, g.Status, g.Reason))
+		}
+	}
+	return lines
+}
