@@ -3,6 +3,7 @@ package reports
 import (
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -71,12 +72,26 @@ func Analyze(run *rundir.Run) *Report {
 		r.Run.Reason = "run.json has no end time: the run was cut off or is still going"
 	}
 
-	// Bucket the observations by the step they were scheduled in.
+	// Bucket the observations by the step they were scheduled in (stream
+	// events: the step in force when they happened). Records of a kind
+	// this version does not know are left out.
 	position := stepPositions(meta.Steps)
 	byStep := make([][]*rundir.Observation, len(meta.Steps))
+	streamsByStep := make([][]*rundir.Observation, len(meta.Steps))
+	var streams []*rundir.Observation
 	for i := range run.Observations {
 		o := &run.Observations[i]
 		p, inStep := position[o.Step]
+		if o.IsStream() {
+			streams = append(streams, o)
+			if inStep {
+				streamsByStep[p] = append(streamsByStep[p], o)
+			}
+			continue
+		}
+		if !o.IsRequest() {
+			continue
+		}
 		if inStep {
 			byStep[p] = append(byStep[p], o)
 		}
@@ -107,6 +122,7 @@ func Analyze(run *rundir.Run) *Report {
 		r.Run.Load.AchievedRate = float64(stepRequests) / stepTime.Seconds()
 	}
 	r.Run.WallTime = wallTime(run)
+	analyzeStreams(r, streams, streamsByStep)
 	r.Deployments = analyzeDeployments(meta)
 	if len(meta.Deployments) > 0 {
 		taskCapacity(meta.Deployments[0].Service, r.Steps, run.Events)
@@ -293,6 +309,15 @@ func stepDuration(start, end time.Time, obs []*rundir.Observation) time.Duration
 // window. Pushes and ACKs are paired by node and version. With no push in the
 // window the step changed nothing in xDS, and its weights were in force from
 // its start. A zero end leaves the window open.
+// carriesWeights reports whether an xDS push can change traffic weights:
+// route configurations carry them (weighted clusters); listener, cluster
+// and endpoint pushes (tasks coming and going) do not. A push that does not
+// say its type counts.
+func carriesWeights(e rundir.Event) bool {
+	t := e.Detail["typeUrl"]
+	return t == "" || strings.HasSuffix(t, ".RouteConfiguration")
+}
+
 func convergence(evs []rundir.Event, start, end time.Time) Convergence {
 	type key struct{ node, version string }
 	inWindow := func(e rundir.Event) bool {
@@ -301,7 +326,7 @@ func convergence(evs []rundir.Event, start, end time.Time) Convergence {
 	pushed := map[key]time.Time{}
 	var c Convergence
 	for _, e := range evs {
-		if e.Type != xdsPush || !inWindow(e) {
+		if e.Type != xdsPush || !inWindow(e) || !carriesWeights(e) {
 			continue
 		}
 		c.Pushes++

@@ -475,3 +475,31 @@ func TestInFlightAtStepEndExcluded(t *testing.T) {
 		t.Errorf("weight-within: %s", a.Message)
 	}
 }
+
+// Only pushes of route configurations (which carry the weights) decide
+// convergence: endpoint pushes from tasks coming and going do not.
+func TestConvergenceIgnoresEndpointPushes(t *testing.T) {
+	const ms = time.Millisecond
+	start := 10 * time.Second
+	steps := []rundir.Step{
+		step(0, "baseline", 0, start, map[string]float64{"v1": 100}),
+		step(1, "half", start, 20*time.Second, map[string]float64{"v1": 50, "v2": 50}),
+	}
+	obs := concat(served(0, at(0), ms, map[string]int{"v1": 100}), served(1, at(start+10*ms), ms, map[string]int{"v1": 500, "v2": 500}))
+	typed := func(typ string, at time.Time, version, typeURL string) rundir.Event {
+		e := xdsEvent(typ, at, "node-a", version)
+		e.Detail["typeUrl"] = typeURL
+		return e
+	}
+	const rds, eds = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+	evs := []rundir.Event{
+		typed("xds.push", at(start+1*ms), "r2", rds),
+		typed("xds.ack", at(start+3*ms), "r2", rds),
+		typed("xds.push", at(start+5*time.Second), "e7", eds), // a task left
+		typed("xds.ack", at(start+5*time.Second+ms), "e7", eds),
+	}
+	c := reports.Analyze(newRun(steps, obs, evs)).Steps[1].Convergence
+	if c.Basis != reports.ConvergedOnAck || c.After != 3*ms || c.Pushes != 1 {
+		t.Errorf("convergence %+v, want on the route ACK after 3ms", c)
+	}
+}

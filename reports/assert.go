@@ -54,6 +54,10 @@ func judge(a rundir.Assertion, r *Report) AssertionResult {
 		v = judgeLatency(r, time.Duration(a.Value))
 	case assertDeploymentsAsExpected:
 		v = judgeDeployments(r)
+	case assertNoMessageLost:
+		v = judgeNoMessageLost(r)
+	case assertStreamsResumedWithin:
+		v = judgeStreamsResumedWithin(r, time.Duration(a.Value))
 	default:
 		res.Message = fmt.Sprintf("unknown assertion kind %q", a.Kind)
 		return res

@@ -133,7 +133,7 @@ func assertionTitle(a AssertionResult) string {
 			z = toleranceZ
 		}
 		return a.Kind + " " + num(z) + "σ"
-	case assertLatencyP99Below:
+	case assertLatencyP99Below, assertStreamsResumedWithin:
 		return a.Kind + " " + ms(time.Duration(a.Value)) + " ms"
 	default:
 		return a.Kind
@@ -278,6 +278,8 @@ func writeMarkdown(b *bytes.Buffer, r *Report) {
 			mdRow(b, row)
 		}
 	}
+
+	writeStreamsMarkdown(b, r)
 
 	fmt.Fprintf(b, "\n## Assertions\n\n")
 	if len(r.Assertions) == 0 {

@@ -60,6 +60,9 @@ type RunInfo struct {
 	TimeScale float64  `json:"timeScale,omitempty"`
 	Load      LoadInfo `json:"load"`
 	Totals    Totals   `json:"totals"`
+	// Streams is the continuity of the run's long-lived gRPC streams; nil
+	// when the run held none.
+	Streams *StreamTotals `json:"streams,omitempty"`
 }
 
 // LoadInfo is the load offered and the load achieved.
@@ -73,7 +76,8 @@ type LoadInfo struct {
 	Duration     time.Duration `json:"durationNs,omitempty"`
 }
 
-// Totals counts the requests of the whole run.
+// Totals counts the requests (HTTP requests and unary gRPC calls) of the
+// whole run.
 type Totals struct {
 	Requests int `json:"requests"`
 	Failed   int `json:"failed"`
@@ -142,6 +146,9 @@ type StepReport struct {
 	// Tasks is how many tasks of the deployed service ran during the step
 	// (deployments only).
 	Tasks *Capacity `json:"tasks,omitempty"`
+	// Streams is the continuity of the long-lived gRPC streams during the
+	// step; nil when the run held none or the step was not reached.
+	Streams *StepStreams `json:"streams,omitempty"`
 }
 
 // VersionShare is the share of one version in one step.
@@ -200,7 +207,9 @@ const (
 	NotConverged = "never"
 )
 
-// Convergence is when a step's weights came into force.
+// Convergence is when a step's weights came into force: the last ACK of the
+// route configurations (which carry the weights) pushed during the step.
+// Listener, cluster and endpoint pushes do not count.
 type Convergence struct {
 	// Basis is ConvergedOnAck, ConvergedAtStart or NotConverged; empty for
 	// a step the run never reached.
@@ -209,8 +218,8 @@ type Convergence struct {
 	At time.Time `json:"at,omitzero"`
 	// After is At minus the step's start.
 	After time.Duration `json:"afterNs"`
-	// Pushes and Acks count the xDS pushes made during the step and the
-	// ACKs of those pushes.
+	// Pushes and Acks count the route configuration pushes made during the
+	// step and the ACKs of those pushes.
 	Pushes int `json:"pushes"`
 	Acks   int `json:"acks"`
 	// Excluded counts the requests scheduled before convergence or still in

@@ -37,6 +37,7 @@ func WriteSummary(w io.Writer, r *Report) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	writeStreamsSummary(w, r)
 	if info.TimeScale > 1 {
 		fmt.Fprintf(w, "time scale %s\n", timeScaleText(info.TimeScale))
 	}

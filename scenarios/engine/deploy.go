@@ -128,14 +128,21 @@ func (r *runner) deploy(ctx context.Context, wld *world, u unit, di int, dep sce
 		stage := string(sd.LifecycleStage)
 		key := stage + " " + weightString(weights)
 		if key != lastKey {
+			// The phase began when ECS reported the change on the event
+			// stream, a moment before this poll saw it; the proxies may
+			// already have the new weights.
+			at := time.Now()
+			if ns := r.lastChange.Load(); ns != 0 {
+				at = time.Unix(0, ns)
+			}
 			if lastStep >= 0 {
 				r.endStep(lastStep, false)
 			}
 			name := fmt.Sprintf("%s: %s", dep.Name, phaseName(stage, sd.Status))
-			lastStep = r.addStep(name, weights)
+			lastStep = r.addStepAt(name, weights, at)
 			lastKey = key
 			r.updateDeployment(idx, func(d *rundir.Deployment) {
-				if n := len(d.Stages); n == 0 || d.Stages[n-1].Stage != stage {
+				if n := len(d.Stages); stage != "" && (n == 0 || d.Stages[n-1].Stage != stage) {
 					d.Stages = append(d.Stages, rundir.Stage{Stage: stage, At: time.Now()})
 				}
 			})
@@ -145,11 +152,15 @@ func (r *runner) deploy(ctx context.Context, wld *world, u unit, di int, dep sce
 			break
 		}
 		r.progress.Update(r.status(lastStep, time.Since(r.stepStart(lastStep)), 0))
+		// Look again when ECS reports a change on the event stream (so a
+		// step begins within a round trip of the weights changing), or
+		// after a while in any case.
 		select {
 		case <-ctx.Done():
 			r.endStep(lastStep, true)
 			return from, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-r.deploymentChanged:
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 	r.endStep(lastStep, false)
@@ -315,6 +326,14 @@ func (r *runner) setGates(g map[string]scenarios.Hook, deployment int) {
 // progress: a gate holds when, over its window, the error rate and p99
 // latency stay within its limits.
 func (r *runner) onEvent(e rundir.Event) {
+	if e.Source == "ecs" && strings.Contains(e.Type, "deployment.") {
+		r.lastChange.Store(e.Time.UnixNano())
+		select {
+		case r.deploymentChanged <- struct{}{}:
+		default:
+		}
+		return
+	}
 	if e.Source != "lambda" || e.Type != "hook.invoked" {
 		return
 	}

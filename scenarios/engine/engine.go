@@ -96,7 +96,8 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	if err != nil {
 		return res, fmt.Errorf("creating run directory: %w", err)
 	}
-	r := &runner{sc: sc, opts: opts, out: w, progress: opts.Progress, counts: newStepCounter(), recent: newWindow(2 * time.Minute)}
+	r := &runner{sc: sc, opts: opts, out: w, progress: opts.Progress, counts: newStepCounter(), recent: newWindow(2 * time.Minute),
+		deploymentChanged: make(chan struct{}, 1)}
 	r.steps = meta(sc, opts).Steps
 	runErr := r.run(ctx, res)
 
@@ -166,6 +167,10 @@ type runner struct {
 	steps       []rundir.Step // planned route steps, or deployment phases as they happen
 	deployments []rundir.Deployment
 	gates       gateSet
+	// deploymentChanged is signalled when ECS reports a deployment change
+	// on the event stream; lastChange is that event's time.
+	deploymentChanged chan struct{}
+	lastChange        atomic.Int64 // unix nanoseconds
 }
 
 func (r *runner) run(ctx context.Context, res *Result) error {
@@ -273,9 +278,14 @@ func (r *runner) runSteps(ctx context.Context, wld *world) error {
 
 // beginStep puts step i in force: requests scheduled from now on belong to
 // it.
-func (r *runner) beginStep(i int) {
+func (r *runner) beginStep(i int) { r.beginStepAt(i, time.Now()) }
+
+// beginStepAt puts step i in force, recording that its configuration
+// changed at `at` (for a deployment phase, when ECS reported the change,
+// a moment before the engine saw it).
+func (r *runner) beginStepAt(i int, at time.Time) {
 	r.mu.Lock()
-	r.steps[i].Start = time.Now()
+	r.steps[i].Start = at
 	st := r.steps[i]
 	r.mu.Unlock()
 	r.step.Store(int32(i))
@@ -285,14 +295,23 @@ func (r *runner) beginStep(i int) {
 // addStep appends a step that the run discovered (a deployment phase) and
 // puts it in force; it returns its index.
 func (r *runner) addStep(name string, weights map[string]float64) int {
+	return r.addStepAt(name, weights, time.Now())
+}
+
+// addStepAt is addStep for a phase that began at `at`; a time before the
+// previous step's start is taken as now.
+func (r *runner) addStepAt(name string, weights map[string]float64, at time.Time) int {
 	r.mu.Lock()
 	i := len(r.steps)
-	if i > 0 && r.steps[i-1].End.IsZero() {
-		r.steps[i-1].End = time.Now()
+	if i > 0 && !at.After(r.steps[i-1].Start) {
+		at = time.Now()
+	}
+	if i > 0 && (r.steps[i-1].End.IsZero() || r.steps[i-1].End.After(at)) {
+		r.steps[i-1].End = at
 	}
 	r.steps = append(r.steps, rundir.Step{Index: i, Name: name, Weights: weights})
 	r.mu.Unlock()
-	r.beginStep(i)
+	r.beginStepAt(i, at)
 	return i
 }
 

@@ -49,6 +49,7 @@ func (f *Fake) reconcileAll() {
 			return !t.alive() && now.Sub(t.stoppedAt) > f.opts.StoppedTaskRetention
 		})
 	}
+	f.publish()
 }
 
 // reconcile moves service s one step towards its desired state, as the ECS
@@ -61,8 +62,14 @@ func (f *Fake) reconcileAll() {
 //
 // Tasks that are stopping still count against maximumPercent, which keeps
 // the bound even while they drain. Task failures are outside its control
-// and can take RUNNING below the minimum. Callers hold f.mu.
+// and can take RUNNING below the minimum. While a traffic-shifting
+// deployment runs, it decides the tasks of each deployment instead (see
+// reconcileShift). Callers hold f.mu.
 func (f *Fake) reconcile(s *service, now time.Time) {
+	if s.current.shifting() {
+		f.reconcileShift(s, now)
+		return
+	}
 	desired := s.desiredCount
 	minHealthy := (desired**s.parsed.MinimumHealthyPercent + 99) / 100
 	maxTotal := desired * *s.parsed.MaximumPercent / 100
@@ -103,17 +110,7 @@ func (f *Fake) reconcile(s *service, now time.Time) {
 	// Scale the primary deployment in: tasks that are not running first,
 	// then the newest.
 	if extra := len(live[primary]) - desired; extra > 0 {
-		candidates := slices.Clone(live[primary])
-		slices.SortStableFunc(candidates, func(a, b *task) int {
-			if ar, br := a.lastStatus == statusRunning, b.lastStatus == statusRunning; ar != br {
-				if ar {
-					return 1
-				}
-				return -1
-			}
-			return cmp.Compare(b.seq, a.seq)
-		})
-		for _, t := range candidates {
+		for _, t := range scaleInOrder(live[primary]) {
 			if extra == 0 {
 				break
 			}
@@ -142,6 +139,12 @@ func (f *Fake) reconcile(s *service, now time.Time) {
 		}
 	}
 
+	f.record(s, started, stopped, now)
+}
+
+// record records the tasks reconcile started and stopped in the service's
+// events, and settles the service. Callers hold f.mu.
+func (f *Fake) record(s *service, started, stopped []string, now time.Time) {
 	if len(started) > 0 {
 		f.serviceEvent(s, fmt.Sprintf("(service %s) has started %d tasks: %s.", s.name, len(started), taskList(started)))
 	}
@@ -149,6 +152,51 @@ func (f *Fake) reconcile(s *service, now time.Time) {
 		f.serviceEvent(s, fmt.Sprintf("(service %s) has stopped %d running tasks: %s.", s.name, len(stopped), taskList(stopped)))
 	}
 	f.settle(s, now)
+}
+
+// reconcileShift gives each deployment of s the number of tasks the
+// traffic-shifting deployment asks of it (deployment.desired), with no
+// bounds: ECS runs the target revision at full size beside the source
+// before it shifts traffic. Tasks that are not running yet go first, then
+// the newest. Callers hold f.mu.
+func (f *Fake) reconcileShift(s *service, now time.Time) {
+	live := map[*deployment][]*task{}
+	for _, t := range f.serviceTasks(s) {
+		if t.desiredStatus == statusRunning {
+			live[t.deployment] = append(live[t.deployment], t)
+		}
+	}
+	var stopped, started []string
+	for _, d := range s.deployments {
+		if extra := len(live[d]) - d.desired; extra > 0 {
+			for _, t := range scaleInOrder(live[d])[:extra] {
+				f.requestStop(t, "Scaling activity initiated by (deployment "+t.deployment.id+")", stopCodeScheduler)
+				stopped = append(stopped, t.id)
+			}
+		}
+		if d.rolloutState != rolloutFailed && !now.Before(s.launchAfter) {
+			for range d.desired - len(live[d]) {
+				started = append(started, f.launch(s, d, now).id)
+			}
+		}
+	}
+	f.record(s, started, stopped, now)
+}
+
+// scaleInOrder returns tasks in the order the scheduler stops them when it
+// scales in: those not running yet first, then the newest.
+func scaleInOrder(tasks []*task) []*task {
+	out := slices.Clone(tasks)
+	slices.SortStableFunc(out, func(a, b *task) int {
+		if ar, br := a.lastStatus == statusRunning, b.lastStatus == statusRunning; ar != br {
+			if ar {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(b.seq, a.seq)
+	})
+	return out
 }
 
 // settle retires deployments whose tasks have all stopped, completes the
@@ -185,8 +233,22 @@ func (f *Fake) settle(s *service, now time.Time) {
 		primary.rolloutStateReason = "ECS deployment " + primary.id + " completed."
 		primary.updatedAt = now
 		s.lastGood = primary
-		f.serviceEvent(s, fmt.Sprintf("(service %s) deployment %s deployment completed.", s.name, primary.id))
+		f.serviceEvent(s, fmt.Sprintf("(service %s) (deployment %s) deployment completed.", s.name, primary.id))
 		f.emitDeployment(s, primary)
+	}
+	// The service deployment ends as its deployments settle: when its
+	// target completes (a traffic-shifting one only once it cleans up), or
+	// when what it rolled back to completes (rolling) or its target is gone
+	// (traffic shifting).
+	if sd := s.current; sd != nil {
+		completed := primary.rolloutState == rolloutCompleted
+		switch {
+		case sd.status == sdInProgress && sd.target == primary && completed && (!sd.shift || sd.stage == stageCleanUp):
+			f.endServiceDeployment(sd, sdSuccessful, "")
+		case sd.status == sdRollbackInProgress && !sd.shift && sd.rollback != nil && sd.rollback.to == primary && completed,
+			sd.status == sdRollbackInProgress && sd.shift && !slices.Contains(s.deployments, sd.target):
+			f.endServiceDeployment(sd, sdRollbackSuccessful, sd.statusReason)
+		}
 	}
 
 	steady := len(s.deployments) == 1 && running == s.desiredCount && total == s.desiredCount
@@ -198,6 +260,10 @@ func (f *Fake) settle(s *service, now time.Time) {
 	if s.status == serviceDraining && total == 0 {
 		s.status = serviceInactive
 	}
+	if s.current != nil {
+		s.current.notify()
+	}
+	f.publish()
 }
 
 // serviceTasks returns the tasks of s that have not stopped, oldest first.
@@ -222,51 +288,61 @@ func taskList(ids []string) string {
 	return strings.Join(parts, " ")
 }
 
-// newDeployment makes a PRIMARY deployment of td for s; the previous
-// primary becomes ACTIVE and is rolled over by the scheduler. Callers hold
-// f.mu.
-func (f *Fake) newDeployment(s *service, td *taskDef) *deployment {
+// failDeployment marks the primary deployment d FAILED for reason (its
+// rolloutStateReason), with the service event "deployment failed: " +
+// event, as the deployment circuit breaker (breaker) or a stop with
+// rollback does; with rollback, it rolls back to the last completed
+// deployment. A traffic-shifting deployment rolls its traffic back instead.
+// Callers hold f.mu.
+func (f *Fake) failDeployment(s *service, d *deployment, reason, event string, breaker, rollback bool) {
+	sd := s.current
+	if sd != nil && sd.status == sdRollbackInProgress && sd.rollback != nil && sd.rollback.to == d {
+		// What a rolling deployment rolled back to failed too: no further
+		// rollback.
+		d.rolloutState, d.rolloutStateReason, d.updatedAt = rolloutFailed, reason, time.Now()
+		f.serviceEvent(s, fmt.Sprintf("(service %s) (deployment %s) deployment failed: %s", s.name, d.id, event))
+		f.emitDeployment(s, d)
+		f.endServiceDeployment(sd, sdRollbackFailed, reason)
+		return
+	}
+	if sd != nil && sd.target != d {
+		sd = nil
+	}
+	if sd.shifting() {
+		if rollback {
+			f.requestRollback(sd, reason, event, breaker)
+			return
+		}
+		if breaker {
+			sd.breaker, sd.breakerFailures = monitorTriggered, d.failedTasks
+		}
+	}
 	now := time.Now()
-	d := &deployment{
-		id:                   newDeploymentID(),
-		status:               deploymentPrimary,
-		def:                  td,
-		createdAt:            now,
-		updatedAt:            now,
-		rolloutState:         rolloutInProgress,
-		serviceConnect:       s.serviceConnect,
-		networkConfiguration: s.networkConfiguration,
-	}
-	if len(s.deployments) > 0 {
-		old := s.deployments[0]
-		old.status = deploymentActive
-		old.updatedAt = now
-		f.emitDeployment(s, old)
-	}
-	s.deployments = append([]*deployment{d}, s.deployments...)
-	s.steady = false
-	f.emitDeployment(s, d)
-	return d
-}
-
-// failDeployment marks the primary deployment d FAILED, as the deployment
-// circuit breaker does, and rolls back to the last completed deployment
-// when asked to. Callers hold f.mu.
-func (f *Fake) failDeployment(s *service, d *deployment, rollback bool) {
 	d.rolloutState = rolloutFailed
-	d.rolloutStateReason = reasonCircuitBreakerStart
-	d.updatedAt = time.Now()
-	f.serviceEvent(s, fmt.Sprintf("(service %s) deployment %s deployment failed: tasks failed to start.", s.name, d.id))
+	d.rolloutStateReason = reason
+	d.updatedAt = now
+	f.serviceEvent(s, fmt.Sprintf("(service %s) (deployment %s) deployment failed: %s", s.name, d.id, event))
 	f.emitDeployment(s, d)
-	if !rollback || s.lastGood == nil || s.lastGood == d {
+	if sd != nil && breaker && sd.breaker == monitorMonitoring {
+		sd.breaker, sd.breakerFailures = monitorTriggered, d.failedTasks
+	}
+	if !rollback || s.lastGood == nil || s.lastGood == d || sd.shifting() {
+		if sd != nil && sd.active() {
+			f.endServiceDeployment(sd, sdStopped, reason)
+		}
 		return
 	}
 	good := s.lastGood
 	f.serviceEvent(s, fmt.Sprintf("(service %s) rolling back to deployment %s.", s.name, good.id))
-	s.serviceConnect = good.serviceConnect
-	s.networkConfiguration = good.networkConfiguration
+	rev := good.revision
+	s.serviceConnect, s.connect = rev.serviceConnect, rev.connect
+	s.networkConfiguration, s.registries = rev.networkConfiguration, rev.registries
 	s.failStreak, s.launchAfter = 0, time.Time{}
-	f.newDeployment(s, good.def)
+	to := f.addDeployment(s, rev)
+	if sd != nil && sd.active() {
+		sd.rollback = &rollbackInfo{reason: reason, startedAt: now, to: to}
+		f.setSDStatus(sd, sdRollbackInProgress, reason)
+	}
 }
 
 // threshold returns the number of failed tasks that trips the circuit
@@ -306,7 +382,7 @@ func (f *Fake) launch(s *service, d *deployment, now time.Time) *task {
 		createdAt:     now,
 		attachmentID:  newUUID(),
 		eniID:         "eni-" + randomHex(17),
-		subnetID:      firstSubnet(d.networkConfiguration),
+		subnetID:      firstSubnet(d.revision.networkConfiguration),
 		wake:          make(chan struct{}, 1),
 	}
 	t.spec = TaskSpec{
@@ -317,6 +393,21 @@ func (f *Fake) launch(s *service, d *deployment, now time.Time) *task {
 		Family:            d.def.family,
 		Revision:          d.def.revision,
 		TaskDefinitionARN: d.def.arn,
+	}
+	sc := d.revision.connect
+	if sc != nil {
+		// ECS adds the Service Connect proxy, which starts first.
+		spec := f.connectContainer(s, sc)
+		t.grace = spec.StopTimeout
+		t.spec.Containers = append(t.spec.Containers, spec)
+		t.containers = append(t.containers, &containerState{
+			arn:        awsproto.ARN(c.region, "ecs", "container/"+c.name+"/"+id+"/"+newUUID()),
+			name:       spec.Name,
+			image:      spec.Image,
+			essential:  spec.Essential,
+			lastStatus: statusPending,
+			health:     HealthUnknown,
+		})
 	}
 	for _, cd := range d.def.containers {
 		spec := ContainerSpec{
@@ -339,9 +430,11 @@ func (f *Fake) launch(s *service, d *deployment, now time.Time) *task {
 		if cd.HealthCheck != nil {
 			h := cd.HealthCheck.withDefaults()
 			spec.HealthCheck = &HealthCheck{
-				Command:     slices.Clone(h.Command),
-				Interval:    f.seconds(*h.Interval),
-				Timeout:     f.seconds(*h.Timeout),
+				Command:  slices.Clone(h.Command),
+				Interval: f.seconds(*h.Interval),
+				// The timeout is the application's time to answer, a
+				// data-plane matter: it is not time-scaled.
+				Timeout:     time.Duration(*h.Timeout) * time.Second,
 				Retries:     *h.Retries,
 				StartPeriod: f.seconds(*h.StartPeriod),
 			}
@@ -361,8 +454,13 @@ func (f *Fake) launch(s *service, d *deployment, now time.Time) *task {
 			health:         HealthUnknown,
 		})
 	}
-	for _, r := range s.registries {
+	for _, r := range d.revision.registries {
 		t.registrations = append(t.registrations, registration{serviceID: r.RegistryArn, port: registryPort(r, t.spec)})
+	}
+	if sc != nil {
+		for _, cs := range sc.Services {
+			t.registrations = append(t.registrations, registration{serviceID: cs.DiscoveryARN, port: int(cs.ContainerPort)})
+		}
 	}
 	c.tasks[id] = t
 	f.setStatus(t, statusProvisioning)
@@ -403,14 +501,15 @@ func (f *Fake) serviceEvent(s *service, message string) {
 // emitDeployment sends the state of deployment d of s to the bus.
 func (f *Fake) emitDeployment(s *service, d *deployment) {
 	f.emit("deployment.state", s.arn, map[string]string{
-		"service":        s.name,
-		"cluster":        s.cluster.name,
-		"id":             d.id,
-		"status":         d.status,
-		"rolloutState":   d.rolloutState,
-		"reason":         d.rolloutStateReason,
-		"taskDefinition": d.def.arn,
-		"failedTasks":    strconv.Itoa(d.failedTasks),
+		"service":         s.name,
+		"cluster":         s.cluster.name,
+		"id":              d.id,
+		"status":          d.status,
+		"rolloutState":    d.rolloutState,
+		"reason":          d.rolloutStateReason,
+		"taskDefinition":  d.def.arn,
+		"serviceRevision": d.revision.arn,
+		"failedTasks":     strconv.Itoa(d.failedTasks),
 	})
 }
 
