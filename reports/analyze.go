@@ -125,7 +125,15 @@ func Analyze(run *rundir.Run) *Report {
 	analyzeStreams(r, streams, streamsByStep)
 	r.Deployments = analyzeDeployments(meta)
 	if len(meta.Deployments) > 0 {
-		taskCapacity(meta.Deployments[0].Service, r.Steps, run.Events)
+		service := meta.Deployments[0].Service
+		taskCapacity(service, r.Steps, run.Events)
+		var end time.Time
+		for _, s := range r.Steps {
+			if s.End.After(end) {
+				end = s.End
+			}
+		}
+		r.TaskStops, r.UnexplainedFailures = taskStops(service, end, run.Observations, run.Events)
 	}
 
 	for _, a := range meta.Assertions {

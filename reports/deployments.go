@@ -169,5 +169,97 @@ func deploymentLines(r *Report, md bool) []string {
 			lines = append(lines, fmt.Sprintf("%sgate at %s: %s (%s)", indent, g.Stage, g.Status, g.Reason))
 		}
 	}
+	var blamed []string
+	for _, s := range r.TaskStops {
+		if s.Failures > 0 {
+			blamed = append(blamed, fmt.Sprintf("task %s (%s) %d", s.Task, orDash(s.IP), s.Failures))
+		}
+	}
+	if len(r.TaskStops) > 0 {
+		line := fmt.Sprintf("%d tasks stopped; failed requests while a task was stopping: ", len(r.TaskStops))
+		if len(blamed) == 0 {
+			line += "none"
+		} else {
+			line += strings.Join(blamed, ", ")
+		}
+		if r.UnexplainedFailures > 0 {
+			line += fmt.Sprintf("; %d failures while no task was stopping", r.UnexplainedFailures)
+		}
+		if md {
+			line = "- " + line
+		}
+		lines = append(lines, line)
+	}
 	return lines
+}
+
+// TaskStop is one task of the deployed service that stopped during the run,
+// with the failed requests that ended while it was stopping.
+type TaskStop struct {
+	Task string `json:"task"`
+	IP   string `json:"ip,omitempty"`
+	// From is when the task left RUNNING; To when it was STOPPED.
+	From time.Time `json:"from"`
+	To   time.Time `json:"to,omitzero"`
+	// Reason is the task's stoppedReason when ECS gave one.
+	Reason string `json:"reason,omitempty"`
+	// Failures counts the failed requests that ended while the task was
+	// stopping (between leaving RUNNING and a second after STOPPED).
+	Failures int `json:"failures"`
+}
+
+// stopGrace is how long after a task is STOPPED its failures are still
+// put down to it: callers learn of a dead connection a moment later.
+const stopGrace = time.Second
+
+// taskStops finds the tasks of service that stopped, and puts each failed
+// request down to the task that was stopping when it ended (the one that
+// began stopping last, if several were). It returns the stops and the
+// number of failures no stopping task explains.
+// Stops that begin after `end` (the world being torn down) are left out.
+func taskStops(service string, end time.Time, obs []rundir.Observation, evs []rundir.Event) ([]TaskStop, int) {
+	var stops []TaskStop
+	open := map[string]int{} // task → index in stops
+	for _, e := range evs {
+		if e.Source != "ecs" || e.Type != "task.state" || e.Detail["service"] != service {
+			continue
+		}
+		if e.Detail["from"] == "RUNNING" && !end.IsZero() && e.Time.After(end) {
+			continue
+		}
+		task := e.Resource[strings.LastIndex(e.Resource, "/")+1:]
+		switch {
+		case e.Detail["from"] == "RUNNING":
+			open[task] = len(stops)
+			stops = append(stops, TaskStop{Task: task, IP: e.Detail["ip"], From: e.Time})
+		case e.Detail["to"] == "STOPPED":
+			if i, ok := open[task]; ok {
+				stops[i].To = e.Time
+				stops[i].Reason = e.Detail["stoppedReason"]
+				delete(open, task)
+			}
+		}
+	}
+	unexplained := 0
+	for _, o := range obs {
+		if o.OK() || o.ErrorKind == canceledKind {
+			continue
+		}
+		ended := o.Sent.Add(o.ServiceTime)
+		best := -1
+		for i, s := range stops {
+			if ended.Before(s.From) || (!s.To.IsZero() && ended.After(s.To.Add(stopGrace))) {
+				continue
+			}
+			if best < 0 || s.From.After(stops[best].From) {
+				best = i
+			}
+		}
+		if best < 0 {
+			unexplained++
+			continue
+		}
+		stops[best].Failures++
+	}
+	return stops, unexplained
 }

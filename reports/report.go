@@ -32,6 +32,12 @@ type Report struct {
 	// Deployments are the ECS deployments the run made (none for route
 	// steps).
 	Deployments []DeploymentReport `json:"deployments,omitempty"`
+	// TaskStops are the tasks of the deployed service that stopped during
+	// the run, each with the failed requests that ended while it was
+	// stopping; UnexplainedFailures counts the failures no stopping task
+	// explains (deployments only).
+	TaskStops           []TaskStop `json:"taskStops,omitempty"`
+	UnexplainedFailures int        `json:"unexplainedFailures,omitempty"`
 }
 
 // RunInfo describes the run as a whole.

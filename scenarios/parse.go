@@ -297,6 +297,11 @@ func (d *decoder) service(n *yaml.Node) Service {
 			})
 		},
 		"healthCheckPath": func(v *yaml.Node) { d.str(v, "services[].healthCheckPath", &s.HealthCheckPath) },
+		"retries": func(v *yaml.Node) {
+			var n int
+			d.integer(v, "services[].retries", 0, 25, &n)
+			s.Retries = &n
+		},
 		"versions": func(v *yaml.Node) {
 			d.list(v, "services[].versions", func(item *yaml.Node) { s.Versions = append(s.Versions, d.version(item)) })
 		},
@@ -555,6 +560,9 @@ func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
 		}
 	}
 	for _, s := range sc.Services {
+		if s.Retries != nil && sc.Routing == "serviceconnect" {
+			at(s.Pos, "service %q: retries sets an App Mesh route retry policy; Service Connect has none", s.Name)
+		}
 		for _, b := range s.Backends {
 			if !seen[b] {
 				at(s.Pos, "service %q: backend %q is not a service of this scenario", s.Name, b)

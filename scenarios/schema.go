@@ -52,7 +52,13 @@ type Service struct {
 	Versions []Version
 	// HealthCheckPath is the container health check's path.
 	HealthCheckPath string
-	Pos             Pos
+	// Retries, when set, gives the service's App Mesh route a retry policy
+	// with that many retries (on server errors, gateway errors and
+	// connection errors); unset, App Mesh's default policy applies (2
+	// retries on 503, connect failures and resets), which hides some
+	// failures from callers.
+	Retries *int
+	Pos     Pos
 }
 
 // Version is one version of a service.

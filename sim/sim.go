@@ -132,7 +132,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		Bus: w.bus, Runtime: w.runtime, Registry: w.cloudMap, Namespaces: w.cloudMap, Hooks: hooks,
 		Second:              time.Duration(float64(time.Second) / scale),
 		Minute:              time.Duration(float64(time.Minute) / scale),
-		DeregistrationDelay: time.Duration(float64(opts.DeregistrationDelay) / scale),
+		DeregistrationDelay: opts.DeregistrationDelay, // ECS scales it itself
 	})
 
 	ep := endpoint.New(w.bus)

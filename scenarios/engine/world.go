@@ -57,7 +57,7 @@ func (w *world) routeName(svc string) string { return svc + "-route" }
 // steps) rather than by its only virtual node.
 func (w *world) routed(s *scenarios.Service) bool {
 	if len(w.sc.Rollout.Deployments) > 0 {
-		return false
+		return s.Retries != nil // a route to carry the retry policy
 	}
 	return len(s.Versions) > 1 || s.Name == w.sc.Rollout.Service
 }
@@ -279,7 +279,7 @@ func (w *world) createMeshService(ctx context.Context, s *scenarios.Service) err
 			return err
 		})
 		weights := map[string]int{s.Versions[0].Name: 100}
-		if s.Name == sc.Rollout.Service {
+		if s.Name == sc.Rollout.Service && len(sc.Rollout.Steps) > 0 {
 			weights = sc.Rollout.Steps[0].Weights
 		}
 		route := w.routeName(s.Name)
@@ -320,16 +320,27 @@ func (w *world) createMeshService(ctx context.Context, s *scenarios.Service) err
 // per version.
 func (w *world) routeSpec(s *scenarios.Service, weights map[string]int) *amtypes.RouteSpec {
 	var targets []amtypes.WeightedTarget
-	for _, v := range s.Versions {
-		targets = append(targets, amtypes.WeightedTarget{
-			VirtualNode: aws.String(versionName(s.Name, v.Name)),
-			Weight:      int32(weights[v.Name]),
-		})
+	for _, u := range w.units() {
+		if u.service == s {
+			targets = append(targets, amtypes.WeightedTarget{
+				VirtualNode: aws.String(u.name),
+				Weight:      int32(weights[u.version.Name]),
+			})
+		}
 	}
-	return &amtypes.RouteSpec{HttpRoute: &amtypes.HttpRoute{
+	spec := &amtypes.RouteSpec{HttpRoute: &amtypes.HttpRoute{
 		Match:  &amtypes.HttpRouteMatch{Prefix: aws.String("/")},
 		Action: &amtypes.HttpRouteAction{WeightedTargets: targets},
 	}}
+	if s.Retries != nil {
+		spec.HttpRoute.RetryPolicy = &amtypes.HttpRetryPolicy{
+			MaxRetries:      aws.Int64(int64(*s.Retries)),
+			PerRetryTimeout: &amtypes.Duration{Unit: amtypes.DurationUnitS, Value: aws.Int64(2)},
+			HttpRetryEvents: []string{"server-error", "gateway-error"},
+			TcpRetryEvents:  []amtypes.TcpRetryPolicyEvent{amtypes.TcpRetryPolicyEventConnectionError},
+		}
+	}
+	return spec
 }
 
 // setWeights applies a rollout step with UpdateRoute.
