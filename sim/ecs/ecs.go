@@ -1,12 +1,17 @@
 // Package ecs is meshsim's fake of the Amazon ECS API: clusters, task
-// definitions, services with rolling deployments, and tasks with ECS's
-// lifecycle, spoken in JSON 1.1 as AWS does, so that real aws-sdk-go-v2
-// clients (and the AWS CLI, boto3, Terraform) can drive it.
+// definitions, services with deployments (ROLLING, BLUE_GREEN, LINEAR and
+// CANARY, with lifecycle hooks, the deployment circuit breaker and
+// rollback, observable as service deployments and service revisions),
+// Service Connect, and tasks with ECS's lifecycle, spoken in JSON 1.1 as
+// AWS does, so that real aws-sdk-go-v2 clients (and the AWS CLI, boto3,
+// Terraform) can drive it.
 //
 // The fake is a control plane: its scheduler decides which tasks should run
 // and asks a Runtime to start and stop them, as ECS asks its agent; it
 // registers service tasks in a Registry (Cloud Map). It never knows how
-// tasks run.
+// tasks run, nor carries traffic: it decides how traffic is split between
+// the revisions of a service, and TrafficState and Watch tell the data
+// plane.
 package ecs
 
 import (
@@ -26,27 +31,42 @@ const TargetPrefix = "AmazonEC2ContainerServiceV20141113"
 // Options configure a Fake. Zero durations take the defaults given.
 type Options struct {
 	// Bus receives the fake's events (Source "ecs"): "task.state",
-	// "service.event", "deployment.state", "task.error". May be nil.
+	// "service.event", "deployment.state" (deployments[] entries),
+	// "servicedeployment.state", "deployment.stage" (lifecycle stages),
+	// "deployment.traffic" (traffic weights), "hook.invoked",
+	// "hook.result", "task.error". May be nil.
 	Bus *events.Bus
 	// Runtime runs the tasks. Without one, every task fails to start.
 	Runtime Runtime
-	// Registry is where tasks of services with serviceRegistries are
-	// registered. Without one, such services cannot be created.
+	// Registry is where tasks of services with serviceRegistries or
+	// Service Connect are registered. Without one, such services cannot be
+	// created.
 	Registry Registry
+	// Namespaces resolves the namespaces of Service Connect configurations
+	// and makes their Cloud Map services. Without it, services cannot use
+	// Service Connect.
+	Namespaces Namespaces
+	// Hooks runs the AWS_LAMBDA lifecycle hooks of deployments. Without
+	// it, such hooks fail, and their deployments roll back.
+	Hooks HookRunner
 
-	// Second is how long one second of task-definition timing lasts: the
-	// health check interval, timeout and start period, and stopTimeout.
-	// Default time.Second; tests shorten it.
+	// Second is how long one second of ECS time lasts: the health check
+	// interval, timeout and start period, stopTimeout, and
+	// DeregistrationDelay. Default time.Second; a time scale shortens it.
 	Second time.Duration
+	// Minute is how long one minute of ECS time lasts: bake times and
+	// lifecycle hook timeouts. Default 60 × Second.
+	Minute time.Duration
 	// ReconcileInterval is how often the scheduler looks at every service
 	// even when nothing changed. Default 1 s.
 	ReconcileInterval time.Duration
 	// ProvisionDelay is how long a task stays PROVISIONING (ECS attaching
 	// the task's network interface). Default 0.
 	ProvisionDelay time.Duration
-	// DeregistrationDelay is how long a task stays DEACTIVATING after it is
-	// deregistered from Cloud Map, before its containers get SIGTERM, so that
-	// clients stop sending to it. Default 0.
+	// DeregistrationDelay is how long, in ECS time (scaled as Second is), a
+	// task stays DEACTIVATING after it is deregistered from Cloud Map,
+	// before its containers get SIGTERM, so that clients stop sending to it.
+	// Default 0.
 	DeregistrationDelay time.Duration
 	// RestartBackoff is how long a service waits before it launches again
 	// after a task failed; it doubles with each consecutive failure up to 32
@@ -60,6 +80,9 @@ type Options struct {
 func (o *Options) setDefaults() {
 	if o.Second <= 0 {
 		o.Second = time.Second
+	}
+	if o.Minute <= 0 {
+		o.Minute = 60 * o.Second
 	}
 	if o.ReconcileInterval <= 0 {
 		o.ReconcileInterval = time.Second
@@ -78,11 +101,15 @@ type Fake struct {
 	opts Options
 	ops  map[string]opFunc
 
-	mu       sync.Mutex
-	clusters map[string]*cluster // by ARN
-	families map[string]*family  // by region + "/" + family name
-	taskSeq  uint64              // tasks launched so far
-	closed   bool
+	mu                 sync.Mutex
+	clusters           map[string]*cluster           // by ARN
+	families           map[string]*family            // by region + "/" + family name
+	serviceDeployments map[string]*serviceDeployment // by ARN
+	revisions          map[string]*serviceRevision   // by ARN
+	taskSeq            uint64                        // tasks launched so far
+	closed             bool
+	watchers           map[chan struct{}]struct{}
+	traffic            []ServiceTraffic // as the watchers last saw it
 
 	kickc     chan struct{}
 	ctx       context.Context // canceled once every task has stopped
@@ -90,19 +117,30 @@ type Fake struct {
 	stopLoop  context.CancelFunc
 	loopDone  chan struct{}
 	taskGroup sync.WaitGroup
+	// runCtx ends the goroutines that run deployments and hooks (runners)
+	// when the fake closes; done is closed then too.
+	runCtx   context.Context
+	stopRuns context.CancelFunc
+	runners  sync.WaitGroup
+	done     chan struct{}
 }
 
 // New returns a Fake and starts its scheduler. Call Close to stop it.
 func New(opts Options) *Fake {
 	opts.setDefaults()
 	f := &Fake{
-		opts:     opts,
-		clusters: make(map[string]*cluster),
-		families: make(map[string]*family),
-		kickc:    make(chan struct{}, 1),
-		loopDone: make(chan struct{}),
+		opts:               opts,
+		clusters:           make(map[string]*cluster),
+		families:           make(map[string]*family),
+		serviceDeployments: make(map[string]*serviceDeployment),
+		revisions:          make(map[string]*serviceRevision),
+		watchers:           make(map[chan struct{}]struct{}),
+		kickc:              make(chan struct{}, 1),
+		loopDone:           make(chan struct{}),
+		done:               make(chan struct{}),
 	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
+	f.runCtx, f.stopRuns = context.WithCancel(context.Background())
 	f.ops = map[string]opFunc{
 		"CreateCluster":          op(f.createCluster),
 		"DescribeClusters":       op(f.describeClusters),
@@ -118,6 +156,13 @@ func New(opts Options) *Fake {
 		"ListTasks":              op(f.listTasks),
 		"DescribeTasks":          op(f.describeTasks),
 		"StopTask":               op(f.stopTask),
+		// Service deployments and revisions.
+		"ListServiceDeployments":     op(f.listServiceDeployments),
+		"DescribeServiceDeployments": op(f.describeServiceDeployments),
+		"DescribeServiceRevisions":   op(f.describeServiceRevisions),
+		"StopServiceDeployment":      op(f.stopServiceDeployment),
+		"ContinueServiceDeployment":  op(f.continueServiceDeployment),
+		"ListServicesByNamespace":    op(f.listServicesByNamespace),
 	}
 	loopCtx, stop := context.WithCancel(context.Background())
 	f.stopLoop = stop
@@ -125,8 +170,10 @@ func New(opts Options) *Fake {
 	return f
 }
 
-// Close stops the scheduler and every task (deregistering them and giving
-// their containers their stop timeout), and waits for them to stop.
+// Close stops the scheduler, the deployments in progress (where they are)
+// and every task (deregistering them and giving their containers their
+// stop timeout), waits for the tasks to stop, and closes the Watch
+// channels.
 func (f *Fake) Close() error {
 	f.mu.Lock()
 	if f.closed {
@@ -138,6 +185,9 @@ func (f *Fake) Close() error {
 
 	f.stopLoop()
 	<-f.loopDone
+	f.stopRuns()
+	f.runners.Wait()
+	close(f.done)
 
 	f.mu.Lock()
 	for _, c := range f.clusters {
@@ -231,8 +281,16 @@ func (f *Fake) kick() {
 	}
 }
 
-// seconds turns task-definition seconds into a duration.
+// seconds turns ECS seconds into a duration.
 func (f *Fake) seconds(n int) time.Duration { return time.Duration(n) * f.opts.Second }
+
+// minutes turns ECS minutes into a duration.
+func (f *Fake) minutes(n int) time.Duration { return time.Duration(n) * f.opts.Minute }
+
+// scaled turns a duration of ECS time into real time.
+func (f *Fake) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * float64(f.opts.Second) / float64(time.Second))
+}
 
 // lastSegment returns what follows the last "/" of an ARN (or the whole
 // string when it has none): the name or id in the ARN's resource part.

@@ -19,13 +19,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/aws-sdk-go-v2/service/servicediscovery"
 	"github.com/aws/smithy-go"
 
 	"github.com/meshsim/meshsim/sim/awsclient"
+	"github.com/meshsim/meshsim/sim/cloudmap"
 	"github.com/meshsim/meshsim/sim/ecs"
 	"github.com/meshsim/meshsim/sim/endpoint"
 	"github.com/meshsim/meshsim/sim/events"
 	"github.com/meshsim/meshsim/sim/inproc"
+	"github.com/meshsim/meshsim/sim/sidecar"
 )
 
 const (
@@ -33,34 +36,51 @@ const (
 	testRegistry = "arn:aws:servicediscovery:eu-west-1:000000000000:service/srv-web"
 )
 
-// world is the ECS fake behind the endpoint, with the inproc runtime
-// running small real HTTP servers, a recording Cloud Map, and an SDK client.
+// world is the ECS fake and the Cloud Map fake behind the endpoint, with
+// the inproc runtime running small real HTTP servers (and a stand-in for
+// the Service Connect proxy), a recording Cloud Map registry, and SDK
+// clients.
 type world struct {
 	bus      *events.Bus
+	fake     *ecs.Fake
 	client   *sdk.Client
+	cloudMap *servicediscovery.Client
 	log      *callLog
 	registry *registry
+	proxies  *proxyLog
 	url      string
 	events   func() []events.Event
 }
 
-func newWorld(t *testing.T) *world {
+// newWorld starts a world whose ECS fake has the options opts change.
+func newWorld(t *testing.T, opts ...func(*ecs.Options)) *world {
 	t.Helper()
 	bus := events.NewBus(0)
 	log := &callLog{}
-	reg := &registry{log: log, instances: map[string]map[string]string{}}
+	cm := cloudmap.New(cloudmap.Options{Bus: bus})
+	t.Cleanup(func() { _ = cm.Close() })
+	reg := &registry{log: log, cloudMap: cm, instances: map[string]map[string]string{}}
+	proxies := &proxyLog{env: map[string]map[string]string{}}
 	rt := inproc.New(inproc.Options{Bus: bus})
 	rt.Handle("meshsim/test-http", inproc.StarterFunc(startApp))
-	fake := ecs.New(ecs.Options{
+	rt.Handle(sidecar.Image, inproc.StarterFunc(proxies.start))
+	o := ecs.Options{
 		Bus:               bus,
 		Runtime:           loggingRuntime{rt: rt, log: log},
 		Registry:          reg,
+		Namespaces:        cm,
 		Second:            10 * time.Millisecond,
+		Minute:            60 * time.Millisecond,
 		ReconcileInterval: 10 * time.Millisecond,
 		RestartBackoff:    20 * time.Millisecond,
-	})
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	fake := ecs.New(o)
 	ep := endpoint.New(bus)
 	ep.HandleTarget(ecs.TargetPrefix, fake)
+	ep.HandleTarget(cloudmap.TargetPrefix, cm)
 	srv := httptest.NewServer(ep)
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
@@ -86,22 +106,63 @@ func newWorld(t *testing.T) *world {
 			mu.Unlock()
 		}
 	}()
+	clients := awsclient.New(srv.URL, "eu-west-1")
 	w := &world{
 		bus:      bus,
-		client:   awsclient.New(srv.URL, "eu-west-1").ECS,
+		fake:     fake,
+		client:   clients.ECS,
+		cloudMap: clients.CloudMap,
 		log:      log,
 		registry: reg,
+		proxies:  proxies,
 		url:      srv.URL,
-		events: func() []events.Event {
+	}
+	// events returns every event so far: it sends a marker through the bus
+	// and waits for it to arrive after them.
+	var markers atomic.Int64
+	w.events = func() []events.Event {
+		marker := strconv.FormatInt(markers.Add(1), 10)
+		bus.Emit(events.Event{Source: "test", Type: "test.marker", Resource: marker})
+		for {
 			mu.Lock()
-			defer mu.Unlock()
-			return slices.Clone(seen)
-		},
+			if slices.ContainsFunc(seen, func(e events.Event) bool { return e.Type == "test.marker" && e.Resource == marker }) {
+				out := slices.Clone(seen)
+				mu.Unlock()
+				return out
+			}
+			mu.Unlock()
+			time.Sleep(time.Millisecond)
+		}
 	}
 	if _, err := w.client.CreateCluster(context.Background(), &sdk.CreateClusterInput{ClusterName: aws.String(testCluster)}); err != nil {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// proxyLog starts stand-ins for the Service Connect proxy, recording the
+// environment ECS gave each.
+type proxyLog struct {
+	mu  sync.Mutex
+	env map[string]map[string]string // by task id
+}
+
+func (p *proxyLog) start(ctx context.Context, c inproc.Container) (inproc.Process, error) {
+	p.mu.Lock()
+	p.env[c.TaskID] = c.Env
+	p.mu.Unlock()
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort(c.TaskIP, "15000"))
+	if err != nil {
+		return nil, err
+	}
+	return inproc.HTTPServer(ln, &http.Server{Handler: http.NotFoundHandler()}), nil
+}
+
+func (p *proxyLog) envOf(taskID string) map[string]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.env[taskID]
 }
 
 // startApp starts a small HTTP server on the task IP: GET / answers
@@ -130,19 +191,43 @@ func startApp(ctx context.Context, c inproc.Container) (inproc.Process, error) {
 	})
 	p := inproc.HTTPServer(ln, &http.Server{Handler: mux})
 	proc.Store(p)
+	if c.Env["SIGTERM"] == "ignore" {
+		return ignoreTerm{p}, nil
+	}
 	return p, nil
 }
 
-// callLog records calls to the runtime and the registry in order.
+// ignoreTerm is a process that ignores SIGTERM: only a kill ends it.
+type ignoreTerm struct{ inproc.Process }
+
+func (ignoreTerm) Stop(ctx context.Context) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// callLog records calls to the runtime and the registry in order, and
+// when they were made.
 type callLog struct {
 	mu    sync.Mutex
 	calls []string
+	times []time.Time
 }
 
 func (l *callLog) add(s string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls = append(l.calls, s)
+	l.times = append(l.times, time.Now())
+}
+
+// at returns when call s was made.
+func (l *callLog) at(s string) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i := slices.Index(l.calls, s); i >= 0 {
+		return l.times[i]
+	}
+	return time.Time{}
 }
 
 func (l *callLog) index(s string) int {
@@ -162,29 +247,35 @@ func (r loggingRuntime) Start(ctx context.Context, t ecs.TaskSpec, report func(e
 
 func (r loggingRuntime) Stop(ctx context.Context, taskID string, grace time.Duration) error {
 	r.log.add("stop " + taskID)
+	defer r.log.add("stopped " + taskID)
 	return r.rt.Stop(ctx, taskID, grace)
 }
 
-// registry is a Cloud Map stand-in that records registrations.
+// registry records registrations: those in testRegistry it keeps itself,
+// the others (Service Connect's) go to the Cloud Map fake.
 type registry struct {
 	log       *callLog
+	cloudMap  *cloudmap.Fake
 	mu        sync.Mutex
 	instances map[string]map[string]string // by instance id
 }
 
 func (r *registry) RegisterInstance(ctx context.Context, serviceID, instanceID string, attrs map[string]string) error {
 	r.log.add("register " + instanceID)
+	if serviceID != testRegistry {
+		return r.cloudMap.RegisterInstance(ctx, serviceID, instanceID, attrs)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if serviceID != testRegistry {
-		return fmt.Errorf("no Cloud Map service %s", serviceID)
-	}
 	r.instances[instanceID] = attrs
 	return nil
 }
 
 func (r *registry) DeregisterInstance(ctx context.Context, serviceID, instanceID string) error {
 	r.log.add("deregister " + instanceID)
+	if serviceID != testRegistry {
+		return r.cloudMap.DeregisterInstance(ctx, serviceID, instanceID)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.instances, instanceID)
@@ -384,7 +475,7 @@ func TestServiceLifecycle(t *testing.T) {
 	if mp, minp := aws.ToInt32(svc.DeploymentConfiguration.MaximumPercent), aws.ToInt32(svc.DeploymentConfiguration.MinimumHealthyPercent); mp != 200 || minp != 100 {
 		t.Errorf("default deploymentConfiguration max %d min %d, want 200 100", mp, minp)
 	}
-	if !containsInOrder(messages(svc), "(service web) has started 2 tasks: (task ", "(service web) deployment "+aws.ToString(d.Id)+" deployment completed.", "(service web) has reached a steady state.") {
+	if !containsInOrder(messages(svc), "(service web) has started 2 tasks: (task ", "(service web) (deployment "+aws.ToString(d.Id)+") deployment completed.", "(service web) has reached a steady state.") {
 		t.Errorf("service events %q", messages(svc))
 	}
 
@@ -478,14 +569,32 @@ func TestServiceLifecycle(t *testing.T) {
 }
 
 func TestRollingUpdate(t *testing.T) {
+	tests := []struct {
+		name                          string
+		minPercent, maxPercent        int32
+		desired, minRunning, maxTasks int32
+	}{
+		// desired 3: at least ceil(1.5) = 2 running, at most floor(4.5) = 4 tasks.
+		{"50/150", 50, 150, 3, 2, 4},
+		// "least space": never more tasks than desired, half may be down.
+		{"50/100", 50, 100, 4, 2, 4},
+		// "no lost capacity": all desired keep running, twice as many at most.
+		{"100/200", 100, 200, 2, 2, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			testRollingUpdate(t, tt.minPercent, tt.maxPercent, tt.desired, tt.minRunning, tt.maxTasks)
+		})
+	}
+}
+
+func testRollingUpdate(t *testing.T, minPercent, maxPercent, desired, minRunning, maxTasks int32) {
 	w := newWorld(t)
 	ctx := context.Background()
 	v1 := w.register(t, "meshsim/test-http:v1", "v1")
 	v2 := w.register(t, "meshsim/test-http:v2", "v2")
-	// desired 3: at least ceil(1.5) = 2 running, at most floor(4.5) = 4 tasks.
-	const desired, minRunning, maxTasks = 3, 2, 4
 	w.createService(t, "web", v1, desired, &types.DeploymentConfiguration{
-		MinimumHealthyPercent: aws.Int32(50), MaximumPercent: aws.Int32(150),
+		MinimumHealthyPercent: aws.Int32(minPercent), MaximumPercent: aws.Int32(maxPercent),
 	})
 	w.waitStable(t, "web")
 	before := w.tasks(t, "web", types.DesiredStatusRunning)
@@ -541,7 +650,7 @@ func TestRollingUpdate(t *testing.T) {
 			continue
 		}
 		state[e.Resource] = e.Detail["to"]
-		running, alive := 0, 0
+		var running, alive int32
 		for _, s := range state {
 			if s == "RUNNING" {
 				running++
@@ -644,7 +753,7 @@ func TestCircuitBreakerRollsBack(t *testing.T) {
 			continue
 		}
 		failed++
-		want := "CannotPullContainerError: meshsim inproc runtime has no image meshsim/missing:v2; known images: meshsim/test-http"
+		want := "CannotPullContainerError: meshsim inproc runtime has no image meshsim/missing:v2; known images: meshsim/test-http, meshsim/sidecar"
 		if r := aws.ToString(task.StoppedReason); r != want || task.StopCode != types.TaskStopCodeTaskFailedToStart {
 			t.Errorf("failed task: %s %q, want TaskFailedToStart %q", task.StopCode, r, want)
 		}
@@ -756,11 +865,7 @@ func TestErrors(t *testing.T) {
 				DeploymentConfiguration: &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(150)}})
 			return err
 		}, "InvalidParameterException", "deploymentConfiguration.minimumHealthyPercent must be between 0 and 100."},
-		{"strategy the fake lacks", func() error {
-			_, err := w.client.UpdateService(ctx, &sdk.UpdateServiceInput{Cluster: cluster, Service: aws.String("web"),
-				DeploymentConfiguration: &types.DeploymentConfiguration{Strategy: types.DeploymentStrategyBlueGreen}})
-			return err
-		}, "InvalidParameterException", "meshsim's ECS does not implement the BLUE_GREEN deployment strategy yet; use ROLLING."},
+
 		{"describe unknown task definition", func() error {
 			_, err := w.client.DescribeTaskDefinition(ctx, &sdk.DescribeTaskDefinitionInput{TaskDefinition: aws.String("web:9")})
 			return err
@@ -887,58 +992,58 @@ func TestClusters(t *testing.T) {
 	}
 }
 
-func TestServiceConnectAndListServices(t *testing.T) {
-	w := newWorld(t)
-	ctx := context.Background()
-	td := w.register(t, "meshsim/test-http:v1", "v1")
-	sc := &types.ServiceConnectConfiguration{
-		Enabled:   true,
-		Namespace: aws.String("meshsim.local"),
-		Services: []types.ServiceConnectService{{
-			PortName:      aws.String("http"),
-			DiscoveryName: aws.String("web"),
-			ClientAliases: []types.ServiceConnectClientAlias{{Port: aws.Int32(80), DnsName: aws.String("web.meshsim.local")}},
-		}},
+func TestTaskStopping(t *testing.T) {
+	const second = 10 * time.Millisecond // the world's Options.Second
+	tests := []struct {
+		name     string
+		sigterm  string
+		wantExit int32
+	}{
+		{"drains on SIGTERM", "drain", 0},
+		{"ignores SIGTERM", "ignore", 137},
 	}
-	for _, name := range []string{"api", "web"} {
-		if _, err := w.client.CreateService(ctx, &sdk.CreateServiceInput{
-			Cluster: aws.String(testCluster), ServiceName: aws.String(name), TaskDefinition: aws.String(td),
-			DesiredCount: aws.Int32(0), ServiceConnectConfiguration: sc,
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	d := w.service(t, "web").Deployments[0]
-	got := d.ServiceConnectConfiguration
-	if got == nil || !got.Enabled || aws.ToString(got.Namespace) != "meshsim.local" || len(got.Services) != 1 ||
-		aws.ToString(got.Services[0].PortName) != "http" || aws.ToInt32(got.Services[0].ClientAliases[0].Port) != 80 {
-		t.Errorf("deployment serviceConnectConfiguration %+v, want the one given", got)
-	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, func(o *ecs.Options) { o.DeregistrationDelay = 5 * time.Second })
+			ctx := context.Background()
+			out, err := w.client.RegisterTaskDefinition(ctx, &sdk.RegisterTaskDefinitionInput{
+				Family: aws.String("web"),
+				ContainerDefinitions: []types.ContainerDefinition{{
+					Name: aws.String("app"), Image: aws.String("meshsim/test-http:v1"), StopTimeout: aws.Int32(3),
+					PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(8080)}},
+					Environment:  []types.KeyValuePair{{Name: aws.String("SIGTERM"), Value: aws.String(tt.sigterm)}},
+				}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.createService(t, "web", aws.ToString(out.TaskDefinition.TaskDefinitionArn), 1, nil)
+			w.waitStable(t, "web")
+			id := taskID(aws.ToString(w.tasks(t, "web", types.DesiredStatusRunning)[0].TaskArn))
+			w.update(t, "web", sdk.UpdateServiceInput{DesiredCount: aws.Int32(0)})
+			// The waiter counts RUNNING tasks: it is done while the task drains.
+			w.waitStable(t, "web")
+			eventually(t, "the task to stop", func() bool {
+				stopped := w.tasks(t, "web", types.DesiredStatusStopped)
+				return len(stopped) == 1 && aws.ToString(stopped[0].LastStatus) == "STOPPED"
+			})
 
-	// Changing the Service Connect configuration makes a new deployment.
-	sc.Services[0].ClientAliases[0].Port = aws.Int32(8080)
-	if _, err := w.client.UpdateService(ctx, &sdk.UpdateServiceInput{
-		Cluster: aws.String(testCluster), Service: aws.String("web"), ServiceConnectConfiguration: sc,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	svc := w.waitStable(t, "web")
-	if aws.ToString(svc.Deployments[0].Id) == aws.ToString(d.Id) ||
-		aws.ToInt32(svc.Deployments[0].ServiceConnectConfiguration.Services[0].ClientAliases[0].Port) != 8080 {
-		t.Errorf("after the update: deployment %s with %+v", aws.ToString(svc.Deployments[0].Id), svc.Deployments[0].ServiceConnectConfiguration)
-	}
-
-	var arns []string
-	pages := sdk.NewListServicesPaginator(w.client, &sdk.ListServicesInput{Cluster: aws.String(testCluster), MaxResults: aws.Int32(1)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		arns = append(arns, page.ServiceArns...)
-	}
-	want := []string{"arn:aws:ecs:eu-west-1:000000000000:service/sim/api", "arn:aws:ecs:eu-west-1:000000000000:service/sim/web"}
-	if !slices.Equal(arns, want) {
-		t.Errorf("ListServices %v, want %v", arns, want)
+			dereg, stop, stopped := w.log.at("deregister "+id), w.log.at("stop "+id), w.log.at("stopped "+id)
+			if dereg.IsZero() || stop.IsZero() || stopped.IsZero() {
+				t.Fatalf("deregistered at %v, SIGTERM at %v, stopped at %v: want all three", dereg, stop, stopped)
+			}
+			if gap := stop.Sub(dereg); gap < 5*second {
+				t.Errorf("SIGTERM %v after deregistration, want at least the deregistration delay %v", gap, 5*second)
+			}
+			if tt.wantExit == 137 {
+				if took := stopped.Sub(stop); took < 3*second {
+					t.Errorf("killed %v after SIGTERM, want at least the stop timeout %v", took, 3*second)
+				}
+			}
+			stoppedTask := w.tasks(t, "web", types.DesiredStatusStopped)[0]
+			if c := stoppedTask.Containers[0]; aws.ToInt32(c.ExitCode) != tt.wantExit || aws.ToString(c.LastStatus) != "STOPPED" {
+				t.Errorf("container exit code %d, status %s; want %d STOPPED", aws.ToInt32(c.ExitCode), aws.ToString(c.LastStatus), tt.wantExit)
+			}
+		})
 	}
 }

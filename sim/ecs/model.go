@@ -35,6 +35,22 @@ const (
 	statusDeprovisioning = "DEPROVISIONING"
 	statusStopped        = "STOPPED"
 
+	// Service deployment statuses.
+	sdPending            = "PENDING"
+	sdInProgress         = "IN_PROGRESS"
+	sdSuccessful         = "SUCCESSFUL"
+	sdStopped            = "STOPPED"
+	sdRollbackRequested  = "ROLLBACK_REQUESTED"
+	sdRollbackInProgress = "ROLLBACK_IN_PROGRESS"
+	sdRollbackSuccessful = "ROLLBACK_SUCCESSFUL"
+	sdRollbackFailed     = "ROLLBACK_FAILED"
+
+	// Circuit breaker (and alarm) monitor statuses of a service deployment.
+	monitorDisabled   = "DISABLED"
+	monitorMonitoring = "MONITORING"
+	monitorComplete   = "MONITORING_COMPLETE"
+	monitorTriggered  = "TRIGGERED"
+
 	stopCodeScheduler         = "ServiceSchedulerInitiated"
 	stopCodeUser              = "UserInitiated"
 	stopCodeFailedToStart     = "TaskFailedToStart"
@@ -80,26 +96,110 @@ type service struct {
 	registries           []serviceRegistry
 	networkConfiguration json.RawMessage
 	serviceConnect       json.RawMessage
+	// connect is serviceConnect resolved: nil when Service Connect is off.
+	connect *ServiceConnect
 
 	deployments []*deployment  // deployments[0] is the PRIMARY one
 	lastGood    *deployment    // the last deployment that completed
 	events      []serviceEvent // newest first
 	steady      bool
+	// current is the newest service deployment (currentServiceDeployment);
+	// history holds them all, oldest first.
+	current *serviceDeployment
+	history []*serviceDeployment
 
 	failStreak  int       // consecutive task failures
 	launchAfter time.Time // no launches before, after failures
 }
 
+// deployment is an entry of a service's deployments[]: the tasks of one
+// service revision that the scheduler runs.
 type deployment struct {
 	id                   string
 	status               string
 	def                  *taskDef
+	revision             *serviceRevision
 	createdAt, updatedAt time.Time
 	rolloutState         string
 	rolloutStateReason   string
 	failedTasks          int
-	serviceConnect       json.RawMessage
+	// desired is the number of tasks a traffic-shifting deployment asks of
+	// this deployment (requestedTaskCount); rolling deployments compute it.
+	desired int
+	// production and test are the traffic weights (percent) a
+	// traffic-shifting deployment gives this deployment.
+	production, test float64
+}
+
+// serviceRevision is a service revision: the configuration a deployment
+// runs (task definition, network, discovery, Service Connect). Rolling back
+// deploys an earlier revision again.
+type serviceRevision struct {
+	arn                  string
+	service              *service
+	def                  *taskDef
+	createdAt            time.Time
+	serviceConnect       json.RawMessage // as given, echoed
+	connect              *ServiceConnect // resolved, nil when off
 	networkConfiguration json.RawMessage
+	registries           []serviceRegistry
+}
+
+// serviceDeployment is a service deployment as DescribeServiceDeployments
+// shows it: the move of a service from its source revisions to a target
+// revision under one deployment configuration.
+type serviceDeployment struct {
+	arn     string
+	service *service
+	config  object
+	parsed  deploymentConfig
+	// shift is true for BLUE_GREEN, LINEAR and CANARY deployments that have
+	// a source to shift traffic from; the others roll.
+	shift  bool
+	source []*deployment
+	target *deployment
+	// base are the source deployments' production weights when the
+	// deployment started: what a rollback restores.
+	base map[*deployment]float64
+
+	status, statusReason, stage                            string
+	createdAt, startedAt, updatedAt, finishedAt, stoppedAt time.Time
+	hooks                                                  []*hookRun
+	rollback                                               *rollbackInfo
+	breaker                                                string // monitor status
+	breakerFailures                                        int    // failures when it tripped
+	rollbackReason                                         string // set when a rollback is requested
+	rollbackEvent                                          string // the service event's "deployment failed: " text
+	wake                                                   chan struct{}
+}
+
+type rollbackInfo struct {
+	reason    string
+	startedAt time.Time
+	to        *deployment
+}
+
+// notify wakes the goroutine that runs the service deployment.
+func (sd *serviceDeployment) notify() {
+	select {
+	case sd.wake <- struct{}{}:
+	default:
+	}
+}
+
+// active reports whether the service deployment has not ended.
+func (sd *serviceDeployment) active() bool {
+	switch sd.status {
+	case sdPending, sdInProgress, sdRollbackRequested, sdRollbackInProgress:
+		return true
+	}
+	return false
+}
+
+// shifting reports whether sd is a traffic-shifting deployment that still
+// decides how many tasks each deployment runs.
+func (sd *serviceDeployment) shifting() bool {
+	return sd != nil && sd.shift && sd.active() && sd.service.status == serviceActive
 }
 
 type task struct {
@@ -189,13 +289,28 @@ func newUUID() string {
 }
 
 // newDeploymentID returns an ECS deployment id: "ecs-svc/" and 19 digits.
-func newDeploymentID() string {
-	b := make([]byte, 19)
+func newDeploymentID() string { return "ecs-svc/" + randomDigits(19) }
+
+// randomDigits returns n random decimal digits, the first not 0.
+func randomDigits(n int) string {
+	b := make([]byte, n)
 	_, _ = rand.Read(b)
-	d := make([]byte, 19)
+	d := make([]byte, n)
 	for i, v := range b {
 		d[i] = '0' + v%10
 	}
 	d[0] = '1' + b[0]%9
-	return "ecs-svc/" + string(d)
+	return string(d)
+}
+
+// randomToken returns n random characters of the URL-safe base64 alphabet,
+// as the ids of service deployment ARNs are made of.
+func randomToken(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i, v := range b {
+		b[i] = alphabet[v%64]
+	}
+	return string(b)
 }

@@ -1,7 +1,6 @@
 package ecs
 
 import (
-	"encoding/json"
 	"slices"
 	"time"
 
@@ -50,6 +49,10 @@ func (f *Fake) createService(region string, in *createServiceInput) (any, error)
 	if err := f.checkRegistries(in.ServiceRegistries, td); err != nil {
 		return nil, err
 	}
+	connect, err := f.resolveServiceConnect(c, in.ServiceConnectConfiguration, td)
+	if err != nil {
+		return nil, err
+	}
 	s := &service{
 		arn:                  awsproto.ARN(region, "ecs", "service/"+c.name+"/"+in.ServiceName),
 		name:                 in.ServiceName,
@@ -63,10 +66,12 @@ func (f *Fake) createService(region string, in *createServiceInput) (any, error)
 		registries:           in.ServiceRegistries,
 		networkConfiguration: in.NetworkConfiguration,
 		serviceConnect:       in.ServiceConnectConfiguration,
+		connect:              connect,
 	}
 	c.services[s.name] = s
-	f.newDeployment(s, td)
+	f.deploy(s, f.newRevision(s, td))
 	f.kick()
+	f.publish()
 	return map[string]any{"service": f.serviceOutput(s, true)}, nil
 }
 
@@ -102,11 +107,28 @@ func (f *Fake) updateService(region string, in *updateServiceInput) (any, error)
 	if err := f.checkRegistries(registries, td); err != nil {
 		return nil, err
 	}
+	serviceConnect, connect := s.serviceConnect, s.connect
+	if in.ServiceConnectConfiguration != nil {
+		serviceConnect = in.ServiceConnectConfiguration
+	}
+	if in.ServiceConnectConfiguration != nil || td != s.deployments[0].def {
+		// The port names must match the task definition to run.
+		if connect, err = f.resolveServiceConnect(s.cluster, serviceConnect, td); err != nil {
+			return nil, err
+		}
+	}
 
 	s.config, s.parsed, s.registries = config, parsed, registries
+	s.serviceConnect, s.connect = serviceConnect, connect
 	if in.DesiredCount != nil {
 		s.desiredCount = *in.DesiredCount
 		s.steady = false
+		// A traffic-shifting deployment that has scaled its target up
+		// keeps it at the desired count.
+		if sd := s.current; sd.shifting() && sd.rollbackReason == "" &&
+			sd.stage != "" && sd.stage != stageReconcile && sd.stage != stagePreScaleUp {
+			sd.target.desired = s.desiredCount
+		}
 	}
 	if in.NetworkConfiguration != nil {
 		s.networkConfiguration = in.NetworkConfiguration
@@ -114,15 +136,12 @@ func (f *Fake) updateService(region string, in *updateServiceInput) (any, error)
 	if in.HealthCheckGracePeriodSeconds != nil {
 		s.in.HealthCheckGracePeriodSeconds = in.HealthCheckGracePeriodSeconds
 	}
-	newDeployment := in.ForceNewDeployment || td != s.deployments[0].def || in.ServiceRegistries != nil
-	if in.ServiceConnectConfiguration != nil {
-		s.serviceConnect = in.ServiceConnectConfiguration
-		newDeployment = true
-	}
-	if newDeployment {
-		f.newDeployment(s, td)
+	if in.ForceNewDeployment || td != s.deployments[0].def || in.ServiceRegistries != nil ||
+		in.ServiceConnectConfiguration != nil || in.NetworkConfiguration != nil {
+		f.deploy(s, f.newRevision(s, td))
 	}
 	f.kick()
+	f.publish()
 	return map[string]any{"service": f.serviceOutput(s, false)}, nil
 }
 
@@ -188,7 +207,11 @@ func (f *Fake) deleteService(region string, in *deleteServiceInput) (any, error)
 		}
 		s.desiredCount = 0
 		s.status = serviceDraining
+		if sd := s.current; sd != nil && sd.active() {
+			f.endServiceDeployment(sd, sdStopped, "The service was deleted.")
+		}
 		f.kick()
+		f.publish()
 	}
 	return map[string]any{"service": f.serviceOutput(s, false)}, nil
 }
@@ -229,38 +252,6 @@ func (f *Fake) checkRegistries(regs []serviceRegistry, td *taskDef) error {
 	return nil
 }
 
-// deploymentConfiguration lays update over old and fills in ECS's
-// defaults, returning the echoed object and the parsed configuration.
-func deploymentConfiguration(old, update object) (object, deploymentConfig, error) {
-	config := old.merged(update)
-	config.setDefault("maximumPercent", 200)
-	config.setDefault("minimumHealthyPercent", 100)
-	config.setDefault("deploymentCircuitBreaker", circuitBreaker{})
-	config.setDefault("strategy", "ROLLING")
-	var parsed deploymentConfig
-	b, _ := json.Marshal(config)
-	if err := json.Unmarshal(b, &parsed); err != nil {
-		return nil, parsed, invalidParameter("deploymentConfiguration: %v", err)
-	}
-	switch {
-	case *parsed.MinimumHealthyPercent < 0 || *parsed.MinimumHealthyPercent > 100:
-		return nil, parsed, invalidParameter("deploymentConfiguration.minimumHealthyPercent must be between 0 and 100.")
-	case *parsed.MaximumPercent < 0:
-		return nil, parsed, invalidParameter("deploymentConfiguration.maximumPercent must be 0 or more.")
-	case parsed.Strategy != "ROLLING":
-		return nil, parsed, invalidParameter("meshsim's ECS does not implement the %s deployment strategy yet; use ROLLING.", parsed.Strategy)
-	}
-	if cb := parsed.DeploymentCircuitBreaker; cb != nil && cb.ThresholdConfiguration != nil {
-		switch t := cb.ThresholdConfiguration; {
-		case t.Type != "COUNT" && t.Type != "BOUNDED_PERCENT" && t.Type != "UNBOUNDED_PERCENT":
-			return nil, parsed, invalidParameter("deploymentCircuitBreaker.thresholdConfiguration.type must be COUNT, BOUNDED_PERCENT or UNBOUNDED_PERCENT.")
-		case t.Value < 0:
-			return nil, parsed, invalidParameter("deploymentCircuitBreaker.thresholdConfiguration.value must be 0 or more.")
-		}
-	}
-	return config, parsed, nil
-}
-
 // serviceOutput describes s. Callers hold f.mu.
 func (f *Fake) serviceOutput(s *service, tags bool) serviceOutput {
 	out := serviceOutput{
@@ -289,6 +280,10 @@ func (f *Fake) serviceOutput(s *service, tags bool) serviceOutput {
 		EnableECSManagedTags:          s.in.EnableECSManagedTags,
 		PropagateTags:                 s.in.PropagateTags,
 		EnableExecuteCommand:          s.in.EnableExecuteCommand,
+		CurrentServiceRevisions:       []currentRevision{},
+	}
+	if s.current != nil {
+		out.CurrentServiceDeployment = s.current.arn
 	}
 	if out.Events == nil {
 		out.Events = []serviceEvent{}
@@ -308,15 +303,17 @@ func (f *Fake) serviceOutput(s *service, tags bool) serviceOutput {
 			ID:                          d.id,
 			Status:                      d.status,
 			TaskDefinition:              d.def.arn,
+			DesiredCount:                f.requested(s, d),
 			FailedTasks:                 d.failedTasks,
 			CreatedAt:                   timestamp(d.createdAt),
 			UpdatedAt:                   timestamp(d.updatedAt),
 			LaunchType:                  s.in.LaunchType,
 			PlatformVersion:             s.in.PlatformVersion,
-			NetworkConfiguration:        d.networkConfiguration,
+			NetworkConfiguration:        d.revision.networkConfiguration,
 			RolloutState:                d.rolloutState,
 			RolloutStateReason:          d.rolloutStateReason,
-			ServiceConnectConfiguration: d.serviceConnect,
+			ServiceConnectConfiguration: d.revision.serviceConnect,
+			ServiceConnectResources:     connectResources(d.revision.connect),
 		})
 	}
 	for i, d := range s.deployments {
@@ -339,12 +336,20 @@ func (f *Fake) serviceOutput(s *service, tags bool) serviceOutput {
 				d.PendingCount++
 			}
 		}
-		if d != nil && t.desiredStatus == statusRunning && t.deployment != s.deployments[0] {
-			d.DesiredCount++
-		}
 	}
-	if len(out.Deployments) > 0 {
-		out.Deployments[0].DesiredCount = s.desiredCount
+	// Deployments of the same revision (a rolling rollback to it) add up.
+	byRevision := map[*serviceRevision]*currentRevision{}
+	for _, d := range out.Deployments {
+		dep := s.deployments[slices.IndexFunc(s.deployments, func(x *deployment) bool { return x.id == d.ID })]
+		cr, ok := byRevision[dep.revision]
+		if !ok {
+			out.CurrentServiceRevisions = append(out.CurrentServiceRevisions, currentRevision{Arn: dep.revision.arn})
+			cr = &out.CurrentServiceRevisions[len(out.CurrentServiceRevisions)-1]
+			byRevision[dep.revision] = cr
+		}
+		cr.RequestedTaskCount += d.DesiredCount
+		cr.RunningTaskCount += d.RunningCount
+		cr.PendingTaskCount += d.PendingCount
 	}
 	return out
 }

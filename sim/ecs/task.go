@@ -177,7 +177,7 @@ func (f *Fake) deactivate(t *task) {
 			f.taskError(t, "deregister", err)
 		}
 	}
-	if d := f.opts.DeregistrationDelay; d > 0 && len(registered) > 0 {
+	if d := f.scaled(f.opts.DeregistrationDelay); d > 0 && len(registered) > 0 {
 		timer := time.NewTimer(d)
 		<-timer.C
 	}
@@ -343,10 +343,12 @@ func (f *Fake) failTask(t *task, reason, code string, counts bool) {
 	d := t.deployment
 	d.failedTasks++
 	d.updatedAt = now
+	// A traffic-shifting deployment watches its tasks until it cleans up.
+	watching := s.current == nil || !s.current.shift || s.current.breaker == monitorMonitoring
 	cb := s.parsed.DeploymentCircuitBreaker
-	if cb != nil && cb.Enable && d == s.deployments[0] && d.rolloutState == rolloutInProgress &&
+	if cb != nil && cb.Enable && watching && d == s.deployments[0] && d.rolloutState == rolloutInProgress &&
 		d.failedTasks >= cb.threshold(s.desiredCount) {
-		f.failDeployment(s, d, cb.Rollback)
+		f.failDeployment(s, d, reasonCircuitBreakerStart, "tasks failed to start.", true, cb.Rollback)
 	}
 }
 
@@ -395,7 +397,9 @@ func (f *Fake) instanceAttributes(t *task, r registration) map[string]string {
 	}
 	if t.service != nil {
 		attrs["ECS_SERVICE_NAME"] = t.service.name
+		attrs[AttrDeploymentID] = t.deployment.id
 	}
+	attrs[AttrTaskDefinitionARN] = t.def.arn
 	if r.port > 0 {
 		attrs["AWS_INSTANCE_PORT"] = strconv.Itoa(r.port)
 	}

@@ -286,27 +286,6 @@ type serviceRegistry struct {
 	ContainerPort *int   `json:"containerPort,omitempty"`
 }
 
-// deploymentConfig is the part of deploymentConfiguration the scheduler
-// acts on.
-type deploymentConfig struct {
-	MaximumPercent           *int            `json:"maximumPercent"`
-	MinimumHealthyPercent    *int            `json:"minimumHealthyPercent"`
-	DeploymentCircuitBreaker *circuitBreaker `json:"deploymentCircuitBreaker"`
-	Strategy                 string          `json:"strategy"`
-}
-
-type circuitBreaker struct {
-	Enable                 bool                    `json:"enable"`
-	Rollback               bool                    `json:"rollback"`
-	ResetOnHealthyTask     *bool                   `json:"resetOnHealthyTask,omitempty"`
-	ThresholdConfiguration *thresholdConfiguration `json:"thresholdConfiguration,omitempty"`
-}
-
-type thresholdConfiguration struct {
-	Type  string `json:"type"`
-	Value int    `json:"value"`
-}
-
 type serviceOutput struct {
 	ServiceArn                    string               `json:"serviceArn"`
 	ServiceName                   string               `json:"serviceName"`
@@ -336,24 +315,34 @@ type serviceOutput struct {
 	PropagateTags                 string               `json:"propagateTags"`
 	EnableExecuteCommand          bool                 `json:"enableExecuteCommand"`
 	Tags                          json.RawMessage      `json:"tags,omitempty"`
+	CurrentServiceDeployment      string               `json:"currentServiceDeployment,omitempty"`
+	CurrentServiceRevisions       []currentRevision    `json:"currentServiceRevisions"`
+}
+
+type currentRevision struct {
+	Arn                string `json:"arn"`
+	RequestedTaskCount int    `json:"requestedTaskCount"`
+	RunningTaskCount   int    `json:"runningTaskCount"`
+	PendingTaskCount   int    `json:"pendingTaskCount"`
 }
 
 type deploymentOutput struct {
-	ID                          string          `json:"id"`
-	Status                      string          `json:"status"`
-	TaskDefinition              string          `json:"taskDefinition"`
-	DesiredCount                int             `json:"desiredCount"`
-	PendingCount                int             `json:"pendingCount"`
-	RunningCount                int             `json:"runningCount"`
-	FailedTasks                 int             `json:"failedTasks"`
-	CreatedAt                   timestamp       `json:"createdAt,omitzero"`
-	UpdatedAt                   timestamp       `json:"updatedAt,omitzero"`
-	LaunchType                  string          `json:"launchType,omitempty"`
-	PlatformVersion             string          `json:"platformVersion,omitempty"`
-	NetworkConfiguration        json.RawMessage `json:"networkConfiguration,omitempty"`
-	RolloutState                string          `json:"rolloutState"`
-	RolloutStateReason          string          `json:"rolloutStateReason,omitempty"`
-	ServiceConnectConfiguration json.RawMessage `json:"serviceConnectConfiguration,omitempty"`
+	ID                          string                   `json:"id"`
+	Status                      string                   `json:"status"`
+	TaskDefinition              string                   `json:"taskDefinition"`
+	DesiredCount                int                      `json:"desiredCount"`
+	PendingCount                int                      `json:"pendingCount"`
+	RunningCount                int                      `json:"runningCount"`
+	FailedTasks                 int                      `json:"failedTasks"`
+	CreatedAt                   timestamp                `json:"createdAt,omitzero"`
+	UpdatedAt                   timestamp                `json:"updatedAt,omitzero"`
+	LaunchType                  string                   `json:"launchType,omitempty"`
+	PlatformVersion             string                   `json:"platformVersion,omitempty"`
+	NetworkConfiguration        json.RawMessage          `json:"networkConfiguration,omitempty"`
+	RolloutState                string                   `json:"rolloutState"`
+	RolloutStateReason          string                   `json:"rolloutStateReason,omitempty"`
+	ServiceConnectConfiguration json.RawMessage          `json:"serviceConnectConfiguration,omitempty"`
+	ServiceConnectResources     []serviceConnectResource `json:"serviceConnectResources,omitempty"`
 }
 
 type serviceEvent struct {
