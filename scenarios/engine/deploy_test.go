@@ -109,3 +109,34 @@ func TestRollingUpdateDrain(t *testing.T) {
 		})
 	}
 }
+
+// TestGatedCanaryRollsBack runs the built-in gated canary with a bad new
+// version: the lifecycle hook's gate, judged on the requests of its window,
+// fails, and ECS rolls the deployment back.
+func TestGatedCanaryRollsBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end rehearsal; skipped with -short")
+	}
+	sc, err := scenarios.Builtin("gated-canary-bad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, rep := runScenario(t, sc)
+	if !rep.Passed() {
+		t.Errorf("assertions failed: %+v", rep.Assertions)
+	}
+	d := run.Meta.Deployments[0]
+	if d.Outcome != "ROLLBACK_SUCCESSFUL" || !strings.Contains(d.RollbackReason, "error rate") {
+		t.Errorf("outcome %s, rollback reason %q", d.Outcome, d.RollbackReason)
+	}
+	if len(d.Gates) == 0 || d.Gates[0].Status != "FAILED" || d.Gates[0].Requests == 0 {
+		t.Fatalf("gates %+v", d.Gates)
+	}
+	// The service ends on v1: the last step is served by v1 alone.
+	last := rep.Steps[len(rep.Steps)-1]
+	for _, v := range last.Versions {
+		if v.Version == "v2" && v.Requests > 0 {
+			t.Errorf("after the rollback v2 still served %d requests", v.Requests)
+		}
+	}
+}
