@@ -287,7 +287,10 @@ file:line:col: message. The exit code is 0 when all files are valid and 2 otherw
 }
 
 func fakesCmd() *cobra.Command {
-	var addr, xdsAddr string
+	var (
+		addr, xdsAddr string
+		timeScale     float64
+	)
 	cmd := &cobra.Command{
 		Use:   "fakes",
 		Short: "Serve the ECS, Cloud Map and App Mesh fakes and the xDS control plane standalone",
@@ -304,7 +307,10 @@ from the xDS control plane on --xds-addr. World events stream from GET /_meshsim
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			world, err := sim.Start(ctx, sim.Options{Addr: addr, XDSAddr: xdsAddr})
+			if timeScale < 1 || timeScale > 100000 {
+				return &exitError{exitBadInput, fmt.Errorf("--time-scale must be between 1 and 100000, not %g", timeScale)}
+			}
+			world, err := sim.Start(ctx, sim.Options{Addr: addr, XDSAddr: xdsAddr, TimeScale: timeScale})
 			if err != nil {
 				return &exitError{exitFailed, err}
 			}
@@ -316,6 +322,7 @@ from the xDS control plane on --xds-addr. World events stream from GET /_meshsim
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:4566", "address of the AWS endpoint")
 	cmd.Flags().StringVar(&xdsAddr, "xds-addr", "127.0.0.1:18000", "address of the xDS (ADS) control plane")
+	cmd.Flags().Float64Var(&timeScale, "time-scale", 1, "run ECS time (bake times, health checks, stop timeouts) N times faster")
 	return cmd
 }
 

@@ -5,7 +5,7 @@
 // A run directory holds
 //
 //	run.json           Meta: the scenario, its steps and assertions, start/end
-//	observations.jsonl one Observation per line, one per request
+//	observations.jsonl one Observation per line: per request or gRPC call, per stream event
 //	events.jsonl       one Event per line: AWS calls, task states, xDS pushes
 //	report.json        written by reports at the end
 //	report.md          written by reports at the end

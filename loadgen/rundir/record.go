@@ -100,8 +100,11 @@ type StreamEvent struct {
 	Received uint64 `json:"received,omitempty"`
 
 	// Reconnect (stream-resume) runs from the break to the first message of
-	// the new call; Retries counts the calls that failed before it.
-	// FromVersion and FromTask name what served the call that broke.
+	// the new call; Retries counts the calls that failed before it (for
+	// stream-open and stream-end: the calls that failed to deliver before
+	// the first message, or since the last break). FromVersion and FromTask
+	// name what served the call that broke (on stream-resume, and on a
+	// stream-message-gap found in the first message of a resumed call).
 	Reconnect   time.Duration `json:"reconnectNs,omitempty"`
 	Retries     int           `json:"retries,omitempty"`
 	FromVersion string        `json:"fromVersion,omitempty"`
@@ -113,8 +116,11 @@ type StreamEvent struct {
 	// Lost counts sequence numbers skipped over (the stream went on past
 	// them); Duplicated, messages whose sequence number had been received
 	// already; OutOfOrder, messages that arrived after a higher sequence
-	// number. GapFrom and GapTo (stream-message-gap) are the first and last
-	// sequence numbers of a run of lost messages.
+	// number. An out-of-order message had been counted in the Lost of an
+	// earlier gap: the messages a stream really lost are ΣLost − ΣOutOfOrder
+	// of its gap events, which is the Lost of its stream-end. GapFrom and
+	// GapTo (stream-message-gap) are the first and last sequence numbers of
+	// a run of lost messages.
 	Lost       uint64 `json:"lost,omitempty"`
 	Duplicated uint64 `json:"duplicated,omitempty"`
 	OutOfOrder uint64 `json:"outOfOrder,omitempty"`

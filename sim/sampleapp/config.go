@@ -19,7 +19,8 @@ type Config struct {
 	Service, Version, TaskID string
 	// Addr is the host:port to listen on; port 0 picks a free port.
 	Addr string
-	// Backends are the URLs called, in order, on each request.
+	// Backends are the URLs called, in order, on each request: http://
+	// URLs, or grpc://host:port for a gRPC backend (see grpcbackend.go).
 	Backends []string
 	// Proxy is the sidecar's egress URL through which backends are called;
 	// empty calls them directly.
@@ -67,8 +68,8 @@ const (
 
 // ConfigFromEnv builds a Config from a task's environment, as a container
 // would see it: MESHSIM_SERVICE and MESHSIM_VERSION (required), MESHSIM_PORT
-// (default 8080), MESHSIM_BACKENDS (comma-separated URLs), MESHSIM_PROXY (a
-// URL), the durations (Go syntax, "250ms") MESHSIM_LATENCY,
+// (default 8080), MESHSIM_BACKENDS (comma-separated http:// or grpc://
+// URLs), MESHSIM_PROXY (a URL), the durations (Go syntax, "250ms") MESHSIM_LATENCY,
 // MESHSIM_START_DELAY, MESHSIM_DRAIN and MESHSIM_CRASH_AFTER,
 // MESHSIM_ERROR_RATE (0 to 1), MESHSIM_SHUTDOWN (graceful or abrupt) and
 // MESHSIM_HEALTH (ok or fail).
@@ -110,7 +111,7 @@ func ConfigFromEnv(env map[string]string, taskID, taskIP string) (Config, error)
 			if b == "" {
 				continue
 			}
-			if err := checkHTTPURL(b); err != nil {
+			if err := checkBackendURL(b); err != nil {
 				return Config{}, fmt.Errorf("sampleapp: %s=%q: %q %v", EnvBackends, s, b, err)
 			}
 			cfg.Backends = append(cfg.Backends, b)
@@ -198,7 +199,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("sampleapp: Config durations must not be negative")
 	}
 	for _, b := range c.Backends {
-		if err := checkHTTPURL(b); err != nil {
+		if err := checkBackendURL(b); err != nil {
 			return fmt.Errorf("sampleapp: Config.Backends: %q %v", b, err)
 		}
 	}

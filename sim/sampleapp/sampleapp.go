@@ -26,6 +26,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"google.golang.org/grpc"
 )
 
 // Response headers set on every response of a sample service.
@@ -61,14 +63,20 @@ type Response struct {
 // BackendResult is the outcome of one backend call.
 type BackendResult struct {
 	URL string `json:"url"`
-	// Status is the backend's HTTP status, 0 when no response came back.
+	// Status is the backend's HTTP status, 0 when no response came back;
+	// for a gRPC backend, 200 when the call succeeded and 0 otherwise.
 	Status  int    `json:"status"`
 	Version string `json:"version,omitempty"`
 	Task    string `json:"task,omitempty"`
 	Chain   string `json:"chain,omitempty"`
 	// Error is the transport error or, for a 5xx, the status and the
-	// backend's own error text.
+	// backend's own error text; for a gRPC backend, the status code and
+	// message of a failed call.
 	Error string `json:"error,omitempty"`
+	// GRPCStatus (gRPC backends) is the call's status code ("OK",
+	// "Unavailable"); Message is the greeting Echo returned.
+	GRPCStatus string `json:"grpcStatus,omitempty"`
+	Message    string `json:"message,omitempty"`
 }
 
 // Server is a running sample service.
@@ -82,6 +90,7 @@ type Server struct {
 	srv       *http.Server
 	transport *http.Transport
 	client    *http.Client
+	grpcConns map[string]*grpc.ClientConn // per grpc:// backend
 	serveDone chan struct{}
 
 	exitOnce sync.Once
@@ -114,6 +123,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("sampleapp: %s/%s: %w", cfg.Service, cfg.Version, err)
 	}
 
+	grpcConns, err := dialGRPCBackends(cfg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	transport := &http.Transport{
 		Proxy:               proxy,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -126,6 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ready:     time.Now().Add(cfg.StartDelay),
 		ln:        ln,
 		transport: transport,
+		grpcConns: grpcConns,
 		// No client timeout: a backend call lives as long as the request
 		// that caused it, which its caller bounds.
 		client:    &http.Client{Transport: transport, CheckRedirect: noRedirects},
@@ -201,6 +216,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	err := s.srv.Shutdown(ctx)
 	s.transport.CloseIdleConnections()
+	closeGRPCBackends(s.grpcConns)
 	if err != nil {
 		return fmt.Errorf("sampleapp: shutting down %s: %w", s.self, err)
 	}
@@ -213,6 +229,7 @@ func (s *Server) Close() error {
 	s.draining.Store(true)
 	err := s.srv.Close()
 	s.transport.CloseIdleConnections()
+	closeGRPCBackends(s.grpcConns)
 	if err != nil {
 		return fmt.Errorf("sampleapp: closing %s: %w", s.self, err)
 	}
@@ -286,6 +303,9 @@ func (s *Server) health(w http.ResponseWriter) {
 // call calls one backend with the incoming request's method, passing on its
 // X-Request-Id.
 func (s *Server) call(r *http.Request, backend string) BackendResult {
+	if isGRPCBackend(backend) {
+		return s.callGRPC(r, backend)
+	}
 	res := BackendResult{URL: backend}
 	req, err := http.NewRequestWithContext(r.Context(), r.Method, backend, nil)
 	if err != nil {
