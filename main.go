@@ -82,6 +82,7 @@ reports per step which share of requests each version served and what failed.`,
 func runCmd() *cobra.Command {
 	var (
 		runtimeName, out, endpoint string
+		xdsAddr                    string
 		rate, timeScale            float64
 		bake                       time.Duration
 		quiet                      bool
@@ -128,13 +129,14 @@ the scenario holds, 1 when one fails or the run could not complete, 2 for bad in
 			if runtimeName != "inproc" && endpoint == "" {
 				return &exitError{exitBadInput, fmt.Errorf("--runtime %q: this build runs tasks with the inproc runtime only", runtimeName)}
 			}
-			return runScenario(cmd, sc, runtimeName, out, endpoint, quiet)
+			return runScenario(cmd, sc, runtimeName, out, endpoint, xdsAddr, quiet)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&runtimeName, "runtime", "inproc", "where tasks run: inproc (everything in this process on loopback)")
 	f.StringVar(&out, "out", "", "run directory (default ./meshsim-runs/<run id>)")
 	f.StringVar(&endpoint, "endpoint", "", "use the fakes already serving at this URL (see \"meshsim fakes\") instead of starting them")
+	f.StringVar(&xdsAddr, "xds-addr", "127.0.0.1:18000", "with --endpoint: the control plane's address, for proxyless gRPC clients")
 	f.Float64Var(&rate, "rate", 0, "override the scenario's request rate (requests per second)")
 	f.DurationVar(&bake, "bake", 0, "override every step's bake time (e.g. 2s for a quick rehearsal)")
 	f.Float64Var(&timeScale, "time-scale", 0, "run AWS-side durations (ECS bake times, health checks, stop timeouts) N times faster; overrides the scenario's timeScale")
@@ -142,7 +144,7 @@ the scenario holds, 1 when one fails or the run could not complete, 2 for bad in
 	return cmd
 }
 
-func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, endpoint string, quiet bool) error {
+func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, endpoint, xdsAddr string, quiet bool) error {
 	stdout := cmd.OutOrStdout()
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -157,7 +159,7 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 			return &exitError{exitFailed, fmt.Errorf("starting the simulated world: %w", err)}
 		}
 		defer world.Close()
-		endpoint = world.Endpoint
+		endpoint, xdsAddr = world.Endpoint, world.XDSAddress
 	}
 	var progress engine.Progress
 	if !quiet {
@@ -167,7 +169,7 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 	}
 	started := time.Now()
 	res, runErr := engine.Run(ctx, sc, engine.Options{
-		Endpoint: endpoint, Dir: out, RunID: runID, Runtime: runtimeName, Progress: progress,
+		Endpoint: endpoint, XDSAddress: xdsAddr, Dir: out, RunID: runID, Runtime: runtimeName, Progress: progress,
 	})
 	code, err := writeReports(stdout, res.Dir)
 	if err != nil {

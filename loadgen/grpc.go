@@ -101,10 +101,10 @@ func (t GRPCTarget) String() string {
 	return s
 }
 
-// dial returns a new client connection to t. Each connection is its own
+// Dial returns a new client connection to t. Each connection is its own
 // HTTP/2 connection (or, proxyless, its own xDS client and connections to
 // every endpoint). grpc.NewClient connects lazily, on the first call.
-func (t GRPCTarget) dial() (*grpc.ClientConn, error) {
+func (t GRPCTarget) Dial() (*grpc.ClientConn, error) {
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	target := t.Address
 	if strings.HasPrefix(target, "xds:") {
@@ -137,7 +137,7 @@ func (t GRPCTarget) dial() (*grpc.ClientConn, error) {
 func (t GRPCTarget) dialAll(n int) ([]*grpc.ClientConn, error) {
 	conns := make([]*grpc.ClientConn, 0, n)
 	for range n {
-		cc, err := t.dial()
+		cc, err := t.Dial()
 		if err != nil {
 			closeAll(conns)
 			return nil, err

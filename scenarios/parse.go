@@ -168,6 +168,21 @@ func (d *decoder) name(n *yaml.Node, field string, dst *string) {
 
 var validName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,47}$`)
 
+// validVersion allows version numbers such as 0.9 or 1.2.3 too.
+var validVersion = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,31}$`)
+
+func (d *decoder) versionName(n *yaml.Node, dst *string) {
+	s, ok := d.scalar(n, "versions[].name")
+	if !ok {
+		return
+	}
+	if !validVersion.MatchString(s) {
+		d.errorf(n, "versions[].name %q: use 1-32 letters, digits, '.' and '-'", s)
+		return
+	}
+	*dst = s
+}
+
 func (d *decoder) integer(n *yaml.Node, field string, min, max int, dst *int) {
 	s, ok := d.scalar(n, field)
 	if !ok {
@@ -297,6 +312,7 @@ func (d *decoder) service(n *yaml.Node) Service {
 			})
 		},
 		"healthCheckPath": func(v *yaml.Node) { d.str(v, "services[].healthCheckPath", &s.HealthCheckPath) },
+		"protocol":        func(v *yaml.Node) { d.oneOf(v, "services[].protocol", []string{"http", "grpc"}, &s.Protocol) },
 		"retries": func(v *yaml.Node) {
 			var n int
 			d.integer(v, "services[].retries", 0, 25, &n)
@@ -312,7 +328,7 @@ func (d *decoder) service(n *yaml.Node) Service {
 func (d *decoder) version(n *yaml.Node) Version {
 	v := Version{Count: 1, Pos: d.pos(n)}
 	d.fields(n, "a version", map[string]func(*yaml.Node){
-		"name":       func(x *yaml.Node) { d.name(x, "versions[].name", &v.Name) },
+		"name":       func(x *yaml.Node) { d.versionName(x, &v.Name) },
 		"count":      func(x *yaml.Node) { d.integer(x, "versions[].count", 0, 50, &v.Count) },
 		"latency":    func(x *yaml.Node) { d.duration(x, "versions[].latency", &v.Latency) },
 		"errorRate":  func(x *yaml.Node) { d.float(x, "versions[].errorRate", 0, 1, &v.ErrorRate) },
@@ -345,6 +361,12 @@ func (d *decoder) load(n *yaml.Node) Load {
 		"timeout": func(v *yaml.Node) { d.duration(v, "load.timeout", &l.Timeout) },
 		"path":    func(v *yaml.Node) { d.str(v, "load.path", &l.Path) },
 		"measure": func(v *yaml.Node) { d.name(v, "load.measure", &l.Measure) },
+		"streams": func(v *yaml.Node) { d.integer(v, "load.streams", 0, 20000, &l.Streams) },
+		"streamKind": func(v *yaml.Node) {
+			d.oneOf(v, "load.streamKind", []string{"subscribe", "chat", "both"}, &l.StreamKind)
+		},
+		"client":      func(v *yaml.Node) { d.oneOf(v, "load.client", []string{"sidecar", "proxyless"}, &l.Client) },
+		"connections": func(v *yaml.Node) { d.integer(v, "load.connections", 1, 1000, &l.Connections) },
 	})
 	return l
 }
@@ -464,7 +486,7 @@ func (d *decoder) assertion(n *yaml.Node) (Assertion, bool) {
 		d.errorf(n, "unknown assertion %q (known: %s)", a.Kind, assertionKinds())
 		return a, false
 	}
-	needsValue := a.Kind != "no-failed-requests" && a.Kind != "deployments-as-expected"
+	needsValue := a.Kind != "no-failed-requests" && a.Kind != "deployments-as-expected" && a.Kind != "no-message-lost"
 	switch {
 	case needsValue && valNode == nil:
 		d.errorf(n, "assertion %s needs a value: %s", a.Kind, AssertionKinds[a.Kind])
@@ -477,7 +499,7 @@ func (d *decoder) assertion(n *yaml.Node) (Assertion, bool) {
 	}
 	before := len(d.errs)
 	switch a.Kind {
-	case "latency-p99-below":
+	case "latency-p99-below", "streams-resumed-within":
 		var dur time.Duration
 		d.duration(valNode, a.Kind, &dur)
 		a.Value = float64(dur)
@@ -586,6 +608,34 @@ func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
 
 	if sc.Load.Rate == 0 {
 		sc.Load.Rate = 200
+	}
+	for i := range sc.Services {
+		if sc.Services[i].Protocol == "" {
+			sc.Services[i].Protocol = "http"
+		}
+	}
+	if in, ok := sc.Service(sc.Ingress.Service); ok {
+		grpc := in.Protocol == "grpc"
+		switch {
+		case !grpc && (sc.Load.Streams > 0 || sc.Load.Client != ""):
+			at(sc.Load.Pos, "load.streams and load.client apply to a gRPC ingress service; %q speaks http", in.Name)
+		case grpc && sc.Load.Client == "proxyless" && sc.Routing != "appmesh":
+			at(sc.Load.Pos, "load.client proxyless takes App Mesh's xDS configuration: it needs routing: appmesh")
+		}
+		if sc.Load.StreamKind == "" {
+			sc.Load.StreamKind = "subscribe"
+		}
+		if sc.Load.Client == "" {
+			sc.Load.Client = "sidecar"
+		}
+		if sc.Load.Connections == 0 {
+			sc.Load.Connections = 4
+		}
+	}
+	for _, s := range sc.Services {
+		if s.Protocol == "grpc" && len(s.Backends) > 0 {
+			at(s.Pos, "service %q: the sample gRPC service calls no backends (an http service can call it)", s.Name)
+		}
 	}
 	if sc.Load.Timeout == 0 {
 		sc.Load.Timeout = 2 * time.Second

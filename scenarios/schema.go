@@ -47,6 +47,9 @@ type Scenario struct {
 type Service struct {
 	Name string
 	Port uint32
+	// Protocol is "http" (the sample HTTP service, the default) or "grpc"
+	// (the sample gRPC echo service).
+	Protocol string
 	// Backends are the names of the services this one calls on each request.
 	Backends []string
 	Versions []Version
@@ -103,7 +106,21 @@ type Load struct {
 	Path string
 	// Measure names the service whose versions the split is judged on.
 	Measure string
-	Pos     Pos
+	// Streams is the number of long-lived gRPC streams held open for the
+	// whole run (gRPC ingress services only), of StreamKind: "subscribe"
+	// (server streaming, the default), "chat" (bidirectional) or "both"
+	// (half each).
+	Streams    int
+	StreamKind string
+	// Client is how the load generator reaches a gRPC ingress service:
+	// "sidecar" (through the ingress proxy, the default) or "proxyless"
+	// (a grpc-go client that takes the ingress node's xDS configuration
+	// itself, xds:///).
+	Client string
+	// Connections is the number of client connections the load is spread
+	// over (gRPC; default 4).
+	Connections int
+	Pos         Pos
 }
 
 // Rollout changes Service, in one of two ways: Steps shift traffic between
@@ -201,6 +218,8 @@ var AssertionKinds = map[string]string{
 	"weight-binomial":         "in every step, every version's observed share is within VALUE standard errors of its weight (binomial)",
 	"latency-p99-below":       "in every step, p99 latency is below VALUE (a duration, e.g. 250ms)",
 	"deployments-as-expected": "every ECS deployment ended as its expect field says (SUCCESSFUL unless told otherwise) (no value)",
+	"no-message-lost":         "no gRPC stream lost a message (no value)",
+	"streams-resumed-within":  "every broken gRPC stream resumed within VALUE (a duration, e.g. 2s)",
 }
 
 // Pos is a place in a scenario file.

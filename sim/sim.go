@@ -22,6 +22,7 @@ import (
 	"github.com/meshsim/meshsim/sim/ecs"
 	"github.com/meshsim/meshsim/sim/endpoint"
 	"github.com/meshsim/meshsim/sim/events"
+	"github.com/meshsim/meshsim/sim/grpcapp"
 	"github.com/meshsim/meshsim/sim/inproc"
 	"github.com/meshsim/meshsim/sim/lambda"
 	"github.com/meshsim/meshsim/sim/sampleapp"
@@ -113,6 +114,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	} else {
 		rt := inproc.New(inproc.Options{Bus: w.bus})
 		rt.Handle(sampleapp.Image, inproc.StarterFunc(startSample))
+		rt.Handle(grpcapp.Image, inproc.StarterFunc(startGRPC))
 		sidecars := inproc.StarterFunc(func(ctx context.Context, c inproc.Container) (inproc.Process, error) {
 			return startSidecar(ctx, c, w.XDSAddress, w.bus)
 		})
@@ -225,24 +227,45 @@ func startSample(ctx context.Context, c inproc.Container) (inproc.Process, error
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.Name, err)
 	}
-	return sampleProcess{srv}, nil
+	return serverProcess{srv}, nil
 }
 
-// sampleProcess is a sample service task as an inproc.Process: Stop is
-// SIGTERM (graceful shutdown, or an abrupt exit if so configured), and the
-// task may also exit by itself (a configured crash).
-type sampleProcess struct{ *sampleapp.Server }
+// startGRPC runs the sample gRPC service of a task.
+func startGRPC(ctx context.Context, c inproc.Container) (inproc.Process, error) {
+	cfg, err := grpcapp.ConfigFromEnv(c.Env, c.TaskID, c.TaskIP)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.Name, err)
+	}
+	srv, err := grpcapp.Start(context.WithoutCancel(ctx), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", c.Name, err)
+	}
+	return serverProcess{srv}, nil
+}
+
+// server is a sample service task: it shuts down gracefully (or abruptly,
+// if so configured) or is closed, and may exit by itself (a crash).
+type server interface {
+	Shutdown(context.Context) error
+	Close() error
+	Done() <-chan struct{}
+	Err() error
+}
+
+// serverProcess is a sample service task as an inproc.Process: Stop is
+// SIGTERM, Kill is SIGKILL.
+type serverProcess struct{ server }
 
 // Stop implements inproc.Process.
-func (p sampleProcess) Stop(ctx context.Context) error {
+func (p serverProcess) Stop(ctx context.Context) error {
 	if err := p.Shutdown(ctx); err != nil {
-		return errors.Join(err, p.Server.Close())
+		return errors.Join(err, p.server.Close())
 	}
 	return nil
 }
 
 // Kill implements inproc.Process.
-func (p sampleProcess) Kill() error { return p.Server.Close() }
+func (p serverProcess) Kill() error { return p.server.Close() }
 
 // startSidecar runs the embedded sidecar of a task, connected to the
 // control plane unless the task definition names another one.

@@ -35,6 +35,9 @@ type Options struct {
 	Runtime string
 	// Progress receives status updates; nil for none.
 	Progress Progress
+	// XDSAddress is the control plane's host:port, for proxyless gRPC
+	// clients (load.client: proxyless).
+	XDSAddress string
 	// SetupTimeout bounds standing the world up and waiting for it to be
 	// ready (default 90s).
 	SetupTimeout time.Duration
@@ -137,6 +140,7 @@ func meta(sc *scenarios.Scenario, opts Options) rundir.Meta {
 			Target:   sc.Ingress.Name + " → " + sc.Ingress.Service + sc.Load.Path,
 			Timeout:  sc.Load.Timeout,
 			Duration: sc.Duration(),
+			Streams:  sc.Load.Streams,
 		},
 	}
 	for i, st := range sc.Rollout.Steps {
@@ -214,12 +218,12 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 	if err != nil {
 		return setupError(ctx, err)
 	}
-	target, host := wld.ingressTarget(ip)
-	r.progress.Update(Status{Phase: "setup", Message: "waiting for the data plane to answer through " + target})
-	if err := waitDataPlane(setupCtx, target, host, sc.Load.Measure); err != nil {
+	ld := r.load(wld, ip)
+	r.progress.Update(Status{Phase: "setup", Message: "waiting for the data plane to answer through " + ld.describe()})
+	if err := ld.ready(setupCtx); err != nil {
 		return setupError(ctx, err)
 	}
-	r.engineEvent("world.ready", "", map[string]string{"ingress": target, "host": host})
+	r.engineEvent("world.ready", "", map[string]string{"ingress": ld.describe()})
 
 	// Drive load for the whole rollout.
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -231,14 +235,7 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 	loadWG.Add(1)
 	go func() {
 		defer loadWG.Done()
-		res.Load, loadErr = loadgen.RunHTTP(loadCtx, loadgen.HTTPConfig{
-			Target:          target,
-			Host:            host,
-			Method:          http.MethodGet,
-			Rate:            sc.Load.Rate,
-			Timeout:         sc.Load.Timeout,
-			MeasuredService: sc.Load.Measure,
-		}, func() int { return int(r.step.Load()) }, countingSink{r.out, r.counts, r.recent})
+		res.Load, loadErr = ld.run(loadCtx, func() int { return int(r.step.Load()) }, countingSink{r.out, r.counts, r.recent})
 	}()
 
 	var stepErr error
@@ -437,6 +434,9 @@ type stepCount struct {
 func newStepCounter() *stepCounter { return &stepCounter{steps: map[int]*stepCount{}} }
 
 func (c *stepCounter) add(o rundir.Observation) {
+	if !o.IsRequest() {
+		return // stream events are not requests
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	sc := c.steps[o.Step]

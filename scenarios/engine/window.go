@@ -27,6 +27,9 @@ type outcome struct {
 func newWindow(span time.Duration) *window { return &window{span: span} }
 
 func (w *window) add(o rundir.Observation) {
+	if !o.IsRequest() {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.obs = append(w.obs, outcome{sent: o.Sent, ok: o.OK(), latency: o.Latency})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/sim/awsclient"
+	"github.com/meshsim/meshsim/sim/grpcapp"
 	"github.com/meshsim/meshsim/sim/sampleapp"
 	"github.com/meshsim/meshsim/sim/sidecar"
 	"github.com/meshsim/meshsim/sim/xds"
@@ -44,7 +45,21 @@ type world struct {
 	created     []func(context.Context) error // undo actions, run in reverse
 }
 
-func versionName(svc, ver string) string { return svc + "-" + ver }
+// versionName names the unit of a service version; a version such as 0.9
+// becomes 0-9, as AWS resource names take no dots.
+func versionName(svc, ver string) string { return svc + "-" + strings.ReplaceAll(ver, ".", "-") }
+
+// portProtocol is the App Mesh protocol of service s's listener.
+func portProtocol(s *scenarios.Service) amtypes.PortProtocol {
+	if s.Protocol == "grpc" {
+		return amtypes.PortProtocolGrpc
+	}
+	return amtypes.PortProtocolHttp
+}
+
+// healthPortOffset places a gRPC task's HTTP /health port next to its gRPC
+// port, for container health checks that are HTTP GETs.
+const healthPortOffset = 100
 
 func (w *world) virtualServiceName(svc string) string { return svc + "." + w.sc.Namespace }
 
@@ -255,7 +270,7 @@ func (w *world) createMeshService(ctx context.Context, s *scenarios.Service) err
 		if first == "" {
 			first = u.name
 		}
-		if err := w.createVirtualNode(ctx, u.name, []uint32{s.Port}, s.Backends, u.name); err != nil {
+		if err := w.createVirtualNode(ctx, u.name, s, s.Backends, u.name); err != nil {
 			return err
 		}
 	}
@@ -268,7 +283,7 @@ func (w *world) createMeshService(ctx context.Context, s *scenarios.Service) err
 			MeshName:          aws.String(sc.Mesh),
 			VirtualRouterName: aws.String(router),
 			Spec: &amtypes.VirtualRouterSpec{Listeners: []amtypes.VirtualRouterListener{{
-				PortMapping: &amtypes.PortMapping{Port: aws.Int32(int32(s.Port)), Protocol: amtypes.PortProtocolHttp},
+				PortMapping: &amtypes.PortMapping{Port: aws.Int32(int32(s.Port)), Protocol: portProtocol(s)},
 			}}},
 		})
 		if err != nil {
@@ -328,6 +343,20 @@ func (w *world) routeSpec(s *scenarios.Service, weights map[string]int) *amtypes
 			})
 		}
 	}
+	if s.Protocol == "grpc" {
+		spec := &amtypes.RouteSpec{GrpcRoute: &amtypes.GrpcRoute{
+			Match:  &amtypes.GrpcRouteMatch{ServiceName: aws.String(grpcapp.ServiceName)},
+			Action: &amtypes.GrpcRouteAction{WeightedTargets: targets},
+		}}
+		if s.Retries != nil {
+			spec.GrpcRoute.RetryPolicy = &amtypes.GrpcRetryPolicy{
+				MaxRetries:      aws.Int64(int64(*s.Retries)),
+				PerRetryTimeout: &amtypes.Duration{Unit: amtypes.DurationUnitS, Value: aws.Int64(2)},
+				GrpcRetryEvents: []amtypes.GrpcRetryPolicyEvent{amtypes.GrpcRetryPolicyEventUnavailable},
+			}
+		}
+		return spec
+	}
 	spec := &amtypes.RouteSpec{HttpRoute: &amtypes.HttpRoute{
 		Match:  &amtypes.HttpRouteMatch{Prefix: aws.String("/")},
 		Action: &amtypes.HttpRouteAction{WeightedTargets: targets},
@@ -358,14 +387,15 @@ func (w *world) setWeights(ctx context.Context, weights map[string]int) error {
 	return nil
 }
 
-// createVirtualNode creates a virtual node listening on ports (none for a
-// client-only node such as the ingress), calling backends (service names),
-// discovered through the Cloud Map service cloudMapService ("" for none).
-func (w *world) createVirtualNode(ctx context.Context, name string, ports []uint32, backends []string, cloudMapService string) error {
+// createVirtualNode creates a virtual node listening as service s does (no
+// listener when s is nil, for a client-only node such as the ingress),
+// calling backends (service names), discovered through the Cloud Map
+// service cloudMapService ("" for none).
+func (w *world) createVirtualNode(ctx context.Context, name string, s *scenarios.Service, backends []string, cloudMapService string) error {
 	spec := &amtypes.VirtualNodeSpec{}
-	for _, p := range ports {
+	if s != nil {
 		spec.Listeners = append(spec.Listeners, amtypes.Listener{
-			PortMapping: &amtypes.PortMapping{Port: aws.Int32(int32(p)), Protocol: amtypes.PortProtocolHttp},
+			PortMapping: &amtypes.PortMapping{Port: aws.Int32(int32(s.Port)), Protocol: portProtocol(s)},
 		})
 	}
 	for _, b := range backends {
@@ -424,7 +454,7 @@ func (w *world) createUnit(ctx context.Context, u unit) error {
 			Enabled:   true,
 			Namespace: aws.String(w.sc.Namespace),
 			Services: []ecstypes.ServiceConnectService{{
-				PortName:      aws.String("http"),
+				PortName:      aws.String(u.service.Protocol),
 				DiscoveryName: aws.String(u.service.Name),
 				ClientAliases: []ecstypes.ServiceConnectClientAlias{{
 					Port: aws.Int32(int32(u.service.Port)), DnsName: aws.String(u.service.Name),
@@ -446,15 +476,19 @@ func (w *world) createUnit(ctx context.Context, u unit) error {
 // virtual service, or its Service Connect client alias.
 func (w *world) backendURL(name string) string {
 	s, _ := w.sc.Service(name)
-	if w.serviceConnect() {
-		return fmt.Sprintf("http://%s:%d/", s.Name, s.Port)
+	scheme := "http"
+	if s.Protocol == "grpc" {
+		scheme = "grpc" // the sample service calls Echo
 	}
-	return fmt.Sprintf("http://%s:%d/", w.virtualServiceName(s.Name), s.Port)
+	if w.serviceConnect() {
+		return fmt.Sprintf("%s://%s:%d/", scheme, s.Name, s.Port)
+	}
+	return fmt.Sprintf("%s://%s:%d/", scheme, w.virtualServiceName(s.Name), s.Port)
 }
 
 // appContainer is the sample service container of version v of service
 // name, calling backends.
-func (w *world) appContainer(name, version string, port uint32, healthPath string, backends []string, v scenarios.Version) ecstypes.ContainerDefinition {
+func (w *world) appContainer(name, version, protocol string, port uint32, healthPath string, backends []string, v scenarios.Version) ecstypes.ContainerDefinition {
 	var urls []string
 	for _, b := range backends {
 		urls = append(urls, w.backendURL(b))
@@ -485,14 +519,24 @@ func (w *world) appContainer(name, version string, port uint32, healthPath strin
 	if v.FailHealth {
 		env[sampleapp.EnvHealth] = "fail"
 	}
+	image, appProtocol, healthPort := sampleapp.Image, ecstypes.ApplicationProtocolHttp, port
+	if protocol == "grpc" {
+		// The gRPC echo service answers HTTP health checks on a port of
+		// its own.
+		image, appProtocol, healthPort = grpcapp.Image, ecstypes.ApplicationProtocolGrpc, port+healthPortOffset
+		env[grpcapp.EnvHealthPort] = fmt.Sprint(healthPort)
+		healthPath = "/health"
+		delete(env, sampleapp.EnvBackends)
+		delete(env, sampleapp.EnvProxy)
+	}
 	return ecstypes.ContainerDefinition{
 		Name:         aws.String("app"),
-		Image:        aws.String(sampleapp.Image),
+		Image:        aws.String(image),
 		Essential:    aws.Bool(true),
 		Environment:  keyValues(env),
-		PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(int32(port)), Name: aws.String("http"), AppProtocol: ecstypes.ApplicationProtocolHttp}},
+		PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(int32(port)), Name: aws.String(protocol), AppProtocol: appProtocol}},
 		HealthCheck: &ecstypes.HealthCheck{
-			Command:     []string{"CMD-SHELL", fmt.Sprintf("curl -f http://localhost:%d%s || exit 1", port, healthPath)},
+			Command:     []string{"CMD-SHELL", fmt.Sprintf("curl -f http://localhost:%d%s || exit 1", healthPort, healthPath)},
 			Interval:    aws.Int32(5),
 			Timeout:     aws.Int32(2),
 			Retries:     aws.Int32(3),
@@ -507,7 +551,7 @@ func (w *world) appContainer(name, version string, port uint32, healthPath strin
 // sample service alone (ECS adds the Service Connect proxy).
 func (w *world) registerTaskDefinition(ctx context.Context, u unit, v scenarios.Version) (string, error) {
 	s := u.service
-	containers := []ecstypes.ContainerDefinition{w.appContainer(s.Name, v.Name, s.Port, s.HealthCheckPath, s.Backends, v)}
+	containers := []ecstypes.ContainerDefinition{w.appContainer(s.Name, v.Name, s.Protocol, s.Port, s.HealthCheckPath, s.Backends, v)}
 	if !w.serviceConnect() {
 		containers = append(containers, w.sidecarContainer(u.name))
 	}
@@ -559,7 +603,7 @@ func (w *world) createIngressService(ctx context.Context) error {
 		}
 		return w.createService(ctx, w.serviceInput(name, td, 1))
 	}
-	app := w.appContainer(name, "v1", ingressPort, "/health", []string{w.sc.Ingress.Service}, scenarios.Version{})
+	app := w.appContainer(name, "v1", "http", ingressPort, "/health", []string{w.sc.Ingress.Service}, scenarios.Version{})
 	td, err := w.registerFamily(ctx, name, []ecstypes.ContainerDefinition{app})
 	if err != nil {
 		return err

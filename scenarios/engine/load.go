@@ -1,0 +1,130 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/meshsim/meshsim/loadgen"
+	"github.com/meshsim/meshsim/sim/grpcapp/echopb"
+	"github.com/meshsim/meshsim/sim/xds"
+)
+
+// loadPlan is the load a run drives through its ingress: HTTP requests, or
+// gRPC unary calls and long-lived streams.
+type loadPlan struct {
+	r *runner
+	// HTTP
+	target, host string
+	// gRPC
+	grpc bool
+	gt   loadgen.GRPCTarget
+}
+
+// load plans the scenario's load once the ingress task runs at ip.
+func (r *runner) load(wld *world, ip string) *loadPlan {
+	sc := r.sc
+	in, _ := sc.Service(sc.Ingress.Service)
+	if in.Protocol != "grpc" || wld.serviceConnect() {
+		// With Service Connect the ingress is an HTTP front service, even
+		// in front of a gRPC service (the echo tutorial's client).
+		target, host := wld.ingressTarget(ip)
+		return &loadPlan{r: r, target: target, host: host}
+	}
+	authority := fmt.Sprintf("%s:%d", wld.virtualServiceName(in.Name), in.Port)
+	p := &loadPlan{r: r, grpc: true, gt: loadgen.GRPCTarget{Address: fmt.Sprintf("%s:%d", ip, egressPort), Authority: authority}}
+	if sc.Load.Client == "proxyless" {
+		p.gt = loadgen.GRPCTarget{
+			Address: "xds:///" + authority,
+			XDS:     &loadgen.XDSClient{Server: r.opts.XDSAddress, NodeID: xds.NodeID(sc.Mesh, sc.Ingress.Name)},
+		}
+	}
+	return p
+}
+
+func (p *loadPlan) describe() string {
+	if p.grpc {
+		return "gRPC " + p.gt.String()
+	}
+	if p.host != "" {
+		return p.target + " (Host " + p.host + ")"
+	}
+	return p.target
+}
+
+// ready waits until the data plane answers through the ingress.
+func (p *loadPlan) ready(ctx context.Context) error {
+	if p.grpc {
+		return p.readyGRPC(ctx)
+	}
+	return waitDataPlane(ctx, p.target, p.host, p.r.sc.Load.Measure)
+}
+
+func (p *loadPlan) readyGRPC(ctx context.Context) error {
+	if p.gt.XDS != nil && p.gt.XDS.Server == "" {
+		return errors.New("load.client proxyless needs the control plane's address (engine Options.XDSAddress)")
+	}
+	conn, err := p.gt.Dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	client := echopb.NewEchoClient(conn)
+	var last error
+	for {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := client.Echo(cctx, &echopb.EchoRequest{Name: "meshsim"})
+		cancel()
+		if err == nil {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the data plane did not answer gRPC through %s; last: %v", p.gt, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// run drives the load until ctx is done.
+func (p *loadPlan) run(ctx context.Context, step func() int, sink loadgen.Sink) (loadgen.Summary, error) {
+	sc := p.r.sc
+	if !p.grpc {
+		return loadgen.RunHTTP(ctx, loadgen.HTTPConfig{
+			Target: p.target, Host: p.host, Method: http.MethodGet,
+			Rate: sc.Load.Rate, Timeout: sc.Load.Timeout, MeasuredService: sc.Load.Measure,
+		}, step, sink)
+	}
+	var (
+		wg        sync.WaitGroup
+		streamErr error
+	)
+	if n := sc.Load.Streams; n > 0 {
+		cfg := loadgen.StreamConfig{Target: p.gt, Connections: sc.Load.Connections}
+		switch sc.Load.StreamKind {
+		case "chat":
+			cfg.Chat = n
+		case "both":
+			cfg.Chat, cfg.Subscribe = n/2, n-n/2
+		default:
+			cfg.Subscribe = n
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, streamErr = loadgen.RunStreams(ctx, cfg, step, sink)
+		}()
+	}
+	sum, err := loadgen.RunGRPCUnary(ctx, loadgen.GRPCUnaryConfig{
+		Target: p.gt, Rate: sc.Load.Rate, Timeout: sc.Load.Timeout, Connections: sc.Load.Connections,
+	}, step, sink)
+	wg.Wait()
+	if err == nil && streamErr != nil && !errors.Is(streamErr, context.Canceled) {
+		err = fmt.Errorf("streams: %w", streamErr)
+	}
+	return sum, err
+}
