@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
@@ -85,7 +87,7 @@ func runCmd() *cobra.Command {
 		xdsAddr                    string
 		rate, timeScale            float64
 		bake                       time.Duration
-		quiet                      bool
+		quiet, plain               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
@@ -129,7 +131,7 @@ the scenario holds, 1 when one fails or the run could not complete, 2 for bad in
 			if runtimeName != "inproc" && endpoint == "" {
 				return &exitError{exitBadInput, fmt.Errorf("--runtime %q: this build runs tasks with the inproc runtime only", runtimeName)}
 			}
-			return runScenario(cmd, sc, runtimeName, out, endpoint, xdsAddr, quiet)
+			return runScenario(cmd, sc, runtimeName, out, endpoint, xdsAddr, quiet, plain)
 		},
 	}
 	f := cmd.Flags()
@@ -141,36 +143,57 @@ the scenario holds, 1 when one fails or the run could not complete, 2 for bad in
 	f.DurationVar(&bake, "bake", 0, "override every step's bake time (e.g. 2s for a quick rehearsal)")
 	f.Float64Var(&timeScale, "time-scale", 0, "run AWS-side durations (ECS bake times, health checks, stop timeouts) N times faster; overrides the scenario's timeScale")
 	f.BoolVar(&quiet, "quiet", false, "print only the final summary")
+	f.BoolVar(&plain, "plain", false, "print progress as plain lines even when stdout is a terminal (no live dashboard)")
 	return cmd
 }
 
-func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, endpoint, xdsAddr string, quiet bool) error {
+func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, endpoint, xdsAddr string, quiet, plain bool) error {
 	stdout := cmd.OutOrStdout()
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The dashboard's q and ctrl+c (keys, while it holds the terminal) stop
+	// the run as an interrupt does.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 
 	runID := time.Now().Format("20060102-150405") + "-" + sc.Name
 	if out == "" {
 		out = filepath.Join("meshsim-runs", runID)
 	}
 	if endpoint == "" {
-		world, err := sim.Start(ctx, sim.Options{TimeScale: sc.TimeScale})
+		// The world outlives an interrupt: the engine tears it down through
+		// the AWS APIs first.
+		world, err := sim.Start(context.WithoutCancel(ctx), sim.Options{TimeScale: sc.TimeScale})
 		if err != nil {
 			return &exitError{exitFailed, fmt.Errorf("starting the simulated world: %w", err)}
 		}
 		defer world.Close()
 		endpoint, xdsAddr = world.Endpoint, world.XDSAddress
 	}
-	var progress engine.Progress
+	var (
+		progress engine.Progress
+		dash     *tui.Dashboard
+	)
 	if !quiet {
-		progress = tui.NewPlain(stdout, 2*time.Second)
 		fmt.Fprintf(stdout, "meshsim: rehearsing %s (%s) on the %s runtime; fakes at %s; run directory %s\n",
 			sc.Name, sc.Source, runtimeName, endpoint, out)
+		if !plain && tui.IsTerminal(stdout) {
+			dash = tui.StartDashboard(tui.NewModel(sc.Name, cancel), tea.WithOutput(stdout))
+			defer dash.Close() // restores the terminal on every return
+			progress = dash
+		} else {
+			progress = tui.NewPlain(stdout, 2*time.Second)
+		}
 	}
 	started := time.Now()
 	res, runErr := engine.Run(ctx, sc, engine.Options{
 		Endpoint: endpoint, XDSAddress: xdsAddr, Dir: out, RunID: runID, Runtime: runtimeName, Progress: progress,
 	})
+	if dash != nil { // give the terminal back before the summary
+		if err := dash.Close(); err != nil {
+			fmt.Fprintln(cmd.ErrOrStderr(), "meshsim:", err)
+		}
+	}
 	code, err := writeReports(stdout, res.Dir)
 	if err != nil {
 		return &exitError{exitFailed, err}

@@ -351,15 +351,15 @@ func (c *adsClient) applyEndpoints(res []*anypb.Any) error {
 // publish swaps in a routing snapshot built from the accepted resources.
 func (c *adsClient) publish() {
 	snap := &snapshot{
-		routes:   make(map[string]*routeTable, len(c.listeners)),
-		clusters: make(map[string]*upstream, len(c.clusters)),
+		listeners: make(map[string]*listenerState, len(c.listeners)),
+		clusters:  make(map[string]*upstream, len(c.clusters)),
 	}
 	for name, l := range c.listeners {
 		rt := l.inline
 		if rt == nil {
 			rt = c.routes[l.routeName]
 		}
-		snap.routes[name] = rt
+		snap.listeners[name] = &listenerState{routes: rt, streamIdle: l.streamIdle, maxStreamDuration: l.maxStreamDuration}
 	}
 	for name, cs := range c.clusters {
 		addrs := cs.static

@@ -5,11 +5,39 @@
 // they reference, ACKs what it applies and NACKs what it cannot, keeping
 // its last good configuration.
 //
-// Each listener is an HTTP server (HTTP/1.1 and h2c). A request is routed
-// as Envoy routes it: virtual host by Host, first matching route, a
-// weighted cluster picked at random per request, an endpoint picked round
-// robin, then forwarded with httputil.ReverseProxy (streaming, trailers
-// kept) under the route's timeout and retry policy. Configuration changes
-// swap one immutable routing snapshot, so they take effect for the next
-// request without dropping in-flight ones.
+// Each listener is an HTTP server that speaks HTTP/1.1 and HTTP/2 over
+// cleartext (h2c, prior knowledge) on the same port. A request is routed
+// as Envoy routes it: virtual host by Host (:authority), first matching
+// route (path, headers or gRPC metadata, and gRPC requests only where the
+// route says so), a weighted cluster picked at random per request (so
+// once per gRPC stream: a stream stays on its backend whatever the
+// weights become), an endpoint picked round robin, then forwarded with
+// httputil.ReverseProxy. Clusters of http2 and grpc virtual nodes speak
+// h2c upstream. Bodies stream in both directions without buffering,
+// flushed as they arrive, and trailers (grpc-status, grpc-message and
+// trailer metadata) pass through. Configuration changes swap one
+// immutable routing snapshot, so they take effect for the next request
+// without touching in-flight ones.
+//
+// Timeouts are Envoy's: the route timeout (15 s unless set, 0 disables
+// it) starts once the whole request has been received and bounds the
+// response, so it never starts for a bidirectional stream the client
+// keeps open; a route's max_stream_duration replaces it, bounding the
+// stream from its start, with the gRPC call's own deadline (grpc-timeout)
+// taking its place when grpc_timeout_header_max is set; the stream idle
+// timeout (5 min unless the listener or route sets it) ends a stream
+// without data in either direction. Retries follow the route's retry
+// policy, gRPC status conditions included, on responses that carry their
+// status in the headers (trailers-only) and on failures before any
+// response; a request body is kept for replays up to 64 KB.
+//
+// What a client sees when things fail, as with Envoy: a failure before
+// the response started is a local reply (for gRPC a trailers-only status:
+// UNAVAILABLE for a reset or refused connection, DEADLINE_EXCEEDED for a
+// stream that reached its maximum duration, UNIMPLEMENTED for a call no
+// route matches); a failure after it started (the backend's connection
+// reset, a timeout) resets the stream (RST_STREAM). A backend that ends
+// its streams with a status before it goes away (GOAWAY) is seen with that
+// status. Closing the proxy, or a listener the configuration drops, sends
+// GOAWAY and lets open streams finish for the drain timeout.
 package sidecar

@@ -20,7 +20,13 @@ const (
 	msgTimeout         = "upstream request timeout"
 	msgConnectFailure  = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
 	msgReset           = "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
+	msgStreamTimeout   = "stream timeout"
+	msgDurationTimeout = "downstream duration timeout"
 )
+
+// grpcDeadlineExceeded is the gRPC status of a stream that reached its
+// maximum duration, as Envoy sends it.
+const grpcDeadlineExceeded = 4
 
 var (
 	textPlain       = []string{"text/plain"}
@@ -37,25 +43,30 @@ type listenerHandler struct {
 type forwardKey struct{}
 
 // forward is the routing decision for one request, read by the upstream
-// transport, ModifyResponse and the error handler.
+// transport, ModifyResponse and the error handler, with the state of its
+// timeouts and the wrappers of its bodies (kept here to save allocations).
 type forward struct {
 	up     *upstream
 	route  *compiledRoute
 	addr   string          // endpoint of the first attempt
 	client context.Context // the downstream request's context
 	start  time.Time       // when the request was sent upstream
-	body   *replayBody     // set when the route retries a request with a body
+	body   *replayBody     // feeds the request body to the attempts; nil without a body
+
+	deadlines deadlines
+	reqBody   requestBody
+	resBody   responseBody
 }
 
 func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := h.p
 	snap := p.state.Load()
-	rt := snap.routes[*h.b.name.Load()]
-	if rt == nil {
+	ls := snap.listeners[*h.b.name.Load()]
+	if ls == nil || ls.routes == nil {
 		p.localReply(w, r, http.StatusNotFound, msgRouteNotFound)
 		return
 	}
-	vh := rt.find(r.Host)
+	vh := ls.routes.find(r.Host)
 	if vh == nil {
 		p.localReply(w, r, http.StatusNotFound, msgRouteNotFound)
 		return
@@ -80,17 +91,17 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := &forward{up: up, route: route, addr: addr, client: r.Context()}
-	ctx := context.WithValue(r.Context(), forwardKey{}, f)
-	if route.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, route.timeout)
-		defer cancel()
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	hasBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
+	f.deadlines.begin(timeoutsFor(r, route, ls), cancel, !hasBody)
+	defer f.deadlines.stop()
+	if hasBody {
+		f.reqBody = requestBody{d: &f.deadlines, rc: r.Body}
+		r.Body = &f.reqBody
+		f.body = newReplayBody(&f.reqBody, p.pool, route.retry != nil && route.retry.numRetries > 0)
 	}
-	r = r.WithContext(ctx)
-	if route.retry != nil && route.retry.numRetries > 0 && r.Body != nil && r.Body != http.NoBody {
-		f.body = &replayBody{src: r.Body}
-		r.Body = f.body.reader()
-	}
+	r = r.WithContext(context.WithValue(ctx, forwardKey{}, f))
 	f.start = time.Now()
 	p.rp.ServeHTTP(w, r)
 }
@@ -109,11 +120,19 @@ func rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Host = pr.In.Host
 }
 
+// modifyResponse runs on the response that goes downstream: no attempt
+// follows it, so the request body need not be kept for replays any more.
 func (p *Proxy) modifyResponse(res *http.Response) error {
 	h := res.Header
 	h["X-Meshsim-Proxy"] = p.nodeHeader
 	if f := forwardOf(res.Request); f != nil {
 		h["X-Envoy-Upstream-Service-Time"] = []string{strconv.FormatInt(time.Since(f.start).Milliseconds(), 10)}
+		if f.body != nil {
+			f.body.commit()
+		}
+		f.resBody = responseBody{d: &f.deadlines, rc: res.Body}
+		res.Body = &f.resBody
+		f.deadlines.setResponse(res.Body)
 	}
 	return nil
 }
@@ -125,14 +144,20 @@ var errPerTryTimeout = errors.New("per-try timeout")
 // errNoHealthy is returned when a retry finds the cluster empty.
 var errNoHealthy = errors.New(msgNoHealthy)
 
+// errorHandler answers a request whose upstream attempt failed before
+// the response headers arrived.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	f := forwardOf(r)
 	if f != nil && f.client.Err() != nil {
 		return // the client went away; nobody reads a reply
 	}
-	switch {
-	case errors.Is(err, errPerTryTimeout), errors.Is(err, context.DeadlineExceeded) && r.Context().Err() != nil:
+	switch cause := context.Cause(r.Context()); {
+	case errors.Is(err, errPerTryTimeout), cause == errRouteTimeout:
 		p.localReply(w, r, http.StatusGatewayTimeout, msgTimeout)
+	case cause == errStreamIdle:
+		p.localReply(w, r, http.StatusRequestTimeout, msgStreamTimeout)
+	case cause == errMaxDuration:
+		p.reply(w, r, http.StatusRequestTimeout, grpcDeadlineExceeded, msgDurationTimeout)
 	case errors.Is(err, errNoHealthy):
 		p.localReply(w, r, http.StatusServiceUnavailable, msgNoHealthy)
 	case isConnectError(err):
@@ -150,11 +175,16 @@ func isConnectError(err error) bool {
 // localReply answers r from the proxy itself. gRPC requests get a
 // trailers-only response with the gRPC status Envoy maps status to.
 func (p *Proxy) localReply(w http.ResponseWriter, r *http.Request, status int, body string) {
+	p.reply(w, r, status, grpcStatus(status), body)
+}
+
+// reply is localReply with the gRPC status given.
+func (p *Proxy) reply(w http.ResponseWriter, r *http.Request, status, grpcCode int, body string) {
 	h := w.Header()
 	h["X-Meshsim-Proxy"] = p.nodeHeader
 	if isGRPC(r) {
 		h["Content-Type"] = grpcContentType
-		h["Grpc-Status"] = []string{strconv.Itoa(grpcStatus(status))}
+		h["Grpc-Status"] = []string{strconv.Itoa(grpcCode)}
 		h["Grpc-Message"] = []string{body}
 		w.WriteHeader(http.StatusOK)
 		return
@@ -183,7 +213,10 @@ func grpcStatus(httpStatus int) int {
 }
 
 // retryTransport sends a proxied request to its cluster, applying the
-// route's retry policy: each retry picks the cluster's next endpoint.
+// route's retry policy: each retry picks the cluster's next endpoint. The
+// request body of each attempt is a reader of the forward's replayBody
+// (the body ReverseProxy hands over cannot be closed, and the HTTP/2
+// transport closes an attempt's body to stop it).
 type retryTransport struct{}
 
 func (retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -193,7 +226,7 @@ func (retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	pol := f.route.retry
 	if pol == nil || pol.numRetries == 0 {
-		return f.up.transport.RoundTrip(req)
+		return f.up.transport.RoundTrip(f.attempt(req, req))
 	}
 	for n := 0; ; n++ {
 		attempt := req
@@ -204,11 +237,8 @@ func (retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			attempt = req.Clone(req.Context())
 			attempt.URL.Host = addr
-			if f.body != nil {
-				attempt.Body = f.body.reader()
-			}
 		}
-		res, timedOut, err := roundTrip(f.up.transport, attempt, pol.perTry)
+		res, timedOut, err := roundTrip(f.up.transport, f.attempt(req, attempt), pol.perTry)
 		last := n >= pol.numRetries || req.Context().Err() != nil || (f.body != nil && !f.body.replayable())
 		switch {
 		case err != nil:
@@ -231,6 +261,20 @@ func (retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		case <-t.C:
 		}
 	}
+}
+
+// attempt returns the request to send for attempt, a copy of req (or req
+// itself when it has no body) with a new reader of the body.
+func (f *forward) attempt(req, attempt *http.Request) *http.Request {
+	if f.body == nil {
+		return attempt
+	}
+	if attempt == req {
+		attempt = new(http.Request)
+		*attempt = *req
+	}
+	attempt.Body = f.body.reader()
+	return attempt
 }
 
 // roundTrip sends one attempt; a per-try timeout bounds the wait for the
@@ -270,78 +314,14 @@ func (b *cancelBody) Close() error {
 	return err
 }
 
-// replayLimit is how much of a request body is kept for retries, like
-// Envoy's per-request buffer limit; a longer body is not retried.
-const replayLimit = 64 << 10
+// copyBufferSize is the size of the buffers that copy bodies. A stream
+// holds one in each direction while it waits for its next message, so it
+// is kept small for the many long-lived gRPC streams a sidecar carries;
+// HTTP/2 frames are 16 KB by default anyway.
+const copyBufferSize = 8 << 10
 
-// replayBody records what is read from a request body so that a retry can
-// send it again. Each attempt reads through its own reader; a reader of an
-// earlier attempt stops working when a new one is made.
-type replayBody struct {
-	mu       sync.Mutex
-	src      io.ReadCloser
-	buf      []byte
-	overflow bool
-	err      error // sticky error of src, io.EOF included
-	gen      int
-}
-
-var errStaleAttempt = errors.New("sidecar: request body read by a superseded attempt")
-
-// reader returns a reader for a new attempt, from the start of the body.
-func (b *replayBody) reader() io.ReadCloser {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.gen++
-	return &replayReader{b: b, gen: b.gen}
-}
-
-// replayable reports whether the whole body read so far was kept.
-func (b *replayBody) replayable() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return !b.overflow
-}
-
-type replayReader struct {
-	b   *replayBody
-	gen int
-	off int
-}
-
-func (r *replayReader) Read(p []byte) (int, error) {
-	b := r.b
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if r.gen != b.gen {
-		return 0, errStaleAttempt
-	}
-	if !b.overflow && r.off < len(b.buf) {
-		n := copy(p, b.buf[r.off:])
-		r.off += n
-		return n, nil
-	}
-	if b.err != nil {
-		return 0, b.err
-	}
-	n, err := b.src.Read(p)
-	if !b.overflow {
-		if len(b.buf)+n > replayLimit {
-			b.overflow, b.buf = true, nil
-		} else {
-			b.buf = append(b.buf, p[:n]...)
-			r.off += n
-		}
-	}
-	b.err = err
-	return n, err
-}
-
-func (r *replayReader) Close() error { return nil }
-
-const copyBufferSize = 32 << 10
-
-// bufferPool recycles ReverseProxy's copy buffers.
+// bufferPool recycles the copy buffers of ReverseProxy and of request
+// body pumps.
 type bufferPool struct{ pool sync.Pool }
 
 func newBufferPool() *bufferPool {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -33,6 +34,7 @@ type Proxy struct {
 
 	state atomic.Pointer[snapshot]
 	rp    *httputil.ReverseProxy
+	pool  *bufferPool // copy buffers of rp and of request body pumps
 
 	ready  chan struct{}
 	cancel context.CancelFunc
@@ -47,9 +49,21 @@ type Proxy struct {
 // snapshot is the immutable routing state requests are served from; a
 // configuration change swaps in a new one.
 type snapshot struct {
-	routes   map[string]*routeTable // by listener name; nil until its RDS arrives
-	clusters map[string]*upstream
+	listeners map[string]*listenerState // by listener name
+	clusters  map[string]*upstream
 }
+
+// listenerState is what the requests of one listener are served with.
+type listenerState struct {
+	routes            *routeTable // nil until its RDS arrives
+	streamIdle        time.Duration
+	maxStreamDuration time.Duration
+}
+
+// maxConcurrentStreams is the HTTP/2 concurrent stream limit a listener
+// advertises: Envoy's default, 2^31-1, so that a client can hold many
+// long-lived streams on one connection.
+const maxConcurrentStreams = math.MaxInt32
 
 // upstream is a cluster with its endpoints.
 type upstream struct {
@@ -120,13 +134,14 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	}
 	p.nodeHeader = []string{p.node}
 	p.state.Store(&snapshot{})
+	p.pool = newBufferPool()
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
 		Transport:      retryTransport{},
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       log.New(io.Discard, "", 0),
-		BufferPool:     newBufferPool(),
+		BufferPool:     p.pool,
 	}
 	ctx, p.cancel = context.WithCancel(ctx)
 	ads := newADSClient(p, conn)
@@ -144,7 +159,8 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 func (p *Proxy) Ready() <-chan struct{} { return p.ready }
 
 // Close stops the proxy: it closes the ADS stream and drains the
-// listeners, waiting at most the drain timeout for in-flight requests.
+// listeners (HTTP/2 clients get GOAWAY), waiting at most the drain
+// timeout for in-flight requests and streams, then closes what is left.
 func (p *Proxy) Close() error {
 	p.cancel()
 	<-p.done
@@ -264,6 +280,7 @@ func (p *Proxy) commitListeners(plan *listenerPlan) {
 		b.srv = &http.Server{
 			Handler:           &listenerHandler{p: p, b: b},
 			Protocols:         &protos,
+			HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxConcurrentStreams},
 			ReadHeaderTimeout: 30 * time.Second,
 			ErrorLog:          log.New(io.Discard, "", 0),
 		}

@@ -30,6 +30,11 @@ type listenerSpec struct {
 	// when the connection manager carries its routes.
 	routeName string
 	inline    *routeTable
+	// streamIdle and maxStreamDuration are the connection manager's
+	// stream_idle_timeout and common_http_protocol_options
+	// .max_stream_duration; 0 is none.
+	streamIdle        time.Duration
+	maxStreamDuration time.Duration
 }
 
 // parseListener translates l. It returns nil for an API listener, which
@@ -84,6 +89,9 @@ func parseListener(l *listener.Listener, bindIP string) (*listenerSpec, error) {
 	if err := checkHTTPFilters(mgr.GetHttpFilters()); err != nil {
 		return nil, err
 	}
+	if err := parseConnectionManager(&mgr, spec); err != nil {
+		return nil, err
+	}
 	switch rs := mgr.GetRouteSpecifier().(type) {
 	case *hcm.HttpConnectionManager_Rds:
 		if rs.Rds.GetRouteConfigName() == "" {
@@ -100,6 +108,30 @@ func parseListener(l *listener.Listener, bindIP string) (*listenerSpec, error) {
 		return nil, fmt.Errorf("route specifier %T is not supported", rs)
 	}
 	return spec, nil
+}
+
+// parseConnectionManager takes the connection manager's stream timeouts,
+// rejecting the settings the sidecar does not honour.
+func parseConnectionManager(mgr *hcm.HttpConnectionManager, spec *listenerSpec) error {
+	switch {
+	case mgr.GetCodecType() == hcm.HttpConnectionManager_HTTP3:
+		return errors.New("codec_type HTTP3 is not supported")
+	case mgr.GetRequestTimeout().AsDuration() > 0, mgr.GetRequestHeadersTimeout().AsDuration() > 0:
+		return errors.New("request_timeout and request_headers_timeout are not supported")
+	}
+	var err error
+	spec.streamIdle = defaultStreamIdleTimeout
+	if t := mgr.GetStreamIdleTimeout(); t != nil {
+		if spec.streamIdle, err = duration("stream_idle_timeout", t); err != nil {
+			return err
+		}
+	}
+	if t := mgr.GetCommonHttpProtocolOptions().GetMaxStreamDuration(); t != nil {
+		if spec.maxStreamDuration, err = duration("max_stream_duration", t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkHTTPFilters accepts a filter list that ends in the router, and

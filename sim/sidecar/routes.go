@@ -13,11 +13,8 @@ import (
 
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
-
-// defaultRouteTimeout is Envoy's route timeout when RouteAction.timeout is
-// not set; an explicit 0 disables it.
-const defaultRouteTimeout = 15 * time.Second
 
 // routeTable is a compiled RouteConfiguration. It is immutable.
 type routeTable struct {
@@ -60,8 +57,21 @@ type compiledRoute struct {
 	direct   *directReply
 	clusters []weightedCluster
 	total    uint64
-	timeout  time.Duration // 0: none
 	retry    *retryPolicy
+
+	timeout time.Duration // route timeout, from the end of the request; 0: none
+	idle    time.Duration // overrides the listener's stream idle timeout when idleSet
+	idleSet bool
+	stream  *streamDuration // nil: no max_stream_duration, the route timeout applies
+}
+
+// streamDuration is a compiled RouteAction.MaxStreamDuration.
+type streamDuration struct {
+	max              time.Duration // when maxSet; 0 disables the listener's
+	maxSet           bool
+	grpcHeaderMax    time.Duration // when grpcHeaderMaxSet; 0: no cap
+	grpcHeaderMaxSet bool
+	grpcHeaderOffset time.Duration
 }
 
 type directReply struct {
@@ -432,6 +442,8 @@ func compileAction(cr *compiledRoute, a *route.RouteAction, vhRetry *retryPolicy
 		return errors.New("request mirroring is not supported")
 	case a.GetHedgePolicy() != nil, a.GetRetryPolicyTypedConfig() != nil:
 		return errors.New("hedging and typed retry policies are not supported")
+	case a.GetMaxGrpcTimeout() != nil, a.GetGrpcTimeoutOffset() != nil:
+		return errors.New("max_grpc_timeout and grpc_timeout_offset are not supported; use max_stream_duration")
 	}
 	switch cs := a.GetClusterSpecifier().(type) {
 	case *route.RouteAction_Cluster:
@@ -455,12 +467,8 @@ func compileAction(cr *compiledRoute, a *route.RouteAction, vhRetry *retryPolicy
 	default:
 		return fmt.Errorf("cluster specifier %T is not supported", cs)
 	}
-	cr.timeout = defaultRouteTimeout
-	if t := a.GetTimeout(); t != nil {
-		if err := t.CheckValid(); err != nil {
-			return fmt.Errorf("timeout: %w", err)
-		}
-		cr.timeout = t.AsDuration()
+	if err := compileTimeouts(cr, a); err != nil {
+		return err
 	}
 	cr.retry = vhRetry
 	if p := a.GetRetryPolicy(); p != nil {
@@ -471,6 +479,62 @@ func compileAction(cr *compiledRoute, a *route.RouteAction, vhRetry *retryPolicy
 		cr.retry = rp
 	}
 	return nil
+}
+
+// compileTimeouts compiles the route's timeout, idle_timeout and
+// max_stream_duration. As in Envoy, a max_stream_duration turns the route
+// timeout off.
+func compileTimeouts(cr *compiledRoute, a *route.RouteAction) error {
+	var err error
+	cr.timeout = defaultRouteTimeout
+	if t := a.GetTimeout(); t != nil {
+		if cr.timeout, err = duration("timeout", t); err != nil {
+			return err
+		}
+	}
+	if t := a.GetIdleTimeout(); t != nil {
+		if cr.idle, err = duration("idle_timeout", t); err != nil {
+			return err
+		}
+		cr.idleSet = true
+	}
+	msd := a.GetMaxStreamDuration()
+	if msd == nil {
+		return nil
+	}
+	sd := &streamDuration{}
+	if t := msd.GetMaxStreamDuration(); t != nil {
+		if sd.max, err = duration("max_stream_duration", t); err != nil {
+			return err
+		}
+		sd.maxSet = true
+	}
+	if t := msd.GetGrpcTimeoutHeaderMax(); t != nil {
+		if sd.grpcHeaderMax, err = duration("grpc_timeout_header_max", t); err != nil {
+			return err
+		}
+		sd.grpcHeaderMaxSet = true
+	}
+	if t := msd.GetGrpcTimeoutHeaderOffset(); t != nil {
+		if sd.grpcHeaderOffset, err = duration("grpc_timeout_header_offset", t); err != nil {
+			return err
+		}
+	}
+	cr.stream, cr.timeout = sd, 0
+	return nil
+}
+
+// duration converts a protobuf duration, which must be valid and not
+// negative.
+func duration(field string, d *durationpb.Duration) (time.Duration, error) {
+	if err := d.CheckValid(); err != nil {
+		return 0, fmt.Errorf("%s: %w", field, err)
+	}
+	t := d.AsDuration()
+	if t < 0 {
+		return 0, fmt.Errorf("%s: negative duration %v", field, t)
+	}
+	return t, nil
 }
 
 func compileRegex(expr string, ignoreCase bool) (*regexp.Regexp, error) {
@@ -606,7 +670,10 @@ func compileRetryPolicy(p *route.RetryPolicy) (*retryPolicy, error) {
 		rp.numRetries = int(n.GetValue())
 	}
 	if t := p.GetPerTryTimeout(); t != nil {
-		rp.perTry = t.AsDuration()
+		var err error
+		if rp.perTry, err = duration("per_try_timeout", t); err != nil {
+			return nil, err
+		}
 	}
 	if b := p.GetRetryBackOff(); b != nil {
 		if d := b.GetBaseInterval(); d != nil && d.AsDuration() > 0 {
@@ -623,7 +690,7 @@ func compileRetryPolicy(p *route.RetryPolicy) (*retryPolicy, error) {
 		rp.statusCodes = append(rp.statusCodes, int(c))
 	}
 	if len(p.GetRetriableHeaders()) > 0 || len(p.GetRetriableRequestHeaders()) > 0 || p.GetRetryPriority() != nil ||
-		len(p.GetRetryHostPredicate()) > 0 || p.GetRateLimitedRetryBackOff() != nil {
+		len(p.GetRetryHostPredicate()) > 0 || p.GetRateLimitedRetryBackOff() != nil || p.GetPerTryIdleTimeout() != nil {
 		return nil, errors.New("retry policy: only retry_on, num_retries, per_try_timeout, retry_back_off and retriable_status_codes are supported")
 	}
 	return rp, nil

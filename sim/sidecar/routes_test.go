@@ -6,13 +6,21 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	router "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/meshsim/meshsim/sim/xds"
 )
 
 func toCluster(name string) *route.Route_Route {
@@ -166,6 +174,15 @@ func TestCompileRejectsWhatItCannotHonour(t *testing.T) {
 		{"unknown retry condition", badRoute(func(r *route.Route) {
 			r.GetRoute().RetryPolicy = &route.RetryPolicy{RetryOn: "5xx,teapot"}
 		}), "teapot"},
+		{"deprecated max_grpc_timeout", badRoute(func(r *route.Route) {
+			r.GetRoute().MaxGrpcTimeout = durationpb.New(time.Second)
+		}), "use max_stream_duration"},
+		{"negative idle timeout", badRoute(func(r *route.Route) {
+			r.GetRoute().IdleTimeout = durationpb.New(-time.Second)
+		}), "idle_timeout: negative"},
+		{"per-try idle timeout", badRoute(func(r *route.Route) {
+			r.GetRoute().RetryPolicy = &route.RetryPolicy{RetryOn: "unavailable", PerTryIdleTimeout: durationpb.New(time.Second)}
+		}), "only retry_on"},
 		{"duplicate domain", &route.RouteConfiguration{Name: "rc", VirtualHosts: []*route.VirtualHost{
 			{Name: "a", Domains: []string{"x"}}, {Name: "b", Domains: []string{"X"}},
 		}}, "not unique"},
@@ -203,6 +220,135 @@ func TestParseClusterRejectsUnsupported(t *testing.T) {
 			_, err := parseCluster(tt.c, "127.0.0.1")
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestTimeoutModel checks that the App Mesh timeouts the control plane
+// serves (xds.Build) become the request timeouts the sidecar enforces,
+// as the model at xds.TimeoutDisabled describes.
+func TestTimeoutModel(t *testing.T) {
+	const ms = time.Millisecond
+	grpcReq := func(timeout string) *http.Request {
+		r := httptest.NewRequest("POST", "/echo.Echo/Chat", nil)
+		r.Header.Set("Content-Type", "application/grpc")
+		if timeout != "" {
+			r.Header.Set("Grpc-Timeout", timeout)
+		}
+		return r
+	}
+	listener := &listenerState{streamIdle: defaultStreamIdleTimeout}
+	tests := []struct {
+		name             string
+		protocol         xds.Protocol
+		perRequest, idle int64
+		req              *http.Request
+		want             requestTimeouts
+		wantHeader       string // grpc-timeout sent upstream
+	}{
+		{"http default", xds.HTTP, 0, 0, httptest.NewRequest("GET", "/", nil),
+			requestTimeouts{route: 15 * time.Second, idle: 5 * time.Minute}, ""},
+		{"http disabled", xds.HTTP2, xds.TimeoutDisabled, xds.TimeoutDisabled, httptest.NewRequest("GET", "/", nil),
+			requestTimeouts{}, ""},
+		{"grpc default: no route timeout, no duration limit", xds.GRPC, 0, 0, grpcReq(""),
+			requestTimeouts{idle: 5 * time.Minute}, ""},
+		{"grpc default: the call's deadline", xds.GRPC, 0, 300, grpcReq("2S"),
+			requestTimeouts{idle: 300 * ms, maxDuration: 2 * time.Second}, "2000m"},
+		{"grpc per-request caps the deadline", xds.GRPC, 800, 0, grpcReq("1H"),
+			requestTimeouts{idle: 5 * time.Minute, maxDuration: 800 * ms}, "800m"},
+		{"grpc per-request without deadline", xds.GRPC, 800, 0, grpcReq(""),
+			requestTimeouts{idle: 5 * time.Minute, maxDuration: 800 * ms}, "800m"},
+		{"grpc disabled", xds.GRPC, xds.TimeoutDisabled, xds.TimeoutDisabled, grpcReq("250m"),
+			requestTimeouts{maxDuration: 250 * ms}, "250m"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := xds.World{Meshes: []xds.Mesh{{
+				Name: "m",
+				VirtualNodes: []xds.VirtualNode{
+					{Name: "a", Listeners: []xds.Listener{{Port: 9090, Protocol: tt.protocol}}, Backends: []string{"s"}},
+				},
+				VirtualServices: []xds.VirtualService{{Name: "s", ProviderRouter: "r"}},
+				VirtualRouters: []xds.VirtualRouter{{Name: "r", Routes: []xds.Route{{
+					Name: "r", Protocol: tt.protocol, Targets: []xds.WeightedTarget{{VirtualNode: "a", Weight: 1}},
+					PerRequestTimeoutMillis: tt.perRequest, IdleTimeoutMillis: tt.idle,
+				}}}},
+			}}}
+			res, err := xds.Build(w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rt *routeTable
+			for _, rc := range res[xds.NodeID("m", "a")].Routes {
+				if rc.GetName() == xds.EgressRouteName {
+					if rt, err = compileRouteConfig(rc); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			tt.req.Host = "s"
+			cr := rt.find("s").match(tt.req)
+			if cr == nil {
+				t.Fatal("no route matched")
+			}
+			if got := timeoutsFor(tt.req, cr, listener); got != tt.want {
+				t.Errorf("timeouts = %+v, want %+v", got, tt.want)
+			}
+			if got := tt.req.Header.Get("Grpc-Timeout"); got != tt.wantHeader {
+				t.Errorf("grpc-timeout upstream = %q, want %q", got, tt.wantHeader)
+			}
+		})
+	}
+}
+
+func TestParseListenerConnectionManager(t *testing.T) {
+	listenerWith := func(mut func(*hcm.HttpConnectionManager)) *listener.Listener {
+		routerAny, _ := anypb.New(&router.Router{})
+		mgr := &hcm.HttpConnectionManager{
+			StatPrefix:     "test",
+			RouteSpecifier: &hcm.HttpConnectionManager_Rds{Rds: &hcm.Rds{RouteConfigName: "rc"}},
+			HttpFilters:    []*hcm.HttpFilter{{Name: "router", ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: routerAny}}},
+		}
+		mut(mgr)
+		mgrAny, _ := anypb.New(mgr)
+		return &listener.Listener{
+			Name: "l",
+			Address: &core.Address{Address: &core.Address_SocketAddress{SocketAddress: &core.SocketAddress{
+				Address: "0.0.0.0", PortSpecifier: &core.SocketAddress_PortValue{PortValue: 15001}}}},
+			FilterChains: []*listener.FilterChain{{Filters: []*listener.Filter{{
+				Name: "hcm", ConfigType: &listener.Filter_TypedConfig{TypedConfig: mgrAny}}}}},
+		}
+	}
+	tests := []struct {
+		name              string
+		mut               func(*hcm.HttpConnectionManager)
+		idle, maxDuration time.Duration
+		wantErr           string
+	}{
+		{"defaults", func(*hcm.HttpConnectionManager) {}, 5 * time.Minute, 0, ""},
+		{"set", func(m *hcm.HttpConnectionManager) {
+			m.StreamIdleTimeout = durationpb.New(time.Second)
+			m.CommonHttpProtocolOptions = &core.HttpProtocolOptions{MaxStreamDuration: durationpb.New(time.Minute)}
+		}, time.Second, time.Minute, ""},
+		{"idle disabled", func(m *hcm.HttpConnectionManager) { m.StreamIdleTimeout = durationpb.New(0) }, 0, 0, ""},
+		{"http3", func(m *hcm.HttpConnectionManager) { m.CodecType = hcm.HttpConnectionManager_HTTP3 }, 0, 0, "HTTP3"},
+		{"request timeout", func(m *hcm.HttpConnectionManager) { m.RequestTimeout = durationpb.New(time.Second) }, 0, 0, "request_timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec, err := parseListener(listenerWith(tt.mut), "127.0.0.1")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want it to mention %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if spec.streamIdle != tt.idle || spec.maxStreamDuration != tt.maxDuration {
+				t.Errorf("stream idle %v, max duration %v; want %v, %v", spec.streamIdle, spec.maxStreamDuration, tt.idle, tt.maxDuration)
 			}
 		})
 	}

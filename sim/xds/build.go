@@ -21,6 +21,7 @@ import (
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	upstreamhttp "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cache "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/protobuf/proto"
@@ -163,8 +164,16 @@ func version(items []types.Resource) (string, error) {
 // translated: the egress listener is an HTTP connection manager.
 //
 // As App Mesh does, a route without a retry policy gets App Mesh's default
-// one (defaultRetryPolicy), and a route without a per-request timeout gets
-// none, so Envoy's default of 15 s applies.
+// one (defaultRetryPolicy). Timeouts follow the model described at
+// TimeoutDisabled: an http or http2 route's per-request timeout is
+// Envoy's route timeout (unset: Envoy's default of 15 s; disabled: 0),
+// and a grpc route (or the route to a grpc virtual node) gets a
+// max_stream_duration instead, which turns Envoy's route timeout off: its
+// grpc_timeout_header_max makes the call's own deadline (the grpc-timeout
+// header) bound the call, capped at the per-request timeout when one is
+// set, and its max_stream_duration is that per-request timeout. Idle
+// timeouts become the route's idle_timeout. The ingress route takes the
+// timeouts of the virtual node's listener.
 func Build(w World) (map[string]NodeResources, error) {
 	out := make(map[string]NodeResources)
 	meshes := make(map[string]bool)
@@ -298,6 +307,10 @@ func (ix *meshIndex) buildNode(vn *VirtualNode) (NodeResources, error) {
 			return res, err
 		}
 		res.Listeners = append(res.Listeners, ingress)
+		action := &route.RouteAction{ClusterSpecifier: &route.RouteAction_Cluster{Cluster: name}}
+		if err := setTimeouts(action, l.Protocol, l.PerRequestTimeoutMillis, l.IdleTimeoutMillis); err != nil {
+			return res, fmt.Errorf("listener %d: %w", l.Port, err)
+		}
 		res.Routes = append(res.Routes, &route.RouteConfiguration{
 			Name: IngressRouteName,
 			VirtualHosts: []*route.VirtualHost{{
@@ -306,7 +319,7 @@ func (ix *meshIndex) buildNode(vn *VirtualNode) (NodeResources, error) {
 				Routes: []*route.Route{{
 					Name:   "ingress",
 					Match:  &route.RouteMatch{PathSpecifier: &route.RouteMatch_Prefix{Prefix: "/"}},
-					Action: &route.Route_Route{Route: &route.RouteAction{ClusterSpecifier: &route.RouteAction_Cluster{Cluster: name}}},
+					Action: &route.Route_Route{Route: action},
 				}},
 			}},
 		})
@@ -340,19 +353,25 @@ func (ix *meshIndex) virtualHost(vs *VirtualService, targets map[string]bool) (*
 	var ports []uint32
 	switch {
 	case vs.ProviderNode != "":
+		action := &route.RouteAction{
+			ClusterSpecifier: &route.RouteAction_Cluster{Cluster: ClusterName(ix.mesh, vs.ProviderNode)},
+			RetryPolicy:      defaultRetryPolicy(),
+		}
 		if n, ok := ix.nodes[vs.ProviderNode]; ok {
 			for _, l := range n.Listeners {
 				ports = append(ports, l.Port)
 			}
+			if l, ok := httpListener(n.Listeners); ok {
+				if err := setTimeouts(action, l.Protocol, 0, 0); err != nil {
+					return nil, err
+				}
+			}
 		}
 		targets[vs.ProviderNode] = true
 		vh.Routes = []*route.Route{{
-			Name:  vs.ProviderNode,
-			Match: &route.RouteMatch{PathSpecifier: &route.RouteMatch_Prefix{Prefix: "/"}},
-			Action: &route.Route_Route{Route: &route.RouteAction{
-				ClusterSpecifier: &route.RouteAction_Cluster{Cluster: ClusterName(ix.mesh, vs.ProviderNode)},
-				RetryPolicy:      defaultRetryPolicy(),
-			}},
+			Name:   vs.ProviderNode,
+			Match:  &route.RouteMatch{PathSpecifier: &route.RouteMatch_Prefix{Prefix: "/"}},
+			Action: &route.Route_Route{Route: action},
 		}}
 	case vs.ProviderRouter != "":
 		vr, ok := ix.routers[vs.ProviderRouter]
@@ -407,6 +426,8 @@ func (ix *meshIndex) route(r *Route, targets map[string]bool) (*route.Route, err
 		return nil, nil
 	case GRPC:
 		switch {
+		case r.GRPCMethod != "" && r.GRPCService == "":
+			return nil, errors.New("grpc method name without service name")
 		case r.GRPCService != "" && r.GRPCMethod != "":
 			m.PathSpecifier = &route.RouteMatch_Path{Path: "/" + r.GRPCService + "/" + r.GRPCMethod}
 		case r.GRPCService != "":
@@ -460,19 +481,67 @@ func (ix *meshIndex) route(r *Route, targets map[string]bool) (*route.Route, err
 			action.RetryPolicy = rp
 		}
 	}
-	if r.PerRequestTimeoutMillis > 0 {
-		action.Timeout = durationpb.New(time.Duration(r.PerRequestTimeoutMillis) * time.Millisecond)
-	}
-	if r.IdleTimeoutMillis > 0 {
-		action.IdleTimeout = durationpb.New(time.Duration(r.IdleTimeoutMillis) * time.Millisecond)
+	if err := setTimeouts(action, r.Protocol, r.PerRequestTimeoutMillis, r.IdleTimeoutMillis); err != nil {
+		return nil, err
 	}
 	out.Action = &route.Route_Route{Route: action}
 	return out, nil
 }
 
+// setTimeouts sets the timeouts of a route action to an App Mesh route or
+// listener of protocol p, as described at TimeoutDisabled and Build.
+func setTimeouts(a *route.RouteAction, p Protocol, perRequestMillis, idleMillis int64) error {
+	perRequest, err := timeout("per-request", perRequestMillis)
+	if err != nil {
+		return err
+	}
+	idle, err := timeout("idle", idleMillis)
+	if err != nil {
+		return err
+	}
+	if p == GRPC {
+		msd := &route.RouteAction_MaxStreamDuration{GrpcTimeoutHeaderMax: durationpb.New(0)}
+		if perRequestMillis > 0 {
+			msd.MaxStreamDuration = perRequest
+			msd.GrpcTimeoutHeaderMax = perRequest
+		}
+		a.MaxStreamDuration = msd
+	} else {
+		a.Timeout = perRequest
+	}
+	a.IdleTimeout = idle
+	return nil
+}
+
+// timeout returns an App Mesh timeout in milliseconds as an Envoy
+// duration: nil when unset, 0 when disabled.
+func timeout(what string, millis int64) (*durationpb.Duration, error) {
+	switch {
+	case millis == 0:
+		return nil, nil
+	case millis == TimeoutDisabled:
+		return durationpb.New(0), nil
+	case millis < 0:
+		return nil, fmt.Errorf("%s timeout %d ms: want > 0, 0 (unset) or TimeoutDisabled", what, millis)
+	}
+	return durationpb.New(time.Duration(millis) * time.Millisecond), nil
+}
+
 func headerMatcher(h HeaderMatch) (*route.HeaderMatcher, error) {
 	if h.Name == "" {
 		return nil, errors.New("header match without name")
+	}
+	set := 0
+	for _, v := range []string{h.Exact, h.Prefix, h.Suffix, h.Regex} {
+		if v != "" {
+			set++
+		}
+	}
+	if h.Range != nil {
+		set++
+	}
+	if set > 1 {
+		return nil, fmt.Errorf("header match %q: more than one of exact, prefix, suffix, regex and range", h.Name)
 	}
 	hm := &route.HeaderMatcher{Name: strings.ToLower(h.Name), InvertMatch: h.Invert}
 	var sm *matcher.StringMatcher
@@ -485,6 +554,12 @@ func headerMatcher(h HeaderMatch) (*route.HeaderMatcher, error) {
 		sm = &matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_Suffix{Suffix: h.Suffix}}
 	case h.Regex != "":
 		sm = &matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_SafeRegex{SafeRegex: &matcher.RegexMatcher{Regex: h.Regex}}}
+	case h.Range != nil:
+		if h.Range.Start >= h.Range.End {
+			return nil, fmt.Errorf("header match %q: range start %d not below end %d", h.Name, h.Range.Start, h.Range.End)
+		}
+		hm.HeaderMatchSpecifier = &route.HeaderMatcher_RangeMatch{RangeMatch: &typev3.Int64Range{Start: h.Range.Start, End: h.Range.End}}
+		return hm, nil
 	}
 	if sm == nil {
 		hm.HeaderMatchSpecifier = &route.HeaderMatcher_PresentMatch{PresentMatch: true}
@@ -539,11 +614,12 @@ func retryPolicy(p *RetryPolicy) *route.RetryPolicy {
 }
 
 // defaultRetryPolicy is the retry policy App Mesh gives every Envoy route
-// that has none of its own (meshes created since July 2020): 2 retries on
-// connect failure, refused stream, HTTP 503 and gRPC UNAVAILABLE.
+// that has none of its own (meshes created since July 2020, per App Mesh's
+// "Envoy defaults" page): 2 retries on connect failure, refused stream,
+// reset (no response at all), HTTP 503 and gRPC UNAVAILABLE.
 func defaultRetryPolicy() *route.RetryPolicy {
 	return &route.RetryPolicy{
-		RetryOn:              "connect-failure,refused-stream,unavailable,retriable-status-codes",
+		RetryOn:              "connect-failure,refused-stream,reset,unavailable,retriable-status-codes",
 		RetriableStatusCodes: []uint32{503},
 		NumRetries:           wrapperspb.UInt32(2),
 	}

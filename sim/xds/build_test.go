@@ -8,7 +8,11 @@ import (
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 func intp(i int) *int { return &i }
@@ -214,7 +218,7 @@ func TestBuildEgressRoutes(t *testing.T) {
 		t.Errorf("default timeouts = %v, %v", def.GetRoute().GetTimeout(), def.GetRoute().GetIdleTimeout())
 	}
 
-	if rp := beta.GetRoute().GetRetryPolicy(); rp.GetRetryOn() != "connect-failure,refused-stream,unavailable,retriable-status-codes" ||
+	if rp := beta.GetRoute().GetRetryPolicy(); rp.GetRetryOn() != "connect-failure,refused-stream,reset,unavailable,retriable-status-codes" ||
 		rp.GetNumRetries().GetValue() != 2 || len(rp.GetRetriableStatusCodes()) != 1 || rp.GetRetriableStatusCodes()[0] != 503 {
 		t.Errorf("route without retry policy got %v, want App Mesh's default", rp)
 	}
@@ -385,6 +389,17 @@ func TestBuildRejectsMalformedWorld(t *testing.T) {
 		{"duplicate node", World{Meshes: []Mesh{{Name: "m", VirtualNodes: []VirtualNode{{Name: "a"}, {Name: "a"}}}}}, `virtual node "a" listed twice`},
 		{"duplicate mesh", World{Meshes: []Mesh{{Name: "m"}, {Name: "m"}}}, `mesh "m" listed twice`},
 		{"empty mesh name", World{Meshes: []Mesh{{}}}, "mesh with empty name"},
+		{"grpc method without service", routerWorld(Route{Name: "x", Protocol: GRPC, GRPCMethod: "Echo", Targets: []WeightedTarget{{"a", 1}}}),
+			"grpc method name without service name"},
+		{"negative timeout", routerWorld(Route{Name: "x", Protocol: HTTP, PerRequestTimeoutMillis: -5, Targets: []WeightedTarget{{"a", 1}}}),
+			"per-request timeout -5 ms"},
+		{"two header patterns", routerWorld(Route{Name: "x", Protocol: GRPC, Headers: []HeaderMatch{{Name: "h", Exact: "a", Prefix: "b"}}, Targets: []WeightedTarget{{"a", 1}}}),
+			"more than one of exact"},
+		{"empty range", routerWorld(Route{Name: "x", Protocol: GRPC, Headers: []HeaderMatch{{Name: "h", Range: &MatchRange{5, 5}}}, Targets: []WeightedTarget{{"a", 1}}}),
+			"range start 5 not below end 5"},
+		{"bad listener timeout", World{Meshes: []Mesh{{Name: "m", VirtualNodes: []VirtualNode{{
+			Name: "a", Listeners: []Listener{{Port: 80, Protocol: GRPC, IdleTimeoutMillis: -2}},
+		}}}}}, "idle timeout -2 ms"},
 		{"target without node", World{Meshes: []Mesh{{
 			Name:            "m",
 			VirtualNodes:    []VirtualNode{{Name: "a", Backends: []string{"s"}}},
@@ -429,5 +444,154 @@ func TestNodeIDForms(t *testing.T) {
 	}
 	if got := (NodeHash{}).ID(nil); got != "" {
 		t.Errorf("NodeHash.ID(nil) = %q", got)
+	}
+}
+
+// routerWorld is a mesh where node a calls service s, routed by router r
+// with the given route to node a itself.
+func routerWorld(rt Route) World {
+	return World{Meshes: []Mesh{{
+		Name:            "m",
+		VirtualNodes:    []VirtualNode{{Name: "a", Listeners: []Listener{{Port: 9090, Protocol: rt.Protocol}}, Backends: []string{"s"}}},
+		VirtualServices: []VirtualService{{Name: "s", ProviderRouter: "r"}},
+		VirtualRouters:  []VirtualRouter{{Name: "r", Listeners: []Listener{{Port: 9090, Protocol: rt.Protocol}}, Routes: []Route{rt}}},
+	}}}
+}
+
+// egressRoute builds w and returns node a's only egress route.
+func egressRoute(t *testing.T, w World) *route.Route {
+	t.Helper()
+	res, err := Build(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := findRoute(t, res[NodeID("m", "a")], EgressRouteName)
+	if len(rc.GetVirtualHosts()) != 1 || len(rc.GetVirtualHosts()[0].GetRoutes()) != 1 {
+		t.Fatalf("egress route configuration = %v, want one virtual host with one route", rc)
+	}
+	return rc.GetVirtualHosts()[0].GetRoutes()[0]
+}
+
+func TestBuildGRPCRouteMatches(t *testing.T) {
+	str := func(name string, invert bool, sm *matcher.StringMatcher) *route.HeaderMatcher {
+		return &route.HeaderMatcher{Name: name, InvertMatch: invert, HeaderMatchSpecifier: &route.HeaderMatcher_StringMatch{StringMatch: sm}}
+	}
+	present := func(name string, invert bool) *route.HeaderMatcher {
+		return &route.HeaderMatcher{Name: name, InvertMatch: invert, HeaderMatchSpecifier: &route.HeaderMatcher_PresentMatch{PresentMatch: true}}
+	}
+	tests := []struct {
+		name    string
+		route   Route
+		path    string // prefix, or "=" + exact path
+		headers []*route.HeaderMatcher
+	}{
+		{"any call", Route{}, "/", nil},
+		{"service", Route{GRPCService: "echo.Echo"}, "/echo.Echo/", nil},
+		{"method", Route{GRPCService: "echo.Echo", GRPCMethod: "Chat"}, "=/echo.Echo/Chat", nil},
+		{"metadata", Route{GRPCService: "echo.Echo", Headers: []HeaderMatch{
+			{Name: "Tenant", Exact: "acme"},
+			{Name: "region", Prefix: "eu-"},
+			{Name: "build", Suffix: "-rc"},
+			{Name: "user", Regex: "u[0-9]+", Invert: true},
+			{Name: "shard", Range: &MatchRange{Start: 0, End: 8}},
+			{Name: "canary"},
+			{Name: "debug", Invert: true},
+		}}, "/echo.Echo/", []*route.HeaderMatcher{
+			str("tenant", false, &matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_Exact{Exact: "acme"}}),
+			str("region", false, &matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_Prefix{Prefix: "eu-"}}),
+			str("build", false, &matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_Suffix{Suffix: "-rc"}}),
+			str("user", true, &matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_SafeRegex{SafeRegex: &matcher.RegexMatcher{Regex: "u[0-9]+"}}}),
+			{Name: "shard", HeaderMatchSpecifier: &route.HeaderMatcher_RangeMatch{RangeMatch: &typev3.Int64Range{Start: 0, End: 8}}},
+			present("canary", false),
+			present("debug", true),
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rt := tt.route
+			rt.Name, rt.Protocol, rt.Targets = "r1", GRPC, []WeightedTarget{{"a", 1}}
+			got := egressRoute(t, routerWorld(rt)).GetMatch()
+			path := got.GetPrefix()
+			if p := got.GetPath(); p != "" {
+				path = "=" + p
+			}
+			if path != tt.path {
+				t.Errorf("path = %q, want %q", path, tt.path)
+			}
+			if got.GetGrpc() == nil {
+				t.Error("route does not require a gRPC request")
+			}
+			if len(got.GetHeaders()) != len(tt.headers) {
+				t.Fatalf("headers = %v, want %v", got.GetHeaders(), tt.headers)
+			}
+			for i, h := range got.GetHeaders() {
+				if !proto.Equal(h, tt.headers[i]) {
+					t.Errorf("header %d = %v, want %v", i, h, tt.headers[i])
+				}
+			}
+		})
+	}
+}
+
+func TestBuildTimeouts(t *testing.T) {
+	const none = -1 * time.Second // not set in the resource
+	d := func(p *durationpb.Duration) time.Duration {
+		if p == nil {
+			return none
+		}
+		return p.AsDuration()
+	}
+	tests := []struct {
+		name               string
+		protocol           Protocol
+		perRequest, idle   int64
+		timeout, idleOut   time.Duration
+		streamMax, grpcMax time.Duration // none: no max_stream_duration
+	}{
+		{"http unset", HTTP, 0, 0, none, none, none, none},
+		{"http set", HTTP, 2500, 60000, 2500 * time.Millisecond, time.Minute, none, none},
+		{"http2 disabled", HTTP2, TimeoutDisabled, TimeoutDisabled, 0, 0, none, none},
+		{"grpc unset: the call's deadline, uncapped", GRPC, 0, 0, none, none, none, 0},
+		{"grpc disabled", GRPC, TimeoutDisabled, TimeoutDisabled, none, 0, none, 0},
+		{"grpc set: caps the duration and the deadline", GRPC, 800, 300, none, 300 * time.Millisecond, 800 * time.Millisecond, 800 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := egressRoute(t, routerWorld(Route{
+				Name: "r1", Protocol: tt.protocol, Targets: []WeightedTarget{{"a", 1}},
+				PerRequestTimeoutMillis: tt.perRequest, IdleTimeoutMillis: tt.idle,
+			})).GetRoute()
+			msd := a.GetMaxStreamDuration()
+			streamMax, grpcMax := none, none
+			if msd != nil {
+				streamMax, grpcMax = d(msd.GetMaxStreamDuration()), d(msd.GetGrpcTimeoutHeaderMax())
+			}
+			if d(a.GetTimeout()) != tt.timeout || d(a.GetIdleTimeout()) != tt.idleOut || streamMax != tt.streamMax || grpcMax != tt.grpcMax {
+				t.Errorf("timeout %v idle %v max_stream_duration %v grpc_timeout_header_max %v; want %v %v %v %v (-1s: unset)",
+					d(a.GetTimeout()), d(a.GetIdleTimeout()), streamMax, grpcMax, tt.timeout, tt.idleOut, tt.streamMax, tt.grpcMax)
+			}
+		})
+	}
+
+	// The ingress route takes the listener's timeouts, with the same
+	// model; a virtual node provider of protocol grpc gets grpc's.
+	w := bookingWorld()
+	w.Meshes[0].VirtualNodes[4].Listeners[0].IdleTimeoutMillis = 2000
+	res, err := Build(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing := findRoute(t, res[NodeID("bookingapp", "ticket-v1")], IngressRouteName).GetVirtualHosts()[0].GetRoutes()[0].GetRoute()
+	if ing.GetMaxStreamDuration().GetGrpcTimeoutHeaderMax() == nil || ing.GetIdleTimeout().AsDuration() != 2*time.Second {
+		t.Errorf("grpc ingress route = %v, want grpc_timeout_header_max 0 and idle 2s", ing)
+	}
+	egress := findRoute(t, res[NodeID("bookingapp", "home")], EgressRouteName)
+	for _, vh := range egress.GetVirtualHosts() {
+		if vh.GetName() != "ticket.bookingapp.local" {
+			continue
+		}
+		if a := vh.GetRoutes()[0].GetRoute(); a.GetMaxStreamDuration().GetGrpcTimeoutHeaderMax() == nil || a.GetTimeout() != nil {
+			t.Errorf("route to the grpc virtual node = %v, want max_stream_duration and no route timeout", a)
+		}
 	}
 }

@@ -40,13 +40,17 @@ func ParseNodeID(id string) (mesh, virtualNode string, err error) {
 
 // NodeHash keys the snapshot cache by the short form of node.id, so a
 // proxy that identifies itself by ARN and one that uses the short form get
-// the same configuration. It implements cache.NodeHash.
+// the same configuration; proxyless gRPC clients of a node get theirs under
+// ProxylessKey (see proxyless.go). It implements cache.NodeHash.
 type NodeHash struct{}
 
 // ID returns the normalised node id of node, or "" when node is nil.
 func (NodeHash) ID(node *core.Node) string {
 	if node == nil {
 		return ""
+	}
+	if IsProxyless(node) {
+		return ProxylessKey(NormalizeNodeID(node.GetId()))
 	}
 	return NormalizeNodeID(node.GetId())
 }

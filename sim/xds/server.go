@@ -97,6 +97,9 @@ func (s *Server) Update(ctx context.Context, w World) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.addProxyless(res); err != nil {
+		return fmt.Errorf("build xds configuration: %w", err)
+	}
 	for node, r := range res {
 		snap, err := r.Snapshot()
 		if err != nil {
@@ -181,6 +184,7 @@ func (s *Server) onStreamClosed(id int64, _ *core.Node) {
 // version instead, so that the cache does not answer it with the same
 // rejected configuration again but waits for the next change.
 func (s *Server) onStreamRequest(id int64, req *discovery.DiscoveryRequest) error {
+	s.serveProxyless(req.GetNode())
 	if req.GetResponseNonce() == "" {
 		return nil
 	}

@@ -31,7 +31,30 @@ const (
 type Listener struct {
 	Port     uint32
 	Protocol Protocol
+	// PerRequestTimeoutMillis and IdleTimeoutMillis are a virtual node
+	// listener's timeout for its protocol, encoded as Route's are. They
+	// apply to the node's ingress route (requests to its application).
+	PerRequestTimeoutMillis int64
+	IdleTimeoutMillis       int64
 }
+
+// TimeoutDisabled, as a timeout in milliseconds of a Route or Listener,
+// stands for an App Mesh timeout set to 0, which disables it. A timeout
+// of 0 is one that is not set, so that App Mesh's default applies.
+//
+// meshsim models App Mesh's timeouts as Envoy implements them (see Build):
+//
+//   - perRequest of http and http2 routes is Envoy's route timeout. It
+//     defaults to 15 s and starts once the whole request has been
+//     received, so it bounds the response.
+//   - perRequest of grpc routes bounds a call's duration instead
+//     (Envoy's max_stream_duration, which also caps the call's own
+//     deadline, the grpc-timeout header). Unset or disabled, a call is
+//     bounded only by its deadline and the idle timeout, so long-lived
+//     streams are not cut by App Mesh's 15 s default.
+//   - idle is Envoy's stream idle timeout for the route. It defaults to
+//     the listener's, 5 minutes, which App Mesh documents as 300 s.
+const TimeoutDisabled int64 = -1
 
 // VirtualNode is an App Mesh virtual node: the tasks of one version of one
 // service, found through Cloud Map.
@@ -78,23 +101,32 @@ type Route struct {
 	Prefix string
 	// Headers the request must carry (http/http2) or metadata (grpc).
 	Headers []HeaderMatch
-	// GRPCService and GRPCMethod match gRPC calls (grpc routes only).
+	// GRPCService and GRPCMethod match gRPC calls (grpc routes only); a
+	// method needs its service.
 	GRPCService string
 	GRPCMethod  string
 	Targets     []WeightedTarget
 	// Retry is nil when the route sets no retry policy.
 	Retry *RetryPolicy
-	// PerRequestTimeoutMillis and IdleTimeoutMillis are 0 when unset.
+	// PerRequestTimeoutMillis and IdleTimeoutMillis are the route's
+	// timeout: 0 when unset, TimeoutDisabled when set to 0.
 	PerRequestTimeoutMillis int64
 	IdleTimeoutMillis       int64
 }
 
-// HeaderMatch matches one header (or gRPC metadata entry). Exactly one of
-// Exact, Prefix, Suffix, Regex is set.
+// HeaderMatch matches one header (or gRPC metadata entry). At most one of
+// Exact, Prefix, Suffix, Regex and Range is set; with none, the header
+// must be present (or absent, inverted).
 type HeaderMatch struct {
 	Name                         string
 	Invert                       bool
 	Exact, Prefix, Suffix, Regex string
+	Range                        *MatchRange
+}
+
+// MatchRange matches a header whose value is an integer in [Start, End).
+type MatchRange struct {
+	Start, End int64
 }
 
 // WeightedTarget sends a share of a route's traffic to a virtual node.
