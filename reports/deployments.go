@@ -242,8 +242,8 @@ func taskStops(service string, end time.Time, obs []rundir.Observation, evs []ru
 	}
 	unexplained := 0
 	for _, o := range obs {
-		if o.OK() || o.ErrorKind == canceledKind {
-			continue
+		if !o.IsRequest() || o.OK() || o.ErrorKind == canceledKind {
+			continue // stream breaks are counted in the stream section
 		}
 		ended := o.Sent.Add(o.ServiceTime)
 		best := -1

@@ -60,7 +60,9 @@ func judgeStreamsResumedWithin(r *Report, limit time.Duration) verdictBuilder {
 	end := r.Run.Started.Add(r.Run.WallTime)
 	var worst time.Duration
 	for _, s := range r.Steps {
-		if s.Streams == nil || s.Streams.Broken == 0 {
+		// A stream may break in one step and resume in the next: judge
+		// every step with resumptions.
+		if s.Streams == nil || (s.Streams.Broken == 0 && s.Streams.Reconnect.Count == 0) {
 			continue
 		}
 		v.judged++
