@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/meshsim/meshsim/sim/ecs"
 	"github.com/meshsim/meshsim/sim/xds"
@@ -127,13 +128,21 @@ func revisionRoute(name string, nodes []xds.VirtualNode, revs []ecs.RevisionTraf
 	for i, rev := range revs {
 		r.Targets = append(r.Targets, xds.WeightedTarget{VirtualNode: nodes[i].Name, Weight: uint32(math.Round(weight(rev) * 10))})
 	}
-	if t := svc.PerRequestTimeout; t != nil {
-		r.PerRequestTimeoutMillis = t.Milliseconds()
-	}
-	if t := svc.IdleTimeout; t != nil {
-		r.IdleTimeoutMillis = t.Milliseconds()
-	}
+	r.PerRequestTimeoutMillis = scTimeout(svc.PerRequestTimeout)
+	r.IdleTimeoutMillis = scTimeout(svc.IdleTimeout)
 	return r
+}
+
+// scTimeout turns a Service Connect timeout into the control plane's
+// milliseconds: 0 when not configured, xds.TimeoutDisabled when 0.
+func scTimeout(d *time.Duration) int64 {
+	switch {
+	case d == nil:
+		return 0
+	case *d == 0:
+		return xds.TimeoutDisabled
+	}
+	return d.Milliseconds()
 }
 
 func protocol(appProtocol string) xds.Protocol {

@@ -63,7 +63,9 @@ func listener(pm *appmesh.PortMapping) xds.Listener {
 func virtualNode(vn appmesh.VirtualNodeData, cm instanceSource) xds.VirtualNode {
 	n := xds.VirtualNode{Name: vn.VirtualNodeName}
 	for _, l := range vn.Spec.Listeners {
-		n.Listeners = append(n.Listeners, listener(l.PortMapping))
+		xl := listener(l.PortMapping)
+		xl.PerRequestTimeoutMillis, xl.IdleTimeoutMillis = listenerTimeouts(l)
+		n.Listeners = append(n.Listeners, xl)
 	}
 	for _, b := range vn.Spec.Backends {
 		if b.VirtualService != nil {
@@ -139,11 +141,11 @@ func route(rt appmesh.RouteData) xds.Route {
 			}
 		}
 		if t := g.Timeout; t != nil {
-			r.PerRequestTimeoutMillis, r.IdleTimeoutMillis = t.PerRequest.Milliseconds(), t.Idle.Milliseconds()
+			r.PerRequestTimeoutMillis, r.IdleTimeoutMillis = timeout(t.PerRequest), timeout(t.Idle)
 		}
 	case spec.TCPRoute != nil:
 		if t := spec.TCPRoute.Timeout; t != nil {
-			r.IdleTimeoutMillis = t.Idle.Milliseconds()
+			r.IdleTimeoutMillis = timeout(t.Idle)
 		}
 	}
 	return r
@@ -165,7 +167,7 @@ func httpRoute(r *xds.Route, h *appmesh.HTTPRoute) {
 		}
 	}
 	if t := h.Timeout; t != nil {
-		r.PerRequestTimeoutMillis, r.IdleTimeoutMillis = t.PerRequest.Milliseconds(), t.Idle.Milliseconds()
+		r.PerRequestTimeoutMillis, r.IdleTimeoutMillis = timeout(t.PerRequest), timeout(t.Idle)
 	}
 }
 
@@ -173,8 +175,43 @@ func headerMatch(name string, invert *bool, m *appmesh.HeaderMatchMethod) xds.He
 	h := xds.HeaderMatch{Name: name, Invert: invert != nil && *invert}
 	if m != nil {
 		h.Exact, h.Prefix, h.Suffix, h.Regex = m.Exact, m.Prefix, m.Suffix, m.Regex
+		if rg := m.Range; rg != nil {
+			h.Range = &xds.MatchRange{Start: deref(rg.Start), End: deref(rg.End)}
+		}
 	}
 	return h
+}
+
+// timeout turns an App Mesh duration into the control plane's
+// milliseconds: 0 when unset, xds.TimeoutDisabled when set to 0.
+func timeout(d *appmesh.Duration) int64 {
+	if d == nil || d.Value == nil {
+		return 0
+	}
+	if *d.Value == 0 {
+		return xds.TimeoutDisabled
+	}
+	return d.Milliseconds()
+}
+
+// listenerTimeouts are a virtual node listener's timeouts for its
+// protocol.
+func listenerTimeouts(l appmesh.Listener) (perRequest, idle int64) {
+	t := l.Timeout
+	if t == nil {
+		return 0, 0
+	}
+	switch {
+	case t.HTTP != nil:
+		return timeout(t.HTTP.PerRequest), timeout(t.HTTP.Idle)
+	case t.HTTP2 != nil:
+		return timeout(t.HTTP2.PerRequest), timeout(t.HTTP2.Idle)
+	case t.GRPC != nil:
+		return timeout(t.GRPC.PerRequest), timeout(t.GRPC.Idle)
+	case t.TCP != nil:
+		return 0, timeout(t.TCP.Idle)
+	}
+	return 0, 0
 }
 
 func deref[T any](p *T) T {
