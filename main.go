@@ -78,6 +78,7 @@ reports per step which share of requests each version served and what failed.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(runCmd(), scenariosCmd(), fakesCmd(), reportCmd(), versionCmd())
+	root.AddCommand(dockerCommands()...)
 	return root
 }
 
@@ -128,14 +129,15 @@ the scenario holds, 1 when one fails or the run could not complete, 2 for bad in
 				}
 				sc.TimeScale = timeScale
 			}
-			if runtimeName != "inproc" && endpoint == "" {
-				return &exitError{exitBadInput, fmt.Errorf("--runtime %q: this build runs tasks with the inproc runtime only", runtimeName)}
+			if runtimeName != "inproc" && runtimeName != "docker" && endpoint == "" {
+				return &exitError{exitBadInput, fmt.Errorf("--runtime %q: want inproc or docker", runtimeName)}
 			}
 			return runScenario(cmd, sc, runtimeName, out, endpoint, xdsAddr, quiet, plain)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&runtimeName, "runtime", "inproc", "where tasks run: inproc (everything in this process on loopback)")
+	f.StringVar(&runtimeName, "runtime", "inproc", "where tasks run: inproc (everything in this process on loopback) or docker (fakes, tasks and sidecars as containers; see docs/docker.md)")
+	dockerRunFlags(cmd)
 	f.StringVar(&out, "out", "", "run directory (default ./meshsim-runs/<run id>)")
 	f.StringVar(&endpoint, "endpoint", "", "use the fakes already serving at this URL (see \"meshsim fakes\") instead of starting them")
 	f.StringVar(&xdsAddr, "xds-addr", "127.0.0.1:18000", "with --endpoint: the control plane's address, for proxyless gRPC clients")
@@ -159,6 +161,14 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 	runID := time.Now().Format("20060102-150405") + "-" + sc.Name
 	if out == "" {
 		out = filepath.Join("meshsim-runs", runID)
+	}
+	if endpoint == "" && runtimeName == "docker" {
+		world, err := startDockerWorld(ctx, cmd, sc)
+		if err != nil {
+			return &exitError{exitFailed, fmt.Errorf("starting the simulated world in Docker: %w", err)}
+		}
+		defer world.Close()
+		endpoint, xdsAddr = world.Endpoint, world.XDSAddress
 	}
 	if endpoint == "" {
 		// The world outlives an interrupt: the engine tears it down through

@@ -35,7 +35,7 @@ type grep struct {
 }
 
 // errUnsupported explains which health check commands the runtime runs.
-var errUnsupported = errors.New(`the meshsim inproc runtime runs health checks that are curl or wget HTTP GETs, ` +
+var errUnsupported = errors.New(`meshsim runs container health checks that are curl or wget HTTP GETs, ` +
 	`optionally piped into grep (for example ["CMD-SHELL", "curl -f http://localhost:8080/health || exit 1"])`)
 
 // parseHealthCheck interprets a Docker health check command (["CMD-SHELL",

@@ -1,0 +1,349 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
+	"github.com/testcontainers/testcontainers-go/wait"
+)
+
+// Ports of the fakes' container.
+const (
+	// FakesAPIPort is the AWS endpoint's port in the fakes' container.
+	FakesAPIPort = 4566
+	// FakesXDSPort is the xDS control plane's port, which sidecars reach on
+	// the run network.
+	FakesXDSPort = 18000
+)
+
+// fakesStartTimeout bounds the fakes' container getting ready.
+const fakesStartTimeout = 60 * time.Second
+
+// fakesStopGrace is how long the fakes get to stop their tasks (each with
+// its own grace) before everything of the run is removed by force.
+const fakesStopGrace = 20 * time.Second
+
+// engineSocket is where the fakes' container finds the engine's socket.
+const engineSocket = "/var/run/docker.sock"
+
+// WorldOptions configure a world whose fakes and tasks run in containers.
+type WorldOptions struct {
+	// RunID names and labels the run's containers and network; default
+	// NewRunID().
+	RunID string
+	// Image is meshsim's image (see EnsureImage). Required.
+	Image string
+	// EnvoyImage, when set, runs the sidecars if the engine has it; if not,
+	// Log says so and the embedded sidecar runs.
+	EnvoyImage string
+	// Addr is the host address the AWS endpoint is published on; default
+	// 127.0.0.1:0 (a free port).
+	Addr string
+	// TimeScale and DeregistrationDelay are the fakes' sim.Options of the
+	// same names.
+	TimeScale           float64
+	DeregistrationDelay time.Duration
+	// Log receives what the user should know as the world starts; nil
+	// discards it.
+	Log io.Writer
+}
+
+// World is a simulated world in containers: the fakes' container and,
+// started by its ECS fake, the tasks, on a network made for the run.
+type World struct {
+	// Endpoint is the AWS endpoint's URL on the host, on 127.0.0.1.
+	Endpoint string
+	// XDSAddress is the control plane's host:port on the host (published
+	// on the endpoint's address), for proxyless gRPC clients.
+	XDSAddress string
+	// RunID is the run's id; Network its Docker network.
+	RunID   string
+	Network string
+	// EnvoyImage is the image that runs the sidecars, "" for the embedded
+	// sidecar.
+	EnvoyImage string
+	// Faults breaks the run's tasks on purpose.
+	Faults *Faults
+
+	cli     *testcontainers.DockerClient
+	fakesID string
+	once    sync.Once
+	err     error
+}
+
+// StartWorld makes the run's network and starts the fakes' container on
+// it: "meshsim container fakes" with the engine's socket mounted, so that
+// its ECS fake starts task containers through the docker runtime, its API
+// port published on opts.Addr and its xDS port on a free port of the same
+// address. It returns once the endpoint answers on
+// the host and the run network is reachable from the host (the engine
+// sends load to task addresses there). On error, whatever it started is
+// removed.
+func StartWorld(ctx context.Context, cli *testcontainers.DockerClient, opts WorldOptions) (*World, error) {
+	if opts.Image == "" {
+		return nil, errors.New("docker world: WorldOptions.Image is empty")
+	}
+	if opts.RunID == "" {
+		opts.RunID = NewRunID()
+	}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	hostAddr, err := netip.ParseAddrPort(opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("docker world: address %q: want ip:port: %w", opts.Addr, err)
+	}
+	w := &World{RunID: opts.RunID, cli: cli}
+	if opts.EnvoyImage != "" {
+		if _, err := cli.ImageInspect(ctx, opts.EnvoyImage); err == nil {
+			w.EnvoyImage = opts.EnvoyImage
+		} else {
+			fmt.Fprintf(opts.Log, "meshsim: the Envoy image %s is not in the local Docker engine and meshsim pulls nothing: "+
+				"the sidecars are meshsim's embedded sidecar (same xDS). To use Envoy, docker pull or load %s first.\n",
+				opts.EnvoyImage, opts.EnvoyImage)
+		}
+	}
+
+	if w.Network, err = CreateNetwork(ctx, cli, opts.RunID); err != nil {
+		return nil, err
+	}
+	w.Faults = NewFaults(cli, opts.RunID, w.Network)
+	fail := func(err error) (*World, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		if _, cerr := Clean(ctx, cli, opts.RunID); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("cleaning up: %w", cerr))
+		}
+		return nil, err
+	}
+
+	if err := w.startFakes(ctx, opts, hostAddr); err != nil {
+		return fail(err)
+	}
+	return w, nil
+}
+
+// startFakes runs the fakes' container and waits until it serves.
+func (w *World) startFakes(ctx context.Context, opts WorldOptions, hostAddr netip.AddrPort) error {
+	apiPort := network.MustParsePort(strconv.Itoa(FakesAPIPort) + "/tcp")
+	xdsPort := network.MustParsePort(strconv.Itoa(FakesXDSPort) + "/tcp")
+	fakesEnv := map[string]string{
+		EnvRunID:               opts.RunID,
+		EnvNetwork:             w.Network,
+		EnvImage:               opts.Image,
+		EnvXDSAddress:          net.JoinHostPort(fakesName(opts.RunID), strconv.Itoa(FakesXDSPort)),
+		EnvEnvoyImage:          w.EnvoyImage,
+		EnvTimeScale:           strconv.FormatFloat(opts.TimeScale, 'g', -1, 64),
+		EnvDeregistrationDelay: opts.DeregistrationDelay.String(),
+		// The fakes' ECS talks to the engine through the mounted socket.
+		"DOCKER_HOST":                  "unix://" + engineSocket,
+		"TESTCONTAINERS_RYUK_DISABLED": "true",
+	}
+	bind, err := hostSocket(w.cli)
+	if err != nil {
+		return err
+	}
+	c, err := testcontainers.Run(ctx, opts.Image,
+		testcontainers.WithLogger(quiet),
+		testcontainers.WithName(fakesName(opts.RunID)),
+		testcontainers.WithLabels(map[string]string{LabelRun: opts.RunID, LabelRole: roleFakes}),
+		testcontainers.WithCmd("container", "fakes"),
+		testcontainers.WithEnv(fakesEnv),
+		testcontainers.WithExposedPorts(apiPort.String(), xdsPort.String()),
+		tcnetwork.WithNetworkName([]string{fakesName(opts.RunID)}, w.Network),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.NetworkMode = container.NetworkMode(w.Network)
+			hc.Binds = []string{bind + ":" + engineSocket}
+			hc.PortBindings = network.PortMap{
+				apiPort: {{HostIP: hostAddr.Addr(), HostPort: portText(hostAddr.Port())}},
+				xdsPort: {{HostIP: hostAddr.Addr()}},
+			}
+		}),
+		testcontainers.WithWaitStrategy(wait.ForLog(FakesReady).WithStartupTimeout(fakesStartTimeout)),
+	)
+	if c != nil {
+		w.fakesID = c.GetContainerID()
+	}
+	if err != nil {
+		return w.fakesError(ctx, hostAddr, err)
+	}
+	mapped, err := c.MappedPort(ctx, apiPort.String())
+	if err != nil {
+		return fmt.Errorf("the fakes' container publishes no API port: %w", err)
+	}
+	w.Endpoint = "http://" + net.JoinHostPort(hostAddr.Addr().String(), strconv.Itoa(int(mapped.Num())))
+	if mapped, err = c.MappedPort(ctx, xdsPort.String()); err != nil {
+		return fmt.Errorf("the fakes' container publishes no xDS port: %w", err)
+	}
+	w.XDSAddress = net.JoinHostPort(hostAddr.Addr().String(), strconv.Itoa(int(mapped.Num())))
+	in, err := c.Inspect(ctx)
+	if err != nil {
+		return fmt.Errorf("inspecting the fakes' container: %w", err)
+	}
+	ip, err := networkIP(in, w.Network)
+	if err != nil {
+		return fmt.Errorf("the fakes' container: %w", err)
+	}
+	// The engine sends load to task addresses on the run network, which
+	// only a Linux host with a local engine reaches.
+	if err := answers(ctx, "http://"+net.JoinHostPort(ip, strconv.Itoa(FakesAPIPort))+"/"); err != nil {
+		return fmt.Errorf("addresses on the run's Docker network (%s) are not reachable from this host (%v): "+
+			"the docker runtime needs a Linux host with a local engine (not Docker Desktop's VM or a remote engine); "+
+			"use the inproc runtime (--runtime inproc) instead", ip, err)
+	}
+	if err := answers(ctx, w.Endpoint+"/"); err != nil {
+		return fmt.Errorf("the fakes' endpoint %s does not answer: %w", w.Endpoint, err)
+	}
+	return nil
+}
+
+// fakesError explains why the fakes' container did not start.
+func (w *World) fakesError(ctx context.Context, hostAddr netip.AddrPort, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "address already in use") {
+		return fmt.Errorf("publishing the AWS endpoint on %s: the port is taken; choose another address, or port 0 for a free one: %w", hostAddr, err)
+	}
+	if w.fakesID != "" {
+		if line := lastLogLine(context.WithoutCancel(ctx), w.cli, w.fakesID); line != "" {
+			return fmt.Errorf("the fakes' container did not start: %w; its last words: %s", err, line)
+		}
+	}
+	return fmt.Errorf("the fakes' container did not start: %w", err)
+}
+
+// FakesReady is the line "meshsim container fakes" prints once it serves.
+const FakesReady = "meshsim fakes: ready"
+
+// answers waits (a few seconds at most) until url answers any HTTP
+// response.
+func answers(ctx context.Context, url string) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// portText is a host port for a port binding; "" asks for a free one.
+func portText(p uint16) string {
+	if p == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(p))
+}
+
+// hostSocket returns the path of the engine's socket on the engine's host,
+// to mount into the fakes' container:
+// TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE, else the unix socket the client
+// uses.
+func hostSocket(cli *testcontainers.DockerClient) (string, error) {
+	if p := os.Getenv("TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE"); p != "" {
+		return p, nil
+	}
+	host := cli.DaemonHost()
+	if p, ok := strings.CutPrefix(host, "unix://"); ok {
+		return p, nil
+	}
+	return "", fmt.Errorf("the Docker engine is at %s; the docker runtime mounts the engine's unix socket into the fakes' container: "+
+		"use a local engine, or set TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE to the socket's path on the engine's host", host)
+}
+
+// CreateNetwork makes the run's bridge network, NetworkName(runID), with
+// a subnet of its own configuration, so that a task reconnected after a
+// Disconnect fault gets the address it had (Docker assigns a chosen
+// address only on such networks). Docker picks a free subnet for a
+// throwaway network first.
+func CreateNetwork(ctx context.Context, cli *testcontainers.DockerClient, runID string) (string, error) {
+	name := NetworkName(runID)
+	labels := map[string]string{LabelRun: runID, LabelRole: roleNetwork}
+	var lastErr error
+	for range 3 {
+		probe, err := cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: labels})
+		if err != nil {
+			return "", fmt.Errorf("creating the run's Docker network %s: %w", name, err)
+		}
+		in, err := cli.NetworkInspect(ctx, probe.ID, client.NetworkInspectOptions{})
+		_, rmErr := cli.NetworkRemove(ctx, probe.ID, client.NetworkRemoveOptions{})
+		if err = errors.Join(err, rmErr); err != nil {
+			return "", fmt.Errorf("creating the run's Docker network %s: %w", name, err)
+		}
+		var subnet netip.Prefix
+		for _, c := range in.Network.IPAM.Config {
+			if c.Subnet.Addr().Is4() {
+				subnet = c.Subnet
+			}
+		}
+		if !subnet.IsValid() {
+			return "", fmt.Errorf("creating the run's Docker network %s: Docker assigned no IPv4 subnet", name)
+		}
+		_, err = cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+			Driver: "bridge",
+			Labels: labels,
+			IPAM:   &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet}}},
+		})
+		if err == nil {
+			return name, nil
+		}
+		lastErr = err
+		if !cerrdefs.IsConflict(err) && !strings.Contains(err.Error(), "overlap") {
+			break
+		}
+	}
+	return "", fmt.Errorf("creating the run's Docker network %s: %w", name, lastErr)
+}
+
+// Close stops the world: the fakes get SIGTERM, so that ECS stops every
+// task as it shuts down; then every container and the network of the run
+// are removed, whatever state they are in.
+func (w *World) Close() error {
+	w.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), fakesStopGrace+cleanupTimeout)
+		defer cancel()
+		var errs []error
+		if w.fakesID != "" {
+			if err := terminate(ctx, w.cli, []string{w.fakesID}, fakesStopGrace, nil); err != nil {
+				errs = append(errs, fmt.Errorf("stopping the fakes: %w", err))
+			}
+		}
+		if _, err := Clean(ctx, w.cli, w.RunID); err != nil {
+			errs = append(errs, err)
+		}
+		w.err = errors.Join(errs...)
+	})
+	return w.err
+}

@@ -1,0 +1,269 @@
+package docker_test
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/reports"
+	"github.com/meshsim/meshsim/scenarios"
+	"github.com/meshsim/meshsim/scenarios/engine"
+	"github.com/meshsim/meshsim/sim/docker"
+)
+
+// progressFunc adapts a function to engine.Progress.
+type progressFunc func(engine.Status)
+
+func (f progressFunc) Update(s engine.Status) { f(s) }
+
+// canary is the built-in bookingapp canary with shortened bake times.
+func canary(t *testing.T) *scenarios.Scenario {
+	t.Helper()
+	sc, err := scenarios.Builtin("bookingapp-canary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Load.Rate = 300
+	for i := range sc.Rollout.Steps {
+		sc.Rollout.Steps[i].Bake = 2500 * time.Millisecond
+	}
+	return sc
+}
+
+// TestWorldBookingappCanary runs the built-in bookingapp canary with the
+// fakes, every task and every sidecar in containers, through the same
+// engine and AWS SDK clients as in process, and checks what the in-process
+// test checks. A second run kills a task mid-rollout: ECS replaces it and
+// the requests that failed meanwhile are counted.
+func TestWorldBookingappCanary(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	t.Run("canary", func(t *testing.T) {
+		var log bytes.Buffer
+		world := startWorld(ctx, t, docker.WorldOptions{EnvoyImage: "registry.invalid/envoy:absent", Log: &log})
+		if world.EnvoyImage != "" || !strings.Contains(log.String(), "registry.invalid/envoy:absent is not in the local Docker engine") {
+			t.Errorf("with an absent Envoy image: EnvoyImage %q, log %q", world.EnvoyImage, log.String())
+		}
+		if !strings.HasPrefix(world.Endpoint, "http://127.0.0.1:") || !strings.HasPrefix(world.XDSAddress, "127.0.0.1:") {
+			t.Errorf("endpoint %s, xDS %s; want both published on 127.0.0.1", world.Endpoint, world.XDSAddress)
+		}
+		sc := canary(t)
+		// Four standard errors: a sound test fails by chance about once in
+		// 16,000 checks.
+		sc.Asserts = []scenarios.Assertion{{Kind: "no-failed-requests"}, {Kind: "weight-binomial", Value: 4}}
+		run, rep := runScenario(ctx, t, world, sc, nil)
+		if run.Meta.Partial {
+			t.Errorf("run is partial: %s", run.Meta.Reason)
+		}
+		perStep := make([]int, len(sc.Rollout.Steps))
+		for _, o := range run.Observations {
+			perStep[o.Step]++
+			if !o.OK() {
+				t.Errorf("step %d: failed request: status %d %s (%s)", o.Step, o.Status, o.Error, o.ErrorKind)
+			}
+		}
+		for i, st := range rep.Steps {
+			if perStep[i] < 500 || st.ShareRequests < 500 {
+				t.Errorf("step %d: %d requests, %d judged; want at least 500", i, perStep[i], st.ShareRequests)
+				continue
+			}
+			for _, v := range st.Versions {
+				p := v.ConfiguredPct / 100
+				tol := 100 * 4 * math.Sqrt(p*(1-p)/float64(st.ShareRequests))
+				if math.Abs(v.ObservedPct-v.ConfiguredPct) > tol {
+					t.Errorf("step %d (%s): %s served %.2f%%, weight %.0f%% (tolerance %.2f points)", i, st.Name, v.Version, v.ObservedPct, v.ConfiguredPct, tol)
+				}
+			}
+		}
+		if !rep.Passed() {
+			for _, a := range rep.Assertions {
+				t.Errorf("assertion %+v", a)
+			}
+		}
+		if !hasEvent(run, "xds", "xds.ack", "") {
+			t.Error("no xds.ack event was recorded")
+		}
+		if !hasEvent(run, "runtime", "container.started", "") {
+			t.Error("no runtime container.started event was recorded")
+		}
+	})
+
+	t.Run("a killed task is replaced and its failed requests counted", func(t *testing.T) {
+		world := startWorld(ctx, t, docker.WorldOptions{})
+		sc := canary(t)
+		sc.Asserts = nil
+		var (
+			once    sync.Once
+			killed  = make(chan string, 1)
+			killErr error
+		)
+		kill := func(s engine.Status) {
+			if s.Phase != "rollout" || s.Step != 1 || s.Requests < 200 {
+				return
+			}
+			once.Do(func() {
+				tasks, err := world.Faults.Tasks(ctx)
+				if err != nil {
+					killErr = err
+					return
+				}
+				for _, task := range tasks {
+					if task.Service == "movie-v1" {
+						killErr = world.Faults.Kill(ctx, task.ID, "app")
+						killed <- task.ID
+						return
+					}
+				}
+				killErr = errorString("no movie-v1 task is running")
+			})
+		}
+		run, rep := runScenario(ctx, t, world, sc, progressFunc(kill))
+		if killErr != nil {
+			t.Fatalf("killing a task: %v", killErr)
+		}
+		var victim string
+		select {
+		case victim = <-killed:
+		default:
+			t.Fatal("no task was killed")
+		}
+
+		// ECS saw the essential container exit, stopped the task and
+		// started another for the service.
+		var stoppedAt time.Time
+		for _, e := range run.Events {
+			if e.Source == "ecs" && e.Type == "task.state" && strings.HasSuffix(e.Resource, "/"+victim) && e.Detail["to"] == "STOPPED" {
+				stoppedAt = e.Time
+				if !strings.Contains(e.Detail["stoppedReason"], "Essential container in task exited") {
+					t.Errorf("killed task stopped for %q", e.Detail["stoppedReason"])
+				}
+			}
+		}
+		if stoppedAt.IsZero() {
+			t.Fatalf("the killed task %s never reached STOPPED", victim)
+		}
+		if !hasEvent(run, "runtime", "container.exited", victim) {
+			t.Errorf("no container.exited event for the killed task")
+		}
+		replaced := false
+		for _, e := range run.Events {
+			if e.Source == "ecs" && e.Type == "task.state" && e.Detail["service"] == "movie-v1" && e.Detail["to"] == "RUNNING" &&
+				!strings.HasSuffix(e.Resource, "/"+victim) && e.Time.After(stoppedAt) {
+				replaced = true
+			}
+		}
+		if !replaced {
+			t.Error("no movie-v1 task became RUNNING after the killed one stopped")
+		}
+
+		// The requests that failed are in the report, step by step.
+		failed := 0
+		for _, o := range run.Observations {
+			if !o.OK() && o.ErrorKind != "canceled" {
+				failed++
+			}
+		}
+		if failed == 0 {
+			t.Error("no request failed while a task that served a third of them was killed")
+		}
+		if rep.Run.Totals.Failed != failed {
+			t.Errorf("report counts %d failed requests, the observations %d", rep.Run.Totals.Failed, failed)
+		}
+		t.Logf("killed task %s: %d failed requests, by step %v", victim, failed, failedByStep(rep))
+	})
+}
+
+// TestStartWorldPortTaken asks for an API port that is taken: the error
+// says so, and nothing of the run is left.
+func TestStartWorldPortTaken(t *testing.T) {
+	cli := dockerEngine(t)
+	img := image(t, cli)
+	runID := docker.NewRunID()
+	noLeftovers(t, cli, runID)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	world, err := docker.StartWorld(ctx, cli, docker.WorldOptions{RunID: runID, Image: img, Addr: ln.Addr().String()})
+	if err == nil {
+		world.Close()
+		t.Fatal("StartWorld succeeded on a taken port")
+	}
+	if !strings.Contains(err.Error(), "the port is taken") {
+		t.Errorf("error %q does not say the port is taken", err)
+	}
+}
+
+// startWorld starts a world of its own for the test, closed (and checked
+// for leftovers) when the test ends.
+func startWorld(ctx context.Context, t *testing.T, opts docker.WorldOptions) *docker.World {
+	t.Helper()
+	cli := dockerEngine(t)
+	opts.Image = image(t, cli)
+	opts.RunID = docker.NewRunID()
+	noLeftovers(t, cli, opts.RunID)
+	world, err := docker.StartWorld(ctx, cli, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := world.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return world
+}
+
+// runScenario runs sc against the world's fakes and returns the run
+// directory's contents and its report.
+func runScenario(ctx context.Context, t *testing.T, world *docker.World, sc *scenarios.Scenario, progress engine.Progress) (*rundir.Run, *reports.Report) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "run")
+	res, err := engine.Run(ctx, sc, engine.Options{Endpoint: world.Endpoint, XDSAddress: world.XDSAddress, Dir: dir, RunID: world.RunID, Runtime: "docker", Progress: progress})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	run, err := rundir.Read(res.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := reports.Analyze(run)
+	if err := reports.WriteFiles(res.Dir, rep); err != nil {
+		t.Fatal(err)
+	}
+	return run, rep
+}
+
+// hasEvent reports whether the run recorded an event of source and type
+// whose resource ends with suffix.
+func hasEvent(run *rundir.Run, source, typ, suffix string) bool {
+	for _, e := range run.Events {
+		if e.Source == source && e.Type == typ && (suffix == "" || strings.HasSuffix(e.Resource, suffix) || e.Detail["task"] == suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+func failedByStep(rep *reports.Report) []int {
+	out := make([]int, len(rep.Steps))
+	for i, st := range rep.Steps {
+		out[i] = st.Failed
+	}
+	return out
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
