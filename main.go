@@ -26,6 +26,7 @@ import (
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/scenarios/engine"
 	"github.com/meshsim/meshsim/sim"
+	"github.com/meshsim/meshsim/sim/docker"
 	"github.com/meshsim/meshsim/tui"
 )
 
@@ -162,6 +163,7 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 	if out == "" {
 		out = filepath.Join("meshsim-runs", runID)
 	}
+	var faults engine.Faults
 	if endpoint == "" && runtimeName == "docker" {
 		world, err := startDockerWorld(ctx, cmd, sc)
 		if err != nil {
@@ -169,6 +171,10 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 		}
 		defer world.Close()
 		endpoint, xdsAddr = world.Endpoint, world.XDSAddress
+		faults = docker.TaskFaults{Faults: world.Faults}
+	}
+	if err := engine.CheckFaults(sc, faults); err != nil {
+		return &exitError{exitBadInput, err}
 	}
 	if endpoint == "" {
 		// The world outlives an interrupt: the engine tears it down through
@@ -197,7 +203,7 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 	}
 	started := time.Now()
 	res, runErr := engine.Run(ctx, sc, engine.Options{
-		Endpoint: endpoint, XDSAddress: xdsAddr, Dir: out, RunID: runID, Runtime: runtimeName, Progress: progress,
+		Endpoint: endpoint, XDSAddress: xdsAddr, Faults: faults, Dir: out, RunID: runID, Runtime: runtimeName, Progress: progress,
 	})
 	if dash != nil { // give the terminal back before the summary
 		if err := dash.Close(); err != nil {

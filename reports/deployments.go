@@ -263,3 +263,59 @@ func taskStops(service string, end time.Time, obs []rundir.Observation, evs []ru
 	}
 	return stops, unexplained
 }
+
+// Fault is one fault the scenario injected into a task.
+type Fault struct {
+	At      time.Time `json:"at"`
+	Action  string    `json:"action"`
+	Service string    `json:"service"`
+	Version string    `json:"version,omitempty"`
+	Task    string    `json:"task,omitempty"`
+	// Step is the index of the step the fault happened in (-1 outside).
+	Step  int    `json:"step"`
+	Error string `json:"error,omitempty"`
+}
+
+// faults lists the faults the engine injected (its "fault.injected" and
+// "fault.error" events), with the step each happened in.
+func faults(steps []StepReport, evs []rundir.Event) []Fault {
+	var out []Fault
+	for _, e := range evs {
+		if e.Source != "engine" || (e.Type != "fault.injected" && e.Type != "fault.error") {
+			continue
+		}
+		f := Fault{At: e.Time, Action: e.Detail["action"], Service: e.Detail["service"], Version: e.Detail["version"],
+			Task: e.Detail["task"], Error: e.Detail["error"], Step: -1}
+		for _, s := range steps {
+			if s.Reached && !e.Time.Before(s.Start) && (s.End.IsZero() || e.Time.Before(s.End)) {
+				f.Step = s.Index
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func faultLines(r *Report, md bool) []string {
+	var lines []string
+	for _, f := range r.Faults {
+		line := fmt.Sprintf("fault %s %s", f.Action, f.Service)
+		if f.Version != "" {
+			line += " " + f.Version
+		}
+		if f.Task != "" {
+			line += " task " + f.Task
+		}
+		if f.Step >= 0 {
+			line += fmt.Sprintf(" in step %d", f.Step)
+		}
+		if f.Error != "" {
+			line += ": failed: " + f.Error
+		}
+		if md {
+			line = "- " + line
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}

@@ -248,6 +248,12 @@ func writeMarkdown(b *bytes.Buffer, r *Report) {
 			fmt.Fprintln(b, mdText(l))
 		}
 	}
+	if len(r.Faults) > 0 {
+		fmt.Fprintf(b, "\n## Faults\n\n")
+		for _, l := range faultLines(r, true) {
+			fmt.Fprintln(b, mdText(l))
+		}
+	}
 
 	fmt.Fprintf(b, "\n### Split accuracy\n\n")
 	mdRow(b, []string{"Step", "Version", "Configured %", "Observed %", "Error pp", "±3σ pp", "Requests", "χ² (df)", "p-value"})

@@ -38,6 +38,8 @@ type Report struct {
 	// explains (deployments only).
 	TaskStops           []TaskStop `json:"taskStops,omitempty"`
 	UnexplainedFailures int        `json:"unexplainedFailures,omitempty"`
+	// Faults are the faults the scenario injected, in order.
+	Faults []Fault `json:"faults,omitempty"`
 }
 
 // RunInfo describes the run as a whole.

@@ -44,7 +44,10 @@ func WriteSummary(w io.Writer, r *Report) {
 	for _, l := range deploymentLines(r, false) {
 		fmt.Fprintln(w, l)
 	}
-	if len(r.Deployments) > 0 {
+	for _, l := range faultLines(r, false) {
+		fmt.Fprintln(w, l)
+	}
+	if len(r.Deployments) > 0 || len(r.Faults) > 0 {
 		fmt.Fprintln(w)
 	}
 

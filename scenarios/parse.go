@@ -284,6 +284,9 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 		"ingress": func(v *yaml.Node) { sc.Ingress = d.ingress(v) },
 		"load":    func(v *yaml.Node) { sc.Load = d.load(v) },
 		"rollout": func(v *yaml.Node) { sc.Rollout = d.rollout(v) },
+		"faults": func(v *yaml.Node) {
+			d.list(v, "faults", func(item *yaml.Node) { sc.Faults = append(sc.Faults, d.fault(item)) })
+		},
 		"assertions": func(v *yaml.Node) {
 			d.list(v, "assertions", func(item *yaml.Node) {
 				if a, ok := d.assertion(item); ok {
@@ -423,6 +426,20 @@ func (d *decoder) deployment(n *yaml.Node) Deployment {
 		"hold": func(v *yaml.Node) { d.duration(v, "deployments[].hold", &dep.Hold) },
 	})
 	return dep
+}
+
+func (d *decoder) fault(n *yaml.Node) Fault {
+	f := Fault{Pos: d.pos(n), Count: 1}
+	d.fields(n, "a fault", map[string]func(*yaml.Node){
+		"action":  func(v *yaml.Node) { d.oneOf(v, "faults[].action", FaultActions, &f.Action) },
+		"service": func(v *yaml.Node) { d.name(v, "faults[].service", &f.Service) },
+		"version": func(v *yaml.Node) { d.versionName(v, &f.Version) },
+		"count":   func(v *yaml.Node) { d.integer(v, "faults[].count", 1, 100, &f.Count) },
+		"step":    func(v *yaml.Node) { d.str(v, "faults[].step", &f.Step) },
+		"after":   func(v *yaml.Node) { d.duration(v, "faults[].after", &f.After) },
+		"at":      func(v *yaml.Node) { d.duration(v, "faults[].at", &f.At) },
+	})
+	return f
 }
 
 func (d *decoder) hook(n *yaml.Node) Hook {
@@ -676,6 +693,25 @@ func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
 	}
 	for i := range r.Deployments {
 		d.validateDeployment(sc, svc, i, at)
+	}
+	for i, f := range sc.Faults {
+		fs, ok := sc.Service(f.Service)
+		switch {
+		case f.Action == "":
+			at(f.Pos, "faults[%d].action is required (%s)", i, strings.Join(FaultActions, ", "))
+		case f.Service == "":
+			at(f.Pos, "faults[%d].service is required", i)
+		case !ok:
+			at(f.Pos, "faults[%d].service %q is not a service of this scenario", i, f.Service)
+		case f.Version != "" && !contains(fs.VersionNames(), f.Version):
+			at(f.Pos, "faults[%d].version %q is not a version of service %q", i, f.Version, f.Service)
+		}
+		if (f.Step == "") == (f.At == 0) {
+			at(f.Pos, "faults[%d]: give either step (with after) or at", i)
+		}
+		if f.Step == "" && f.After > 0 {
+			at(f.Pos, "faults[%d].after counts from the start of step: give step too", i)
+		}
 	}
 	for i := range r.Steps {
 		st := &r.Steps[i]

@@ -36,8 +36,29 @@ type Scenario struct {
 	Ingress  Ingress
 	Load     Load
 	Rollout  Rollout
+	Faults   []Fault
 	Asserts  []Assertion
 }
+
+// Fault breaks tasks of a service at a moment of the rollout: After into
+// the first step whose name is Step or begins with it (deployment phases
+// are named "DEPLOYMENT: STAGE"), or At after the load started.
+type Fault struct {
+	// Action is "stop-task" (ECS StopTask: SIGTERM, then SIGKILL after the
+	// stop timeout, on any runtime), or, with the docker runtime, "kill"
+	// (SIGKILL, ECS is not told), "pause", "unpause", "disconnect" (from
+	// the network) or "reconnect".
+	Action string
+	// Service and Version choose the tasks; Count how many (default 1).
+	Service, Version string
+	Count            int
+	Step             string
+	After, At        time.Duration
+	Pos              Pos
+}
+
+// FaultActions are the actions a fault can take.
+var FaultActions = []string{"stop-task", "kill", "pause", "unpause", "disconnect", "reconnect"}
 
 // Service is a microservice with one or more versions. Each version is an
 // ECS service (one task definition family), an App Mesh virtual node and a

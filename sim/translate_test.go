@@ -105,7 +105,7 @@ func TestServiceConnectWorld(t *testing.T) {
 			{DeploymentID: "ecs-svc/1", ProductionWeight: 90}, {DeploymentID: "ecs-svc/2", ProductionWeight: 10},
 		}},
 		{Service: "home", ServiceConnect: &ecs.ServiceConnect{Namespace: "ns"}}, // client only
-		{Service: "legacy"},                                                  // no Service Connect
+		{Service: "legacy"}, // no Service Connect
 	}
 	cm := instances{"ns/movie": {
 		{ID: "a", IPv4: "127.0.1.1", Port: 8080, Attributes: map[string]string{ecs.AttrDeploymentID: "ecs-svc/1"}},

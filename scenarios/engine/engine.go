@@ -38,6 +38,9 @@ type Options struct {
 	// XDSAddress is the control plane's host:port, for proxyless gRPC
 	// clients (load.client: proxyless).
 	XDSAddress string
+	// Faults carries out the scenario's faults that need the runtime (kill,
+	// pause, disconnect); nil when the runtime cannot.
+	Faults Faults
 	// SetupTimeout bounds standing the world up and waiting for it to be
 	// ready (default 90s).
 	SetupTimeout time.Duration
@@ -95,6 +98,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 		opts.Progress = nopProgress{}
 	}
 	res := &Result{Dir: opts.Dir}
+	if err := CheckFaults(sc, opts.Faults); err != nil {
+		return res, err
+	}
 	w, err := rundir.Create(opts.Dir, meta(sc, opts))
 	if err != nil {
 		return res, fmt.Errorf("creating run directory: %w", err)
@@ -175,6 +181,7 @@ type runner struct {
 	// on the event stream; lastChange is that event's time.
 	deploymentChanged chan struct{}
 	lastChange        atomic.Int64 // unix nanoseconds
+	faults            *faultScheduler
 }
 
 func (r *runner) run(ctx context.Context, res *Result) error {
@@ -237,6 +244,9 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 		defer loadWG.Done()
 		res.Load, loadErr = ld.run(loadCtx, func() int { return int(r.step.Load()) }, countingSink{r.out, r.counts, r.recent})
 	}()
+	r.mu.Lock()
+	r.faults = r.scheduleFaults(loadCtx, wld)
+	r.mu.Unlock()
 
 	var stepErr error
 	if len(sc.Rollout.Deployments) > 0 {
@@ -284,7 +294,9 @@ func (r *runner) beginStepAt(i int, at time.Time) {
 	r.mu.Lock()
 	r.steps[i].Start = at
 	st := r.steps[i]
+	faults := r.faults
 	r.mu.Unlock()
+	faults.stepBegan(st.Name)
 	r.step.Store(int32(i))
 	r.engineEvent("step.start", "", map[string]string{"step": fmt.Sprint(i), "name": st.Name, "weights": weightString(st.Weights)})
 }

@@ -239,3 +239,12 @@ func summaryIP(c container.Summary, network string) netip.Addr {
 	}
 	return netip.Addr{}
 }
+
+// TaskFaults breaks whole tasks: every container of the task, by ECS task
+// id. It is what a scenario's faults need (scenarios/engine.Faults).
+type TaskFaults struct{ *Faults }
+
+// Kill sends SIGKILL to every container of the task.
+func (f TaskFaults) Kill(ctx context.Context, taskID string) error {
+	return f.Faults.Kill(ctx, taskID, "")
+}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,11 +16,6 @@ import (
 	"github.com/meshsim/meshsim/scenarios/engine"
 	"github.com/meshsim/meshsim/sim/docker"
 )
-
-// progressFunc adapts a function to engine.Progress.
-type progressFunc func(engine.Status)
-
-func (f progressFunc) Update(s engine.Status) { f(s) }
 
 // canary is the built-in bookingapp canary with shortened bake times.
 func canary(t *testing.T) *scenarios.Scenario {
@@ -100,40 +94,24 @@ func TestWorldBookingappCanary(t *testing.T) {
 		world := startWorld(ctx, t, docker.WorldOptions{})
 		sc := canary(t)
 		sc.Asserts = nil
-		var (
-			once    sync.Once
-			killed  = make(chan string, 1)
-			killErr error
-		)
-		kill := func(s engine.Status) {
-			if s.Phase != "rollout" || s.Step != 1 || s.Requests < 200 {
-				return
-			}
-			once.Do(func() {
-				tasks, err := world.Faults.Tasks(ctx)
-				if err != nil {
-					killErr = err
-					return
-				}
-				for _, task := range tasks {
-					if task.Service == "movie-v1" {
-						killErr = world.Faults.Kill(ctx, task.ID, "app")
-						killed <- task.ID
-						return
-					}
-				}
-				killErr = errorString("no movie-v1 task is running")
-			})
-		}
-		run, rep := runScenario(ctx, t, world, sc, progressFunc(kill))
-		if killErr != nil {
-			t.Fatalf("killing a task: %v", killErr)
-		}
+		// The scenario schedules the fault: SIGKILL to a movie v1 task a
+		// second into the canary-25 step. movie's route retries nothing, or
+		// App Mesh's default retry policy would replay the cut requests.
+		sc.Faults = []scenarios.Fault{{Action: "kill", Service: "movie", Version: "v1", Count: 1, Step: "canary-25", After: time.Second}}
+		// Its requests take 200 ms, so the killed task has some in flight.
+		movie, _ := sc.Service("movie")
+		noRetries := 0
+		movie.Retries = &noRetries
+		movie.Versions[0].Latency = 200 * time.Millisecond
+		run, rep := runScenarioWith(ctx, t, world, sc, nil, docker.TaskFaults{Faults: world.Faults})
 		var victim string
-		select {
-		case victim = <-killed:
-		default:
-			t.Fatal("no task was killed")
+		for _, f := range rep.Faults {
+			if f.Action == "kill" && f.Error == "" {
+				victim = f.Task
+			}
+		}
+		if victim == "" {
+			t.Fatalf("no task was killed: faults %+v", rep.Faults)
 		}
 
 		// ECS saw the essential container exit, stopped the task and
@@ -229,8 +207,14 @@ func startWorld(ctx context.Context, t *testing.T, opts docker.WorldOptions) *do
 // directory's contents and its report.
 func runScenario(ctx context.Context, t *testing.T, world *docker.World, sc *scenarios.Scenario, progress engine.Progress) (*rundir.Run, *reports.Report) {
 	t.Helper()
+	return runScenarioWith(ctx, t, world, sc, progress, nil)
+}
+
+// runScenarioWith is runScenario with the faults the scenario needs.
+func runScenarioWith(ctx context.Context, t *testing.T, world *docker.World, sc *scenarios.Scenario, progress engine.Progress, faults engine.Faults) (*rundir.Run, *reports.Report) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "run")
-	res, err := engine.Run(ctx, sc, engine.Options{Endpoint: world.Endpoint, XDSAddress: world.XDSAddress, Dir: dir, RunID: world.RunID, Runtime: "docker", Progress: progress})
+	res, err := engine.Run(ctx, sc, engine.Options{Endpoint: world.Endpoint, XDSAddress: world.XDSAddress, Faults: faults, Dir: dir, RunID: world.RunID, Runtime: "docker", Progress: progress})
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -263,7 +247,3 @@ func failedByStep(rep *reports.Report) []int {
 	}
 	return out
 }
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }

@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/meshsim/meshsim/scenarios"
+)
+
+// Faults breaks tasks in the ways only the runtime can: the docker runtime
+// kills, pauses and disconnects containers. Every method takes an ECS task
+// id. (stop-task needs none of this: it is ECS's StopTask.)
+type Faults interface {
+	Kill(ctx context.Context, taskID string) error
+	Pause(ctx context.Context, taskID string) error
+	Unpause(ctx context.Context, taskID string) error
+	Disconnect(ctx context.Context, taskID string) error
+	Reconnect(ctx context.Context, taskID string) error
+}
+
+// CheckFaults reports a fault of sc that f (nil for none) cannot carry out.
+func CheckFaults(sc *scenarios.Scenario, f Faults) error {
+	for _, flt := range sc.Faults {
+		if flt.Action != "stop-task" && f == nil {
+			return fmt.Errorf("%s: fault %q needs a runtime that can do it (--runtime docker); stop-task works on every runtime", flt.Pos, flt.Action)
+		}
+	}
+	return nil
+}
+
+// faultScheduler fires the scenario's faults: those tied to a step when the
+// step begins, those at a time after the load starts.
+type faultScheduler struct {
+	r     *runner
+	wld   *world
+	ctx   context.Context
+	fired []bool
+}
+
+func (r *runner) scheduleFaults(ctx context.Context, wld *world) *faultScheduler {
+	fs := &faultScheduler{r: r, wld: wld, ctx: ctx, fired: make([]bool, len(r.sc.Faults))}
+	for i, f := range r.sc.Faults {
+		if f.Step == "" {
+			fs.fire(i, f.At)
+		}
+	}
+	return fs
+}
+
+// stepBegan fires the faults waiting for a step named name.
+func (fs *faultScheduler) stepBegan(name string) {
+	if fs == nil {
+		return
+	}
+	for i, f := range fs.r.sc.Faults {
+		if f.Step != "" && !fs.fired[i] && (name == f.Step || strings.HasPrefix(name, f.Step)) {
+			fs.fire(i, f.After)
+		}
+	}
+}
+
+func (fs *faultScheduler) fire(i int, after time.Duration) {
+	fs.fired[i] = true
+	f := fs.r.sc.Faults[i]
+	go func() {
+		select {
+		case <-fs.ctx.Done():
+			return
+		case <-time.After(after):
+		}
+		fs.inject(f)
+	}()
+}
+
+// inject picks the fault's tasks through the ECS API and breaks them.
+func (fs *faultScheduler) inject(f scenarios.Fault) {
+	tasks, err := fs.tasks(f)
+	if err == nil && len(tasks) == 0 {
+		err = fmt.Errorf("no running task of %s %s", f.Service, f.Version)
+	}
+	if err != nil {
+		fs.r.engineEvent("fault.error", "", map[string]string{"action": f.Action, "service": f.Service, "error": err.Error(), "source": f.Pos.String()})
+		return
+	}
+	for _, t := range tasks {
+		err := fs.act(f.Action, t)
+		detail := map[string]string{"action": f.Action, "service": f.Service, "version": f.Version, "task": t.id, "source": f.Pos.String()}
+		if err != nil {
+			detail["error"] = err.Error()
+		}
+		fs.r.engineEvent("fault.injected", t.arn, detail)
+	}
+}
+
+type faultTask struct{ arn, id string }
+
+func (fs *faultScheduler) act(action string, t faultTask) error {
+	ctx, faults := fs.ctx, fs.r.opts.Faults
+	switch action {
+	case "stop-task":
+		_, err := fs.wld.aws.ECS.StopTask(ctx, &ecs.StopTaskInput{
+			Cluster: aws.String(fs.r.sc.Cluster), Task: aws.String(t.arn), Reason: aws.String("meshsim fault: stop-task"),
+		})
+		return err
+	case "kill":
+		return faults.Kill(ctx, t.id)
+	case "pause":
+		return faults.Pause(ctx, t.id)
+	case "unpause":
+		return faults.Unpause(ctx, t.id)
+	case "disconnect":
+		return faults.Disconnect(ctx, t.id)
+	case "reconnect":
+		return faults.Reconnect(ctx, t.id)
+	}
+	return fmt.Errorf("unknown fault action %q", action)
+}
+
+// tasks returns the first Count running tasks (by ARN) of the fault's
+// service and version.
+func (fs *faultScheduler) tasks(f scenarios.Fault) ([]faultTask, error) {
+	w, ctx := fs.wld, fs.ctx
+	svc, _ := fs.r.sc.Service(f.Service)
+	var found []faultTask
+	for _, u := range w.units() {
+		if u.service != svc || (len(fs.r.sc.Rollout.Deployments) == 0 && f.Version != "" && u.version.Name != f.Version) {
+			continue
+		}
+		list, err := w.aws.ECS.ListTasks(ctx, &ecs.ListTasksInput{
+			Cluster: aws.String(fs.r.sc.Cluster), ServiceName: aws.String(u.name), DesiredStatus: ecstypes.DesiredStatusRunning,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("ecs ListTasks %s: %w", u.name, err)
+		}
+		if len(list.TaskArns) == 0 {
+			continue
+		}
+		out, err := w.aws.ECS.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(fs.r.sc.Cluster), Tasks: list.TaskArns})
+		if err != nil {
+			return nil, fmt.Errorf("ecs DescribeTasks %s: %w", u.name, err)
+		}
+		for _, t := range out.Tasks {
+			if aws.ToString(t.LastStatus) != "RUNNING" {
+				continue
+			}
+			if f.Version != "" && w.taskDefinitions[aws.ToString(t.TaskDefinitionArn)] != f.Version {
+				continue
+			}
+			arn := aws.ToString(t.TaskArn)
+			found = append(found, faultTask{arn: arn, id: arn[strings.LastIndex(arn, "/")+1:]})
+		}
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].arn < found[j].arn })
+	if len(found) > f.Count {
+		found = found[:f.Count]
+	}
+	return found, nil
+}

@@ -1,0 +1,87 @@
+package engine_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshsim/meshsim/scenarios"
+	"github.com/meshsim/meshsim/scenarios/engine"
+)
+
+const stopTask = `name: stop-task
+timeScale: 10
+services:
+  - name: home
+    backends: [movie]
+    versions: [{name: v1}]
+  - name: movie
+    versions:
+      - {name: v1, count: 2, drain: 500ms}
+      - {name: v2, count: 2}
+ingress: {service: home}
+load: {rate: 100}
+rollout:
+  service: movie
+  steps:
+    - {name: base, weights: {v1: 100}, bake: 2s}
+    - {name: half, weights: {v1: 50, v2: 50}, bake: 3s}
+faults:
+  - {action: stop-task, service: movie, version: v1, step: half, after: 500ms}
+assertions:
+  - no-failed-requests
+`
+
+// TestFaultStopTask schedules an ECS StopTask in a step: the task is
+// stopped through the API (it drains), ECS replaces it, and the report
+// lists the fault in its step.
+func TestFaultStopTask(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end rehearsal; skipped with -short")
+	}
+	sc, err := scenarios.Parse("stop-task.yaml", []byte(stopTask))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, rep := runScenario(t, sc)
+	if !rep.Passed() {
+		t.Errorf("assertions: %+v", rep.Assertions)
+	}
+	if len(rep.Faults) != 1 {
+		t.Fatalf("faults %+v", rep.Faults)
+	}
+	f := rep.Faults[0]
+	if f.Action != "stop-task" || f.Step != 1 || f.Task == "" || f.Error != "" {
+		t.Errorf("fault %+v", f)
+	}
+	// ECS stopped that task (through StopTask, so it drained) and started
+	// another for movie-v1.
+	var stopAt time.Time
+	var stopped, started bool
+	for _, e := range run.Events {
+		if e.Source != "ecs" || e.Type != "task.state" || e.Detail["service"] != "movie-v1" {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(e.Resource, f.Task) && e.Detail["from"] == "RUNNING":
+			stopAt = e.Time
+		case strings.HasSuffix(e.Resource, f.Task) && e.Detail["to"] == "STOPPED":
+			stopped = e.Detail["stoppedReason"] == "meshsim fault: stop-task"
+		case e.Detail["to"] == "PROVISIONING" && !stopAt.IsZero() && !e.Time.Before(stopAt):
+			started = true
+		}
+	}
+	if !stopped || !started {
+		t.Errorf("after the fault: task stopped by it %v, replacement started %v", stopped, started)
+	}
+}
+
+func TestFaultsNeedARuntime(t *testing.T) {
+	sc, err := scenarios.Parse("kill.yaml", []byte(strings.Replace(stopTask, "action: stop-task", "action: kill", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.CheckFaults(sc, nil); err == nil || !strings.Contains(err.Error(), "kill.yaml:19:5: fault \"kill\" needs a runtime") {
+		t.Errorf("kill without a runtime: %v", err)
+	}
+}
