@@ -437,7 +437,10 @@ func (w *world) sidecarContainer(node string) ecstypes.ContainerDefinition {
 		Environment: []ecstypes.KeyValuePair{
 			{Name: aws.String("APPMESH_RESOURCE_ARN"), Value: aws.String(w.nodeARN(node))},
 		},
-		PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(egressPort), Name: aws.String("egress")}},
+		PortMappings: []ecstypes.PortMapping{
+			{ContainerPort: aws.Int32(xds.IngressPort), Name: aws.String("ingress")},
+			{ContainerPort: aws.Int32(egressPort), Name: aws.String("egress")},
+		},
 	}
 }
 

@@ -51,22 +51,19 @@ type Fake struct {
 	now func() time.Time
 	ops []operation
 
-	mu       sync.Mutex
-	meshes   map[string]*meshEntry
-	tokens   map[string]tokenUse
-	watchers map[chan struct{}]struct{}
+	changes events.Changes
+
+	mu     sync.Mutex
+	meshes map[string]*meshEntry
+	tokens map[string]tokenUse
 }
 
 type meshEntry struct {
 	data     MeshData
 	nodes    map[string]*VirtualNodeData
 	services map[string]*VirtualServiceData
-	routers  map[string]*routerEntry
-}
-
-type routerEntry struct {
-	data   VirtualRouterData
-	routes map[string]*RouteData
+	routers  map[string]*VirtualRouterData
+	routes   map[string]map[string]*RouteData // by virtual router name
 }
 
 // tokenUse is what a clientToken was first used for, so that a retried
@@ -91,50 +88,49 @@ type call struct {
 type operation struct {
 	method  string
 	pattern []string
-	handle  func(c call) (any, error)
+	handle  func(f *Fake, c call) (any, error)
 }
 
 // New returns an empty App Mesh.
 func New(opts Options) *Fake {
 	f := &Fake{
-		bus:      opts.Bus,
-		now:      func() time.Time { return time.UnixMilli(time.Now().UnixMilli()).UTC() },
-		meshes:   make(map[string]*meshEntry),
-		tokens:   make(map[string]tokenUse),
-		watchers: make(map[chan struct{}]struct{}),
+		bus:    opts.Bus,
+		now:    func() time.Time { return time.UnixMilli(time.Now().UnixMilli()).UTC() },
+		meshes: make(map[string]*meshEntry),
+		tokens: make(map[string]tokenUse),
 	}
-	add := func(method, pattern string, h func(call) (any, error)) {
+	add := func(method, pattern string, h func(*Fake, call) (any, error)) {
 		f.ops = append(f.ops, operation{method: method, pattern: strings.Split(pattern, "/"), handle: h})
 	}
-	add(http.MethodPut, "meshes", f.createMesh)
-	add(http.MethodGet, "meshes", f.listMeshes)
-	add(http.MethodGet, "meshes/{mesh}", f.describeMesh)
-	add(http.MethodPut, "meshes/{mesh}", f.updateMesh)
-	add(http.MethodDelete, "meshes/{mesh}", f.deleteMesh)
+	add(http.MethodPut, "meshes", (*Fake).createMesh)
+	add(http.MethodGet, "meshes", (*Fake).listMeshes)
+	add(http.MethodGet, "meshes/{mesh}", (*Fake).describeMesh)
+	add(http.MethodPut, "meshes/{mesh}", (*Fake).updateMesh)
+	add(http.MethodDelete, "meshes/{mesh}", (*Fake).deleteMesh)
 
-	add(http.MethodPut, "meshes/{mesh}/virtualNodes", f.createVirtualNode)
-	add(http.MethodGet, "meshes/{mesh}/virtualNodes", f.listVirtualNodes)
-	add(http.MethodGet, "meshes/{mesh}/virtualNodes/{name}", f.describeVirtualNode)
-	add(http.MethodPut, "meshes/{mesh}/virtualNodes/{name}", f.updateVirtualNode)
-	add(http.MethodDelete, "meshes/{mesh}/virtualNodes/{name}", f.deleteVirtualNode)
+	add(http.MethodPut, "meshes/{mesh}/virtualNodes", (*Fake).createVirtualNode)
+	add(http.MethodGet, "meshes/{mesh}/virtualNodes", virtualNodes.list)
+	add(http.MethodGet, "meshes/{mesh}/virtualNodes/{name}", virtualNodes.describe)
+	add(http.MethodPut, "meshes/{mesh}/virtualNodes/{name}", virtualNodes.update)
+	add(http.MethodDelete, "meshes/{mesh}/virtualNodes/{name}", virtualNodes.delete)
 
-	add(http.MethodPut, "meshes/{mesh}/virtualServices", f.createVirtualService)
-	add(http.MethodGet, "meshes/{mesh}/virtualServices", f.listVirtualServices)
-	add(http.MethodGet, "meshes/{mesh}/virtualServices/{name}", f.describeVirtualService)
-	add(http.MethodPut, "meshes/{mesh}/virtualServices/{name}", f.updateVirtualService)
-	add(http.MethodDelete, "meshes/{mesh}/virtualServices/{name}", f.deleteVirtualService)
+	add(http.MethodPut, "meshes/{mesh}/virtualServices", (*Fake).createVirtualService)
+	add(http.MethodGet, "meshes/{mesh}/virtualServices", virtualServices.list)
+	add(http.MethodGet, "meshes/{mesh}/virtualServices/{name}", virtualServices.describe)
+	add(http.MethodPut, "meshes/{mesh}/virtualServices/{name}", virtualServices.update)
+	add(http.MethodDelete, "meshes/{mesh}/virtualServices/{name}", virtualServices.delete)
 
-	add(http.MethodPut, "meshes/{mesh}/virtualRouters", f.createVirtualRouter)
-	add(http.MethodGet, "meshes/{mesh}/virtualRouters", f.listVirtualRouters)
-	add(http.MethodGet, "meshes/{mesh}/virtualRouters/{name}", f.describeVirtualRouter)
-	add(http.MethodPut, "meshes/{mesh}/virtualRouters/{name}", f.updateVirtualRouter)
-	add(http.MethodDelete, "meshes/{mesh}/virtualRouters/{name}", f.deleteVirtualRouter)
+	add(http.MethodPut, "meshes/{mesh}/virtualRouters", (*Fake).createVirtualRouter)
+	add(http.MethodGet, "meshes/{mesh}/virtualRouters", virtualRouters.list)
+	add(http.MethodGet, "meshes/{mesh}/virtualRouters/{name}", virtualRouters.describe)
+	add(http.MethodPut, "meshes/{mesh}/virtualRouters/{name}", virtualRouters.update)
+	add(http.MethodDelete, "meshes/{mesh}/virtualRouters/{name}", virtualRouters.delete)
 
-	add(http.MethodPut, "meshes/{mesh}/virtualRouter/{router}/routes", f.createRoute)
-	add(http.MethodGet, "meshes/{mesh}/virtualRouter/{router}/routes", f.listRoutes)
-	add(http.MethodGet, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", f.describeRoute)
-	add(http.MethodPut, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", f.updateRoute)
-	add(http.MethodDelete, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", f.deleteRoute)
+	add(http.MethodPut, "meshes/{mesh}/virtualRouter/{router}/routes", (*Fake).createRoute)
+	add(http.MethodGet, "meshes/{mesh}/virtualRouter/{router}/routes", routes.list)
+	add(http.MethodGet, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", routes.describe)
+	add(http.MethodPut, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", routes.update)
+	add(http.MethodDelete, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", routes.delete)
 	return f
 }
 
@@ -168,7 +164,7 @@ func (f *Fake) serve(r *http.Request) (any, error) {
 		}
 		c := call{r: r, region: awsproto.Region(r), owner: r.URL.Query().Get("meshOwner"),
 			mesh: params["mesh"], router: params["router"], name: params["name"]}
-		return op.handle(c)
+		return op.handle(f, c)
 	}
 	return nil, unknownOperation(r)
 }
@@ -203,18 +199,7 @@ func unknownOperation(r *http.Request) error {
 // buffer of one. Call Watch before reading State, then re-read State on every
 // value. The channel is closed when ctx ends.
 func (f *Fake) Watch(ctx context.Context) <-chan struct{} {
-	ch := make(chan struct{}, 1)
-	f.mu.Lock()
-	f.watchers[ch] = struct{}{}
-	f.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		f.mu.Lock()
-		delete(f.watchers, ch)
-		close(ch)
-		f.mu.Unlock()
-	}()
-	return ch
+	return f.changes.Watch(ctx)
 }
 
 // State returns a deep copy of all meshes with their virtual nodes, virtual
@@ -233,10 +218,9 @@ func (f *Fake) State() State {
 			ms.VirtualServices = append(ms.VirtualServices, deepCopy(*m.services[n]))
 		}
 		for _, n := range sortedNames(m.routers) {
-			re := m.routers[n]
-			rs := VirtualRouterState{VirtualRouter: deepCopy(re.data)}
-			for _, rn := range sortedNames(re.routes) {
-				rs.Routes = append(rs.Routes, deepCopy(*re.routes[rn]))
+			rs := VirtualRouterState{VirtualRouter: deepCopy(*m.routers[n])}
+			for _, rn := range sortedNames(m.routes[n]) {
+				rs.Routes = append(rs.Routes, deepCopy(*m.routes[n][rn]))
 			}
 			ms.VirtualRouters = append(ms.VirtualRouters, rs)
 		}
@@ -245,15 +229,8 @@ func (f *Fake) State() State {
 	return st
 }
 
-// changed notifies the watchers. f.mu must be held.
-func (f *Fake) changed() {
-	for ch := range f.watchers {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
+// changed notifies the watchers.
+func (f *Fake) changed() { f.changes.Notify() }
 
 // emit publishes "<kind>.<what>" about the resource arn.
 func (f *Fake) emit(kind, what, arn string, detail map[string]string) {

@@ -126,6 +126,19 @@ type operationIDOutput struct {
 	OperationID string `json:"OperationId"`
 }
 
+// opOutput answers a request that starts an asynchronous operation.
+func opOutput(opID string, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return operationIDOutput{OperationID: opID}, nil
+}
+
+// serviceOutput answers CreateService and GetService.
+type serviceOutput struct {
+	Service serviceJSON `json:"Service"`
+}
+
 type empty struct{}
 
 func decode(r *http.Request, v any) error { return awsproto.Decode(r, v, "InvalidInput") }
@@ -197,22 +210,12 @@ func (f *Fake) apiCreateHTTPNamespace(r *http.Request, region string) (any, erro
 	if err := validateDescription(in.Description); err != nil {
 		return nil, err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	id := "ns-" + randomID(16)
-	opID, err := f.createNamespace(&namespace{
-		id:               id,
-		arn:              awsproto.ARN(region, "servicediscovery", "namespace/"+id),
+	return f.apiCreateNamespace(region, &namespace{
 		name:             in.Name,
 		typ:              typeHTTP,
 		description:      in.Description,
 		creatorRequestID: in.CreatorRequestID,
-		created:          f.now(),
 	})
-	if err != nil {
-		return nil, err
-	}
-	return operationIDOutput{OperationID: opID}, nil
 }
 
 func (f *Fake) apiCreatePrivateDNSNamespace(r *http.Request, region string) (any, error) {
@@ -247,12 +250,7 @@ func (f *Fake) apiCreatePrivateDNSNamespace(r *http.Request, region string) (any
 			return nil, invalidInput("Properties.DnsProperties.SOA.TTL must be between 0 and 2147483647")
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	id := "ns-" + randomID(16)
-	opID, err := f.createNamespace(&namespace{
-		id:               id,
-		arn:              awsproto.ARN(region, "servicediscovery", "namespace/"+id),
+	return f.apiCreateNamespace(region, &namespace{
 		name:             in.Name,
 		typ:              typeDNSPrivate,
 		description:      in.Description,
@@ -260,12 +258,18 @@ func (f *Fake) apiCreatePrivateDNSNamespace(r *http.Request, region string) (any
 		vpc:              in.Vpc,
 		hostedZoneID:     newHostedZoneID(),
 		soaTTL:           ttl,
-		created:          f.now(),
 	})
-	if err != nil {
-		return nil, err
-	}
-	return operationIDOutput{OperationID: opID}, nil
+}
+
+// apiCreateNamespace gives a namespace that a Create*Namespace request
+// describes its id, ARN and creation time, and starts creating it.
+func (f *Fake) apiCreateNamespace(region string, ns *namespace) (any, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ns.id = "ns-" + randomID(16)
+	ns.arn = awsproto.ARN(region, "servicediscovery", "namespace/"+ns.id)
+	ns.created = f.now()
+	return opOutput(f.createNamespace(ns))
 }
 
 func (f *Fake) apiGetNamespace(r *http.Request) (any, error) {
@@ -392,11 +396,7 @@ func (f *Fake) apiDeleteNamespace(r *http.Request) (any, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	opID, err := f.deleteNamespace(in.ID)
-	if err != nil {
-		return nil, err
-	}
-	return operationIDOutput{OperationID: opID}, nil
+	return opOutput(f.deleteNamespace(in.ID))
 }
 
 func (f *Fake) apiCreateService(r *http.Request, region string) (any, error) {
@@ -460,9 +460,7 @@ func (f *Fake) apiCreateService(r *http.Request, region string) (any, error) {
 			continue
 		}
 		if in.CreatorRequestID != "" && s.creatorRequestID == in.CreatorRequestID {
-			return struct {
-				Service serviceJSON `json:"Service"`
-			}{svcJSON(s)}, nil
+			return serviceOutput{svcJSON(s)}, nil
 		}
 		return nil, &awsproto.Error{Status: http.StatusBadRequest, Code: "ServiceAlreadyExists",
 			Message: "Service " + in.Name + " already exists in namespace " + ns.id,
@@ -497,10 +495,8 @@ func (f *Fake) apiCreateService(r *http.Request, region string) (any, error) {
 	}
 	f.services[id] = svc
 	f.emit("service.created", svc.arn, map[string]string{"serviceId": id, "name": svc.name, "namespaceId": ns.id, "namespace": ns.name})
-	f.changed()
-	return struct {
-		Service serviceJSON `json:"Service"`
-	}{svcJSON(svc)}, nil
+	f.changes.Notify()
+	return serviceOutput{svcJSON(svc)}, nil
 }
 
 func (f *Fake) apiGetService(r *http.Request) (any, error) {
@@ -516,9 +512,7 @@ func (f *Fake) apiGetService(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return struct {
-		Service serviceJSON `json:"Service"`
-	}{svcJSON(svc)}, nil
+	return serviceOutput{svcJSON(svc)}, nil
 }
 
 func (f *Fake) apiListServices(r *http.Request) (any, error) {
@@ -534,24 +528,11 @@ func (f *Fake) apiListServices(r *http.Request) (any, error) {
 	defer f.mu.Unlock()
 	var all []*service
 	for _, s := range f.services {
-		keep := true
-		for _, flt := range in.Filters {
-			var ok bool
-			var err error
-			switch flt.Name {
-			case "NAMESPACE_ID":
-				ok, err = matchFilter(flt, s.namespaceID, []string{"EQ", "IN"})
-			case "RESOURCE_OWNER":
-				ok, err = matchFilter(flt, "SELF", []string{"EQ"})
-			default:
-				err = invalidInput("Filters.Name must be NAMESPACE_ID or RESOURCE_OWNER, not %q", flt.Name)
-			}
-			if err != nil {
-				return nil, err
-			}
-			keep = keep && ok
+		ok, err := matchService(s, in.Filters)
+		if err != nil {
+			return nil, err
 		}
-		if keep {
+		if ok {
 			all = append(all, s)
 		}
 	}
@@ -570,6 +551,30 @@ func (f *Fake) apiListServices(r *http.Request) (any, error) {
 		out.Services = append(out.Services, j)
 	}
 	return out, nil
+}
+
+// matchService applies ListServices filters to a service. Unlike
+// matchNamespace it checks every filter, so a bad one is reported even after
+// one that does not match.
+func matchService(s *service, filters []filter) (bool, error) {
+	keep := true
+	for _, flt := range filters {
+		var ok bool
+		var err error
+		switch flt.Name {
+		case "NAMESPACE_ID":
+			ok, err = matchFilter(flt, s.namespaceID, []string{"EQ", "IN"})
+		case "RESOURCE_OWNER":
+			ok, err = matchFilter(flt, "SELF", []string{"EQ"})
+		default:
+			err = invalidInput("Filters.Name must be NAMESPACE_ID or RESOURCE_OWNER, not %q", flt.Name)
+		}
+		if err != nil {
+			return false, err
+		}
+		keep = keep && ok
+	}
+	return keep, nil
 }
 
 func (f *Fake) apiDeleteService(r *http.Request) (any, error) {
@@ -591,7 +596,7 @@ func (f *Fake) apiDeleteService(r *http.Request) (any, error) {
 	}
 	delete(f.services, svc.id)
 	f.emit("service.deleted", svc.arn, map[string]string{"serviceId": svc.id, "name": svc.name})
-	f.changed()
+	f.changes.Notify()
 	return empty{}, nil
 }
 
@@ -607,11 +612,7 @@ func (f *Fake) apiRegisterInstance(r *http.Request) (any, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	opID, err := f.registerInstance(in.ServiceID, in.InstanceID, in.CreatorRequestID, in.Attributes)
-	if err != nil {
-		return nil, err
-	}
-	return operationIDOutput{OperationID: opID}, nil
+	return opOutput(f.registerInstance(in.ServiceID, in.InstanceID, in.CreatorRequestID, in.Attributes))
 }
 
 func (f *Fake) apiDeregisterInstance(r *http.Request) (any, error) {
@@ -624,11 +625,7 @@ func (f *Fake) apiDeregisterInstance(r *http.Request) (any, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	opID, err := f.deregisterInstance(in.ServiceID, in.InstanceID)
-	if err != nil {
-		return nil, err
-	}
-	return operationIDOutput{OperationID: opID}, nil
+	return opOutput(f.deregisterInstance(in.ServiceID, in.InstanceID))
 }
 
 func (f *Fake) apiGetInstance(r *http.Request) (any, error) {
@@ -705,13 +702,23 @@ type discoverInput struct {
 	QueryParameters    map[string]string `json:"QueryParameters"`
 }
 
-func (f *Fake) apiDiscoverInstances(r *http.Request) (any, error) {
+// decodeDiscover decodes a DiscoverInstances or DiscoverInstancesRevision
+// request. A namespace of another account is not found.
+func decodeDiscover(r *http.Request) (discoverInput, error) {
 	var in discoverInput
 	if err := decode(r, &in); err != nil {
-		return nil, err
+		return in, err
 	}
 	if in.OwnerAccount != "" && in.OwnerAccount != awsproto.Account {
-		return nil, errNamespaceNotFound(in.NamespaceName)
+		return in, errNamespaceNotFound(in.NamespaceName)
+	}
+	return in, nil
+}
+
+func (f *Fake) apiDiscoverInstances(r *http.Request) (any, error) {
+	in, err := decodeDiscover(r)
+	if err != nil {
+		return nil, err
 	}
 	max := 100
 	if in.MaxResults != nil {
@@ -746,12 +753,9 @@ func (f *Fake) apiDiscoverInstances(r *http.Request) (any, error) {
 }
 
 func (f *Fake) apiDiscoverInstancesRevision(r *http.Request) (any, error) {
-	var in discoverInput
-	if err := decode(r, &in); err != nil {
+	in, err := decodeDiscover(r)
+	if err != nil {
 		return nil, err
-	}
-	if in.OwnerAccount != "" && in.OwnerAccount != awsproto.Account {
-		return nil, errNamespaceNotFound(in.NamespaceName)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

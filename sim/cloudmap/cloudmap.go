@@ -88,8 +88,7 @@ type Fake struct {
 	// their operation, so that a retried call is not applied twice.
 	registerTokens map[string]string
 	queue          []*operation // pending operations, in due order
-	watchers       map[chan struct{}]struct{}
-	closed         bool
+	changes        events.Changes
 
 	wake      chan struct{}
 	done      chan struct{}
@@ -108,7 +107,6 @@ func New(opts Options) *Fake {
 		services:       make(map[string]*service),
 		operations:     make(map[string]*operation),
 		registerTokens: make(map[string]string),
-		watchers:       make(map[chan struct{}]struct{}),
 		wake:           make(chan struct{}, 1),
 		done:           make(chan struct{}),
 	}
@@ -125,13 +123,7 @@ func (f *Fake) Close() error {
 	f.closeOnce.Do(func() {
 		close(f.done)
 		f.wg.Wait()
-		f.mu.Lock()
-		f.closed = true
-		for ch := range f.watchers {
-			delete(f.watchers, ch)
-			close(ch)
-		}
-		f.mu.Unlock()
+		f.changes.Close()
 	})
 	return nil
 }
@@ -142,38 +134,7 @@ func (f *Fake) Close() error {
 // changes. Call Watch before reading the state, then re-read on every value.
 // The channel is closed when ctx ends or the fake is closed.
 func (f *Fake) Watch(ctx context.Context) <-chan struct{} {
-	ch := make(chan struct{}, 1)
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		close(ch)
-		return ch
-	}
-	f.watchers[ch] = struct{}{}
-	f.mu.Unlock()
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-f.done:
-		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if _, ok := f.watchers[ch]; ok {
-			delete(f.watchers, ch)
-			close(ch)
-		}
-	}()
-	return ch
-}
-
-// changed notifies the watchers. f.mu must be held.
-func (f *Fake) changed() {
-	for ch := range f.watchers {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
+	return f.changes.Watch(ctx)
 }
 
 // emit publishes an event on the bus, if there is one.

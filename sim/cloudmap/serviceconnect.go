@@ -66,7 +66,7 @@ func (f *Fake) ServiceConnectService(ctx context.Context, namespace, name string
 	}
 	f.services[id] = svc
 	f.emit("service.created", svc.arn, map[string]string{"serviceId": id, "name": svc.name, "namespaceId": ns.id, "namespace": ns.name})
-	f.changed()
+	f.changes.Notify()
 	return svc.arn, nil
 }
 

@@ -192,7 +192,7 @@ func (f *Fake) createNamespace(ns *namespace) (string, error) {
 		ns.seq = f.seq
 		f.namespaces[ns.id] = ns
 		f.emit("namespace.created", ns.arn, map[string]string{"namespaceId": ns.id, "name": ns.name, "type": ns.typ})
-		f.changed()
+		f.changes.Notify()
 		return nil
 	}
 	f.submit(op)
@@ -263,7 +263,7 @@ func (f *Fake) deleteNamespace(ref string) (string, error) {
 		}
 		delete(f.namespaces, ns.id)
 		f.emit("namespace.deleted", ns.arn, map[string]string{"namespaceId": ns.id, "name": ns.name})
-		f.changed()
+		f.changes.Notify()
 		return nil
 	}
 	f.submit(op)
@@ -320,7 +320,7 @@ func (f *Fake) registerInstance(serviceRef, instanceID, token string, attrs map[
 		s.instances[instanceID] = &instance{id: instanceID, attrs: attrs, creatorRequestID: token, health: health}
 		s.revision++
 		f.emit("instance.registered", s.arn, instanceDetail(instanceID, attrs))
-		f.changed()
+		f.changes.Notify()
 		return nil
 	}
 	if token != "" {
@@ -360,7 +360,7 @@ func (f *Fake) deregisterInstance(serviceRef, instanceID string) (string, error)
 		delete(s.instances, instanceID)
 		s.revision++
 		f.emit("instance.deregistered", s.arn, instanceDetail(instanceID, inst.attrs))
-		f.changed()
+		f.changes.Notify()
 		return nil
 	}
 	f.submit(op)
@@ -395,7 +395,7 @@ func (f *Fake) updateHealth(serviceRef, instanceID, status string) error {
 	inst.health = status
 	svc.revision++
 	f.emit("instance.health", svc.arn, map[string]string{"instanceId": instanceID, "status": status})
-	f.changed()
+	f.changes.Notify()
 	return nil
 }
 

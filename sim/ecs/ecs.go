@@ -108,8 +108,8 @@ type Fake struct {
 	revisions          map[string]*serviceRevision   // by ARN
 	taskSeq            uint64                        // tasks launched so far
 	closed             bool
-	watchers           map[chan struct{}]struct{}
 	traffic            []ServiceTraffic // as the watchers last saw it
+	changes            events.Changes   // tells the watchers of traffic changes
 
 	kickc     chan struct{}
 	ctx       context.Context // canceled once every task has stopped
@@ -118,11 +118,10 @@ type Fake struct {
 	loopDone  chan struct{}
 	taskGroup sync.WaitGroup
 	// runCtx ends the goroutines that run deployments and hooks (runners)
-	// when the fake closes; done is closed then too.
+	// when the fake closes.
 	runCtx   context.Context
 	stopRuns context.CancelFunc
 	runners  sync.WaitGroup
-	done     chan struct{}
 }
 
 // New returns a Fake and starts its scheduler. Call Close to stop it.
@@ -134,10 +133,8 @@ func New(opts Options) *Fake {
 		families:           make(map[string]*family),
 		serviceDeployments: make(map[string]*serviceDeployment),
 		revisions:          make(map[string]*serviceRevision),
-		watchers:           make(map[chan struct{}]struct{}),
 		kickc:              make(chan struct{}, 1),
 		loopDone:           make(chan struct{}),
-		done:               make(chan struct{}),
 	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.runCtx, f.stopRuns = context.WithCancel(context.Background())
@@ -187,7 +184,7 @@ func (f *Fake) Close() error {
 	<-f.loopDone
 	f.stopRuns()
 	f.runners.Wait()
-	close(f.done)
+	f.changes.Close()
 
 	f.mu.Lock()
 	for _, c := range f.clusters {

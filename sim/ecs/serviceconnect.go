@@ -311,10 +311,16 @@ func namespaceError(ref string, err error) error {
 // the tasks of service s under the Service Connect configuration sc.
 func (f *Fake) connectContainer(s *service, sc *ServiceConnect) ContainerSpec {
 	return ContainerSpec{
-		Name:        ServiceConnectContainer,
-		Image:       sidecar.Image,
-		Essential:   true,
-		Env:         map[string]string{sidecar.EnvVirtualNodeName: xds.NodeID(sc.Namespace, s.name)},
+		Name:      ServiceConnectContainer,
+		Image:     sidecar.Image,
+		Essential: true,
+		Env:       map[string]string{sidecar.EnvVirtualNodeName: xds.NodeID(sc.Namespace, s.name)},
+		// The proxy's listeners, so that a runtime gives the task an
+		// address where they are free.
+		Ports: []PortMapping{
+			{ContainerPort: xds.IngressPort, Protocol: "tcp"},
+			{ContainerPort: xds.EgressPort, Protocol: "tcp"},
+		},
 		StopTimeout: f.seconds(30),
 	}
 }

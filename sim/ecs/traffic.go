@@ -91,28 +91,7 @@ func (f *Fake) trafficState() []ServiceTraffic {
 // then read it again on every value. The channel is closed when ctx ends or
 // the fake is closed.
 func (f *Fake) Watch(ctx context.Context) <-chan struct{} {
-	ch := make(chan struct{}, 1)
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		close(ch)
-		return ch
-	}
-	f.watchers[ch] = struct{}{}
-	f.mu.Unlock()
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-f.done:
-		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if _, ok := f.watchers[ch]; ok {
-			delete(f.watchers, ch)
-			close(ch)
-		}
-	}()
-	return ch
+	return f.changes.Watch(ctx)
 }
 
 // publish notifies the watchers when the traffic state differs from the
@@ -123,10 +102,5 @@ func (f *Fake) publish() {
 		return
 	}
 	f.traffic = st
-	for ch := range f.watchers {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
+	f.changes.Notify()
 }
