@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	vegeta "github.com/tsenart/vegeta/v12/lib"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
@@ -101,12 +100,7 @@ func RunGRPCUnary(ctx context.Context, cfg GRPCUnaryConfig, step func() int, sin
 		clients[i] = echopb.NewEchoClient(cc)
 	}
 
-	interval := time.Duration(float64(time.Second) / cfg.Rate)
-	sched := &schedule{
-		pacer:    vegeta.ConstantPacer{Freq: 1, Per: interval},
-		interval: interval,
-		step:     step,
-	}
+	sched := newSchedule(cfg.Rate, step)
 	// abortCtx is the parent of every call's context: cancelling it
 	// abandons the calls in flight.
 	abortCtx, abort := context.WithCancel(context.Background())

@@ -138,12 +138,7 @@ func RunHTTP(ctx context.Context, cfg HTTPConfig, step func() int, sink Sink) (S
 	if sink == nil {
 		return Summary{}, fmt.Errorf("loadgen: no sink for the observations")
 	}
-	interval := time.Duration(float64(time.Second) / cfg.Rate)
-	sched := &schedule{
-		pacer:    vegeta.ConstantPacer{Freq: 1, Per: interval},
-		interval: interval,
-		step:     step,
-	}
+	sched := newSchedule(cfg.Rate, step)
 
 	// abortCtx is the parent of every request's context: cancelling it
 	// abandons the requests in flight.
@@ -336,6 +331,17 @@ type schedule struct {
 
 	mu    sync.Mutex
 	marks []stepMark // in increasing tick order
+}
+
+// newSchedule returns the schedule of rate requests per second, recording
+// step() for each (0 when step is nil).
+func newSchedule(rate float64, step func() int) *schedule {
+	interval := time.Duration(float64(time.Second) / rate)
+	return &schedule{
+		pacer:    vegeta.ConstantPacer{Freq: 1, Per: interval},
+		interval: interval,
+		step:     step,
+	}
 }
 
 // stepMark records that from request tick on, step was in force.

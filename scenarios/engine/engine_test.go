@@ -6,13 +6,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/appmesh"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"math"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/reports"
+	"github.com/meshsim/meshsim/reports/reportstest"
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/scenarios/engine"
 	"github.com/meshsim/meshsim/sim"
@@ -52,42 +52,11 @@ func TestBookingappCanary(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	run, err := rundir.Read(res.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep := reports.Analyze(run)
-	if err := reports.WriteFiles(res.Dir, rep); err != nil {
-		t.Fatal(err)
-	}
+	run, rep := reportstest.Report(t, res.Dir)
 
-	if run.Meta.Partial {
-		t.Errorf("run is partial: %s", run.Meta.Reason)
-	}
-	// Every request succeeded, as counted from the raw observations.
-	perStep := make([]int, len(sc.Rollout.Steps))
-	for _, o := range run.Observations {
-		perStep[o.Step]++
-		if !o.OK() {
-			t.Errorf("step %d: failed request: status %d %s (%s)", o.Step, o.Status, o.Error, o.ErrorKind)
-		}
-	}
-	// Per step, the share each version served is within four binomial
-	// standard errors of its weight, judged on the requests sent after the
-	// proxies acknowledged the step's route (the report's convergence).
-	for i, st := range rep.Steps {
-		if perStep[i] < 500 || st.ShareRequests < 500 {
-			t.Errorf("step %d: %d requests, %d judged; want at least 500", i, perStep[i], st.ShareRequests)
-			continue
-		}
-		for _, v := range st.Versions {
-			p := v.ConfiguredPct / 100
-			tol := 100 * 4 * math.Sqrt(p*(1-p)/float64(st.ShareRequests))
-			if math.Abs(v.ObservedPct-v.ConfiguredPct) > tol {
-				t.Errorf("step %d (%s): %s served %.2f%%, weight %.0f%% (tolerance %.2f points)", i, st.Name, v.Version, v.ObservedPct, v.ConfiguredPct, tol)
-			}
-		}
-	}
+	// Every request succeeded and, per step, the share each version served
+	// is within four binomial standard errors of its weight.
+	reportstest.CheckCleanSplit(t, run, rep, 500, 4)
 	if !rep.Passed() {
 		t.Errorf("report assertions failed (see %s/report.md)", res.Dir)
 		for _, a := range rep.Assertions {

@@ -3,7 +3,6 @@ package docker_test
 import (
 	"bytes"
 	"context"
-	"math"
 	"net"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/reports"
+	"github.com/meshsim/meshsim/reports/reportstest"
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/scenarios/engine"
 	"github.com/meshsim/meshsim/sim/docker"
@@ -54,29 +54,7 @@ func TestWorldBookingappCanary(t *testing.T) {
 		// 16,000 checks.
 		sc.Asserts = []scenarios.Assertion{{Kind: "no-failed-requests"}, {Kind: "weight-binomial", Value: 4}}
 		run, rep := runScenario(ctx, t, world, sc, nil)
-		if run.Meta.Partial {
-			t.Errorf("run is partial: %s", run.Meta.Reason)
-		}
-		perStep := make([]int, len(sc.Rollout.Steps))
-		for _, o := range run.Observations {
-			perStep[o.Step]++
-			if !o.OK() {
-				t.Errorf("step %d: failed request: status %d %s (%s)", o.Step, o.Status, o.Error, o.ErrorKind)
-			}
-		}
-		for i, st := range rep.Steps {
-			if perStep[i] < 500 || st.ShareRequests < 500 {
-				t.Errorf("step %d: %d requests, %d judged; want at least 500", i, perStep[i], st.ShareRequests)
-				continue
-			}
-			for _, v := range st.Versions {
-				p := v.ConfiguredPct / 100
-				tol := 100 * 4 * math.Sqrt(p*(1-p)/float64(st.ShareRequests))
-				if math.Abs(v.ObservedPct-v.ConfiguredPct) > tol {
-					t.Errorf("step %d (%s): %s served %.2f%%, weight %.0f%% (tolerance %.2f points)", i, st.Name, v.Version, v.ObservedPct, v.ConfiguredPct, tol)
-				}
-			}
-		}
+		reportstest.CheckCleanSplit(t, run, rep, 500, 4)
 		if !rep.Passed() {
 			for _, a := range rep.Assertions {
 				t.Errorf("assertion %+v", a)
@@ -218,15 +196,7 @@ func runScenarioWith(ctx context.Context, t *testing.T, world *docker.World, sc 
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	run, err := rundir.Read(res.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep := reports.Analyze(run)
-	if err := reports.WriteFiles(res.Dir, rep); err != nil {
-		t.Fatal(err)
-	}
-	return run, rep
+	return reportstest.Report(t, res.Dir)
 }
 
 // hasEvent reports whether the run recorded an event of source and type

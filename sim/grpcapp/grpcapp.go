@@ -20,7 +20,6 @@ package grpcapp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -45,6 +44,7 @@ import (
 
 	"github.com/meshsim/meshsim/sim/grpcapp/echopb"
 	"github.com/meshsim/meshsim/sim/sampleapp"
+	"github.com/meshsim/meshsim/sim/taskexit"
 )
 
 // Image is the container image name under which runtimes run the sample
@@ -95,9 +95,7 @@ type Server struct {
 	drainOnce sync.Once
 	serveDone chan struct{}
 
-	exitOnce sync.Once
-	exited   chan struct{} // closed when the task has exited, for whatever reason
-	exitErr  error         // why, when it crashed; valid once exited is closed
+	exit *taskexit.Exit
 }
 
 // ErrCrashed is the exit error of a task configured to crash.
@@ -135,7 +133,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 
 		drainEnd:  make(chan struct{}),
 		serveDone: make(chan struct{}),
-		exited:    make(chan struct{}),
+		exit:      taskexit.New(),
 	}
 	s.gs = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
@@ -165,45 +163,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.healthSrv = &http.Server{Handler: http.HandlerFunc(s.serveHealth), ReadHeaderTimeout: 10 * time.Second}
 		go s.healthSrv.Serve(healthLn)
 	}
-	go func() {
-		var crash <-chan time.Time
-		if cfg.CrashAfter > 0 {
-			t := time.NewTimer(cfg.CrashAfter)
-			defer t.Stop()
-			crash = t.C
-		}
-		select {
-		case <-ctx.Done():
-			s.Close()
-		case <-crash:
-			s.exit(ErrCrashed)
-			s.Close()
-		case <-s.serveDone:
-		}
-		<-s.serveDone
-		s.exit(nil)
-	}()
+	go s.exit.Watch(ctx, s.serveDone, s.Close, cfg.CrashAfter, ErrCrashed)
 	return s, nil
-}
-
-// exit records why the task exited (the first reason wins).
-func (s *Server) exit(err error) {
-	s.exitOnce.Do(func() {
-		s.exitErr = err
-		close(s.exited)
-	})
 }
 
 // Done is closed once the task has exited: after Shutdown or Close, or by
 // itself when it crashes.
-func (s *Server) Done() <-chan struct{} { return s.exited }
+func (s *Server) Done() <-chan struct{} { return s.exit.Done() }
 
 // Err is why the task exited: ErrCrashed for a crash, nil otherwise. It
 // blocks until Done is closed.
-func (s *Server) Err() error {
-	<-s.exited
-	return s.exitErr
-}
+func (s *Server) Err() error { return s.exit.Err() }
 
 // Addr returns the address the gRPC server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
@@ -311,21 +281,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	status, text := http.StatusOK, "ok"
-	switch {
-	case s.cfg.FailHealth:
-		status, text = http.StatusServiceUnavailable, "failing (MESHSIM_HEALTH=fail)"
-	case s.draining.Load():
-		status, text = http.StatusServiceUnavailable, "draining"
-	case time.Now().Before(s.ready):
-		status, text = http.StatusServiceUnavailable, "starting"
-	}
-	data, _ := json.Marshal(struct {
-		Status string `json:"status"`
-	}{text})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(data, '\n'))
+	sampleapp.WriteHealth(w, s.cfg.FailHealth, s.draining.Load(), s.ready)
 }
 
 // isEcho reports whether method is one of the Echo service's.

@@ -23,11 +23,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/meshsim/meshsim/sim/taskexit"
 )
 
 // Response headers set on every response of a sample service.
@@ -93,9 +94,7 @@ type Server struct {
 	grpcConns map[string]*grpc.ClientConn // per grpc:// backend
 	serveDone chan struct{}
 
-	exitOnce sync.Once
-	exited   chan struct{} // closed when the task has exited, for whatever reason
-	exitErr  error         // why, when it crashed; valid once exited is closed
+	exit *taskexit.Exit
 }
 
 // ErrCrashed is the exit error of a task configured to crash.
@@ -145,52 +144,24 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// that caused it, which its caller bounds.
 		client:    &http.Client{Transport: transport, CheckRedirect: noRedirects},
 		serveDone: make(chan struct{}),
-		exited:    make(chan struct{}),
+		exit:      taskexit.New(),
 	}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(s.serveDone)
 		s.srv.Serve(ln)
 	}()
-	go func() {
-		var crash <-chan time.Time
-		if cfg.CrashAfter > 0 {
-			t := time.NewTimer(cfg.CrashAfter)
-			defer t.Stop()
-			crash = t.C
-		}
-		select {
-		case <-ctx.Done():
-			s.Close()
-		case <-crash:
-			s.exit(ErrCrashed)
-			s.Close()
-		case <-s.serveDone:
-		}
-		<-s.serveDone
-		s.exit(nil)
-	}()
+	go s.exit.Watch(ctx, s.serveDone, s.Close, cfg.CrashAfter, ErrCrashed)
 	return s, nil
-}
-
-// exit records why the task exited (the first reason wins).
-func (s *Server) exit(err error) {
-	s.exitOnce.Do(func() {
-		s.exitErr = err
-		close(s.exited)
-	})
 }
 
 // Done is closed once the task has exited: after Shutdown or Close, or by
 // itself when it crashes.
-func (s *Server) Done() <-chan struct{} { return s.exited }
+func (s *Server) Done() <-chan struct{} { return s.exit.Done() }
 
 // Err is why the task exited: ErrCrashed for a crash, nil otherwise. It
 // blocks until Done is closed.
-func (s *Server) Err() error {
-	<-s.exited
-	return s.exitErr
-}
+func (s *Server) Err() error { return s.exit.Err() }
 
 // Addr returns the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
@@ -286,13 +257,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) health(w http.ResponseWriter) {
+	WriteHealth(w, s.cfg.FailHealth, s.draining.Load(), s.ready)
+}
+
+// WriteHealth writes the answer to a health check of a task that is
+// configured to fail it (failHealth), is draining, or is starting until
+// ready: 503 with the first of those that holds, else 200, and a JSON body
+// {"status": "ok"} (or "failing (MESHSIM_HEALTH=fail)", "draining",
+// "starting").
+func WriteHealth(w http.ResponseWriter, failHealth, draining bool, ready time.Time) {
 	status, text := http.StatusOK, "ok"
 	switch {
-	case s.cfg.FailHealth:
+	case failHealth:
 		status, text = http.StatusServiceUnavailable, "failing (MESHSIM_HEALTH=fail)"
-	case s.draining.Load():
+	case draining:
 		status, text = http.StatusServiceUnavailable, "draining"
-	case time.Now().Before(s.ready):
+	case time.Now().Before(ready):
 		status, text = http.StatusServiceUnavailable, "starting"
 	}
 	writeJSON(w, status, struct {

@@ -1,0 +1,79 @@
+package taskexit_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/meshsim/meshsim/sim/taskexit"
+)
+
+var errCrash = errors.New("crashed")
+
+// TestWatch ends a task each way Watch knows and checks the exit it
+// records and whether it closed the task.
+func TestWatch(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		crashAfter time.Duration
+		cancel     bool // ctx is cancelled
+		stop       bool // the task stops serving by itself
+		wantClosed bool
+		wantErr    error
+	}{
+		{name: "ctx done", cancel: true, wantClosed: true},
+		{name: "crash", crashAfter: 10 * time.Millisecond, wantClosed: true, wantErr: errCrash},
+		{name: "stopped", stop: true},
+		{name: "stopped before the crash", crashAfter: time.Hour, stop: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			e := taskexit.New()
+			stopped := make(chan struct{})
+			closed := false
+			closeTask := func() error {
+				closed = true
+				close(stopped)
+				return nil
+			}
+			watched := make(chan struct{})
+			go func() {
+				defer close(watched)
+				e.Watch(ctx, stopped, closeTask, tt.crashAfter, errCrash)
+			}()
+			if tt.cancel || tt.stop {
+				select {
+				case <-e.Done():
+					t.Fatal("Done closed while the task runs")
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+			if tt.cancel {
+				cancel()
+			}
+			if tt.stop {
+				close(stopped)
+			}
+			<-watched
+			<-e.Done()
+			if closed != tt.wantClosed {
+				t.Errorf("task closed: %v, want %v", closed, tt.wantClosed)
+			}
+			if err := e.Err(); err != tt.wantErr {
+				t.Errorf("Err() = %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestExitedFirstReasonWins records two reasons.
+func TestExitedFirstReasonWins(t *testing.T) {
+	e := taskexit.New()
+	e.Exited(errCrash)
+	e.Exited(nil)
+	if err := e.Err(); err != errCrash {
+		t.Errorf("Err() = %v, want %v", err, errCrash)
+	}
+}
