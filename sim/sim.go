@@ -27,6 +27,7 @@ import (
 	"github.com/meshsim/meshsim/sim/lambda"
 	"github.com/meshsim/meshsim/sim/sampleapp"
 	"github.com/meshsim/meshsim/sim/sidecar"
+	"github.com/meshsim/meshsim/sim/taskexit"
 	"github.com/meshsim/meshsim/sim/xds"
 )
 
@@ -283,7 +284,7 @@ func startSidecar(ctx context.Context, c inproc.Container, xdsAddr string, bus *
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.Name, err)
 	}
-	return newProcess(func(context.Context) error { return p.Close() }, p.Close), nil
+	return sidecarProcess{p: p, exit: taskexit.New()}, nil
 }
 
 // taskLocal points a URL on localhost at the task's own address.
@@ -300,48 +301,25 @@ func taskLocal(raw, taskIP string) string {
 	return u.String()
 }
 
-// process adapts a server with graceful and abrupt stops to inproc.Process.
-type process struct {
-	stop func(context.Context) error
-	kill func() error
-	done chan struct{}
-	once sync.Once
-	err  error
-}
-
-func newProcess(stop func(context.Context) error, kill func() error) *process {
-	return &process{stop: stop, kill: kill, done: make(chan struct{})}
-}
-
-func (p *process) exit(err error) {
-	p.once.Do(func() {
-		p.err = err
-		close(p.done)
-	})
+// sidecarProcess is an embedded sidecar as an inproc.Process: SIGTERM and
+// SIGKILL both close it (Close drains with GOAWAY first).
+type sidecarProcess struct {
+	p    *sidecar.Proxy
+	exit *taskexit.Exit
 }
 
 // Stop implements inproc.Process.
-func (p *process) Stop(ctx context.Context) error {
-	err := p.stop(ctx)
-	if err != nil {
-		err = errors.Join(err, p.kill())
-	}
-	p.exit(nil)
-	return err
-}
+func (s sidecarProcess) Stop(context.Context) error { return s.Kill() }
 
 // Kill implements inproc.Process.
-func (p *process) Kill() error {
-	err := p.kill()
-	p.exit(nil)
+func (s sidecarProcess) Kill() error {
+	err := s.p.Close()
+	s.exit.Exited(nil)
 	return err
 }
 
 // Done implements inproc.Process.
-func (p *process) Done() <-chan struct{} { return p.done }
+func (s sidecarProcess) Done() <-chan struct{} { return s.exit.Done() }
 
 // Err implements inproc.Process.
-func (p *process) Err() error {
-	<-p.done
-	return p.err
-}
+func (s sidecarProcess) Err() error { return s.exit.Err() }
