@@ -65,7 +65,8 @@ func (f *Fake) createMesh(c call) (any, error) {
 		},
 		nodes:    make(map[string]*VirtualNodeData),
 		services: make(map[string]*VirtualServiceData),
-		routers:  make(map[string]*routerEntry),
+		routers:  make(map[string]*VirtualRouterData),
+		routes:   make(map[string]map[string]*RouteData),
 	}
 	if err := f.rememberToken(token, "CreateMesh", key, in); err != nil {
 		return nil, err
@@ -148,26 +149,38 @@ func (f *Fake) deleteMesh(c call) (any, error) {
 func (f *Fake) listMeshes(c call) (any, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	names, next, err := pageOf(c, sortedNames(f.meshes))
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		Meshes    []MeshRef `json:"meshes"`
-		NextToken string    `json:"nextToken,omitempty"`
-	}{Meshes: []MeshRef{}, NextToken: next}
-	for _, n := range names {
-		md := f.meshes[n].data.Metadata
-		out.Meshes = append(out.Meshes, MeshRef{ARN: md.ARN, CreatedAt: md.CreatedAt, LastUpdatedAt: md.LastUpdatedAt,
-			MeshName: n, MeshOwner: md.MeshOwner, ResourceOwner: md.ResourceOwner, Version: md.Version})
-	}
-	return out, nil
+	return listOf(c, "meshes", f.meshes, func(m *meshEntry) MeshRef {
+		md := m.data.Metadata
+		return MeshRef{ARN: md.ARN, CreatedAt: md.CreatedAt, LastUpdatedAt: md.LastUpdatedAt,
+			MeshName: m.data.MeshName, MeshOwner: md.MeshOwner, ResourceOwner: md.ResourceOwner, Version: md.Version}
+	})
 }
 
 // Virtual nodes.
 
-func errNodeNotFound(mesh, name string) error {
-	return notFound("VirtualNode with name %s is not present under mesh %s for account %s", name, mesh, awsproto.Account)
+var virtualNodes = &kind[VirtualNodeData, VirtualNodeSpec, VirtualNodeRef]{
+	name:       "VirtualNode",
+	event:      kindVirtualNode,
+	nameMember: "virtualNodeName",
+	listMember: "virtualNodes",
+	items:      inMesh(func(m *meshEntry) map[string]*VirtualNodeData { return m.nodes }),
+	validate: func(v *checker, s *VirtualNodeSpec) {
+		normalizeNodeSpec(s)
+		v.virtualNodeSpec(s)
+	},
+	release: releaseNode,
+	new: func(c call, name string, md ResourceMetadata, spec VirtualNodeSpec) *VirtualNodeData {
+		return &VirtualNodeData{MeshName: c.mesh, Metadata: md, Spec: spec, Status: ResourceStatus{Status: StatusActive}, VirtualNodeName: name}
+	},
+	parts: func(n *VirtualNodeData) (*ResourceMetadata, *VirtualNodeSpec, *ResourceStatus) {
+		return &n.Metadata, &n.Spec, &n.Status
+	},
+	ref: func(n *VirtualNodeData) VirtualNodeRef {
+		md := n.Metadata
+		return VirtualNodeRef{ARN: md.ARN, CreatedAt: md.CreatedAt, LastUpdatedAt: md.LastUpdatedAt,
+			MeshName: n.MeshName, MeshOwner: md.MeshOwner, ResourceOwner: md.ResourceOwner, Version: md.Version, VirtualNodeName: n.VirtualNodeName}
+	},
+	detail: func(n *VirtualNodeData) map[string]string { return detail(n.MeshName, n.Metadata) },
 }
 
 func (f *Fake) createVirtualNode(c call) (any, error) {
@@ -180,167 +193,9 @@ func (f *Fake) createVirtualNode(c call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	v := &checker{}
-	v.name("virtualNodeName", in.VirtualNodeName)
-	v.tags(in.Tags)
-	if v.required("spec", in.Spec != nil) {
-		normalizeNodeSpec(in.Spec)
-		v.virtualNodeSpec(in.Spec)
-	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
 	token := in.ClientToken
 	in.ClientToken = ""
-
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, err
-	}
-	key := "mesh/" + c.mesh + "/virtualNode/" + in.VirtualNodeName
-	repeat, err := f.checkToken(token, "CreateVirtualNode", key, in)
-	if err != nil {
-		return nil, err
-	}
-	if n, ok := m.nodes[in.VirtualNodeName]; ok {
-		if repeat {
-			return *n, nil
-		}
-		return nil, conflict("VirtualNode with name %s already exists under mesh %s for account %s", in.VirtualNodeName, c.mesh, awsproto.Account)
-	}
-	if err := f.rememberToken(token, "CreateVirtualNode", key, in); err != nil {
-		return nil, err
-	}
-	n := &VirtualNodeData{
-		MeshName:        c.mesh,
-		Metadata:        f.newMetadata(c.region, key),
-		Spec:            *in.Spec,
-		Status:          ResourceStatus{Status: StatusActive},
-		VirtualNodeName: in.VirtualNodeName,
-	}
-	m.nodes[in.VirtualNodeName] = n
-	f.emit(kindVirtualNode, "created", n.Metadata.ARN, detail(c.mesh, n.Metadata))
-	f.changed()
-	return *n, nil
-}
-
-func (f *Fake) describeVirtualNode(c call) (any, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, err
-	}
-	n, ok := m.nodes[c.name]
-	if !ok {
-		return nil, errNodeNotFound(c.mesh, c.name)
-	}
-	return *n, nil
-}
-
-func (f *Fake) updateVirtualNode(c call) (any, error) {
-	var in struct {
-		ClientToken string           `json:"clientToken,omitempty"`
-		Spec        *VirtualNodeSpec `json:"spec,omitempty"`
-	}
-	if err := decode(c, &in); err != nil {
-		return nil, err
-	}
-	v := &checker{}
-	if v.required("spec", in.Spec != nil) {
-		normalizeNodeSpec(in.Spec)
-		v.virtualNodeSpec(in.Spec)
-	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	token := in.ClientToken
-	in.ClientToken = ""
-
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, err
-	}
-	n, ok := m.nodes[c.name]
-	if !ok {
-		return nil, errNodeNotFound(c.mesh, c.name)
-	}
-	key := "mesh/" + c.mesh + "/virtualNode/" + c.name
-	repeat, err := f.checkToken(token, "UpdateVirtualNode", key, in)
-	if err != nil || repeat {
-		return *n, err
-	}
-	if err := f.rememberToken(token, "UpdateVirtualNode", key, in); err != nil {
-		return nil, err
-	}
-	n.Spec = *in.Spec
-	n.Metadata = f.bump(n.Metadata)
-	f.emit(kindVirtualNode, "updated", n.Metadata.ARN, detail(c.mesh, n.Metadata))
-	f.changed()
-	return *n, nil
-}
-
-func (f *Fake) deleteVirtualNode(c call) (any, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, err
-	}
-	n, ok := m.nodes[c.name]
-	if !ok {
-		return nil, errNodeNotFound(c.mesh, c.name)
-	}
-	for _, sn := range sortedNames(m.services) {
-		if p := m.services[sn].Spec.Provider; p != nil && p.VirtualNode != nil && p.VirtualNode.VirtualNodeName == c.name {
-			return nil, inUse("VirtualNode %s is the provider of VirtualService %s; update or delete the virtual service first", c.name, sn)
-		}
-	}
-	for _, rn := range sortedNames(m.routers) {
-		re := m.routers[rn]
-		for _, name := range sortedNames(re.routes) {
-			if a := re.routes[name].Spec.Action(); a != nil {
-				for _, t := range a.WeightedTargets {
-					if t.VirtualNode == c.name {
-						return nil, inUse("VirtualNode %s is a target of Route %s of VirtualRouter %s; update or delete the route first", c.name, name, rn)
-					}
-				}
-			}
-		}
-	}
-	delete(m.nodes, c.name)
-	out := *n
-	out.Status = ResourceStatus{Status: StatusDeleted}
-	f.emit(kindVirtualNode, "deleted", out.Metadata.ARN, detail(c.mesh, out.Metadata))
-	f.changed()
-	return out, nil
-}
-
-func (f *Fake) listVirtualNodes(c call) (any, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, err
-	}
-	names, next, err := pageOf(c, sortedNames(m.nodes))
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		NextToken    string           `json:"nextToken,omitempty"`
-		VirtualNodes []VirtualNodeRef `json:"virtualNodes"`
-	}{NextToken: next, VirtualNodes: []VirtualNodeRef{}}
-	for _, name := range names {
-		md := m.nodes[name].Metadata
-		out.VirtualNodes = append(out.VirtualNodes, VirtualNodeRef{ARN: md.ARN, CreatedAt: md.CreatedAt, LastUpdatedAt: md.LastUpdatedAt,
-			MeshName: c.mesh, MeshOwner: md.MeshOwner, ResourceOwner: md.ResourceOwner, Version: md.Version, VirtualNodeName: name})
-	}
-	return out, nil
+	return virtualNodes.create(f, c, token, in.VirtualNodeName, in.Tags, in.Spec, &in)
 }
 
 // normalizeNodeSpec makes absent lists empty, as AWS returns them.
@@ -353,10 +208,68 @@ func normalizeNodeSpec(s *VirtualNodeSpec) {
 	}
 }
 
+// releaseNode reports a virtual service or route of m that uses the virtual
+// node name.
+func releaseNode(m *meshEntry, name string) error {
+	for _, sn := range sortedNames(m.services) {
+		if p := m.services[sn].Spec.Provider; p != nil && p.VirtualNode != nil && p.VirtualNode.VirtualNodeName == name {
+			return inUse("VirtualNode %s is the provider of VirtualService %s; update or delete the virtual service first", name, sn)
+		}
+	}
+	for _, rn := range sortedNames(m.routers) {
+		routes := m.routes[rn]
+		for _, route := range sortedNames(routes) {
+			if a := routes[route].Spec.Action(); a != nil {
+				for _, t := range a.WeightedTargets {
+					if t.VirtualNode == name {
+						return inUse("VirtualNode %s is a target of Route %s of VirtualRouter %s; update or delete the route first", name, route, rn)
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // Virtual services.
 
-func errServiceNotFound(mesh, name string) error {
-	return notFound("VirtualService with name %s is not present under mesh %s for account %s", name, mesh, awsproto.Account)
+var virtualServices = &kind[VirtualServiceData, VirtualServiceSpec, VirtualServiceRef]{
+	name:       "VirtualService",
+	event:      kindVirtualService,
+	nameMember: "virtualServiceName",
+	listMember: "virtualServices",
+	items:      inMesh(func(m *meshEntry) map[string]*VirtualServiceData { return m.services }),
+	validate:   (*checker).virtualServiceSpec,
+	check: func(m *meshEntry, c call, _ string, spec *VirtualServiceSpec) error {
+		return checkProvider(m, c.mesh, spec)
+	},
+	new: func(c call, name string, md ResourceMetadata, spec VirtualServiceSpec) *VirtualServiceData {
+		return &VirtualServiceData{MeshName: c.mesh, Metadata: md, Spec: spec, Status: ResourceStatus{Status: StatusActive}, VirtualServiceName: name}
+	},
+	parts: func(s *VirtualServiceData) (*ResourceMetadata, *VirtualServiceSpec, *ResourceStatus) {
+		return &s.Metadata, &s.Spec, &s.Status
+	},
+	ref: func(s *VirtualServiceData) VirtualServiceRef {
+		md := s.Metadata
+		return VirtualServiceRef{ARN: md.ARN, CreatedAt: md.CreatedAt, LastUpdatedAt: md.LastUpdatedAt,
+			MeshName: s.MeshName, MeshOwner: md.MeshOwner, ResourceOwner: md.ResourceOwner, Version: md.Version, VirtualServiceName: s.VirtualServiceName}
+	},
+	detail: func(s *VirtualServiceData) map[string]string { return detail(s.MeshName, s.Metadata) },
+}
+
+func (f *Fake) createVirtualService(c call) (any, error) {
+	var in struct {
+		ClientToken        string              `json:"clientToken,omitempty"`
+		Spec               *VirtualServiceSpec `json:"spec,omitempty"`
+		Tags               []TagRef            `json:"tags,omitempty"`
+		VirtualServiceName string              `json:"virtualServiceName"`
+	}
+	if err := decode(c, &in); err != nil {
+		return nil, err
+	}
+	token := in.ClientToken
+	in.ClientToken = ""
+	return virtualServices.create(f, c, token, in.VirtualServiceName, in.Tags, in.Spec, &in)
 }
 
 // checkProvider reports a provider that does not exist in m.
@@ -379,170 +292,29 @@ func checkProvider(m *meshEntry, mesh string, spec *VirtualServiceSpec) error {
 	return nil
 }
 
-func (f *Fake) createVirtualService(c call) (any, error) {
-	var in struct {
-		ClientToken        string              `json:"clientToken,omitempty"`
-		Spec               *VirtualServiceSpec `json:"spec,omitempty"`
-		Tags               []TagRef            `json:"tags,omitempty"`
-		VirtualServiceName string              `json:"virtualServiceName"`
-	}
-	if err := decode(c, &in); err != nil {
-		return nil, err
-	}
-	v := &checker{}
-	v.name("virtualServiceName", in.VirtualServiceName)
-	v.tags(in.Tags)
-	if v.required("spec", in.Spec != nil) {
-		v.virtualServiceSpec(in.Spec)
-	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	token := in.ClientToken
-	in.ClientToken = ""
-
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, err
-	}
-	key := "mesh/" + c.mesh + "/virtualService/" + in.VirtualServiceName
-	repeat, err := f.checkToken(token, "CreateVirtualService", key, in)
-	if err != nil {
-		return nil, err
-	}
-	if s, ok := m.services[in.VirtualServiceName]; ok {
-		if repeat {
-			return *s, nil
-		}
-		return nil, conflict("VirtualService with name %s already exists under mesh %s for account %s", in.VirtualServiceName, c.mesh, awsproto.Account)
-	}
-	if err := checkProvider(m, c.mesh, in.Spec); err != nil {
-		return nil, err
-	}
-	if err := f.rememberToken(token, "CreateVirtualService", key, in); err != nil {
-		return nil, err
-	}
-	s := &VirtualServiceData{
-		MeshName:           c.mesh,
-		Metadata:           f.newMetadata(c.region, key),
-		Spec:               *in.Spec,
-		Status:             ResourceStatus{Status: StatusActive},
-		VirtualServiceName: in.VirtualServiceName,
-	}
-	m.services[in.VirtualServiceName] = s
-	f.emit(kindVirtualService, "created", s.Metadata.ARN, detail(c.mesh, s.Metadata))
-	f.changed()
-	return *s, nil
-}
-
-func (f *Fake) describeVirtualService(c call) (any, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, err
-	}
-	s, ok := m.services[c.name]
-	if !ok {
-		return nil, errServiceNotFound(c.mesh, c.name)
-	}
-	return *s, nil
-}
-
-func (f *Fake) updateVirtualService(c call) (any, error) {
-	var in struct {
-		ClientToken string              `json:"clientToken,omitempty"`
-		Spec        *VirtualServiceSpec `json:"spec,omitempty"`
-	}
-	if err := decode(c, &in); err != nil {
-		return nil, err
-	}
-	v := &checker{}
-	if v.required("spec", in.Spec != nil) {
-		v.virtualServiceSpec(in.Spec)
-	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	token := in.ClientToken
-	in.ClientToken = ""
-
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, err
-	}
-	s, ok := m.services[c.name]
-	if !ok {
-		return nil, errServiceNotFound(c.mesh, c.name)
-	}
-	key := "mesh/" + c.mesh + "/virtualService/" + c.name
-	repeat, err := f.checkToken(token, "UpdateVirtualService", key, in)
-	if err != nil || repeat {
-		return *s, err
-	}
-	if err := checkProvider(m, c.mesh, in.Spec); err != nil {
-		return nil, err
-	}
-	if err := f.rememberToken(token, "UpdateVirtualService", key, in); err != nil {
-		return nil, err
-	}
-	s.Spec = *in.Spec
-	s.Metadata = f.bump(s.Metadata)
-	f.emit(kindVirtualService, "updated", s.Metadata.ARN, detail(c.mesh, s.Metadata))
-	f.changed()
-	return *s, nil
-}
-
-func (f *Fake) deleteVirtualService(c call) (any, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, err
-	}
-	s, ok := m.services[c.name]
-	if !ok {
-		return nil, errServiceNotFound(c.mesh, c.name)
-	}
-	delete(m.services, c.name)
-	out := *s
-	out.Status = ResourceStatus{Status: StatusDeleted}
-	f.emit(kindVirtualService, "deleted", out.Metadata.ARN, detail(c.mesh, out.Metadata))
-	f.changed()
-	return out, nil
-}
-
-func (f *Fake) listVirtualServices(c call) (any, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, err
-	}
-	names, next, err := pageOf(c, sortedNames(m.services))
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		NextToken       string              `json:"nextToken,omitempty"`
-		VirtualServices []VirtualServiceRef `json:"virtualServices"`
-	}{NextToken: next, VirtualServices: []VirtualServiceRef{}}
-	for _, name := range names {
-		md := m.services[name].Metadata
-		out.VirtualServices = append(out.VirtualServices, VirtualServiceRef{ARN: md.ARN, CreatedAt: md.CreatedAt, LastUpdatedAt: md.LastUpdatedAt,
-			MeshName: c.mesh, MeshOwner: md.MeshOwner, ResourceOwner: md.ResourceOwner, Version: md.Version, VirtualServiceName: name})
-	}
-	return out, nil
-}
-
 // Virtual routers.
 
-func errRouterNotFound(mesh, name string) error {
-	return notFound("VirtualRouter with name %s is not present under mesh %s for account %s", name, mesh, awsproto.Account)
+var virtualRouters = &kind[VirtualRouterData, VirtualRouterSpec, VirtualRouterRef]{
+	name:       "VirtualRouter",
+	event:      kindVirtualRouter,
+	nameMember: "virtualRouterName",
+	listMember: "virtualRouters",
+	items:      inMesh(func(m *meshEntry) map[string]*VirtualRouterData { return m.routers }),
+	validate:   (*checker).virtualRouterSpec,
+	check:      checkListeners,
+	release:    releaseRouter,
+	new: func(c call, name string, md ResourceMetadata, spec VirtualRouterSpec) *VirtualRouterData {
+		return &VirtualRouterData{MeshName: c.mesh, Metadata: md, Spec: spec, Status: ResourceStatus{Status: StatusActive}, VirtualRouterName: name}
+	},
+	parts: func(r *VirtualRouterData) (*ResourceMetadata, *VirtualRouterSpec, *ResourceStatus) {
+		return &r.Metadata, &r.Spec, &r.Status
+	},
+	ref: func(r *VirtualRouterData) VirtualRouterRef {
+		md := r.Metadata
+		return VirtualRouterRef{ARN: md.ARN, CreatedAt: md.CreatedAt, LastUpdatedAt: md.LastUpdatedAt,
+			MeshName: r.MeshName, MeshOwner: md.MeshOwner, ResourceOwner: md.ResourceOwner, Version: md.Version, VirtualRouterName: r.VirtualRouterName}
+	},
+	detail: func(r *VirtualRouterData) map[string]string { return detail(r.MeshName, r.Metadata) },
 }
 
 func (f *Fake) createVirtualRouter(c call) (any, error) {
@@ -555,189 +327,102 @@ func (f *Fake) createVirtualRouter(c call) (any, error) {
 	if err := decode(c, &in); err != nil {
 		return nil, err
 	}
-	v := &checker{}
-	v.name("virtualRouterName", in.VirtualRouterName)
-	v.tags(in.Tags)
-	if v.required("spec", in.Spec != nil) {
-		v.virtualRouterSpec(in.Spec)
-	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
 	token := in.ClientToken
 	in.ClientToken = ""
-
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, err
-	}
-	key := "mesh/" + c.mesh + "/virtualRouter/" + in.VirtualRouterName
-	repeat, err := f.checkToken(token, "CreateVirtualRouter", key, in)
-	if err != nil {
-		return nil, err
-	}
-	if re, ok := m.routers[in.VirtualRouterName]; ok {
-		if repeat {
-			return re.data, nil
-		}
-		return nil, conflict("VirtualRouter with name %s already exists under mesh %s for account %s", in.VirtualRouterName, c.mesh, awsproto.Account)
-	}
-	if err := f.rememberToken(token, "CreateVirtualRouter", key, in); err != nil {
-		return nil, err
-	}
-	re := &routerEntry{
-		data: VirtualRouterData{
-			MeshName:          c.mesh,
-			Metadata:          f.newMetadata(c.region, key),
-			Spec:              *in.Spec,
-			Status:            ResourceStatus{Status: StatusActive},
-			VirtualRouterName: in.VirtualRouterName,
-		},
-		routes: make(map[string]*RouteData),
-	}
-	m.routers[in.VirtualRouterName] = re
-	f.emit(kindVirtualRouter, "created", re.data.Metadata.ARN, detail(c.mesh, re.data.Metadata))
-	f.changed()
-	return re.data, nil
+	return virtualRouters.create(f, c, token, in.VirtualRouterName, in.Tags, in.Spec, &in)
 }
 
-func (f *Fake) describeVirtualRouter(c call) (any, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, err
-	}
-	re, ok := m.routers[c.name]
-	if !ok {
-		return nil, errRouterNotFound(c.mesh, c.name)
-	}
-	return re.data, nil
+func errRouterNotFound(mesh, name string) error {
+	return notFound("VirtualRouter with name %s is not present under mesh %s for account %s", name, mesh, awsproto.Account)
 }
 
-func (f *Fake) updateVirtualRouter(c call) (any, error) {
-	var in struct {
-		ClientToken string             `json:"clientToken,omitempty"`
-		Spec        *VirtualRouterSpec `json:"spec,omitempty"`
-	}
-	if err := decode(c, &in); err != nil {
-		return nil, err
-	}
-	v := &checker{}
-	if v.required("spec", in.Spec != nil) {
-		v.virtualRouterSpec(in.Spec)
-	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	token := in.ClientToken
-	in.ClientToken = ""
-
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, err
-	}
-	re, ok := m.routers[c.name]
-	if !ok {
-		return nil, errRouterNotFound(c.mesh, c.name)
-	}
-	key := "mesh/" + c.mesh + "/virtualRouter/" + c.name
-	repeat, err := f.checkToken(token, "UpdateVirtualRouter", key, in)
-	if err != nil || repeat {
-		return re.data, err
-	}
-	for _, rn := range sortedNames(re.routes) {
-		if err := routeFitsRouter(&re.routes[rn].Spec, in.Spec); err != nil {
-			return nil, badRequest("the new listeners do not serve existing Route %s: %v", rn, err)
+// checkListeners reports a route of the virtual router name that the
+// listeners of spec do not serve.
+func checkListeners(m *meshEntry, _ call, name string, spec *VirtualRouterSpec) error {
+	routes := m.routes[name]
+	for _, rn := range sortedNames(routes) {
+		if err := routeFitsRouter(&routes[rn].Spec, spec); err != nil {
+			return badRequest("the new listeners do not serve existing Route %s: %v", rn, err)
 		}
 	}
-	if err := f.rememberToken(token, "UpdateVirtualRouter", key, in); err != nil {
-		return nil, err
-	}
-	re.data.Spec = *in.Spec
-	re.data.Metadata = f.bump(re.data.Metadata)
-	f.emit(kindVirtualRouter, "updated", re.data.Metadata.ARN, detail(c.mesh, re.data.Metadata))
-	f.changed()
-	return re.data, nil
+	return nil
 }
 
-func (f *Fake) deleteVirtualRouter(c call) (any, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, err
-	}
-	re, ok := m.routers[c.name]
-	if !ok {
-		return nil, errRouterNotFound(c.mesh, c.name)
-	}
-	if n := len(re.routes); n > 0 {
-		return nil, inUse("VirtualRouter %s still has %d route(s); delete them before deleting the router", c.name, n)
+// releaseRouter reports routes of the virtual router name or a virtual
+// service it provides, and otherwise forgets its (empty) routes.
+func releaseRouter(m *meshEntry, name string) error {
+	if n := len(m.routes[name]); n > 0 {
+		return inUse("VirtualRouter %s still has %d route(s); delete them before deleting the router", name, n)
 	}
 	for _, sn := range sortedNames(m.services) {
-		if p := m.services[sn].Spec.Provider; p != nil && p.VirtualRouter != nil && p.VirtualRouter.VirtualRouterName == c.name {
-			return nil, inUse("VirtualRouter %s is the provider of VirtualService %s; update or delete the virtual service first", c.name, sn)
+		if p := m.services[sn].Spec.Provider; p != nil && p.VirtualRouter != nil && p.VirtualRouter.VirtualRouterName == name {
+			return inUse("VirtualRouter %s is the provider of VirtualService %s; update or delete the virtual service first", name, sn)
 		}
 	}
-	delete(m.routers, c.name)
-	out := re.data
-	out.Status = ResourceStatus{Status: StatusDeleted}
-	f.emit(kindVirtualRouter, "deleted", out.Metadata.ARN, detail(c.mesh, out.Metadata))
-	f.changed()
-	return out, nil
-}
-
-func (f *Fake) listVirtualRouters(c call) (any, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, err
-	}
-	names, next, err := pageOf(c, sortedNames(m.routers))
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		NextToken      string             `json:"nextToken,omitempty"`
-		VirtualRouters []VirtualRouterRef `json:"virtualRouters"`
-	}{NextToken: next, VirtualRouters: []VirtualRouterRef{}}
-	for _, name := range names {
-		md := m.routers[name].data.Metadata
-		out.VirtualRouters = append(out.VirtualRouters, VirtualRouterRef{ARN: md.ARN, CreatedAt: md.CreatedAt, LastUpdatedAt: md.LastUpdatedAt,
-			MeshName: c.mesh, MeshOwner: md.MeshOwner, ResourceOwner: md.ResourceOwner, Version: md.Version, VirtualRouterName: name})
-	}
-	return out, nil
+	delete(m.routes, name)
+	return nil
 }
 
 // Routes.
 
-func errRouteNotFound(mesh, router, name string) error {
-	return notFound("Route with name %s is not present under virtualRouter %s in mesh %s for account %s", name, router, mesh, awsproto.Account)
+var routes = &kind[RouteData, RouteSpec, RouteRef]{
+	name:       "Route",
+	event:      kindRoute,
+	nameMember: "routeName",
+	listMember: "routes",
+	items: func(f *Fake, c call) (*meshEntry, map[string]*RouteData, error) {
+		m, err := f.mesh(c.mesh, c.owner)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, ok := m.routers[c.router]; !ok {
+			return nil, nil, errRouterNotFound(c.mesh, c.router)
+		}
+		// A router's routes are made with its first use and freed with
+		// the router (releaseRouter).
+		if m.routes[c.router] == nil {
+			m.routes[c.router] = make(map[string]*RouteData)
+		}
+		return m, m.routes[c.router], nil
+	},
+	validate: (*checker).routeSpec,
+	check: func(m *meshEntry, c call, _ string, spec *RouteSpec) error {
+		return checkRoute(m, c.mesh, &m.routers[c.router].Spec, spec)
+	},
+	new: func(c call, name string, md ResourceMetadata, spec RouteSpec) *RouteData {
+		return &RouteData{MeshName: c.mesh, Metadata: md, RouteName: name, Spec: spec, Status: ResourceStatus{Status: StatusActive}, VirtualRouterName: c.router}
+	},
+	parts: func(r *RouteData) (*ResourceMetadata, *RouteSpec, *ResourceStatus) {
+		return &r.Metadata, &r.Spec, &r.Status
+	},
+	ref: func(r *RouteData) RouteRef {
+		md := r.Metadata
+		return RouteRef{ARN: md.ARN, CreatedAt: md.CreatedAt, LastUpdatedAt: md.LastUpdatedAt,
+			MeshName: r.MeshName, MeshOwner: md.MeshOwner, ResourceOwner: md.ResourceOwner, RouteName: r.RouteName,
+			Version: md.Version, VirtualRouterName: r.VirtualRouterName}
+	},
+	detail: routeDetail,
 }
 
-// router finds the mesh and router of a route call. f.mu must be held.
-func (f *Fake) router(c call) (*meshEntry, *routerEntry, error) {
-	m, err := f.mesh(c.mesh, c.owner)
-	if err != nil {
-		return nil, nil, err
+func (f *Fake) createRoute(c call) (any, error) {
+	var in struct {
+		ClientToken string     `json:"clientToken,omitempty"`
+		RouteName   string     `json:"routeName"`
+		Spec        *RouteSpec `json:"spec,omitempty"`
+		Tags        []TagRef   `json:"tags,omitempty"`
 	}
-	re, ok := m.routers[c.router]
-	if !ok {
-		return nil, nil, errRouterNotFound(c.mesh, c.router)
+	if err := decode(c, &in); err != nil {
+		return nil, err
 	}
-	return m, re, nil
+	token := in.ClientToken
+	in.ClientToken = ""
+	return routes.create(f, c, token, in.RouteName, in.Tags, in.Spec, &in)
 }
 
-// checkRoute checks a valid route spec against its router's listeners and
-// the mesh's virtual nodes.
-func checkRoute(m *meshEntry, mesh string, re *routerEntry, spec *RouteSpec) error {
-	if err := routeFitsRouter(spec, &re.data.Spec); err != nil {
+// checkRoute checks a valid route spec against the listeners of its router
+// and the mesh's virtual nodes.
+func checkRoute(m *meshEntry, mesh string, router *VirtualRouterSpec, spec *RouteSpec) error {
+	if err := routeFitsRouter(spec, router); err != nil {
 		return badRequest("%v", err)
 	}
 	for i, t := range spec.Action().WeightedTargets {
@@ -817,167 +502,4 @@ func routeDetail(r *RouteData) map[string]string {
 	}
 	d["weights"] = strings.Join(weights, ",")
 	return d
-}
-
-func (f *Fake) createRoute(c call) (any, error) {
-	var in struct {
-		ClientToken string     `json:"clientToken,omitempty"`
-		RouteName   string     `json:"routeName"`
-		Spec        *RouteSpec `json:"spec,omitempty"`
-		Tags        []TagRef   `json:"tags,omitempty"`
-	}
-	if err := decode(c, &in); err != nil {
-		return nil, err
-	}
-	v := &checker{}
-	v.name("routeName", in.RouteName)
-	v.tags(in.Tags)
-	if v.required("spec", in.Spec != nil) {
-		v.routeSpec(in.Spec)
-	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	token := in.ClientToken
-	in.ClientToken = ""
-
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, re, err := f.router(c)
-	if err != nil {
-		return nil, err
-	}
-	key := "mesh/" + c.mesh + "/virtualRouter/" + c.router + "/route/" + in.RouteName
-	repeat, err := f.checkToken(token, "CreateRoute", key, in)
-	if err != nil {
-		return nil, err
-	}
-	if r, ok := re.routes[in.RouteName]; ok {
-		if repeat {
-			return *r, nil
-		}
-		return nil, conflict("Route with name %s already exists under virtualRouter %s in mesh %s for account %s",
-			in.RouteName, c.router, c.mesh, awsproto.Account)
-	}
-	if err := checkRoute(m, c.mesh, re, in.Spec); err != nil {
-		return nil, err
-	}
-	if err := f.rememberToken(token, "CreateRoute", key, in); err != nil {
-		return nil, err
-	}
-	r := &RouteData{
-		MeshName:          c.mesh,
-		Metadata:          f.newMetadata(c.region, key),
-		RouteName:         in.RouteName,
-		Spec:              *in.Spec,
-		Status:            ResourceStatus{Status: StatusActive},
-		VirtualRouterName: c.router,
-	}
-	re.routes[in.RouteName] = r
-	f.emit(kindRoute, "created", r.Metadata.ARN, routeDetail(r))
-	f.changed()
-	return *r, nil
-}
-
-func (f *Fake) describeRoute(c call) (any, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	_, re, err := f.router(c)
-	if err != nil {
-		return nil, err
-	}
-	r, ok := re.routes[c.name]
-	if !ok {
-		return nil, errRouteNotFound(c.mesh, c.router, c.name)
-	}
-	return *r, nil
-}
-
-func (f *Fake) updateRoute(c call) (any, error) {
-	var in struct {
-		ClientToken string     `json:"clientToken,omitempty"`
-		Spec        *RouteSpec `json:"spec,omitempty"`
-	}
-	if err := decode(c, &in); err != nil {
-		return nil, err
-	}
-	v := &checker{}
-	if v.required("spec", in.Spec != nil) {
-		v.routeSpec(in.Spec)
-	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	token := in.ClientToken
-	in.ClientToken = ""
-
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, re, err := f.router(c)
-	if err != nil {
-		return nil, err
-	}
-	r, ok := re.routes[c.name]
-	if !ok {
-		return nil, errRouteNotFound(c.mesh, c.router, c.name)
-	}
-	key := "mesh/" + c.mesh + "/virtualRouter/" + c.router + "/route/" + c.name
-	repeat, err := f.checkToken(token, "UpdateRoute", key, in)
-	if err != nil || repeat {
-		return *r, err
-	}
-	if err := checkRoute(m, c.mesh, re, in.Spec); err != nil {
-		return nil, err
-	}
-	if err := f.rememberToken(token, "UpdateRoute", key, in); err != nil {
-		return nil, err
-	}
-	r.Spec = *in.Spec
-	r.Metadata = f.bump(r.Metadata)
-	f.emit(kindRoute, "updated", r.Metadata.ARN, routeDetail(r))
-	f.changed()
-	return *r, nil
-}
-
-func (f *Fake) deleteRoute(c call) (any, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	_, re, err := f.router(c)
-	if err != nil {
-		return nil, err
-	}
-	r, ok := re.routes[c.name]
-	if !ok {
-		return nil, errRouteNotFound(c.mesh, c.router, c.name)
-	}
-	delete(re.routes, c.name)
-	out := *r
-	out.Status = ResourceStatus{Status: StatusDeleted}
-	f.emit(kindRoute, "deleted", out.Metadata.ARN, routeDetail(&out))
-	f.changed()
-	return out, nil
-}
-
-func (f *Fake) listRoutes(c call) (any, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	_, re, err := f.router(c)
-	if err != nil {
-		return nil, err
-	}
-	names, next, err := pageOf(c, sortedNames(re.routes))
-	if err != nil {
-		return nil, err
-	}
-	out := struct {
-		NextToken string     `json:"nextToken,omitempty"`
-		Routes    []RouteRef `json:"routes"`
-	}{NextToken: next, Routes: []RouteRef{}}
-	for _, name := range names {
-		md := re.routes[name].Metadata
-		out.Routes = append(out.Routes, RouteRef{ARN: md.ARN, CreatedAt: md.CreatedAt, LastUpdatedAt: md.LastUpdatedAt,
-			MeshName: c.mesh, MeshOwner: md.MeshOwner, ResourceOwner: md.ResourceOwner, RouteName: name,
-			Version: md.Version, VirtualRouterName: c.router})
-	}
-	return out, nil
 }
