@@ -54,6 +54,11 @@ type HTTPConfig struct {
 	// Host, when set, is sent as the Host header instead of Target's host,
 	// as when calling an ingress by address on behalf of a virtual host.
 	Host string
+	// Targets, when set, replace Target and Host: each request goes to
+	// Targets[Pick()], as a load balancer's weighted target groups send it.
+	// Pick is called once per request, from the sending goroutines.
+	Targets []HTTPTarget
+	Pick    func() int
 	// Method defaults to POST. Go's net/http silently resends a request
 	// whose method is idempotent (GET, HEAD, OPTIONS) when a kept-alive
 	// connection dies under it, which would hide exactly the drops a
@@ -211,12 +216,21 @@ func RunHTTP(ctx context.Context, cfg HTTPConfig, step func() int, sink Sink) (S
 }
 
 func (c HTTPConfig) normalize() (HTTPConfig, error) {
-	u, err := url.Parse(c.Target)
-	if err != nil {
-		return c, fmt.Errorf("loadgen: target %q: %w", c.Target, err)
+	targets := c.Targets
+	switch {
+	case len(targets) == 0:
+		targets = []HTTPTarget{{URL: c.Target}}
+	case c.Pick == nil:
+		return c, fmt.Errorf("loadgen: %d targets and no Pick to choose between them", len(targets))
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, fmt.Errorf("loadgen: target %q is not an http(s)://host URL", c.Target)
+	for _, t := range targets {
+		u, err := url.Parse(t.URL)
+		if err != nil {
+			return c, fmt.Errorf("loadgen: target %q: %w", t.URL, err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, fmt.Errorf("loadgen: target %q is not an http(s)://host URL", t.URL)
+		}
 	}
 	if c.Method == "" {
 		c.Method = http.MethodPost
@@ -250,14 +264,28 @@ func newTargeter(cfg HTTPConfig) vegeta.Targeter {
 	prefix := fmt.Sprintf("meshsim-%08x-", rand.Uint32())
 	var n atomic.Uint64
 	return func(t *vegeta.Target) error {
+		target := HTTPTarget{URL: cfg.Target, Host: cfg.Host}
+		if len(cfg.Targets) > 0 {
+			i := cfg.Pick()
+			if i < 0 || i >= len(cfg.Targets) {
+				return fmt.Errorf("loadgen: target %d picked of %d", i, len(cfg.Targets))
+			}
+			target = cfg.Targets[i]
+		}
 		t.Method = cfg.Method
-		t.URL = cfg.Target
+		t.URL = target.URL
 		t.Header = http.Header{"X-Request-Id": {prefix + strconv.FormatUint(n.Add(1), 10)}}
-		if cfg.Host != "" {
-			t.Header.Set("Host", cfg.Host)
+		if target.Host != "" {
+			t.Header.Set("Host", target.Host)
 		}
 		return nil
 	}
+}
+
+// HTTPTarget is one place HTTP load goes: a URL, and the Host header to
+// send when it is not the URL's host.
+type HTTPTarget struct {
+	URL, Host string
 }
 
 // noReplayTransport sends each request exactly once, bounded by a timeout

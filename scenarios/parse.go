@@ -276,8 +276,10 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 		"cluster":     func(v *yaml.Node) { d.name(v, "cluster", &sc.Cluster) },
 		"mesh":        func(v *yaml.Node) { d.name(v, "mesh", &sc.Mesh) },
 		"namespace":   func(v *yaml.Node) { d.str(v, "namespace", &sc.Namespace) },
-		"routing":     func(v *yaml.Node) { d.oneOf(v, "routing", []string{"appmesh", "serviceconnect"}, &sc.Routing) },
-		"timeScale":   func(v *yaml.Node) { d.float(v, "timeScale", 1, 100000, &sc.TimeScale) },
+		"routing": func(v *yaml.Node) {
+			d.oneOf(v, "routing", []string{"appmesh", "serviceconnect", RoutingMigration}, &sc.Routing)
+		},
+		"timeScale": func(v *yaml.Node) { d.float(v, "timeScale", 1, 100000, &sc.TimeScale) },
 		"services": func(v *yaml.Node) {
 			d.list(v, "services", func(item *yaml.Node) { sc.Services = append(sc.Services, d.service(item)) })
 		},
@@ -438,6 +440,8 @@ func (d *decoder) fault(n *yaml.Node) Fault {
 		"step":    func(v *yaml.Node) { d.str(v, "faults[].step", &f.Step) },
 		"after":   func(v *yaml.Node) { d.duration(v, "faults[].after", &f.After) },
 		"at":      func(v *yaml.Node) { d.duration(v, "faults[].at", &f.At) },
+		"delay":   func(v *yaml.Node) { d.duration(v, "faults[].delay", &f.Delay) },
+		"percent": func(v *yaml.Node) { d.float(v, "faults[].percent", 0, 100, &f.Percent) },
 	})
 	return f
 }
@@ -665,6 +669,10 @@ func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
 	}
 
 	r := &sc.Rollout
+	migration := sc.Routing == RoutingMigration
+	if migration && r.Service == "" {
+		r.Service = sc.Ingress.Service // the split is judged where load enters
+	}
 	svc, ok := sc.Service(r.Service)
 	switch {
 	case r.Service == "":
@@ -688,11 +696,23 @@ func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
 		at(r.Pos, "rollout: give steps (App Mesh route weights) or deployments (ECS UpdateService)")
 	case len(r.Steps) > 0 && len(r.Deployments) > 0:
 		at(r.Pos, "rollout: give steps or deployments, not both")
-	case len(r.Steps) > 0 && sc.Routing != "appmesh":
+	case migration && len(r.Deployments) > 0:
+		at(r.Pos, "routing %s weighs the load between the two stacks with rollout.steps, not deployments", RoutingMigration)
+	case len(r.Steps) > 0 && sc.Routing == "serviceconnect":
 		at(r.Pos, "rollout.steps shift App Mesh route weights: they need routing: appmesh (use deployments with strategy LINEAR or CANARY for Service Connect)")
 	}
 	for i := range r.Deployments {
 		d.validateDeployment(sc, svc, i, at)
+	}
+	if migration {
+		for _, s := range sc.Services {
+			if len(s.Versions) != 1 {
+				at(s.Pos, "service %q: a migration runs one version of each service on both stacks, not %d", s.Name, len(s.Versions))
+			}
+			if s.Protocol == "grpc" && s.Name == sc.Ingress.Service {
+				at(s.Pos, "service %q: a migration's load is HTTP: the ingress service must speak http", s.Name)
+			}
+		}
 	}
 	for i, f := range sc.Faults {
 		fs, ok := sc.Service(f.Service)
@@ -712,6 +732,18 @@ func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
 		if f.Step == "" && f.After > 0 {
 			at(f.Pos, "faults[%d].after counts from the start of step: give step too", i)
 		}
+		switch {
+		case f.Action == "delay" && f.Delay <= 0:
+			at(f.Pos, "faults[%d]: action delay needs delay (the latency to add, e.g. 200ms)", i)
+		case f.Action != "delay" && f.Delay != 0:
+			at(f.Pos, "faults[%d].delay is for action delay", i)
+		}
+		switch {
+		case f.Action == "drop" && f.Percent <= 0:
+			at(f.Pos, "faults[%d]: action drop needs percent (the share of requests to drop, 1-100)", i)
+		case f.Action != "drop" && f.Percent != 0:
+			at(f.Pos, "faults[%d].percent is for action drop", i)
+		}
 	}
 	for i := range r.Steps {
 		st := &r.Steps[i]
@@ -726,15 +758,27 @@ func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
 			continue
 		}
 		sum := 0
+		var targets []string
+		if svc != nil {
+			targets = svc.VersionNames()
+		}
+		what := "a version of service " + strconv.Quote(r.Service)
+		if migration {
+			targets, what = []string{StackAppMesh, StackServiceConnect}, "a stack of the migration"
+		}
 		for _, v := range st.Order {
 			sum += st.Weights[v]
-			if svc != nil && !contains(svc.VersionNames(), v) {
+			if migration && !contains(targets, v) {
+				at(st.Pos, "rollout.steps[%d].weights: %q is not %s (%s)", i, v, what, strings.Join(targets, ", "))
+				continue
+			}
+			if !migration && svc != nil && !contains(svc.VersionNames(), v) {
 				at(st.Pos, "rollout.steps[%d].weights: %q is not a version of service %q (versions: %s)",
 					i, v, svc.Name, strings.Join(svc.VersionNames(), ", "))
 			}
 		}
 		if svc != nil {
-			for _, v := range svc.VersionNames() {
+			for _, v := range targets {
 				if _, ok := st.Weights[v]; !ok {
 					st.Weights[v] = 0
 					st.Order = append(st.Order, v)

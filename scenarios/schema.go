@@ -24,8 +24,9 @@ type Scenario struct {
 	Mesh      string
 	Namespace string
 	// Routing is how services find each other: "appmesh" (virtual nodes,
-	// routers and services; the default) or "serviceconnect" (ECS Service
-	// Connect: client aliases in a Cloud Map namespace).
+	// routers and services; the default), "serviceconnect" (ECS Service
+	// Connect: client aliases in a Cloud Map namespace), or RoutingMigration
+	// (both, to rehearse moving from one to the other).
 	Routing string
 	// TimeScale shrinks every AWS-side duration (bake times, health-check
 	// intervals, deregistration delay, stop timeout) by this factor: at 60,
@@ -47,18 +48,28 @@ type Fault struct {
 	// Action is "stop-task" (ECS StopTask: SIGTERM, then SIGKILL after the
 	// stop timeout, on any runtime), or, with the docker runtime, "kill"
 	// (SIGKILL, ECS is not told), "pause", "unpause", "disconnect" (from
-	// the network) or "reconnect".
+	// the network) or "reconnect". On every runtime, the task's sidecar
+	// can be told to "delay" the requests it forwards (by Delay), to
+	// "drop" Percent of them (connection or stream reset), or to "heal"
+	// (clear its delay and drops); a sidecar fault stays until a heal
+	// (give the heal the same service, version and count). Callers reach
+	// a task's application directly, so a sidecar fault hits the task's
+	// own calls to its backends: delay home to slow home → movie.
 	Action string
 	// Service and Version choose the tasks; Count how many (default 1).
 	Service, Version string
 	Count            int
 	Step             string
 	After, At        time.Duration
-	Pos              Pos
+	// Delay is the latency a "delay" fault adds; Percent the share
+	// (0-100) of requests a "drop" fault drops.
+	Delay   time.Duration
+	Percent float64
+	Pos     Pos
 }
 
 // FaultActions are the actions a fault can take.
-var FaultActions = []string{"stop-task", "kill", "pause", "unpause", "disconnect", "reconnect"}
+var FaultActions = []string{"stop-task", "kill", "pause", "unpause", "disconnect", "reconnect", "delay", "drop", "heal"}
 
 // Service is a microservice with one or more versions. Each version is an
 // ECS service (one task definition family), an App Mesh virtual node and a
@@ -203,6 +214,20 @@ type Hook struct {
 	Window time.Duration
 	Pos    Pos
 }
+
+// RoutingMigration runs each service twice, on App Mesh and as its Service
+// Connect twin (NAME-sc), each stack with its own ingress; route steps then
+// weigh the load between the two ingresses by stack (StackAppMesh,
+// StackServiceConnect), as the weighted target groups of a load balancer do
+// in AWS's App Mesh → Service Connect migration.
+const RoutingMigration = "appmesh-to-serviceconnect"
+
+// The two stacks of a migration: the weights' keys, and the version the
+// sample services report.
+const (
+	StackAppMesh        = "appmesh"
+	StackServiceConnect = "serviceconnect"
+)
 
 // Strategies are the ECS deployment strategies.
 var Strategies = []string{"ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"}

@@ -225,7 +225,13 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 	if err != nil {
 		return setupError(ctx, err)
 	}
-	ld := r.load(wld, ip)
+	var twinIP string
+	if wld.migration() {
+		if twinIP, err = wld.taskIP(setupCtx, sc.Ingress.Name+"-sc"); err != nil {
+			return setupError(ctx, err)
+		}
+	}
+	ld := r.load(wld, ip, twinIP)
 	r.progress.Update(Status{Phase: "setup", Message: "waiting for the data plane to answer through " + ld.describe()})
 	if err := ld.ready(setupCtx); err != nil {
 		return setupError(ctx, err)
@@ -270,7 +276,7 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 func (r *runner) runSteps(ctx context.Context, wld *world) error {
 	for i, st := range r.sc.Rollout.Steps {
 		r.beginStep(i)
-		if i > 0 {
+		if i > 0 && !wld.migration() { // a migration's weights split the load itself
 			if err := wld.setWeights(ctx, st.Weights); err != nil {
 				r.endStep(i, false)
 				return fmt.Errorf("step %d (%s): %w", i+1, st.Name, err)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/meshsim/meshsim/loadgen"
+	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/sim/grpcapp/echopb"
 	"github.com/meshsim/meshsim/sim/xds"
 )
@@ -19,19 +21,35 @@ type loadPlan struct {
 	r *runner
 	// HTTP
 	target, host string
+	// targets, in a migration: App Mesh's ingress, then Service Connect's.
+	targets []loadgen.HTTPTarget
 	// gRPC
 	grpc bool
 	gt   loadgen.GRPCTarget
 }
 
-// load plans the scenario's load once the ingress task runs at ip.
-func (r *runner) load(wld *world, ip string) *loadPlan {
+// load plans the scenario's load once the ingress task runs at ip (and,
+// in a migration, the Service Connect twin's ingress at twinIP).
+func (r *runner) load(wld *world, ip, twinIP string) *loadPlan {
 	sc := r.sc
 	in, _ := sc.Service(sc.Ingress.Service)
+	if wld.migration() {
+		// Load is split between the two stacks' ingresses by the step's
+		// weights, as a load balancer's weighted target groups split it.
+		p := &loadPlan{r: r}
+		for _, t := range []struct {
+			ip string
+			sc bool
+		}{{ip, false}, {twinIP, true}} {
+			target, host := wld.ingressTarget(t.ip, t.sc)
+			p.targets = append(p.targets, loadgen.HTTPTarget{URL: target, Host: host})
+		}
+		return p
+	}
 	if in.Protocol != "grpc" || wld.serviceConnect() {
 		// With Service Connect the ingress is an HTTP front service, even
 		// in front of a gRPC service (the echo tutorial's client).
-		target, host := wld.ingressTarget(ip)
+		target, host := wld.ingressTarget(ip, wld.serviceConnect())
 		return &loadPlan{r: r, target: target, host: host}
 	}
 	authority := fmt.Sprintf("%s:%d", wld.virtualServiceName(in.Name), in.Port)
@@ -46,6 +64,9 @@ func (r *runner) load(wld *world, ip string) *loadPlan {
 }
 
 func (p *loadPlan) describe() string {
+	if len(p.targets) > 0 {
+		return fmt.Sprintf("%s (Host %s) and %s", p.targets[0].URL, p.targets[0].Host, p.targets[1].URL)
+	}
 	if p.grpc {
 		return "gRPC " + p.gt.String()
 	}
@@ -59,6 +80,14 @@ func (p *loadPlan) describe() string {
 func (p *loadPlan) ready(ctx context.Context) error {
 	if p.grpc {
 		return p.readyGRPC(ctx)
+	}
+	for _, t := range p.targets {
+		if err := waitDataPlane(ctx, t.URL, t.Host, p.r.sc.Load.Measure); err != nil {
+			return err
+		}
+	}
+	if len(p.targets) > 0 {
+		return nil
 	}
 	return waitDataPlane(ctx, p.target, p.host, p.r.sc.Load.Measure)
 }
@@ -94,10 +123,14 @@ func (p *loadPlan) readyGRPC(ctx context.Context) error {
 func (p *loadPlan) run(ctx context.Context, step func() int, sink loadgen.Sink) (loadgen.Summary, error) {
 	sc := p.r.sc
 	if !p.grpc {
-		return loadgen.RunHTTP(ctx, loadgen.HTTPConfig{
+		cfg := loadgen.HTTPConfig{
 			Target: p.target, Host: p.host, Method: http.MethodGet,
 			Rate: sc.Load.Rate, Timeout: sc.Load.Timeout, MeasuredService: sc.Load.Measure,
-		}, step, sink)
+		}
+		if len(p.targets) > 0 {
+			cfg.Targets, cfg.Pick = p.targets, p.r.pickStack
+		}
+		return loadgen.RunHTTP(ctx, cfg, step, sink)
 	}
 	var (
 		wg        sync.WaitGroup
@@ -127,4 +160,18 @@ func (p *loadPlan) run(ctx context.Context, step func() int, sink loadgen.Sink) 
 		err = fmt.Errorf("streams: %w", streamErr)
 	}
 	return sum, err
+}
+
+// pickStack chooses, for one request of a migration, the stack whose
+// ingress gets it: 0 (App Mesh) or 1 (Service Connect), by the current
+// step's weights.
+func (r *runner) pickStack() int {
+	r.mu.Lock()
+	w := r.steps[r.step.Load()].Weights
+	r.mu.Unlock()
+	am, twin := w[scenarios.StackAppMesh], w[scenarios.StackServiceConnect]
+	if am+twin <= 0 || rand.Float64()*(am+twin) < am {
+		return 0
+	}
+	return 1
 }
