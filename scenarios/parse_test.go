@@ -230,3 +230,48 @@ func TestParseDeploymentErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestParseSidecarFaults(t *testing.T) {
+	src := valid + `faults:
+  - {action: delay, service: api, version: v2, step: "step 1", after: 1s, delay: 200ms}
+  - {action: drop, service: api, percent: 12.5, at: 2s}
+  - {action: heal, service: api, step: "step 2"}
+`
+	sc, err := Parse("demo.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Fault{
+		{Action: "delay", Service: "api", Version: "v2", Count: 1, Step: "step 1", After: time.Second, Delay: 200 * time.Millisecond, Pos: Pos{"demo.yaml", 22, 5}},
+		{Action: "drop", Service: "api", Count: 1, At: 2 * time.Second, Percent: 12.5, Pos: Pos{"demo.yaml", 23, 5}},
+		{Action: "heal", Service: "api", Count: 1, Step: "step 2", Pos: Pos{"demo.yaml", 24, 5}},
+	}
+	if len(sc.Faults) != len(want) {
+		t.Fatalf("faults %+v", sc.Faults)
+	}
+	for i := range want {
+		if sc.Faults[i] != want[i] {
+			t.Errorf("fault %d = %+v, want %+v", i, sc.Faults[i], want[i])
+		}
+	}
+
+	errs := []struct{ fault, want string }{
+		{"{action: delay, service: api, at: 1s}", "demo.yaml:22:5: faults[0]: action delay needs delay (the latency to add, e.g. 200ms)"},
+		{"{action: delay, service: api, at: 1s, delay: 0s}", "demo.yaml:22:5: faults[0]: action delay needs delay"},
+		{"{action: delay, service: api, at: 1s, delay: soon}", "demo.yaml:22:50: faults[].delay must be a duration"},
+		{"{action: drop, service: api, at: 1s}", "demo.yaml:22:5: faults[0]: action drop needs percent (the share of requests to drop, 1-100)"},
+		{"{action: drop, service: api, at: 1s, percent: 120}", "demo.yaml:22:51: faults[].percent must be between 0 and 100, not 120"},
+		{"{action: drop, service: api, at: 1s, percent: lots}", "demo.yaml:22:51: faults[].percent must be a number"},
+		{"{action: heal, service: api, at: 1s, delay: 1s}", "demo.yaml:22:5: faults[0].delay is for action delay"},
+		{"{action: kill, service: api, at: 1s, percent: 5}", "demo.yaml:22:5: faults[0].percent is for action drop"},
+		{"{action: slow, service: api, at: 1s}", "demo.yaml:22:14: faults[].action must be one of stop-task, kill, pause, unpause, disconnect, reconnect, delay, drop, heal"},
+	}
+	for _, tc := range errs {
+		t.Run(tc.fault, func(t *testing.T) {
+			_, err := Parse("demo.yaml", []byte(valid+"faults:\n  - "+tc.fault+"\n"))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

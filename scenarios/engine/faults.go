@@ -3,7 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,11 +15,13 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/meshsim/meshsim/scenarios"
+	"github.com/meshsim/meshsim/sim/sidecar"
 )
 
 // Faults breaks tasks in the ways only the runtime can: the docker runtime
 // kills, pauses and disconnects containers. Every method takes an ECS task
-// id. (stop-task needs none of this: it is ECS's StopTask.)
+// id. (stop-task needs none of this: it is ECS's StopTask; nor do delay,
+// drop and heal: the engine asks the task's sidecar through its admin API.)
 type Faults interface {
 	Kill(ctx context.Context, taskID string) error
 	Pause(ctx context.Context, taskID string) error
@@ -28,11 +33,20 @@ type Faults interface {
 // CheckFaults reports a fault of sc that f (nil for none) cannot carry out.
 func CheckFaults(sc *scenarios.Scenario, f Faults) error {
 	for _, flt := range sc.Faults {
-		if flt.Action != "stop-task" && f == nil {
-			return fmt.Errorf("%s: fault %q needs a runtime that can do it (--runtime docker); stop-task works on every runtime", flt.Pos, flt.Action)
+		if !anyRuntime(flt.Action) && f == nil {
+			return fmt.Errorf("%s: fault %q needs a runtime that can do it (--runtime docker); stop-task, delay, drop and heal work on every runtime", flt.Pos, flt.Action)
 		}
 	}
 	return nil
+}
+
+// anyRuntime reports whether every runtime can carry out action.
+func anyRuntime(action string) bool {
+	switch action {
+	case "stop-task", "delay", "drop", "heal":
+		return true
+	}
+	return false
 }
 
 // faultScheduler fires the scenario's faults: those tied to a step when the
@@ -42,10 +56,18 @@ type faultScheduler struct {
 	wld   *world
 	ctx   context.Context
 	fired []bool
+	admin *http.Client // for the sidecars' admin API
 }
 
+// adminTimeout bounds one call to a sidecar's admin API.
+const adminTimeout = 5 * time.Second
+
 func (r *runner) scheduleFaults(ctx context.Context, wld *world) *faultScheduler {
-	fs := &faultScheduler{r: r, wld: wld, ctx: ctx, fired: make([]bool, len(r.sc.Faults))}
+	fs := &faultScheduler{r: r, wld: wld, ctx: ctx, fired: make([]bool, len(r.sc.Faults)),
+		// Straight to the task's address (never an HTTP_PROXY), one
+		// connection per call so that none is left open.
+		admin: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: adminTimeout},
+	}
 	for i, f := range r.sc.Faults {
 		if f.Step == "" {
 			fs.fire(i, f.At)
@@ -90,8 +112,14 @@ func (fs *faultScheduler) inject(f scenarios.Fault) {
 		return
 	}
 	for _, t := range tasks {
-		err := fs.act(f.Action, t)
+		err := fs.act(f, t)
 		detail := map[string]string{"action": f.Action, "service": f.Service, "version": f.Version, "task": t.id, "source": f.Pos.String()}
+		switch f.Action {
+		case "delay":
+			detail["delay"] = f.Delay.String()
+		case "drop":
+			detail["percent"] = strconv.FormatFloat(f.Percent, 'g', -1, 64)
+		}
 		if err != nil {
 			detail["error"] = err.Error()
 		}
@@ -99,11 +127,13 @@ func (fs *faultScheduler) inject(f scenarios.Fault) {
 	}
 }
 
-type faultTask struct{ arn, id string }
+type faultTask struct{ arn, id, ip string }
 
-func (fs *faultScheduler) act(action string, t faultTask) error {
+func (fs *faultScheduler) act(f scenarios.Fault, t faultTask) error {
 	ctx, faults := fs.ctx, fs.r.opts.Faults
-	switch action {
+	switch f.Action {
+	case "delay", "drop", "heal":
+		return fs.sidecarFault(f, t)
 	case "stop-task":
 		_, err := fs.wld.aws.ECS.StopTask(ctx, &ecs.StopTaskInput{
 			Cluster: aws.String(fs.r.sc.Cluster), Task: aws.String(t.arn), Reason: aws.String("meshsim fault: stop-task"),
@@ -120,7 +150,35 @@ func (fs *faultScheduler) act(action string, t faultTask) error {
 	case "reconnect":
 		return faults.Reconnect(ctx, t.id)
 	}
-	return fmt.Errorf("unknown fault action %q", action)
+	return fmt.Errorf("unknown fault action %q", f.Action)
+}
+
+// sidecarFault sets or clears a fault at the task's sidecar through its
+// admin API, on the task's address.
+func (fs *faultScheduler) sidecarFault(f scenarios.Fault, t faultTask) error {
+	if t.ip == "" {
+		return fmt.Errorf("task %s: DescribeTasks shows no privateIPv4Address", t.id)
+	}
+	addr := net.JoinHostPort(t.ip, strconv.Itoa(sidecar.AdminPort))
+	switch f.Action {
+	case "delay":
+		return sidecar.SetDelay(fs.ctx, fs.admin, addr, f.Delay)
+	case "drop":
+		return sidecar.SetDropPercent(fs.ctx, fs.admin, addr, f.Percent)
+	}
+	return sidecar.ClearFaults(fs.ctx, fs.admin, addr)
+}
+
+// privateIPv4 returns the task's address from its ENI attachment, or "".
+func privateIPv4(t ecstypes.Task) string {
+	for _, a := range t.Attachments {
+		for _, d := range a.Details {
+			if aws.ToString(d.Name) == "privateIPv4Address" && aws.ToString(d.Value) != "" {
+				return aws.ToString(d.Value)
+			}
+		}
+	}
+	return ""
 }
 
 // tasks returns the first Count running tasks (by ARN) of the fault's
@@ -154,7 +212,7 @@ func (fs *faultScheduler) tasks(f scenarios.Fault) ([]faultTask, error) {
 				continue
 			}
 			arn := aws.ToString(t.TaskArn)
-			found = append(found, faultTask{arn: arn, id: arn[strings.LastIndex(arn, "/")+1:]})
+			found = append(found, faultTask{arn: arn, id: arn[strings.LastIndex(arn, "/")+1:], ip: privateIPv4(t)})
 		}
 	}
 	sort.Slice(found, func(i, j int) bool { return found[i].arn < found[j].arn })

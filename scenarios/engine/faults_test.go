@@ -85,3 +85,64 @@ func TestFaultsNeedARuntime(t *testing.T) {
 		t.Errorf("kill without a runtime: %v", err)
 	}
 }
+
+const sidecarDelay = `name: sidecar-delay
+timeScale: 10
+services:
+  - name: home
+    backends: [movie]
+    versions: [{name: v1}]
+  - name: movie
+    versions: [{name: v1}]
+ingress: {service: home}
+load: {rate: 50}
+rollout:
+  service: movie
+  steps:
+    - {name: base, weights: {v1: 100}, bake: 2s}
+    - {name: slow, weights: {v1: 100}, bake: 2s}
+    - {name: healed, weights: {v1: 100}, bake: 2s}
+faults:
+  - {action: delay, service: home, step: slow, delay: 300ms}
+  - {action: heal, service: home, step: healed}
+assertions:
+  - no-failed-requests
+`
+
+// TestFaultSidecarDelay has home's sidecar delay its requests (home's calls
+// to movie) in one step, through the sidecar's admin API at the task's
+// address ECS reports, and heal in the next: only the delayed step's
+// median latency is above the delay.
+func TestFaultSidecarDelay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end rehearsal; skipped with -short")
+	}
+	sc, err := scenarios.Parse("sidecar-delay.yaml", []byte(sidecarDelay))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.CheckFaults(sc, nil); err != nil {
+		t.Fatalf("sidecar faults need no runtime faults: %v", err)
+	}
+	_, rep := runScenario(t, sc)
+	if !rep.Passed() {
+		t.Errorf("assertions: %+v", rep.Assertions)
+	}
+	if len(rep.Faults) != 2 {
+		t.Fatalf("faults %+v", rep.Faults)
+	}
+	for i, want := range []string{"delay", "heal"} {
+		if f := rep.Faults[i]; f.Action != want || f.Step != i+1 || f.Task == "" || f.Error != "" {
+			t.Errorf("fault %d: %+v, want %s in step %d", i, f, want, i+1)
+		}
+	}
+	const delay = 300 * time.Millisecond
+	p50 := make([]time.Duration, len(rep.Steps))
+	for i, s := range rep.Steps {
+		p50[i] = s.Latency.P50
+	}
+	t.Logf("p50 per step: %v", p50)
+	if len(p50) != 3 || p50[0] >= delay || p50[1] < delay || p50[2] >= delay {
+		t.Errorf("p50 per step %v: want above %s in the delayed step only", p50, delay)
+	}
+}

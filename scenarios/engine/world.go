@@ -71,7 +71,7 @@ func (w *world) routeName(svc string) string { return svc + "-route" }
 // the rollout steps weigh (it has several versions or is rolled out by
 // steps) rather than by its only virtual node.
 func (w *world) routed(s *scenarios.Service) bool {
-	if len(w.sc.Rollout.Deployments) > 0 {
+	if len(w.sc.Rollout.Deployments) > 0 || w.migration() {
 		return s.Retries != nil // a route to carry the retry policy
 	}
 	return len(s.Versions) > 1 || s.Name == w.sc.Rollout.Service
@@ -82,22 +82,37 @@ func (w *world) routed(s *scenarios.Service) bool {
 // deployments, one per service, whose versions are task definition
 // revisions that ECS deploys in turn. A unit's name names its ECS service,
 // task definition family, Cloud Map service and virtual node.
+//
+// In a migration each service has two units, one per stack: its App Mesh
+// one (named after the service) and its Service Connect twin (NAME-sc).
 type unit struct {
 	name    string
 	service *scenarios.Service
 	version scenarios.Version
+	// sc is set when the unit's routing is Service Connect.
+	sc bool
+	// stack, in a migration, is "appmesh" or "serviceconnect": the sample
+	// service reports it as its version, so the split shows which stack
+	// served.
+	stack string
 }
 
 func (w *world) units() []unit {
+	sc := w.sc.Routing == "serviceconnect"
 	var us []unit
 	for i := range w.sc.Services {
 		s := &w.sc.Services[i]
-		if len(w.sc.Rollout.Deployments) > 0 {
-			us = append(us, unit{name: s.Name, service: s, version: s.Versions[0]})
-			continue
-		}
-		for _, v := range s.Versions {
-			us = append(us, unit{name: versionName(s.Name, v.Name), service: s, version: v})
+		switch {
+		case w.migration():
+			us = append(us,
+				unit{name: s.Name, service: s, version: s.Versions[0], stack: scenarios.StackAppMesh},
+				unit{name: s.Name + "-sc", service: s, version: s.Versions[0], sc: true, stack: scenarios.StackServiceConnect})
+		case len(w.sc.Rollout.Deployments) > 0:
+			us = append(us, unit{name: s.Name, service: s, version: s.Versions[0], sc: sc})
+		default:
+			for _, v := range s.Versions {
+				us = append(us, unit{name: versionName(s.Name, v.Name), service: s, version: v, sc: sc})
+			}
 		}
 	}
 	return us
@@ -114,6 +129,10 @@ func (w *world) unitFor(s *scenarios.Service) unit {
 }
 
 func (w *world) serviceConnect() bool { return w.sc.Routing == "serviceconnect" }
+
+// migration reports whether the world runs both stacks, App Mesh and its
+// Service Connect twin, for a migration rehearsal.
+func (w *world) migration() bool { return w.sc.Routing == scenarios.RoutingMigration }
 
 // create stands the world up through the AWS APIs: the ECS cluster, the
 // Cloud Map namespace, the routing (App Mesh mesh, virtual nodes, routers,
@@ -135,7 +154,7 @@ func (w *world) create(ctx context.Context) error {
 	if err := w.createNamespace(ctx); err != nil {
 		return err
 	}
-	if !w.serviceConnect() {
+	if !w.serviceConnect() { // App Mesh, or both stacks
 		if err := w.createMesh(ctx); err != nil {
 			return err
 		}
@@ -153,6 +172,9 @@ func (w *world) create(ctx context.Context) error {
 func (w *world) createMesh(ctx context.Context) error {
 	sc := w.sc
 	for _, u := range w.units() {
+		if u.sc {
+			continue
+		}
 		out, err := w.aws.CloudMap.CreateService(ctx, &servicediscovery.CreateServiceInput{
 			Name:             aws.String(u.name),
 			NamespaceId:      aws.String(w.namespaceID),
@@ -264,7 +286,7 @@ func (w *world) createMeshService(ctx context.Context, s *scenarios.Service) err
 	sc := w.sc
 	var first string
 	for _, u := range w.units() {
-		if u.service != s {
+		if u.service != s || u.sc {
 			continue
 		}
 		if first == "" {
@@ -294,7 +316,7 @@ func (w *world) createMeshService(ctx context.Context, s *scenarios.Service) err
 			return err
 		})
 		weights := map[string]int{s.Versions[0].Name: 100}
-		if s.Name == sc.Rollout.Service && len(sc.Rollout.Steps) > 0 {
+		if s.Name == sc.Rollout.Service && len(sc.Rollout.Steps) > 0 && !w.migration() {
 			weights = sc.Rollout.Steps[0].Weights
 		}
 		route := w.routeName(s.Name)
@@ -336,7 +358,7 @@ func (w *world) createMeshService(ctx context.Context, s *scenarios.Service) err
 func (w *world) routeSpec(s *scenarios.Service, weights map[string]int) *amtypes.RouteSpec {
 	var targets []amtypes.WeightedTarget
 	for _, u := range w.units() {
-		if u.service == s {
+		if u.service == s && !u.sc {
 			targets = append(targets, amtypes.WeightedTarget{
 				VirtualNode: aws.String(u.name),
 				Weight:      int32(weights[u.version.Name]),
@@ -440,6 +462,7 @@ func (w *world) sidecarContainer(node string) ecstypes.ContainerDefinition {
 		PortMappings: []ecstypes.PortMapping{
 			{ContainerPort: aws.Int32(xds.IngressPort), Name: aws.String("ingress")},
 			{ContainerPort: aws.Int32(egressPort), Name: aws.String("egress")},
+			{ContainerPort: aws.Int32(sidecar.AdminPort), Name: aws.String("admin")},
 		},
 	}
 }
@@ -452,13 +475,13 @@ func (w *world) createUnit(ctx context.Context, u unit) error {
 		return err
 	}
 	in := w.serviceInput(u.name, td, u.version.Count)
-	if w.serviceConnect() {
+	if u.sc {
 		in.ServiceConnectConfiguration = &ecstypes.ServiceConnectConfiguration{
 			Enabled:   true,
 			Namespace: aws.String(w.sc.Namespace),
 			Services: []ecstypes.ServiceConnectService{{
 				PortName:      aws.String(u.service.Protocol),
-				DiscoveryName: aws.String(u.service.Name),
+				DiscoveryName: aws.String(u.name),
 				ClientAliases: []ecstypes.ServiceConnectClientAlias{{
 					Port: aws.Int32(int32(u.service.Port)), DnsName: aws.String(u.service.Name),
 				}},
@@ -477,13 +500,13 @@ func (w *world) createUnit(ctx context.Context, u unit) error {
 
 // backendURL is how an application addresses service name: its App Mesh
 // virtual service, or its Service Connect client alias.
-func (w *world) backendURL(name string) string {
+func (w *world) backendURL(name string, sc bool) string {
 	s, _ := w.sc.Service(name)
 	scheme := "http"
 	if s.Protocol == "grpc" {
 		scheme = "grpc" // the sample service calls Echo
 	}
-	if w.serviceConnect() {
+	if sc {
 		return fmt.Sprintf("%s://%s:%d/", scheme, s.Name, s.Port)
 	}
 	return fmt.Sprintf("%s://%s:%d/", scheme, w.virtualServiceName(s.Name), s.Port)
@@ -491,10 +514,10 @@ func (w *world) backendURL(name string) string {
 
 // appContainer is the sample service container of version v of service
 // name, calling backends.
-func (w *world) appContainer(name, version, protocol string, port uint32, healthPath string, backends []string, v scenarios.Version) ecstypes.ContainerDefinition {
+func (w *world) appContainer(name, version, protocol string, port uint32, healthPath string, backends []string, sc bool, v scenarios.Version) ecstypes.ContainerDefinition {
 	var urls []string
 	for _, b := range backends {
-		urls = append(urls, w.backendURL(b))
+		urls = append(urls, w.backendURL(b, sc))
 	}
 	env := map[string]string{
 		sampleapp.EnvService:  name,
@@ -554,8 +577,12 @@ func (w *world) appContainer(name, version, protocol string, port uint32, health
 // sample service alone (ECS adds the Service Connect proxy).
 func (w *world) registerTaskDefinition(ctx context.Context, u unit, v scenarios.Version) (string, error) {
 	s := u.service
-	containers := []ecstypes.ContainerDefinition{w.appContainer(s.Name, v.Name, s.Protocol, s.Port, s.HealthCheckPath, s.Backends, v)}
-	if !w.serviceConnect() {
+	label := v.Name
+	if u.stack != "" {
+		label = u.stack
+	}
+	containers := []ecstypes.ContainerDefinition{w.appContainer(s.Name, label, s.Protocol, s.Port, s.HealthCheckPath, s.Backends, u.sc, v)}
+	if !u.sc {
 		containers = append(containers, w.sidecarContainer(u.name))
 	}
 	arn, err := w.registerFamily(ctx, u.name, containers)
@@ -598,15 +625,26 @@ func (w *world) registerFamily(ctx context.Context, family string, containers []
 // gateway); with Service Connect, a sample service named after the ingress
 // that calls the ingress service through its client alias.
 func (w *world) createIngressService(ctx context.Context) error {
-	name := w.sc.Ingress.Name
-	if !w.serviceConnect() {
+	if w.migration() {
+		if err := w.createIngress(ctx, w.sc.Ingress.Name, false); err != nil {
+			return err
+		}
+		return w.createIngress(ctx, w.sc.Ingress.Name+"-sc", true)
+	}
+	return w.createIngress(ctx, w.sc.Ingress.Name, w.serviceConnect())
+}
+
+// createIngress creates one ingress service: App Mesh's (sc false) or
+// Service Connect's.
+func (w *world) createIngress(ctx context.Context, name string, sc bool) error {
+	if !sc {
 		td, err := w.registerFamily(ctx, name, []ecstypes.ContainerDefinition{w.sidecarContainer(name)})
 		if err != nil {
 			return err
 		}
 		return w.createService(ctx, w.serviceInput(name, td, 1))
 	}
-	app := w.appContainer(name, "v1", "http", ingressPort, "/health", []string{w.sc.Ingress.Service}, scenarios.Version{})
+	app := w.appContainer(name, "v1", "http", ingressPort, "/health", []string{w.sc.Ingress.Service}, true, scenarios.Version{})
 	td, err := w.registerFamily(ctx, name, []ecstypes.ContainerDefinition{app})
 	if err != nil {
 		return err
@@ -620,9 +658,10 @@ func (w *world) createIngressService(ctx context.Context) error {
 const ingressPort = 8080
 
 // ingressTarget returns the URL load is sent to and the Host header it
-// carries, once the ingress task runs at ip.
-func (w *world) ingressTarget(ip string) (target, host string) {
-	if w.serviceConnect() {
+// carries, once the ingress task (App Mesh's, or Service Connect's when sc)
+// runs at ip.
+func (w *world) ingressTarget(ip string, sc bool) (target, host string) {
+	if sc {
 		return fmt.Sprintf("http://%s:%d%s", ip, ingressPort, w.sc.Load.Path), ""
 	}
 	s, _ := w.sc.Service(w.sc.Ingress.Service)
@@ -693,12 +732,8 @@ func (w *world) taskIP(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("ecs DescribeTasks %s: %w", name, err)
 	}
 	for _, t := range out.Tasks {
-		for _, a := range t.Attachments {
-			for _, d := range a.Details {
-				if aws.ToString(d.Name) == "privateIPv4Address" && aws.ToString(d.Value) != "" {
-					return aws.ToString(d.Value), nil
-				}
-			}
+		if ip := privateIPv4(t); ip != "" {
+			return ip, nil
 		}
 	}
 	return "", fmt.Errorf("ecs service %s: DescribeTasks shows no privateIPv4Address", name)

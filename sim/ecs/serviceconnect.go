@@ -315,11 +315,12 @@ func (f *Fake) connectContainer(s *service, sc *ServiceConnect) ContainerSpec {
 		Image:     sidecar.Image,
 		Essential: true,
 		Env:       map[string]string{sidecar.EnvVirtualNodeName: xds.NodeID(sc.Namespace, s.name)},
-		// The proxy's listeners, so that a runtime gives the task an
-		// address where they are free.
+		// The proxy's listeners and its admin port, so that a runtime
+		// gives the task an address where they are free.
 		Ports: []PortMapping{
 			{ContainerPort: xds.IngressPort, Protocol: "tcp"},
 			{ContainerPort: xds.EgressPort, Protocol: "tcp"},
+			{ContainerPort: sidecar.AdminPort, Protocol: "tcp"},
 		},
 		StopTimeout: f.seconds(30),
 	}

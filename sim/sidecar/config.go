@@ -39,6 +39,9 @@ type Config struct {
 	BindIP string
 	// Bus receives the proxy's events (source "sidecar"); nil means none.
 	Bus *events.Bus
+	// AdminPort is the port of the admin listener (the fault API) on
+	// BindIP. Default AdminPort (9901).
+	AdminPort int
 	// DrainTimeout bounds the wait for in-flight requests when a listener
 	// is removed or the proxy closes. Default 5 s.
 	DrainTimeout time.Duration
@@ -56,6 +59,9 @@ func (c Config) validate() error {
 	}
 	if c.BindIP != "" && net.ParseIP(c.BindIP) == nil {
 		return fmt.Errorf("sidecar: BindIP %q is not an IP address", c.BindIP)
+	}
+	if c.AdminPort < 0 || c.AdminPort > 65535 {
+		return fmt.Errorf("sidecar: AdminPort %d is not a port", c.AdminPort)
 	}
 	return nil
 }

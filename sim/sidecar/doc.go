@@ -40,4 +40,10 @@
 // its streams with a status before it goes away (GOAWAY) is seen with that
 // status. Closing the proxy, or a listener the configuration drops, sends
 // GOAWAY and lets open streams finish for the drain timeout.
+//
+// Faults: an admin listener on the task's address at port 9901 (Envoy's
+// admin port) serves /meshsim/faults, through which a rehearsal makes the
+// sidecar delay the requests it forwards, or drop a share of them
+// (SetDelay, SetDropPercent, ClearFaults). With no fault set, a request
+// pays one atomic load for the feature.
 package sidecar

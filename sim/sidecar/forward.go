@@ -66,6 +66,9 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.localReply(w, r, http.StatusNotFound, msgRouteNotFound)
 		return
 	}
+	if flt := p.faults.Load(); flt != nil && !p.injectFaults(w, r, flt) {
+		return
+	}
 	vh := ls.routes.find(r.Host)
 	if vh == nil {
 		p.localReply(w, r, http.StatusNotFound, msgRouteNotFound)

@@ -32,9 +32,15 @@ type Proxy struct {
 	drainTimeout time.Duration
 	bus          *events.Bus
 
-	state atomic.Pointer[snapshot]
-	rp    *httputil.ReverseProxy
-	pool  *bufferPool // copy buffers of rp and of request body pumps
+	state  atomic.Pointer[snapshot]
+	faults atomic.Pointer[Faults] // nil when none
+
+	adminMu sync.Mutex // serializes changes of faults
+	admin   *http.Server
+	adminLn net.Listener
+
+	rp   *httputil.ReverseProxy
+	pool *bufferPool // copy buffers of rp and of request body pumps
 
 	ready  chan struct{}
 	cancel context.CancelFunc
@@ -142,6 +148,10 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       log.New(io.Discard, "", 0),
 		BufferPool:     p.pool,
+	}
+	if err := p.startAdmin(); err != nil {
+		conn.Close()
+		return nil, err
 	}
 	ctx, p.cancel = context.WithCancel(ctx)
 	ads := newADSClient(p, conn)
@@ -318,6 +328,7 @@ func (p *Proxy) shutdown() {
 	for _, b := range ls {
 		p.drain(b)
 	}
+	p.admin.Close()
 	p.wg.Wait()
 	p.mu.Lock()
 	for _, t := range p.transports {

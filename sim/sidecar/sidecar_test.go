@@ -172,7 +172,7 @@ func movieRoute(w *xds.World) *xds.Route { return &w.Meshes[0].VirtualRouters[0]
 func loopbackIP(t testing.TB) string {
 	t.Helper()
 	free := func(ip string) (bool, error) {
-		for _, port := range []int{xds.IngressPort, xds.EgressPort} {
+		for _, port := range []int{xds.IngressPort, xds.EgressPort, sidecar.AdminPort} {
 			ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 			if err != nil {
 				return false, err
@@ -192,7 +192,7 @@ func loopbackIP(t testing.TB) string {
 		}
 	}
 	if ok, err := free("127.0.0.1"); !ok {
-		t.Fatalf("no loopback address with ports %d and %d free: %v", xds.IngressPort, xds.EgressPort, err)
+		t.Fatalf("no loopback address with ports %d, %d and %d free: %v", xds.IngressPort, xds.EgressPort, sidecar.AdminPort, err)
 	}
 	return "127.0.0.1"
 }
