@@ -217,3 +217,49 @@ func failedByStep(rep *reports.Report) []int {
 	}
 	return out
 }
+
+// rollingUpdate is an ECS rolling update of movie under load, with tasks
+// that drain gracefully, as the in-process TestRollingUpdateDrain runs it.
+const rollingUpdate = `name: rolling
+timeScale: 10
+services:
+  - name: home
+    backends: [movie]
+    versions: [{name: v1, count: 1}]
+  - name: movie
+    retries: 0
+    versions:
+      - {name: v1, count: 2, latency: 20ms, drain: 500ms}
+      - {name: v2, count: 2, latency: 20ms}
+ingress: {service: home}
+load: {rate: 100, timeout: 2s}
+rollout:
+  service: movie
+  deployments:
+    - {to: v2, minimumHealthyPercent: 100, maximumPercent: 200, hold: 1s}
+assertions:
+  - no-failed-requests
+  - deployments-as-expected
+`
+
+// TestWorldRollingUpdate runs an ECS rolling update in containers: the
+// same assertions hold as in process (no failed request, the deployment
+// succeeds), and the old tasks' containers are gone.
+func TestWorldRollingUpdate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	world := startWorld(ctx, t, docker.WorldOptions{})
+	sc, err := scenarios.Parse("rolling.yaml", []byte(rollingUpdate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rep := runScenario(ctx, t, world, sc, nil)
+	if !rep.Passed() {
+		for _, a := range rep.Assertions {
+			t.Errorf("assertion %+v", a)
+		}
+	}
+	if len(rep.TaskStops) != 2 {
+		t.Errorf("%d movie tasks stopped, want the 2 of v1", len(rep.TaskStops))
+	}
+}
