@@ -246,9 +246,10 @@ func writeReports(stdout io.Writer, dir string) (int, error) {
 func reportCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "report RUN_DIR",
-		Short: "Analyse a run directory again and rewrite report.json and report.md",
+		Short: "Analyse a run directory again and rewrite its reports",
 		Long: `Analyse a run directory again, for example one cut short or written by an older
-meshsim, rewrite its report.json and report.md, and print the summary. The exit code is
+meshsim, rewrite its report.json, report.junit.xml, report.md and report.html, and
+print the summary. The exit code is
 set by the scenario's assertions, as for "meshsim run".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

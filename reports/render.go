@@ -15,9 +15,12 @@ import (
 const (
 	JSONFile     = "report.json"
 	MarkdownFile = "report.md"
+	HTMLFile     = "report.html"
+	JUnitFile    = "report.junit.xml"
 )
 
-// WriteFiles writes report.json and report.md into the run directory dir.
+// WriteFiles writes report.json, report.md, report.html and
+// report.junit.xml into the run directory dir.
 // Each file is written under a temporary name and renamed into place, so a
 // reader never sees half a report.
 func WriteFiles(dir string, r *Report) error {
@@ -30,7 +33,10 @@ func WriteFiles(dir string, r *Report) error {
 	}
 	var md bytes.Buffer
 	writeMarkdown(&md, r)
-	return writeFile(dir, MarkdownFile, md.Bytes())
+	if err := writeFile(dir, MarkdownFile, md.Bytes()); err != nil {
+		return err
+	}
+	return writeHTMLAndJUnit(dir, r)
 }
 
 func writeFile(dir, name string, data []byte) error {
@@ -40,6 +46,11 @@ func writeFile(dir, name string, data []byte) error {
 	}
 	tmp := f.Name()
 	_, err = f.Write(data)
+	if err == nil {
+		// CreateTemp makes the file private; a report is for everyone who
+		// can read the run directory.
+		err = f.Chmod(0o644)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

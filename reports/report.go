@@ -1,8 +1,9 @@
 // Package reports turns a run directory into a verdict: it analyses the
 // observations and events of one rehearsal (traffic split against the
 // configured weights, errors, latency, convergence after each weight change),
-// judges the scenario's assertions, and renders the result as report.json,
-// report.md and a terminal summary.
+// judges the scenario's assertions, and renders the result as report.json
+// (for CI), report.junit.xml (for CI systems' test views), report.md and
+// report.html (for people, with SVG charts) and a terminal summary.
 //
 // Analyze is a pure function of a rundir.Run; the writers only render what it
 // computed. The exit code of a run is the verdict of its assertions.

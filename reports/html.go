@@ -1,0 +1,249 @@
+package reports
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+)
+
+// WriteHTML writes report.html: one self-contained page (inline CSS and
+// SVG charts, no script, nothing fetched) with the run, the assertions, the
+// per-step table of report.md, charts of the split, latency and requests
+// over the steps, and the deployments, faults and streams when the run had
+// them. Every text from the run is escaped.
+func WriteHTML(w io.Writer, r *Report) error {
+	cs, err := charts(r)
+	if err != nil {
+		return err
+	}
+	page := htmlPage{
+		Report:      r,
+		Passed:      r.Passed(),
+		Verdict:     verdictLine(r),
+		Reason:      orDash(r.Run.Reason),
+		RunRows:     htmlRunRows(r),
+		StepColumns: stepColumns,
+		Charts:      cs,
+		Deployments: htmlListLines(deploymentLines(r, false)),
+		Faults:      faultLines(r, false),
+	}
+	for _, s := range r.Steps {
+		page.StepRows = append(page.StepRows, stepRow(s))
+	}
+	for _, a := range r.Assertions {
+		ha := htmlAssertion{AssertionResult: a, Title: assertionTitle(a)}
+		if len(a.Failures) > 1 {
+			ha.List = a.Failures
+		}
+		page.Assertions = append(page.Assertions, ha)
+	}
+	if t := r.Run.Streams; t != nil {
+		page.Streams = &htmlStreams{Text: streamsText(t), Columns: streamColumns, Unresumed: t.Unresumed}
+		for _, s := range r.Steps {
+			page.Streams.Rows = append(page.Streams.Rows, streamRow(s))
+		}
+	}
+	if err := htmlTemplate.Execute(w, page); err != nil {
+		return fmt.Errorf("reports: render %s: %w", HTMLFile, err)
+	}
+	return nil
+}
+
+// htmlPage is what htmlTemplate renders.
+type htmlPage struct {
+	Report      *Report
+	Passed      bool
+	Verdict     string
+	Reason      string
+	RunRows     [][2]string
+	Assertions  []htmlAssertion
+	StepColumns []string
+	StepRows    [][]string
+	Charts      []chart
+	Deployments []htmlLine
+	Faults      []string
+	Streams     *htmlStreams
+}
+
+type htmlAssertion struct {
+	AssertionResult
+	Title string
+	// List is the failures to list under the message (when more than the
+	// one the message already names).
+	List []string
+}
+
+type htmlStreams struct {
+	Text      string
+	Columns   []string
+	Rows      [][]string
+	Unresumed []UnresumedBreak
+}
+
+// htmlLine is a line of a list; Sub marks the detail lines that belong to
+// the line before.
+type htmlLine struct {
+	Text string
+	Sub  bool
+}
+
+// htmlListLines turns the terminal form of a list, whose detail lines are
+// indented, into list items.
+func htmlListLines(lines []string) []htmlLine {
+	out := make([]htmlLine, len(lines))
+	for i, l := range lines {
+		trimmed := strings.TrimLeft(l, " ")
+		out[i] = htmlLine{Text: trimmed, Sub: trimmed != l}
+	}
+	return out
+}
+
+// htmlRunRows are the rows of the run table (those of report.md).
+func htmlRunRows(r *Report) [][2]string {
+	info := r.Run
+	partial := "no"
+	if info.Partial {
+		partial = "yes: " + orDash(info.Reason)
+	}
+	rows := [][2]string{
+		{"Scenario", info.Scenario},
+		{"Scenario source", orDash(info.ScenarioSource)},
+		{"Run id", orDash(info.RunID)},
+		{"Runtime", info.Runtime},
+		{"Started", timeText(info.Started)},
+		{"Ended", timeText(info.Ended)},
+		{"Wall time", info.WallTime.Round(time.Millisecond).String()},
+		{"Partial", partial},
+		{"Measured service", info.MeasuredService},
+		{"Time scale", timeScaleText(info.TimeScale)},
+		{"Load", loadText(r)},
+		{"Requests", totalsText(r)},
+	}
+	if info.TornLines > 0 {
+		rows = append(rows, [2]string{"Torn lines skipped", fmt.Sprint(info.TornLines)})
+	}
+	return rows
+}
+
+var htmlTemplate = template.Must(template.New(HTMLFile).Funcs(template.FuncMap{"time": timeText}).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>meshsim report: {{.Report.Run.Scenario}}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em; padding: 0 1em; color: #222; line-height: 1.4; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; vertical-align: top; }
+th { background: #f3f3f3; text-align: left; }
+table.grid td:nth-child(n+3) { text-align: right; font-variant-numeric: tabular-nums; }
+table.steps td:nth-child(6), table.streams td:nth-child(5) { text-align: left; }
+.verdict { font-size: 1.3em; font-weight: bold; padding: 0.4em 0.8em; border-radius: 4px; display: inline-block; }
+.pass { color: #0a6b2c; }
+.fail { color: #b00020; }
+.verdict.pass { background: #e6f4ea; }
+.verdict.fail { background: #fce8e6; }
+.warning { background: #fff4e5; border-left: 4px solid #f0a030; padding: 0.5em 1em; }
+ul.assertions { list-style: none; padding-left: 0; }
+ul.assertions > li { margin: 0.4em 0; }
+li.sub { list-style: none; margin-left: 1.5em; color: #555; }
+code { background: #f3f3f3; padding: 0 0.2em; }
+figure { margin: 1em 0 2em; }
+figcaption { font-weight: bold; margin-bottom: 0.3em; }
+svg { max-width: 100%; height: auto; }
+</style>
+</head>
+<body>
+<h1>meshsim report: {{.Report.Run.Scenario}}</h1>
+<p class="verdict {{if .Passed}}pass{{else}}fail{{end}}">{{.Verdict}}</p>
+{{- if .Report.Run.Partial}}
+<p class="warning">Partial run: {{.Reason}}. The assertions judge what was recorded.</p>
+{{- end}}
+
+<h2>Run</h2>
+<table class="run">
+{{- range .RunRows}}
+<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>
+{{- end}}
+</table>
+
+<h2>Assertions</h2>
+{{- if not .Assertions}}
+<p>The scenario has no assertions.</p>
+{{- else}}
+<ul class="assertions">
+{{- range .Assertions}}
+<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{if .Passed}}✅ PASS{{else}}❌ FAIL{{end}} <strong>{{.Title}}</strong>
+{{- if .Source}} (<code>{{.Source}}</code>){{end}}: {{.Message}}
+{{- if .List}}
+<ul>
+{{- range .List}}
+<li>{{.}}</li>
+{{- end}}
+</ul>
+{{- end}}</li>
+{{- end}}
+</ul>
+{{- end}}
+
+<h2>Steps</h2>
+<table class="grid steps">
+<thead><tr>{{range .StepColumns}}<th>{{.}}</th>{{end}}</tr></thead>
+<tbody>
+{{- range .StepRows}}
+<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+{{- end}}
+</tbody>
+</table>
+
+<h2>Charts</h2>
+{{- range .Charts}}
+<figure>
+<figcaption>{{.Title}}</figcaption>
+{{if .SVG}}{{.SVG}}{{else}}<p>No chart: {{.Empty}}.</p>{{end}}
+</figure>
+{{- end}}
+{{- if .Deployments}}
+
+<h2>Deployments</h2>
+<ul class="deployments">
+{{- range .Deployments}}
+<li{{if .Sub}} class="sub"{{end}}>{{.Text}}</li>
+{{- end}}
+</ul>
+{{- end}}
+{{- if .Faults}}
+
+<h2>Faults</h2>
+<ul class="faults">
+{{- range .Faults}}
+<li>{{.}}</li>
+{{- end}}
+</ul>
+{{- end}}
+{{- with .Streams}}
+
+<h2>Streams</h2>
+<p>{{.Text}}.</p>
+<table class="grid streams">
+<thead><tr>{{range .Columns}}<th>{{.}}</th>{{end}}</tr></thead>
+<tbody>
+{{- range .Rows}}
+<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+{{- end}}
+</tbody>
+</table>
+{{- if .Unresumed}}
+<p>Never resumed:</p>
+<ul class="unresumed">
+{{- range .Unresumed}}
+<li><code>{{.Stream}}</code>: broke in step {{.Step}} at {{time .At}} ({{or .ErrorKind "-"}}, version {{or .Version "-"}})</li>
+{{- end}}
+</ul>
+{{- end}}
+{{- end}}
+</body>
+</html>
+`))
