@@ -330,8 +330,10 @@ func (f *Fake) apiListNamespaces(r *http.Request) (any, error) {
 
 func matchNamespace(ns *namespace, filters []filter) (bool, error) {
 	for _, flt := range filters {
-		var got string
-		conds := []string{"EQ", "IN", "BEGINS_WITH"}
+		var (
+			got   string
+			conds []string // the conditions the filter allows
+		)
 		switch flt.Name {
 		case "TYPE":
 			got = ns.typ

@@ -137,7 +137,6 @@ func (p *stubborn) Err() error            { return nil }
 // crashing is a process that exits with an error when told to.
 type crashing struct {
 	stubborn
-	crash chan struct{}
 }
 
 func (p *crashing) Err() error { return errors.New("segmentation fault") }
