@@ -118,16 +118,20 @@ type registerTaskDefinitionInput struct {
 
 // UnmarshalJSON keeps the raw members for echoing besides the ones parsed.
 func (in *registerTaskDefinitionInput) UnmarshalJSON(b []byte) error {
-	type fields registerTaskDefinitionInput
+	type fields registerTaskDefinitionInput // without this method
 	var f fields
-	if err := json.Unmarshal(b, &f); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, &f.raw); err != nil {
-		return err
-	}
+	err := unmarshalKeepingRaw(b, &f, &f.raw)
 	*in = registerTaskDefinitionInput(f)
-	return nil
+	return err
+}
+
+// unmarshalKeepingRaw decodes b into the parsed fields and, for echoing
+// what a client sent, into raw.
+func unmarshalKeepingRaw(b []byte, fields any, raw *object) error {
+	if err := json.Unmarshal(b, fields); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, raw)
 }
 
 type containerDefinition struct {
@@ -143,16 +147,11 @@ type containerDefinition struct {
 
 // UnmarshalJSON keeps the raw members for echoing besides the ones parsed.
 func (c *containerDefinition) UnmarshalJSON(b []byte) error {
-	type fields containerDefinition
+	type fields containerDefinition // without this method
 	var f fields
-	if err := json.Unmarshal(b, &f); err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, &f.raw); err != nil {
-		return err
-	}
+	err := unmarshalKeepingRaw(b, &f, &f.raw)
 	*c = containerDefinition(f)
-	return nil
+	return err
 }
 
 // essential reports whether the container is essential (the default).
