@@ -1047,3 +1047,52 @@ func TestTaskStopping(t *testing.T) {
 		})
 	}
 }
+
+// specRuntime records the task specs the fake hands the runtime.
+type specRuntime struct {
+	ecs.Runtime
+	specs chan ecs.TaskSpec
+}
+
+func (r specRuntime) Start(ctx context.Context, t ecs.TaskSpec, report func(ecs.TaskReport)) (ecs.Started, error) {
+	select {
+	case r.specs <- t:
+	default:
+	}
+	return r.Runtime.Start(ctx, t, report)
+}
+
+// TestContainerProcess: the entry point, command, working directory and
+// user of a container definition reach the runtime that starts it.
+func TestContainerProcess(t *testing.T) {
+	specs := make(chan ecs.TaskSpec, 1)
+	w := newWorld(t, func(o *ecs.Options) { o.Runtime = specRuntime{Runtime: o.Runtime, specs: specs} })
+	ctx := context.Background()
+	out, err := w.client.RegisterTaskDefinition(ctx, &sdk.RegisterTaskDefinitionInput{
+		Family: aws.String("web"),
+		ContainerDefinitions: []types.ContainerDefinition{{
+			Name: aws.String("app"), Image: aws.String("meshsim/test-http:v1"),
+			EntryPoint:       []string{"/bin/app", "--verbose"},
+			Command:          []string{"serve", "--port", "8080"},
+			WorkingDirectory: aws.String("/srv"),
+			User:             aws.String("1000:1000"),
+			PortMappings:     []types.PortMapping{{ContainerPort: aws.Int32(8080)}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := out.TaskDefinition.ContainerDefinitions[0]; !slices.Equal(c.Command, []string{"serve", "--port", "8080"}) || aws.ToString(c.User) != "1000:1000" {
+		t.Errorf("RegisterTaskDefinition echoed command %q, user %q", c.Command, aws.ToString(c.User))
+	}
+	w.createService(t, "web", aws.ToString(out.TaskDefinition.TaskDefinitionArn), 1, nil)
+	spec := <-specs
+	c := spec.Containers[0]
+	if !slices.Equal(c.EntryPoint, []string{"/bin/app", "--verbose"}) || !slices.Equal(c.Command, []string{"serve", "--port", "8080"}) ||
+		c.WorkingDirectory != "/srv" || c.User != "1000:1000" {
+		t.Errorf("runtime got entryPoint %q command %q workingDirectory %q user %q", c.EntryPoint, c.Command, c.WorkingDirectory, c.User)
+	}
+	if spec.Family != "web" || spec.Revision != 1 {
+		t.Errorf("runtime got task definition %s:%d, want web:1", spec.Family, spec.Revision)
+	}
+}

@@ -50,6 +50,14 @@ type TaskSpec struct {
 type ContainerSpec struct {
 	Name  string
 	Image string
+	// EntryPoint and Command are the process the container runs, as
+	// docker run takes them (the entry point, then the command as its
+	// arguments); empty means the image's own. WorkingDirectory and User
+	// are where and as whom it runs; empty means the image's.
+	EntryPoint       []string
+	Command          []string
+	WorkingDirectory string
+	User             string
 	// Essential containers stop the task when they exit.
 	Essential   bool
 	Env         map[string]string

@@ -411,11 +411,15 @@ func (f *Fake) launch(s *service, d *deployment, now time.Time) *task {
 	}
 	for _, cd := range d.def.containers {
 		spec := ContainerSpec{
-			Name:        cd.Name,
-			Image:       cd.Image,
-			Essential:   cd.essential(),
-			Env:         map[string]string{},
-			StopTimeout: f.seconds(30),
+			Name:             cd.Name,
+			Image:            cd.Image,
+			EntryPoint:       slices.Clone(cd.EntryPoint),
+			Command:          slices.Clone(cd.Command),
+			WorkingDirectory: cd.WorkingDirectory,
+			User:             cd.User,
+			Essential:        cd.essential(),
+			Env:              map[string]string{},
+			StopTimeout:      f.seconds(30),
 		}
 		for _, kv := range cd.Environment {
 			spec.Env[kv.Name] = kv.Value

@@ -143,6 +143,12 @@ type containerDefinition struct {
 	Environment  []keyValuePair `json:"environment"`
 	HealthCheck  *healthCheck   `json:"healthCheck"`
 	StopTimeout  *int           `json:"stopTimeout"`
+	// EntryPoint, Command, WorkingDirectory and User say how the
+	// container's process is started, as docker run takes them.
+	EntryPoint       []string `json:"entryPoint"`
+	Command          []string `json:"command"`
+	WorkingDirectory string   `json:"workingDirectory"`
+	User             string   `json:"user"`
 }
 
 // UnmarshalJSON keeps the raw members for echoing besides the ones parsed.
