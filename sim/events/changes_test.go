@@ -3,31 +3,35 @@ package events
 import (
 	"context"
 	"testing"
-	"time"
+	"testing/synctest"
 )
 
-// received reports whether ch yields a value (not a close) within a short
-// wait; closed reports whether it was closed instead.
+// received reports whether ch holds a value, or is closed, once every
+// goroutine of the test's bubble has settled (synctest.Wait): no sleep
+// decides it.
 func received(t *testing.T, ch <-chan struct{}) (got, closed bool) {
 	t.Helper()
+	synctest.Wait()
 	select {
 	case _, ok := <-ch:
 		return ok, !ok
-	case <-time.After(50 * time.Millisecond):
+	default:
 		return false, false
 	}
 }
 
+// waitClosed fails the test unless ch, drained of a pending value, is
+// closed once the bubble has settled.
 func waitClosed(t *testing.T, ch <-chan struct{}) {
 	t.Helper()
-	timeout := time.After(5 * time.Second)
+	synctest.Wait()
 	for {
 		select {
 		case _, ok := <-ch:
 			if !ok {
 				return
 			}
-		case <-timeout:
+		default:
 			t.Fatal("watch channel not closed")
 		}
 	}
@@ -45,27 +49,31 @@ func TestChangesNotify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var c Changes // the zero value is ready to use
-			c.Notify()    // before any Watch: nobody to tell, must not block
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			a, b := c.Watch(ctx), c.Watch(ctx)
-			for range tt.notify {
-				c.Notify()
-			}
-			for _, ch := range []<-chan struct{}{a, b} {
-				if got, closed := received(t, ch); got != tt.wantGot || closed {
-					t.Fatalf("first receive: value %v closed %v, want value %v", got, closed, tt.wantGot)
+			synctest.Test(t, func(t *testing.T) {
+				var c Changes // the zero value is ready to use
+				c.Notify()    // before any Watch: nobody to tell, must not block
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				a, b := c.Watch(ctx), c.Watch(ctx)
+				for range tt.notify {
+					c.Notify()
 				}
-				if got, closed := received(t, ch); got || closed {
-					t.Fatalf("second receive: value %v closed %v, want nothing", got, closed)
+				for _, ch := range []<-chan struct{}{a, b} {
+					if got, closed := received(t, ch); got != tt.wantGot || closed {
+						t.Fatalf("first receive: value %v closed %v, want value %v", got, closed, tt.wantGot)
+					}
+					if got, closed := received(t, ch); got || closed {
+						t.Fatalf("second receive: value %v closed %v, want nothing", got, closed)
+					}
 				}
-			}
+			})
 		})
 	}
 }
 
-func TestChangesContextEnds(t *testing.T) {
+func TestChangesContextEnds(t *testing.T) { synctest.Test(t, testChangesContextEnds) }
+
+func testChangesContextEnds(t *testing.T) {
 	var c Changes
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := c.Watch(ctx)
@@ -82,7 +90,9 @@ func TestChangesContextEnds(t *testing.T) {
 	waitClosed(t, c.Watch(done)) // a context that has already ended
 }
 
-func TestChangesClose(t *testing.T) {
+func TestChangesClose(t *testing.T) { synctest.Test(t, testChangesClose) }
+
+func testChangesClose(t *testing.T) {
 	var c Changes
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

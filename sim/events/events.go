@@ -9,6 +9,7 @@ package events
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -34,76 +35,120 @@ type Event struct {
 	Detail map[string]string `json:"detail,omitempty"`
 }
 
-// Bus fans events out to subscribers and keeps a bounded history, so that a
-// subscriber that connects late can ask for what it missed. The zero value is
-// not usable; call NewBus.
+// The gap marker: a subscriber that fell so far behind that the events it had
+// not read yet left the history receives, in their place, one event with
+// Source SourceBus and Type TypeGap. Its Seq is the last lost event's, so a
+// reader that resumes after the Seq it saw last does not ask for them again;
+// its Detail gives the lost range ("from", "to", inclusive) and "lost", their
+// number.
+const (
+	SourceBus = "events"
+	TypeGap   = "events.gap"
+)
+
+// DefaultHistory is how many events a bus keeps when NewBus is given no
+// limit.
+const DefaultHistory = 100000
+
+// block is how many events one chunk of the history holds. The history grows
+// by chunks up to its limit and then reuses them, so publishing never copies
+// the history.
+const block = 1024
+
+// batch is how many events a subscriber copies out of the history per hold
+// of the bus's lock.
+const batch = 256
+
+// Bus fans events out to subscribers and keeps a bounded history, a ring of
+// the last events, so that a subscriber that connects late can ask for what
+// it missed.
+//
+// Publishing is O(1) and never waits for a subscriber. Each subscriber reads
+// the history at its own pace from its own position, a few hundred events per
+// hold of the lock; a subscriber that falls behind by more than the history
+// loses the oldest events it had not read and gets a gap marker (TypeGap)
+// counting them instead. The zero value is not usable; call NewBus.
 type Bus struct {
-	mu      sync.Mutex
-	seq     uint64
-	history []Event
-	limit   int
-	subs    map[chan Event]struct{}
-	now     func() time.Time
+	mu     sync.Mutex
+	seq    uint64    // of the newest event; 0 before the first
+	chunks [][]Event // the ring: event s lives in chunks[(s-1)/block%len][(s-1)%block]
+	// limit is how many events the ring holds once all chunks exist: a
+	// multiple of block.
+	limit uint64
+	wake  Changes // wakes subscribers after each Emit
+	now   func() time.Time
 }
 
-// NewBus returns a bus that keeps the last limit events for replay.
+// NewBus returns a bus that keeps at least the last limit events for replay
+// (DefaultHistory when limit is 0 or less; rounded up to a multiple of 1024).
+// Its memory grows with the history up to that limit and no further.
 func NewBus(limit int) *Bus {
 	if limit <= 0 {
-		limit = 100000
+		limit = DefaultHistory
 	}
-	return &Bus{limit: limit, subs: make(map[chan Event]struct{}), now: time.Now}
+	n := (limit + block - 1) / block
+	return &Bus{chunks: make([][]Event, n), limit: uint64(n * block), now: time.Now}
 }
 
-// Emit records e, stamping Seq and, when zero, Time. It never blocks: a
-// subscriber whose buffer is full loses the event and sees a gap in Seq.
+// Emit records e, stamping Seq and, when zero, Time. It never blocks on a
+// subscriber and never copies the history.
 func (b *Bus) Emit(e Event) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.seq++
 	e.Seq = b.seq
 	if e.Time.IsZero() {
 		e.Time = b.now()
 	}
-	b.history = append(b.history, e)
-	if len(b.history) > b.limit {
-		b.history = append(b.history[:0:0], b.history[len(b.history)-b.limit:]...)
+	i := (e.Seq - 1) % b.limit
+	c := &b.chunks[i/block]
+	if *c == nil {
+		*c = make([]Event, block)
 	}
-	for ch := range b.subs {
-		select {
-		case ch <- e:
-		default:
-		}
-	}
+	(*c)[i%block] = e
+	b.mu.Unlock()
+	b.wake.Notify()
 }
 
-// Subscribe returns the events after seq `since` (0 for the whole history)
-// followed by every new event, until ctx is done; then the channel is closed.
-func (b *Bus) Subscribe(ctx context.Context, since uint64) <-chan Event {
-	out := make(chan Event, 4096)
-	b.mu.Lock()
-	var backlog []Event
-	for _, e := range b.history {
-		if e.Seq > since {
-			backlog = append(backlog, e)
-		}
+// oldest is the Seq of the oldest event the history still holds (seq+1 when
+// it is empty). b.mu must be held.
+func (b *Bus) oldest() uint64 {
+	if b.seq < b.limit {
+		return 1
 	}
-	live := make(chan Event, 4096)
-	b.subs[live] = struct{}{}
-	b.mu.Unlock()
+	return b.seq - b.limit + 1
+}
 
+// read appends to dst up to batch events from seq next on, or from the
+// oldest kept event if next has left the history, and returns them with the
+// seq the first one has (the events before it are lost).
+func (b *Bus) read(next uint64, dst []Event) ([]Event, uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	first := max(next, b.oldest())
+	for s := first; s <= b.seq && len(dst) < batch; s++ {
+		i := (s - 1) % b.limit
+		dst = append(dst, b.chunks[i/block][i%block])
+	}
+	return dst, first
+}
+
+// Subscribe returns the events after seq since (0 for the whole kept
+// history) followed by every new event, until ctx is done; then the channel
+// is closed. A subscriber that asked for events after since that have left
+// the history, or that reads so slowly that unread events leave it, gets a
+// TypeGap event in their place.
+func (b *Bus) Subscribe(ctx context.Context, since uint64) <-chan Event {
+	out := make(chan Event, batch)
+	wake := b.wake.Watch(ctx) // before the first read: no Emit goes unnoticed
+	b.mu.Lock()
+	next := since + 1
+	if since == 0 {
+		next = b.oldest()
+	}
+	b.mu.Unlock()
 	go func() {
 		defer close(out)
-		defer func() {
-			b.mu.Lock()
-			delete(b.subs, live)
-			b.mu.Unlock()
-		}()
-		last := since
 		send := func(e Event) bool {
-			if e.Seq <= last {
-				return true
-			}
-			last = e.Seq
 			select {
 			case out <- e:
 				return true
@@ -111,21 +156,41 @@ func (b *Bus) Subscribe(ctx context.Context, since uint64) <-chan Event {
 				return false
 			}
 		}
-		for _, e := range backlog {
-			if !send(e) {
-				return
-			}
-		}
+		var buf []Event
 		for {
-			select {
-			case e := <-live:
+			var first uint64
+			buf, first = b.read(next, buf[:0])
+			if first > next {
+				if !send(b.gap(next, first-1)) {
+					return
+				}
+			}
+			for _, e := range buf {
 				if !send(e) {
 					return
 				}
-			case <-ctx.Done():
-				return
+			}
+			if len(buf) > 0 {
+				next = buf[len(buf)-1].Seq + 1
+			} else {
+				next = first
+			}
+			if len(buf) == batch {
+				continue // more may be waiting
+			}
+			if _, ok := <-wake; !ok {
+				return // ctx is done
 			}
 		}
 	}()
 	return out
+}
+
+// gap is the marker for the lost events from to to, inclusive.
+func (b *Bus) gap(from, to uint64) Event {
+	return Event{Seq: to, Time: b.now(), Source: SourceBus, Type: TypeGap, Detail: map[string]string{
+		"from": strconv.FormatUint(from, 10),
+		"to":   strconv.FormatUint(to, 10),
+		"lost": strconv.FormatUint(to-from+1, 10),
+	}}
 }
