@@ -152,8 +152,11 @@ func TestBusSlowSubscriber(t *testing.T) {
 			}
 			last = e.Seq
 		}
-		if delivered+lost != total || gaps != 1 || delivered < block {
-			t.Errorf("delivered %d, lost %d in %d gaps; want %d in all, one gap, the last %d delivered",
+		// The subscriber holds at most its channel's buffer and one batch
+		// while it waits, so it must have lost some; how it interleaved
+		// with Emit decides in how many gaps.
+		if delivered+lost != total || gaps == 0 || delivered < block {
+			t.Errorf("delivered %d, lost %d in %d gaps; want %d in all, a gap, the last %d delivered",
 				delivered, lost, gaps, total, block)
 		}
 		none(t, ch)
