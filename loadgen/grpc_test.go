@@ -17,6 +17,7 @@ import (
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/sim/grpcapp"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 	"github.com/meshsim/meshsim/sim/xds"
 )
 
@@ -110,18 +111,6 @@ func proxylessTarget(xdsAddr string) GRPCTarget {
 	return GRPCTarget{
 		Address: "xds:///echo.m.local",
 		XDS:     &XDSClient{Server: xdsAddr, NodeID: xds.NodeID("m", "front")},
-	}
-}
-
-// waitFor polls cond every 10 ms until it holds, failing the test after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -409,7 +398,7 @@ func TestStreamSurvivesWeightChange(t *testing.T) {
 		}
 		done <- sum
 	}()
-	waitFor(t, 5*time.Second, "every stream to open", func() bool { return sink.count(rundir.KindStreamOpen, nil) == 2*n })
+	polltest.Eventually(t, "every stream to open", func() bool { return sink.count(rundir.KindStreamOpen, nil) == 2*n })
 
 	// Shift every new call to v2 while the streams are open, and check with
 	// unary calls from a client of the same node that the shift is served.
@@ -494,7 +483,7 @@ func TestStreamsTaskReplaced(t *testing.T) {
 				}
 				done <- sum
 			}()
-			waitFor(t, 5*time.Second, "every stream to open", func() bool { return sink.count(rundir.KindStreamOpen, nil) == 2*n })
+			polltest.Eventually(t, "every stream to open", func() bool { return sink.count(rundir.KindStreamOpen, nil) == 2*n })
 
 			stopped := make(chan error, 1)
 			go func() { stopped <- tt.stop(old) }()
@@ -504,7 +493,7 @@ func TestStreamsTaskReplaced(t *testing.T) {
 			if err := <-stopped; err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 10*time.Second, "every stream to resume", func() bool { return sink.count(rundir.KindStreamResume, nil) == 2*n })
+			polltest.Eventually(t, "every stream to resume", func() bool { return sink.count(rundir.KindStreamResume, nil) == 2*n })
 			time.Sleep(100 * time.Millisecond)
 			cancel()
 			sum := <-done

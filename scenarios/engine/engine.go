@@ -22,6 +22,7 @@ import (
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/sim/awsclient"
+	"github.com/meshsim/meshsim/sim/poll"
 )
 
 // Options configure a run.
@@ -413,29 +414,29 @@ func setupError(ctx context.Context, err error) error {
 func waitDataPlane(ctx context.Context, target, host, measure string) error {
 	client := &http.Client{Timeout: time.Second}
 	var last string
-	for {
+	err := poll.Until(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 		if err != nil {
-			return err
+			return false, err
 		}
 		req.Host = host
 		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			chain := resp.Header.Get("x-meshsim-chain")
-			if resp.StatusCode == http.StatusOK && strings.Contains(","+chain, ","+measure+"/") {
-				return nil
-			}
-			last = fmt.Sprintf("status %d, chain %q", resp.StatusCode, chain)
-		} else {
+		if err != nil {
 			last = err.Error()
+			return false, nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the data plane did not answer through %s (Host %s); last: %s", target, host, last)
-		case <-time.After(100 * time.Millisecond):
+		resp.Body.Close()
+		chain := resp.Header.Get("x-meshsim-chain")
+		if resp.StatusCode == http.StatusOK && strings.Contains(","+chain, ","+measure+"/") {
+			return true, nil
 		}
+		last = fmt.Sprintf("status %d, chain %q", resp.StatusCode, chain)
+		return false, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("the data plane did not answer through %s (Host %s); last: %s", target, host, last)
 	}
+	return err
 }
 
 // stepCounter counts observations per step for progress display.

@@ -12,6 +12,7 @@ import (
 	"github.com/meshsim/meshsim/loadgen"
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/sim/grpcapp/echopb"
+	"github.com/meshsim/meshsim/sim/poll"
 	"github.com/meshsim/meshsim/sim/xds"
 )
 
@@ -103,20 +104,16 @@ func (p *loadPlan) readyGRPC(ctx context.Context) error {
 	defer conn.Close()
 	client := echopb.NewEchoClient(conn)
 	var last error
-	for {
+	err = poll.Until(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		_, err := client.Echo(cctx, &echopb.EchoRequest{Name: "meshsim"})
-		cancel()
-		if err == nil {
-			return nil
-		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the data plane did not answer gRPC through %s; last: %v", p.gt, last)
-		case <-time.After(100 * time.Millisecond):
-		}
+		defer cancel()
+		_, last = client.Echo(cctx, &echopb.EchoRequest{Name: "meshsim"})
+		return last == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the data plane did not answer gRPC through %s; last: %v", p.gt, last)
 	}
+	return nil
 }
 
 // run drives the load until ctx is done.

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/sim/poll"
 )
 
 // recordEvents copies the fakes' event stream (GET /_meshsim/events) into
@@ -20,13 +21,10 @@ import (
 // reconnecting after the last event seen if the stream breaks.
 func recordEvents(ctx context.Context, endpoint string, out *rundir.Writer, on func(rundir.Event)) {
 	var since uint64
-	for ctx.Err() == nil {
+	_ = poll.Until(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
 		since = streamEvents(ctx, endpoint, since, out, on)
-		select {
-		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+		return false, nil // the stream ends only with ctx
+	})
 }
 
 func streamEvents(ctx context.Context, endpoint string, since uint64, out *rundir.Writer, on func(rundir.Event)) uint64 {

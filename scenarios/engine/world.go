@@ -18,6 +18,7 @@ import (
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/sim/awsclient"
 	"github.com/meshsim/meshsim/sim/grpcapp"
+	"github.com/meshsim/meshsim/sim/poll"
 	"github.com/meshsim/meshsim/sim/sampleapp"
 	"github.com/meshsim/meshsim/sim/sidecar"
 	"github.com/meshsim/meshsim/sim/xds"
@@ -261,23 +262,22 @@ func (w *world) createNamespace(ctx context.Context) error {
 
 // waitOperation polls a Cloud Map operation until it ends.
 func (w *world) waitOperation(ctx context.Context, id string) (*sdtypes.Operation, error) {
-	for {
+	var op *sdtypes.Operation
+	err := poll.Until(ctx, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
 		out, err := w.aws.CloudMap.GetOperation(ctx, &servicediscovery.GetOperationInput{OperationId: aws.String(id)})
 		if err != nil {
-			return nil, fmt.Errorf("GetOperation %s: %w", id, err)
+			return false, fmt.Errorf("GetOperation %s: %w", id, err)
 		}
 		switch out.Operation.Status {
 		case sdtypes.OperationStatusSuccess:
-			return out.Operation, nil
+			op = out.Operation
+			return true, nil
 		case sdtypes.OperationStatusFail:
-			return nil, fmt.Errorf("operation %s failed: %s", id, aws.ToString(out.Operation.ErrorMessage))
+			return false, fmt.Errorf("operation %s failed: %s", id, aws.ToString(out.Operation.ErrorMessage))
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return false, nil
+	})
+	return op, err
 }
 
 // createMeshService creates a service's virtual nodes (one per version),
@@ -743,20 +743,19 @@ func (w *world) undo(f func(context.Context) error) { w.created = append(w.creat
 
 // waitTasksStopped waits until the cluster runs no task.
 func (w *world) waitTasksStopped(ctx context.Context) error {
-	for {
+	running := 0
+	err := poll.Until(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
 		out, err := w.aws.ECS.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(w.sc.Cluster)})
 		if err != nil {
-			return fmt.Errorf("ecs ListTasks: %w", err)
+			return false, fmt.Errorf("ecs ListTasks: %w", err)
 		}
-		if len(out.TaskArns) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d tasks still running: %w", len(out.TaskArns), ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+		running = len(out.TaskArns)
+		return running == 0, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%d tasks still running: %w", running, err)
 	}
+	return err
 }
 
 // teardown deletes what create made, newest first: ECS services (which

@@ -21,6 +21,8 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/meshsim/meshsim/sim/poll"
 )
 
 // Ports of the fakes' container.
@@ -237,26 +239,26 @@ const FakesReady = "meshsim fakes: ready"
 // response.
 func answers(ctx context.Context, url string) error {
 	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var last error
+	err := poll.Until(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
-			return err
+			return false, err
 		}
 		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			return nil
+		if err != nil {
+			last = err
+			return false, nil
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		resp.Body.Close()
+		return true, nil
+	})
+	if err != nil && last != nil {
+		return last
 	}
+	return err
 }
 
 // portText is a host port for a port binding; "" asks for a free one.

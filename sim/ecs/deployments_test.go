@@ -17,6 +17,7 @@ import (
 
 	"github.com/meshsim/meshsim/sim/ecs"
 	"github.com/meshsim/meshsim/sim/events"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 const testLambda = "arn:aws:lambda:eu-west-1:000000000000:function:gate"
@@ -295,7 +296,7 @@ func TestPauseHookAndContinue(t *testing.T) {
 	arn := aws.ToString(w.update(t, "web", sdk.UpdateServiceInput{TaskDefinition: aws.String("web:2")}).CurrentServiceDeployment)
 
 	var sd types.ServiceDeployment
-	eventually(t, "the deployment to pause", func() bool {
+	polltest.Eventually(t, "the deployment to pause", func() bool {
 		sd = w.serviceDeployment(t, arn)
 		return len(sd.LifecycleHookDetails) == 1 && sd.LifecycleHookDetails[0].Status == types.DeploymentLifecycleHookStatusAwaitingAction
 	})
@@ -371,7 +372,7 @@ func TestTrafficShiftingRollback(t *testing.T) {
 	// awaitPause waits for the PAUSE hook of the deployment and returns its id.
 	awaitPause := func(t *testing.T, w *world, arn string) string {
 		var id string
-		eventually(t, "the pause hook", func() bool {
+		polltest.Eventually(t, "the pause hook", func() bool {
 			for _, h := range w.serviceDeployment(t, arn).LifecycleHookDetails {
 				if h.Status == types.DeploymentLifecycleHookStatusAwaitingAction {
 					id = aws.ToString(h.HookId)
@@ -529,7 +530,7 @@ func TestRollingServiceDeployments(t *testing.T) {
 	w.createService(t, "web", v1, 2, nil)
 	first := w.waitStable(t, "web")
 	arn := aws.ToString(w.update(t, "web", sdk.UpdateServiceInput{TaskDefinition: aws.String("web:2")}).CurrentServiceDeployment)
-	eventually(t, "a failed task of v2", func() bool { return len(w.tasks(t, "web", types.DesiredStatusStopped)) > 0 })
+	polltest.Eventually(t, "a failed task of v2", func() bool { return len(w.tasks(t, "web", types.DesiredStatusStopped)) > 0 })
 	if _, err := w.client.StopServiceDeployment(ctx, &sdk.StopServiceDeploymentInput{
 		ServiceDeploymentArn: aws.String(arn), StopType: types.StopServiceDeploymentStopTypeRollback,
 	}); err != nil {
@@ -709,7 +710,7 @@ func TestSupersededDeployment(t *testing.T) {
 	v3 := w.register(t, "meshsim/test-http:v3", "v3")
 	paused := func(arn string) string {
 		var id string
-		eventually(t, "the pause hook", func() bool {
+		polltest.Eventually(t, "the pause hook", func() bool {
 			for _, h := range w.serviceDeployment(t, arn).LifecycleHookDetails {
 				if h.Status == types.DeploymentLifecycleHookStatusAwaitingAction {
 					id = aws.ToString(h.HookId)

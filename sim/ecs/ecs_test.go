@@ -28,6 +28,7 @@ import (
 	"github.com/meshsim/meshsim/sim/endpoint"
 	"github.com/meshsim/meshsim/sim/events"
 	"github.com/meshsim/meshsim/sim/inproc"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 	"github.com/meshsim/meshsim/sim/sidecar"
 )
 
@@ -385,18 +386,6 @@ func (w *world) tasks(t *testing.T, name string, desired types.DesiredStatus) []
 	return out.Tasks
 }
 
-// eventually polls cond until it holds or fails the test after 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func taskIP(t *testing.T, task types.Task) string {
 	t.Helper()
 	var attachIP string
@@ -535,7 +524,7 @@ func TestServiceLifecycle(t *testing.T) {
 	if s := aws.ToString(del.Service.Status); s != "DRAINING" {
 		t.Errorf("deleted service status %s, want DRAINING", s)
 	}
-	eventually(t, "service INACTIVE", func() bool { return aws.ToString(w.service(t, "web").Status) == "INACTIVE" })
+	polltest.Eventually(t, "service INACTIVE", func() bool { return aws.ToString(w.service(t, "web").Status) == "INACTIVE" })
 
 	// Every task was registered, then deregistered before it was stopped,
 	// and went through the whole lifecycle.
@@ -605,7 +594,7 @@ func testRollingUpdate(t *testing.T, minPercent, maxPercent, desired, minRunning
 		t.Fatal(err)
 	}
 	sawTwoDeployments := false
-	eventually(t, "the rollout to complete", func() bool {
+	polltest.Eventually(t, "the rollout to complete", func() bool {
 		s := w.service(t, "web")
 		if s.RunningCount < minRunning || s.RunningCount+s.PendingCount > maxTasks {
 			t.Fatalf("during the rollout: %d running, %d pending; want >= %d running and <= %d in all", s.RunningCount, s.PendingCount, minRunning, maxTasks)
@@ -692,7 +681,7 @@ func TestHealthCheckFailingTaskNeverRuns(t *testing.T) {
 	w.createService(t, "web", td, 1, nil)
 
 	var stopped []types.Task
-	eventually(t, "two tasks to fail their health checks", func() bool {
+	polltest.Eventually(t, "two tasks to fail their health checks", func() bool {
 		stopped = w.tasks(t, "web", types.DesiredStatusStopped)
 		return len(stopped) >= 2
 	})
@@ -739,7 +728,7 @@ func TestCircuitBreakerRollsBack(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the rollback deployment", func() bool {
+	polltest.Eventually(t, "the rollback deployment", func() bool {
 		s := w.service(t, "web")
 		return aws.ToString(s.Deployments[0].TaskDefinition) == good && aws.ToString(s.Deployments[0].Id) != aws.ToString(first.Id)
 	})
@@ -801,7 +790,7 @@ func TestTaskReplacement(t *testing.T) {
 			w.waitStable(t, "web")
 			victim := w.tasks(t, "web", types.DesiredStatusRunning)[0]
 			tt.stop(t, w, victim)
-			eventually(t, "the task to stop", func() bool {
+			polltest.Eventually(t, "the task to stop", func() bool {
 				stopped := w.tasks(t, "web", types.DesiredStatusStopped)
 				return len(stopped) == 1 && aws.ToString(stopped[0].LastStatus) == "STOPPED"
 			})
@@ -809,7 +798,7 @@ func TestTaskReplacement(t *testing.T) {
 			if aws.ToString(stopped.TaskArn) != aws.ToString(victim.TaskArn) || aws.ToString(stopped.StoppedReason) != tt.wantReason || stopped.StopCode != tt.wantCode {
 				t.Errorf("stopped task %s: %s %q", aws.ToString(stopped.TaskArn), stopped.StopCode, aws.ToString(stopped.StoppedReason))
 			}
-			eventually(t, "a replacement task", func() bool {
+			polltest.Eventually(t, "a replacement task", func() bool {
 				running := w.tasks(t, "web", types.DesiredStatusRunning)
 				return len(running) == 1 && aws.ToString(running[0].LastStatus) == "RUNNING" && aws.ToString(running[0].TaskArn) != aws.ToString(victim.TaskArn)
 			})
@@ -1023,7 +1012,7 @@ func TestTaskStopping(t *testing.T) {
 			w.update(t, "web", sdk.UpdateServiceInput{DesiredCount: aws.Int32(0)})
 			// The waiter counts RUNNING tasks: it is done while the task drains.
 			w.waitStable(t, "web")
-			eventually(t, "the task to stop", func() bool {
+			polltest.Eventually(t, "the task to stop", func() bool {
 				stopped := w.tasks(t, "web", types.DesiredStatusStopped)
 				return len(stopped) == 1 && aws.ToString(stopped[0].LastStatus) == "STOPPED"
 			})

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -273,20 +275,9 @@ func TestHealthStartDelay(t *testing.T) {
 	if a := get(t, c, "http://"+s.Addr()+"/"); a.status != 503 || a.header.Get(HeaderVersion) != "v1" {
 		t.Fatalf("request before the start delay: %d, version %q; want 503 from v1", a.status, a.header.Get(HeaderVersion))
 	}
-	waitFor(t, "health to pass", func() bool { return get(t, c, "http://"+s.Addr()+HealthPath).status == 200 })
+	polltest.Eventually(t, "health to pass", func() bool { return get(t, c, "http://"+s.Addr()+HealthPath).status == 200 })
 	if a := get(t, c, "http://"+s.Addr()+"/"); a.status != 200 {
 		t.Fatalf("request after the start delay: %d", a.status)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -353,7 +344,7 @@ func TestShutdownGracefulFinishesInFlight(t *testing.T) {
 		defer cancel()
 		done <- s.Shutdown(ctx)
 	}()
-	waitFor(t, "the listener to close", func() bool { return refuses(s.Addr()) })
+	polltest.Eventually(t, "the listener to close", func() bool { return refuses(s.Addr()) })
 	release()
 	if r := <-res; r.err != nil || r.status != 200 {
 		t.Errorf("in-flight request during a graceful shutdown: status %d, err %v; want 200", r.status, r.err)
@@ -401,7 +392,7 @@ func TestDrainKeepsServing(t *testing.T) {
 	c := newClient(t)
 	done := make(chan error, 1)
 	go func() { done <- s.Shutdown(context.Background()) }()
-	waitFor(t, "health to fail", func() bool { return get(t, c, "http://"+s.Addr()+HealthPath).status == 503 })
+	polltest.Eventually(t, "health to fail", func() bool { return get(t, c, "http://"+s.Addr()+HealthPath).status == 503 })
 	if a := get(t, c, "http://"+s.Addr()+"/"); a.status != 200 {
 		t.Errorf("request while draining: status %d, want 200", a.status)
 	}
@@ -423,7 +414,7 @@ func TestContextEndCloses(t *testing.T) {
 		t.Fatal("server does not accept connections")
 	}
 	cancel()
-	waitFor(t, "the server to close", func() bool { return refuses(s.Addr()) })
+	polltest.Eventually(t, "the server to close", func() bool { return refuses(s.Addr()) })
 }
 
 func TestStartRejectsBadConfig(t *testing.T) {
