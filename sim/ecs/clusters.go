@@ -87,8 +87,8 @@ func (f *Fake) deleteCluster(region string, in *clusterRefInput) (any, error) {
 				"The Cluster cannot be deleted while Services are active.")
 		}
 	}
-	for _, t := range c.tasks {
-		if t.alive() {
+	for _, s := range c.services {
+		if len(s.live) > 0 {
 			return nil, awsproto.Errorf(http.StatusBadRequest, "ClusterContainsTasksException",
 				"The Cluster cannot be deleted while Tasks are active.")
 		}
@@ -120,13 +120,13 @@ func (f *Fake) clusterOutput(c *cluster, tags bool) clusterOutput {
 		if s.status == serviceActive {
 			out.ActiveServicesCount++
 		}
-	}
-	for _, t := range c.tasks {
-		switch {
-		case t.lastStatus == statusRunning:
-			out.RunningTasksCount++
-		case t.pending():
-			out.PendingTasksCount++
+		for _, t := range s.live {
+			switch {
+			case t.lastStatus == statusRunning:
+				out.RunningTasksCount++
+			case t.pending():
+				out.PendingTasksCount++
+			}
 		}
 	}
 	return out

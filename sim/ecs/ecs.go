@@ -72,10 +72,28 @@ type Options struct {
 	// after a task failed; it doubles with each consecutive failure up to 32
 	// times itself. Default 1 s.
 	RestartBackoff time.Duration
-	// StoppedTaskRetention is how long STOPPED tasks stay visible. Default
-	// 1 h, as in ECS.
+	// StoppedTaskRetention is how long, in ECS time (scaled as Second is),
+	// STOPPED tasks stay visible. Default 1 h, as in ECS.
 	StoppedTaskRetention time.Duration
+	// InactiveServiceRetention is how long, in ECS time (scaled as Second
+	// is), an INACTIVE service stays visible to DescribeServices, with its
+	// service deployments and revisions, before the fake forgets it. ECS
+	// purges INACTIVE services at a time it does not state. Default 1 h.
+	InactiveServiceRetention time.Duration
+	// MaxTasks bounds the tasks the fake runs: the desiredCount of all
+	// ACTIVE services together. CreateService and UpdateService beyond it
+	// fail with a LimitExceededException. Default 1000. Each service is
+	// also bounded by ECS's quota of 5,000 tasks per service.
+	MaxTasks int
+	// TaskLaunchRate is how many tasks a service launches per minute of
+	// ECS time (scaled as Minute is), at most, in bursts of a tenth of it:
+	// ECS throttles task launches (500 per minute per service on Fargate).
+	// Default 500.
+	TaskLaunchRate int
 }
+
+// maxDesiredCount is ECS's quota of tasks per service.
+const maxDesiredCount = 5000
 
 func (o *Options) setDefaults() {
 	if o.Second <= 0 {
@@ -93,6 +111,15 @@ func (o *Options) setDefaults() {
 	if o.StoppedTaskRetention <= 0 {
 		o.StoppedTaskRetention = time.Hour
 	}
+	if o.InactiveServiceRetention <= 0 {
+		o.InactiveServiceRetention = time.Hour
+	}
+	if o.MaxTasks <= 0 {
+		o.MaxTasks = 1000
+	}
+	if o.TaskLaunchRate <= 0 {
+		o.TaskLaunchRate = 500
+	}
 }
 
 // Fake is the ECS API fake. It is an http.Handler for the JSON 1.1 requests
@@ -108,8 +135,10 @@ type Fake struct {
 	revisions          map[string]*serviceRevision   // by ARN
 	taskSeq            uint64                        // tasks launched so far
 	closed             bool
-	traffic            []ServiceTraffic // as the watchers last saw it
-	changes            events.Changes   // tells the watchers of traffic changes
+	changes            events.Changes        // tells the watchers of traffic changes
+	dirty              map[*service]struct{} // services to reconcile soon
+	stoppedTasks       queue[*task]          // STOPPED tasks, oldest first
+	inactiveServices   queue[*service]       // INACTIVE services, oldest first
 
 	kickc     chan struct{}
 	ctx       context.Context // canceled once every task has stopped
@@ -133,6 +162,7 @@ func New(opts Options) *Fake {
 		families:           make(map[string]*family),
 		serviceDeployments: make(map[string]*serviceDeployment),
 		revisions:          make(map[string]*serviceRevision),
+		dirty:              make(map[*service]struct{}),
 		kickc:              make(chan struct{}, 1),
 		loopDone:           make(chan struct{}),
 	}
@@ -246,6 +276,7 @@ const (
 	codeClusterNotFound  = "ClusterNotFoundException"
 	codeServiceNotFound  = "ServiceNotFoundException"
 	codeServiceNotActive = "ServiceNotActiveException"
+	codeLimitExceeded    = "LimitExceededException"
 )
 
 func clientError(format string, args ...any) error {
@@ -270,8 +301,9 @@ func (f *Fake) emit(typ, resource string, detail map[string]string) {
 	f.opts.Bus.Emit(events.Event{Source: "ecs", Type: typ, Resource: resource, Detail: detail})
 }
 
-// kick makes the scheduler look at every service soon.
-func (f *Fake) kick() {
+// kick makes the scheduler look at service s soon. Callers hold f.mu.
+func (f *Fake) kick(s *service) {
+	f.dirty[s] = struct{}{}
 	select {
 	case f.kickc <- struct{}{}:
 	default:

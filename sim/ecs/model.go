@@ -110,6 +110,20 @@ type service struct {
 
 	failStreak  int       // consecutive task failures
 	launchAfter time.Time // no launches before, after failures
+	// launchTokens are the launches the service may make now; they refill
+	// at TaskLaunchRate from tokensAt on.
+	launchTokens float64
+	tokensAt     time.Time
+
+	// live are the tasks of the service that have not stopped, in launch
+	// order; tasks are all its tasks the fake remembers, by task id.
+	live  []*task
+	tasks map[string]*task
+	// traffic is the service's traffic split as the watchers last saw it;
+	// nil when the service is INACTIVE.
+	traffic *ServiceTraffic
+	// inactiveAt is when the service became INACTIVE.
+	inactiveAt time.Time
 }
 
 // deployment is an entry of a service's deployments[]: the tasks of one

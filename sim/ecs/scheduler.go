@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,8 +13,9 @@ import (
 	"github.com/meshsim/meshsim/sim/awsproto"
 )
 
-// loop runs the service scheduler until ctx is done: it reconciles every
-// service when something changed and every ReconcileInterval.
+// loop runs the service scheduler until ctx is done: it reconciles the
+// services that changed when kicked, and every service (forgetting what
+// ECS forgets) every ReconcileInterval.
 func (f *Fake) loop(ctx context.Context) {
 	defer close(f.loopDone)
 	tick := time.NewTicker(f.opts.ReconcileInterval)
@@ -25,13 +25,31 @@ func (f *Fake) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-f.kickc:
+			f.reconcileDirty()
 		case <-tick.C:
+			f.reconcileAll()
 		}
-		f.reconcileAll()
 	}
 }
 
-// reconcileAll reconciles every service and forgets old STOPPED tasks.
+// reconcileDirty reconciles the services kicked since it last ran.
+func (f *Fake) reconcileDirty() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	now := time.Now()
+	for s := range f.dirty {
+		delete(f.dirty, s)
+		if s.status != serviceInactive {
+			f.reconcile(s, now)
+		}
+	}
+}
+
+// reconcileAll reconciles every service and forgets old STOPPED tasks and
+// INACTIVE services.
 func (f *Fake) reconcileAll() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -39,17 +57,15 @@ func (f *Fake) reconcileAll() {
 		return
 	}
 	now := time.Now()
+	clear(f.dirty)
 	for _, c := range f.clusters {
 		for _, s := range c.services {
 			if s.status != serviceInactive {
 				f.reconcile(s, now)
 			}
 		}
-		maps.DeleteFunc(c.tasks, func(_ string, t *task) bool {
-			return !t.alive() && now.Sub(t.stoppedAt) > f.opts.StoppedTaskRetention
-		})
 	}
-	f.publish()
+	f.prune(now)
 }
 
 // reconcile moves service s one step towards its desired state, as the ECS
@@ -122,8 +138,8 @@ func (f *Fake) reconcile(s *service, now time.Time) {
 		}
 	}
 	// Launch tasks of the primary deployment within maximumPercent.
-	if !frozen && s.status == serviceActive && !now.Before(s.launchAfter) {
-		for range min(desired-len(live[primary]), maxTotal-inflight) {
+	if !frozen && s.status == serviceActive {
+		for range f.launches(s, min(desired-len(live[primary]), maxTotal-inflight), now) {
 			started = append(started, f.launch(s, primary, now).id)
 		}
 	}
@@ -174,8 +190,8 @@ func (f *Fake) reconcileShift(s *service, now time.Time) {
 				stopped = append(stopped, t.id)
 			}
 		}
-		if d.rolloutState != rolloutFailed && !now.Before(s.launchAfter) {
-			for range d.desired - len(live[d]) {
+		if d.rolloutState != rolloutFailed {
+			for range f.launches(s, d.desired-len(live[d]), now) {
 				started = append(started, f.launch(s, d, now).id)
 			}
 		}
@@ -259,24 +275,39 @@ func (f *Fake) settle(s *service, now time.Time) {
 
 	if s.status == serviceDraining && total == 0 {
 		s.status = serviceInactive
+		s.inactiveAt = now
+		f.inactiveServices.push(s)
 	}
 	if s.current != nil {
 		s.current.notify()
 	}
-	f.publish()
+	f.publish(s)
 }
 
 // serviceTasks returns the tasks of s that have not stopped, oldest first.
-// Callers hold f.mu.
-func (f *Fake) serviceTasks(s *service) []*task {
-	var tasks []*task
-	for _, t := range s.cluster.tasks {
-		if t.service == s && t.alive() {
-			tasks = append(tasks, t)
-		}
+// The slice is the service's own: callers hold f.mu and do not keep or
+// change it.
+func (f *Fake) serviceTasks(s *service) []*task { return s.live }
+
+// launches returns how many of want tasks s may launch now: none while it
+// backs off after failures, and no more than its launch tokens, which
+// refill at TaskLaunchRate per ECS minute up to a tenth of it. Callers
+// hold f.mu.
+func (f *Fake) launches(s *service, want int, now time.Time) int {
+	if want <= 0 || now.Before(s.launchAfter) {
+		return 0
 	}
-	slices.SortFunc(tasks, func(a, b *task) int { return cmp.Compare(a.seq, b.seq) })
-	return tasks
+	rate := float64(f.opts.TaskLaunchRate)
+	burst := max(1, rate/10)
+	if s.tokensAt.IsZero() {
+		s.launchTokens = burst
+	} else {
+		s.launchTokens = min(burst, s.launchTokens+rate*float64(now.Sub(s.tokensAt))/float64(f.opts.Minute))
+	}
+	s.tokensAt = now
+	n := min(want, int(s.launchTokens))
+	s.launchTokens -= float64(n)
+	return n
 }
 
 // taskList formats task ids as ECS service events do: "(task a) (task b)".
@@ -467,6 +498,8 @@ func (f *Fake) launch(s *service, d *deployment, now time.Time) *task {
 		}
 	}
 	c.tasks[id] = t
+	s.tasks[id] = t
+	s.live = append(s.live, t)
 	f.setStatus(t, statusProvisioning)
 	f.taskGroup.Add(1)
 	go f.runTask(t)

@@ -401,7 +401,7 @@ func (f *Fake) stopServiceDeployment(region string, in *stopServiceDeploymentInp
 	default:
 		f.setSDStatus(sd, sdRollbackRequested, reason)
 		f.failDeployment(s, sd.target, reason, event, false, true)
-		f.kick()
+		f.kick(s)
 	}
 	return map[string]any{"serviceDeploymentArn": sd.arn}, nil
 }

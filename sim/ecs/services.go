@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"net/http"
 	"slices"
 	"time"
 
@@ -20,8 +21,8 @@ func (f *Fake) createService(region string, in *createServiceInput) (any, error)
 	if in.DesiredCount == nil {
 		return nil, invalidParameter("desiredCount is required for a REPLICA service.")
 	}
-	if *in.DesiredCount < 0 {
-		return nil, invalidParameter("desiredCount must be 0 or more.")
+	if err := checkDesiredCount(*in.DesiredCount); err != nil {
+		return nil, err
 	}
 	config, parsed, err := deploymentConfiguration(nil, in.DeploymentConfiguration)
 	if err != nil {
@@ -46,6 +47,9 @@ func (f *Fake) createService(region string, in *createServiceInput) (any, error)
 	if td == nil {
 		return nil, invalidParameter("TaskDefinition not found.")
 	}
+	if err := f.checkTaskLimit(nil, *in.DesiredCount); err != nil {
+		return nil, err
+	}
 	if err := f.checkRegistries(in.ServiceRegistries, td); err != nil {
 		return nil, err
 	}
@@ -67,17 +71,20 @@ func (f *Fake) createService(region string, in *createServiceInput) (any, error)
 		networkConfiguration: in.NetworkConfiguration,
 		serviceConnect:       in.ServiceConnectConfiguration,
 		connect:              connect,
+		tasks:                make(map[string]*task),
 	}
 	c.services[s.name] = s
 	f.deploy(s, f.newRevision(s, td))
-	f.kick()
-	f.publish()
+	f.kick(s)
+	f.publish(s)
 	return map[string]any{"service": f.serviceOutput(s, true)}, nil
 }
 
 func (f *Fake) updateService(region string, in *updateServiceInput) (any, error) {
-	if in.DesiredCount != nil && *in.DesiredCount < 0 {
-		return nil, invalidParameter("desiredCount must be 0 or more.")
+	if in.DesiredCount != nil {
+		if err := checkDesiredCount(*in.DesiredCount); err != nil {
+			return nil, err
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -87,6 +94,11 @@ func (f *Fake) updateService(region string, in *updateServiceInput) (any, error)
 	}
 	if s.status != serviceActive {
 		return nil, errServiceNotActive
+	}
+	if in.DesiredCount != nil {
+		if err := f.checkTaskLimit(s, *in.DesiredCount); err != nil {
+			return nil, err
+		}
 	}
 	td := s.deployments[0].def
 	if in.TaskDefinition != "" {
@@ -140,8 +152,8 @@ func (f *Fake) updateService(region string, in *updateServiceInput) (any, error)
 		in.ServiceConnectConfiguration != nil || in.NetworkConfiguration != nil {
 		f.deploy(s, f.newRevision(s, td))
 	}
-	f.kick()
-	f.publish()
+	f.kick(s)
+	f.publish(s)
 	return map[string]any{"service": f.serviceOutput(s, false)}, nil
 }
 
@@ -210,10 +222,37 @@ func (f *Fake) deleteService(region string, in *deleteServiceInput) (any, error)
 		if sd := s.current; sd != nil && sd.active() {
 			f.endServiceDeployment(sd, sdStopped, "The service was deleted.")
 		}
-		f.kick()
-		f.publish()
+		f.kick(s)
+		f.publish(s)
 	}
 	return map[string]any{"service": f.serviceOutput(s, false)}, nil
+}
+
+// checkDesiredCount checks a desiredCount against ECS's bounds.
+func checkDesiredCount(n int) error {
+	if n < 0 || n > maxDesiredCount {
+		return invalidParameter("desiredCount must be between 0 and %d (the Amazon ECS quota of tasks per service).", maxDesiredCount)
+	}
+	return nil
+}
+
+// checkTaskLimit checks that service s (nil for a new service) asking for
+// desired tasks keeps the desiredCount of all ACTIVE services within
+// MaxTasks. Callers hold f.mu.
+func (f *Fake) checkTaskLimit(s *service, desired int) error {
+	total := desired
+	for _, c := range f.clusters {
+		for _, other := range c.services {
+			if other != s && other.status == serviceActive {
+				total += other.desiredCount
+			}
+		}
+	}
+	if total > f.opts.MaxTasks {
+		return awsproto.Errorf(http.StatusBadRequest, codeLimitExceeded,
+			"meshsim runs at most %d tasks (the desiredCount of all services together; Options.MaxTasks); this request asks for %d.", f.opts.MaxTasks, total)
+	}
+	return nil
 }
 
 // findService returns service ref (a name or an ARN) of cluster ref.
@@ -319,10 +358,7 @@ func (f *Fake) serviceOutput(s *service, tags bool) serviceOutput {
 	for i, d := range s.deployments {
 		counts[d] = &out.Deployments[i]
 	}
-	for _, t := range s.cluster.tasks {
-		if t.service != s {
-			continue
-		}
+	for _, t := range s.live {
 		d := counts[t.deployment]
 		switch {
 		case t.lastStatus == statusRunning:

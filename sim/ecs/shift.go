@@ -120,8 +120,8 @@ func (f *Fake) enter(sd *serviceDeployment, stage string, change func()) bool {
 	f.setStage(sd, stage)
 	if change != nil {
 		change()
-		f.kick()
-		f.publish()
+		f.kick(sd.service)
+		f.publish(sd.service)
 	}
 	return true
 }
@@ -233,7 +233,7 @@ func (f *Fake) trafficChanged(sd *serviceDeployment) {
 		"production":        strings.Join(prod, ","),
 		"test":              strings.Join(test, ","),
 	})
-	f.publish()
+	f.publish(s)
 }
 
 // formatPercent formats a traffic weight (percent) in its shortest form.
@@ -298,7 +298,7 @@ func (f *Fake) rollBack(sd *serviceDeployment) {
 	f.shift(sd, 0, 0)
 	f.setStage(sd, stageCleanUp)
 	green.desired = 0
-	f.kick()
+	f.kick(s)
 	f.mu.Unlock()
 
 	if !f.await(sd, -1, func() bool { return sd.status != sdRollbackInProgress || !slices.Contains(s.deployments, green) }) {

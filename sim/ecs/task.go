@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -16,7 +17,6 @@ import (
 // DEPROVISIONING and STOPPED.
 func (f *Fake) runTask(t *task) {
 	defer f.taskGroup.Done()
-	defer f.kick()
 	if f.provision(t) && f.start(t) {
 		if f.activate(t) {
 			f.waitForStop(t)
@@ -209,8 +209,15 @@ func (f *Fake) finish(t *task) {
 	}
 	t.stoppedAt = time.Now()
 	f.setStatus(t, statusStopped)
-	if s := t.service; s != nil && s.status != serviceInactive {
-		f.settle(s, t.stoppedAt)
+	f.stoppedTasks.push(t)
+	if s := t.service; s != nil {
+		if i := slices.Index(s.live, t); i >= 0 {
+			s.live = slices.Delete(s.live, i, i+1)
+		}
+		if s.status != serviceInactive {
+			f.settle(s, t.stoppedAt)
+			f.kick(s)
+		}
 	}
 }
 
@@ -318,7 +325,9 @@ func (f *Fake) requestStop(t *task, reason, code string) {
 		t.cancelStart()
 	}
 	t.notify()
-	f.kick()
+	if t.service != nil {
+		f.kick(t.service)
+	}
 }
 
 // failTask stops t for reason. The service waits before it launches again

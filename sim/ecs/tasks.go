@@ -30,11 +30,14 @@ func (f *Fake) listTasks(region string, in *listTasksInput) (any, error) {
 			return nil, errServiceNotFound
 		}
 	}
+	candidates := c.tasks
+	if svc != nil {
+		candidates = svc.tasks
+	}
 	var tasks []*task
-	for _, t := range c.tasks {
+	for _, t := range candidates {
 		switch {
 		case t.desiredStatus != desired,
-			svc != nil && t.service != svc,
 			in.Family != "" && t.def.family != in.Family,
 			in.StartedBy != "" && (t.deployment == nil || t.deployment.id != in.StartedBy):
 			continue

@@ -50,39 +50,51 @@ func (f *Fake) TrafficState() []ServiceTraffic {
 	return f.trafficState()
 }
 
-// trafficState computes TrafficState. Callers hold f.mu.
+// trafficState computes TrafficState from each service's last published
+// traffic split. Callers hold f.mu.
 func (f *Fake) trafficState() []ServiceTraffic {
 	var out []ServiceTraffic
 	for _, c := range f.clusters {
 		for _, s := range c.services {
-			if s.status == serviceInactive || len(s.deployments) == 0 {
-				continue
+			if st := s.traffic; st != nil {
+				c := *st
+				c.ServiceConnect = st.ServiceConnect.clone()
+				c.Revisions = slices.Clone(st.Revisions)
+				out = append(out, c)
 			}
-			st := ServiceTraffic{
-				Cluster:        c.name,
-				Service:        s.name,
-				ServiceARN:     s.arn,
-				Strategy:       s.parsed.Strategy,
-				ServiceConnect: s.deployments[0].revision.connect.clone(),
-			}
-			if s.current != nil {
-				st.Strategy = s.current.parsed.Strategy
-			}
-			w := f.weights(s)
-			for _, d := range s.deployments {
-				st.Revisions = append(st.Revisions, RevisionTraffic{
-					DeploymentID:       d.id,
-					ServiceRevisionARN: d.revision.arn,
-					TaskDefinitionARN:  d.def.arn,
-					ProductionWeight:   w[d].production,
-					TestWeight:         w[d].test,
-				})
-			}
-			out = append(out, st)
 		}
 	}
 	slices.SortFunc(out, func(a, b ServiceTraffic) int { return cmp.Compare(a.ServiceARN, b.ServiceARN) })
 	return out
+}
+
+// serviceTraffic computes the traffic split of s; nil when s is INACTIVE.
+// Callers hold f.mu.
+func (f *Fake) serviceTraffic(s *service) *ServiceTraffic {
+	if s.status == serviceInactive || len(s.deployments) == 0 {
+		return nil
+	}
+	st := &ServiceTraffic{
+		Cluster:        s.cluster.name,
+		Service:        s.name,
+		ServiceARN:     s.arn,
+		Strategy:       s.parsed.Strategy,
+		ServiceConnect: s.deployments[0].revision.connect.clone(),
+	}
+	if s.current != nil {
+		st.Strategy = s.current.parsed.Strategy
+	}
+	w := f.weights(s)
+	for _, d := range s.deployments {
+		st.Revisions = append(st.Revisions, RevisionTraffic{
+			DeploymentID:       d.id,
+			ServiceRevisionARN: d.revision.arn,
+			TaskDefinitionARN:  d.def.arn,
+			ProductionWeight:   w[d].production,
+			TestWeight:         w[d].test,
+		})
+	}
+	return st
 }
 
 // Watch returns a channel that receives a value after TrafficState changes.
@@ -94,13 +106,13 @@ func (f *Fake) Watch(ctx context.Context) <-chan struct{} {
 	return f.changes.Watch(ctx)
 }
 
-// publish notifies the watchers when the traffic state differs from the
-// one they last saw. Callers hold f.mu.
-func (f *Fake) publish() {
-	st := f.trafficState()
-	if reflect.DeepEqual(st, f.traffic) {
+// publish notifies the watchers when the traffic split of s differs from
+// the one they last saw. Callers hold f.mu.
+func (f *Fake) publish(s *service) {
+	st := f.serviceTraffic(s)
+	if reflect.DeepEqual(st, s.traffic) {
 		return
 	}
-	f.traffic = st
+	s.traffic = st
 	f.changes.Notify()
 }
