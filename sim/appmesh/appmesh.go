@@ -56,7 +56,17 @@ type Fake struct {
 	mu     sync.Mutex
 	meshes map[string]*meshEntry
 	tokens map[string]tokenUse
+	// tokenOrder holds the remembered clientTokens, oldest first; beyond
+	// tokenLimit of them the oldest are forgotten, as AWS honours a token
+	// for a while only, so memory does not grow with the number of calls
+	// (the SDK gives every create its own token).
+	tokenOrder []string
+	tokenLimit int
 }
+
+// TokenHistory is how many clientTokens the fake remembers: a request that
+// repeats one of the last TokenHistory tokens is answered as a retry.
+const TokenHistory = 10000
 
 type meshEntry struct {
 	data     MeshData
@@ -94,10 +104,11 @@ type operation struct {
 // New returns an empty App Mesh.
 func New(opts Options) *Fake {
 	f := &Fake{
-		bus:    opts.Bus,
-		now:    func() time.Time { return time.UnixMilli(time.Now().UnixMilli()).UTC() },
-		meshes: make(map[string]*meshEntry),
-		tokens: make(map[string]tokenUse),
+		bus:        opts.Bus,
+		now:        func() time.Time { return time.UnixMilli(time.Now().UnixMilli()).UTC() },
+		meshes:     make(map[string]*meshEntry),
+		tokens:     make(map[string]tokenUse),
+		tokenLimit: TokenHistory,
 	}
 	add := func(method, pattern string, h func(*Fake, call) (any, error)) {
 		f.ops = append(f.ops, operation{method: method, pattern: strings.Split(pattern, "/"), handle: h})
@@ -271,7 +282,14 @@ func (f *Fake) rememberToken(token, op, key string, body any) error {
 	if err != nil {
 		return fmt.Errorf("fingerprinting request: %w", err)
 	}
+	if _, ok := f.tokens[token]; !ok {
+		f.tokenOrder = append(f.tokenOrder, token)
+	}
 	f.tokens[token] = tokenUse{op: op, key: key, req: req}
+	for len(f.tokenOrder) > f.tokenLimit {
+		delete(f.tokens, f.tokenOrder[0])
+		f.tokenOrder = f.tokenOrder[1:]
+	}
 	return nil
 }
 

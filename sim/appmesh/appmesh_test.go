@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -609,6 +610,42 @@ func TestClientToken(t *testing.T) {
 		if err != nil || aws.ToInt64(out.Route.Metadata.Version) != 2 {
 			t.Fatalf("update %d = %+v, %v; a retried update must not bump the version again", i, out, err)
 		}
+	}
+}
+
+// Only the last clientTokens are remembered: the SDK gives every create its
+// own token, and a long run must not keep them all.
+func TestClientTokensBounded(t *testing.T) {
+	h := newHarness(t)
+	h.fake.tokenLimit = 2
+	ctx := context.Background()
+	h.world(t)
+	create := func(name, token string) string {
+		t.Helper()
+		out, err := h.c.CreateVirtualNode(ctx, &am.CreateVirtualNodeInput{MeshName: aws.String("demo"),
+			VirtualNodeName: aws.String(name), Spec: nodeSpec("v9"), ClientToken: aws.String(token)})
+		if err != nil {
+			t.Fatalf("create %s with token %s: %v", name, token, err)
+		}
+		return aws.ToString(out.VirtualNode.Metadata.Uid)
+	}
+	for i := range 3 {
+		name := fmt.Sprintf("n%d", i)
+		create(name, "tok-"+name)
+		if _, err := h.c.DeleteVirtualNode(ctx, &am.DeleteVirtualNodeInput{MeshName: aws.String("demo"), VirtualNodeName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.fake.mu.Lock()
+	n, order := len(h.fake.tokens), len(h.fake.tokenOrder)
+	h.fake.mu.Unlock()
+	if n != 2 || order != 2 {
+		t.Fatalf("%d tokens remembered (%d in order), want 2", n, order)
+	}
+	// The forgotten token creates the node anew.
+	create("n0", "tok-n0")
+	if _, err := h.c.DescribeVirtualNode(ctx, &am.DescribeVirtualNodeInput{MeshName: aws.String("demo"), VirtualNodeName: aws.String("n0")}); err != nil {
+		t.Errorf("node created with a forgotten token: %v", err)
 	}
 }
 

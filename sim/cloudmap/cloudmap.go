@@ -57,6 +57,11 @@ type Options struct {
 	OperationDelay time.Duration
 }
 
+// OperationHistory is how many finished operations GetOperation still
+// answers; older ones are forgotten (OperationNotFound), and so are the
+// CreatorRequestIds of the registrations they made.
+const OperationHistory = 10000
+
 // Instance is a registered instance as DiscoverInstances reports it.
 type Instance struct {
 	// ID is the instance id given at registration (for ECS, the task id).
@@ -88,7 +93,12 @@ type Fake struct {
 	// their operation, so that a retried call is not applied twice.
 	registerTokens map[string]string
 	queue          []*operation // pending operations, in due order
-	changes        events.Changes
+	// finished holds the ids of finished operations, oldest first; beyond
+	// opLimit of them the oldest are forgotten, as AWS forgets old
+	// operations, so the history stays bounded however long the run.
+	finished []string
+	opLimit  int
+	changes  events.Changes
 
 	wake      chan struct{}
 	done      chan struct{}
@@ -107,6 +117,7 @@ func New(opts Options) *Fake {
 		services:       make(map[string]*service),
 		operations:     make(map[string]*operation),
 		registerTokens: make(map[string]string),
+		opLimit:        OperationHistory,
 		wake:           make(chan struct{}, 1),
 		done:           make(chan struct{}),
 	}

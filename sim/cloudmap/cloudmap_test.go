@@ -3,6 +3,7 @@ package cloudmap
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"reflect"
 	"strings"
@@ -784,4 +785,65 @@ func TestRegionFromSignature(t *testing.T) {
 	if arn := aws.ToString(svc.Service.Arn); !strings.HasPrefix(arn, "arn:aws:servicediscovery:eu-west-1:000000000000:service/srv-") {
 		t.Fatalf("service ARN = %s, want region eu-west-1", arn)
 	}
+}
+
+// Finished operations are forgotten beyond the history's limit, and so are
+// the CreatorRequestIds of the registrations they made: the fake's memory
+// does not grow with the number of calls.
+func TestOperationHistoryBounded(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.fake.opLimit = 3
+	ctx := context.Background()
+	web := &sd.CreateHttpNamespaceInput{Name: aws.String("web"), CreatorRequestId: aws.String("ns-tok")}
+	webOp, err := h.c.CreateHttpNamespace(ctx, web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := h.service(t, h.httpNamespace(t, "apps"), "movie", false)
+	var ops []string
+	for i := range 5 {
+		out, err := h.c.RegisterInstance(ctx, &sd.RegisterInstanceInput{ServiceId: svc.Id,
+			InstanceId: aws.String(fmt.Sprintf("t%d", i)), CreatorRequestId: aws.String(fmt.Sprintf("tok-%d", i)),
+			Attributes: map[string]string{AttrIPv4: "127.0.0.2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, aws.ToString(out.OperationId))
+	}
+	// The namespace's operation and the first two registrations are gone.
+	for i, id := range ops {
+		_, err := h.c.GetOperation(ctx, &sd.GetOperationInput{OperationId: aws.String(id)})
+		if i < 2 {
+			wantCode(t, err, "OperationNotFound")
+		} else if err != nil {
+			t.Errorf("operation %d: %v", i, err)
+		}
+	}
+	h.fake.mu.Lock()
+	nOps, nTokens := len(h.fake.operations), len(h.fake.registerTokens)
+	h.fake.mu.Unlock()
+	if nOps != 3 || nTokens != 3 {
+		t.Errorf("%d operations and %d tokens kept, want 3 and 3", nOps, nTokens)
+	}
+	// A forgotten token starts a new operation; a remembered one repeats.
+	for i, wantSame := range map[int]bool{0: false, 4: true} {
+		out, err := h.c.RegisterInstance(ctx, &sd.RegisterInstanceInput{ServiceId: svc.Id,
+			InstanceId: aws.String(fmt.Sprintf("t%d", i)), CreatorRequestId: aws.String(fmt.Sprintf("tok-%d", i)),
+			Attributes: map[string]string{AttrIPv4: "127.0.0.2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if same := aws.ToString(out.OperationId) == ops[i]; same != wantSame {
+			t.Errorf("retry of registration %d: same operation %v, want %v", i, same, wantSame)
+		}
+	}
+	// A namespace's CreatorRequestId still guards the namespace after its
+	// operation is forgotten.
+	again, err := h.c.CreateHttpNamespace(ctx, web)
+	if err != nil || aws.ToString(again.OperationId) != aws.ToString(webOp.OperationId) {
+		t.Errorf("retried CreateHttpNamespace = %v, %v; want operation %s", again, err, aws.ToString(webOp.OperationId))
+	}
+	web.Name = aws.String("other")
+	_, err = h.c.CreateHttpNamespace(ctx, web)
+	wantCode(t, err, "DuplicateRequest")
 }

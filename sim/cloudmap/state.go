@@ -157,13 +157,8 @@ func (f *Fake) serviceCount(nsID string) int {
 // operation back. f.mu must be held.
 func (f *Fake) createNamespace(ns *namespace) (string, error) {
 	if ns.creatorRequestID != "" {
-		if opID, ok := f.namespaceRequest(ns.creatorRequestID); ok {
-			op := f.operations[opID]
-			prev := op.pending
-			if prev == nil {
-				prev = f.namespaces[op.targets[targetNamespace]]
-			}
-			if prev != nil && prev.name == ns.name && prev.typ == ns.typ {
+		if opID, prev := f.namespaceRequest(ns.creatorRequestID); prev != nil {
+			if prev.name == ns.name && prev.typ == ns.typ {
 				return opID, nil
 			}
 			return "", &awsproto.Error{Status: http.StatusBadRequest, Code: "DuplicateRequest",
@@ -199,20 +194,21 @@ func (f *Fake) createNamespace(ns *namespace) (string, error) {
 	return op.id, nil
 }
 
-// namespaceRequest finds the operation that created, or is creating, a
-// namespace for the CreatorRequestId token.
-func (f *Fake) namespaceRequest(token string) (string, bool) {
+// namespaceRequest finds the namespace created, or being created, for the
+// CreatorRequestId token, and the operation that creates it (which may have
+// been forgotten since).
+func (f *Fake) namespaceRequest(token string) (string, *namespace) {
 	for _, ns := range f.namespaces {
 		if ns.creatorRequestID == token {
-			return ns.createOp, true
+			return ns.createOp, ns
 		}
 	}
 	for _, op := range f.queue {
 		if op.pending != nil && op.creatorRequestID == token {
-			return op.id, true
+			return op.id, op.pending
 		}
 	}
-	return "", false
+	return "", nil
 }
 
 // namespaceNameFree reports NamespaceAlreadyExists, or DuplicateRequest when
@@ -517,15 +513,32 @@ func (f *Fake) finish(op *operation) {
 	op.apply = nil
 	op.pending = nil
 	op.updated = f.now()
-	if err == nil {
-		op.status = statusSuccess
+	op.status = statusSuccess
+	if err != nil {
+		op.status = statusFail
+		op.errorMessage = err.Error()
+		if e, ok := err.(*awsproto.Error); ok {
+			op.errorCode = e.Code
+			op.errorMessage = e.Message
+		}
+	}
+	f.finished = append(f.finished, op.id)
+	for len(f.finished) > f.opLimit {
+		f.forget(f.finished[0])
+		f.finished = f.finished[1:]
+	}
+}
+
+// forget drops a finished operation and the CreatorRequestId that led to it.
+// f.mu must be held.
+func (f *Fake) forget(opID string) {
+	op, ok := f.operations[opID]
+	if !ok {
 		return
 	}
-	op.status = statusFail
-	op.errorMessage = err.Error()
-	if e, ok := err.(*awsproto.Error); ok {
-		op.errorCode = e.Code
-		op.errorMessage = e.Message
+	delete(f.operations, opID)
+	if t := op.creatorRequestID; t != "" && f.registerTokens[t] == opID {
+		delete(f.registerTokens, t)
 	}
 }
 
