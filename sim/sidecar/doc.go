@@ -45,5 +45,9 @@
 // admin port) serves /meshsim/faults, through which a rehearsal makes the
 // sidecar delay the requests it forwards, or drop a share of them
 // (SetDelay, SetDropPercent, ClearFaults). With no fault set, a request
-// pays one atomic load for the feature.
+// pays one atomic load for the feature. The same listener serves
+// /meshsim/stats, the proxy's queueing figures (requests in flight, those
+// waiting for their upstream, and the peaks of both since the previous
+// read), which a run samples to see whether the proxies queued (ReadStats,
+// or Proxy.Stats in the same process).
 package sidecar

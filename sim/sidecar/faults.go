@@ -176,6 +176,7 @@ func (p *Proxy) adminHandler() http.Handler {
 		p.setFaults(f)
 		writeFaults(w, f)
 	})
+	mux.HandleFunc("GET "+StatsPath, p.serveStats)
 	mux.HandleFunc("DELETE "+FaultsPath, func(w http.ResponseWriter, r *http.Request) {
 		p.adminMu.Lock()
 		defer p.adminMu.Unlock()

@@ -23,14 +23,21 @@ import (
 // listener reach that application.
 func startIngressSidecar(t *testing.T) *sidecar.Proxy {
 	t.Helper()
+	return startIngressSidecarWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "home app")
+	}))
+}
+
+// startIngressSidecarWith is startIngressSidecar with app as the
+// application.
+func startIngressSidecarWith(t *testing.T, h http.Handler) *sidecar.Proxy {
+	t.Helper()
 	ip := loopbackIP(t)
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "8080"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "home app")
-	})}
+	app := &http.Server{Handler: h}
 	go app.Serve(ln)
 	t.Cleanup(func() { app.Close() })
 	cp := startControlPlane(t, "")

@@ -60,6 +60,8 @@ type forward struct {
 
 func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := h.p
+	p.queue.enter()
+	defer p.queue.leave()
 	snap := p.state.Load()
 	ls := snap.listeners[*h.b.name.Load()]
 	if ls == nil || ls.routes == nil {
@@ -219,14 +221,17 @@ func grpcStatus(httpStatus int) int {
 // route's retry policy: each retry picks the cluster's next endpoint. The
 // request body of each attempt is a reader of the forward's replayBody
 // (the body ReverseProxy hands over cannot be closed, and the HTTP/2
-// transport closes an attempt's body to stop it).
-type retryTransport struct{}
+// transport closes an attempt's body to stop it). queue counts the
+// requests waiting for their response headers.
+type retryTransport struct{ queue *queueStats }
 
-func (retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	f := forwardOf(req)
 	if f == nil {
 		return nil, errors.New("sidecar: request without routing decision")
 	}
+	t.queue.wait()
+	defer t.queue.done()
 	pol := f.route.retry
 	if pol == nil || pol.numRetries == 0 {
 		return f.up.transport.RoundTrip(f.attempt(req, req))

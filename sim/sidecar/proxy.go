@@ -34,6 +34,7 @@ type Proxy struct {
 
 	state  atomic.Pointer[snapshot]
 	faults atomic.Pointer[Faults] // nil when none
+	queue  queueStats
 
 	adminMu sync.Mutex // serializes changes of faults
 	admin   *http.Server
@@ -143,7 +144,7 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 	p.pool = newBufferPool()
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
-		Transport:      retryTransport{},
+		Transport:      retryTransport{queue: &p.queue},
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       log.New(io.Discard, "", 0),
