@@ -54,6 +54,9 @@ type StreamConfig struct {
 	// Duration is how long to hold the streams; zero holds them until ctx
 	// is done.
 	Duration time.Duration
+	// Meter, when set, follows the messages Chat streams send, each due an
+	// Interval after the previous one (see Meter).
+	Meter *Meter
 }
 
 func (c StreamConfig) normalize() (StreamConfig, error) {
@@ -308,15 +311,23 @@ func (r *streamRunner) chatCall(ctx context.Context, client echopb.EchoClient, s
 		}
 		t := time.NewTicker(r.cfg.Interval)
 		defer t.Stop()
+		var tick time.Time // when the message being sent fell due; zero for the first
 		for {
 			sent++
 			if !send(sent) {
 				return
 			}
+			if m := r.cfg.Meter; m != nil {
+				var lag time.Duration
+				if !tick.IsZero() {
+					lag = time.Since(tick)
+				}
+				m.sentLate(lag)
+			}
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
+			case tick = <-t.C:
 			}
 		}
 	})

@@ -35,6 +35,9 @@ type GRPCUnaryConfig struct {
 	// most 10000) and the same trade-off: once the cap is reached calls go
 	// out late, and their wait counts in their latency.
 	MaxInFlight uint64
+	// Meter, when set, follows the calls against the schedule while the
+	// load runs (see Meter).
+	Meter *Meter
 }
 
 func (c GRPCUnaryConfig) normalize() (GRPCUnaryConfig, error) {
@@ -100,7 +103,7 @@ func RunGRPCUnary(ctx context.Context, cfg GRPCUnaryConfig, step func() int, sin
 		clients[i] = echopb.NewEchoClient(cc)
 	}
 
-	sched := newSchedule(cfg.Rate, step)
+	sched := newSchedule(cfg.Rate, step, cfg.Meter)
 	// abortCtx is the parent of every call's context: cancelling it
 	// abandons the calls in flight.
 	abortCtx, abort := context.WithCancel(context.Background())
@@ -113,7 +116,7 @@ func RunGRPCUnary(ctx context.Context, cfg GRPCUnaryConfig, step func() int, sin
 	go func() {
 		defer close(results)
 		defer inFlight.Wait()
-		sched.began = time.Now()
+		sched.start(time.Now())
 		pace(sendCtx, sched, cfg.Duration, cfg.MaxInFlight, &inFlight, func(seq uint64) {
 			results <- callEcho(abortCtx, clients[seq%uint64(len(clients))], cfg, sched, seq)
 		})

@@ -89,6 +89,9 @@ type HTTPConfig struct {
 	// in each observation, taken from the x-meshsim-chain response header.
 	// Empty means the service that answered the request.
 	MeasuredService string
+	// Meter, when set, follows the sends against the schedule while the
+	// load runs (see Meter).
+	Meter *Meter
 }
 
 // Sink receives observations. RunHTTP calls Observe from one goroutine, in
@@ -143,7 +146,7 @@ func RunHTTP(ctx context.Context, cfg HTTPConfig, step func() int, sink Sink) (S
 	if sink == nil {
 		return Summary{}, fmt.Errorf("loadgen: no sink for the observations")
 	}
-	sched := newSchedule(cfg.Rate, step)
+	sched := newSchedule(cfg.Rate, step, cfg.Meter)
 
 	// abortCtx is the parent of every request's context: cancelling it
 	// abandons the requests in flight.
@@ -173,7 +176,7 @@ func RunHTTP(ctx context.Context, cfg HTTPConfig, step func() int, sink Sink) (S
 	// vegeta takes the attack's start time at the top of Attack; a time
 	// taken just before is at most that early, so a scheduled time computed
 	// from it is never later than the real one and never shortens a latency.
-	sched.began = time.Now()
+	sched.start(time.Now())
 	results := atk.Attack(newTargeter(cfg), sched, cfg.Duration, "")
 
 	// Stop the attack when ctx is done; then abandon what is still in
@@ -353,23 +356,33 @@ func (b *cancelOnClose) Close() error {
 type schedule struct {
 	pacer    vegeta.ConstantPacer
 	interval time.Duration
-	began    time.Time // set before the attack starts
+	began    time.Time // set by start, before the attack starts
 	step     func() int
-	last     int // the last step value seen; used by the pacer goroutine only
+	last     int    // the last step value seen; used by the pacer goroutine only
+	meter    *Meter // nil when not metered
 
 	mu    sync.Mutex
 	marks []stepMark // in increasing tick order
 }
 
 // newSchedule returns the schedule of rate requests per second, recording
-// step() for each (0 when step is nil).
-func newSchedule(rate float64, step func() int) *schedule {
+// step() for each (0 when step is nil) and following the sends in meter
+// (nil for none).
+func newSchedule(rate float64, step func() int, meter *Meter) *schedule {
 	interval := time.Duration(float64(time.Second) / rate)
 	return &schedule{
 		pacer:    vegeta.ConstantPacer{Freq: 1, Per: interval},
 		interval: interval,
 		step:     step,
+		meter:    meter,
 	}
+}
+
+// start sets the schedule's origin, just before the first request is
+// paced.
+func (s *schedule) start(began time.Time) {
+	s.began = began
+	s.meter.start(began, s.interval)
 }
 
 // stepMark records that from request tick on, step was in force.
@@ -391,6 +404,7 @@ func (s *schedule) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool
 		s.mu.Unlock()
 		s.last = step
 	}
+	s.meter.pace(elapsed, hits, s.interval)
 	return s.pacer.Pace(elapsed, hits)
 }
 

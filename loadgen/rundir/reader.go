@@ -17,6 +17,9 @@ type Run struct {
 	Meta         Meta
 	Observations []Observation
 	Events       []Event
+	// Instrument holds the run's measurements of itself (empty for a run
+	// written before they were recorded).
+	Instrument []InstrumentSample
 	// TornLines counts the lines, one at most per file, that were cut off
 	// at the end of a file by a crash or by a writer still running, and were
 	// skipped.
@@ -45,6 +48,12 @@ func Read(dir string) (*Run, error) {
 		return nil, err
 	}
 	run.Events, run.TornLines = evs, run.TornLines+torn
+
+	samples, torn, err := readJSONL[InstrumentSample](filepath.Join(dir, InstrumentFile))
+	if err != nil {
+		return nil, err
+	}
+	run.Instrument, run.TornLines = samples, run.TornLines+torn
 	return run, nil
 }
 

@@ -35,6 +35,7 @@ type Writer struct {
 	dir    string
 	obs    *jsonlFile
 	events *jsonlFile
+	instr  *jsonlFile
 
 	metaMu sync.Mutex
 	meta   Meta
@@ -45,7 +46,7 @@ type Writer struct {
 }
 
 // Create makes dir (and its parents), writes meta as run.json and opens
-// observations.jsonl and events.jsonl for appending. It refuses a directory
+// observations.jsonl, events.jsonl and instrument.jsonl for appending. It refuses a directory
 // that already holds a run. meta.FormatVersion is set to FormatVersion.
 func Create(dir string, meta Meta) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -64,18 +65,27 @@ func Create(dir string, meta Meta) (*Writer, error) {
 		os.Remove(obs.f.Name())
 		return nil, err
 	}
-	meta.FormatVersion = FormatVersion
-	if err := writeMeta(dir, meta); err != nil {
+	instr, err := createJSONL(filepath.Join(dir, InstrumentFile))
+	if err != nil {
 		obs.f.Close()
 		events.f.Close()
 		os.Remove(obs.f.Name())
 		os.Remove(events.f.Name())
 		return nil, err
 	}
+	meta.FormatVersion = FormatVersion
+	if err := writeMeta(dir, meta); err != nil {
+		for _, j := range []*jsonlFile{obs, events, instr} {
+			j.f.Close()
+			os.Remove(j.f.Name())
+		}
+		return nil, err
+	}
 	w := &Writer{
 		dir:         dir,
 		obs:         obs,
 		events:      events,
+		instr:       instr,
 		meta:        meta,
 		stop:        make(chan struct{}),
 		flusherDone: make(chan struct{}),
@@ -89,6 +99,9 @@ func (w *Writer) Observe(o Observation) error { return w.obs.append(o) }
 
 // Event appends e to events.jsonl.
 func (w *Writer) Event(e Event) error { return w.events.append(e) }
+
+// Instrument appends s to instrument.jsonl.
+func (w *Writer) Instrument(s InstrumentSample) error { return w.instr.append(s) }
 
 // UpdateMeta applies update to the run's Meta and rewrites run.json
 // atomically (a temporary file renamed over the old one), so a reader sees
@@ -124,7 +137,7 @@ func (w *Writer) Close() error {
 
 	close(w.stop)
 	<-w.flusherDone
-	return errors.Join(w.obs.close(), w.events.close())
+	return errors.Join(w.obs.close(), w.events.close(), w.instr.close())
 }
 
 func (w *Writer) flushLoop() {
@@ -140,6 +153,7 @@ func (w *Writer) flushLoop() {
 			// append or by Close.
 			w.obs.flush()
 			w.events.flush()
+			w.instr.flush()
 		}
 	}
 }
