@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,7 +49,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, Errors{yamlError(file, err)}
 	}
-	d := &decoder{file: file}
+	d := &decoder{file: file, dir: baseDir(file)}
 	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
 		return nil, Errors{{Pos: Pos{File: file, Line: 1, Column: 1}, Msg: "empty scenario file"}}
 	}
@@ -84,7 +85,12 @@ func yamlError(file string, err error) *Error {
 
 type decoder struct {
 	file string
+	// dir is the directory relative paths in the scenario are resolved
+	// against ("" for the working directory).
+	dir  string
 	errs Errors
+	// loadKeys are the key nodes of the fields given in the load section.
+	loadKeys map[string]*yaml.Node
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Column: n.Column} }
@@ -94,13 +100,14 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 }
 
 // fields walks a mapping node, calling the handler of each known key with
-// its value node; unknown and repeated keys are errors.
-func (d *decoder) fields(n *yaml.Node, what string, handlers map[string]func(v *yaml.Node)) {
+// its value node; unknown and repeated keys are errors. It returns the key
+// nodes of the fields given.
+func (d *decoder) fields(n *yaml.Node, what string, handlers map[string]func(v *yaml.Node)) map[string]*yaml.Node {
+	seen := map[string]*yaml.Node{}
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, "%s must be a mapping, not %s", what, kindName(n))
-		return
+		return seen
 	}
-	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		h, ok := handlers[k.Value]
@@ -108,13 +115,14 @@ func (d *decoder) fields(n *yaml.Node, what string, handlers map[string]func(v *
 			d.errorf(k, "unknown field %q in %s (known: %s)", k.Value, what, knownKeys(handlers))
 			continue
 		}
-		if seen[k.Value] {
+		if seen[k.Value] != nil {
 			d.errorf(k, "field %q appears twice in %s", k.Value, what)
 			continue
 		}
-		seen[k.Value] = true
+		seen[k.Value] = k
 		h(v)
 	}
+	return seen
 }
 
 func knownKeys(m map[string]func(*yaml.Node)) string {
@@ -218,15 +226,28 @@ func (d *decoder) float(n *yaml.Node, field string, min, max float64, dst *float
 }
 
 func (d *decoder) oneOf(n *yaml.Node, field string, allowed []string, dst *string) {
+	enum(d, n, field, allowed, dst)
+}
+
+// enum decodes a value that must be one of allowed.
+func enum[T ~string](d *decoder, n *yaml.Node, field string, allowed []T, dst *T) {
 	s, ok := d.scalar(n, field)
 	if !ok {
 		return
 	}
-	if !contains(allowed, s) {
-		d.errorf(n, "%s must be one of %s, not %q", field, strings.Join(allowed, ", "), s)
+	if !slices.Contains(allowed, T(s)) {
+		d.errorf(n, "%s must be one of %s, not %q", field, joinValues(allowed), s)
 		return
 	}
-	*dst = s
+	*dst = T(s)
+}
+
+func joinValues[T ~string](values []T) string {
+	s := make([]string, len(values))
+	for i, v := range values {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
 }
 
 func (d *decoder) boolean(n *yaml.Node, field string, dst *bool) {
@@ -268,7 +289,7 @@ func (d *decoder) list(n *yaml.Node, field string, each func(item *yaml.Node)) {
 }
 
 func (d *decoder) scenario(n *yaml.Node) *Scenario {
-	sc := &Scenario{}
+	sc := &Scenario{Instrument: Instrument{MaxLag: -1, MinAchieved: -1}}
 	d.fields(n, "the scenario", map[string]func(*yaml.Node){
 		"name":        func(v *yaml.Node) { d.name(v, "name", &sc.Name) },
 		"description": func(v *yaml.Node) { d.str(v, "description", &sc.Description) },
@@ -276,10 +297,8 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 		"cluster":     func(v *yaml.Node) { d.name(v, "cluster", &sc.Cluster) },
 		"mesh":        func(v *yaml.Node) { d.name(v, "mesh", &sc.Mesh) },
 		"namespace":   func(v *yaml.Node) { d.str(v, "namespace", &sc.Namespace) },
-		"routing": func(v *yaml.Node) {
-			d.oneOf(v, "routing", []string{"appmesh", "serviceconnect", RoutingMigration}, &sc.Routing)
-		},
-		"timeScale": func(v *yaml.Node) { d.float(v, "timeScale", 1, 100000, &sc.TimeScale) },
+		"routing":     func(v *yaml.Node) { enum(d, v, "routing", Routings, &sc.Routing) },
+		"timeScale":   func(v *yaml.Node) { d.float(v, "timeScale", 1, 100000, &sc.TimeScale) },
 		"services": func(v *yaml.Node) {
 			d.list(v, "services", func(item *yaml.Node) { sc.Services = append(sc.Services, d.service(item)) })
 		},
@@ -289,6 +308,7 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 		"faults": func(v *yaml.Node) {
 			d.list(v, "faults", func(item *yaml.Node) { sc.Faults = append(sc.Faults, d.fault(item)) })
 		},
+		"instrument": func(v *yaml.Node) { sc.Instrument = d.instrument(v) },
 		"assertions": func(v *yaml.Node) {
 			d.list(v, "assertions", func(item *yaml.Node) {
 				if a, ok := d.assertion(item); ok {
@@ -317,7 +337,10 @@ func (d *decoder) service(n *yaml.Node) Service {
 			})
 		},
 		"healthCheckPath": func(v *yaml.Node) { d.str(v, "services[].healthCheckPath", &s.HealthCheckPath) },
-		"protocol":        func(v *yaml.Node) { d.oneOf(v, "services[].protocol", []string{"http", "grpc"}, &s.Protocol) },
+		"protocol":        func(v *yaml.Node) { enum(d, v, "services[].protocol", Protocols, &s.Protocol) },
+		"portEnv":         func(v *yaml.Node) { d.envName(v, "services[].portEnv", &s.PortEnv) },
+		"hostEnv":         func(v *yaml.Node) { d.envName(v, "services[].hostEnv", &s.HostEnv) },
+		"serviceFile":     func(v *yaml.Node) { d.jsonFile(v, "services[].serviceFile", &s.ServiceFile) },
 		"retries": func(v *yaml.Node) {
 			var n int
 			d.integer(v, "services[].retries", 0, 25, &n)
@@ -332,7 +355,7 @@ func (d *decoder) service(n *yaml.Node) Service {
 
 func (d *decoder) version(n *yaml.Node) Version {
 	v := Version{Count: 1, Pos: d.pos(n)}
-	d.fields(n, "a version", map[string]func(*yaml.Node){
+	keys := d.fields(n, "a version", map[string]func(*yaml.Node){
 		"name":       func(x *yaml.Node) { d.versionName(x, &v.Name) },
 		"count":      func(x *yaml.Node) { d.integer(x, "versions[].count", 0, 50, &v.Count) },
 		"latency":    func(x *yaml.Node) { d.duration(x, "versions[].latency", &v.Latency) },
@@ -346,8 +369,33 @@ func (d *decoder) version(n *yaml.Node) Version {
 			d.oneOf(x, "versions[].health", []string{"ok", "fail"}, &h)
 			v.FailHealth = h == "fail"
 		},
+		"image":              func(x *yaml.Node) { d.image(x, &v.Image) },
+		"command":            func(x *yaml.Node) { d.command(x, &v.Command) },
+		"env":                func(x *yaml.Node) { v.Env = d.env(x, "versions[].env") },
+		"taskDefinitionFile": func(x *yaml.Node) { d.jsonFile(x, "versions[].taskDefinitionFile", &v.TaskDefinitionFile) },
+		"stopTimeout":        func(x *yaml.Node) { d.stopTimeout(x, &v.StopTimeout) },
 	})
+	d.checkSoftware(v, keys)
 	return v
+}
+
+// sampleKnobs are the fields that shape meshsim's sample service.
+var sampleKnobs = []string{"latency", "errorRate", "startDelay", "shutdown", "drain", "crashAfter", "health"}
+
+// checkSoftware checks that a version is either a sample or the user's
+// software, and names one way to run the latter.
+func (d *decoder) checkSoftware(v Version, keys map[string]*yaml.Node) {
+	if !v.UserSoftware() {
+		return
+	}
+	for _, k := range sampleKnobs {
+		if n := keys[k]; n != nil {
+			d.errorf(n, "versions[].%s shapes meshsim's sample service; version %q runs your software (image, command or taskDefinitionFile): remove it", k, v.Name)
+		}
+	}
+	if v.Image != "" && len(v.Command) > 0 {
+		d.errorf(keys["command"], "versions[]: give image (run with --runtime docker) or command (a local process, the inproc runtime), not both")
+	}
 }
 
 func (d *decoder) ingress(n *yaml.Node) Ingress {
@@ -361,10 +409,10 @@ func (d *decoder) ingress(n *yaml.Node) Ingress {
 
 func (d *decoder) load(n *yaml.Node) Load {
 	l := Load{Pos: d.pos(n)}
-	d.fields(n, "load", map[string]func(*yaml.Node){
+	keys := d.fields(n, "load", map[string]func(*yaml.Node){
 		"rate":    func(v *yaml.Node) { d.float(v, "load.rate", 0.1, 20000, &l.Rate) },
 		"timeout": func(v *yaml.Node) { d.duration(v, "load.timeout", &l.Timeout) },
-		"path":    func(v *yaml.Node) { d.str(v, "load.path", &l.Path) },
+		"path":    func(v *yaml.Node) { d.requestPath(v, "load.path", &l.Path) },
 		"measure": func(v *yaml.Node) { d.name(v, "load.measure", &l.Measure) },
 		"streams": func(v *yaml.Node) { d.integer(v, "load.streams", 0, 20000, &l.Streams) },
 		"streamKind": func(v *yaml.Node) {
@@ -372,8 +420,57 @@ func (d *decoder) load(n *yaml.Node) Load {
 		},
 		"client":      func(v *yaml.Node) { d.oneOf(v, "load.client", []string{"sidecar", "proxyless"}, &l.Client) },
 		"connections": func(v *yaml.Node) { d.integer(v, "load.connections", 1, 1000, &l.Connections) },
+		"targetsFile": func(v *yaml.Node) { d.targetsFile(v, &l.TargetsFile) },
+		"requests": func(v *yaml.Node) {
+			d.list(v, "load.requests", func(item *yaml.Node) { l.Requests = append(l.Requests, d.request(item)) })
+			if len(v.Content) == 0 && v.Kind == yaml.SequenceNode {
+				d.errorf(v, "load.requests is empty: give at least one request, or leave it out")
+			}
+		},
+		"grpcMethod":  func(v *yaml.Node) { d.grpcMethod(v, &l.GRPCMethod) },
+		"grpcRequest": func(v *yaml.Node) { l.GRPCRequest = d.jsonObject(v, "load.grpcRequest") },
+		"protoset":    func(v *yaml.Node) { d.protoset(v, &l.Protoset) },
 	})
+	d.loadKeys = keys
+	var given []string
+	for _, k := range []string{"path", "targetsFile", "requests"} {
+		if keys[k] != nil {
+			given = append(given, k)
+		}
+	}
+	if len(given) > 1 {
+		d.errorf(keys[given[1]], "load: give one of path, targetsFile and requests, not %s", strings.Join(given, " and "))
+	}
+	if keys["protoset"] != nil && l.Protoset != "" && l.GRPCMethod != "" {
+		d.checkProtosetMethod(keys["protoset"], l.Protoset, l.GRPCMethod)
+	}
 	return l
+}
+
+// request decodes one of load.requests.
+func (d *decoder) request(n *yaml.Node) Request {
+	r := Request{Method: "GET", Weight: 1, Pos: d.pos(n)}
+	keys := d.fields(n, "a request", map[string]func(*yaml.Node){
+		"method":  func(v *yaml.Node) { d.method(v, &r.Method) },
+		"path":    func(v *yaml.Node) { d.requestPath(v, "requests[].path", &r.Path) },
+		"headers": func(v *yaml.Node) { r.Headers = d.headers(v) },
+		"body":    func(v *yaml.Node) { d.str(v, "requests[].body", &r.Body) },
+		"weight":  func(v *yaml.Node) { d.integer(v, "requests[].weight", 1, 1000000, &r.Weight) },
+	})
+	if keys["path"] == nil && n.Kind == yaml.MappingNode {
+		d.errorf(n, "requests[].path is required (the request path, starting with /)")
+	}
+	return r
+}
+
+// instrument decodes the instrument section.
+func (d *decoder) instrument(n *yaml.Node) Instrument {
+	in := Instrument{MaxLag: -1, MinAchieved: -1, Pos: d.pos(n)}
+	d.fields(n, "instrument", map[string]func(*yaml.Node){
+		"maxLag":      func(v *yaml.Node) { d.duration(v, "instrument.maxLag", &in.MaxLag) },
+		"minAchieved": func(v *yaml.Node) { d.float(v, "instrument.minAchieved", 0, 1, &in.MinAchieved) },
+	})
+	return in
 }
 
 func (d *decoder) rollout(n *yaml.Node) Rollout {
@@ -392,10 +489,10 @@ func (d *decoder) rollout(n *yaml.Node) Rollout {
 
 func (d *decoder) deployment(n *yaml.Node) Deployment {
 	dep := Deployment{Pos: d.pos(n), MinimumHealthyPercent: -1, MaximumPercent: -1}
-	d.fields(n, "a deployment", map[string]func(*yaml.Node){
+	keys := d.fields(n, "a deployment", map[string]func(*yaml.Node){
 		"name":     func(v *yaml.Node) { d.str(v, "deployments[].name", &dep.Name) },
 		"to":       func(v *yaml.Node) { d.name(v, "deployments[].to", &dep.To) },
-		"strategy": func(v *yaml.Node) { d.oneOf(v, "deployments[].strategy", Strategies, &dep.Strategy) },
+		"strategy": func(v *yaml.Node) { enum(d, v, "deployments[].strategy", Strategies, &dep.Strategy) },
 		"minimumHealthyPercent": func(v *yaml.Node) {
 			d.integer(v, "deployments[].minimumHealthyPercent", 0, 100, &dep.MinimumHealthyPercent)
 		},
@@ -425,15 +522,19 @@ func (d *decoder) deployment(n *yaml.Node) Deployment {
 		"expect": func(v *yaml.Node) {
 			d.oneOf(v, "deployments[].expect", []string{"SUCCESSFUL", "ROLLBACK_SUCCESSFUL"}, &dep.Expect)
 		},
-		"hold": func(v *yaml.Node) { d.duration(v, "deployments[].hold", &dep.Hold) },
+		"hold":         func(v *yaml.Node) { d.duration(v, "deployments[].hold", &dep.Hold) },
+		"expectReason": func(v *yaml.Node) { d.nonEmpty(v, "deployments[].expectReason", &dep.ExpectReason) },
 	})
+	if k := keys["expectReason"]; k != nil && dep.Expect != "ROLLBACK_SUCCESSFUL" {
+		d.errorf(k, "deployments[].expectReason is the reason of a rollback: it needs expect: ROLLBACK_SUCCESSFUL")
+	}
 	return dep
 }
 
 func (d *decoder) fault(n *yaml.Node) Fault {
 	f := Fault{Pos: d.pos(n), Count: 1}
 	d.fields(n, "a fault", map[string]func(*yaml.Node){
-		"action":  func(v *yaml.Node) { d.oneOf(v, "faults[].action", FaultActions, &f.Action) },
+		"action":  func(v *yaml.Node) { enum(d, v, "faults[].action", FaultActions, &f.Action) },
 		"service": func(v *yaml.Node) { d.name(v, "faults[].service", &f.Service) },
 		"version": func(v *yaml.Node) { d.versionName(v, &f.Version) },
 		"count":   func(v *yaml.Node) { d.integer(v, "faults[].count", 1, 100, &f.Count) },
@@ -447,7 +548,7 @@ func (d *decoder) fault(n *yaml.Node) Fault {
 }
 
 func (d *decoder) hook(n *yaml.Node) Hook {
-	h := Hook{Pos: d.pos(n), MaxErrorRate: -1}
+	h := Hook{Pos: d.pos(n), MaxErrorRate: -1, MinRequests: -1, NoDataWait: -1}
 	d.fields(n, "a hook", map[string]func(*yaml.Node){
 		"stages": func(v *yaml.Node) {
 			d.list(v, "hooks[].stages", func(item *yaml.Node) {
@@ -459,6 +560,9 @@ func (d *decoder) hook(n *yaml.Node) Hook {
 		"maxErrorRate": func(v *yaml.Node) { d.float(v, "hooks[].maxErrorRate", 0, 1, &h.MaxErrorRate) },
 		"maxP99":       func(v *yaml.Node) { d.duration(v, "hooks[].maxP99", &h.MaxP99) },
 		"window":       func(v *yaml.Node) { d.duration(v, "hooks[].window", &h.Window) },
+		"minRequests":  func(v *yaml.Node) { d.integer(v, "hooks[].minRequests", 1, 1000000, &h.MinRequests) },
+		"noDataWait":   func(v *yaml.Node) { d.duration(v, "hooks[].noDataWait", &h.NoDataWait) },
+		"onNoData":     func(v *yaml.Node) { enum(d, v, "hooks[].onNoData", OnNoDatas, &h.OnNoData) },
 	})
 	return h
 }
@@ -541,332 +645,6 @@ func assertionKinds() string {
 	}
 	sort.Strings(kinds)
 	return strings.Join(kinds, ", ")
-}
-
-// validate checks the references between parts of a decoded scenario and
-// fills in defaults.
-func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
-	rootPos := d.pos(root)
-	at := func(p Pos, format string, args ...any) {
-		if p.Line == 0 {
-			p = rootPos
-		}
-		d.errs = append(d.errs, &Error{Pos: p, Msg: fmt.Sprintf(format, args...)})
-	}
-	if sc.Name == "" {
-		at(rootPos, "name is required")
-	}
-	if sc.Region == "" {
-		sc.Region = "us-east-1"
-	}
-	if sc.Cluster == "" {
-		sc.Cluster = sc.Name
-	}
-	if sc.Mesh == "" {
-		sc.Mesh = sc.Name
-	}
-	if sc.Namespace == "" {
-		sc.Namespace = sc.Mesh + ".local"
-	}
-	if len(sc.Services) == 0 {
-		at(rootPos, "services: at least one service is required")
-	}
-	seen := map[string]bool{}
-	for i := range sc.Services {
-		s := &sc.Services[i]
-		if s.Name == "" {
-			at(s.Pos, "services[].name is required")
-			continue
-		}
-		if seen[s.Name] {
-			at(s.Pos, "service %q is defined twice", s.Name)
-		}
-		seen[s.Name] = true
-		if s.Port == 0 {
-			s.Port = 8080
-		}
-		if s.HealthCheckPath == "" {
-			s.HealthCheckPath = "/health"
-		}
-		if len(s.Versions) == 0 {
-			at(s.Pos, "service %q: versions: at least one version is required", s.Name)
-		}
-		vseen := map[string]bool{}
-		for _, v := range s.Versions {
-			if v.Name == "" {
-				at(v.Pos, "service %q: versions[].name is required", s.Name)
-			}
-			if vseen[v.Name] {
-				at(v.Pos, "service %q: version %q is defined twice", s.Name, v.Name)
-			}
-			vseen[v.Name] = true
-		}
-	}
-	for _, s := range sc.Services {
-		if s.Retries != nil && sc.Routing == "serviceconnect" {
-			at(s.Pos, "service %q: retries sets an App Mesh route retry policy; Service Connect has none", s.Name)
-		}
-		for _, b := range s.Backends {
-			if !seen[b] {
-				at(s.Pos, "service %q: backend %q is not a service of this scenario", s.Name, b)
-			}
-			if b == s.Name {
-				at(s.Pos, "service %q calls itself", s.Name)
-			}
-		}
-	}
-	if sc.Ingress.Name == "" {
-		sc.Ingress.Name = "ingress"
-	}
-	if seen[sc.Ingress.Name] {
-		at(sc.Ingress.Pos, "ingress.name %q is also the name of a service", sc.Ingress.Name)
-	}
-	if sc.Ingress.Service == "" {
-		at(sc.Ingress.Pos, "ingress.service is required: the service load enters through")
-	} else if !seen[sc.Ingress.Service] {
-		at(sc.Ingress.Pos, "ingress.service %q is not a service of this scenario", sc.Ingress.Service)
-	}
-
-	if sc.Load.Rate == 0 {
-		sc.Load.Rate = 200
-	}
-	for i := range sc.Services {
-		if sc.Services[i].Protocol == "" {
-			sc.Services[i].Protocol = "http"
-		}
-	}
-	if in, ok := sc.Service(sc.Ingress.Service); ok {
-		grpc := in.Protocol == "grpc"
-		switch {
-		case !grpc && (sc.Load.Streams > 0 || sc.Load.Client != ""):
-			at(sc.Load.Pos, "load.streams and load.client apply to a gRPC ingress service; %q speaks http", in.Name)
-		case grpc && sc.Load.Client == "proxyless" && sc.Routing != "appmesh":
-			at(sc.Load.Pos, "load.client proxyless takes App Mesh's xDS configuration: it needs routing: appmesh")
-		}
-		if sc.Load.StreamKind == "" {
-			sc.Load.StreamKind = "subscribe"
-		}
-		if sc.Load.Client == "" {
-			sc.Load.Client = "sidecar"
-		}
-		if sc.Load.Connections == 0 {
-			sc.Load.Connections = 4
-		}
-	}
-	for _, s := range sc.Services {
-		if s.Protocol == "grpc" && len(s.Backends) > 0 {
-			at(s.Pos, "service %q: the sample gRPC service calls no backends (an http service can call it)", s.Name)
-		}
-	}
-	if sc.Load.Timeout == 0 {
-		sc.Load.Timeout = 2 * time.Second
-	}
-	if sc.Load.Path == "" {
-		sc.Load.Path = "/"
-	}
-	if !strings.HasPrefix(sc.Load.Path, "/") {
-		at(sc.Load.Pos, "load.path must start with /, not %q", sc.Load.Path)
-	}
-
-	r := &sc.Rollout
-	migration := sc.Routing == RoutingMigration
-	if migration && r.Service == "" {
-		r.Service = sc.Ingress.Service // the split is judged where load enters
-	}
-	svc, ok := sc.Service(r.Service)
-	switch {
-	case r.Service == "":
-		at(r.Pos, "rollout.service is required")
-	case !ok:
-		at(r.Pos, "rollout.service %q is not a service of this scenario", r.Service)
-	}
-	if sc.Load.Measure == "" {
-		sc.Load.Measure = r.Service
-	} else if !seen[sc.Load.Measure] {
-		at(sc.Load.Pos, "load.measure %q is not a service of this scenario", sc.Load.Measure)
-	}
-	if sc.Routing == "" {
-		sc.Routing = "appmesh"
-	}
-	if sc.TimeScale == 0 {
-		sc.TimeScale = 1
-	}
-	switch {
-	case len(r.Steps) == 0 && len(r.Deployments) == 0:
-		at(r.Pos, "rollout: give steps (App Mesh route weights) or deployments (ECS UpdateService)")
-	case len(r.Steps) > 0 && len(r.Deployments) > 0:
-		at(r.Pos, "rollout: give steps or deployments, not both")
-	case migration && len(r.Deployments) > 0:
-		at(r.Pos, "routing %s weighs the load between the two stacks with rollout.steps, not deployments", RoutingMigration)
-	case len(r.Steps) > 0 && sc.Routing == "serviceconnect":
-		at(r.Pos, "rollout.steps shift App Mesh route weights: they need routing: appmesh (use deployments with strategy LINEAR or CANARY for Service Connect)")
-	}
-	for i := range r.Deployments {
-		d.validateDeployment(sc, svc, i, at)
-	}
-	if migration {
-		for _, s := range sc.Services {
-			if len(s.Versions) != 1 {
-				at(s.Pos, "service %q: a migration runs one version of each service on both stacks, not %d", s.Name, len(s.Versions))
-			}
-			if s.Protocol == "grpc" && s.Name == sc.Ingress.Service {
-				at(s.Pos, "service %q: a migration's load is HTTP: the ingress service must speak http", s.Name)
-			}
-		}
-	}
-	for i, f := range sc.Faults {
-		fs, ok := sc.Service(f.Service)
-		switch {
-		case f.Action == "":
-			at(f.Pos, "faults[%d].action is required (%s)", i, strings.Join(FaultActions, ", "))
-		case f.Service == "":
-			at(f.Pos, "faults[%d].service is required", i)
-		case !ok:
-			at(f.Pos, "faults[%d].service %q is not a service of this scenario", i, f.Service)
-		case f.Version != "" && !contains(fs.VersionNames(), f.Version):
-			at(f.Pos, "faults[%d].version %q is not a version of service %q", i, f.Version, f.Service)
-		}
-		if (f.Step == "") == (f.At == 0) {
-			at(f.Pos, "faults[%d]: give either step (with after) or at", i)
-		}
-		if f.Step == "" && f.After > 0 {
-			at(f.Pos, "faults[%d].after counts from the start of step: give step too", i)
-		}
-		switch {
-		case f.Action == "delay" && f.Delay <= 0:
-			at(f.Pos, "faults[%d]: action delay needs delay (the latency to add, e.g. 200ms)", i)
-		case f.Action != "delay" && f.Delay != 0:
-			at(f.Pos, "faults[%d].delay is for action delay", i)
-		}
-		switch {
-		case f.Action == "drop" && f.Percent <= 0:
-			at(f.Pos, "faults[%d]: action drop needs percent (the share of requests to drop, 1-100)", i)
-		case f.Action != "drop" && f.Percent != 0:
-			at(f.Pos, "faults[%d].percent is for action drop", i)
-		}
-	}
-	for i := range r.Steps {
-		st := &r.Steps[i]
-		if st.Name == "" {
-			st.Name = fmt.Sprintf("step %d", i+1)
-		}
-		if st.Bake <= 0 {
-			at(st.Pos, "rollout.steps[%d].bake is required (how long the step holds, e.g. 10s)", i)
-		}
-		if len(st.Weights) == 0 {
-			at(st.Pos, "rollout.steps[%d].weights is required", i)
-			continue
-		}
-		sum := 0
-		var targets []string
-		if svc != nil {
-			targets = svc.VersionNames()
-		}
-		what := "a version of service " + strconv.Quote(r.Service)
-		if migration {
-			targets, what = []string{StackAppMesh, StackServiceConnect}, "a stack of the migration"
-		}
-		for _, v := range st.Order {
-			sum += st.Weights[v]
-			if migration && !contains(targets, v) {
-				at(st.Pos, "rollout.steps[%d].weights: %q is not %s (%s)", i, v, what, strings.Join(targets, ", "))
-				continue
-			}
-			if !migration && svc != nil && !contains(svc.VersionNames(), v) {
-				at(st.Pos, "rollout.steps[%d].weights: %q is not a version of service %q (versions: %s)",
-					i, v, svc.Name, strings.Join(svc.VersionNames(), ", "))
-			}
-		}
-		if svc != nil {
-			for _, v := range targets {
-				if _, ok := st.Weights[v]; !ok {
-					st.Weights[v] = 0
-					st.Order = append(st.Order, v)
-				}
-			}
-		}
-		if sum != 100 {
-			at(st.Pos, "rollout.steps[%d].weights add up to %d, not 100", i, sum)
-		}
-	}
-}
-
-// validateDeployment checks deployment i and fills in ECS's defaults.
-func (d *decoder) validateDeployment(sc *Scenario, svc *Service, i int, at func(Pos, string, ...any)) {
-	dep := &sc.Rollout.Deployments[i]
-	where := fmt.Sprintf("rollout.deployments[%d]", i)
-	if dep.Name == "" {
-		dep.Name = fmt.Sprintf("deployment %d", i+1)
-	}
-	if dep.Strategy == "" {
-		dep.Strategy = "ROLLING"
-	}
-	if dep.MinimumHealthyPercent < 0 {
-		dep.MinimumHealthyPercent = 100
-	}
-	if dep.MaximumPercent < 0 {
-		dep.MaximumPercent = 200
-	}
-	if dep.Expect == "" {
-		dep.Expect = "SUCCESSFUL"
-	}
-	if dep.Hold == 0 {
-		dep.Hold = 5 * time.Second
-	}
-	switch {
-	case dep.To == "":
-		at(dep.Pos, "%s.to is required: the version to deploy", where)
-	case svc != nil && !contains(svc.VersionNames(), dep.To):
-		at(dep.Pos, "%s.to: %q is not a version of service %q (versions: %s)", where, dep.To, svc.Name, strings.Join(svc.VersionNames(), ", "))
-	}
-	if dep.Strategy != "ROLLING" && sc.Routing != "serviceconnect" {
-		at(dep.Pos, "%s: strategy %s shifts traffic through Service Connect (as ECS does without a load balancer): set routing: serviceconnect", where, dep.Strategy)
-	}
-	switch dep.Strategy {
-	case "BLUE_GREEN":
-		if dep.Bake == 0 {
-			at(dep.Pos, "%s.bake is required for BLUE_GREEN (ECS bakeTimeInMinutes)", where)
-		}
-	case "CANARY":
-		if dep.CanaryPercent == 0 {
-			dep.CanaryPercent = 5
-		}
-		if dep.CanaryBake == 0 {
-			dep.CanaryBake = 10 * time.Minute
-		}
-	case "LINEAR":
-		if dep.LinearPercent == 0 {
-			dep.LinearPercent = 10
-		}
-		if dep.LinearBake == 0 {
-			dep.LinearBake = 6 * time.Minute
-		}
-	}
-	for name, v := range map[string]time.Duration{"bake": dep.Bake, "canary.bake": dep.CanaryBake, "linear.bake": dep.LinearBake} {
-		if v%time.Minute != 0 || v > 1440*time.Minute {
-			at(dep.Pos, "%s.%s is %s: ECS takes whole minutes up to 1440 (use timeScale to rehearse faster)", where, name, v)
-		}
-	}
-	for j, h := range dep.Hooks {
-		if len(h.Stages) == 0 {
-			at(h.Pos, "%s.hooks[%d].stages: name at least one lifecycle stage", where, j)
-		}
-		if h.MaxErrorRate < 0 && h.MaxP99 == 0 {
-			at(h.Pos, "%s.hooks[%d]: give maxErrorRate, maxP99 or both (the gate's criteria)", where, j)
-		}
-		if h.Window == 0 {
-			dep.Hooks[j].Window = 5 * time.Second
-		}
-	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -69,7 +69,7 @@ func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, edit, want string
 	}{
-		{"unknown field", "load: {rate: 100}", "demo.yaml:11:8: unknown field \"rat\" in load (known: client, connections, measure, path, rate, streamKind, streams, timeout)"},
+		{"unknown field", "load: {rate: 100}", "demo.yaml:11:8: unknown field \"rat\" in load (known: client, connections, grpcMethod, grpcRequest, measure, path, protoset, rate, requests, streamKind, streams, targetsFile, timeout)"},
 		{"bad duration", "bake: 2s}", "demo.yaml:15:41: steps[].bake must be a duration"},
 		{"weights sum", "{v1: 90, v2: 10}", "demo.yaml:15:7: rollout.steps[0].weights add up to 80, not 100"},
 		{"unknown version", "{v2: 100}", "demo.yaml:16:7: rollout.steps[1].weights: \"v3\" is not a version of service \"api\""},

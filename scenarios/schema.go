@@ -5,6 +5,7 @@
 package scenarios
 
 import (
+	"encoding/json"
 	"math"
 	"time"
 )
@@ -23,11 +24,10 @@ type Scenario struct {
 	Cluster   string
 	Mesh      string
 	Namespace string
-	// Routing is how services find each other: "appmesh" (virtual nodes,
-	// routers and services; the default), "serviceconnect" (ECS Service
-	// Connect: client aliases in a Cloud Map namespace), or RoutingMigration
-	// (both, to rehearse moving from one to the other).
-	Routing string
+	// Routing is how services find each other: RoutingAppMesh (the
+	// default), RoutingServiceConnect, or RoutingMigration (both, to
+	// rehearse moving from one to the other).
+	Routing Routing
 	// TimeScale shrinks every AWS-side duration (bake times, health-check
 	// intervals, deregistration delay, stop timeout) by this factor: at 60,
 	// an ECS minute lasts one second. Default 1.
@@ -39,13 +39,34 @@ type Scenario struct {
 	Rollout  Rollout
 	Faults   []Fault
 	Asserts  []Assertion
+	// Instrument holds the limits on meshsim's own measurement beyond
+	// which a step's verdict is INCONCLUSIVE.
+	Instrument Instrument
 }
+
+// Instrument is how far meshsim's measurement may fall short before a
+// step's verdict is INCONCLUSIVE rather than PASS or FAIL.
+type Instrument struct {
+	// MaxLag is the p99 of how far behind its schedule the load generator
+	// may fall in a step (default 500ms).
+	MaxLag time.Duration
+	// MinAchieved is the smallest achieved/offered request rate of a step
+	// (a fraction 0..1, default 0.9).
+	MinAchieved float64
+	Pos         Pos
+}
+
+// DefaultMaxLag and DefaultMinAchieved are Instrument's defaults.
+const (
+	DefaultMaxLag      = 500 * time.Millisecond
+	DefaultMinAchieved = 0.9
+)
 
 // Fault breaks tasks of a service at a moment of the rollout: After into
 // the first step whose name is Step or begins with it (deployment phases
 // are named "DEPLOYMENT: STAGE"), or At after the load started.
 type Fault struct {
-	// Action is "stop-task" (ECS StopTask: SIGTERM, then SIGKILL after the
+	// Action is FaultStopTask (ECS StopTask: SIGTERM, then SIGKILL after the
 	// stop timeout, on any runtime), or, with the docker runtime, "kill"
 	// (SIGKILL, ECS is not told), "pause", "unpause", "disconnect" (from
 	// the network) or "reconnect". On every runtime, the task's sidecar
@@ -55,7 +76,7 @@ type Fault struct {
 	// (give the heal the same service, version and count). Callers reach
 	// a task's application directly, so a sidecar fault hits the task's
 	// own calls to its backends: delay home to slow home → movie.
-	Action string
+	Action FaultAction
 	// Service and Version choose the tasks; Count how many (default 1).
 	Service, Version string
 	Count            int
@@ -68,9 +89,6 @@ type Fault struct {
 	Pos     Pos
 }
 
-// FaultActions are the actions a fault can take.
-var FaultActions = []string{"stop-task", "kill", "pause", "unpause", "disconnect", "reconnect", "delay", "drop", "heal"}
-
 // Service is a microservice with one or more versions. Each version is an
 // ECS service (one task definition family), an App Mesh virtual node and a
 // Cloud Map service named SERVICE-VERSION; the service itself is an App Mesh
@@ -79,9 +97,8 @@ var FaultActions = []string{"stop-task", "kill", "pause", "unpause", "disconnect
 type Service struct {
 	Name string
 	Port uint32
-	// Protocol is "http" (the sample HTTP service, the default) or "grpc"
-	// (the sample gRPC echo service).
-	Protocol string
+	// Protocol is ProtocolHTTP (the default) or ProtocolGRPC.
+	Protocol Protocol
 	// Backends are the names of the services this one calls on each request.
 	Backends []string
 	Versions []Version
@@ -93,13 +110,44 @@ type Service struct {
 	// retries on 503, connect failures and resets), which hides some
 	// failures from callers.
 	Retries *int
-	Pos     Pos
+	// PortEnv and HostEnv name the environment variables through which a
+	// user's process (Version.Command) is given the port to listen on and
+	// its task's address (defaults PORT and HOST).
+	PortEnv, HostEnv string
+	// ServiceFile is the absolute path of a JSON document as given to `aws
+	// ecs create-service --cli-input-json`.
+	ServiceFile string
+	Pos         Pos
 }
 
-// Version is one version of a service.
+// DefaultPortEnv and DefaultHostEnv are Service.PortEnv's and
+// Service.HostEnv's defaults.
+const (
+	DefaultPortEnv = "PORT"
+	DefaultHostEnv = "HOST"
+)
+
+// Version is one version of a service: either meshsim's sample service,
+// shaped by the sample knobs (Latency, ErrorRate, StartDelay, Shutdown,
+// Drain, CrashAfter, FailHealth), or the user's software (Image, Command or
+// TaskDefinitionFile; see UserSoftware).
 type Version struct {
 	Name  string
 	Count int
+	// Image is a local Docker image of the user's (never pulled).
+	Image string
+	// Command runs the user's software as a local process per task (the
+	// inproc runtime).
+	Command []string
+	// Env is the environment given to the version's tasks.
+	Env map[string]string
+	// TaskDefinitionFile is the absolute path of a JSON document as given
+	// to `aws ecs register-task-definition --cli-input-json`.
+	TaskDefinitionFile string
+	// StopTimeout is ECS's containerDefinitions.stopTimeout: how long a
+	// stopping task has between SIGTERM and SIGKILL (2s-120s; 0 means the
+	// engine's default).
+	StopTimeout time.Duration
 	// Latency is added by the sample service to every response.
 	Latency time.Duration
 	// ErrorRate is the share of requests the sample service fails with 500.
@@ -121,6 +169,12 @@ type Version struct {
 	Pos        Pos
 }
 
+// UserSoftware reports whether v runs the user's software (an image, a
+// command or a task definition file) rather than meshsim's sample service.
+func (v Version) UserSoftware() bool {
+	return v.Image != "" || len(v.Command) > 0 || v.TaskDefinitionFile != ""
+}
+
 // Ingress is where load enters the mesh: an App Mesh virtual node run as
 // its own ECS service (a sidecar-only task), whose backend is Service.
 type Ingress struct {
@@ -134,8 +188,22 @@ type Load struct {
 	// Rate is requests per second, at a constant pace.
 	Rate    float64
 	Timeout time.Duration
-	// Path is the request path.
+	// Path is the request path of every HTTP request (default /). Exactly
+	// one of Path, TargetsFile and Requests is set for an HTTP ingress.
 	Path string
+	// TargetsFile is the absolute path of a vegeta HTTP targets file
+	// (vegeta's own format).
+	TargetsFile string
+	// Requests are HTTP requests sent in proportion to their weights.
+	Requests []Request
+	// GRPCMethod is the full method called on a gRPC ingress service
+	// ("package.Service/Method").
+	GRPCMethod string
+	// GRPCRequest is the request message as JSON (protojson), a JSON object.
+	GRPCRequest json.RawMessage
+	// Protoset is the absolute path of a FileDescriptorSet describing
+	// GRPCMethod; without it, the server's reflection service is asked.
+	Protoset string
 	// Measure names the service whose versions the split is judged on.
 	Measure string
 	// Streams is the number of long-lived gRPC streams held open for the
@@ -153,6 +221,20 @@ type Load struct {
 	// over (gRPC; default 4).
 	Connections int
 	Pos         Pos
+}
+
+// Request is one kind of HTTP request of the load.
+type Request struct {
+	// Method is the HTTP method (default GET).
+	Method string
+	// Path is the request path and query, starting with /.
+	Path    string
+	Headers map[string]string
+	Body    string
+	// Weight is the request's share of the load relative to the others'
+	// (default 1).
+	Weight int
+	Pos    Pos
 }
 
 // Rollout changes Service, in one of two ways: Steps shift traffic between
@@ -173,8 +255,8 @@ type Deployment struct {
 	Name string
 	// To names the version deployed.
 	To string
-	// Strategy is ROLLING (default), BLUE_GREEN, LINEAR or CANARY.
-	Strategy string
+	// Strategy is one of Strategies (default StrategyRolling).
+	Strategy Strategy
 	// MinimumHealthyPercent and MaximumPercent bound a rolling update
 	// (defaults 100 and 200, as ECS).
 	MinimumHealthyPercent, MaximumPercent int
@@ -193,6 +275,9 @@ type Deployment struct {
 	// Expect is the deployment's expected outcome: SUCCESSFUL (default) or
 	// ROLLBACK_SUCCESSFUL.
 	Expect string
+	// ExpectReason is a substring the rollback's reason must contain (only
+	// with Expect ROLLBACK_SUCCESSFUL).
+	ExpectReason string
 	// Hold is how long load keeps running after the deployment settles.
 	Hold time.Duration
 	Pos  Pos
@@ -212,15 +297,24 @@ type Hook struct {
 	MaxP99 time.Duration
 	// Window is how far back the gate looks (wall time, default 5s).
 	Window time.Duration
-	Pos    Pos
+	// MinRequests is the fewest requests in the window the gate judges
+	// (default 20); fewer is "no data".
+	MinRequests int
+	// NoDataWait is how long the gate waits for data (wall time, default
+	// 30s) before answering as OnNoData says.
+	NoDataWait time.Duration
+	// OnNoData is the answer when the data never came (default
+	// OnNoDataRollback).
+	OnNoData OnNoData
+	Pos      Pos
 }
 
-// RoutingMigration runs each service twice, on App Mesh and as its Service
-// Connect twin (NAME-sc), each stack with its own ingress; route steps then
-// weigh the load between the two ingresses by stack (StackAppMesh,
-// StackServiceConnect), as the weighted target groups of a load balancer do
-// in AWS's App Mesh → Service Connect migration.
-const RoutingMigration = "appmesh-to-serviceconnect"
+// The defaults of a Hook.
+const (
+	DefaultHookWindow      = 5 * time.Second
+	DefaultHookMinRequests = 20
+	DefaultHookNoDataWait  = 30 * time.Second
+)
 
 // The two stacks of a migration: the weights' keys, and the version the
 // sample services report.
@@ -228,9 +322,6 @@ const (
 	StackAppMesh        = "appmesh"
 	StackServiceConnect = "serviceconnect"
 )
-
-// Strategies are the ECS deployment strategies.
-var Strategies = []string{"ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"}
 
 // LifecycleStages are the stages an ECS lifecycle hook can name.
 var LifecycleStages = []string{"RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
@@ -312,9 +403,9 @@ func (sc *Scenario) Duration() time.Duration {
 	for _, dep := range sc.Rollout.Deployments {
 		aws := dep.Bake
 		switch dep.Strategy {
-		case "CANARY":
+		case StrategyCanary:
 			aws += dep.CanaryBake
-		case "LINEAR":
+		case StrategyLinear:
 			if dep.LinearPercent > 0 {
 				aws += time.Duration(math.Ceil(100/dep.LinearPercent)-1) * dep.LinearBake
 			}

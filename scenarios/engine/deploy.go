@@ -53,7 +53,7 @@ func (r *runner) deploy(ctx context.Context, wld *world, u unit, di int, dep sce
 		return from, err
 	}
 	rec := rundir.Deployment{
-		Name: dep.Name, Service: u.name, Strategy: dep.Strategy, From: from, To: dep.To,
+		Name: dep.Name, Service: u.name, Strategy: string(dep.Strategy), From: from, To: dep.To,
 		Expect: dep.Expect, Started: time.Now(),
 	}
 	idx := r.recordDeployment(rec)
@@ -71,11 +71,11 @@ func (r *runner) deploy(ctx context.Context, wld *world, u unit, di int, dep sce
 		cfg.BakeTimeInMinutes = aws.Int32(int32(dep.Bake / time.Minute))
 	}
 	switch dep.Strategy {
-	case "CANARY":
+	case scenarios.StrategyCanary:
 		cfg.CanaryConfiguration = &ecstypes.CanaryConfiguration{
 			CanaryPercent: aws.Float64(dep.CanaryPercent), CanaryBakeTimeInMinutes: aws.Int32(int32(dep.CanaryBake / time.Minute)),
 		}
-	case "LINEAR":
+	case scenarios.StrategyLinear:
 		cfg.LinearConfiguration = &ecstypes.LinearConfiguration{
 			StepPercent: aws.Float64(dep.LinearPercent), StepBakeTimeInMinutes: aws.Int32(int32(dep.LinearBake / time.Minute)),
 		}
@@ -225,8 +225,8 @@ func describeDeployment(ctx context.Context, wld *world, arn string) (*ecstypes.
 // revisionWeights returns the production traffic weight of each version
 // in a traffic-shifting deployment, or nil for a rolling one (its split
 // follows the running tasks, not a configured weight).
-func (r *runner) revisionWeights(ctx context.Context, wld *world, sd *ecstypes.ServiceDeployment, revs map[string]string, strategy string) map[string]float64 {
-	if strategy == "ROLLING" {
+func (r *runner) revisionWeights(ctx context.Context, wld *world, sd *ecstypes.ServiceDeployment, revs map[string]string, strategy scenarios.Strategy) map[string]float64 {
+	if strategy == scenarios.StrategyRolling {
 		return nil
 	}
 	summaries := append([]ecstypes.ServiceRevisionSummary(nil), sd.SourceServiceRevisions...)

@@ -33,20 +33,11 @@ type Faults interface {
 // CheckFaults reports a fault of sc that f (nil for none) cannot carry out.
 func CheckFaults(sc *scenarios.Scenario, f Faults) error {
 	for _, flt := range sc.Faults {
-		if !anyRuntime(flt.Action) && f == nil {
+		if !flt.Action.AnyRuntime() && f == nil {
 			return fmt.Errorf("%s: fault %q needs a runtime that can do it (--runtime docker); stop-task, delay, drop and heal work on every runtime", flt.Pos, flt.Action)
 		}
 	}
 	return nil
-}
-
-// anyRuntime reports whether every runtime can carry out action.
-func anyRuntime(action string) bool {
-	switch action {
-	case "stop-task", "delay", "drop", "heal":
-		return true
-	}
-	return false
 }
 
 // faultScheduler fires the scenario's faults: those tied to a step when the
@@ -108,16 +99,16 @@ func (fs *faultScheduler) inject(f scenarios.Fault) {
 		err = fmt.Errorf("no running task of %s %s", f.Service, f.Version)
 	}
 	if err != nil {
-		fs.r.engineEvent("fault.error", "", map[string]string{"action": f.Action, "service": f.Service, "error": err.Error(), "source": f.Pos.String()})
+		fs.r.engineEvent("fault.error", "", map[string]string{"action": string(f.Action), "service": f.Service, "error": err.Error(), "source": f.Pos.String()})
 		return
 	}
 	for _, t := range tasks {
 		err := fs.act(f, t)
-		detail := map[string]string{"action": f.Action, "service": f.Service, "version": f.Version, "task": t.id, "source": f.Pos.String()}
+		detail := map[string]string{"action": string(f.Action), "service": f.Service, "version": f.Version, "task": t.id, "source": f.Pos.String()}
 		switch f.Action {
-		case "delay":
+		case scenarios.FaultDelay:
 			detail["delay"] = f.Delay.String()
-		case "drop":
+		case scenarios.FaultDrop:
 			detail["percent"] = strconv.FormatFloat(f.Percent, 'g', -1, 64)
 		}
 		if err != nil {
@@ -132,22 +123,22 @@ type faultTask struct{ arn, id, ip string }
 func (fs *faultScheduler) act(f scenarios.Fault, t faultTask) error {
 	ctx, faults := fs.ctx, fs.r.opts.Faults
 	switch f.Action {
-	case "delay", "drop", "heal":
+	case scenarios.FaultDelay, scenarios.FaultDrop, scenarios.FaultHeal:
 		return fs.sidecarFault(f, t)
-	case "stop-task":
+	case scenarios.FaultStopTask:
 		_, err := fs.wld.aws.ECS.StopTask(ctx, &ecs.StopTaskInput{
 			Cluster: aws.String(fs.r.sc.Cluster), Task: aws.String(t.arn), Reason: aws.String("meshsim fault: stop-task"),
 		})
 		return err
-	case "kill":
+	case scenarios.FaultKill:
 		return faults.Kill(ctx, t.id)
-	case "pause":
+	case scenarios.FaultPause:
 		return faults.Pause(ctx, t.id)
-	case "unpause":
+	case scenarios.FaultUnpause:
 		return faults.Unpause(ctx, t.id)
-	case "disconnect":
+	case scenarios.FaultDisconnect:
 		return faults.Disconnect(ctx, t.id)
-	case "reconnect":
+	case scenarios.FaultReconnect:
 		return faults.Reconnect(ctx, t.id)
 	}
 	return fmt.Errorf("unknown fault action %q", f.Action)
@@ -161,9 +152,9 @@ func (fs *faultScheduler) sidecarFault(f scenarios.Fault, t faultTask) error {
 	}
 	addr := net.JoinHostPort(t.ip, strconv.Itoa(sidecar.AdminPort))
 	switch f.Action {
-	case "delay":
+	case scenarios.FaultDelay:
 		return sidecar.SetDelay(fs.ctx, fs.admin, addr, f.Delay)
-	case "drop":
+	case scenarios.FaultDrop:
 		return sidecar.SetDropPercent(fs.ctx, fs.admin, addr, f.Percent)
 	}
 	return sidecar.ClearFaults(fs.ctx, fs.admin, addr)

@@ -47,7 +47,7 @@ func (r *runner) load(wld *world, ip, twinIP string) *loadPlan {
 		}
 		return p
 	}
-	if in.Protocol != "grpc" || wld.serviceConnect() {
+	if in.Protocol != scenarios.ProtocolGRPC || wld.serviceConnect() {
 		// With Service Connect the ingress is an HTTP front service, even
 		// in front of a gRPC service (the echo tutorial's client).
 		target, host := wld.ingressTarget(ip, wld.serviceConnect())

@@ -52,7 +52,7 @@ func versionName(svc, ver string) string { return svc + "-" + strings.ReplaceAll
 
 // portProtocol is the App Mesh protocol of service s's listener.
 func portProtocol(s *scenarios.Service) amtypes.PortProtocol {
-	if s.Protocol == "grpc" {
+	if s.Protocol == scenarios.ProtocolGRPC {
 		return amtypes.PortProtocolGrpc
 	}
 	return amtypes.PortProtocolHttp
@@ -99,7 +99,7 @@ type unit struct {
 }
 
 func (w *world) units() []unit {
-	sc := w.sc.Routing == "serviceconnect"
+	sc := w.sc.Routing == scenarios.RoutingServiceConnect
 	var us []unit
 	for i := range w.sc.Services {
 		s := &w.sc.Services[i]
@@ -129,7 +129,7 @@ func (w *world) unitFor(s *scenarios.Service) unit {
 	return unit{}
 }
 
-func (w *world) serviceConnect() bool { return w.sc.Routing == "serviceconnect" }
+func (w *world) serviceConnect() bool { return w.sc.Routing == scenarios.RoutingServiceConnect }
 
 // migration reports whether the world runs both stacks, App Mesh and its
 // Service Connect twin, for a migration rehearsal.
@@ -365,7 +365,7 @@ func (w *world) routeSpec(s *scenarios.Service, weights map[string]int) *amtypes
 			})
 		}
 	}
-	if s.Protocol == "grpc" {
+	if s.Protocol == scenarios.ProtocolGRPC {
 		spec := &amtypes.RouteSpec{GrpcRoute: &amtypes.GrpcRoute{
 			Match:  &amtypes.GrpcRouteMatch{ServiceName: aws.String(grpcapp.ServiceName)},
 			Action: &amtypes.GrpcRouteAction{WeightedTargets: targets},
@@ -480,7 +480,7 @@ func (w *world) createUnit(ctx context.Context, u unit) error {
 			Enabled:   true,
 			Namespace: aws.String(w.sc.Namespace),
 			Services: []ecstypes.ServiceConnectService{{
-				PortName:      aws.String(u.service.Protocol),
+				PortName:      aws.String(string(u.service.Protocol)),
 				DiscoveryName: aws.String(u.name),
 				ClientAliases: []ecstypes.ServiceConnectClientAlias{{
 					Port: aws.Int32(int32(u.service.Port)), DnsName: aws.String(u.service.Name),
@@ -503,7 +503,7 @@ func (w *world) createUnit(ctx context.Context, u unit) error {
 func (w *world) backendURL(name string, sc bool) string {
 	s, _ := w.sc.Service(name)
 	scheme := "http"
-	if s.Protocol == "grpc" {
+	if s.Protocol == scenarios.ProtocolGRPC {
 		scheme = "grpc" // the sample service calls Echo
 	}
 	if sc {
@@ -514,7 +514,7 @@ func (w *world) backendURL(name string, sc bool) string {
 
 // appContainer is the sample service container of version v of service
 // name, calling backends.
-func (w *world) appContainer(name, version, protocol string, port uint32, healthPath string, backends []string, sc bool, v scenarios.Version) ecstypes.ContainerDefinition {
+func (w *world) appContainer(name, version string, protocol scenarios.Protocol, port uint32, healthPath string, backends []string, sc bool, v scenarios.Version) ecstypes.ContainerDefinition {
 	var urls []string
 	for _, b := range backends {
 		urls = append(urls, w.backendURL(b, sc))
@@ -546,7 +546,7 @@ func (w *world) appContainer(name, version, protocol string, port uint32, health
 		env[sampleapp.EnvHealth] = "fail"
 	}
 	image, appProtocol, healthPort := sampleapp.Image, ecstypes.ApplicationProtocolHttp, port
-	if protocol == "grpc" {
+	if protocol == scenarios.ProtocolGRPC {
 		// The gRPC echo service answers HTTP health checks on a port of
 		// its own.
 		image, appProtocol, healthPort = grpcapp.Image, ecstypes.ApplicationProtocolGrpc, port+healthPortOffset
@@ -560,7 +560,7 @@ func (w *world) appContainer(name, version, protocol string, port uint32, health
 		Image:        aws.String(image),
 		Essential:    aws.Bool(true),
 		Environment:  keyValues(env),
-		PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(int32(port)), Name: aws.String(protocol), AppProtocol: appProtocol}},
+		PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(int32(port)), Name: aws.String(string(protocol)), AppProtocol: appProtocol}},
 		HealthCheck: &ecstypes.HealthCheck{
 			Command:     []string{"CMD-SHELL", fmt.Sprintf("curl -f http://localhost:%d%s || exit 1", healthPort, healthPath)},
 			Interval:    aws.Int32(5),
@@ -644,7 +644,7 @@ func (w *world) createIngress(ctx context.Context, name string, sc bool) error {
 		}
 		return w.createService(ctx, w.serviceInput(name, td, 1))
 	}
-	app := w.appContainer(name, "v1", "http", ingressPort, "/health", []string{w.sc.Ingress.Service}, true, scenarios.Version{})
+	app := w.appContainer(name, "v1", scenarios.ProtocolHTTP, ingressPort, "/health", []string{w.sc.Ingress.Service}, true, scenarios.Version{})
 	td, err := w.registerFamily(ctx, name, []ecstypes.ContainerDefinition{app})
 	if err != nil {
 		return err
