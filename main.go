@@ -179,7 +179,7 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 	if endpoint == "" {
 		// The world outlives an interrupt: the engine tears it down through
 		// the AWS APIs first.
-		world, err := sim.Start(context.WithoutCancel(ctx), sim.Options{TimeScale: sc.TimeScale})
+		world, err := sim.Start(context.WithoutCancel(ctx), sim.Options{TimeScale: sc.TimeScale, TaskLogDir: filepath.Join(out, rundir.TasksDir)})
 		if err != nil {
 			return &exitError{exitFailed, fmt.Errorf("starting the simulated world: %w", err)}
 		}

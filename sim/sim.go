@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -50,6 +49,10 @@ type Options struct {
 	// runtime). It is called once, with the world's event bus; Close
 	// closes what it returns.
 	Runtime func(bus *events.Bus) (Runtime, error)
+	// TaskLogDir is where the embedded runtime keeps the output and exit
+	// of the containers it runs as local processes (the user's commands),
+	// one directory per task; empty discards them.
+	TaskLogDir string
 }
 
 // Runtime runs the tasks ECS starts (see ecs.Runtime).
@@ -116,6 +119,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		rt := inproc.New(inproc.Options{Bus: w.bus})
 		rt.Handle(sampleapp.Image, inproc.StarterFunc(startSample))
 		rt.Handle(grpcapp.Image, inproc.StarterFunc(startGRPC))
+		rt.Handle(inproc.CommandImage, inproc.Commands{LogDir: opts.TaskLogDir})
 		sidecars := inproc.StarterFunc(func(ctx context.Context, c inproc.Container) (inproc.Process, error) {
 			return startSidecar(ctx, c, w.XDSAddress, w.bus)
 		})
@@ -216,7 +220,7 @@ func startSample(ctx context.Context, c inproc.Container) (inproc.Process, error
 	// In a task, localhost is the task's own network namespace; in the
 	// inproc runtime that is the task's loopback address.
 	if p, ok := env[sampleapp.EnvProxy]; ok {
-		env[sampleapp.EnvProxy] = taskLocal(p, c.TaskIP)
+		env[sampleapp.EnvProxy] = inproc.TaskLocal(p, c.TaskIP)
 	}
 	cfg, err := sampleapp.ConfigFromEnv(env, c.TaskID, c.TaskIP)
 	if err != nil {
@@ -285,20 +289,6 @@ func startSidecar(ctx context.Context, c inproc.Container, xdsAddr string, bus *
 		return nil, fmt.Errorf("container %s: %w", c.Name, err)
 	}
 	return sidecarProcess{p: p, exit: taskexit.New()}, nil
-}
-
-// taskLocal points a URL on localhost at the task's own address.
-func taskLocal(raw, taskIP string) string {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Hostname() != "localhost" && u.Hostname() != "127.0.0.1") {
-		return raw
-	}
-	if port := u.Port(); port != "" {
-		u.Host = net.JoinHostPort(taskIP, port)
-	} else {
-		u.Host = taskIP
-	}
-	return u.String()
 }
 
 // sidecarProcess is an embedded sidecar as an inproc.Process: SIGTERM and

@@ -17,6 +17,9 @@ const (
 	MetaFile         = "run.json"
 	ObservationsFile = "observations.jsonl"
 	EventsFile       = "events.jsonl"
+	// TasksDir holds, per task that ran as a local process (the user's
+	// command), TASKID/CONTAINER.stdout, .stderr and .exit.
+	TasksDir = "tasks"
 )
 
 // flushInterval bounds how long a record waits in memory before it reaches

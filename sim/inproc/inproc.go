@@ -202,12 +202,17 @@ func (r *Runtime) start(ctx context.Context, spec ecs.TaskSpec, ip netip.Addr, s
 			ports[j] = p.ContainerPort
 		}
 		proc, err := starters[i].Start(ctx, Container{
-			TaskID: spec.TaskID,
-			TaskIP: ip.String(),
-			Name:   c.Name,
-			Image:  c.Image,
-			Env:    c.Env,
-			Ports:  ports,
+			TaskID:           spec.TaskID,
+			TaskIP:           ip.String(),
+			Name:             c.Name,
+			Image:            c.Image,
+			EntryPoint:       c.EntryPoint,
+			Command:          c.Command,
+			WorkingDirectory: c.WorkingDirectory,
+			User:             c.User,
+			Env:              c.Env,
+			Ports:            ports,
+			TaskDefinition:   spec.Family + ":" + strconv.Itoa(spec.Revision),
 		})
 		if err != nil {
 			_ = t.stop(context.Background(), 0)
@@ -223,7 +228,13 @@ func (r *Runtime) start(ctx context.Context, spec ecs.TaskSpec, ip netip.Addr, s
 		t.watchers.Go(func() {
 			<-c.proc.Done()
 			exit := ecs.ContainerExit{Code: 0, Reason: "exited"}
+			ec, hasCode := c.proc.(ExitCoder)
 			switch err := c.proc.Err(); {
+			case hasCode:
+				exit.Code, exit.Reason = ec.ExitCode()
+				if c.killed.Load() {
+					exit.Reason += " (killed after the stop timeout)"
+				}
 			case c.killed.Load():
 				exit = ecs.ContainerExit{Code: 137, Reason: "killed after the stop timeout"}
 			case err != nil:

@@ -19,9 +19,17 @@ type Container struct {
 	// it names, tag included (for example "meshsim/sample-http:v2").
 	Name  string
 	Image string
-	Env   map[string]string
+	// EntryPoint, Command, WorkingDirectory and User are the task
+	// definition's (see ecs.ContainerSpec); empty means the image's own.
+	EntryPoint       []string
+	Command          []string
+	WorkingDirectory string
+	User             string
+	Env              map[string]string
 	// Ports are the container ports of the task definition's portMappings.
 	Ports []uint32
+	// TaskDefinition names the task's task definition as FAMILY:REVISION.
+	TaskDefinition string
 }
 
 // Process is a running container.
@@ -37,6 +45,15 @@ type Process interface {
 	// Err is why the process exited: nil after Stop or Kill or a clean
 	// exit. It is valid once Done is closed.
 	Err() error
+}
+
+// ExitCoder is implemented by a Process that knows its exit code, as a
+// local process does; the runtime reports 0 (or 1 with an error, 137 when
+// killed) for those that do not.
+type ExitCoder interface {
+	// ExitCode returns the exit code and why the process exited, once Done
+	// is closed.
+	ExitCode() (code int, reason string)
 }
 
 // Starter starts the containers of one image.
