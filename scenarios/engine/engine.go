@@ -171,6 +171,7 @@ type runner struct {
 
 	// step is the index in steps of the step in force.
 	step   atomic.Int32
+	meters meters // the load generators' (see instrument)
 	counts *stepCounter
 	recent *window
 
@@ -246,6 +247,7 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 		loadWG  sync.WaitGroup
 		loadErr error
 	)
+	stopInstrument := r.startInstrument()
 	loadWG.Add(1)
 	go func() {
 		defer loadWG.Done()
@@ -263,6 +265,7 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 	}
 	stopLoad()
 	loadWG.Wait()
+	stopInstrument()
 	if stepErr != nil {
 		return stepErr
 	}

@@ -123,6 +123,7 @@ func (p *loadPlan) run(ctx context.Context, step func() int, sink loadgen.Sink) 
 		cfg := loadgen.HTTPConfig{
 			Target: p.target, Host: p.host, Method: http.MethodGet,
 			Rate: sc.Load.Rate, Timeout: sc.Load.Timeout, MeasuredService: sc.Load.Measure,
+			Meter: &p.r.meters.http,
 		}
 		if len(p.targets) > 0 {
 			cfg.Targets, cfg.Pick = p.targets, p.r.pickStack
@@ -134,7 +135,7 @@ func (p *loadPlan) run(ctx context.Context, step func() int, sink loadgen.Sink) 
 		streamErr error
 	)
 	if n := sc.Load.Streams; n > 0 {
-		cfg := loadgen.StreamConfig{Target: p.gt, Connections: sc.Load.Connections}
+		cfg := loadgen.StreamConfig{Target: p.gt, Connections: sc.Load.Connections, Meter: &p.r.meters.chat}
 		switch sc.Load.StreamKind {
 		case "chat":
 			cfg.Chat = n
@@ -151,6 +152,7 @@ func (p *loadPlan) run(ctx context.Context, step func() int, sink loadgen.Sink) 
 	}
 	sum, err := loadgen.RunGRPCUnary(ctx, loadgen.GRPCUnaryConfig{
 		Target: p.gt, Rate: sc.Load.Rate, Timeout: sc.Load.Timeout, Connections: sc.Load.Connections,
+		Meter: &p.r.meters.unary,
 	}, step, sink)
 	wg.Wait()
 	if err == nil && streamErr != nil && !errors.Is(streamErr, context.Canceled) {
