@@ -21,6 +21,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/meshsim/meshsim/loadgen/proxyless"
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/reports"
 	"github.com/meshsim/meshsim/scenarios"
@@ -203,7 +204,7 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 	}
 	started := time.Now()
 	res, runErr := engine.Run(ctx, sc, engine.Options{
-		Endpoint: endpoint, XDSAddress: xdsAddr, Faults: faults, Dir: out, RunID: runID, Runtime: runtimeName, Progress: progress,
+		Endpoint: endpoint, XDSAddress: xdsAddr, XDSResolver: proxyless.NewResolver, Faults: faults, Dir: out, RunID: runID, Runtime: runtimeName, Progress: progress,
 	})
 	if dash != nil { // give the terminal back before the summary
 		if err := dash.Close(); err != nil {

@@ -7,12 +7,13 @@ import (
 	"net"
 	"strings"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/xds"
 )
 
 // GRPCTarget says where gRPC load goes and how the generator connects.
@@ -39,6 +40,11 @@ type XDSClient struct {
 	// "mesh/<mesh>/virtualNode/<name>": the client is configured as a proxy
 	// of that virtual node, so it reaches that node's backends.
 	NodeID string
+	// NewResolver builds the xDS resolver of a connection from the
+	// client's bootstrap; loadgen/proxyless.NewResolver is grpc-go's. It
+	// is given rather than imported so that loadgen does not link the xDS
+	// client's Envoy types.
+	NewResolver func(bootstrap []byte) (resolver.Builder, error)
 }
 
 // Bootstrap returns the xDS bootstrap configuration of the client: the
@@ -112,10 +118,10 @@ func (t GRPCTarget) Dial() (*grpc.ClientConn, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The bootstrap environment variables are read once per process;
-		// a resolver of its own gives each connection its own xDS client
-		// and node id.
-		resolver, err := xds.NewXDSResolverWithConfigForTesting(bootstrap)
+		if t.XDS.NewResolver == nil {
+			return nil, fmt.Errorf("loadgen: gRPC target %s: no xDS resolver (XDSClient.NewResolver: loadgen/proxyless.NewResolver)", t.Address)
+		}
+		resolver, err := t.XDS.NewResolver(bootstrap)
 		if err != nil {
 			return nil, fmt.Errorf("loadgen: xDS resolver for %s: %w", t.Address, err)
 		}
@@ -153,17 +159,6 @@ func closeAll(conns []*grpc.ClientConn) {
 	}
 }
 
-// Metadata read from the sample gRPC service (sim/grpcapp) and the sidecar.
-const (
-	mdVersion = "x-meshsim-version"
-	mdTask    = "x-meshsim-task"
-	mdChain   = "x-meshsim-chain"
-	mdProxy   = "x-meshsim-proxy"
-	// mdEnd is set to "draining" in the trailer of a stream a task ended
-	// because it was shutting down.
-	mdEnd = "x-meshsim-end"
-)
-
 func mdGet(md metadata.MD, key string) string {
 	if v := md.Get(key); len(v) > 0 {
 		return v[0]
@@ -197,7 +192,7 @@ func classifyGRPC(err error, header, trailer metadata.MD, canceled bool) string 
 	switch {
 	case st.Code() == codes.OK:
 		return kindEnded
-	case mdGet(trailer, mdEnd) == "draining":
+	case mdGet(trailer, contract.MetadataEnd) == "draining":
 		return kindDrained
 	case canceled && st.Code() == codes.Canceled:
 		return kindCanceled
@@ -215,9 +210,9 @@ func classifyGRPC(err error, header, trailer metadata.MD, canceled bool) string 
 		return "eof"
 	case strings.Contains(msg, "no healthy upstream"):
 		return "no-healthy-upstream"
-	case mdGet(header, mdVersion) != "" || mdGet(trailer, mdVersion) != "":
+	case mdGet(header, contract.HeaderVersion) != "" || mdGet(trailer, contract.HeaderVersion) != "":
 		return kindAppError
-	case mdGet(header, mdProxy) != "" || mdGet(trailer, mdProxy) != "":
+	case mdGet(header, contract.HeaderProxy) != "" || mdGet(trailer, contract.HeaderProxy) != "":
 		return kindProxy
 	}
 	return "other"

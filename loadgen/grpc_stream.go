@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/grpcapp/echopb"
 )
 
@@ -356,12 +357,12 @@ func (r *streamRunner) message(st *streamState, res *callResult, seq uint64, ver
 	if !res.deliveredOnCall {
 		res.deliveredOnCall = true
 		st.connected = true
-		st.version, st.task = mdGet(res.header, mdVersion), mdGet(res.header, mdTask)
+		st.version, st.task = mdGet(res.header, contract.HeaderVersion), mdGet(res.header, contract.HeaderTask)
 		if st.version == "" {
 			st.version, st.task = version, task
 		}
 		o := r.observation(st, rundir.KindStreamOpen, now)
-		o.Chain = mdGet(res.header, mdChain)
+		o.Chain = mdGet(res.header, contract.HeaderChain)
 		o.Stream.Retries = st.retries
 		if st.opened {
 			o.Kind = rundir.KindStreamResume
@@ -441,7 +442,7 @@ func (r *streamRunner) failure(st *streamState, res callResult) rundir.Observati
 	o := r.observation(st, rundir.KindStreamBreak, time.Now())
 	if !res.deliveredOnCall {
 		// st names the last call that delivered, not this one.
-		o.Version, o.Task = mdGet(res.header, mdVersion), mdGet(res.header, mdTask)
+		o.Version, o.Task = mdGet(res.header, contract.HeaderVersion), mdGet(res.header, contract.HeaderTask)
 	}
 	o.GRPCCode = codeName(res.err)
 	o.Error = errorMessage(res.err)

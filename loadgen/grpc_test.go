@@ -15,7 +15,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/meshsim/meshsim/loadgen/proxyless"
 	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/grpcapp"
 	"github.com/meshsim/meshsim/sim/poll/polltest"
 	"github.com/meshsim/meshsim/sim/xds"
@@ -110,7 +112,7 @@ func startControlPlane(t *testing.T, w xds.World) (*xds.Server, string) {
 func proxylessTarget(xdsAddr string) GRPCTarget {
 	return GRPCTarget{
 		Address: "xds:///echo.m.local",
-		XDS:     &XDSClient{Server: xdsAddr, NodeID: xds.NodeID("m", "front")},
+		XDS:     &XDSClient{Server: xdsAddr, NodeID: contract.NodeID("m", "front"), NewResolver: proxyless.NewResolver},
 	}
 }
 
@@ -168,7 +170,7 @@ func TestSequence(t *testing.T) {
 }
 
 func TestClassifyGRPC(t *testing.T) {
-	app := metadata.Pairs(mdVersion, "v1")
+	app := metadata.Pairs(contract.HeaderVersion, "v1")
 	tests := []struct {
 		err             error
 		header, trailer metadata.MD
@@ -183,9 +185,9 @@ func TestClassifyGRPC(t *testing.T) {
 		{status.Error(codes.Unavailable, `connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`), nil, nil, false, "refused"},
 		{status.Error(codes.DeadlineExceeded, "context deadline exceeded"), nil, nil, false, "deadline"},
 		{status.Error(codes.Canceled, "context canceled"), nil, nil, true, "canceled"},
-		{status.Error(codes.Unavailable, "meshsim: echo/v1/t is shutting down; resume at seq 9"), app, metadata.Pairs(mdEnd, "draining"), false, "drained"},
+		{status.Error(codes.Unavailable, "meshsim: echo/v1/t is shutting down; resume at seq 9"), app, metadata.Pairs(contract.MetadataEnd, "draining"), false, "drained"},
 		{status.Error(codes.Internal, "injected error"), app, nil, false, "app-error"},
-		{status.Error(codes.Unavailable, "upstream connect error"), metadata.Pairs(mdProxy, "sidecar"), nil, false, "proxy-error"},
+		{status.Error(codes.Unavailable, "upstream connect error"), metadata.Pairs(contract.HeaderProxy, "sidecar"), nil, false, "proxy-error"},
 		{status.Error(codes.Unavailable, "no healthy upstream"), nil, nil, false, "no-healthy-upstream"},
 		{nil, app, nil, false, "ended"},
 		{status.Error(codes.Unknown, "something"), nil, nil, false, "other"},

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/grpcapp/echopb"
 )
 
@@ -208,9 +209,9 @@ func callEcho(abortCtx context.Context, client echopb.EchoClient, cfg GRPCUnaryC
 		ServiceTime: end.Sub(sent),
 		Step:        step,
 		GRPCCode:    codeName(err),
-		Version:     mdGet(header, mdVersion),
-		Task:        mdGet(header, mdTask),
-		Chain:       mdGet(header, mdChain),
+		Version:     mdGet(header, contract.HeaderVersion),
+		Task:        mdGet(header, contract.HeaderTask),
+		Chain:       mdGet(header, contract.HeaderChain),
 	}
 	if err != nil {
 		o.Error = errorMessage(err)

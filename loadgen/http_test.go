@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/sampleapp"
 )
 
@@ -394,7 +395,7 @@ func TestRunHTTPResponseKinds(t *testing.T) {
 		wantError string
 	}{
 		{"sidecar no healthy upstream", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set(headerProxy, "sidecar-1")
+			w.Header().Set(contract.HeaderProxy, "sidecar-1")
 			http.Error(w, "no healthy upstream", 503)
 		}, "no-healthy-upstream", "503 Service Unavailable: no healthy upstream"},
 		{"envoy no healthy upstream", func(w http.ResponseWriter, r *http.Request) {
@@ -402,12 +403,12 @@ func TestRunHTTPResponseKinds(t *testing.T) {
 			http.Error(w, "no healthy upstream", 503)
 		}, "no-healthy-upstream", "no healthy upstream"},
 		{"sidecar 504", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set(headerProxy, "sidecar-1")
+			w.Header().Set(contract.HeaderProxy, "sidecar-1")
 			http.Error(w, "upstream request timeout", 504)
 		}, "proxy-5xx", "504 Gateway Timeout: upstream request timeout"},
 		{"app 502 with a JSON error", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set(headerProxy, "sidecar-1") // forwarded by the sidecar
-			w.Header().Set(headerVersion, "v1")
+			w.Header().Set(contract.HeaderProxy, "sidecar-1") // forwarded by the sidecar
+			w.Header().Set(contract.HeaderVersion, "v1")
 			w.WriteHeader(502)
 			io.WriteString(w, `{"service":"home","version":"v1","task":"h1","error":"backend http://movie/: connection refused","backends":[]}`)
 		}, "app-5xx", "502 Bad Gateway: backend http://movie/: connection refused"},
@@ -550,8 +551,8 @@ func TestNormalizeWorkers(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
-	proxy := http.Header{headerProxy: {"sidecar"}}
-	app := http.Header{headerVersion: {"v1"}, headerProxy: {"sidecar"}}
+	proxy := http.Header{contract.HeaderProxy: {"sidecar"}}
+	app := http.Header{contract.HeaderVersion: {"v1"}, contract.HeaderProxy: {"sidecar"}}
 	tests := []struct {
 		status  int
 		err     string
@@ -588,7 +589,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestServedBy(t *testing.T) {
-	h := http.Header{headerVersion: {"v1"}, headerTask: {"h1"}}
+	h := http.Header{contract.HeaderVersion: {"v1"}, contract.HeaderTask: {"h1"}}
 	chain := "home/v1/h1,movie/v2/arn:aws:ecs:us-east-1:000000000000:task/c/m1,ratings/v3/r1"
 	tests := []struct {
 		chain, measured, version, task string

@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // toleranceZ is the z of the binomial tolerance reported per version: Envoy
@@ -33,8 +34,8 @@ const canceledKind = "canceled"
 // Event sources and types the convergence analysis reads.
 const (
 	xdsSource = "xds"
-	xdsPush   = "xds.push"
-	xdsAck    = "xds.ack"
+	xdsPush   = contract.EventXDSPush
+	xdsAck    = contract.EventXDSAck
 )
 
 // Analyze computes the report of a run: the run's totals, one StepReport per
@@ -323,7 +324,7 @@ func stepDuration(start, end time.Time, obs []*rundir.Observation) time.Duration
 // and endpoint pushes (tasks coming and going) do not. A push that does not
 // say its type counts.
 func carriesWeights(e rundir.Event) bool {
-	t := e.Detail["typeUrl"]
+	t := e.Detail[contract.DetailTypeURL]
 	return t == "" || strings.HasSuffix(t, ".RouteConfiguration")
 }
 
@@ -339,7 +340,7 @@ func convergence(evs []rundir.Event, start, end time.Time) Convergence {
 			continue
 		}
 		c.Pushes++
-		k := key{eventNode(e), e.Detail["version"]}
+		k := key{eventNode(e), e.Detail[contract.DetailVersion]}
 		if t, ok := pushed[k]; !ok || e.Time.Before(t) {
 			pushed[k] = e.Time
 		}
@@ -351,7 +352,7 @@ func convergence(evs []rundir.Event, start, end time.Time) Convergence {
 		if e.Type != xdsAck || !inWindow(e) {
 			continue
 		}
-		t, ok := pushed[key{eventNode(e), e.Detail["version"]}]
+		t, ok := pushed[key{eventNode(e), e.Detail[contract.DetailVersion]}]
 		if !ok || e.Time.Before(t) {
 			continue
 		}
@@ -372,7 +373,7 @@ func convergence(evs []rundir.Event, start, end time.Time) Convergence {
 // eventNode is the xDS node an event is about: its "node" detail, or its
 // resource when the detail is missing.
 func eventNode(e rundir.Event) string {
-	if n := e.Detail["node"]; n != "" {
+	if n := e.Detail[contract.DetailNode]; n != "" {
 		return n
 	}
 	return e.Resource

@@ -7,6 +7,7 @@ import (
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/reports"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 func TestAnalyzeShares(t *testing.T) {
@@ -197,19 +198,19 @@ func TestConvergence(t *testing.T) {
 	obs := concat(baseline, early, late)
 
 	pushAck := []rundir.Event{
-		xdsEvent("xds.push", at(-500*ms), "node-a", "2"), // during setup
-		xdsEvent("xds.ack", at(-400*ms), "node-a", "2"),
-		xdsEvent("xds.push", at(start+10*ms), "node-a", "3"),
-		xdsEvent("xds.push", at(start+12*ms), "node-b", "3"),
-		xdsEvent("xds.ack", at(start+20*ms), "node-a", "3"),
-		xdsEvent("xds.ack", at(start+40*ms), "node-b", "3"),
+		xdsEvent(contract.EventXDSPush, at(-500*ms), "node-a", "2"), // during setup
+		xdsEvent(contract.EventXDSAck, at(-400*ms), "node-a", "2"),
+		xdsEvent(contract.EventXDSPush, at(start+10*ms), "node-a", "3"),
+		xdsEvent(contract.EventXDSPush, at(start+12*ms), "node-b", "3"),
+		xdsEvent(contract.EventXDSAck, at(start+20*ms), "node-a", "3"),
+		xdsEvent(contract.EventXDSAck, at(start+40*ms), "node-b", "3"),
 		// Late ACK of a version pushed in step 0: not this step's weights.
-		xdsEvent("xds.ack", at(start+50*ms), "node-c", "2"),
+		xdsEvent(contract.EventXDSAck, at(start+50*ms), "node-c", "2"),
 		// ACK of version 3 by a node it was never pushed to in this step.
-		xdsEvent("xds.ack", at(start+60*ms), "node-z", "3"),
+		xdsEvent(contract.EventXDSAck, at(start+60*ms), "node-z", "3"),
 		// After the step: outside the window.
-		xdsEvent("xds.ack", at(31*time.Second), "node-b", "3"),
-		{Time: at(start + 70*ms), Source: "engine", Type: "xds.ack", Detail: map[string]string{"node": "node-a", "version": "3"}},
+		xdsEvent(contract.EventXDSAck, at(31*time.Second), "node-b", "3"),
+		{Time: at(start + 70*ms), Source: contract.SourceEngine, Type: contract.EventXDSAck, Detail: map[string]string{"node": "node-a", "version": "3"}},
 	}
 
 	cases := []struct {
@@ -227,9 +228,9 @@ func TestConvergence(t *testing.T) {
 		{"push and ack", pushAck, reports.ConvergedOnAck, 40 * ms, 40, 1000, 50, 2, 2, true},
 		{"no xds events", nil, reports.ConvergedAtStart, 0, 0, 1040, 500.0 / 1040 * 100, 0, 0, true},
 		{"pushed, never acked", []rundir.Event{
-			xdsEvent("xds.push", at(start+10*ms), "node-a", "3"),
-			xdsEvent("xds.ack", at(start+5*ms), "node-a", "3"), // before the push
-			xdsEvent("xds.nack", at(start+20*ms), "node-a", "3"),
+			xdsEvent(contract.EventXDSPush, at(start+10*ms), "node-a", "3"),
+			xdsEvent(contract.EventXDSAck, at(start+5*ms), "node-a", "3"), // before the push
+			xdsEvent(contract.EventXDSNack, at(start+20*ms), "node-a", "3"),
 		}, reports.NotConverged, 0, 1040, 0, 0, 1, 0, false},
 	}
 	for _, tc := range cases {
@@ -486,17 +487,17 @@ func TestConvergenceIgnoresEndpointPushes(t *testing.T) {
 		step(1, "half", start, 20*time.Second, map[string]float64{"v1": 50, "v2": 50}),
 	}
 	obs := concat(served(0, at(0), ms, map[string]int{"v1": 100}), served(1, at(start+10*ms), ms, map[string]int{"v1": 500, "v2": 500}))
-	typed := func(typ string, at time.Time, version, typeURL string) rundir.Event {
+	typed := func(typ contract.EventType, at time.Time, version, typeURL string) rundir.Event {
 		e := xdsEvent(typ, at, "node-a", version)
-		e.Detail["typeUrl"] = typeURL
+		e.Detail[contract.DetailTypeURL] = typeURL
 		return e
 	}
 	const rds, eds = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration", "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 	evs := []rundir.Event{
-		typed("xds.push", at(start+1*ms), "r2", rds),
-		typed("xds.ack", at(start+3*ms), "r2", rds),
-		typed("xds.push", at(start+5*time.Second), "e7", eds), // a task left
-		typed("xds.ack", at(start+5*time.Second+ms), "e7", eds),
+		typed(contract.EventXDSPush, at(start+1*ms), "r2", rds),
+		typed(contract.EventXDSAck, at(start+3*ms), "r2", rds),
+		typed(contract.EventXDSPush, at(start+5*time.Second), "e7", eds), // a task left
+		typed(contract.EventXDSAck, at(start+5*time.Second+ms), "e7", eds),
 	}
 	c := reports.Analyze(newRun(steps, obs, evs)).Steps[1].Convergence
 	if c.Basis != reports.ConvergedOnAck || c.After != 3*ms || c.Pushes != 1 {

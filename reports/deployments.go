@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // assertDeploymentsAsExpected is the assertion that every ECS deployment
@@ -83,13 +84,13 @@ func taskCapacity(service string, steps []StepReport, evs []rundir.Event) {
 	}
 	var changes []change
 	for _, e := range evs {
-		if e.Source != "ecs" || e.Type != "task.state" || e.Detail["service"] != service {
+		if e.Source != contract.SourceECS || e.Type != contract.EventTaskState || e.Detail[contract.DetailService] != service {
 			continue
 		}
 		switch {
-		case e.Detail["to"] == "RUNNING":
+		case e.Detail[contract.DetailTo] == "RUNNING":
 			changes = append(changes, change{e.Time, +1})
-		case e.Detail["from"] == "RUNNING":
+		case e.Detail[contract.DetailFrom] == "RUNNING":
 			changes = append(changes, change{e.Time, -1})
 		}
 	}
@@ -221,21 +222,21 @@ func taskStops(service string, end time.Time, obs []rundir.Observation, evs []ru
 	var stops []TaskStop
 	open := map[string]int{} // task → index in stops
 	for _, e := range evs {
-		if e.Source != "ecs" || e.Type != "task.state" || e.Detail["service"] != service {
+		if e.Source != contract.SourceECS || e.Type != contract.EventTaskState || e.Detail[contract.DetailService] != service {
 			continue
 		}
-		if e.Detail["from"] == "RUNNING" && !end.IsZero() && e.Time.After(end) {
+		if e.Detail[contract.DetailFrom] == "RUNNING" && !end.IsZero() && e.Time.After(end) {
 			continue
 		}
 		task := e.Resource[strings.LastIndex(e.Resource, "/")+1:]
 		switch {
-		case e.Detail["from"] == "RUNNING":
+		case e.Detail[contract.DetailFrom] == "RUNNING":
 			open[task] = len(stops)
-			stops = append(stops, TaskStop{Task: task, IP: e.Detail["ip"], From: e.Time})
-		case e.Detail["to"] == "STOPPED":
+			stops = append(stops, TaskStop{Task: task, IP: e.Detail[contract.DetailIP], From: e.Time})
+		case e.Detail[contract.DetailTo] == "STOPPED":
 			if i, ok := open[task]; ok {
 				stops[i].To = e.Time
-				stops[i].Reason = e.Detail["stoppedReason"]
+				stops[i].Reason = e.Detail[contract.DetailStoppedReason]
 				delete(open, task)
 			}
 		}
@@ -276,16 +277,16 @@ type Fault struct {
 	Error string `json:"error,omitempty"`
 }
 
-// faults lists the faults the engine injected (its "fault.injected" and
-// "fault.error" events), with the step each happened in.
+// faults lists the faults the engine injected (its contract.EventFaultInjected and
+// contract.EventFaultError events), with the step each happened in.
 func faults(steps []StepReport, evs []rundir.Event) []Fault {
 	var out []Fault
 	for _, e := range evs {
-		if e.Source != "engine" || (e.Type != "fault.injected" && e.Type != "fault.error") {
+		if e.Source != contract.SourceEngine || (e.Type != contract.EventFaultInjected && e.Type != contract.EventFaultError) {
 			continue
 		}
-		f := Fault{At: e.Time, Action: e.Detail["action"], Service: e.Detail["service"], Version: e.Detail["version"],
-			Task: e.Detail["task"], Error: e.Detail["error"], Step: -1}
+		f := Fault{At: e.Time, Action: e.Detail[contract.DetailAction], Service: e.Detail[contract.DetailService], Version: e.Detail[contract.DetailVersion],
+			Task: e.Detail[contract.DetailTask], Error: e.Detail[contract.DetailError], Step: -1}
 		for _, s := range steps {
 			if s.Reached && !e.Time.Before(s.Start) && (s.End.IsZero() || e.Time.Before(s.End)) {
 				f.Step = s.Index

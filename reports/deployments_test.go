@@ -8,10 +8,11 @@ import (
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/reports"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 func taskEvent(at time.Time, task, from, to string) rundir.Event {
-	return rundir.Event{Time: at, Source: "ecs", Type: "task.state", Resource: task,
+	return rundir.Event{Time: at, Source: contract.SourceECS, Type: contract.EventTaskState, Resource: task,
 		Detail: map[string]string{"service": "movie", "from": from, "to": to}}
 }
 

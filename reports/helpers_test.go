@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 var t0 = time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
@@ -80,9 +81,9 @@ func newRun(steps []rundir.Step, obs []rundir.Observation, evs []rundir.Event, a
 	return &rundir.Run{Meta: m, Observations: obs, Events: evs}
 }
 
-func xdsEvent(typ string, t time.Time, node, version string) rundir.Event {
+func xdsEvent(typ contract.EventType, t time.Time, node, version string) rundir.Event {
 	return rundir.Event{
-		Time: t, Source: "xds", Type: typ, Resource: node,
+		Time: t, Source: contract.SourceXDS, Type: typ, Resource: node,
 		Detail: map[string]string{"node": node, "version": version, "typeUrl": "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"},
 	}
 }

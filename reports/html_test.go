@@ -15,6 +15,7 @@ import (
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/reports"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // elements returns the elements under n named tag that have every class
@@ -116,7 +117,7 @@ func htmlDeploymentRun() *rundir.Run {
 	}
 	obs := concat(served(0, at(0), 10*time.Millisecond, map[string]int{"v1": 100}),
 		served(1, at(10*time.Second), 10*time.Millisecond, map[string]int{"v1": 60, "v2": 40}))
-	evs := []rundir.Event{{Time: at(12 * time.Second), Source: "engine", Type: "fault.injected",
+	evs := []rundir.Event{{Time: at(12 * time.Second), Source: contract.SourceEngine, Type: contract.EventFaultInjected,
 		Detail: map[string]string{"action": "kill-task", "service": "movie", "version": "v2", "task": "t9"}}}
 	run := newRun(steps, obs, evs, rundir.Assertion{Kind: "deployments-as-expected"})
 	run.Meta.Deployments = []rundir.Deployment{{

@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/reports"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // sampleRun is a three-step canary: a clean baseline, a canary step (whose
@@ -28,8 +29,8 @@ func sampleRun() *rundir.Run {
 		[]rundir.Observation{failObs(1, at(12*time.Second), "reset"), failObs(1, at(13*time.Second), "no-healthy-upstream")},
 	)
 	evs := []rundir.Event{
-		xdsEvent("xds.push", at(10*time.Second+time.Millisecond), "node-a", "7"),
-		xdsEvent("xds.ack", at(10*time.Second+25*time.Millisecond), "node-a", "7"),
+		xdsEvent(contract.EventXDSPush, at(10*time.Second+time.Millisecond), "node-a", "7"),
+		xdsEvent(contract.EventXDSAck, at(10*time.Second+25*time.Millisecond), "node-a", "7"),
 	}
 	run := newRun(steps, obs, evs,
 		rundir.Assertion{Kind: "weight-within", Value: 2, Source: "canary.yaml:30:7"},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshsim/meshsim/sim/appmesh"
 	"github.com/meshsim/meshsim/sim/cloudmap"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/ecs"
 	"github.com/meshsim/meshsim/sim/endpoint"
 	"github.com/meshsim/meshsim/sim/events"
@@ -117,13 +118,13 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		w.runtime = rt
 	} else {
 		rt := inproc.New(inproc.Options{Bus: w.bus})
-		rt.Handle(sampleapp.Image, inproc.StarterFunc(startSample))
-		rt.Handle(grpcapp.Image, inproc.StarterFunc(startGRPC))
+		rt.Handle(contract.SampleHTTPImage, inproc.StarterFunc(startSample))
+		rt.Handle(contract.SampleGRPCImage, inproc.StarterFunc(startGRPC))
 		rt.Handle(inproc.CommandImage, inproc.Commands{LogDir: opts.TaskLogDir})
 		sidecars := inproc.StarterFunc(func(ctx context.Context, c inproc.Container) (inproc.Process, error) {
 			return startSidecar(ctx, c, w.XDSAddress, w.bus)
 		})
-		rt.Handle(sidecar.Image, sidecars)
+		rt.Handle(contract.SidecarImage, sidecars)
 		// Task definitions written for App Mesh's Envoy image work unchanged.
 		rt.Handle("*envoy*", sidecars)
 		w.runtime = rt
@@ -146,7 +147,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	ep.HandleTarget(ecs.TargetPrefix, w.ecs)
 	ep.HandleTarget(cloudmap.TargetPrefix, w.cloudMap)
 	ep.HandlePath(appmesh.PathPrefix, mesh)
-	ep.HandlePath(lambda.PathPrefix, hooks)
+	ep.HandlePath(contract.HookPathPrefix, hooks)
 	w.httpSrv = &http.Server{Handler: ep, ReadHeaderTimeout: 10 * time.Second}
 
 	cp := xds.NewServer(xds.Options{Bus: w.bus})
@@ -176,7 +177,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 			case <-ecsChanged:
 			}
 			if err := cp.Update(ctx, world()); err != nil && ctx.Err() == nil {
-				w.bus.Emit(events.Event{Source: "xds", Type: "xds.error", Detail: map[string]string{"error": err.Error()}})
+				w.bus.Emit(events.Event{Source: contract.SourceXDS, Type: contract.EventXDSError, Detail: map[string]string{"error": err.Error()}})
 			}
 		}
 	}()
@@ -187,7 +188,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	go func() {
 		defer w.wg.Done()
 		if err := w.httpSrv.Serve(apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			w.bus.Emit(events.Event{Source: "endpoint", Type: "endpoint.error", Detail: map[string]string{"error": err.Error()}})
+			w.bus.Emit(events.Event{Source: contract.SourceEndpoint, Type: contract.EventEndpointError, Detail: map[string]string{"error": err.Error()}})
 		}
 	}()
 	context.AfterFunc(ctx, func() { _ = w.Close() })
@@ -219,8 +220,8 @@ func startSample(ctx context.Context, c inproc.Container) (inproc.Process, error
 	}
 	// In a task, localhost is the task's own network namespace; in the
 	// inproc runtime that is the task's loopback address.
-	if p, ok := env[sampleapp.EnvProxy]; ok {
-		env[sampleapp.EnvProxy] = inproc.TaskLocal(p, c.TaskIP)
+	if p, ok := env[contract.EnvProxy]; ok {
+		env[contract.EnvProxy] = inproc.TaskLocal(p, c.TaskIP)
 	}
 	cfg, err := sampleapp.ConfigFromEnv(env, c.TaskID, c.TaskIP)
 	if err != nil {
@@ -275,7 +276,7 @@ func (p serverProcess) Kill() error { return p.server.Close() }
 // startSidecar runs the embedded sidecar of a task, connected to the
 // control plane unless the task definition names another one.
 func startSidecar(ctx context.Context, c inproc.Container, xdsAddr string, bus *events.Bus) (inproc.Process, error) {
-	env := map[string]string{sidecar.EnvXDSEndpoint: xdsAddr}
+	env := map[string]string{contract.EnvXDSEndpoint: xdsAddr}
 	for k, v := range c.Env {
 		env[k] = v
 	}

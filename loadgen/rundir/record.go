@@ -163,7 +163,7 @@ func (o Observation) OK() bool {
 
 // Event is one world event: one line of events.jsonl. It has the JSON shape
 // of the fakes' event stream; the engine adds its own events (source
-// "engine", types "step.start", "step.end", "aws.call", "run.end").
+// "engine", types contract.EventStepStart, contract.EventStepEnd, contract.EventAWSCall, contract.EventRunEnd).
 type Event = events.Event
 
 // Meta describes a run: run.json, written at the start and rewritten at the

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -75,8 +77,8 @@ func TestRoundTrip(t *testing.T) {
 		}()
 	}
 	events := []Event{
-		{Seq: 1, Time: t0, Source: "ecs", Type: "task.state", Resource: "arn:aws:ecs:us-east-1:000000000000:task/c/abc", Detail: map[string]string{"from": "PENDING", "to": "RUNNING"}},
-		{Seq: 2, Time: t0.Add(time.Second), Source: "engine", Type: "step.start", Detail: map[string]string{"step": "1"}},
+		{Seq: 1, Time: t0, Source: contract.SourceECS, Type: contract.EventTaskState, Resource: "arn:aws:ecs:us-east-1:000000000000:task/c/abc", Detail: map[string]string{"from": "PENDING", "to": "RUNNING"}},
+		{Seq: 2, Time: t0.Add(time.Second), Source: contract.SourceEngine, Type: contract.EventStepStart, Detail: map[string]string{"step": "1"}},
 	}
 	for _, e := range events {
 		if err := w.Event(e); err != nil {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/scenarios"
-	"github.com/meshsim/meshsim/sim/lambda"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // runDeployments runs the scenario's ECS deployments one after another:
@@ -326,7 +326,7 @@ func (r *runner) setGates(g map[string]scenarios.Hook, deployment int) {
 // progress: a gate holds when, over its window, the error rate and p99
 // latency stay within its limits.
 func (r *runner) onEvent(e rundir.Event) {
-	if e.Source == "ecs" && strings.Contains(e.Type, "deployment.") {
+	if e.Source == contract.SourceECS && strings.HasPrefix(string(e.Type), "deployment.") {
 		r.lastChange.Store(e.Time.UnixNano())
 		select {
 		case r.deploymentChanged <- struct{}{}:
@@ -334,11 +334,11 @@ func (r *runner) onEvent(e rundir.Event) {
 		}
 		return
 	}
-	if e.Source != "lambda" || e.Type != "hook.invoked" {
+	if e.Source != contract.SourceLambda || e.Type != contract.EventHookInvoked {
 		return
 	}
 	r.gates.mu.Lock()
-	h, ok := r.gates.gates[e.Detail["function"]]
+	h, ok := r.gates.gates[e.Detail[contract.DetailFunction]]
 	dep := r.gates.deployment
 	r.gates.mu.Unlock()
 	if !ok {
@@ -350,7 +350,7 @@ func (r *runner) onEvent(e rundir.Event) {
 		time.Sleep(h.Window)
 		now := time.Now()
 		n, failed, p99 := r.recent.stats(now.Add(-h.Window))
-		g := rundir.Gate{Stage: e.Detail["stage"], At: now, Requests: n, Failed: failed, P99: p99, Status: "SUCCEEDED"}
+		g := rundir.Gate{Stage: e.Detail[contract.DetailStage], At: now, Requests: n, Failed: failed, P99: p99, Status: "SUCCEEDED"}
 		var why []string
 		switch {
 		case n == 0:
@@ -372,14 +372,22 @@ func (r *runner) onEvent(e rundir.Event) {
 		if dep >= 0 {
 			r.updateDeployment(dep, func(d *rundir.Deployment) { d.Gates = append(d.Gates, g) })
 		}
-		r.engineEvent("gate."+strings.ToLower(g.Status), e.Detail["function"], map[string]string{"stage": g.Stage, "reason": g.Reason})
-		body, _ := json.Marshal(lambda.Answer{HookStatus: g.Status, Reason: g.Reason})
-		url := strings.TrimRight(r.opts.Endpoint, "/") + lambda.PathPrefix + e.Detail["invocationId"]
+		r.engineEvent(gateEvent(g.Status), e.Detail[contract.DetailFunction], map[string]string{"stage": g.Stage, "reason": g.Reason})
+		body, _ := json.Marshal(contract.HookAnswer{HookStatus: g.Status, Reason: g.Reason})
+		url := strings.TrimRight(r.opts.Endpoint, "/") + contract.HookPathPrefix + e.Detail[contract.DetailInvocationID]
 		resp, err := http.Post(url, "application/json", bytes.NewReader(body))
 		if err != nil {
-			r.engineEvent("gate.error", e.Detail["function"], map[string]string{"error": err.Error()})
+			r.engineEvent(contract.EventGateError, e.Detail[contract.DetailFunction], map[string]string{"error": err.Error()})
 			return
 		}
 		resp.Body.Close()
 	}()
+}
+
+// gateEvent is the event type of a gate's decision.
+func gateEvent(status string) contract.EventType {
+	if status == "SUCCEEDED" {
+		return contract.EventGateSucceeded
+	}
+	return contract.EventGateFailed
 }

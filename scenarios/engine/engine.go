@@ -22,7 +22,9 @@ import (
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/sim/awsclient"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/poll"
+	"google.golang.org/grpc/resolver"
 )
 
 // Options configure a run.
@@ -39,6 +41,9 @@ type Options struct {
 	// XDSAddress is the control plane's host:port, for proxyless gRPC
 	// clients (load.client: proxyless).
 	XDSAddress string
+	// XDSResolver builds a proxyless client's xDS resolver
+	// (loadgen/proxyless.NewResolver); required for load.client: proxyless.
+	XDSResolver func(bootstrap []byte) (resolver.Builder, error)
 	// Faults carries out the scenario's faults that need the runtime (kill,
 	// pause, disconnect); nil when the runtime cannot.
 	Faults Faults
@@ -308,7 +313,7 @@ func (r *runner) beginStepAt(i int, at time.Time) {
 	r.mu.Unlock()
 	faults.stepBegan(st.Name)
 	r.step.Store(int32(i))
-	r.engineEvent("step.start", "", map[string]string{"step": fmt.Sprint(i), "name": st.Name, "weights": weightString(st.Weights)})
+	r.engineEvent(contract.EventStepStart, "", map[string]string{"step": fmt.Sprint(i), "name": st.Name, "weights": weightString(st.Weights)})
 }
 
 // addStep appends a step that the run discovered (a deployment phase) and
@@ -343,7 +348,7 @@ func (r *runner) endStep(i int, cut bool) {
 	if cut {
 		detail["cut"] = "true"
 	}
-	r.engineEvent("step.end", "", detail)
+	r.engineEvent(contract.EventStepEnd, "", detail)
 }
 
 // hold keeps step i in force for d, reporting progress, then ends it.
@@ -383,8 +388,8 @@ func (r *runner) status(i int, elapsed, bake time.Duration) Status {
 	return s
 }
 
-func (r *runner) engineEvent(typ, resource string, detail map[string]string) {
-	_ = r.out.Event(rundir.Event{Time: time.Now(), Source: "engine", Type: typ, Resource: resource, Detail: detail})
+func (r *runner) engineEvent(typ contract.EventType, resource string, detail map[string]string) {
+	_ = r.out.Event(rundir.Event{Time: time.Now(), Source: contract.SourceEngine, Type: typ, Resource: resource, Detail: detail})
 }
 
 func weightString(w map[string]float64) string {
@@ -429,7 +434,7 @@ func waitDataPlane(ctx context.Context, target, host, measure string) error {
 			return false, nil
 		}
 		resp.Body.Close()
-		chain := resp.Header.Get("x-meshsim-chain")
+		chain := resp.Header.Get(contract.HeaderChain)
 		if resp.StatusCode == http.StatusOK && strings.Contains(","+chain, ","+measure+"/") {
 			return true, nil
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/meshsim/meshsim/scenarios/engine"
 	"github.com/meshsim/meshsim/sim"
 	"github.com/meshsim/meshsim/sim/awsclient"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // TestBookingappCanary runs the built-in bookingapp canary end to end on
@@ -65,7 +66,7 @@ func TestBookingappCanary(t *testing.T) {
 		}
 	}
 	for _, e := range run.Events {
-		if e.Source == "xds" && e.Type == "xds.ack" {
+		if e.Source == contract.SourceXDS && e.Type == contract.EventXDSAck {
 			return
 		}
 	}

@@ -15,7 +15,8 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/meshsim/meshsim/scenarios"
-	"github.com/meshsim/meshsim/sim/sidecar"
+	"github.com/meshsim/meshsim/sim/contract"
+	"github.com/meshsim/meshsim/sim/sidecar/admin"
 )
 
 // Faults breaks tasks in the ways only the runtime can: the docker runtime
@@ -99,7 +100,7 @@ func (fs *faultScheduler) inject(f scenarios.Fault) {
 		err = fmt.Errorf("no running task of %s %s", f.Service, f.Version)
 	}
 	if err != nil {
-		fs.r.engineEvent("fault.error", "", map[string]string{"action": string(f.Action), "service": f.Service, "error": err.Error(), "source": f.Pos.String()})
+		fs.r.engineEvent(contract.EventFaultError, "", map[string]string{"action": string(f.Action), "service": f.Service, "error": err.Error(), "source": f.Pos.String()})
 		return
 	}
 	for _, t := range tasks {
@@ -114,7 +115,7 @@ func (fs *faultScheduler) inject(f scenarios.Fault) {
 		if err != nil {
 			detail["error"] = err.Error()
 		}
-		fs.r.engineEvent("fault.injected", t.arn, detail)
+		fs.r.engineEvent(contract.EventFaultInjected, t.arn, detail)
 	}
 }
 
@@ -150,14 +151,14 @@ func (fs *faultScheduler) sidecarFault(f scenarios.Fault, t faultTask) error {
 	if t.ip == "" {
 		return fmt.Errorf("task %s: DescribeTasks shows no privateIPv4Address", t.id)
 	}
-	addr := net.JoinHostPort(t.ip, strconv.Itoa(sidecar.AdminPort))
+	addr := net.JoinHostPort(t.ip, strconv.Itoa(contract.AdminPort))
 	switch f.Action {
 	case scenarios.FaultDelay:
-		return sidecar.SetDelay(fs.ctx, fs.admin, addr, f.Delay)
+		return admin.SetDelay(fs.ctx, fs.admin, addr, f.Delay)
 	case scenarios.FaultDrop:
-		return sidecar.SetDropPercent(fs.ctx, fs.admin, addr, f.Percent)
+		return admin.SetDropPercent(fs.ctx, fs.admin, addr, f.Percent)
 	}
-	return sidecar.ClearFaults(fs.ctx, fs.admin, addr)
+	return admin.ClearFaults(fs.ctx, fs.admin, addr)
 }
 
 // privateIPv4 returns the task's address from its ENI attachment, or "".

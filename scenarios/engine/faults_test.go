@@ -7,6 +7,7 @@ import (
 
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/scenarios/engine"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 const stopTask = `name: stop-task
@@ -59,15 +60,15 @@ func TestFaultStopTask(t *testing.T) {
 	var stopAt time.Time
 	var stopped, started bool
 	for _, e := range run.Events {
-		if e.Source != "ecs" || e.Type != "task.state" || e.Detail["service"] != "movie-v1" {
+		if e.Source != contract.SourceECS || e.Type != contract.EventTaskState || e.Detail[contract.DetailService] != "movie-v1" {
 			continue
 		}
 		switch {
-		case strings.HasSuffix(e.Resource, f.Task) && e.Detail["from"] == "RUNNING":
+		case strings.HasSuffix(e.Resource, f.Task) && e.Detail[contract.DetailFrom] == "RUNNING":
 			stopAt = e.Time
-		case strings.HasSuffix(e.Resource, f.Task) && e.Detail["to"] == "STOPPED":
-			stopped = e.Detail["stoppedReason"] == "meshsim fault: stop-task"
-		case e.Detail["to"] == "PROVISIONING" && !stopAt.IsZero() && !e.Time.Before(stopAt):
+		case strings.HasSuffix(e.Resource, f.Task) && e.Detail[contract.DetailTo] == "STOPPED":
+			stopped = e.Detail[contract.DetailStoppedReason] == "meshsim fault: stop-task"
+		case e.Detail[contract.DetailTo] == "PROVISIONING" && !stopAt.IsZero() && !e.Time.Before(stopAt):
 			started = true
 		}
 	}

@@ -11,9 +11,9 @@ import (
 
 	"github.com/meshsim/meshsim/loadgen"
 	"github.com/meshsim/meshsim/scenarios"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/grpcapp/echopb"
 	"github.com/meshsim/meshsim/sim/poll"
-	"github.com/meshsim/meshsim/sim/xds"
 )
 
 // loadPlan is the load a run drives through its ingress: HTTP requests, or
@@ -58,7 +58,7 @@ func (r *runner) load(wld *world, ip, twinIP string) *loadPlan {
 	if sc.Load.Client == "proxyless" {
 		p.gt = loadgen.GRPCTarget{
 			Address: "xds:///" + authority,
-			XDS:     &loadgen.XDSClient{Server: r.opts.XDSAddress, NodeID: xds.NodeID(sc.Mesh, sc.Ingress.Name)},
+			XDS:     &loadgen.XDSClient{Server: r.opts.XDSAddress, NodeID: contract.NodeID(sc.Mesh, sc.Ingress.Name), NewResolver: r.opts.XDSResolver},
 		}
 	}
 	return p

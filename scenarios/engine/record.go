@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/poll"
 )
 
@@ -67,7 +68,7 @@ func recordCalls(out *rundir.Writer) func(*middleware.Stack) error {
 				if err != nil {
 					detail["error"] = err.Error()
 				}
-				_ = out.Event(rundir.Event{Time: start, Source: "engine", Type: "aws.call", Detail: detail})
+				_ = out.Event(rundir.Event{Time: start, Source: contract.SourceEngine, Type: contract.EventAWSCall, Detail: detail})
 				return o, md, err
 			}), middleware.After)
 	}

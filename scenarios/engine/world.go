@@ -17,17 +17,15 @@ import (
 
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/sim/awsclient"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/grpcapp"
 	"github.com/meshsim/meshsim/sim/poll"
-	"github.com/meshsim/meshsim/sim/sampleapp"
-	"github.com/meshsim/meshsim/sim/sidecar"
-	"github.com/meshsim/meshsim/sim/xds"
 )
 
 // egressPort is where the sidecar's egress listener answers; the
 // application uses it as its HTTP proxy (App Mesh redirects outbound
 // traffic to the same port with iptables).
-const egressPort = xds.EgressPort
+const egressPort = contract.EgressPort
 
 // world creates and deletes the scenario's AWS resources, through the AWS
 // APIs only.
@@ -454,15 +452,15 @@ func (w *world) nodeARN(node string) string {
 func (w *world) sidecarContainer(node string) ecstypes.ContainerDefinition {
 	return ecstypes.ContainerDefinition{
 		Name:      aws.String("envoy"),
-		Image:     aws.String(sidecar.Image),
+		Image:     aws.String(contract.SidecarImage),
 		Essential: aws.Bool(true),
 		Environment: []ecstypes.KeyValuePair{
 			{Name: aws.String("APPMESH_RESOURCE_ARN"), Value: aws.String(w.nodeARN(node))},
 		},
 		PortMappings: []ecstypes.PortMapping{
-			{ContainerPort: aws.Int32(xds.IngressPort), Name: aws.String("ingress")},
+			{ContainerPort: aws.Int32(contract.IngressPort), Name: aws.String("ingress")},
 			{ContainerPort: aws.Int32(egressPort), Name: aws.String("egress")},
-			{ContainerPort: aws.Int32(sidecar.AdminPort), Name: aws.String("admin")},
+			{ContainerPort: aws.Int32(contract.AdminPort), Name: aws.String("admin")},
 		},
 	}
 }
@@ -520,40 +518,40 @@ func (w *world) appContainer(name, version string, protocol scenarios.Protocol, 
 		urls = append(urls, w.backendURL(b, sc))
 	}
 	env := map[string]string{
-		sampleapp.EnvService:  name,
-		sampleapp.EnvVersion:  version,
-		sampleapp.EnvPort:     fmt.Sprint(port),
-		sampleapp.EnvBackends: strings.Join(urls, ","),
+		contract.EnvService:  name,
+		contract.EnvVersion:  version,
+		contract.EnvPort:     fmt.Sprint(port),
+		contract.EnvBackends: strings.Join(urls, ","),
 		// The sidecar's egress listener stands in for the traffic capture
 		// App Mesh (iptables) and Service Connect (/etc/hosts) set up.
-		sampleapp.EnvProxy: fmt.Sprintf("http://localhost:%d", egressPort),
+		contract.EnvProxy: fmt.Sprintf("http://localhost:%d", egressPort),
 	}
 	for k, d := range map[string]time.Duration{
-		sampleapp.EnvLatency: v.Latency, sampleapp.EnvStartDelay: v.StartDelay,
-		sampleapp.EnvDrain: v.Drain, sampleapp.EnvCrashAfter: v.CrashAfter,
+		contract.EnvLatency: v.Latency, contract.EnvStartDelay: v.StartDelay,
+		contract.EnvDrain: v.Drain, contract.EnvCrashAfter: v.CrashAfter,
 	} {
 		if d > 0 {
 			env[k] = d.String()
 		}
 	}
 	if v.ErrorRate > 0 {
-		env[sampleapp.EnvErrorRate] = fmt.Sprint(v.ErrorRate)
+		env[contract.EnvErrorRate] = fmt.Sprint(v.ErrorRate)
 	}
 	if v.Shutdown != "" {
-		env[sampleapp.EnvShutdown] = v.Shutdown
+		env[contract.EnvShutdown] = v.Shutdown
 	}
 	if v.FailHealth {
-		env[sampleapp.EnvHealth] = "fail"
+		env[contract.EnvHealth] = "fail"
 	}
-	image, appProtocol, healthPort := sampleapp.Image, ecstypes.ApplicationProtocolHttp, port
+	image, appProtocol, healthPort := contract.SampleHTTPImage, ecstypes.ApplicationProtocolHttp, port
 	if protocol == scenarios.ProtocolGRPC {
 		// The gRPC echo service answers HTTP health checks on a port of
 		// its own.
-		image, appProtocol, healthPort = grpcapp.Image, ecstypes.ApplicationProtocolGrpc, port+healthPortOffset
-		env[grpcapp.EnvHealthPort] = fmt.Sprint(healthPort)
+		image, appProtocol, healthPort = contract.SampleGRPCImage, ecstypes.ApplicationProtocolGrpc, port+healthPortOffset
+		env[contract.EnvHealthPort] = fmt.Sprint(healthPort)
 		healthPath = "/health"
-		delete(env, sampleapp.EnvBackends)
-		delete(env, sampleapp.EnvProxy)
+		delete(env, contract.EnvBackends)
+		delete(env, contract.EnvProxy)
 	}
 	return ecstypes.ContainerDefinition{
 		Name:         aws.String("app"),
@@ -609,7 +607,7 @@ func (w *world) registerFamily(ctx context.Context, family string, containers []
 			ContainerName: aws.String("envoy"),
 			Properties: keyValues(map[string]string{
 				"AppPorts": fmt.Sprint(aws.ToInt32(containers[0].PortMappings[0].ContainerPort)), "EgressIgnoredIPs": "169.254.170.2,169.254.169.254",
-				"IgnoredUID": "1337", "ProxyEgressPort": fmt.Sprint(egressPort), "ProxyIngressPort": fmt.Sprint(xds.IngressPort),
+				"IgnoredUID": "1337", "ProxyEgressPort": fmt.Sprint(egressPort), "ProxyIngressPort": fmt.Sprint(contract.IngressPort),
 			}),
 		}
 	}

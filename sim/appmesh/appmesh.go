@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/events"
 )
 
@@ -248,7 +249,7 @@ func (f *Fake) emit(kind, what, arn string, detail map[string]string) {
 	if f.bus == nil {
 		return
 	}
-	f.bus.Emit(events.Event{Source: "appmesh", Type: kind + "." + what, Resource: arn, Detail: detail})
+	f.bus.Emit(events.Event{Source: contract.SourceAppMesh, Type: contract.EventType(kind + "." + what), Resource: arn, Detail: detail})
 }
 
 // checkToken reports whether a request with clientToken token repeats the

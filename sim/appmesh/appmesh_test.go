@@ -20,6 +20,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/meshsim/meshsim/sim/awsclient"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/endpoint"
 	"github.com/meshsim/meshsim/sim/events"
 )
@@ -365,24 +366,27 @@ func TestUpdateRoute(t *testing.T) {
 	defer stop()
 	var routeEvents []events.Event
 	for e := range h.bus.Subscribe(subCtx, 0) {
-		if strings.HasPrefix(e.Type, "route.") {
+		if strings.HasPrefix(string(e.Type), "route.") {
 			routeEvents = append(routeEvents, e)
 		}
 		if len(routeEvents) == 3 {
 			break
 		}
 	}
-	want := []struct{ typ, weights, version string }{
-		{"route.created", "movie-v1=75,movie-v2=25", "1"},
-		{"route.updated", "movie-v1=50,movie-v2=50", "2"},
-		{"route.updated", "movie-v1=0,movie-v2=100", "3"},
+	want := []struct {
+		typ              contract.EventType
+		weights, version string
+	}{
+		{contract.EventRouteCreated, "movie-v1=75,movie-v2=25", "1"},
+		{contract.EventRouteUpdated, "movie-v1=50,movie-v2=50", "2"},
+		{contract.EventRouteUpdated, "movie-v1=0,movie-v2=100", "3"},
 	}
 	if len(routeEvents) != len(want) {
 		t.Fatalf("route events = %+v", routeEvents)
 	}
 	for i, w := range want {
 		e := routeEvents[i]
-		if e.Source != "appmesh" || e.Type != w.typ || e.Detail["weights"] != w.weights || e.Detail["version"] != w.version ||
+		if e.Source != contract.SourceAppMesh || e.Type != w.typ || e.Detail[contract.DetailWeights] != w.weights || e.Detail[contract.DetailVersion] != w.version ||
 			e.Resource != "arn:aws:appmesh:us-east-1:000000000000:mesh/demo/virtualRouter/movie-router/route/movie-route" {
 			t.Fatalf("event %d = %+v, want %+v", i, e, w)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // The JSON shapes below follow the servicediscovery 2017-03-14 model:
@@ -496,7 +497,7 @@ func (f *Fake) apiCreateService(r *http.Request, region string) (any, error) {
 		svc.customHealth = &healthCheckCustomConfig{FailureThreshold: &one}
 	}
 	f.services[id] = svc
-	f.emit("service.created", svc.arn, map[string]string{"serviceId": id, "name": svc.name, "namespaceId": ns.id, "namespace": ns.name})
+	f.emit(contract.EventServiceCreated, svc.arn, map[string]string{"serviceId": id, "name": svc.name, "namespaceId": ns.id, "namespace": ns.name})
 	f.changes.Notify()
 	return serviceOutput{svcJSON(svc)}, nil
 }
@@ -597,7 +598,7 @@ func (f *Fake) apiDeleteService(r *http.Request) (any, error) {
 			"Service %s has %d registered instance(s); deregister them before deleting the service", svc.id, n)
 	}
 	delete(f.services, svc.id)
-	f.emit("service.deleted", svc.arn, map[string]string{"serviceId": svc.id, "name": svc.name})
+	f.emit(contract.EventServiceDeleted, svc.arn, map[string]string{"serviceId": svc.id, "name": svc.name})
 	f.changes.Notify()
 	return empty{}, nil
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/events"
 )
 
@@ -149,11 +150,11 @@ func (f *Fake) Watch(ctx context.Context) <-chan struct{} {
 }
 
 // emit publishes an event on the bus, if there is one.
-func (f *Fake) emit(typ, resource string, detail map[string]string) {
+func (f *Fake) emit(typ contract.EventType, resource string, detail map[string]string) {
 	if f.bus == nil {
 		return
 	}
-	f.bus.Emit(events.Event{Source: "cloudmap", Type: typ, Resource: resource, Detail: detail})
+	f.bus.Emit(events.Event{Source: contract.SourceCloudMap, Type: typ, Resource: resource, Detail: detail})
 }
 
 // RegisterInstance registers (or re-registers, replacing its attributes) an

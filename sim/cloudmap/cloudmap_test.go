@@ -17,6 +17,7 @@ import (
 
 	"github.com/meshsim/meshsim/sim/awsclient"
 	"github.com/meshsim/meshsim/sim/awsproto"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/endpoint"
 	"github.com/meshsim/meshsim/sim/events"
 )
@@ -659,9 +660,9 @@ func TestEvents(t *testing.T) {
 	if len(got) != 4 {
 		t.Fatalf("got %d events, want 4: %+v", len(got), got)
 	}
-	wantTypes := []string{"namespace.created", "service.created", "instance.registered", "instance.deregistered"}
+	wantTypes := []contract.EventType{contract.EventNamespaceCreated, contract.EventServiceCreated, contract.EventInstanceRegistered, contract.EventInstanceDeregistered}
 	for i, e := range got {
-		if e.Source != "cloudmap" || e.Type != wantTypes[i] {
+		if e.Source != contract.SourceCloudMap || e.Type != wantTypes[i] {
 			t.Fatalf("event %d = %s/%s, want cloudmap/%s", i, e.Source, e.Type, wantTypes[i])
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // NamespaceName returns the name of a created namespace given by name, id or
@@ -65,7 +66,7 @@ func (f *Fake) ServiceConnectService(ctx context.Context, namespace, name string
 		instances:   make(map[string]*instance),
 	}
 	f.services[id] = svc
-	f.emit("service.created", svc.arn, map[string]string{"serviceId": id, "name": svc.name, "namespaceId": ns.id, "namespace": ns.name})
+	f.emit(contract.EventServiceCreated, svc.arn, map[string]string{"serviceId": id, "name": svc.name, "namespaceId": ns.id, "namespace": ns.name})
 	f.changes.Notify()
 	return svc.arn, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // Namespace types.
@@ -186,7 +187,7 @@ func (f *Fake) createNamespace(ns *namespace) (string, error) {
 		f.seq++
 		ns.seq = f.seq
 		f.namespaces[ns.id] = ns
-		f.emit("namespace.created", ns.arn, map[string]string{"namespaceId": ns.id, "name": ns.name, "type": ns.typ})
+		f.emit(contract.EventNamespaceCreated, ns.arn, map[string]string{"namespaceId": ns.id, "name": ns.name, "type": ns.typ})
 		f.changes.Notify()
 		return nil
 	}
@@ -258,7 +259,7 @@ func (f *Fake) deleteNamespace(ref string) (string, error) {
 			return namespaceInUse(ns, n)
 		}
 		delete(f.namespaces, ns.id)
-		f.emit("namespace.deleted", ns.arn, map[string]string{"namespaceId": ns.id, "name": ns.name})
+		f.emit(contract.EventNamespaceDeleted, ns.arn, map[string]string{"namespaceId": ns.id, "name": ns.name})
 		f.changes.Notify()
 		return nil
 	}
@@ -315,7 +316,7 @@ func (f *Fake) registerInstance(serviceRef, instanceID, token string, attrs map[
 		}
 		s.instances[instanceID] = &instance{id: instanceID, attrs: attrs, creatorRequestID: token, health: health}
 		s.revision++
-		f.emit("instance.registered", s.arn, instanceDetail(instanceID, attrs))
+		f.emit(contract.EventInstanceRegistered, s.arn, instanceDetail(instanceID, attrs))
 		f.changes.Notify()
 		return nil
 	}
@@ -355,7 +356,7 @@ func (f *Fake) deregisterInstance(serviceRef, instanceID string) (string, error)
 		}
 		delete(s.instances, instanceID)
 		s.revision++
-		f.emit("instance.deregistered", s.arn, instanceDetail(instanceID, inst.attrs))
+		f.emit(contract.EventInstanceDeregistered, s.arn, instanceDetail(instanceID, inst.attrs))
 		f.changes.Notify()
 		return nil
 	}
@@ -390,7 +391,7 @@ func (f *Fake) updateHealth(serviceRef, instanceID, status string) error {
 	}
 	inst.health = status
 	svc.revision++
-	f.emit("instance.health", svc.arn, map[string]string{"instanceId": instanceID, "status": status})
+	f.emit(contract.EventInstanceHealth, svc.arn, map[string]string{"instanceId": instanceID, "status": status})
 	f.changes.Notify()
 	return nil
 }

@@ -11,10 +11,8 @@ import (
 	bootstrap "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/ecs"
-	"github.com/meshsim/meshsim/sim/grpcapp"
-	"github.com/meshsim/meshsim/sim/sampleapp"
-	"github.com/meshsim/meshsim/sim/sidecar"
 )
 
 func TestEnvoyBootstrap(t *testing.T) {
@@ -74,7 +72,7 @@ func TestEnvoyBootstrap(t *testing.T) {
 func TestPlan(t *testing.T) {
 	const arn = "arn:aws:appmesh:us-east-1:000000000000:mesh/m/virtualNode/web-v1"
 	spec := ecs.TaskSpec{TaskID: "0123456789abcdef0123456789abcdef"}
-	sidecarEnv := map[string]string{sidecar.EnvResourceARN: arn}
+	sidecarEnv := map[string]string{contract.EnvResourceARN: arn}
 	tests := []struct {
 		name      string
 		envoy     string
@@ -83,12 +81,12 @@ func TestPlan(t *testing.T) {
 		wantCmd   []string
 		wantXDS   string
 	}{
-		{"sample service", "", ecs.ContainerSpec{Name: "app", Image: sampleapp.Image + ":v2"}, "meshsim/meshsim:x", []string{"container", "app"}, ""},
-		{"sample gRPC service", "", ecs.ContainerSpec{Name: "app", Image: "docker.io/" + grpcapp.Image}, "meshsim/meshsim:x", []string{"container", "grpc"}, ""},
-		{"embedded sidecar", "", ecs.ContainerSpec{Name: "envoy", Image: sidecar.Image, Env: sidecarEnv}, "meshsim/meshsim:x", []string{"container", "sidecar"}, "fakes:18000"},
+		{"sample service", "", ecs.ContainerSpec{Name: "app", Image: contract.SampleHTTPImage + ":v2"}, "meshsim/meshsim:x", []string{"container", "app"}, ""},
+		{"sample gRPC service", "", ecs.ContainerSpec{Name: "app", Image: "docker.io/" + contract.SampleGRPCImage}, "meshsim/meshsim:x", []string{"container", "grpc"}, ""},
+		{"embedded sidecar", "", ecs.ContainerSpec{Name: "envoy", Image: contract.SidecarImage, Env: sidecarEnv}, "meshsim/meshsim:x", []string{"container", "sidecar"}, "fakes:18000"},
 		{"App Mesh's Envoy image, no Envoy", "", ecs.ContainerSpec{Name: "envoy", Image: "840364872350.dkr.ecr.us-west-2.amazonaws.com/aws-appmesh-envoy:v1.29.12.0-prod", Env: sidecarEnv}, "meshsim/meshsim:x", []string{"container", "sidecar"}, "fakes:18000"},
-		{"sidecar as Envoy", "envoyproxy/envoy:v1.31-latest", ecs.ContainerSpec{Name: "envoy", Image: sidecar.Image, Env: sidecarEnv}, "envoyproxy/envoy:v1.31-latest", nil, "fakes:18000"},
-		{"the task's own control plane", "", ecs.ContainerSpec{Name: "envoy", Image: sidecar.Image, Env: map[string]string{sidecar.EnvResourceARN: arn, sidecar.EnvXDSEndpoint: "elsewhere:18000"}}, "meshsim/meshsim:x", []string{"container", "sidecar"}, "elsewhere:18000"},
+		{"sidecar as Envoy", "envoyproxy/envoy:v1.31-latest", ecs.ContainerSpec{Name: "envoy", Image: contract.SidecarImage, Env: sidecarEnv}, "envoyproxy/envoy:v1.31-latest", nil, "fakes:18000"},
+		{"the task's own control plane", "", ecs.ContainerSpec{Name: "envoy", Image: contract.SidecarImage, Env: map[string]string{contract.EnvResourceARN: arn, contract.EnvXDSEndpoint: "elsewhere:18000"}}, "meshsim/meshsim:x", []string{"container", "sidecar"}, "elsewhere:18000"},
 	}
 	for _, tt := range tests {
 		r := &Runtime{opts: Options{Image: "meshsim/meshsim:x", EnvoyImage: tt.envoy, XDSAddress: "fakes:18000"}}
@@ -97,7 +95,7 @@ func TestPlan(t *testing.T) {
 			t.Errorf("%s: %v", tt.name, err)
 			continue
 		}
-		if p.image != tt.wantImage || p.env[EnvTaskID] != spec.TaskID || p.env[sidecar.EnvXDSEndpoint] != tt.wantXDS {
+		if p.image != tt.wantImage || p.env[EnvTaskID] != spec.TaskID || p.env[contract.EnvXDSEndpoint] != tt.wantXDS {
 			t.Errorf("%s: image %s, env %v", tt.name, p.image, p.env)
 		}
 		if tt.envoy == "" {

@@ -17,11 +17,10 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/ecs"
 	"github.com/meshsim/meshsim/sim/events"
-	"github.com/meshsim/meshsim/sim/grpcapp"
 	"github.com/meshsim/meshsim/sim/inproc"
-	"github.com/meshsim/meshsim/sim/sampleapp"
 	"github.com/meshsim/meshsim/sim/sidecar"
 )
 
@@ -54,7 +53,7 @@ type Options struct {
 	// must have it (nothing is pulled).
 	EnvoyImage string
 	// Bus receives the runtime's events (Source "runtime"):
-	// "container.started", "container.health", "container.exited". May be
+	// contract.EventContainerStarted, contract.EventContainerHealth, contract.EventContainerExited. May be
 	// nil.
 	Bus *events.Bus
 }
@@ -135,13 +134,13 @@ func (r *Runtime) plan(ctx context.Context, spec ecs.TaskSpec, c ecs.ContainerSp
 	p := plan{spec: c, env: env}
 	repo := repository(c.Image)
 	switch {
-	case repo == sampleapp.Image:
+	case repo == contract.SampleHTTPImage:
 		p.image, p.cmd = r.opts.Image, []string{"container", "app"}
-	case repo == grpcapp.Image:
+	case repo == contract.SampleGRPCImage:
 		p.image, p.cmd = r.opts.Image, []string{"container", "grpc"}
-	case repo == sidecar.Image || containsEnvoy(repo):
-		if _, ok := env[sidecar.EnvXDSEndpoint]; !ok {
-			env[sidecar.EnvXDSEndpoint] = r.opts.XDSAddress
+	case repo == contract.SidecarImage || containsEnvoy(repo):
+		if _, ok := env[contract.EnvXDSEndpoint]; !ok {
+			env[contract.EnvXDSEndpoint] = r.opts.XDSAddress
 		}
 		if r.opts.EnvoyImage == "" {
 			p.image, p.cmd = r.opts.Image, []string{"container", "sidecar"}
@@ -162,7 +161,7 @@ func (r *Runtime) plan(ctx context.Context, spec ecs.TaskSpec, c ecs.ContainerSp
 		if _, err := r.cli.ImageInspect(ctx, c.Image); err != nil {
 			return plan{}, fmt.Errorf("CannotPullContainerError: image %s of container %s is not in the local Docker engine, "+
 				"and meshsim pulls nothing (docker pull or load it first); meshsim itself provides %s, %s and %s: %v",
-				c.Image, c.Name, sampleapp.Image, grpcapp.Image, sidecar.Image, err)
+				c.Image, c.Name, contract.SampleHTTPImage, contract.SampleGRPCImage, contract.SidecarImage, err)
 		}
 		p.image = c.Image
 	}
@@ -239,7 +238,7 @@ func (r *Runtime) Start(ctx context.Context, spec ecs.TaskSpec, report func(ecs.
 		hc := *plans[i].spec.HealthCheck
 		t.watchers.Go(func() {
 			probes[i].Run(checks, hc, func(h ecs.HealthStatus) {
-				r.emit("container.health", spec.TaskARN, map[string]string{"task": spec.TaskID, "container": c.name, "status": string(h)})
+				r.emit(contract.EventContainerHealth, spec.TaskARN, map[string]string{"task": spec.TaskID, "container": c.name, "status": string(h)})
 				report(ecs.TaskReport{Container: c.name, Health: h})
 			})
 		})
@@ -257,7 +256,7 @@ func (r *Runtime) startContainers(ctx context.Context, t *task, plans []plan) er
 	}
 	version := "rev" + strconv.Itoa(spec.Revision)
 	for _, p := range plans {
-		if v := p.env[sampleapp.EnvVersion]; v != "" {
+		if v := p.env[contract.EnvVersion]; v != "" {
 			version = v
 			break
 		}
@@ -304,7 +303,7 @@ func (r *Runtime) startContainers(ctx context.Context, t *task, plans []plan) er
 			}
 			t.ip = ip
 		}
-		r.emit("container.started", spec.TaskARN, map[string]string{
+		r.emit(contract.EventContainerStarted, spec.TaskARN, map[string]string{
 			"task": spec.TaskID, "container": p.spec.Name, "image": p.image, "ip": t.ip, "id": short(c.GetContainerID()),
 		})
 	}
@@ -349,7 +348,7 @@ func (r *Runtime) watchExit(t *task, c *taskContainer, report func(ecs.TaskRepor
 			exit.Reason += ": " + line
 		}
 	}
-	r.emit("container.exited", t.spec.TaskARN, map[string]string{
+	r.emit(contract.EventContainerExited, t.spec.TaskARN, map[string]string{
 		"task": t.spec.TaskID, "container": c.name, "exitCode": strconv.Itoa(exit.Code), "reason": exit.Reason,
 	})
 	report(ecs.TaskReport{Container: c.name, Exit: &exit})
@@ -434,11 +433,11 @@ func (r *Runtime) Close() error {
 	return errors.Join(all...)
 }
 
-func (r *Runtime) emit(typ, resource string, detail map[string]string) {
+func (r *Runtime) emit(typ contract.EventType, resource string, detail map[string]string) {
 	if r.opts.Bus == nil {
 		return
 	}
-	r.opts.Bus.Emit(events.Event{Source: "runtime", Type: typ, Resource: resource, Detail: detail})
+	r.opts.Bus.Emit(events.Event{Source: contract.SourceRuntime, Type: typ, Resource: resource, Detail: detail})
 }
 
 // repository returns an image's repository in its familiar form (no tag or

@@ -10,11 +10,10 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/docker"
 	"github.com/meshsim/meshsim/sim/ecs"
 	"github.com/meshsim/meshsim/sim/events"
-	"github.com/meshsim/meshsim/sim/sampleapp"
-	"github.com/meshsim/meshsim/sim/sidecar"
 )
 
 // taskReports collects what the runtime reports about one task.
@@ -62,7 +61,7 @@ func exited(container string) func(ecs.TaskReport) bool {
 
 // appContainer is a sample service container with a fast health check.
 func appContainer(env map[string]string) ecs.ContainerSpec {
-	base := map[string]string{sampleapp.EnvService: "web", sampleapp.EnvVersion: "v1", sampleapp.EnvPort: "8080"}
+	base := map[string]string{contract.EnvService: "web", contract.EnvVersion: "v1", contract.EnvPort: "8080"}
 	for k, v := range env {
 		if v == "" {
 			delete(base, k)
@@ -71,7 +70,7 @@ func appContainer(env map[string]string) ecs.ContainerSpec {
 		base[k] = v
 	}
 	return ecs.ContainerSpec{
-		Name: "app", Image: sampleapp.Image + ":latest", Essential: true, Env: base,
+		Name: "app", Image: contract.SampleHTTPImage + ":latest", Essential: true, Env: base,
 		Ports: []ecs.PortMapping{{ContainerPort: 8080, Protocol: "tcp"}},
 		HealthCheck: &ecs.HealthCheck{
 			Command:  []string{"CMD-SHELL", "curl -f http://localhost:8080/health || exit 1"},
@@ -128,8 +127,8 @@ func TestRuntime(t *testing.T) {
 	t.Run("serves in its own network namespace with its sidecar, labelled", func(t *testing.T) {
 		id := newTask()
 		r := make(taskReports, 100)
-		sc := ecs.ContainerSpec{Name: "envoy", Image: sidecar.Image, Essential: true, Env: map[string]string{
-			sidecar.EnvResourceARN: "arn:aws:appmesh:us-east-1:000000000000:mesh/m/virtualNode/web-v1",
+		sc := ecs.ContainerSpec{Name: "envoy", Image: contract.SidecarImage, Essential: true, Env: map[string]string{
+			contract.EnvResourceARN: "arn:aws:appmesh:us-east-1:000000000000:mesh/m/virtualNode/web-v1",
 		}}
 		started, err := rt.Start(ctx, taskSpec(id, appContainer(nil), sc), r.report)
 		if err != nil {
@@ -142,8 +141,8 @@ func TestRuntime(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != 200 || resp.Header.Get(sampleapp.HeaderTask) != id || resp.Header.Get(sampleapp.HeaderVersion) != "v1" {
-			t.Errorf("GET /: %s, task %q, version %q", resp.Status, resp.Header.Get(sampleapp.HeaderTask), resp.Header.Get(sampleapp.HeaderVersion))
+		if resp.StatusCode != 200 || resp.Header.Get(contract.HeaderTask) != id || resp.Header.Get(contract.HeaderVersion) != "v1" {
+			t.Errorf("GET /: %s, task %q, version %q", resp.Status, resp.Header.Get(contract.HeaderTask), resp.Header.Get(contract.HeaderVersion))
 		}
 
 		list, err := cli.ContainerList(ctx, client.ContainerListOptions{Filters: make(client.Filters).Add("label", docker.LabelTask+"="+id)})
@@ -213,7 +212,7 @@ func TestRuntime(t *testing.T) {
 	t.Run("a container that crashes says why", func(t *testing.T) {
 		id := newTask()
 		r := make(taskReports, 100)
-		if _, err := rt.Start(ctx, taskSpec(id, appContainer(map[string]string{sampleapp.EnvService: ""})), r.report); err != nil {
+		if _, err := rt.Start(ctx, taskSpec(id, appContainer(map[string]string{contract.EnvService: ""})), r.report); err != nil {
 			t.Fatal(err)
 		}
 		tr := r.wait(t, "app exit", 10*time.Second, exited("app"))
@@ -228,7 +227,7 @@ func TestRuntime(t *testing.T) {
 	t.Run("what outlives the stop timeout is killed", func(t *testing.T) {
 		id := newTask()
 		r := make(taskReports, 100)
-		if _, err := rt.Start(ctx, taskSpec(id, appContainer(map[string]string{sampleapp.EnvDrain: "30s"})), r.report); err != nil {
+		if _, err := rt.Start(ctx, taskSpec(id, appContainer(map[string]string{contract.EnvDrain: "30s"})), r.report); err != nil {
 			t.Fatal(err)
 		}
 		r.wait(t, "app HEALTHY", 20*time.Second, health("app", ecs.HealthHealthy))

@@ -14,6 +14,7 @@ import (
 	"github.com/meshsim/meshsim/reports/reportstest"
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/scenarios/engine"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/docker"
 )
 
@@ -60,10 +61,10 @@ func TestWorldBookingappCanary(t *testing.T) {
 				t.Errorf("assertion %+v", a)
 			}
 		}
-		if !hasEvent(run, "xds", "xds.ack", "") {
+		if !hasEvent(run, "xds", contract.EventXDSAck, "") {
 			t.Error("no xds.ack event was recorded")
 		}
-		if !hasEvent(run, "runtime", "container.started", "") {
+		if !hasEvent(run, "runtime", contract.EventContainerStarted, "") {
 			t.Error("no runtime container.started event was recorded")
 		}
 	})
@@ -96,22 +97,22 @@ func TestWorldBookingappCanary(t *testing.T) {
 		// started another for the service.
 		var stoppedAt time.Time
 		for _, e := range run.Events {
-			if e.Source == "ecs" && e.Type == "task.state" && strings.HasSuffix(e.Resource, "/"+victim) && e.Detail["to"] == "STOPPED" {
+			if e.Source == contract.SourceECS && e.Type == contract.EventTaskState && strings.HasSuffix(e.Resource, "/"+victim) && e.Detail[contract.DetailTo] == "STOPPED" {
 				stoppedAt = e.Time
-				if !strings.Contains(e.Detail["stoppedReason"], "Essential container in task exited") {
-					t.Errorf("killed task stopped for %q", e.Detail["stoppedReason"])
+				if !strings.Contains(e.Detail[contract.DetailStoppedReason], "Essential container in task exited") {
+					t.Errorf("killed task stopped for %q", e.Detail[contract.DetailStoppedReason])
 				}
 			}
 		}
 		if stoppedAt.IsZero() {
 			t.Fatalf("the killed task %s never reached STOPPED", victim)
 		}
-		if !hasEvent(run, "runtime", "container.exited", victim) {
+		if !hasEvent(run, "runtime", contract.EventContainerExited, victim) {
 			t.Errorf("no container.exited event for the killed task")
 		}
 		replaced := false
 		for _, e := range run.Events {
-			if e.Source == "ecs" && e.Type == "task.state" && e.Detail["service"] == "movie-v1" && e.Detail["to"] == "RUNNING" &&
+			if e.Source == contract.SourceECS && e.Type == contract.EventTaskState && e.Detail[contract.DetailService] == "movie-v1" && e.Detail[contract.DetailTo] == "RUNNING" &&
 				!strings.HasSuffix(e.Resource, "/"+victim) && e.Time.After(stoppedAt) {
 				replaced = true
 			}
@@ -201,9 +202,9 @@ func runScenarioWith(ctx context.Context, t *testing.T, world *docker.World, sc 
 
 // hasEvent reports whether the run recorded an event of source and type
 // whose resource ends with suffix.
-func hasEvent(run *rundir.Run, source, typ, suffix string) bool {
+func hasEvent(run *rundir.Run, source contract.Source, typ contract.EventType, suffix string) bool {
 	for _, e := range run.Events {
-		if e.Source == source && e.Type == typ && (suffix == "" || strings.HasSuffix(e.Resource, suffix) || e.Detail["task"] == suffix) {
+		if e.Source == source && e.Type == typ && (suffix == "" || strings.HasSuffix(e.Resource, suffix) || e.Detail[contract.DetailTask] == suffix) {
 			return true
 		}
 	}

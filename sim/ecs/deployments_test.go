@@ -15,6 +15,7 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/ecs"
 	"github.com/meshsim/meshsim/sim/events"
 	"github.com/meshsim/meshsim/sim/poll/polltest"
@@ -73,10 +74,10 @@ func (w *world) serviceDeployment(t *testing.T, arn string) types.ServiceDeploym
 
 // deploymentEvents returns the events of type typ about the service
 // deployment arn.
-func deploymentEvents(all []events.Event, typ, arn string) []events.Event {
+func deploymentEvents(all []events.Event, typ contract.EventType, arn string) []events.Event {
 	var out []events.Event
 	for _, e := range all {
-		if e.Type == typ && e.Detail["serviceDeployment"] == arn {
+		if e.Type == typ && e.Detail[contract.DetailServiceDeployment] == arn {
 			out = append(out, e)
 		}
 	}
@@ -174,7 +175,7 @@ func TestTrafficShiftingStrategies(t *testing.T) {
 			}
 
 			all := w.events()
-			stages := details(deploymentEvents(all, "deployment.stage", arn), "stage")
+			stages := details(deploymentEvents(all, contract.EventDeploymentStage, arn), "stage")
 			want := []string{"PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT"}
 			for range tt.weights {
 				want = append(want, "PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
@@ -183,7 +184,7 @@ func TestTrafficShiftingStrategies(t *testing.T) {
 			if !slices.Equal(stages, want) {
 				t.Errorf("stages %v, want %v", stages, want)
 			}
-			traffic := deploymentEvents(all, "deployment.traffic", arn)
+			traffic := deploymentEvents(all, contract.EventDeploymentTraffic, arn)
 			wantTest := append([]string{"100"}, slices.Repeat([]string{"100"}, len(tt.weights))...)
 			wantProd := append([]string{"0"}, tt.weights...)
 			if got := details(traffic, "testWeight"); !slices.Equal(got, wantTest) {
@@ -193,8 +194,8 @@ func TestTrafficShiftingStrategies(t *testing.T) {
 				t.Errorf("production weights of the target %v, want %v", got, wantProd)
 			}
 			for _, e := range traffic[1:] {
-				w, _ := strconv.ParseFloat(e.Detail["productionWeight"], 64)
-				blueShare := strings.Split(e.Detail["production"], ",")[1]
+				w, _ := strconv.ParseFloat(e.Detail[contract.DetailProductionWeight], 64)
+				blueShare := strings.Split(e.Detail[contract.DetailProduction], ",")[1]
 				if want := strconv.FormatFloat(100-w, 'f', -1, 64); !strings.HasSuffix(blueShare, "="+want) {
 					t.Errorf("at target weight %v the source has %s, want %s", w, blueShare, want)
 				}
@@ -205,7 +206,7 @@ func TestTrafficShiftingStrategies(t *testing.T) {
 					t.Errorf("step %d came %v after step %d, want at least %v", i, gap, i-1, tt.stepBake)
 				}
 			}
-			stageEvents := deploymentEvents(all, "deployment.stage", arn)
+			stageEvents := deploymentEvents(all, contract.EventDeploymentStage, arn)
 			bake, cleanUp := stageEvents[len(stageEvents)-2], stageEvents[len(stageEvents)-1]
 			if gap := cleanUp.Time.Sub(bake.Time); gap < minute {
 				t.Errorf("baked %v, want at least a minute (%v)", gap, minute)
@@ -216,9 +217,9 @@ func TestTrafficShiftingStrategies(t *testing.T) {
 			state := map[string]string{}
 			for _, e := range all {
 				switch {
-				case e.Type == "task.state":
-					state[e.Resource] = e.Detail["to"]
-					if slices.Contains(blue, e.Resource) && e.Detail["from"] == "RUNNING" && e.Seq < cleanUp.Seq {
+				case e.Type == contract.EventTaskState:
+					state[e.Resource] = e.Detail[contract.DetailTo]
+					if slices.Contains(blue, e.Resource) && e.Detail[contract.DetailFrom] == "RUNNING" && e.Seq < cleanUp.Seq {
 						t.Errorf("blue task %s stopped before CLEAN_UP", e.Resource)
 					}
 				case e.Seq == traffic[0].Seq:
@@ -498,11 +499,11 @@ func TestTrafficShiftingRollback(t *testing.T) {
 			if !containsInOrder(messages(svc), "(service web) (deployment "+green+") deployment failed: ", "(service web) rolling back to deployment "+blueDeployment+".") {
 				t.Errorf("service events %q", messages(svc))
 			}
-			traffic := deploymentEvents(w.events(), "deployment.traffic", arn)
+			traffic := deploymentEvents(w.events(), contract.EventDeploymentTraffic, arn)
 			if got := details(traffic, "productionWeight"); !slices.Equal(got, tt.wantProd) {
 				t.Errorf("production weights of the target %v, want %v", got, tt.wantProd)
 			}
-			if last := traffic[len(traffic)-1]; last.Detail["testWeight"] != "0" || last.Detail["status"] != "ROLLBACK_IN_PROGRESS" {
+			if last := traffic[len(traffic)-1]; last.Detail[contract.DetailTestWeight] != "0" || last.Detail[contract.DetailStatus] != "ROLLBACK_IN_PROGRESS" {
 				t.Errorf("last traffic event %v, want all traffic back on the source while rolling back", last.Detail)
 			}
 			state := w.fake.TrafficState()
@@ -610,8 +611,8 @@ func TestCircuitBreakerThreshold(t *testing.T) {
 			// The breaker tripped at exactly the threshold.
 			var failedAt []string
 			for _, e := range w.events() {
-				if e.Type == "deployment.state" && e.Detail["rolloutState"] == "FAILED" && e.Detail["status"] == "PRIMARY" {
-					failedAt = append(failedAt, e.Detail["failedTasks"])
+				if e.Type == contract.EventDeploymentState && e.Detail[contract.DetailRolloutState] == "FAILED" && e.Detail[contract.DetailStatus] == "PRIMARY" {
+					failedAt = append(failedAt, e.Detail[contract.DetailFailedTasks])
 				}
 			}
 			if want := strconv.Itoa(int(tt.threshold)); !slices.Equal(failedAt, []string{want}) {
@@ -739,7 +740,7 @@ func TestSupersededDeployment(t *testing.T) {
 	if len(sd.SourceServiceRevisions) != 2 {
 		t.Fatalf("%d source revisions, want v2 and v1", len(sd.SourceServiceRevisions))
 	}
-	stages := details(deploymentEvents(w.events(), "deployment.stage", arn), "stage")
+	stages := details(deploymentEvents(w.events(), contract.EventDeploymentStage, arn), "stage")
 	if len(stages) < 2 || stages[0] != "RECONCILE_SERVICE" || stages[1] != "PRE_SCALE_UP" {
 		t.Errorf("stages %v, want RECONCILE_SERVICE first", stages)
 	}

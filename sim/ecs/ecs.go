@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/events"
 )
 
@@ -30,11 +31,11 @@ const TargetPrefix = "AmazonEC2ContainerServiceV20141113"
 
 // Options configure a Fake. Zero durations take the defaults given.
 type Options struct {
-	// Bus receives the fake's events (Source "ecs"): "task.state",
-	// "service.event", "deployment.state" (deployments[] entries),
-	// "servicedeployment.state", "deployment.stage" (lifecycle stages),
-	// "deployment.traffic" (traffic weights), "hook.invoked",
-	// "hook.result", "task.error". May be nil.
+	// Bus receives the fake's events (Source "ecs"): contract.EventTaskState,
+	// contract.EventServiceEvent, contract.EventDeploymentState (deployments[] entries),
+	// "servicedeployment.state", contract.EventDeploymentStage (lifecycle stages),
+	// contract.EventDeploymentTraffic (traffic weights), contract.EventHookInvoked,
+	// contract.EventHookResult, contract.EventTaskError. May be nil.
 	Bus *events.Bus
 	// Runtime runs the tasks. Without one, every task fails to start.
 	Runtime Runtime
@@ -294,11 +295,11 @@ var (
 )
 
 // emit sends an event from the ECS fake to the bus.
-func (f *Fake) emit(typ, resource string, detail map[string]string) {
+func (f *Fake) emit(typ contract.EventType, resource string, detail map[string]string) {
 	if f.opts.Bus == nil {
 		return
 	}
-	f.opts.Bus.Emit(events.Event{Source: "ecs", Type: typ, Resource: resource, Detail: detail})
+	f.opts.Bus.Emit(events.Event{Source: contract.SourceECS, Type: typ, Resource: resource, Detail: detail})
 }
 
 // kick makes the scheduler look at service s soon. Callers hold f.mu.

@@ -24,12 +24,12 @@ import (
 
 	"github.com/meshsim/meshsim/sim/awsclient"
 	"github.com/meshsim/meshsim/sim/cloudmap"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/ecs"
 	"github.com/meshsim/meshsim/sim/endpoint"
 	"github.com/meshsim/meshsim/sim/events"
 	"github.com/meshsim/meshsim/sim/inproc"
 	"github.com/meshsim/meshsim/sim/poll/polltest"
-	"github.com/meshsim/meshsim/sim/sidecar"
 )
 
 const (
@@ -64,7 +64,7 @@ func newWorld(t *testing.T, opts ...func(*ecs.Options)) *world {
 	proxies := &proxyLog{env: map[string]map[string]string{}}
 	rt := inproc.New(inproc.Options{Bus: bus})
 	rt.Handle("meshsim/test-http", inproc.StarterFunc(startApp))
-	rt.Handle(sidecar.Image, inproc.StarterFunc(proxies.start))
+	rt.Handle(contract.SidecarImage, inproc.StarterFunc(proxies.start))
 	o := ecs.Options{
 		Bus:               bus,
 		Runtime:           loggingRuntime{rt: rt, log: log},
@@ -536,8 +536,8 @@ func TestServiceLifecycle(t *testing.T) {
 		}
 		var states []string
 		for _, e := range w.events() {
-			if e.Type == "task.state" && e.Resource == aws.ToString(task.TaskArn) {
-				states = append(states, e.Detail["to"])
+			if e.Type == contract.EventTaskState && e.Resource == aws.ToString(task.TaskArn) {
+				states = append(states, e.Detail[contract.DetailTo])
 			}
 		}
 		want := []string{"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"}
@@ -635,10 +635,10 @@ func testRollingUpdate(t *testing.T, minPercent, maxPercent, desired, minRunning
 			t.Fatalf("event stream has a gap before seq %d", e.Seq)
 		}
 		last = e.Seq
-		if e.Type != "task.state" || e.Detail["service"] != "web" {
+		if e.Type != contract.EventTaskState || e.Detail[contract.DetailService] != "web" {
 			continue
 		}
-		state[e.Resource] = e.Detail["to"]
+		state[e.Resource] = e.Detail[contract.DetailTo]
 		var running, alive int32
 		for _, s := range state {
 			if s == "RUNNING" {
@@ -650,7 +650,7 @@ func testRollingUpdate(t *testing.T, minPercent, maxPercent, desired, minRunning
 		}
 		settled = settled || running == desired
 		if settled && (running < minRunning || alive > maxTasks) {
-			t.Errorf("after event %d (%s → %s): %d running, %d not stopped", e.Seq, e.Detail["from"], e.Detail["to"], running, alive)
+			t.Errorf("after event %d (%s → %s): %d running, %d not stopped", e.Seq, e.Detail[contract.DetailFrom], e.Detail[contract.DetailTo], running, alive)
 		}
 	}
 
@@ -701,10 +701,10 @@ func TestHealthCheckFailingTaskNeverRuns(t *testing.T) {
 		t.Errorf("service events %q", messages(svc))
 	}
 	for _, e := range w.events() {
-		if e.Type == "task.state" && e.Detail["to"] == "RUNNING" {
+		if e.Type == contract.EventTaskState && e.Detail[contract.DetailTo] == "RUNNING" {
 			t.Errorf("task %s became RUNNING", e.Resource)
 		}
-		if e.Source == "runtime" && e.Type == "container.health" && e.Detail["status"] == "HEALTHY" {
+		if e.Source == contract.SourceRuntime && e.Type == contract.EventContainerHealth && e.Detail[contract.DetailStatus] == "HEALTHY" {
 			t.Errorf("container of %s reported HEALTHY", e.Resource)
 		}
 	}
@@ -752,8 +752,8 @@ func TestCircuitBreakerRollsBack(t *testing.T) {
 	}
 	var rollouts []string
 	for _, e := range w.events() {
-		if e.Type == "deployment.state" {
-			rollouts = append(rollouts, e.Detail["status"]+"/"+e.Detail["rolloutState"])
+		if e.Type == contract.EventDeploymentState {
+			rollouts = append(rollouts, e.Detail[contract.DetailStatus]+"/"+e.Detail[contract.DetailRolloutState])
 		}
 	}
 	if !containsInOrder(rollouts, "PRIMARY/FAILED", "ACTIVE/FAILED", "PRIMARY/IN_PROGRESS", "INACTIVE/FAILED", "PRIMARY/COMPLETED") {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // HookRunner runs the AWS_LAMBDA lifecycle hooks of service deployments.
@@ -118,7 +120,7 @@ func (f *Fake) runHooks(sd *serviceDeployment, stage string) bool {
 		sd.hooks = append(sd.hooks, hr)
 		sd.updatedAt = now
 		runs = append(runs, hr)
-		f.emit("hook.invoked", sd.arn, f.hookDetail(sd, hr))
+		f.emit(contract.EventHookInvoked, sd.arn, f.hookDetail(sd, hr))
 	}
 	invocation := f.invocation(sd, stage)
 	f.mu.Unlock()
@@ -214,11 +216,11 @@ func (f *Fake) hookDone(sd *serviceDeployment, hr *hookRun, status, reason strin
 	sd.updatedAt = time.Now()
 	detail := f.hookDetail(sd, hr)
 	detail["status"], detail["reason"] = status, reason
-	f.emit("hook.result", sd.arn, detail)
+	f.emit(contract.EventHookResult, sd.arn, detail)
 	sd.notify()
 }
 
-// hookDetail is the detail of "hook.invoked" and "hook.result" events.
+// hookDetail is the detail of contract.EventHookInvoked and contract.EventHookResult events.
 func (f *Fake) hookDetail(sd *serviceDeployment, hr *hookRun) map[string]string {
 	return map[string]string{
 		"service":           sd.service.name,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // loop runs the service scheduler until ctx is done: it reconciles the
@@ -530,14 +531,14 @@ func registryPort(r serviceRegistry, spec TaskSpec) int {
 func (f *Fake) serviceEvent(s *service, message string) {
 	e := serviceEvent{ID: newUUID(), CreatedAt: timestamp(time.Now()), Message: message}
 	s.events = append([]serviceEvent{e}, s.events[:min(len(s.events), 99)]...)
-	f.emit("service.event", s.arn, map[string]string{
+	f.emit(contract.EventServiceEvent, s.arn, map[string]string{
 		"service": s.name, "cluster": s.cluster.name, "id": e.ID, "message": message,
 	})
 }
 
 // emitDeployment sends the state of deployment d of s to the bus.
 func (f *Fake) emitDeployment(s *service, d *deployment) {
-	f.emit("deployment.state", s.arn, map[string]string{
+	f.emit(contract.EventDeploymentState, s.arn, map[string]string{
 		"service":         s.name,
 		"cluster":         s.cluster.name,
 		"id":              d.id,

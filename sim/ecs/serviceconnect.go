@@ -10,8 +10,7 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
-	"github.com/meshsim/meshsim/sim/sidecar"
-	"github.com/meshsim/meshsim/sim/xds"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // Namespaces is the Cloud Map that Service Connect uses: ECS resolves the
@@ -31,7 +30,7 @@ type Namespaces interface {
 
 // ServiceConnectContainer is the name of the container ECS adds to every
 // task of a Service Connect service: the Service Connect proxy, run from
-// sidecar.Image and known to the control plane as the virtual node
+// contract.SidecarImage and known to the control plane as the virtual node
 // "mesh/<namespace name>/virtualNode/<ECS service name>".
 const ServiceConnectContainer = "ecs-service-connect"
 
@@ -312,15 +311,15 @@ func namespaceError(ref string, err error) error {
 func (f *Fake) connectContainer(s *service, sc *ServiceConnect) ContainerSpec {
 	return ContainerSpec{
 		Name:      ServiceConnectContainer,
-		Image:     sidecar.Image,
+		Image:     contract.SidecarImage,
 		Essential: true,
-		Env:       map[string]string{sidecar.EnvVirtualNodeName: xds.NodeID(sc.Namespace, s.name)},
+		Env:       map[string]string{contract.EnvVirtualNodeName: contract.NodeID(sc.Namespace, s.name)},
 		// The proxy's listeners and its admin port, so that a runtime
 		// gives the task an address where they are free.
 		Ports: []PortMapping{
-			{ContainerPort: xds.IngressPort, Protocol: "tcp"},
-			{ContainerPort: xds.EgressPort, Protocol: "tcp"},
-			{ContainerPort: sidecar.AdminPort, Protocol: "tcp"},
+			{ContainerPort: contract.IngressPort, Protocol: "tcp"},
+			{ContainerPort: contract.EgressPort, Protocol: "tcp"},
+			{ContainerPort: contract.AdminPort, Protocol: "tcp"},
 		},
 		StopTimeout: f.seconds(30),
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/servicediscovery"
 	sdtypes "github.com/aws/aws-sdk-go-v2/service/servicediscovery/types"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/ecs"
-	"github.com/meshsim/meshsim/sim/sidecar"
 )
 
 const testNamespace = "meshsim.local"
@@ -130,10 +130,10 @@ func TestServiceConnect(t *testing.T) {
 		for _, c := range task.Containers {
 			names = append(names, aws.ToString(c.Name)+"="+aws.ToString(c.Image))
 		}
-		if !slices.Equal(names, []string{ecs.ServiceConnectContainer + "=" + sidecar.Image, "app=meshsim/test-http:v1"}) {
+		if !slices.Equal(names, []string{ecs.ServiceConnectContainer + "=" + contract.SidecarImage, "app=meshsim/test-http:v1"}) {
 			t.Errorf("task %s containers %v", id, names)
 		}
-		if got := w.proxies.envOf(id)[sidecar.EnvVirtualNodeName]; got != "mesh/meshsim.local/virtualNode/web" {
+		if got := w.proxies.envOf(id)[contract.EnvVirtualNodeName]; got != "mesh/meshsim.local/virtualNode/web" {
 			t.Errorf("proxy of task %s is node %q", id, got)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // runShift runs a BLUE_GREEN, LINEAR or CANARY service deployment as ECS
@@ -126,12 +128,12 @@ func (f *Fake) enter(sd *serviceDeployment, stage string, change func()) bool {
 	return true
 }
 
-// setStage sets sd's lifecycle stage and sends a "deployment.stage" event.
+// setStage sets sd's lifecycle stage and sends a contract.EventDeploymentStage event.
 // Callers hold f.mu.
 func (f *Fake) setStage(sd *serviceDeployment, stage string) {
 	sd.stage = stage
 	sd.updatedAt = time.Now()
-	f.emit("deployment.stage", sd.arn, map[string]string{
+	f.emit(contract.EventDeploymentStage, sd.arn, map[string]string{
 		"service":           sd.service.name,
 		"cluster":           sd.service.cluster.name,
 		"serviceDeployment": sd.arn,
@@ -211,7 +213,7 @@ func (f *Fake) shift(sd *serviceDeployment, production, test float64) {
 	f.trafficChanged(sd)
 }
 
-// trafficChanged sends a "deployment.traffic" event with the weights of
+// trafficChanged sends a contract.EventDeploymentTraffic event with the weights of
 // sd's service and notifies the watchers. Callers hold f.mu.
 func (f *Fake) trafficChanged(sd *serviceDeployment) {
 	s := sd.service
@@ -221,7 +223,7 @@ func (f *Fake) trafficChanged(sd *serviceDeployment) {
 		test = append(test, d.id+"="+formatPercent(d.test))
 	}
 	sd.updatedAt = time.Now()
-	f.emit("deployment.traffic", sd.arn, map[string]string{
+	f.emit(contract.EventDeploymentTraffic, sd.arn, map[string]string{
 		"service":           s.name,
 		"cluster":           s.cluster.name,
 		"serviceDeployment": sd.arn,

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // runTask takes task t through its lifecycle, as the ECS agent does on the
@@ -361,7 +363,7 @@ func (f *Fake) failTask(t *task, reason, code string, counts bool) {
 	}
 }
 
-// setStatus moves t to lastStatus to and sends a "task.state" event.
+// setStatus moves t to lastStatus to and sends a contract.EventTaskState event.
 // Callers hold f.mu.
 func (f *Fake) setStatus(t *task, to string) {
 	from := t.lastStatus
@@ -384,13 +386,13 @@ func (f *Fake) setStatus(t *task, to string) {
 	if to == statusStopped {
 		detail["stoppedReason"] = t.stoppedReason
 	}
-	f.emit("task.state", t.arn, detail)
+	f.emit(contract.EventTaskState, t.arn, detail)
 }
 
-// taskError sends a "task.error" event: a step of stopping a task that
+// taskError sends a contract.EventTaskError event: a step of stopping a task that
 // failed without stopping the lifecycle.
 func (f *Fake) taskError(t *task, step string, err error) {
-	f.emit("task.error", t.arn, map[string]string{"step": step, "error": err.Error(), "cluster": t.cluster.name})
+	f.emit(contract.EventTaskError, t.arn, map[string]string{"step": step, "error": err.Error(), "cluster": t.cluster.name})
 }
 
 // instanceAttributes returns the Cloud Map attributes ECS registers a task

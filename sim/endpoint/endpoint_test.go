@@ -6,9 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
+	"slices"
 	"testing"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/events"
 )
 
@@ -59,7 +60,7 @@ func TestRouting(t *testing.T) {
 // The event stream replays what happened after ?since= and then follows.
 func TestEventStream(t *testing.T) {
 	bus := events.NewBus(0)
-	for _, typ := range []string{"a", "b", "c"} {
+	for _, typ := range []contract.EventType{"a", "b", "c"} {
 		bus.Emit(events.Event{Source: "test", Type: typ})
 	}
 	srv := httptest.NewServer(New(bus))
@@ -73,7 +74,7 @@ func TestEventStream(t *testing.T) {
 		t.Errorf("content type %q", ct)
 	}
 	sc := bufio.NewScanner(resp.Body)
-	var got []string
+	var got []contract.EventType
 	for len(got) < 3 && sc.Scan() {
 		var e events.Event
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
@@ -84,7 +85,7 @@ func TestEventStream(t *testing.T) {
 			bus.Emit(events.Event{Source: "test", Type: "d"}) // a live one
 		}
 	}
-	if strings.Join(got, "") != "bcd" {
+	if !slices.Equal(got, []contract.EventType{"b", "c", "d"}) {
 		t.Errorf("events %v, want b c (replayed) then d (live)", got)
 	}
 

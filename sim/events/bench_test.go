@@ -3,6 +3,8 @@ package events
 import (
 	"context"
 	"testing"
+
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // BenchmarkEmit publishes into a bus whose history is full (the state of a
@@ -23,7 +25,7 @@ func BenchmarkEmit(b *testing.B) {
 					}
 				}()
 			}
-			e := Event{Source: "bench", Type: "task.state", Resource: "arn:aws:ecs:us-east-1:000000000000:task/c/1",
+			e := Event{Source: "bench", Type: contract.EventTaskState, Resource: "arn:aws:ecs:us-east-1:000000000000:task/c/1",
 				Detail: map[string]string{"from": "PENDING", "to": "RUNNING"}}
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // Event is one thing that happened in the world. Its JSON form is the line
@@ -23,10 +25,10 @@ type Event struct {
 	Time time.Time `json:"time"`
 	// Source is the part of the world that emitted it: "ecs", "cloudmap",
 	// "appmesh", "xds", "runtime", "sidecar".
-	Source string `json:"source"`
-	// Type names what happened, dotted, for example "task.state",
-	// "instance.registered", "route.updated", "xds.push", "xds.ack", "xds.nack".
-	Type string `json:"type"`
+	Source contract.Source `json:"source"`
+	// Type names what happened, dotted, for example contract.EventTaskState,
+	// contract.EventInstanceRegistered, contract.EventRouteUpdated, contract.EventXDSPush, contract.EventXDSAck, contract.EventXDSNack.
+	Type contract.EventType `json:"type"`
 	// Resource is the ARN or node id the event is about.
 	Resource string `json:"resource,omitempty"`
 	// Detail holds type-specific fields (for task.state: "from", "to",

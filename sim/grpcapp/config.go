@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/sampleapp"
 )
 
@@ -58,14 +59,6 @@ type Config struct {
 	FeedRetention time.Duration
 }
 
-// Environment variables read by ConfigFromEnv in addition to those of
-// sim/sampleapp.
-const (
-	EnvHealthPort    = "MESHSIM_HEALTH_PORT"
-	EnvFeedInterval  = "MESHSIM_FEED_INTERVAL"
-	EnvFeedRetention = "MESHSIM_FEED_RETENTION"
-)
-
 // ConfigFromEnv builds a Config from a task's environment. It reads the
 // variables of sampleapp.ConfigFromEnv, with the same meaning and checks
 // (MESHSIM_SERVICE and MESHSIM_VERSION required, MESHSIM_PORT default 8080,
@@ -94,17 +87,17 @@ func ConfigFromEnv(env map[string]string, taskID, taskIP string) (Config, error)
 		CrashAfter: base.CrashAfter,
 		FailHealth: base.FailHealth,
 	}
-	if s := strings.TrimSpace(env[EnvHealthPort]); s != "" {
+	if s := strings.TrimSpace(env[contract.EnvHealthPort]); s != "" {
 		p, err := strconv.Atoi(s)
 		if err != nil || p < 0 || p > 65535 {
-			return Config{}, fmt.Errorf("grpcapp: %s=%q: not a port number (0-65535)", EnvHealthPort, s)
+			return Config{}, fmt.Errorf("grpcapp: %s=%q: not a port number (0-65535)", contract.EnvHealthPort, s)
 		}
 		cfg.HealthAddr = net.JoinHostPort(taskIP, strconv.Itoa(p))
 	}
-	if cfg.FeedInterval, err = positiveDuration(env, EnvFeedInterval); err != nil {
+	if cfg.FeedInterval, err = positiveDuration(env, contract.EnvFeedInterval); err != nil {
 		return Config{}, err
 	}
-	if cfg.FeedRetention, err = positiveDuration(env, EnvFeedRetention); err != nil {
+	if cfg.FeedRetention, err = positiveDuration(env, contract.EnvFeedRetention); err != nil {
 		return Config{}, err
 	}
 	return cfg, cfg.validate()

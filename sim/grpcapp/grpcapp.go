@@ -42,34 +42,17 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/grpcapp/echopb"
 	"github.com/meshsim/meshsim/sim/sampleapp"
 	"github.com/meshsim/meshsim/sim/taskexit"
 )
 
-// Image is the container image name under which runtimes run the sample
-// gRPC service; task definitions name it.
-const Image = "meshsim/sample-grpc"
-
-// Metadata keys set on every response, as the header metadata of the call.
-// They carry what sim/sampleapp's response headers of the same names carry.
-const (
-	// MetadataVersion carries the serving task's version.
-	MetadataVersion = "x-meshsim-version"
-	// MetadataTask carries the serving task's id.
-	MetadataTask = "x-meshsim-task"
-	// MetadataChain is "service/version/task" of the serving task.
-	MetadataChain = "x-meshsim-chain"
-)
-
-// Trailer metadata a task sets on a stream it ends because it is shutting
-// down: MetadataEnd is EndDraining, and MetadataNextSeq the sequence number
-// to resume from (Subscribe) or the next one expected (Chat).
-const (
-	MetadataEnd     = "x-meshsim-end"
-	MetadataNextSeq = "x-meshsim-next-seq"
-	EndDraining     = "draining"
-)
+// EndDraining is the contract.MetadataEnd trailer of a stream a task ends
+// because it is shutting down; contract.MetadataNextSeq then carries the
+// sequence number to resume from (Subscribe) or the next one expected
+// (Chat).
+const EndDraining = "draining"
 
 // ServiceName is the full name of the Echo service, under which the health
 // service also reports its status.
@@ -126,7 +109,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		cfg:    cfg,
 		taskIP: taskIP,
 		self:   self,
-		header: metadata.Pairs(MetadataVersion, cfg.Version, MetadataTask, cfg.TaskID, MetadataChain, self),
+		header: metadata.Pairs(contract.HeaderVersion, cfg.Version, contract.HeaderTask, cfg.TaskID, contract.HeaderChain, self),
 		ready:  time.Now().Add(cfg.StartDelay),
 		ln:     &trackingListener{Listener: ln, conns: make(map[net.Conn]struct{})},
 		health: health.NewServer(),
@@ -275,8 +258,8 @@ func (s *Server) closeHealth(ctx context.Context) {
 
 // serveHealth answers sampleapp.HealthPath as sim/sampleapp does.
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set(sampleapp.HeaderVersion, s.cfg.Version)
-	w.Header().Set(sampleapp.HeaderTask, s.cfg.TaskID)
+	w.Header().Set(contract.HeaderVersion, s.cfg.Version)
+	w.Header().Set(contract.HeaderTask, s.cfg.TaskID)
 	if r.URL.Path != sampleapp.HealthPath {
 		http.NotFound(w, r)
 		return
@@ -325,7 +308,7 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 
 // drained ends a stream because the task is shutting down.
 func (s *Server) drained(stream grpc.ServerStream, next uint64) error {
-	stream.SetTrailer(metadata.Pairs(MetadataEnd, EndDraining, MetadataNextSeq, strconv.FormatUint(next, 10)))
+	stream.SetTrailer(metadata.Pairs(contract.MetadataEnd, EndDraining, contract.MetadataNextSeq, strconv.FormatUint(next, 10)))
 	return status.Errorf(codes.Unavailable, "meshsim: %s is shutting down; resume at seq %d", s.self, next)
 }
 

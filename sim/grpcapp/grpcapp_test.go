@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/grpcapp/echopb"
 )
 
@@ -119,7 +120,7 @@ func TestEchoHealthReflection(t *testing.T) {
 	if resp.GetVersion() != "0.9" || resp.GetTask() != "task-1" || resp.GetService() != "echo" {
 		t.Errorf("response %v", resp)
 	}
-	for k, want := range map[string]string{MetadataVersion: "0.9", MetadataTask: "task-1", MetadataChain: "echo/0.9/task-1"} {
+	for k, want := range map[string]string{contract.HeaderVersion: "0.9", contract.HeaderTask: "task-1", contract.HeaderChain: "echo/0.9/task-1"} {
 		if got := header.Get(k); len(got) != 1 || got[0] != want {
 			t.Errorf("header %s = %v, want %q", k, got, want)
 		}
@@ -172,7 +173,7 @@ func TestStartDelayAndErrors(t *testing.T) {
 	}
 	var header metadata.MD
 	_, err = client.Echo(ctx, &echopb.EchoRequest{Name: "a"}, grpc.Header(&header))
-	if status.Code(err) != codes.Internal || len(header.Get(MetadataVersion)) != 1 {
+	if status.Code(err) != codes.Internal || len(header.Get(contract.HeaderVersion)) != 1 {
 		t.Errorf("error rate 1: %v (header %v), want INTERNAL with the version", err, header)
 	}
 }
@@ -206,7 +207,7 @@ func TestSubscribe(t *testing.T) {
 				t.Fatal(err)
 			}
 			header, err := stream.Header()
-			if err != nil || len(header.Get(MetadataVersion)) != 1 {
+			if err != nil || len(header.Get(contract.HeaderVersion)) != 1 {
 				t.Fatalf("header %v, %v", header, err)
 			}
 			for i := range uint64(3) {
@@ -327,8 +328,8 @@ func TestGracefulShutdown(t *testing.T) {
 		if status.Code(tr.err) != codes.Unavailable || !strings.Contains(tr.err.Error(), "shutting down") {
 			t.Errorf("%s ended with %v, want UNAVAILABLE shutting down", name, tr.err)
 		}
-		if got := tr.trailer.Get(MetadataEnd); len(got) != 1 || got[0] != EndDraining || len(tr.trailer.Get(MetadataNextSeq)) != 1 {
-			t.Errorf("%s trailer %v, want %s: %s and the next seq", name, tr.trailer, MetadataEnd, EndDraining)
+		if got := tr.trailer.Get(contract.MetadataEnd); len(got) != 1 || got[0] != EndDraining || len(tr.trailer.Get(contract.MetadataNextSeq)) != 1 {
+			t.Errorf("%s trailer %v, want %s: %s and the next seq", name, tr.trailer, contract.MetadataEnd, EndDraining)
 		}
 	}
 	// The task is gone: no new call gets through.
@@ -388,7 +389,7 @@ func TestAbruptExit(t *testing.T) {
 				t.Fatal(err)
 			}
 			err, took := streamEnd(func() error { _, err := sub.Recv(); return err })
-			if status.Code(err) != codes.Unavailable || strings.Contains(err.Error(), "shutting down") || len(sub.Trailer().Get(MetadataEnd)) != 0 {
+			if status.Code(err) != codes.Unavailable || strings.Contains(err.Error(), "shutting down") || len(sub.Trailer().Get(contract.MetadataEnd)) != 0 {
 				t.Errorf("stream ended with %v (trailer %v), want a broken connection", err, sub.Trailer())
 			}
 			if !strings.Contains(err.Error(), "connection reset") && !strings.Contains(err.Error(), "EOF") {

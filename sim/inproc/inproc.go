@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/ecs"
 	"github.com/meshsim/meshsim/sim/events"
 )
@@ -32,7 +33,7 @@ const closeGrace = 5 * time.Second
 // Options configure a Runtime.
 type Options struct {
 	// Bus receives the runtime's events (Source "runtime"):
-	// "container.started", "container.health", "container.exited". May be
+	// contract.EventContainerStarted, contract.EventContainerHealth, contract.EventContainerExited. May be
 	// nil.
 	Bus *events.Bus
 }
@@ -219,7 +220,7 @@ func (r *Runtime) start(ctx context.Context, spec ecs.TaskSpec, ip netip.Addr, s
 			return nil, fmt.Errorf("CannotStartContainerError: container %s (image %s): %w", c.Name, c.Image, err)
 		}
 		t.containers = append(t.containers, &container{name: c.Name, proc: proc})
-		r.emit("container.started", spec.TaskARN, map[string]string{"task": spec.TaskID, "container": c.Name, "image": c.Image, "ip": ip.String()})
+		r.emit(contract.EventContainerStarted, spec.TaskARN, map[string]string{"task": spec.TaskID, "container": c.Name, "image": c.Image, "ip": ip.String()})
 	}
 
 	checks, stopChecks := context.WithCancel(context.Background())
@@ -240,7 +241,7 @@ func (r *Runtime) start(ctx context.Context, spec ecs.TaskSpec, ip netip.Addr, s
 			case err != nil:
 				exit = ecs.ContainerExit{Code: 1, Reason: err.Error()}
 			}
-			r.emit("container.exited", spec.TaskARN, map[string]string{
+			r.emit(contract.EventContainerExited, spec.TaskARN, map[string]string{
 				"task": spec.TaskID, "container": c.name, "exitCode": strconv.Itoa(exit.Code), "reason": exit.Reason,
 			})
 			report(ecs.TaskReport{Container: c.name, Exit: &exit})
@@ -251,7 +252,7 @@ func (r *Runtime) start(ctx context.Context, spec ecs.TaskSpec, ip netip.Addr, s
 		hc := *spec.Containers[i].HealthCheck
 		t.watchers.Go(func() {
 			runHealthCheck(checks, probes[i], hc, func(h ecs.HealthStatus) {
-				r.emit("container.health", spec.TaskARN, map[string]string{"task": spec.TaskID, "container": c.name, "status": string(h)})
+				r.emit(contract.EventContainerHealth, spec.TaskARN, map[string]string{"task": spec.TaskID, "container": c.name, "status": string(h)})
 				report(ecs.TaskReport{Container: c.name, Health: h})
 			})
 		})
@@ -353,11 +354,11 @@ func (t *task) stop(ctx context.Context, grace time.Duration) error {
 	return errors.Join(errs...)
 }
 
-func (r *Runtime) emit(typ, resource string, detail map[string]string) {
+func (r *Runtime) emit(typ contract.EventType, resource string, detail map[string]string) {
 	if r.bus == nil {
 		return
 	}
-	r.bus.Emit(events.Event{Source: "runtime", Type: typ, Resource: resource, Detail: detail})
+	r.bus.Emit(events.Event{Source: contract.SourceRuntime, Type: typ, Resource: resource, Detail: detail})
 }
 
 // repository returns an image's repository: without its tag or digest, and

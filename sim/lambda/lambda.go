@@ -1,6 +1,6 @@
 // Package lambda stands in for the AWS Lambda functions that ECS lifecycle
 // hooks invoke. There is no code to run: an invocation becomes a
-// "hook.invoked" event on the world's event stream, and whoever owns the
+// contract.EventHookInvoked event on the world's event stream, and whoever owns the
 // function (the scenario engine, judging a gate by its own measurements)
 // answers it over HTTP, as the function's return value:
 //
@@ -23,12 +23,10 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/ecs"
 	"github.com/meshsim/meshsim/sim/events"
 )
-
-// PathPrefix is where answers are posted.
-const PathPrefix = "/_meshsim/hooks/"
 
 // Functions answers ECS lifecycle hook invocations from the outside. It
 // implements ecs.HookRunner and, for the answers, http.Handler.
@@ -65,7 +63,7 @@ func (f *Functions) RunHook(ctx context.Context, h ecs.HookInvocation) (ecs.Hook
 		f.mu.Unlock()
 	}()
 
-	f.bus.Emit(events.Event{Source: "lambda", Type: "hook.invoked", Resource: h.TargetARN, Detail: map[string]string{
+	f.bus.Emit(events.Event{Source: contract.SourceLambda, Type: contract.EventHookInvoked, Resource: h.TargetARN, Detail: map[string]string{
 		"invocationId":      id,
 		"function":          h.TargetARN,
 		"stage":             h.Stage,
@@ -88,21 +86,14 @@ func (f *Functions) RunHook(ctx context.Context, h ecs.HookInvocation) (ecs.Hook
 	}
 }
 
-// Answer is a function's return value, the body of the POST that answers
-// an invocation.
-type Answer struct {
-	HookStatus string `json:"hookStatus"`
-	Reason     string `json:"reason"`
-}
-
-// ServeHTTP takes the answer to an invocation: POST PathPrefix+ID.
+// ServeHTTP takes the answer to an invocation: POST contract.HookPathPrefix+ID.
 func (f *Functions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := strings.TrimPrefix(r.URL.Path, PathPrefix)
+	id := strings.TrimPrefix(r.URL.Path, contract.HookPathPrefix)
 	if r.Method != http.MethodPost {
-		awsproto.WriteRESTError(w, awsproto.Errorf(http.StatusMethodNotAllowed, "BadRequestException", "answer a hook invocation with POST %s{invocationId}", PathPrefix))
+		awsproto.WriteRESTError(w, awsproto.Errorf(http.StatusMethodNotAllowed, "BadRequestException", "answer a hook invocation with POST %s{invocationId}", contract.HookPathPrefix))
 		return
 	}
-	var body Answer
+	var body contract.HookAnswer
 	if err := awsproto.Decode(r, &body, "BadRequestException"); err != nil {
 		awsproto.WriteRESTError(w, err)
 		return
@@ -121,7 +112,7 @@ func (f *Functions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer <- ecs.HookResult{Status: status, Reason: body.Reason}
-	f.bus.Emit(events.Event{Source: "lambda", Type: "hook.answered", Detail: map[string]string{
+	f.bus.Emit(events.Event{Source: contract.SourceLambda, Type: contract.EventHookAnswered, Detail: map[string]string{
 		"invocationId": id, "hookStatus": string(status), "reason": body.Reason,
 	}})
 	awsproto.WriteREST(w, struct{}{})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/ecs"
 	"github.com/meshsim/meshsim/sim/events"
 )
@@ -18,10 +19,10 @@ func answer(t *testing.T, bus *events.Bus, url, body string) *http.Response {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for e := range bus.Subscribe(ctx, 0) {
-		if e.Type != "hook.invoked" {
+		if e.Type != contract.EventHookInvoked {
 			continue
 		}
-		resp, err := http.Post(url+PathPrefix+e.Detail["invocationId"], "application/json", strings.NewReader(body))
+		resp, err := http.Post(url+contract.HookPathPrefix+e.Detail[contract.DetailInvocationID], "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,10 +91,10 @@ func TestAnswerErrors(t *testing.T) {
 		status             int
 		code               string
 	}{
-		{http.MethodPost, PathPrefix + "nope", `{"hookStatus":"SUCCEEDED"}`, http.StatusNotFound, "ResourceNotFoundException"},
-		{http.MethodPost, PathPrefix + "x", `{"hookStatus":"MAYBE"}`, http.StatusBadRequest, "BadRequestException"},
-		{http.MethodPost, PathPrefix + "x", `{`, http.StatusBadRequest, "BadRequestException"},
-		{http.MethodGet, PathPrefix + "x", ``, http.StatusMethodNotAllowed, "BadRequestException"},
+		{http.MethodPost, contract.HookPathPrefix + "nope", `{"hookStatus":"SUCCEEDED"}`, http.StatusNotFound, "ResourceNotFoundException"},
+		{http.MethodPost, contract.HookPathPrefix + "x", `{"hookStatus":"MAYBE"}`, http.StatusBadRequest, "BadRequestException"},
+		{http.MethodPost, contract.HookPathPrefix + "x", `{`, http.StatusBadRequest, "BadRequestException"},
+		{http.MethodGet, contract.HookPathPrefix + "x", ``, http.StatusMethodNotAllowed, "BadRequestException"},
 	}
 	for _, tc := range tests {
 		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))

@@ -7,11 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// DefaultPort is the port a sample service listens on when MESHSIM_PORT is
-// not set.
-const DefaultPort = 8080
+	"github.com/meshsim/meshsim/sim/contract"
+)
 
 // Config configures one sample service task.
 type Config struct {
@@ -48,24 +46,6 @@ type Config struct {
 	FailHealth bool
 }
 
-// Environment variables read by ConfigFromEnv.
-const (
-	EnvService    = "MESHSIM_SERVICE"
-	EnvVersion    = "MESHSIM_VERSION"
-	EnvPort       = "MESHSIM_PORT"
-	EnvBackends   = "MESHSIM_BACKENDS"
-	EnvProxy      = "MESHSIM_PROXY"
-	EnvLatency    = "MESHSIM_LATENCY"
-	EnvErrorRate  = "MESHSIM_ERROR_RATE"
-	EnvStartDelay = "MESHSIM_START_DELAY"
-	EnvDrain      = "MESHSIM_DRAIN"
-	// EnvShutdown is "graceful" (the default) or "abrupt".
-	EnvShutdown   = "MESHSIM_SHUTDOWN"
-	EnvCrashAfter = "MESHSIM_CRASH_AFTER"
-	// EnvHealth is "ok" (the default) or "fail".
-	EnvHealth = "MESHSIM_HEALTH"
-)
-
 // ConfigFromEnv builds a Config from a task's environment, as a container
 // would see it: MESHSIM_SERVICE and MESHSIM_VERSION (required), MESHSIM_PORT
 // (default 8080), MESHSIM_BACKENDS (comma-separated http:// or grpc://
@@ -77,17 +57,17 @@ const (
 // variable and its value.
 func ConfigFromEnv(env map[string]string, taskID, taskIP string) (Config, error) {
 	cfg := Config{
-		Service: strings.TrimSpace(env[EnvService]),
-		Version: strings.TrimSpace(env[EnvVersion]),
+		Service: strings.TrimSpace(env[contract.EnvService]),
+		Version: strings.TrimSpace(env[contract.EnvVersion]),
 		TaskID:  taskID,
 	}
 	if cfg.Service == "" {
-		return Config{}, fmt.Errorf("sampleapp: %s is not set", EnvService)
+		return Config{}, fmt.Errorf("sampleapp: %s is not set", contract.EnvService)
 	}
 	if cfg.Version == "" {
-		return Config{}, fmt.Errorf("sampleapp: %s is not set", EnvVersion)
+		return Config{}, fmt.Errorf("sampleapp: %s is not set", contract.EnvVersion)
 	}
-	for name, v := range map[string]string{EnvService: cfg.Service, EnvVersion: cfg.Version} {
+	for name, v := range map[string]string{contract.EnvService: cfg.Service, contract.EnvVersion: cfg.Version} {
 		// They become "service/version/task" entries of a comma-separated
 		// chain header.
 		if strings.ContainsAny(v, "/, \t") {
@@ -95,66 +75,66 @@ func ConfigFromEnv(env map[string]string, taskID, taskIP string) (Config, error)
 		}
 	}
 
-	port := DefaultPort
-	if s, ok := env[EnvPort]; ok && strings.TrimSpace(s) != "" {
+	port := contract.SampleDefaultPort
+	if s, ok := env[contract.EnvPort]; ok && strings.TrimSpace(s) != "" {
 		p, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || p < 0 || p > 65535 {
-			return Config{}, fmt.Errorf("sampleapp: %s=%q: not a port number (0-65535)", EnvPort, s)
+			return Config{}, fmt.Errorf("sampleapp: %s=%q: not a port number (0-65535)", contract.EnvPort, s)
 		}
 		port = p
 	}
 	cfg.Addr = net.JoinHostPort(taskIP, strconv.Itoa(port))
 
-	if s := strings.TrimSpace(env[EnvBackends]); s != "" {
+	if s := strings.TrimSpace(env[contract.EnvBackends]); s != "" {
 		for _, b := range strings.Split(s, ",") {
 			b = strings.TrimSpace(b)
 			if b == "" {
 				continue
 			}
 			if err := checkBackendURL(b); err != nil {
-				return Config{}, fmt.Errorf("sampleapp: %s=%q: %q %v", EnvBackends, s, b, err)
+				return Config{}, fmt.Errorf("sampleapp: %s=%q: %q %v", contract.EnvBackends, s, b, err)
 			}
 			cfg.Backends = append(cfg.Backends, b)
 		}
 	}
-	if s := strings.TrimSpace(env[EnvProxy]); s != "" {
+	if s := strings.TrimSpace(env[contract.EnvProxy]); s != "" {
 		if err := checkHTTPURL(s); err != nil {
-			return Config{}, fmt.Errorf("sampleapp: %s=%q: %v", EnvProxy, s, err)
+			return Config{}, fmt.Errorf("sampleapp: %s=%q: %v", contract.EnvProxy, s, err)
 		}
 		cfg.Proxy = s
 	}
 
 	var err error
-	if cfg.Latency, err = durationEnv(env, EnvLatency); err != nil {
+	if cfg.Latency, err = durationEnv(env, contract.EnvLatency); err != nil {
 		return Config{}, err
 	}
-	if cfg.StartDelay, err = durationEnv(env, EnvStartDelay); err != nil {
+	if cfg.StartDelay, err = durationEnv(env, contract.EnvStartDelay); err != nil {
 		return Config{}, err
 	}
-	if cfg.Drain, err = durationEnv(env, EnvDrain); err != nil {
+	if cfg.Drain, err = durationEnv(env, contract.EnvDrain); err != nil {
 		return Config{}, err
 	}
-	if cfg.CrashAfter, err = durationEnv(env, EnvCrashAfter); err != nil {
+	if cfg.CrashAfter, err = durationEnv(env, contract.EnvCrashAfter); err != nil {
 		return Config{}, err
 	}
-	switch s := strings.TrimSpace(env[EnvShutdown]); s {
+	switch s := strings.TrimSpace(env[contract.EnvShutdown]); s {
 	case "", "graceful":
 	case "abrupt":
 		cfg.Abrupt = true
 	default:
-		return Config{}, fmt.Errorf("sampleapp: %s=%q: must be graceful or abrupt", EnvShutdown, s)
+		return Config{}, fmt.Errorf("sampleapp: %s=%q: must be graceful or abrupt", contract.EnvShutdown, s)
 	}
-	switch s := strings.TrimSpace(env[EnvHealth]); s {
+	switch s := strings.TrimSpace(env[contract.EnvHealth]); s {
 	case "", "ok":
 	case "fail":
 		cfg.FailHealth = true
 	default:
-		return Config{}, fmt.Errorf("sampleapp: %s=%q: must be ok or fail", EnvHealth, s)
+		return Config{}, fmt.Errorf("sampleapp: %s=%q: must be ok or fail", contract.EnvHealth, s)
 	}
-	if s, ok := env[EnvErrorRate]; ok && strings.TrimSpace(s) != "" {
+	if s, ok := env[contract.EnvErrorRate]; ok && strings.TrimSpace(s) != "" {
 		r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 		if err != nil || !(r >= 0 && r <= 1) {
-			return Config{}, fmt.Errorf("sampleapp: %s=%q: not a share between 0 and 1", EnvErrorRate, s)
+			return Config{}, fmt.Errorf("sampleapp: %s=%q: not a share between 0 and 1", contract.EnvErrorRate, s)
 		}
 		cfg.ErrorRate = r
 	}

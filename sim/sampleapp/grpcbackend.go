@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/grpcapp/echopb"
 )
 
@@ -108,8 +109,8 @@ func (s *Server) callGRPC(r *http.Request, backend string) BackendResult {
 		return ""
 	}
 	// gRPC metadata keys are the response headers' names in lower case.
-	res.Version, res.Task = first(strings.ToLower(HeaderVersion)), first(strings.ToLower(HeaderTask))
-	res.Chain = first(strings.ToLower(HeaderChain))
+	res.Version, res.Task = first(contract.HeaderVersion), first(contract.HeaderTask)
+	res.Chain = first(contract.HeaderChain)
 	st := status.Convert(err)
 	res.GRPCStatus = st.Code().String()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/grpcapp"
 	"github.com/meshsim/meshsim/sim/grpcapp/echopb"
 	"github.com/meshsim/meshsim/sim/sampleapp"
@@ -77,7 +78,7 @@ func TestGRPCBackend(t *testing.T) {
 	if b != want {
 		t.Errorf("backend result %+v, want %+v", b, want)
 	}
-	if got := resp.Header.Get(sampleapp.HeaderChain); got != "front/v1/f1,echo/0.9/e1" {
+	if got := resp.Header.Get(contract.HeaderChain); got != "front/v1/f1,echo/0.9/e1" {
 		t.Errorf("chain %q", got)
 	}
 
@@ -111,7 +112,7 @@ func TestGRPCBackendThroughProxy(t *testing.T) {
 }
 
 func TestGRPCBackendURLs(t *testing.T) {
-	env := map[string]string{sampleapp.EnvService: "front", sampleapp.EnvVersion: "v1"}
+	env := map[string]string{contract.EnvService: "front", contract.EnvVersion: "v1"}
 	for backends, ok := range map[string]bool{
 		"grpc://echo.demo.local:8080":                 true,
 		"http://a:1/,grpc://echo.demo.local:8080":     true,
@@ -119,7 +120,7 @@ func TestGRPCBackendURLs(t *testing.T) {
 		"grpc://echo.demo.local:8080/meshsim.echo.v1": false,
 		"grpcs://echo.demo.local:8080":                false,
 	} {
-		env[sampleapp.EnvBackends] = backends
+		env[contract.EnvBackends] = backends
 		_, err := sampleapp.ConfigFromEnv(env, "t", "")
 		if (err == nil) != ok {
 			t.Errorf("MESHSIM_BACKENDS=%q: err = %v, want ok %v", backends, err, ok)

@@ -7,10 +7,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 func TestKnobsFromEnv(t *testing.T) {
-	base := map[string]string{EnvService: "movie", EnvVersion: "v2"}
+	base := map[string]string{contract.EnvService: "movie", contract.EnvVersion: "v2"}
 	with := func(k, v string) map[string]string {
 		env := map[string]string{k: v}
 		for bk, bv := range base {
@@ -24,12 +26,12 @@ func TestKnobsFromEnv(t *testing.T) {
 		check   func(Config) bool
 		wantErr string
 	}{
-		{"abrupt", with(EnvShutdown, "abrupt"), func(c Config) bool { return c.Abrupt }, ""},
-		{"graceful", with(EnvShutdown, "graceful"), func(c Config) bool { return !c.Abrupt }, ""},
-		{"bad shutdown", with(EnvShutdown, "sometimes"), nil, `MESHSIM_SHUTDOWN="sometimes": must be graceful or abrupt`},
-		{"crash", with(EnvCrashAfter, "3s"), func(c Config) bool { return c.CrashAfter == 3*time.Second }, ""},
-		{"health fail", with(EnvHealth, "fail"), func(c Config) bool { return c.FailHealth }, ""},
-		{"bad health", with(EnvHealth, "meh"), nil, `MESHSIM_HEALTH="meh"`},
+		{"abrupt", with(contract.EnvShutdown, "abrupt"), func(c Config) bool { return c.Abrupt }, ""},
+		{"graceful", with(contract.EnvShutdown, "graceful"), func(c Config) bool { return !c.Abrupt }, ""},
+		{"bad shutdown", with(contract.EnvShutdown, "sometimes"), nil, `MESHSIM_SHUTDOWN="sometimes": must be graceful or abrupt`},
+		{"crash", with(contract.EnvCrashAfter, "3s"), func(c Config) bool { return c.CrashAfter == 3*time.Second }, ""},
+		{"health fail", with(contract.EnvHealth, "fail"), func(c Config) bool { return c.FailHealth }, ""},
+		{"bad health", with(contract.EnvHealth, "meh"), nil, `MESHSIM_HEALTH="meh"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

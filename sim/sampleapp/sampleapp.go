@@ -28,24 +28,9 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/taskexit"
 )
-
-// Response headers set on every response of a sample service.
-const (
-	// HeaderVersion carries the serving task's version.
-	HeaderVersion = "X-Meshsim-Version"
-	// HeaderTask carries the serving task's id.
-	HeaderTask = "X-Meshsim-Task"
-	// HeaderChain lists who answered, outermost first, as comma-separated
-	// "service/version/task" entries: this task followed by the chain of
-	// its first backend's response.
-	HeaderChain = "X-Meshsim-Chain"
-)
-
-// Image is the container image name under which runtimes run the sample
-// service; task definitions name it.
-const Image = "meshsim/sample-http"
 
 // HealthPath is the path of the health check.
 const HealthPath = "/health"
@@ -211,13 +196,13 @@ func (s *Server) Close() error {
 // backends and reports who served.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set(HeaderVersion, s.cfg.Version)
-	h.Set(HeaderTask, s.cfg.TaskID)
+	h.Set(contract.HeaderVersion, s.cfg.Version)
+	h.Set(contract.HeaderTask, s.cfg.TaskID)
 	if r.URL.Path == HealthPath {
 		s.health(w)
 		return
 	}
-	h.Set(HeaderChain, s.self)
+	h.Set(contract.HeaderChain, s.self)
 	resp := Response{Service: s.cfg.Service, Version: s.cfg.Version, Task: s.cfg.TaskID, Backends: []BackendResult{}}
 
 	if time.Now().Before(s.ready) {
@@ -245,7 +230,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		br := s.call(r, b)
 		resp.Backends = append(resp.Backends, br)
 		if i == 0 && br.Chain != "" {
-			h.Set(HeaderChain, s.self+","+br.Chain)
+			h.Set(contract.HeaderChain, s.self+","+br.Chain)
 		}
 		if br.Error != "" {
 			status = http.StatusBadGateway
@@ -302,9 +287,9 @@ func (s *Server) call(r *http.Request, backend string) BackendResult {
 	}
 	defer resp.Body.Close()
 	res.Status = resp.StatusCode
-	res.Version = resp.Header.Get(HeaderVersion)
-	res.Task = resp.Header.Get(HeaderTask)
-	res.Chain = resp.Header.Get(HeaderChain)
+	res.Version = resp.Header.Get(contract.HeaderVersion)
+	res.Task = resp.Header.Get(contract.HeaderTask)
+	res.Chain = resp.Header.Get(contract.HeaderChain)
 
 	var body []byte
 	if resp.StatusCode >= 500 {

@@ -15,11 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 func TestConfigFromEnv(t *testing.T) {
-	base := map[string]string{EnvService: "movie", EnvVersion: "v2"}
+	base := map[string]string{contract.EnvService: "movie", contract.EnvVersion: "v2"}
 	with := func(k, v string) map[string]string {
 		env := map[string]string{}
 		for k, v := range base {
@@ -42,10 +43,10 @@ func TestConfigFromEnv(t *testing.T) {
 		{
 			name: "everything",
 			env: map[string]string{
-				EnvService: "home", EnvVersion: "v1", EnvPort: "9000",
-				EnvBackends: "http://movie.local:8080/, http://ratings.local:8080/x",
-				EnvProxy:    "http://127.0.0.7:15001", EnvLatency: "25ms", EnvErrorRate: "0.05",
-				EnvStartDelay: "2s", EnvDrain: "500ms",
+				contract.EnvService: "home", contract.EnvVersion: "v1", contract.EnvPort: "9000",
+				contract.EnvBackends: "http://movie.local:8080/, http://ratings.local:8080/x",
+				contract.EnvProxy:    "http://127.0.0.7:15001", contract.EnvLatency: "25ms", contract.EnvErrorRate: "0.05",
+				contract.EnvStartDelay: "2s", contract.EnvDrain: "500ms",
 			},
 			want: Config{
 				Service: "home", Version: "v1", TaskID: "t1", Addr: "127.0.0.7:9000",
@@ -54,18 +55,18 @@ func TestConfigFromEnv(t *testing.T) {
 				StartDelay: 2 * time.Second, Drain: 500 * time.Millisecond,
 			},
 		},
-		{name: "no service", env: map[string]string{EnvVersion: "v1"}, wantErr: EnvService},
-		{name: "no version", env: map[string]string{EnvService: "home"}, wantErr: EnvVersion},
-		{name: "version with slash", env: with(EnvVersion, "v/2"), wantErr: `MESHSIM_VERSION="v/2"`},
-		{name: "bad port", env: with(EnvPort, "http"), wantErr: `MESHSIM_PORT="http"`},
-		{name: "port out of range", env: with(EnvPort, "70000"), wantErr: `MESHSIM_PORT="70000"`},
-		{name: "bad backend", env: with(EnvBackends, "http://ok/,movie:8080"), wantErr: `MESHSIM_BACKENDS="http://ok/,movie:8080"`},
-		{name: "bad proxy", env: with(EnvProxy, "::"), wantErr: `MESHSIM_PROXY="::"`},
-		{name: "bad latency", env: with(EnvLatency, "25"), wantErr: `MESHSIM_LATENCY="25"`},
-		{name: "negative drain", env: with(EnvDrain, "-1s"), wantErr: `MESHSIM_DRAIN="-1s"`},
-		{name: "bad start delay", env: with(EnvStartDelay, "soon"), wantErr: `MESHSIM_START_DELAY="soon"`},
-		{name: "error rate above 1", env: with(EnvErrorRate, "1.5"), wantErr: `MESHSIM_ERROR_RATE="1.5"`},
-		{name: "error rate NaN", env: with(EnvErrorRate, "NaN"), wantErr: `MESHSIM_ERROR_RATE="NaN"`},
+		{name: "no service", env: map[string]string{contract.EnvVersion: "v1"}, wantErr: contract.EnvService},
+		{name: "no version", env: map[string]string{contract.EnvService: "home"}, wantErr: contract.EnvVersion},
+		{name: "version with slash", env: with(contract.EnvVersion, "v/2"), wantErr: `MESHSIM_VERSION="v/2"`},
+		{name: "bad port", env: with(contract.EnvPort, "http"), wantErr: `MESHSIM_PORT="http"`},
+		{name: "port out of range", env: with(contract.EnvPort, "70000"), wantErr: `MESHSIM_PORT="70000"`},
+		{name: "bad backend", env: with(contract.EnvBackends, "http://ok/,movie:8080"), wantErr: `MESHSIM_BACKENDS="http://ok/,movie:8080"`},
+		{name: "bad proxy", env: with(contract.EnvProxy, "::"), wantErr: `MESHSIM_PROXY="::"`},
+		{name: "bad latency", env: with(contract.EnvLatency, "25"), wantErr: `MESHSIM_LATENCY="25"`},
+		{name: "negative drain", env: with(contract.EnvDrain, "-1s"), wantErr: `MESHSIM_DRAIN="-1s"`},
+		{name: "bad start delay", env: with(contract.EnvStartDelay, "soon"), wantErr: `MESHSIM_START_DELAY="soon"`},
+		{name: "error rate above 1", env: with(contract.EnvErrorRate, "1.5"), wantErr: `MESHSIM_ERROR_RATE="1.5"`},
+		{name: "error rate NaN", env: with(contract.EnvErrorRate, "NaN"), wantErr: `MESHSIM_ERROR_RATE="NaN"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,7 +146,7 @@ func TestChain(t *testing.T) {
 			t.Fatalf("%s: status %d, body %+v", method, resp.StatusCode, body)
 		}
 		for h, want := range map[string]string{
-			HeaderVersion: "v1", HeaderTask: "h1", HeaderChain: "home/v1/h1,movie/v2/m1",
+			contract.HeaderVersion: "v1", contract.HeaderTask: "h1", contract.HeaderChain: "home/v1/h1,movie/v2/m1",
 		} {
 			if got := resp.Header.Get(h); got != want {
 				t.Errorf("%s: %s = %q, want %q", method, h, got, want)
@@ -181,8 +182,8 @@ func TestProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get(HeaderChain) != "home/v1/h1,movie/v2/m1" {
-		t.Fatalf("status %d chain %q", resp.StatusCode, resp.Header.Get(HeaderChain))
+	if resp.StatusCode != 200 || resp.Header.Get(contract.HeaderChain) != "home/v1/h1,movie/v2/m1" {
+		t.Fatalf("status %d chain %q", resp.StatusCode, resp.Header.Get(contract.HeaderChain))
 	}
 	if gotURI.Load() != "http://movie.local:8080/m" || gotHost.Load() != "movie.local:8080" {
 		t.Errorf("proxy saw RequestURI %q Host %q, want absolute form for movie.local:8080", gotURI.Load(), gotHost.Load())
@@ -229,11 +230,11 @@ func TestBackendFailurePropagates(t *testing.T) {
 			if a.status != http.StatusBadGateway {
 				t.Fatalf("status %d, want 502; body %s", a.status, a.rawBody)
 			}
-			if got := a.header.Get(HeaderChain); got != tt.wantChain {
+			if got := a.header.Get(contract.HeaderChain); got != tt.wantChain {
 				t.Errorf("chain %q, want %q", got, tt.wantChain)
 			}
-			if a.header.Get(HeaderVersion) != "v1" {
-				t.Errorf("a 502 must still say who answered; version header %q", a.header.Get(HeaderVersion))
+			if a.header.Get(contract.HeaderVersion) != "v1" {
+				t.Errorf("a 502 must still say who answered; version header %q", a.header.Get(contract.HeaderVersion))
 			}
 			for _, w := range append(tt.wantError, tt.backend) {
 				if !strings.Contains(a.body.Error, w) {
@@ -259,8 +260,8 @@ func TestErrorRate(t *testing.T) {
 		s := start(t, Config{Service: "movie", Version: "v3", TaskID: "m9", ErrorRate: tt.rate})
 		for i := 0; i < 20; i++ {
 			a := get(t, c, "http://"+s.Addr()+"/")
-			if a.status != tt.want || a.header.Get(HeaderVersion) != "v3" || a.header.Get(HeaderTask) != "m9" {
-				t.Fatalf("error rate %v: status %d version %q task %q, want %d v3 m9", tt.rate, a.status, a.header.Get(HeaderVersion), a.header.Get(HeaderTask), tt.want)
+			if a.status != tt.want || a.header.Get(contract.HeaderVersion) != "v3" || a.header.Get(contract.HeaderTask) != "m9" {
+				t.Fatalf("error rate %v: status %d version %q task %q, want %d v3 m9", tt.rate, a.status, a.header.Get(contract.HeaderVersion), a.header.Get(contract.HeaderTask), tt.want)
 			}
 		}
 	}
@@ -272,8 +273,8 @@ func TestHealthStartDelay(t *testing.T) {
 	if a := get(t, c, "http://"+s.Addr()+HealthPath); a.status != 503 || !strings.Contains(a.rawBody, "starting") {
 		t.Fatalf("health before the start delay: %d %s, want 503 starting", a.status, a.rawBody)
 	}
-	if a := get(t, c, "http://"+s.Addr()+"/"); a.status != 503 || a.header.Get(HeaderVersion) != "v1" {
-		t.Fatalf("request before the start delay: %d, version %q; want 503 from v1", a.status, a.header.Get(HeaderVersion))
+	if a := get(t, c, "http://"+s.Addr()+"/"); a.status != 503 || a.header.Get(contract.HeaderVersion) != "v1" {
+		t.Fatalf("request before the start delay: %d, version %q; want 503 from v1", a.status, a.header.Get(contract.HeaderVersion))
 	}
 	polltest.Eventually(t, "health to pass", func() bool { return get(t, c, "http://"+s.Addr()+HealthPath).status == 200 })
 	if a := get(t, c, "http://"+s.Addr()+"/"); a.status != 200 {

@@ -15,6 +15,7 @@ import (
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/meshsim/meshsim/sim/contract"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -86,7 +87,7 @@ func (c *adsClient) run(ctx context.Context) {
 		if progressed {
 			backoff = minBackoff
 		}
-		c.p.emit("sidecar.xds.disconnected", map[string]string{"error": err.Error()})
+		c.p.emit(contract.EventSidecarDisconnected, map[string]string{"error": err.Error()})
 		t := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
 		select {
 		case <-ctx.Done():
@@ -171,13 +172,13 @@ func (c *adsClient) handle(st adsStream, resp *discovery.DiscoveryResponse) erro
 	}
 	ts.nonce = resp.GetNonce()
 	if err := apply(resp.GetResources()); err != nil {
-		c.p.emit("sidecar.xds.nack", map[string]string{
+		c.p.emit(contract.EventSidecarXDSNack, map[string]string{
 			"typeUrl": ts.url, "version": resp.GetVersionInfo(), "error": err.Error(),
 		})
 		return c.send(st, ts, err)
 	}
 	ts.version, ts.accepted = resp.GetVersionInfo(), true
-	c.p.emit("sidecar.xds.applied", map[string]string{"typeUrl": ts.url, "version": ts.version})
+	c.p.emit(contract.EventSidecarXDSApplied, map[string]string{"typeUrl": ts.url, "version": ts.version})
 	if err := c.send(st, ts, nil); err != nil {
 		return err
 	}
@@ -187,7 +188,7 @@ func (c *adsClient) handle(st adsStream, resp *discovery.DiscoveryResponse) erro
 	if !c.ready && c.complete() {
 		c.ready = true
 		close(c.p.ready)
-		c.p.emit("sidecar.ready", nil)
+		c.p.emit(contract.EventSidecarReady, nil)
 	}
 	return nil
 }

@@ -6,20 +6,9 @@ import (
 	"net"
 	"time"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/events"
 	"github.com/meshsim/meshsim/sim/xds"
-)
-
-// Environment variables of App Mesh's Envoy image that ConfigFromEnv reads.
-// Image is the container image name under which runtimes run the embedded
-// sidecar; task definitions name it (runtimes also run any image whose name
-// contains "envoy" as the sidecar).
-const Image = "meshsim/sidecar"
-
-const (
-	EnvResourceARN     = "APPMESH_RESOURCE_ARN"
-	EnvVirtualNodeName = "APPMESH_VIRTUAL_NODE_NAME"
-	EnvXDSEndpoint     = "APPMESH_XDS_ENDPOINT"
 )
 
 // defaultDrainTimeout bounds how long a removed listener, or every
@@ -40,7 +29,7 @@ type Config struct {
 	// Bus receives the proxy's events (source "sidecar"); nil means none.
 	Bus *events.Bus
 	// AdminPort is the port of the admin listener (the fault API) on
-	// BindIP. Default AdminPort (9901).
+	// BindIP. Default contract.AdminPort (9901).
 	AdminPort int
 	// DrainTimeout bounds the wait for in-flight requests when a listener
 	// is removed or the proxy closes. Default 5 s.
@@ -72,24 +61,24 @@ func (c Config) validate() error {
 // APPMESH_XDS_ENDPOINT. bindIP is the task's address.
 func ConfigFromEnv(env map[string]string, bindIP string) (Config, error) {
 	cfg := Config{BindIP: bindIP}
-	nodeVar := EnvResourceARN
-	cfg.NodeID = env[EnvResourceARN]
+	nodeVar := contract.EnvResourceARN
+	cfg.NodeID = env[contract.EnvResourceARN]
 	if cfg.NodeID == "" {
-		nodeVar = EnvVirtualNodeName
-		cfg.NodeID = env[EnvVirtualNodeName]
+		nodeVar = contract.EnvVirtualNodeName
+		cfg.NodeID = env[contract.EnvVirtualNodeName]
 	}
 	if cfg.NodeID == "" {
-		return Config{}, fmt.Errorf("sidecar: %s (or %s) is not set", EnvResourceARN, EnvVirtualNodeName)
+		return Config{}, fmt.Errorf("sidecar: %s (or %s) is not set", contract.EnvResourceARN, contract.EnvVirtualNodeName)
 	}
 	if _, _, err := xds.ParseNodeID(cfg.NodeID); err != nil {
 		return Config{}, fmt.Errorf("sidecar: %s: %w", nodeVar, err)
 	}
-	cfg.XDSAddress = env[EnvXDSEndpoint]
+	cfg.XDSAddress = env[contract.EnvXDSEndpoint]
 	if cfg.XDSAddress == "" {
-		return Config{}, fmt.Errorf("sidecar: %s is not set", EnvXDSEndpoint)
+		return Config{}, fmt.Errorf("sidecar: %s is not set", contract.EnvXDSEndpoint)
 	}
 	if _, _, err := net.SplitHostPort(cfg.XDSAddress); err != nil {
-		return Config{}, fmt.Errorf("sidecar: %s %q: want host:port: %w", EnvXDSEndpoint, cfg.XDSAddress, err)
+		return Config{}, fmt.Errorf("sidecar: %s %q: want host:port: %w", contract.EnvXDSEndpoint, cfg.XDSAddress, err)
 	}
 	if bindIP != "" && net.ParseIP(bindIP) == nil {
 		return Config{}, fmt.Errorf("sidecar: bind IP %q is not an IP address", bindIP)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/sim/sidecar"
+	"github.com/meshsim/meshsim/sim/sidecar/admin"
 )
 
 // startIngressSidecar runs the home sidecar on a task address whose
@@ -70,22 +71,22 @@ func TestFaultsAdminAPI(t *testing.T) {
 	if want := ":9901"; !strings.HasSuffix(p.AdminAddr(), want) {
 		t.Fatalf("AdminAddr = %s, want port 9901", p.AdminAddr())
 	}
-	url := "http://" + p.AdminAddr() + sidecar.FaultsPath
+	url := "http://" + p.AdminAddr() + admin.FaultsPath
 	steps := []struct {
 		method, body string
 		status       int
-		want         sidecar.Faults // after the call
+		want         admin.Faults // after the call
 		errWant      string
 	}{
-		{"GET", "", 200, sidecar.Faults{}, ""},
-		{"POST", `{"delay":"200ms"}`, 200, sidecar.Faults{Delay: 200 * time.Millisecond}, ""},
-		{"POST", `{"dropPercent":20}`, 200, sidecar.Faults{Delay: 200 * time.Millisecond, DropPercent: 20}, ""},
-		{"POST", `{"delay":"-1s"}`, 400, sidecar.Faults{Delay: 200 * time.Millisecond, DropPercent: 20}, "delay"},
-		{"POST", `{"dropPercent":101}`, 400, sidecar.Faults{Delay: 200 * time.Millisecond, DropPercent: 20}, "dropPercent"},
-		{"POST", `{"latency":"1s"}`, 400, sidecar.Faults{Delay: 200 * time.Millisecond, DropPercent: 20}, "unknown field"},
-		{"POST", `{}`, 400, sidecar.Faults{Delay: 200 * time.Millisecond, DropPercent: 20}, "give"},
-		{"POST", `{"delay":"0s"}`, 200, sidecar.Faults{DropPercent: 20}, ""},
-		{"DELETE", "", 200, sidecar.Faults{}, ""},
+		{"GET", "", 200, admin.Faults{}, ""},
+		{"POST", `{"delay":"200ms"}`, 200, admin.Faults{Delay: 200 * time.Millisecond}, ""},
+		{"POST", `{"dropPercent":20}`, 200, admin.Faults{Delay: 200 * time.Millisecond, DropPercent: 20}, ""},
+		{"POST", `{"delay":"-1s"}`, 400, admin.Faults{Delay: 200 * time.Millisecond, DropPercent: 20}, "delay"},
+		{"POST", `{"dropPercent":101}`, 400, admin.Faults{Delay: 200 * time.Millisecond, DropPercent: 20}, "dropPercent"},
+		{"POST", `{"latency":"1s"}`, 400, admin.Faults{Delay: 200 * time.Millisecond, DropPercent: 20}, "unknown field"},
+		{"POST", `{}`, 400, admin.Faults{Delay: 200 * time.Millisecond, DropPercent: 20}, "give"},
+		{"POST", `{"delay":"0s"}`, 200, admin.Faults{DropPercent: 20}, ""},
+		{"DELETE", "", 200, admin.Faults{}, ""},
 	}
 	for i, s := range steps {
 		status, body := adminCall(t, s.method, url, s.body)
@@ -96,7 +97,7 @@ func TestFaultsAdminAPI(t *testing.T) {
 			t.Fatalf("step %d: %s %s: faults %+v, want %+v", i, s.method, s.body, got, s.want)
 		}
 		if status == 200 {
-			var got sidecar.Faults
+			var got admin.Faults
 			if err := json.Unmarshal([]byte(body), &got); err != nil || got != s.want {
 				t.Fatalf("step %d: answer %q (%v), want %+v", i, body, err, s.want)
 			}
@@ -105,26 +106,26 @@ func TestFaultsAdminAPI(t *testing.T) {
 
 	// The client functions the engine uses.
 	ctx := context.Background()
-	if err := sidecar.SetDelay(ctx, http.DefaultClient, p.AdminAddr(), 50*time.Millisecond); err != nil {
+	if err := admin.SetDelay(ctx, http.DefaultClient, p.AdminAddr(), 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if err := sidecar.SetDropPercent(ctx, http.DefaultClient, p.AdminAddr(), 5); err != nil {
+	if err := admin.SetDropPercent(ctx, http.DefaultClient, p.AdminAddr(), 5); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := p.Faults(), (sidecar.Faults{Delay: 50 * time.Millisecond, DropPercent: 5}); got != want {
+	if got, want := p.Faults(), (admin.Faults{Delay: 50 * time.Millisecond, DropPercent: 5}); got != want {
 		t.Errorf("after SetDelay, SetDropPercent: %+v, want %+v", got, want)
 	}
-	if err := sidecar.SetDropPercent(ctx, http.DefaultClient, p.AdminAddr(), 150); err == nil || !strings.Contains(err.Error(), "400") {
+	if err := admin.SetDropPercent(ctx, http.DefaultClient, p.AdminAddr(), 150); err == nil || !strings.Contains(err.Error(), "400") {
 		t.Errorf("SetDropPercent(150) = %v, want a 400", err)
 	}
-	if err := sidecar.ClearFaults(ctx, http.DefaultClient, p.AdminAddr()); err != nil {
+	if err := admin.ClearFaults(ctx, http.DefaultClient, p.AdminAddr()); err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Faults(); got != (sidecar.Faults{}) {
+	if got := p.Faults(); got != (admin.Faults{}) {
 		t.Errorf("after ClearFaults: %+v", got)
 	}
 	// A server without the API (Envoy's admin) is named in the error.
-	if err := sidecar.ClearFaults(ctx, http.DefaultClient, strings.TrimPrefix(startBackend(t, "v1", "t", http.NotFound).URL, "http://")); err == nil || !strings.Contains(err.Error(), "no meshsim fault API") {
+	if err := admin.ClearFaults(ctx, http.DefaultClient, strings.TrimPrefix(startBackend(t, "v1", "t", http.NotFound).URL, "http://")); err == nil || !strings.Contains(err.Error(), "no meshsim fault API") {
 		t.Errorf("ClearFaults on a server without the API: %v", err)
 	}
 }
@@ -148,7 +149,7 @@ func TestFaultDelay(t *testing.T) {
 	p := startIngressSidecar(t)
 	u := "http://" + p.IngressAddr() + "/"
 	const delay = 150 * time.Millisecond
-	if err := sidecar.SetDelay(context.Background(), http.DefaultClient, p.AdminAddr(), delay); err != nil {
+	if err := admin.SetDelay(context.Background(), http.DefaultClient, p.AdminAddr(), delay); err != nil {
 		t.Fatal(err)
 	}
 	for range 5 {
@@ -211,7 +212,7 @@ func TestFaultDrop(t *testing.T) {
 	p := startIngressSidecar(t)
 	u := "http://" + p.IngressAddr() + "/"
 	const percent, n = 20, 1000
-	if err := sidecar.SetDropPercent(context.Background(), http.DefaultClient, p.AdminAddr(), percent); err != nil {
+	if err := admin.SetDropPercent(context.Background(), http.DefaultClient, p.AdminAddr(), percent); err != nil {
 		t.Fatal(err)
 	}
 
@@ -241,7 +242,7 @@ func TestFaultDrop(t *testing.T) {
 		}
 	})
 
-	if err := sidecar.ClearFaults(context.Background(), http.DefaultClient, p.AdminAddr()); err != nil {
+	if err := admin.ClearFaults(context.Background(), http.DefaultClient, p.AdminAddr()); err != nil {
 		t.Fatal(err)
 	}
 	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}

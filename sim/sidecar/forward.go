@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // Local replies, worded as Envoy words them.
@@ -129,7 +131,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 // follows it, so the request body need not be kept for replays any more.
 func (p *Proxy) modifyResponse(res *http.Response) error {
 	h := res.Header
-	h["X-Meshsim-Proxy"] = p.nodeHeader
+	h[contract.HeaderProxy] = p.nodeHeader
 	if f := forwardOf(res.Request); f != nil {
 		h["X-Envoy-Upstream-Service-Time"] = []string{strconv.FormatInt(time.Since(f.start).Milliseconds(), 10)}
 		if f.body != nil {
@@ -186,7 +188,7 @@ func (p *Proxy) localReply(w http.ResponseWriter, r *http.Request, status int, b
 // reply is localReply with the gRPC status given.
 func (p *Proxy) reply(w http.ResponseWriter, r *http.Request, status, grpcCode int, body string) {
 	h := w.Header()
-	h["X-Meshsim-Proxy"] = p.nodeHeader
+	h[contract.HeaderProxy] = p.nodeHeader
 	if isGRPC(r) {
 		h["Content-Type"] = grpcContentType
 		h["Grpc-Status"] = []string{strconv.Itoa(grpcCode)}

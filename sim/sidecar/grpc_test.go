@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/sidecar"
 	"github.com/meshsim/meshsim/sim/xds"
 )
@@ -323,7 +324,7 @@ func TestGRPCThroughSidecar(t *testing.T) {
 		if got := header.Get("x-meshsim-version"); len(got) != 1 || got[0] != "v1" {
 			t.Errorf("header x-meshsim-version = %v", got)
 		}
-		if got := header.Get("x-meshsim-proxy"); len(got) != 1 || got[0] != xds.NodeID(mesh, "home") {
+		if got := header.Get("x-meshsim-proxy"); len(got) != 1 || got[0] != contract.NodeID(mesh, "home") {
 			t.Errorf("header x-meshsim-proxy = %v", got)
 		}
 		if got := trailer.Get("x-meshsim-task"); len(got) != 1 || got[0] != "t1" {
@@ -445,7 +446,7 @@ func TestGRPCIngressReachesLocalApp(t *testing.T) {
 	if err := cp.srv.Update(context.Background(), w); err != nil {
 		t.Fatal(err)
 	}
-	p := startSidecar(t, cp.addr, xds.NodeID(mesh, "echo-v1"), ip)
+	p := startSidecar(t, cp.addr, contract.NodeID(mesh, "echo-v1"), ip)
 	c := testpb.NewTestServiceClient(dialSidecar(t, p.IngressAddr(), "whatever:15000"))
 	ctx := testCtx(t)
 	st, err := c.FullDuplexCall(ctx)

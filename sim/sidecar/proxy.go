@@ -18,7 +18,9 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/events"
+	"github.com/meshsim/meshsim/sim/sidecar/admin"
 	"github.com/meshsim/meshsim/sim/xds"
 )
 
@@ -33,7 +35,7 @@ type Proxy struct {
 	bus          *events.Bus
 
 	state  atomic.Pointer[snapshot]
-	faults atomic.Pointer[Faults] // nil when none
+	faults atomic.Pointer[admin.Faults] // nil when none
 	queue  queueStats
 
 	adminMu sync.Mutex // serializes changes of faults
@@ -196,11 +198,11 @@ func (p *Proxy) addr(outbound bool) string {
 	return ""
 }
 
-func (p *Proxy) emit(typ string, detail map[string]string) {
+func (p *Proxy) emit(typ contract.EventType, detail map[string]string) {
 	if p.bus == nil {
 		return
 	}
-	p.bus.Emit(events.Event{Source: "sidecar", Type: typ, Resource: p.node, Detail: detail})
+	p.bus.Emit(events.Event{Source: contract.SourceSidecar, Type: typ, Resource: p.node, Detail: detail})
 }
 
 // transport returns the shared upstream transport for k, so connection

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/xds"
 )
 
@@ -280,7 +281,7 @@ func TestTimeoutModel(t *testing.T) {
 				t.Fatal(err)
 			}
 			var rt *routeTable
-			for _, rc := range res[xds.NodeID("m", "a")].Routes {
+			for _, rc := range res[contract.NodeID("m", "a")].Routes {
 				if rc.GetName() == xds.EgressRouteName {
 					if rt, err = compileRouteConfig(rc); err != nil {
 						t.Fatal(err)

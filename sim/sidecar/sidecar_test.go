@@ -21,6 +21,7 @@ import (
 
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/events"
 	"github.com/meshsim/meshsim/sim/sidecar"
 	"github.com/meshsim/meshsim/sim/xds"
@@ -79,8 +80,8 @@ func (cp *controlPlane) update(t testing.TB, w xds.World, typ string) {
 		t.Fatal(err)
 	}
 	waitEvent(t, sub, func(e events.Event) bool {
-		return e.Type == "xds.ack" && e.Resource == xds.NodeID(mesh, "home") &&
-			e.Detail["typeUrl"] == typ && e.Detail["version"] == version
+		return e.Type == contract.EventXDSAck && e.Resource == contract.NodeID(mesh, "home") &&
+			e.Detail[contract.DetailTypeURL] == typ && e.Detail[contract.DetailVersion] == version
 	})
 }
 
@@ -90,7 +91,7 @@ func nodeVersion(t testing.TB, w xds.World, node, typ string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := res[xds.NodeID(mesh, node)].Snapshot()
+	snap, err := res[contract.NodeID(mesh, node)].Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func movieRoute(w *xds.World) *xds.Route { return &w.Meshes[0].VirtualRouters[0]
 func loopbackIP(t testing.TB) string {
 	t.Helper()
 	free := func(ip string) (bool, error) {
-		for _, port := range []int{xds.IngressPort, xds.EgressPort, sidecar.AdminPort} {
+		for _, port := range []int{contract.IngressPort, contract.EgressPort, contract.AdminPort} {
 			ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 			if err != nil {
 				return false, err
@@ -192,7 +193,7 @@ func loopbackIP(t testing.TB) string {
 		}
 	}
 	if ok, err := free("127.0.0.1"); !ok {
-		t.Fatalf("no loopback address with ports %d, %d and %d free: %v", xds.IngressPort, xds.EgressPort, sidecar.AdminPort, err)
+		t.Fatalf("no loopback address with ports %d, %d and %d free: %v", contract.IngressPort, contract.EgressPort, contract.AdminPort, err)
 	}
 	return "127.0.0.1"
 }
@@ -304,7 +305,7 @@ func TestWeightedSplit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.header.Get("X-Meshsim-Proxy") != xds.NodeID(mesh, "home") {
+	if r.header.Get("X-Meshsim-Proxy") != contract.NodeID(mesh, "home") {
 		t.Errorf("x-meshsim-proxy = %q", r.header.Get("X-Meshsim-Proxy"))
 	}
 	if _, err := strconv.Atoi(r.header.Get("X-Envoy-Upstream-Service-Time")); err != nil {
@@ -395,7 +396,7 @@ func TestEndpointRemoval(t *testing.T) {
 	if err := cp.srv.Update(context.Background(), w); err != nil {
 		t.Fatal(err)
 	}
-	p := startSidecar(t, cp.addr, xds.NodeID(mesh, "home"), loopbackIP(t))
+	p := startSidecar(t, cp.addr, contract.NodeID(mesh, "home"), loopbackIP(t))
 	c := proxyClient(t, p)
 
 	tasks := func(n int) map[string]int {
@@ -433,7 +434,7 @@ func TestEndpointRemoval(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || r.body != "no healthy upstream" {
 		t.Fatalf("no endpoints: %d %q, want 503 no healthy upstream", r.status, r.body)
 	}
-	if r.header.Get("X-Meshsim-Proxy") != xds.NodeID(mesh, "home") {
+	if r.header.Get("X-Meshsim-Proxy") != contract.NodeID(mesh, "home") {
 		t.Errorf("local reply x-meshsim-proxy = %q", r.header.Get("X-Meshsim-Proxy"))
 	}
 }
@@ -499,8 +500,8 @@ func TestNackKeepsLastGoodConfig(t *testing.T) {
 	if err := cp.srv.Update(context.Background(), bad); err != nil {
 		t.Fatalf("the control plane rejected the world itself: %v", err)
 	}
-	nack := waitEvent(t, sub, func(e events.Event) bool { return e.Type == "xds.nack" })
-	if nack.Detail["typeUrl"] != resource.RouteType || !strings.Contains(nack.Detail["error"], "regex") {
+	nack := waitEvent(t, sub, func(e events.Event) bool { return e.Type == contract.EventXDSNack })
+	if nack.Detail[contract.DetailTypeURL] != resource.RouteType || !strings.Contains(nack.Detail[contract.DetailError], "regex") {
 		t.Errorf("nack = %+v", nack)
 	}
 	if counts := split(t, c, 200); counts["v1"] != 200 {
@@ -519,7 +520,7 @@ func TestNackKeepsLastGoodConfig(t *testing.T) {
 		if e.Type == "test.marker" {
 			break
 		}
-		if e.Type == "xds.nack" {
+		if e.Type == contract.EventXDSNack {
 			nacks++
 		}
 	}
@@ -630,7 +631,7 @@ func TestIngressReachesLocalApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startSidecar(t, cp.addr, homeARN, ip)
-	if got, want := p.IngressAddr(), net.JoinHostPort(ip, strconv.Itoa(xds.IngressPort)); got != want {
+	if got, want := p.IngressAddr(), net.JoinHostPort(ip, strconv.Itoa(contract.IngressPort)); got != want {
 		t.Fatalf("IngressAddr = %q, want %q", got, want)
 	}
 	r, err := get(http.DefaultClient, "http://"+p.IngressAddr()+"/")

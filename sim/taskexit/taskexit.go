@@ -54,8 +54,10 @@ func (e *Exit) Watch(ctx context.Context, stopped <-chan struct{}, close func() 
 	case <-ctx.Done():
 		close()
 	case <-crash:
-		e.Exited(crashErr)
+		// Close first: a crashed process's ports are closed by the time
+		// anyone sees it exited.
 		close()
+		e.Exited(crashErr)
 	case <-stopped:
 	}
 	<-stopped

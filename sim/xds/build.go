@@ -24,19 +24,18 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cache "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/meshsim/meshsim/sim/contract"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
-// Ports and resource names of the two listeners every virtual node's proxy
+// Resource names of the two listeners every virtual node's proxy
 // gets, as in App Mesh's Envoy configuration: the application sends its
 // outbound traffic to the egress listener, and callers reach the
 // application through the ingress listener.
 const (
-	IngressPort         = 15000
-	EgressPort          = 15001
 	IngressListenerName = "lds_ingress_0.0.0.0_15000"
 	EgressListenerName  = "lds_egress_0.0.0.0_15001"
 	IngressRouteName    = "rds_ingress_http_15000"
@@ -198,7 +197,7 @@ func Build(w World) (map[string]NodeResources, error) {
 			if err := res.Validate(); err != nil {
 				return nil, fmt.Errorf("mesh %q virtual node %q: %w", m.Name, vn.Name, err)
 			}
-			out[NodeID(m.Name, vn.Name)] = res
+			out[contract.NodeID(m.Name, vn.Name)] = res
 		}
 	}
 	return out, nil
@@ -282,7 +281,7 @@ func (ix *meshIndex) buildNode(vn *VirtualNode) (NodeResources, error) {
 			vhosts = append(vhosts, vh)
 		}
 	}
-	egress, err := socketListener(EgressListenerName, EgressPort, core.TrafficDirection_OUTBOUND, "egress", EgressRouteName)
+	egress, err := socketListener(EgressListenerName, contract.EgressPort, core.TrafficDirection_OUTBOUND, "egress", EgressRouteName)
 	if err != nil {
 		return res, err
 	}
@@ -302,7 +301,7 @@ func (ix *meshIndex) buildNode(vn *VirtualNode) (NodeResources, error) {
 	// Ingress: the node's own application, on the task's localhost.
 	if l, ok := httpListener(vn.Listeners); ok {
 		name := ingressClusterName(ix.mesh, vn.Name, l)
-		ingress, err := socketListener(IngressListenerName, IngressPort, core.TrafficDirection_INBOUND, "ingress", IngressRouteName)
+		ingress, err := socketListener(IngressListenerName, contract.IngressPort, core.TrafficDirection_INBOUND, "ingress", IngressRouteName)
 		if err != nil {
 			return res, err
 		}

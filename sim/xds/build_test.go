@@ -11,6 +11,7 @@ import (
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/meshsim/meshsim/sim/contract"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
@@ -169,7 +170,7 @@ func TestBuildEgressRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	home := res[NodeID("bookingapp", "home")]
+	home := res[contract.NodeID("bookingapp", "home")]
 	rc := findRoute(t, home, EgressRouteName)
 	if got := len(rc.GetVirtualHosts()); got != 2 {
 		t.Fatalf("egress has %d virtual hosts, want 2 (missing backend gets none)", got)
@@ -241,7 +242,7 @@ func TestBuildClustersAndEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	home := res[NodeID("bookingapp", "home")]
+	home := res[contract.NodeID("bookingapp", "home")]
 	want := map[string]struct {
 		h2        bool
 		endpoints []string
@@ -295,11 +296,11 @@ func TestBuildClustersAndEndpoints(t *testing.T) {
 		port := l.GetAddress().GetSocketAddress().GetPortValue()
 		switch l.GetName() {
 		case EgressListenerName:
-			if port != EgressPort || l.GetTrafficDirection() != core.TrafficDirection_OUTBOUND {
+			if port != contract.EgressPort || l.GetTrafficDirection() != core.TrafficDirection_OUTBOUND {
 				t.Errorf("egress listener port %d direction %v", port, l.GetTrafficDirection())
 			}
 		case IngressListenerName:
-			if port != IngressPort || l.GetTrafficDirection() != core.TrafficDirection_INBOUND {
+			if port != contract.IngressPort || l.GetTrafficDirection() != core.TrafficDirection_INBOUND {
 				t.Errorf("ingress listener port %d direction %v", port, l.GetTrafficDirection())
 			}
 		default:
@@ -325,7 +326,7 @@ func TestSnapshotVersionsChangePerType(t *testing.T) {
 		}
 		return out
 	}
-	home := NodeID("bookingapp", "home")
+	home := contract.NodeID("bookingapp", "home")
 	base := versions(bookingWorld(), home)
 	if again := versions(bookingWorld(), home); !equalMaps(base, again) {
 		t.Fatalf("versions not stable: %v vs %v", base, again)
@@ -465,7 +466,7 @@ func egressRoute(t *testing.T, w World) *route.Route {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := findRoute(t, res[NodeID("m", "a")], EgressRouteName)
+	rc := findRoute(t, res[contract.NodeID("m", "a")], EgressRouteName)
 	if len(rc.GetVirtualHosts()) != 1 || len(rc.GetVirtualHosts()[0].GetRoutes()) != 1 {
 		t.Fatalf("egress route configuration = %v, want one virtual host with one route", rc)
 	}
@@ -581,11 +582,11 @@ func TestBuildTimeouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ing := findRoute(t, res[NodeID("bookingapp", "ticket-v1")], IngressRouteName).GetVirtualHosts()[0].GetRoutes()[0].GetRoute()
+	ing := findRoute(t, res[contract.NodeID("bookingapp", "ticket-v1")], IngressRouteName).GetVirtualHosts()[0].GetRoutes()[0].GetRoute()
 	if ing.GetMaxStreamDuration().GetGrpcTimeoutHeaderMax() == nil || ing.GetIdleTimeout().AsDuration() != 2*time.Second {
 		t.Errorf("grpc ingress route = %v, want grpc_timeout_header_max 0 and idle 2s", ing)
 	}
-	egress := findRoute(t, res[NodeID("bookingapp", "home")], EgressRouteName)
+	egress := findRoute(t, res[contract.NodeID("bookingapp", "home")], EgressRouteName)
 	for _, vh := range egress.GetVirtualHosts() {
 		if vh.GetName() != "ticket.bookingapp.local" {
 			continue

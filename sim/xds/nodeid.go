@@ -7,12 +7,6 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 )
 
-// NodeID returns App Mesh's node id for a virtual node:
-// "mesh/<mesh>/virtualNode/<name>".
-func NodeID(mesh, virtualNode string) string {
-	return "mesh/" + mesh + "/virtualNode/" + virtualNode
-}
-
 // NormalizeNodeID returns the short form "mesh/M/virtualNode/VN" of a node
 // id given either in that form or as the virtual node's ARN
 // ("arn:aws:appmesh:REGION:ACCOUNT:mesh/M/virtualNode/VN"), as App Mesh's

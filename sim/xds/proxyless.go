@@ -15,6 +15,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cache "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // Proxyless gRPC clients (grpc-go's xds:/// resolver) take the same
@@ -73,7 +74,7 @@ func (s *Server) serveProxyless(node *core.Node) {
 		base = resourcesOf(snap)
 	}
 	if err := s.setProxyless(key, base); err != nil {
-		s.emit("xds.error", key, map[string]string{"node": key, "error": err.Error()})
+		s.emit(contract.EventXDSError, key, map[string]string{"node": key, "error": err.Error()})
 	}
 }
 
@@ -92,7 +93,7 @@ func (s *Server) setProxyless(key string, base NodeResources) error {
 		return fmt.Errorf("set snapshot for %s: %w", key, err)
 	}
 	s.nodes[key] = snap
-	s.emit("xds.snapshot", key, map[string]string{
+	s.emit(contract.EventXDSSnapshot, key, map[string]string{
 		"node":     key,
 		"listener": snap.GetVersion(resource.ListenerType),
 		"route":    snap.GetVersion(resource.RouteType),

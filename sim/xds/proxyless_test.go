@@ -9,6 +9,7 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // proxylessWorld: "web" calls the gRPC service echo.demo.local, routed by
@@ -35,7 +36,7 @@ func TestProxylessResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := ProxylessResources(res[NodeID("demo", "web")])
+	p, err := ProxylessResources(res[contract.NodeID("demo", "web")])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,14 +72,14 @@ func TestProxylessResources(t *testing.T) {
 		t.Errorf("clusters %v (want %v), %d endpoints", clusters, want, len(p.Endpoints))
 	}
 	// A node without backends has nothing for proxyless clients.
-	empty, err := ProxylessResources(res[NodeID("demo", "echo-v1")])
+	empty, err := ProxylessResources(res[contract.NodeID("demo", "echo-v1")])
 	if err != nil || len(empty.Listeners)+len(empty.Clusters)+len(empty.Endpoints) != 0 {
 		t.Errorf("proxyless resources of a node without backends: %+v, %v", empty, err)
 	}
 }
 
 func TestNodeHashProxyless(t *testing.T) {
-	id := NodeID("demo", "web")
+	id := contract.NodeID("demo", "web")
 	for _, tt := range []struct {
 		node *core.Node
 		want string
@@ -103,11 +104,11 @@ func TestServerProxylessSnapshots(t *testing.T) {
 	if err := s.Update(ctx, proxylessWorld(90, 10)); err != nil {
 		t.Fatal(err)
 	}
-	key := ProxylessKey(NodeID("demo", "web"))
+	key := ProxylessKey(contract.NodeID("demo", "web"))
 	if _, err := s.cache.GetSnapshot(key); err == nil {
 		t.Fatal("a proxyless snapshot before any proxyless client asked")
 	}
-	s.serveProxyless(&core.Node{Id: NodeID("demo", "web"), UserAgentName: "gRPC Go"})
+	s.serveProxyless(&core.Node{Id: contract.NodeID("demo", "web"), UserAgentName: "gRPC Go"})
 	snap, err := s.cache.GetSnapshot(key)
 	if err != nil {
 		t.Fatal(err)
@@ -135,8 +136,8 @@ func TestServerProxylessSnapshots(t *testing.T) {
 		t.Errorf("after the node went away: %v listeners, %v", len(snap.GetResources(resource.ListenerType)), err)
 	}
 	// A proxy's request creates nothing.
-	s.serveProxyless(&core.Node{Id: NodeID("demo", "echo-v1"), UserAgentName: "meshsim-sidecar"})
-	if _, err := s.cache.GetSnapshot(ProxylessKey(NodeID("demo", "echo-v1"))); err == nil {
+	s.serveProxyless(&core.Node{Id: contract.NodeID("demo", "echo-v1"), UserAgentName: "meshsim-sidecar"})
+	if _, err := s.cache.GetSnapshot(ProxylessKey(contract.NodeID("demo", "echo-v1"))); err == nil {
 		t.Error("a proxy's request made a proxyless snapshot")
 	}
 }

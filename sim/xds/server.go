@@ -21,6 +21,7 @@ import (
 	server "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/grpc"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/events"
 )
 
@@ -38,8 +39,8 @@ type Options struct {
 // requests that name a subset of a type's resources (as gRPC clients send
 // them); see the research notes.
 //
-// Events: "xds.snapshot" when a node's configuration changes, "xds.push"
-// when a response is sent, "xds.ack" and "xds.nack" when a proxy accepts
+// Events: contract.EventXDSSnapshot when a node's configuration changes, contract.EventXDSPush
+// when a response is sent, contract.EventXDSAck and contract.EventXDSNack when a proxy accepts
 // or rejects one.
 type Server struct {
 	cache cache.SnapshotCache
@@ -112,7 +113,7 @@ func (s *Server) Update(ctx context.Context, w World) error {
 			return fmt.Errorf("set snapshot for %s: %w", node, err)
 		}
 		s.nodes[node] = snap
-		s.emit("xds.snapshot", node, map[string]string{
+		s.emit(contract.EventXDSSnapshot, node, map[string]string{
 			"node":     node,
 			"listener": snap.GetVersion(resource.ListenerType),
 			"route":    snap.GetVersion(resource.RouteType),
@@ -124,7 +125,7 @@ func (s *Server) Update(ctx context.Context, w World) error {
 		if _, ok := res[node]; !ok {
 			s.cache.ClearSnapshot(node)
 			delete(s.nodes, node)
-			s.emit("xds.snapshot.cleared", node, map[string]string{"node": node})
+			s.emit(contract.EventXDSSnapshotCleared, node, map[string]string{"node": node})
 		}
 	}
 	return nil
@@ -204,7 +205,7 @@ func (s *Server) onStreamRequest(id int64, req *discovery.DiscoveryRequest) erro
 	node := NodeHash{}.ID(req.GetNode())
 	if d := req.GetErrorDetail(); d != nil {
 		req.VersionInfo = last.version
-		s.emit("xds.nack", node, map[string]string{
+		s.emit(contract.EventXDSNack, node, map[string]string{
 			"node":    node,
 			"version": last.version,
 			"typeUrl": req.GetTypeUrl(),
@@ -212,7 +213,7 @@ func (s *Server) onStreamRequest(id int64, req *discovery.DiscoveryRequest) erro
 		})
 		return nil
 	}
-	s.emit("xds.ack", node, map[string]string{
+	s.emit(contract.EventXDSAck, node, map[string]string{
 		"node":    node,
 		"version": req.GetVersionInfo(),
 		"typeUrl": req.GetTypeUrl(),
@@ -227,7 +228,7 @@ func (s *Server) onStreamResponse(_ context.Context, id int64, req *discovery.Di
 	}
 	s.smu.Unlock()
 	node := NodeHash{}.ID(req.GetNode())
-	s.emit("xds.push", node, map[string]string{
+	s.emit(contract.EventXDSPush, node, map[string]string{
 		"node":      node,
 		"version":   resp.GetVersionInfo(),
 		"typeUrl":   resp.GetTypeUrl(),
@@ -235,11 +236,11 @@ func (s *Server) onStreamResponse(_ context.Context, id int64, req *discovery.Di
 	})
 }
 
-func (s *Server) emit(typ, node string, detail map[string]string) {
+func (s *Server) emit(typ contract.EventType, node string, detail map[string]string) {
 	if s.bus == nil {
 		return
 	}
-	s.bus.Emit(events.Event{Source: "xds", Type: typ, Resource: node, Detail: detail})
+	s.bus.Emit(events.Event{Source: contract.SourceXDS, Type: typ, Resource: node, Detail: detail})
 }
 
 // slogAdapter lets go-control-plane log through slog.

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/events"
 )
 
@@ -92,7 +93,7 @@ func (a *adsStream) recv() *discovery.DiscoveryResponse {
 }
 
 // waitEvent returns the first event of type typ on sub that satisfies ok.
-func waitEvent(t *testing.T, sub <-chan events.Event, typ string, ok func(events.Event) bool) events.Event {
+func waitEvent(t *testing.T, sub <-chan events.Event, typ contract.EventType, ok func(events.Event) bool) events.Event {
 	t.Helper()
 	deadline := time.After(5 * time.Second)
 	for {
@@ -123,8 +124,8 @@ func TestServerLateNodeGetsConfigByARN(t *testing.T) {
 	if r.GetTypeUrl() != resource.ListenerType || len(r.GetResources()) != 2 {
 		t.Fatalf("got %s with %d resources, want 2 listeners", r.GetTypeUrl(), len(r.GetResources()))
 	}
-	e := waitEvent(t, bus.Subscribe(context.Background(), 0), "xds.push", nil)
-	if e.Resource != "mesh/bookingapp/virtualNode/home" || e.Detail["version"] != r.GetVersionInfo() || e.Detail["typeUrl"] != resource.ListenerType {
+	e := waitEvent(t, bus.Subscribe(context.Background(), 0), contract.EventXDSPush, nil)
+	if e.Resource != "mesh/bookingapp/virtualNode/home" || e.Detail[contract.DetailVersion] != r.GetVersionInfo() || e.Detail[contract.DetailTypeURL] != resource.ListenerType {
 		t.Errorf("push event = %+v", e)
 	}
 
@@ -145,14 +146,14 @@ func TestServerAckNackAndNoRepushOfRejectedVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := startServer(t, s)
-	home := NodeID("bookingapp", "home")
+	home := contract.NodeID("bookingapp", "home")
 	a := dialADS(t, addr, home)
 
 	a.send(resource.RouteType, "", "", []string{EgressRouteName}, "")
 	r1 := a.recv()
 	a.send(resource.RouteType, r1.GetVersionInfo(), r1.GetNonce(), []string{EgressRouteName}, "")
-	ack := waitEvent(t, sub, "xds.ack", nil)
-	if ack.Resource != home || ack.Detail["version"] != r1.GetVersionInfo() || ack.Detail["typeUrl"] != resource.RouteType {
+	ack := waitEvent(t, sub, contract.EventXDSAck, nil)
+	if ack.Resource != home || ack.Detail[contract.DetailVersion] != r1.GetVersionInfo() || ack.Detail[contract.DetailTypeURL] != resource.RouteType {
 		t.Errorf("ack event = %+v", ack)
 	}
 
@@ -166,8 +167,8 @@ func TestServerAckNackAndNoRepushOfRejectedVersion(t *testing.T) {
 		t.Fatal("weight change did not change the route version")
 	}
 	a.send(resource.RouteType, r1.GetVersionInfo(), r2.GetNonce(), []string{EgressRouteName}, "cannot apply")
-	nack := waitEvent(t, sub, "xds.nack", nil)
-	if nack.Detail["version"] != r2.GetVersionInfo() || nack.Detail["error"] != "cannot apply" {
+	nack := waitEvent(t, sub, contract.EventXDSNack, nil)
+	if nack.Detail[contract.DetailVersion] != r2.GetVersionInfo() || nack.Detail[contract.DetailError] != "cannot apply" {
 		t.Errorf("nack event = %+v", nack)
 	}
 
@@ -204,13 +205,13 @@ func TestServerUpdatePushesOnlyChangedNodes(t *testing.T) {
 	}
 	// Only home's routes mention the movie router.
 	w.Meshes[0].VirtualRouters[0].Routes[0].Targets[0].Weight = 10
-	if got := update(w); len(got) != 1 || got[0] != NodeID("bookingapp", "home") {
+	if got := update(w); len(got) != 1 || got[0] != contract.NodeID("bookingapp", "home") {
 		t.Fatalf("weight change set snapshots for %v, want home only", got)
 	}
 	// A node that disappears is cleared.
 	w.Meshes[0].VirtualNodes = w.Meshes[0].VirtualNodes[:4] // drop ticket-v1
 	update(w)
-	if _, err := s.cache.GetSnapshot(NodeID("bookingapp", "ticket-v1")); err == nil {
+	if _, err := s.cache.GetSnapshot(contract.NodeID("bookingapp", "ticket-v1")); err == nil {
 		t.Error("snapshot of removed node ticket-v1 still set")
 	}
 }
@@ -226,7 +227,7 @@ func snapshotNodes(t *testing.T, bus *events.Bus, sub <-chan events.Event) []str
 		switch e.Type {
 		case "test.marker":
 			return out
-		case "xds.snapshot":
+		case contract.EventXDSSnapshot:
 			out = append(out, e.Resource)
 		}
 	}

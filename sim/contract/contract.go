@@ -1,0 +1,189 @@
+// Package contract names what meshsim's parts agree on: container image
+// names, environment variables, ports, the headers and gRPC metadata that
+// attribute a request to the task that served it, App Mesh node ids, the
+// hook answer path, and the sources, types and detail keys of world events.
+//
+// It has no dependencies, so an AWS API fake, the engine or the dashboard
+// can name a data-plane contract without importing the data plane. A name
+// shared by two parts is defined here, once.
+package contract
+
+// Container images the runtimes know. Task definitions name them; a
+// runtime runs the embedded sidecar for SidecarImage (and for any image
+// whose name contains "envoy") and the sample services for the sample
+// images.
+const (
+	SidecarImage    = "meshsim/sidecar"
+	SampleHTTPImage = "meshsim/sample-http"
+	SampleGRPCImage = "meshsim/sample-grpc"
+)
+
+// Ports of every sidecar, as in App Mesh's Envoy configuration: callers
+// reach the application through IngressPort, the application sends its
+// outbound traffic to EgressPort, and AdminPort is Envoy's admin listener.
+const (
+	IngressPort = 15000
+	EgressPort  = 15001
+	AdminPort   = 9901
+)
+
+// SampleDefaultPort is the sample services' port when none is given.
+const SampleDefaultPort = 8080
+
+// Environment variables of App Mesh's Envoy image, read by the sidecar.
+const (
+	EnvResourceARN     = "APPMESH_RESOURCE_ARN"
+	EnvVirtualNodeName = "APPMESH_VIRTUAL_NODE_NAME"
+	EnvXDSEndpoint     = "APPMESH_XDS_ENDPOINT"
+)
+
+// Environment variables of the sample services.
+const (
+	EnvService    = "MESHSIM_SERVICE"
+	EnvVersion    = "MESHSIM_VERSION"
+	EnvPort       = "MESHSIM_PORT"
+	EnvBackends   = "MESHSIM_BACKENDS"
+	EnvProxy      = "MESHSIM_PROXY"
+	EnvLatency    = "MESHSIM_LATENCY"
+	EnvErrorRate  = "MESHSIM_ERROR_RATE"
+	EnvStartDelay = "MESHSIM_START_DELAY"
+	EnvDrain      = "MESHSIM_DRAIN"
+	EnvShutdown   = "MESHSIM_SHUTDOWN"
+	EnvCrashAfter = "MESHSIM_CRASH_AFTER"
+	EnvHealth     = "MESHSIM_HEALTH"
+	// Of the sample gRPC service only.
+	EnvHealthPort    = "MESHSIM_HEALTH_PORT"
+	EnvFeedInterval  = "MESHSIM_FEED_INTERVAL"
+	EnvFeedRetention = "MESHSIM_FEED_RETENTION"
+)
+
+// Attribution of a response to the task that served it. The names are in
+// net/http's canonical form, so they can key an http.Header directly; gRPC's
+// metadata.Pairs and MD.Get lower-case them, so they name the gRPC metadata
+// too.
+const (
+	// HeaderVersion carries the serving task's version.
+	HeaderVersion = "X-Meshsim-Version"
+	// HeaderTask carries the serving task's id.
+	HeaderTask = "X-Meshsim-Task"
+	// HeaderChain lists who answered, outermost first, as comma-separated
+	// SERVICE/VERSION/TASK entries.
+	HeaderChain = "X-Meshsim-Chain"
+	// HeaderProxy names the proxy (its node id) that forwarded a request.
+	HeaderProxy = "X-Meshsim-Proxy"
+)
+
+// gRPC trailers of the sample service's streams.
+const (
+	MetadataEnd     = "X-Meshsim-End"
+	MetadataNextSeq = "X-Meshsim-Next-Seq"
+)
+
+// NodeID returns App Mesh's node id for a virtual node:
+// "mesh/<mesh>/virtualNode/<name>".
+func NodeID(mesh, virtualNode string) string {
+	return "mesh/" + mesh + "/virtualNode/" + virtualNode
+}
+
+// HookPathPrefix is where a lifecycle hook's answer is posted on the fakes'
+// endpoint: POST HookPathPrefix+invocationId with a HookAnswer body.
+const HookPathPrefix = "/_meshsim/hooks/"
+
+// HookAnswer is the body of a lifecycle hook's answer.
+type HookAnswer struct {
+	// HookStatus is SUCCEEDED, FAILED or IN_PROGRESS.
+	HookStatus string `json:"hookStatus"`
+	Reason     string `json:"reason"`
+}
+
+// Source is the part of the world that emitted an event.
+type Source string
+
+// Event sources.
+const (
+	SourceECS      Source = "ecs"
+	SourceCloudMap Source = "cloudmap"
+	SourceAppMesh  Source = "appmesh"
+	SourceXDS      Source = "xds"
+	SourceRuntime  Source = "runtime"
+	SourceSidecar  Source = "sidecar"
+	SourceLambda   Source = "lambda"
+	SourceEndpoint Source = "endpoint"
+	SourceEngine   Source = "engine"
+)
+
+// EventType names what happened, dotted.
+type EventType string
+
+// Event types.
+const (
+	EventTaskState            EventType = "task.state"
+	EventTaskError            EventType = "task.error"
+	EventServiceCreated       EventType = "service.created"
+	EventServiceDeleted       EventType = "service.deleted"
+	EventServiceEvent         EventType = "service.event"
+	EventDeploymentState      EventType = "deployment.state"
+	EventDeploymentStage      EventType = "deployment.stage"
+	EventDeploymentTraffic    EventType = "deployment.traffic"
+	EventNamespaceCreated     EventType = "namespace.created"
+	EventNamespaceDeleted     EventType = "namespace.deleted"
+	EventInstanceRegistered   EventType = "instance.registered"
+	EventInstanceDeregistered EventType = "instance.deregistered"
+	EventInstanceHealth       EventType = "instance.health"
+	EventRouteCreated         EventType = "route.created"
+	EventRouteUpdated         EventType = "route.updated"
+	EventXDSPush              EventType = "xds.push"
+	EventXDSAck               EventType = "xds.ack"
+	EventXDSNack              EventType = "xds.nack"
+	EventXDSSnapshot          EventType = "xds.snapshot"
+	EventXDSSnapshotCleared   EventType = "xds.snapshot.cleared"
+	EventXDSError             EventType = "xds.error"
+	EventEndpointError        EventType = "endpoint.error"
+	EventHookInvoked          EventType = "hook.invoked"
+	EventHookAnswered         EventType = "hook.answered"
+	EventHookResult           EventType = "hook.result"
+	EventGateError            EventType = "gate.error"
+	EventGateSucceeded        EventType = "gate.succeeded"
+	EventGateFailed           EventType = "gate.failed"
+	EventContainerStarted     EventType = "container.started"
+	EventContainerExited      EventType = "container.exited"
+	EventContainerHealth      EventType = "container.health"
+	EventSidecarReady         EventType = "sidecar.ready"
+	EventSidecarXDSApplied    EventType = "sidecar.xds.applied"
+	EventSidecarXDSNack       EventType = "sidecar.xds.nack"
+	EventSidecarDisconnected  EventType = "sidecar.xds.disconnected"
+	EventSidecarFaults        EventType = "faults"
+	EventFaultInjected        EventType = "fault.injected"
+	EventFaultError           EventType = "fault.error"
+	EventStepStart            EventType = "step.start"
+	EventStepEnd              EventType = "step.end"
+	EventRunEnd               EventType = "run.end"
+	EventAWSCall              EventType = "aws.call"
+)
+
+// Keys of an event's Detail.
+const (
+	DetailFrom              = "from"
+	DetailTo                = "to"
+	DetailService           = "service"
+	DetailTaskDefinition    = "taskDefinition"
+	DetailTask              = "task"
+	DetailVersion           = "version"
+	DetailNode              = "node"
+	DetailTypeURL           = "typeUrl"
+	DetailStatus            = "status"
+	DetailStoppedReason     = "stoppedReason"
+	DetailError             = "error"
+	DetailFunction          = "function"
+	DetailRolloutState      = "rolloutState"
+	DetailInvocationID      = "invocationId"
+	DetailWeights           = "weights"
+	DetailTestWeight        = "testWeight"
+	DetailProductionWeight  = "productionWeight"
+	DetailProduction        = "production"
+	DetailStage             = "stage"
+	DetailServiceDeployment = "serviceDeployment"
+	DetailIP                = "ip"
+	DetailFailedTasks       = "failedTasks"
+	DetailAction            = "action"
+)

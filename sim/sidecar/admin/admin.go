@@ -1,0 +1,137 @@
+// Package admin is the embedded sidecar's admin API as its callers and the
+// sidecar share it: the faults path, the Faults and their wire form, and a
+// client. It has no data-plane dependencies, so the engine can steer a
+// sidecar without importing the proxy.
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// FaultsPath is the admin endpoint of the sidecar's faults: GET returns
+// them, POST sets the ones its body names and DELETE clears them all.
+const FaultsPath = "/meshsim/faults"
+
+// maxFaultDelay bounds the latency a fault may add.
+const maxFaultDelay = 10 * time.Minute
+
+// Faults are the failures the sidecar injects, as Envoy's fault filter
+// does, into the requests it forwards, on every listener. In a meshsim
+// world a task's callers reach its application directly (there is no
+// iptables redirect to the inbound listener), so what a fault changes is
+// the task's calls to its backends (on the egress listener) and, for the
+// App Mesh ingress gateway, the load entering the mesh.
+type Faults struct {
+	// Delay is added before each request is forwarded; a request whose
+	// client goes away during the delay is not forwarded.
+	Delay time.Duration
+	// DropPercent is the share of requests (0-100), picked at random,
+	// that are dropped instead of forwarded: an HTTP/1.1 request has its
+	// connection reset (TCP RST), an HTTP/2 request (and so a gRPC call)
+	// has its stream reset (RST_STREAM with INTERNAL_ERROR).
+	DropPercent float64
+}
+
+// Patch is Faults on the wire: the body of a POST to FaultsPath, with
+// either field optional (an absent field keeps its fault; "0s" or 0 clears
+// it).
+type Patch struct {
+	Delay       *string  `json:"delay,omitempty"`
+	DropPercent *float64 `json:"dropPercent,omitempty"`
+}
+
+// MarshalJSON writes f as {"delay": "200ms", "dropPercent": 20}.
+func (f Faults) MarshalJSON() ([]byte, error) {
+	d := f.Delay.String()
+	return json.Marshal(Patch{Delay: &d, DropPercent: &f.DropPercent})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes; absent fields are zero.
+func (f *Faults) UnmarshalJSON(b []byte) error {
+	var in Patch
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	out := Faults{}
+	if err := in.Apply(&out); err != nil {
+		return err
+	}
+	*f = out
+	return nil
+}
+
+// Apply sets the fields of f that in names, checking their values.
+func (in Patch) Apply(f *Faults) error {
+	if in.Delay != nil {
+		d, err := time.ParseDuration(*in.Delay)
+		if err != nil || d < 0 || d > maxFaultDelay {
+			return fmt.Errorf("delay %q: want a duration from 0s to %s, such as 200ms", *in.Delay, maxFaultDelay)
+		}
+		f.Delay = d
+	}
+	if in.DropPercent != nil {
+		p := *in.DropPercent
+		if !(p >= 0 && p <= 100) {
+			return fmt.Errorf("dropPercent %v: want 0 to 100", p)
+		}
+		f.DropPercent = p
+	}
+	return nil
+}
+
+// SetDelay asks the sidecar whose admin listener is at addr (host:port) to
+// delay every request it forwards by d (0 clears the delay), keeping its
+// other faults.
+func SetDelay(ctx context.Context, c *http.Client, addr string, d time.Duration) error {
+	s := d.String()
+	return callAdmin(ctx, c, http.MethodPost, addr, Patch{Delay: &s})
+}
+
+// SetDropPercent asks the sidecar at addr to drop percent (0-100) of the
+// requests it forwards, keeping its other faults.
+func SetDropPercent(ctx context.Context, c *http.Client, addr string, percent float64) error {
+	return callAdmin(ctx, c, http.MethodPost, addr, Patch{DropPercent: &percent})
+}
+
+// ClearFaults asks the sidecar at addr to stop injecting faults.
+func ClearFaults(ctx context.Context, c *http.Client, addr string) error {
+	return callAdmin(ctx, c, http.MethodDelete, addr, nil)
+}
+
+func callAdmin(ctx context.Context, c *http.Client, method, addr string, body any) error {
+	var rd io.Reader = http.NoBody
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := "http://" + addr + FaultsPath
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return fmt.Errorf("sidecar admin %s %s: %w", method, u, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("sidecar admin: %w", err)
+	}
+	defer res.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(res.Body, 1<<10))
+	switch {
+	case res.StatusCode == http.StatusOK:
+		return nil
+	case res.StatusCode == http.StatusNotFound:
+		return fmt.Errorf("sidecar admin %s %s: 404: this sidecar has no meshsim fault API (the embedded sidecar has it; Envoy does not)", method, u)
+	}
+	return fmt.Errorf("sidecar admin %s %s: %s: %s", method, u, res.Status, bytes.TrimSpace(msg))
+}
