@@ -18,7 +18,7 @@ import (
 	"github.com/meshsim/meshsim/sim/awsclient"
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/hostload"
-	"github.com/meshsim/meshsim/sim/sidecar"
+	"github.com/meshsim/meshsim/sim/sidecar/admin"
 )
 
 // Sampling of the run's measurements of itself.
@@ -172,7 +172,7 @@ func (in *instrument) sampleSidecars(ctx context.Context, step int) {
 		wg.Go(func() {
 			rctx, cancel := context.WithTimeout(ctx, sidecarReadTimeout)
 			defer cancel()
-			st, err := sidecar.ReadStats(rctx, in.admin, net.JoinHostPort(t.ip, strconv.Itoa(contract.AdminPort)))
+			st, err := admin.ReadStats(rctx, in.admin, net.JoinHostPort(t.ip, strconv.Itoa(contract.AdminPort)))
 			s := rundir.InstrumentSample{Kind: rundir.SampleSidecar, Time: time.Now(), Step: step, Task: t.id, Node: t.service}
 			if err != nil {
 				s.Error = err.Error()

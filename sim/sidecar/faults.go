@@ -103,7 +103,7 @@ func (p *Proxy) adminHandler() http.Handler {
 		p.setFaults(f)
 		writeFaults(w, f)
 	})
-	mux.HandleFunc("GET "+StatsPath, p.serveStats)
+	mux.HandleFunc("GET "+admin.StatsPath, p.serveStats)
 	mux.HandleFunc("DELETE "+admin.FaultsPath, func(w http.ResponseWriter, r *http.Request) {
 		p.adminMu.Lock()
 		defer p.adminMu.Unlock()

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/meshsim/meshsim/sim/sidecar"
+	"github.com/meshsim/meshsim/sim/sidecar/admin"
 )
 
 // TestStats holds requests in the application and reads the sidecar's
@@ -22,15 +22,15 @@ func TestStats(t *testing.T) {
 		<-release
 		_, _ = io.WriteString(w, "home app")
 	}))
-	read := func() sidecar.Stats {
+	read := func() admin.Stats {
 		t.Helper()
-		s, err := sidecar.ReadStats(context.Background(), http.DefaultClient, p.AdminAddr())
+		s, err := admin.ReadStats(context.Background(), http.DefaultClient, p.AdminAddr())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
-	if got := read(); got != (sidecar.Stats{}) {
+	if got := read(); got != (admin.Stats{}) {
 		t.Fatalf("stats of an idle sidecar = %+v, want zero", got)
 	}
 
@@ -51,7 +51,7 @@ func TestStats(t *testing.T) {
 	for range n {
 		<-arrived // every request is in the application: the sidecar holds n
 	}
-	want := sidecar.Stats{InFlight: n, Waiting: n, PeakInFlight: n, PeakWaiting: n, Requests: n}
+	want := admin.Stats{InFlight: n, Waiting: n, PeakInFlight: n, PeakWaiting: n, Requests: n}
 	if got := read(); got != want {
 		t.Errorf("stats while %d requests wait = %+v, want %+v", n, got, want)
 	}
@@ -67,7 +67,7 @@ func TestStats(t *testing.T) {
 	for p.Stats().InFlight != 0 {
 		runtime.Gosched()
 	}
-	if got, want := read(), (sidecar.Stats{Requests: n}); got != want {
+	if got, want := read(), (admin.Stats{Requests: n}); got != want {
 		t.Errorf("stats once the requests are done = %+v, want %+v", got, want)
 	}
 }
