@@ -148,7 +148,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	ep.HandleTarget(cloudmap.TargetPrefix, w.cloudMap)
 	ep.HandlePath(appmesh.PathPrefix, mesh)
 	ep.HandlePath(contract.HookPathPrefix, hooks)
-	w.httpSrv = &http.Server{Handler: ep, ReadHeaderTimeout: 10 * time.Second}
+	w.httpSrv = ep.Server()
 
 	cp := xds.NewServer(xds.Options{Bus: w.bus})
 	// Translate the first state before anyone can connect, then follow
@@ -187,7 +187,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	}()
 	go func() {
 		defer w.wg.Done()
-		if err := w.httpSrv.Serve(apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := w.httpSrv.Serve(endpoint.Listener(apiLn)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			w.bus.Emit(events.Event{Source: contract.SourceEndpoint, Type: contract.EventEndpointError, Detail: map[string]string{"error": err.Error()}})
 		}
 	}()

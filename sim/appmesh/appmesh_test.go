@@ -899,3 +899,55 @@ func TestMalformedBody(t *testing.T) {
 		t.Fatalf("PUT /meshes with a number name = %d %s %s", resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"), b)
 	}
 }
+
+// Names become part of ARNs and of Envoy's configuration: what AWS would not
+// accept is refused with a BadRequestException that names the field, and
+// nothing is created.
+func TestNames(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.world(t)
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"movie-v9", true},
+		{"movie.apps.local", true},
+		{"Node_9", true},
+		{strings.Repeat("n", 255), true},
+		{strings.Repeat("n", 256), false},
+		{"a/b", false},
+		{"../x", false},
+		{"..", false},
+		{"-x", false},
+		{"a\x00b", false},
+		{"a\nb", false},
+		{"a b", false},
+		{"a\u202eb", false},
+		{"é", false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%q", tt.name), func(t *testing.T) {
+			_, err := h.c.CreateMesh(ctx, &am.CreateMeshInput{MeshName: aws.String(tt.name)})
+			_, nodeErr := h.c.CreateVirtualNode(ctx, &am.CreateVirtualNodeInput{MeshName: aws.String("demo"),
+				VirtualNodeName: aws.String(tt.name), Spec: nodeSpec("v9")})
+			for field, err := range map[string]error{"meshName": err, "virtualNodeName": nodeErr} {
+				if tt.ok {
+					if err != nil {
+						t.Errorf("%s %q: %v", field, tt.name, err)
+					}
+					continue
+				}
+				if apiCode(err) != "BadRequestException" || !strings.Contains(err.Error(), field+":") {
+					t.Errorf("%s %q: err = %v, want BadRequestException naming %s", field, tt.name, err, field)
+				}
+			}
+		})
+	}
+	st := h.fake.State()
+	for _, m := range st.Meshes {
+		if strings.ContainsAny(m.Mesh.MeshName, "/\x00\n \u202e") || strings.HasPrefix(m.Mesh.MeshName, ".") {
+			t.Errorf("mesh %q was created", m.Mesh.MeshName)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package appmesh
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -43,7 +44,21 @@ func (c *checker) length(path, s string, min, max int) {
 	}
 }
 
-func (c *checker) name(path, s string) { c.length(path, s, 1, 255) }
+// namePattern is what meshsim accepts as the name of a mesh, virtual node,
+// virtual service, virtual router or route. The API model gives only the
+// length (1 to 255); the characters are those AWS's own examples, the App
+// Mesh controller and DNS-style virtual service names use: a letter or digit,
+// then letters, digits, '.', '_' and '-'. A name becomes part of an ARN and
+// of Envoy's configuration, so '/', "..", spaces, control and invisible
+// characters (NUL, newline, U+202E) are refused rather than stored.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+func (c *checker) name(path, s string) {
+	c.length(path, s, 1, 255)
+	if s != "" && len(s) <= 255 && !namePattern.MatchString(s) {
+		c.add(path, "%q is not a valid name: use a letter or digit, then letters, digits, '.', '_' or '-'", s)
+	}
+}
 
 func (c *checker) enum(path, s string, required bool, allowed ...string) {
 	if s == "" {

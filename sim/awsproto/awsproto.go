@@ -4,13 +4,16 @@
 package awsproto
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Account is the account id of every resource in the simulated world.
@@ -120,16 +123,46 @@ func writeJSON(w http.ResponseWriter, contentType string, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-// Decode reads a JSON request body into v. Unknown members are ignored as
-// AWS does; a body that is not JSON, or a member of the wrong type, becomes
-// an error with code invalidCode that names the member.
-func Decode(r *http.Request, v any, invalidCode string) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
-	if err != nil {
-		return Errorf(http.StatusBadRequest, invalidCode, "reading request body: %v", err)
+// MaxBodyBytes is the largest request body the fakes accept: 16 MiB. A
+// larger one is answered 413 RequestEntityTooLargeException.
+const MaxBodyBytes = 16 << 20
+
+// ReadBody reads r's body, at most MaxBodyBytes of it. A larger body is a
+// 413 RequestEntityTooLargeException, one that does not arrive before the
+// connection's read deadline a 408 RequestTimeoutException, and any other
+// failure to read it a 400 with code invalidCode.
+func ReadBody(r *http.Request, invalidCode string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge) || err == nil && len(b) > MaxBodyBytes:
+		return nil, Errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException",
+			"the request body is larger than the limit of %d bytes (16 MiB)", MaxBodyBytes)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, Errorf(http.StatusRequestTimeout, "RequestTimeoutException",
+			"the request body did not arrive in time (%d bytes received)", len(b))
+	case err != nil:
+		return nil, Errorf(http.StatusBadRequest, invalidCode, "reading request body: %v", err)
 	}
-	if len(strings.TrimSpace(string(b))) == 0 {
+	return b, nil
+}
+
+// Decode reads a JSON request body into v. Unknown members are ignored as
+// AWS does; a body that is not JSON or not UTF-8, or a member of the wrong
+// type, becomes an error with code invalidCode that names the member. The
+// body is read with ReadBody.
+func Decode(r *http.Request, v any, invalidCode string) error {
+	b, err := ReadBody(r, invalidCode)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
 		b = []byte("{}")
+	}
+	// encoding/json would replace invalid UTF-8 with U+FFFD, so that a name
+	// sent as bytes would be stored as another name.
+	if !utf8.Valid(b) {
+		return Errorf(http.StatusBadRequest, invalidCode, "request body is not valid UTF-8 (invalid byte at offset %d)", invalidUTF8At(b))
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		var te *json.UnmarshalTypeError
@@ -139,4 +172,17 @@ func Decode(r *http.Request, v any, invalidCode string) error {
 		return Errorf(http.StatusBadRequest, invalidCode, "request body is not valid JSON: %v", err)
 	}
 	return nil
+}
+
+// invalidUTF8At returns the offset of the first byte of b that is not valid
+// UTF-8.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }

@@ -1,10 +1,13 @@
 package awsproto
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 )
@@ -52,22 +55,45 @@ func TestDecode(t *testing.T) {
 	var v struct {
 		Count int `json:"count"`
 	}
-	tests := []struct{ body, want string }{
-		{`{"count": 3, "unknown": true}`, ""},
-		{``, ""},
-		{`{"count": "three"}`, `invalid value for field "count"`},
-		{`{`, "not valid JSON"},
+	huge := `{"count": 1, "pad": "` + strings.Repeat("x", MaxBodyBytes) + `"}`
+	tests := []struct {
+		name   string
+		body   io.Reader
+		want   string // "" for no error
+		code   string // default InvalidParameterException
+		status int    // default 400
+	}{
+		{name: "unknown members ignored", body: strings.NewReader(`{"count": 3, "unknown": true}`)},
+		{name: "empty body", body: strings.NewReader(``)},
+		{name: "at the limit", body: strings.NewReader(`{"count":1}` + strings.Repeat(" ", MaxBodyBytes-11))},
+		{name: "wrong type", body: strings.NewReader(`{"count": "three"}`), want: `invalid value for field "count"`},
+		{name: "not JSON", body: strings.NewReader(`{`), want: "not valid JSON"},
+		{name: "invalid UTF-8", body: strings.NewReader("{\"name\": \"a\xffb\"}"), want: "not valid UTF-8 (invalid byte at offset 11)"},
+		{name: "truncated UTF-8", body: strings.NewReader("{\"name\": \"\xe2\x80\"}"), want: "not valid UTF-8"},
+		{name: "over 16 MiB", body: strings.NewReader(huge), want: "larger than the limit",
+			code: "RequestEntityTooLargeException", status: http.StatusRequestEntityTooLarge},
+		{name: "body deadline", body: io.MultiReader(strings.NewReader(`{"cou`), errReader{os.ErrDeadlineExceeded}),
+			want: "did not arrive in time (5 bytes received)", code: "RequestTimeoutException", status: http.StatusRequestTimeout},
+		{name: "broken body", body: errReader{io.ErrUnexpectedEOF}, want: "reading request body"},
 	}
 	for _, tc := range tests {
-		err := Decode(httptest.NewRequest("POST", "/", strings.NewReader(tc.body)), &v, "InvalidParameterException")
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%q: %v", tc.body, err)
-		case tc.want != "":
-			var e *Error
-			if !errors.As(err, &e) || e.Code != "InvalidParameterException" || !strings.Contains(e.Message, tc.want) {
-				t.Errorf("%q: %v, want InvalidParameterException %q", tc.body, err, tc.want)
+		t.Run(tc.name, func(t *testing.T) {
+			err := Decode(httptest.NewRequest("POST", "/", tc.body), &v, "InvalidParameterException")
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
 			}
-		}
+			code, status := cmp.Or(tc.code, "InvalidParameterException"), cmp.Or(tc.status, http.StatusBadRequest)
+			var e *Error
+			if !errors.As(err, &e) || e.Code != code || e.Status != status || !strings.Contains(e.Message, tc.want) {
+				t.Errorf("err = %v, want %d %s %q", err, status, code, tc.want)
+			}
+		})
 	}
 }
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }

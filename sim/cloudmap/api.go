@@ -211,6 +211,9 @@ func (f *Fake) apiCreateHTTPNamespace(r *http.Request, region string) (any, erro
 	if err := validateDescription(in.Description); err != nil {
 		return nil, err
 	}
+	if err := validateTags(in.Tags); err != nil {
+		return nil, err
+	}
 	return f.apiCreateNamespace(region, &namespace{
 		name:             in.Name,
 		typ:              typeHTTP,
@@ -242,6 +245,9 @@ func (f *Fake) apiCreatePrivateDNSNamespace(r *http.Request, region string) (any
 		return nil, invalidInput("Vpc is required for a private DNS namespace")
 	}
 	if err := validateDescription(in.Description); err != nil {
+		return nil, err
+	}
+	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
 	var ttl *int64
@@ -421,6 +427,9 @@ func (f *Fake) apiCreateService(r *http.Request, region string) (any, error) {
 		return nil, err
 	}
 	if err := validateDescription(in.Description); err != nil {
+		return nil, err
+	}
+	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
 	if in.Type != "" && in.Type != serviceHTTP {

@@ -848,3 +848,42 @@ func TestOperationHistoryBounded(t *testing.T) {
 	_, err = h.c.CreateHttpNamespace(ctx, web)
 	wantCode(t, err, "DuplicateRequest")
 }
+
+func TestTagLimits(t *testing.T) {
+	h := newHarness(t, Options{})
+	ctx := context.Background()
+	nsID := h.httpNamespace(t, "apps")
+	tags := func(n int, key, value string) []types.Tag {
+		out := make([]types.Tag, n)
+		for i := range out {
+			out[i] = types.Tag{Key: aws.String(fmt.Sprintf("%s%d", key, i)), Value: aws.String(value)}
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		tags []types.Tag
+		code string // "" for success
+	}{
+		{"200 tags", tags(200, "k", "v"), ""},
+		{"201 tags", tags(201, "k", "v"), "TooManyTagsException"},
+		{"empty key", []types.Tag{{Key: aws.String(""), Value: aws.String("v")}}, "InvalidInput"},
+		{"long key", tags(1, strings.Repeat("k", 128), "v"), "InvalidInput"},
+		{"long value", tags(1, "k", strings.Repeat("v", 257)), "InvalidInput"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := h.c.CreateService(ctx, &sd.CreateServiceInput{Name: aws.String(fmt.Sprintf("svc%d", i)),
+				NamespaceId: aws.String(nsID), Tags: tt.tags})
+			if tt.code == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			wantCode(t, err, tt.code)
+			_, err = h.c.CreateHttpNamespace(ctx, &sd.CreateHttpNamespaceInput{Name: aws.String(fmt.Sprintf("ns%d", i)), Tags: tt.tags})
+			wantCode(t, err, tt.code)
+		})
+	}
+}

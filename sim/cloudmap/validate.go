@@ -1,10 +1,15 @@
 package cloudmap
 
 import (
+	"fmt"
+	"net/http"
 	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/meshsim/meshsim/sim/awsproto"
 )
 
 // Patterns from the servicediscovery model. They are compiled once and never
@@ -33,6 +38,24 @@ func validateServiceName(name string) error {
 	}
 	if name != "." && (len(name) > 127 || !serviceNamePattern.MatchString(name)) {
 		return invalidInput("Name %q is not a valid service name (DNS labels of letters, digits, '_' and '-', up to 127 characters)", name)
+	}
+	return nil
+}
+
+// validateTags checks the Tags of a create call against the model: at most
+// 200 tags, keys of 1 to 128 characters, values of at most 256.
+func validateTags(tags []tag) error {
+	if len(tags) > 200 {
+		return &awsproto.Error{Status: http.StatusBadRequest, Code: "TooManyTagsException",
+			Message: fmt.Sprintf("%d tags given; a resource can have at most 200", len(tags))}
+	}
+	for i, t := range tags {
+		if n := utf8.RuneCountInString(t.Key); n < 1 || n > 128 {
+			return invalidInput("Tags[%d].Key must be 1 to 128 characters long, not %d", i, n)
+		}
+		if n := utf8.RuneCountInString(t.Value); n > 256 {
+			return invalidInput("Tags[%d].Value must be at most 256 characters long, not %d", i, n)
+		}
 	}
 	return nil
 }

@@ -6,21 +6,48 @@
 package endpoint
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
 	"github.com/meshsim/meshsim/sim/events"
 )
 
-// Endpoint routes requests to the service fakes. Register handlers before
-// serving.
+// Endpoint routes requests to the service fakes. Register handlers and set
+// the limits before serving.
+//
+// A request's body is read whole before it is routed: at most
+// awsproto.MaxBodyBytes (a larger one is answered 413
+// RequestEntityTooLargeException), and within BodyTimeout (a body trickled
+// more slowly is answered 408 RequestTimeoutException and its connection
+// closed), so a slow or hostile client cannot hold a handler.
 type Endpoint struct {
+	// HeaderTimeout is how long a request's headers may take to arrive
+	// (http.Server.ReadHeaderTimeout of Server); 0 means 10 s.
+	HeaderTimeout time.Duration
+	// BodyTimeout is how long a request's body may take to arrive once its
+	// headers have; 0 means 30 s.
+	BodyTimeout time.Duration
+
 	targets map[string]http.Handler // X-Amz-Target prefix (before the dot)
 	paths   []pathRoute
 	bus     *events.Bus
+}
+
+// Server returns an http.Server that serves e with its header timeout and
+// an idle timeout for kept-alive connections. Serve it on Listener(ln).
+func (e *Endpoint) Server() *http.Server {
+	return &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: cmp.Or(e.HeaderTimeout, 10*time.Second),
+		IdleTimeout:       2 * time.Minute,
+	}
 }
 
 type pathRoute struct {
@@ -59,22 +86,52 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if t := r.Header.Get("X-Amz-Target"); t != "" {
 		prefix, _, _ := strings.Cut(t, ".")
-		if h, ok := e.targets[prefix]; ok {
-			h.ServeHTTP(w, r)
+		h, ok := e.targets[prefix]
+		if !ok {
+			awsproto.WriteJSON11Error(w, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException",
+				"no service answers X-Amz-Target %q at this endpoint", t), "message", "InternalFailure")
 			return
 		}
-		awsproto.WriteJSON11Error(w, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException",
-			"no service answers X-Amz-Target %q at this endpoint", t), "message", "InternalFailure")
+		if err := e.readBody(w, r); err != nil {
+			awsproto.WriteJSON11Error(w, err, "message", "InternalFailure")
+			return
+		}
+		h.ServeHTTP(w, r)
 		return
 	}
 	for _, p := range e.paths {
 		if strings.HasPrefix(r.URL.Path, p.prefix) {
+			if err := e.readBody(w, r); err != nil {
+				awsproto.WriteRESTError(w, err)
+				return
+			}
 			p.h.ServeHTTP(w, r)
 			return
 		}
 	}
 	awsproto.WriteRESTError(w, awsproto.Errorf(http.StatusNotFound, "UnknownOperationException",
 		"no service answers %s %s at this endpoint", r.Method, r.URL.Path))
+}
+
+// readBody reads r's body whole within the body timeout and puts it back
+// for the handler to decode.
+func (e *Endpoint) readBody(w http.ResponseWriter, r *http.Request) error {
+	rc := http.NewResponseController(w)
+	// Not every ResponseWriter has a connection to set a deadline on (a
+	// handler test's recorder has none); the limits then do without.
+	deadline := rc.SetReadDeadline(time.Now().Add(cmp.Or(e.BodyTimeout, 30*time.Second))) == nil
+	b, err := awsproto.ReadBody(&http.Request{Body: http.MaxBytesReader(w, r.Body, awsproto.MaxBodyBytes)}, "SerializationException")
+	if deadline {
+		if err != nil {
+			w.Header().Set("Connection", "close") // the rest of the body is not worth waiting for
+		}
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
+		return err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return nil
 }
 
 // serveEvents streams the event bus as JSON lines, starting after ?since=SEQ,
