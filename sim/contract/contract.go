@@ -110,6 +110,8 @@ const (
 	SourceLambda   Source = "lambda"
 	SourceEndpoint Source = "endpoint"
 	SourceEngine   Source = "engine"
+	// SourceEvents is the event bus itself (its gap marker, EventGap).
+	SourceEvents Source = "events"
 )
 
 // EventType names what happened, dotted.
@@ -159,6 +161,9 @@ const (
 	EventStepEnd              EventType = "step.end"
 	EventRunEnd               EventType = "run.end"
 	EventAWSCall              EventType = "aws.call"
+	// EventGap stands for the events a slow reader of the bus lost (Detail:
+	// DetailFrom, DetailTo, DetailLost).
+	EventGap EventType = "events.gap"
 )
 
 // Keys of an event's Detail.
@@ -186,4 +191,5 @@ const (
 	DetailIP                = "ip"
 	DetailFailedTasks       = "failedTasks"
 	DetailAction            = "action"
+	DetailLost              = "lost"
 )

@@ -37,17 +37,6 @@ type Event struct {
 	Detail map[string]string `json:"detail,omitempty"`
 }
 
-// The gap marker: a subscriber that fell so far behind that the events it had
-// not read yet left the history receives, in their place, one event with
-// Source SourceBus and Type TypeGap. Its Seq is the last lost event's, so a
-// reader that resumes after the Seq it saw last does not ask for them again;
-// its Detail gives the lost range ("from", "to", inclusive) and "lost", their
-// number.
-const (
-	SourceBus = "events"
-	TypeGap   = "events.gap"
-)
-
 // DefaultHistory is how many events a bus keeps when NewBus is given no
 // limit.
 const DefaultHistory = 100000
@@ -68,8 +57,12 @@ const batch = 256
 // Publishing is O(1) and never waits for a subscriber. Each subscriber reads
 // the history at its own pace from its own position, a few hundred events per
 // hold of the lock; a subscriber that falls behind by more than the history
-// loses the oldest events it had not read and gets a gap marker (TypeGap)
-// counting them instead. The zero value is not usable; call NewBus.
+// loses the oldest events it had not read and gets one gap marker in their
+// place: an event with Source contract.SourceEvents and Type
+// contract.EventGap whose Seq is the last lost event's (so a reader that
+// resumes after the Seq it saw last does not ask for them again) and whose
+// Detail gives the lost range (contract.DetailFrom, contract.DetailTo,
+// inclusive) and their number (contract.DetailLost). The zero value is not usable; call NewBus.
 type Bus struct {
 	mu     sync.Mutex
 	seq    uint64    // of the newest event; 0 before the first
@@ -138,7 +131,7 @@ func (b *Bus) read(next uint64, dst []Event) ([]Event, uint64) {
 // history) followed by every new event, until ctx is done; then the channel
 // is closed. A subscriber that asked for events after since that have left
 // the history, or that reads so slowly that unread events leave it, gets a
-// TypeGap event in their place.
+// gap marker in their place.
 func (b *Bus) Subscribe(ctx context.Context, since uint64) <-chan Event {
 	out := make(chan Event, batch)
 	wake := b.wake.Watch(ctx) // before the first read: no Emit goes unnoticed
@@ -190,9 +183,9 @@ func (b *Bus) Subscribe(ctx context.Context, since uint64) <-chan Event {
 
 // gap is the marker for the lost events from to to, inclusive.
 func (b *Bus) gap(from, to uint64) Event {
-	return Event{Seq: to, Time: b.now(), Source: SourceBus, Type: TypeGap, Detail: map[string]string{
-		"from": strconv.FormatUint(from, 10),
-		"to":   strconv.FormatUint(to, 10),
-		"lost": strconv.FormatUint(to-from+1, 10),
+	return Event{Seq: to, Time: b.now(), Source: contract.SourceEvents, Type: contract.EventGap, Detail: map[string]string{
+		contract.DetailFrom: strconv.FormatUint(from, 10),
+		contract.DetailTo:   strconv.FormatUint(to, 10),
+		contract.DetailLost: strconv.FormatUint(to-from+1, 10),
 	}}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"testing/synctest"
+
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // next returns the event ch holds once the bubble has settled, failing the
@@ -90,7 +92,7 @@ func TestBusSince(t *testing.T) {
 				ch := b.Subscribe(ctx, tt.since)
 				if tt.wantGap != nil {
 					g := next(t, ch)
-					if g.Type != TypeGap || g.Source != SourceBus || g.Seq != tt.wantNext-1 {
+					if g.Type != contract.EventGap || g.Source != contract.SourceEvents || g.Seq != tt.wantNext-1 {
 						t.Fatalf("first event %+v, want a gap marker with seq %d", g, tt.wantNext-1)
 					}
 					for k, v := range tt.wantGap {
@@ -132,7 +134,7 @@ func TestBusSlowSubscriber(t *testing.T) {
 			if e.Seq <= last {
 				t.Fatalf("seq %d after %d", e.Seq, last)
 			}
-			if e.Type == TypeGap {
+			if e.Type == contract.EventGap {
 				gaps++
 				var from, to uint64
 				for k, p := range map[string]*uint64{"from": &from, "to": &to} {
