@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strconv"
@@ -164,6 +165,7 @@ func (in *instrument) sampleSidecars(ctx context.Context, step int) {
 		cancel()
 	}
 	samples := make([]rundir.InstrumentSample, len(in.tasks))
+	noStats := make([]bool, len(in.tasks))
 	var wg sync.WaitGroup
 	for i, t := range in.tasks {
 		if in.noSidecar[t.id] {
@@ -176,6 +178,7 @@ func (in *instrument) sampleSidecars(ctx context.Context, step int) {
 			s := rundir.InstrumentSample{Kind: rundir.SampleSidecar, Time: time.Now(), Step: step, Task: t.id, Node: t.service}
 			if err != nil {
 				s.Error = err.Error()
+				noStats[i] = errors.Is(err, admin.ErrNoStats)
 			} else {
 				s.InFlight, s.Waiting, s.PeakInFlight, s.PeakWaiting, s.Requests = st.InFlight, st.Waiting, st.PeakInFlight, st.PeakWaiting, st.Requests
 			}
@@ -183,11 +186,11 @@ func (in *instrument) sampleSidecars(ctx context.Context, step int) {
 		})
 	}
 	wg.Wait()
-	for _, s := range samples {
+	for i, s := range samples {
 		if s.Kind == "" {
 			continue
 		}
-		if strings.Contains(s.Error, "no meshsim stats") {
+		if noStats[i] {
 			in.noSidecar[s.Task] = true // Envoy: say so once
 		}
 		if last, ok := in.lastCar[s.Task]; ok {

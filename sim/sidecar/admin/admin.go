@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -162,6 +163,10 @@ type Stats struct {
 	Requests uint64 `json:"requests"`
 }
 
+// ErrNoStats is the error ReadStats wraps when the sidecar does not serve
+// StatsPath.
+var ErrNoStats = errors.New("this sidecar has no meshsim stats (the embedded sidecar has them; Envoy does not)")
+
 // ReadStats reads the queueing figures of the sidecar whose admin listener
 // is at addr (host:port).
 func ReadStats(ctx context.Context, c *http.Client, addr string) (Stats, error) {
@@ -177,7 +182,7 @@ func ReadStats(ctx context.Context, c *http.Client, addr string) (Stats, error) 
 	defer res.Body.Close()
 	switch {
 	case res.StatusCode == http.StatusNotFound:
-		return Stats{}, fmt.Errorf("sidecar admin GET %s: 404: this sidecar has no meshsim stats (the embedded sidecar has them; Envoy does not)", u)
+		return Stats{}, fmt.Errorf("sidecar admin GET %s: 404: %w", u, ErrNoStats)
 	case res.StatusCode != http.StatusOK:
 		msg, _ := io.ReadAll(io.LimitReader(res.Body, 1<<10))
 		return Stats{}, fmt.Errorf("sidecar admin GET %s: %s: %s", u, res.Status, msg)
