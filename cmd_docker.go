@@ -99,7 +99,7 @@ They are found by the label meshsim.run. This includes runs still in progress:
 			quietTestcontainers()
 			cli, err := docker.Connect(ctx)
 			if err != nil {
-				return &exitError{exitFailed, err}
+				return &exitError{exitErrored, err}
 			}
 			defer cli.Close()
 			rm, err := docker.Clean(ctx, cli, runID)
@@ -108,7 +108,7 @@ They are found by the label meshsim.run. This includes runs still in progress:
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed %d containers, %d networks, %d images\n", rm.Containers, rm.Networks, rm.Images)
 			if err != nil {
-				return &exitError{exitFailed, err}
+				return &exitError{exitErrored, err}
 			}
 			return nil
 		},
@@ -152,7 +152,7 @@ func containerCmd() *cobra.Command {
 				defer stop()
 				quietTestcontainers()
 				if err := r.run(ctx, environ(), cmd.OutOrStdout()); err != nil {
-					return &exitError{exitFailed, err}
+					return &exitError{exitErrored, err}
 				}
 				return nil
 			},

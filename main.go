@@ -31,13 +31,30 @@ import (
 	"github.com/meshsim/meshsim/tui"
 )
 
-// Exit codes.
+// Exit codes (README.md, "Exit codes"). A run's code is its verdict's
+// (reports.Verdict*), the same in every output.
 const (
-	exitOK          = 0
-	exitFailed      = 1 // an assertion failed, or the run could not complete
-	exitBadInput    = 2 // bad scenario, flag or argument
-	exitInterrupted = 130
+	exitOK           = 0   // pass: every assertion holds on a complete, conclusive run
+	exitFailed       = 1   // fail: an assertion failed
+	exitBadInput     = 2   // bad scenario, flag or argument
+	exitInconclusive = 3   // inconclusive: the instrument saturated, or the run is partial; retrying may help
+	exitErrored      = 4   // error: the run produced no evidence (setup failed, nothing sent), or meshsim failed
+	exitInterrupted  = 130 // meshsim run was interrupted (SIGINT, SIGTERM); the partial run is reported
 )
+
+// verdictCode is the exit code of a report's verdict.
+func verdictCode(verdict string) int {
+	switch verdict {
+	case reports.VerdictPass:
+		return exitOK
+	case reports.VerdictFail:
+		return exitFailed
+	case reports.VerdictInconclusive:
+		return exitInconclusive
+	default:
+		return exitErrored
+	}
+}
 
 // exitError carries an exit code out of a command.
 type exitError struct {
@@ -99,9 +116,11 @@ func runCmd() *cobra.Command {
 or the path of a scenario file.
 
 The run directory (observations, world events, report.json, report.md) is written to
---out, by default ./meshsim-runs/<run id>. The exit code is 0 when every assertion of
-the scenario holds, 1 when one fails or the run could not complete, 2 for bad input,
-130 when interrupted (the partial run is still reported).`,
+--out, by default ./meshsim-runs/<run id>. The exit code is the verdict's: 0 pass
+(every assertion holds), 1 fail (an assertion failed), 3 inconclusive (the load
+generator could not keep up in a step, or the run is partial), 4 error (the setup
+failed or no request was sent); 2 for bad input, 130 when interrupted (the partial
+run is still reported).`,
 		Example: `  meshsim run bookingapp-canary
   meshsim run bookingapp-canary --bake 2s --rate 300
   meshsim run ./my-scenario.yaml --out /tmp/run1`,
@@ -168,7 +187,7 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 	if endpoint == "" && runtimeName == "docker" {
 		world, err := startDockerWorld(ctx, cmd, sc)
 		if err != nil {
-			return &exitError{exitFailed, fmt.Errorf("starting the simulated world in Docker: %w", err)}
+			return &exitError{exitErrored, fmt.Errorf("starting the simulated world in Docker: %w", err)}
 		}
 		defer world.Close()
 		endpoint, xdsAddr = world.Endpoint, world.XDSAddress
@@ -182,7 +201,7 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 		// the AWS APIs first.
 		world, err := sim.Start(context.WithoutCancel(ctx), sim.Options{TimeScale: sc.TimeScale, TaskLogDir: filepath.Join(out, rundir.TasksDir)})
 		if err != nil {
-			return &exitError{exitFailed, fmt.Errorf("starting the simulated world: %w", err)}
+			return &exitError{exitErrored, fmt.Errorf("starting the simulated world: %w", err)}
 		}
 		defer world.Close()
 		endpoint, xdsAddr = world.Endpoint, world.XDSAddress
@@ -213,35 +232,34 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 	}
 	code, err := writeReports(stdout, res.Dir)
 	if err != nil {
-		return &exitError{exitFailed, err}
+		return &exitError{exitErrored, errors.Join(runErr, err)}
 	}
 	fmt.Fprintf(stdout, "\nwall time %s; run directory %s\n", time.Since(started).Round(100*time.Millisecond), res.Dir)
 	switch {
 	case runErr != nil && ctx.Err() != nil:
 		return &exitError{exitInterrupted, fmt.Errorf("interrupted; the partial run is in %s", res.Dir)}
 	case runErr != nil:
-		return &exitError{exitFailed, fmt.Errorf("the run did not complete: %w", runErr)}
+		return &exitError{code, fmt.Errorf("the run did not complete: %w", runErr)}
 	case code != exitOK:
 		return &exitError{code, errors.New("")}
 	}
 	return nil
 }
 
-// writeReports analyses the run directory, writes report.json and
-// report.md into it and prints the summary; it returns the exit code the
-// assertions set.
+// writeReports analyses the run directory, writes the reports into it and
+// prints the summary; it returns the exit code of the run's verdict.
 func writeReports(stdout io.Writer, dir string) (int, error) {
 	run, err := rundir.Read(dir)
 	if err != nil {
-		return exitFailed, fmt.Errorf("reading the run directory: %w", err)
+		return exitErrored, fmt.Errorf("reading the run directory: %w", err)
 	}
 	rep := reports.Analyze(run)
 	if err := reports.WriteFiles(dir, rep); err != nil {
-		return exitFailed, fmt.Errorf("writing reports: %w", err)
+		return exitErrored, fmt.Errorf("writing reports: %w", err)
 	}
 	fmt.Fprintln(stdout)
 	reports.WriteSummary(stdout, rep)
-	return rep.ExitCode(), nil
+	return verdictCode(rep.Verdict), nil
 }
 
 func reportCmd() *cobra.Command {
@@ -250,8 +268,10 @@ func reportCmd() *cobra.Command {
 		Short: "Analyse a run directory again and rewrite its reports",
 		Long: `Analyse a run directory again, for example one cut short or written by an older
 meshsim, rewrite its report.json, report.junit.xml, report.md and report.html, and
-print the summary. The exit code is
-set by the scenario's assertions, as for "meshsim run".`,
+print the summary. The exit code is the run's verdict, as for "meshsim run": 0 pass,
+1 fail, 3 inconclusive (also for a partial run whose assertions hold), 4 error (no
+evidence: the setup failed or no request was sent); 2 when DIR is not a readable
+run directory.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			code, err := writeReports(cmd.OutOrStdout(), args[0])
@@ -355,7 +375,7 @@ from the xDS control plane on --xds-addr. World events stream from GET /_meshsim
 			}
 			world, err := sim.Start(ctx, sim.Options{Addr: addr, XDSAddr: xdsAddr, TimeScale: timeScale})
 			if err != nil {
-				return &exitError{exitFailed, err}
+				return &exitError{exitErrored, err}
 			}
 			defer world.Close()
 			fmt.Fprintf(cmd.OutOrStdout(), "meshsim fakes: AWS endpoint %s, xDS %s (Ctrl-C to stop)\n", world.Endpoint, world.XDSAddress)

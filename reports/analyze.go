@@ -3,6 +3,7 @@ package reports
 import (
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,7 +47,7 @@ func Analyze(run *rundir.Run) *Report {
 	if run == nil {
 		r.Run.Partial = true
 		r.Run.Reason = "no run to analyse"
-		r.Verdict = verdict(r)
+		r.Verdict, r.VerdictReason = VerdictError, "no run to analyse"
 		return r
 	}
 	meta := run.Meta
@@ -76,10 +77,11 @@ func Analyze(run *rundir.Run) *Report {
 	// Bucket the observations by the step they were scheduled in (stream
 	// events: the step in force when they happened). Records of a kind
 	// this version does not know are left out.
-	position := stepPositions(meta.Steps)
-	byStep := make([][]*rundir.Observation, len(meta.Steps))
-	streamsByStep := make([][]*rundir.Observation, len(meta.Steps))
-	var streams []*rundir.Observation
+	steps := runSteps(run)
+	position := stepPositions(steps)
+	byStep := make([][]*rundir.Observation, len(steps))
+	streamsByStep := make([][]*rundir.Observation, len(steps))
+	var streams, requests []*rundir.Observation
 	for i := range run.Observations {
 		o := &run.Observations[i]
 		p, inStep := position[o.Step]
@@ -100,6 +102,7 @@ func Analyze(run *rundir.Run) *Report {
 			r.Run.Totals.Canceled++
 			continue
 		}
+		requests = append(requests, o)
 		r.Run.Totals.Requests++
 		if !o.OK() {
 			r.Run.Totals.Failed++
@@ -112,8 +115,8 @@ func Analyze(run *rundir.Run) *Report {
 
 	var stepRequests int
 	var stepTime time.Duration
-	for i, s := range meta.Steps {
-		start, end := stepWindow(meta, i, byStep[i])
+	for i, s := range steps {
+		start, end := stepWindow(steps, meta.Ended, i, byStep[i])
 		sr := analyzeStep(s, start, end, byStep[i], run.Events)
 		r.Steps = append(r.Steps, sr)
 		stepRequests += sr.Requests
@@ -138,18 +141,14 @@ func Analyze(run *rundir.Run) *Report {
 		r.TaskStops, r.UnexplainedFailures = taskStops(service, end, run.Observations, run.Events)
 	}
 
+	analyzeInstrument(r, meta, byStep, requests)
+	classifySteps(r)
+	errReason := errorReason(r)
 	for _, a := range meta.Assertions {
-		r.Assertions = append(r.Assertions, judge(a, r))
+		r.Assertions = append(r.Assertions, judge(a, r, errReason))
 	}
-	r.Verdict = verdict(r)
+	finishVerdicts(r, errReason)
 	return r
-}
-
-func verdict(r *Report) string {
-	if r.Passed() {
-		return "pass"
-	}
-	return "fail"
 }
 
 // stepPositions maps the step index an observation carries to the position
@@ -170,13 +169,86 @@ func stepPositions(steps []rundir.Step) map[int]int {
 	return byIndex
 }
 
-// stepWindow returns when step i started and ended. A step without a
-// recorded start starts at its first scheduled request. A step without a
+// Engine events that mark the steps, and their detail keys.
+const (
+	engineSource    = "engine"
+	stepStartEvent  = "step.start"
+	stepEndEvent    = "step.end"
+	stepDetailIndex = "step"
+	stepDetailName  = "name"
+	stepDetailWts   = "weights"
+)
+
+// runSteps returns the run's steps with when they ran. run.json names the
+// planned steps and, once the run ended, when each ran; a run killed before
+// it could rewrite run.json (SIGKILL, a crash) left those times zero, and a
+// deployment's phases, which the run discovers, are missing from it. The
+// engine's step.start and step.end records in events.jsonl fill both gaps:
+// a time run.json recorded is kept (for a deployment phase it is when ECS
+// reported the change, a moment before the engine's event), a zero one is
+// taken from the events, and a step the events name beyond run.json's list
+// is added with the name and weights its step.start carries.
+func runSteps(run *rundir.Run) []rundir.Step {
+	steps := make([]rundir.Step, len(run.Meta.Steps))
+	copy(steps, run.Meta.Steps)
+	pos := map[int]int{}
+	for i, s := range steps {
+		pos[s.Index] = i
+	}
+	for _, e := range run.Events {
+		if e.Source != engineSource || (e.Type != stepStartEvent && e.Type != stepEndEvent) {
+			continue
+		}
+		idx, err := strconv.Atoi(e.Detail[stepDetailIndex])
+		if err != nil || idx < 0 {
+			continue
+		}
+		p, known := pos[idx]
+		if !known {
+			if e.Type != stepStartEvent {
+				continue
+			}
+			steps = append(steps, rundir.Step{Index: idx, Name: e.Detail[stepDetailName], Weights: parseWeights(e.Detail[stepDetailWts])})
+			p = len(steps) - 1
+			pos[idx] = p
+		}
+		s := &steps[p]
+		switch {
+		case e.Type == stepStartEvent && s.Start.IsZero():
+			s.Start = e.Time
+		case e.Type == stepEndEvent && s.End.IsZero():
+			s.End = e.Time
+		}
+	}
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Index < steps[j].Index })
+	return steps
+}
+
+// parseWeights reads the weights of a step.start event: "v1=90,v2=10".
+// Malformed entries are skipped.
+func parseWeights(s string) map[string]float64 {
+	w := map[string]float64{}
+	for _, part := range strings.Split(s, ",") {
+		v, pct, ok := strings.Cut(part, "=")
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(pct, 64)
+		if err != nil {
+			continue
+		}
+		w[v] = f
+	}
+	return w
+}
+
+// stepWindow returns when step i of steps started and ended. A step without
+// a recorded start starts at its first scheduled request. A step without a
 // recorded end ends where the next step starts or, for the last step, where
 // the run ended; end is zero when none of these is known (the step was cut
 // off).
-func stepWindow(meta rundir.Meta, i int, obs []*rundir.Observation) (start, end time.Time) {
-	s := meta.Steps[i]
+func stepWindow(steps []rundir.Step, ended time.Time, i int, obs []*rundir.Observation) (start, end time.Time) {
+	s := steps[i]
 	start = s.Start
 	if start.IsZero() {
 		for _, o := range obs {
@@ -187,10 +259,10 @@ func stepWindow(meta rundir.Meta, i int, obs []*rundir.Observation) (start, end 
 	}
 	end = s.End
 	if end.IsZero() {
-		if i+1 < len(meta.Steps) {
-			end = meta.Steps[i+1].Start
+		if i+1 < len(steps) {
+			end = steps[i+1].Start
 		} else {
-			end = meta.Ended
+			end = ended
 		}
 	}
 	return start, end

@@ -236,6 +236,7 @@ func TestConvergence(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			run := newRun(steps, obs, tc.events, rundir.Assertion{Kind: "weight-within", Value: 0.01})
+			run.Meta.Load.Rate = 10 // what step 0 sent: the instrument kept up
 			r := reports.Analyze(run)
 			s := r.Steps[1]
 			c := s.Convergence
@@ -323,6 +324,8 @@ func TestAnalyzeRunInfo(t *testing.T) {
 	)
 	run := newRun(steps, obs, nil)
 	run.TornLines = 1
+	// Step 1 sent half the offered rate; the run's limit allows it.
+	run.Meta.Instrument = &rundir.InstrumentLimits{MinAchieved: 0.5}
 	r := reports.Analyze(run)
 	info := r.Run
 	if info.Scenario != "canary" || info.RunID != "run-1" || info.Runtime != "inproc" || info.MeasuredService != "movie" || info.TornLines != 1 {
@@ -402,8 +405,9 @@ func TestPartialRun(t *testing.T) {
 	if !contains(r.Assertions[0].Message, "2 step(s)") {
 		t.Errorf("weight-within message %q: want the two reached steps judged", r.Assertions[0].Message)
 	}
-	if r.ExitCode() != 0 {
-		t.Errorf("exit code = %d", r.ExitCode())
+	// What was recorded holds, but the run is partial: never a pass.
+	if r.Verdict != reports.VerdictInconclusive || !contains(r.VerdictReason, "partial run: ") {
+		t.Errorf("verdict %q (%s), want inconclusive for a partial run", r.Verdict, r.VerdictReason)
 	}
 
 	// A partial run that failed on what exists still fails.
@@ -429,24 +433,41 @@ func TestNothingToJudge(t *testing.T) {
 		{Kind: "latency-p99-below", Value: 1e8},
 	}
 	steps := []rundir.Step{step(0, "s", 0, time.Second, map[string]float64{"v1": 100})}
+	// No request at all: the run is an error, complete or not, and no
+	// assertion is judged.
 	for _, partial := range []bool{false, true} {
 		run := newRun(steps, nil, nil, asserts...)
 		run.Meta.Partial = partial
 		r := reports.Analyze(run)
+		if r.Verdict != reports.VerdictError || !contains(r.VerdictReason, "sent no request") {
+			t.Errorf("partial=%v: verdict %q (%s), want error", partial, r.Verdict, r.VerdictReason)
+		}
 		for _, a := range r.Assertions {
-			if a.Passed != partial {
-				t.Errorf("partial=%v: %s passed=%v with no requests: %s", partial, a.Kind, a.Passed, a.Message)
-			}
-			prefix := "cannot judge"
-			if partial {
-				prefix = "not judged"
-			}
-			if !contains(a.Message, prefix) {
-				t.Errorf("partial=%v: %s message %q, want %q", partial, a.Kind, a.Message, prefix)
+			if a.Verdict != reports.VerdictInconclusive || !a.Passed || !contains(a.Message, "not judged") {
+				t.Errorf("partial=%v: %s verdict %q passed=%v with no requests: %s", partial, a.Kind, a.Verdict, a.Passed, a.Message)
 			}
 		}
 	}
-	if r := reports.Analyze(nil); r == nil || !r.Run.Partial || r.ExitCode() != 0 {
+	// Requests that all failed before reaching a version: a complete run
+	// cannot judge the split, and that fails; a partial one leaves it
+	// inconclusive.
+	var failed []rundir.Observation
+	for i := range 100 {
+		failed = append(failed, failObs(0, at(time.Duration(i)*10*time.Millisecond), "refused"))
+	}
+	for _, partial := range []bool{false, true} {
+		run := newRun(steps, failed, nil, rundir.Assertion{Kind: "weight-within", Value: 1})
+		run.Meta.Partial = partial
+		a := reports.Analyze(run).Assertions[0]
+		want, prefix := reports.VerdictFail, "cannot judge"
+		if partial {
+			want, prefix = reports.VerdictInconclusive, "not judged"
+		}
+		if a.Verdict != want || !contains(a.Message, prefix) {
+			t.Errorf("partial=%v: weight-within %q %q, want %q %q", partial, a.Verdict, a.Message, want, prefix)
+		}
+	}
+	if r := reports.Analyze(nil); r == nil || !r.Run.Partial || r.Verdict != reports.VerdictError {
 		t.Errorf("Analyze(nil) = %+v", r)
 	}
 }

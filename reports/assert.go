@@ -25,10 +25,12 @@ const (
 const epsilon = 1e-9
 
 // judge decides one assertion from the analysed report. Steps the run never
-// reached, and steps without the requests an assertion needs, are not
-// judged. An assertion with nothing at all to judge fails on a complete run;
-// on a partial run it holds, and its message says it was not judged.
-func judge(a rundir.Assertion, r *Report) AssertionResult {
+// reached, steps without the requests an assertion needs, and inconclusive
+// steps (the instrument saturated) are not judged. An assertion with
+// nothing at all to judge fails on a complete run; it is inconclusive on a
+// partial run, on a run that produced no evidence (errReason is not
+// empty), and when every step it could judge was inconclusive.
+func judge(a rundir.Assertion, r *Report, errReason string) AssertionResult {
 	res := AssertionResult{Kind: a.Kind, Value: a.Value, Source: a.Source}
 	var v verdictBuilder
 	switch a.Kind {
@@ -59,26 +61,62 @@ func judge(a rundir.Assertion, r *Report) AssertionResult {
 	case assertStreamsResumedWithin:
 		v = judgeStreamsResumedWithin(r, time.Duration(a.Value))
 	default:
+		res.Verdict = VerdictFail
 		res.Message = fmt.Sprintf("unknown assertion kind %q", a.Kind)
 		return res
 	}
-	res.Passed, res.Message, res.Failures = v.result(r.Run.Partial)
+	res.Verdict, res.Message, res.Failures = v.result(r.Run.Partial, errReason != "")
+	res.Passed = res.Verdict != VerdictFail
+	res.FailedSteps = v.steps()
 	return res
 }
 
 // verdictBuilder collects what an assertion found.
 type verdictBuilder struct {
-	judged   int      // steps (or runs) that had evidence
-	failures []string // one line per violation
-	pass     string   // the message when nothing failed
-	none     string   // what was missing when nothing could be judged
-	skipped  []string // steps left out, and why
+	judged       int      // steps (or runs) that had evidence
+	failures     []string // one line per violation
+	failedSteps  []int    // the indexes of the steps failures name
+	pass         string   // the message when nothing failed
+	none         string   // what was missing when nothing could be judged
+	skipped      []string // steps left out, and why
+	inconclusive []string // inconclusive steps left out, with the reason
 }
 
-func (v verdictBuilder) result(partial bool) (passed bool, message string, failures []string) {
+// fail records a violation found in step s.
+func (v *verdictBuilder) fail(s StepReport, msg string) {
+	v.failures = append(v.failures, msg)
+	v.failedSteps = append(v.failedSteps, s.Index)
+}
+
+// skipInconclusive leaves s out when it is inconclusive, noting why; it
+// reports whether it did.
+func (v *verdictBuilder) skipInconclusive(s StepReport) bool {
+	skip, note := inconclusive(s)
+	if skip {
+		v.inconclusive = append(v.inconclusive, note)
+	}
+	return skip
+}
+
+// steps are the failed steps' indexes, each once, in order of failure.
+func (v verdictBuilder) steps() []int {
+	var out []int
+	seen := map[int]bool{}
+	for _, i := range v.failedSteps {
+		if !seen[i] {
+			seen[i] = true
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// result is the assertion's verdict, message and failures. partial says
+// the run is partial; noEvidence that it produced no evidence at all.
+func (v verdictBuilder) result(partial, noEvidence bool) (verdict, message string, failures []string) {
 	var note string
-	if len(v.skipped) > 0 {
-		note = "; not judged: " + strings.Join(v.skipped, ", ")
+	if left := append(append([]string{}, v.skipped...), v.inconclusive...); len(left) > 0 {
+		note = "; not judged: " + strings.Join(left, ", ")
 	}
 	switch {
 	case len(v.failures) > 0:
@@ -86,54 +124,80 @@ func (v verdictBuilder) result(partial bool) (passed bool, message string, failu
 		if len(v.failures) > 1 {
 			message += fmt.Sprintf(" (and %d more)", len(v.failures)-1)
 		}
-		return false, message + note, v.failures
+		return VerdictFail, message + note, v.failures
+	case v.judged == 0 && len(v.inconclusive) > 0:
+		return VerdictInconclusive, "not judged: every step with evidence was inconclusive: " + strings.Join(v.inconclusive, ", "), nil
 	case v.judged == 0 && partial:
-		return true, "not judged: " + v.none + " (partial run)", nil
+		return VerdictInconclusive, "not judged: " + v.none + " (partial run)", nil
+	case v.judged == 0 && noEvidence:
+		return VerdictInconclusive, "not judged: " + v.none, nil
 	case v.judged == 0:
-		return false, "cannot judge: " + v.none, nil
+		return VerdictFail, "cannot judge: " + v.none, nil
 	default:
-		return true, v.pass + note, nil
+		return VerdictPass, v.pass + note, nil
 	}
 }
 
+// judgeNoFailedRequests holds when no request failed in the steps it can
+// judge and outside any step.
 func judgeNoFailedRequests(r *Report) verdictBuilder {
-	t := r.Run.Totals
 	v := verdictBuilder{none: "no requests were observed"}
-	if t.Requests == 0 {
+	requests, failed, outsideFailed := countJudged(r, &v)
+	if requests == 0 {
 		return v
 	}
 	v.judged = 1
-	if t.Failed == 0 {
-		v.pass = fmt.Sprintf("none of %d requests failed", t.Requests)
+	if failed == 0 {
+		v.pass = fmt.Sprintf("none of %d requests failed", requests)
 		return v
 	}
-	inSteps := 0
 	for _, s := range r.Steps {
-		if s.Failed == 0 {
+		if s.Failed == 0 || s.Verdict == VerdictInconclusive {
 			continue
 		}
-		inSteps += s.Failed
-		v.failures = append(v.failures, fmt.Sprintf("%s: %d of %d requests failed (%s)",
+		v.fail(s, fmt.Sprintf("%s: %d of %d requests failed (%s)",
 			stepLabel(s), s.Failed, s.Requests, kindsText(s.ErrorsByKind)))
 	}
-	if outside := t.Failed - inSteps; outside > 0 {
-		v.failures = append(v.failures, fmt.Sprintf("%d failed requests outside any step", outside))
+	if outsideFailed > 0 {
+		v.failures = append(v.failures, fmt.Sprintf("%d failed requests outside any step", outsideFailed))
 	}
-	v.failures[0] = fmt.Sprintf("%d of %d requests failed; %s", t.Failed, t.Requests, v.failures[0])
+	v.failures[0] = fmt.Sprintf("%d of %d requests failed; %s", failed, requests, v.failures[0])
 	return v
 }
 
-func judgeMaxErrorRate(r *Report, limit float64) verdictBuilder {
+// countJudged counts the requests and failures of the steps that are not
+// inconclusive, and of the requests outside any step (noting the
+// inconclusive steps in v); outsideFailed is the failures outside any step.
+func countJudged(r *Report, v *verdictBuilder) (requests, failed, outsideFailed int) {
 	t := r.Run.Totals
+	outsideFailed = t.Failed
+	for _, s := range r.Steps {
+		outsideFailed -= s.Failed
+	}
+	outsideFailed = max(outsideFailed, 0)
+	requests, failed = t.OutsideSteps, outsideFailed
+	for _, s := range r.Steps {
+		if s.Requests == 0 || v.skipInconclusive(s) {
+			continue
+		}
+		requests += s.Requests
+		failed += s.Failed
+	}
+	return requests, failed, outsideFailed
+}
+
+func judgeMaxErrorRate(r *Report, limit float64) verdictBuilder {
 	v := verdictBuilder{none: "no requests were observed"}
-	if t.Requests == 0 {
+	requests, failed, _ := countJudged(r, &v)
+	if requests == 0 {
 		return v
 	}
 	v.judged = 1
-	text := fmt.Sprintf("error rate %s (%d of %d requests)", pct(t.ErrorRate), t.Failed, t.Requests)
+	rate := fraction(failed, requests)
+	text := fmt.Sprintf("error rate %s (%d of %d requests)", pct(rate), failed, requests)
 	worst := -1
 	for i, s := range r.Steps {
-		if s.Requests > 0 && (worst < 0 || s.ErrorRate > r.Steps[worst].ErrorRate) {
+		if s.Requests > 0 && s.Verdict != VerdictInconclusive && (worst < 0 || s.ErrorRate > r.Steps[worst].ErrorRate) {
 			worst = i
 		}
 	}
@@ -141,8 +205,13 @@ func judgeMaxErrorRate(r *Report, limit float64) verdictBuilder {
 		s := r.Steps[worst]
 		text += fmt.Sprintf(", worst %s at %s (%d of %d)", stepLabel(s), pct(s.ErrorRate), s.Failed, s.Requests)
 	}
-	if t.ErrorRate > limit+epsilon {
-		v.failures = []string{fmt.Sprintf("%s exceeds %s", text, pct(limit))}
+	if rate > limit+epsilon {
+		msg := fmt.Sprintf("%s exceeds %s", text, pct(limit))
+		if worst >= 0 && r.Steps[worst].Failed > 0 {
+			v.fail(r.Steps[worst], msg)
+		} else {
+			v.failures = []string{msg}
+		}
 		return v
 	}
 	v.pass = fmt.Sprintf("%s within %s", text, pct(limit))
@@ -160,7 +229,7 @@ func judgeWeights(r *Report, what string, tol func(StepReport, VersionShare) (fl
 		found   bool
 	}
 	for _, s := range r.Steps {
-		if !s.Reached || !s.Weighted {
+		if !s.Reached || !s.Weighted || v.skipInconclusive(s) {
 			continue
 		}
 		if s.ShareRequests == 0 {
@@ -177,11 +246,11 @@ func judgeWeights(r *Report, what string, tol func(StepReport, VersionShare) (fl
 				continue
 			}
 			if vs.ConfiguredPct == 0 {
-				v.failures = append(v.failures, fmt.Sprintf("%s version %s: weight 0 but served %d of %d requests (%s)",
+				v.fail(s, fmt.Sprintf("%s version %s: weight 0 but served %d of %d requests (%s)",
 					stepLabel(s), vs.Version, vs.Requests, s.ShareRequests, pp(vs.ObservedPct)+"%"))
 				continue
 			}
-			v.failures = append(v.failures, fmt.Sprintf("%s version %s: observed %s%% vs configured %s%%, off by %s pp, more than %s",
+			v.fail(s, fmt.Sprintf("%s version %s: observed %s%% vs configured %s%%, off by %s pp, more than %s",
 				stepLabel(s), vs.Version, pp(vs.ObservedPct), pp(vs.ConfiguredPct), pp(vs.ErrorPP), desc))
 		}
 	}
@@ -210,7 +279,7 @@ func judgeLatency(r *Report, limit time.Duration) verdictBuilder {
 	v := verdictBuilder{none: "no step has requests"}
 	var worst *StepReport
 	for i, s := range r.Steps {
-		if !s.Reached {
+		if !s.Reached || v.skipInconclusive(s) {
 			continue
 		}
 		if s.Latency.Count == 0 {
@@ -222,7 +291,7 @@ func judgeLatency(r *Report, limit time.Duration) verdictBuilder {
 			worst = &r.Steps[i]
 		}
 		if s.Latency.P99 >= limit {
-			v.failures = append(v.failures, fmt.Sprintf("%s: p99 %s ms is not below %s ms (n=%d)",
+			v.fail(s, fmt.Sprintf("%s: p99 %s ms is not below %s ms (n=%d)",
 				stepLabel(s), ms(s.Latency.P99), ms(limit), s.Latency.Count))
 		}
 	}

@@ -91,33 +91,13 @@ func TestAssertions(t *testing.T) {
 			if !a.Passed && len(a.Failures) == 0 && a.Kind != "weights-perfect" {
 				t.Errorf("failed without failure lines")
 			}
-			wantExit := 0
+			wantVerdict := reports.VerdictPass
 			if !tc.passed {
-				wantExit = 1
+				wantVerdict = reports.VerdictFail
 			}
-			if r.Passed() != tc.passed || r.ExitCode() != wantExit {
-				t.Errorf("Passed()=%v ExitCode()=%d, want %v and %d", r.Passed(), r.ExitCode(), tc.passed, wantExit)
-			}
-			if (r.Verdict == "pass") != tc.passed {
-				t.Errorf("verdict = %q", r.Verdict)
+			if r.Passed() != tc.passed || r.Verdict != wantVerdict || a.Verdict != wantVerdict {
+				t.Errorf("Passed()=%v verdict %q (assertion %q), want %v and %q", r.Passed(), r.Verdict, a.Verdict, tc.passed, wantVerdict)
 			}
 		})
-	}
-}
-
-func TestExitCodeAnyFailure(t *testing.T) {
-	cases := []struct {
-		results []reports.AssertionResult
-		want    int
-	}{
-		{nil, 0},
-		{[]reports.AssertionResult{{Passed: true}, {Passed: true}}, 0},
-		{[]reports.AssertionResult{{Passed: true}, {Passed: false}}, 1},
-	}
-	for _, tc := range cases {
-		r := &reports.Report{Assertions: tc.results}
-		if got := r.ExitCode(); got != tc.want {
-			t.Errorf("ExitCode(%+v) = %d, want %d", tc.results, got, tc.want)
-		}
 	}
 }

@@ -20,7 +20,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 	}
 	page := htmlPage{
 		Report:      r,
-		Passed:      r.Passed(),
+		Class:       r.Verdict,
 		Verdict:     verdictLine(r),
 		Reason:      orDash(r.Run.Reason),
 		RunRows:     htmlRunRows(r),
@@ -32,8 +32,16 @@ func WriteHTML(w io.Writer, r *Report) error {
 	for _, s := range r.Steps {
 		page.StepRows = append(page.StepRows, stepRow(s))
 	}
+	if in := r.Instrument; in != nil {
+		page.Instrument = &htmlTable{Text: instrumentText(in), Columns: instrumentColumns}
+		for _, s := range r.Steps {
+			if row, ok := instrumentRow(s, in); ok {
+				page.Instrument.Rows = append(page.Instrument.Rows, row)
+			}
+		}
+	}
 	for _, a := range r.Assertions {
-		ha := htmlAssertion{AssertionResult: a, Title: assertionTitle(a)}
+		ha := htmlAssertion{AssertionResult: a, Title: assertionTitle(a), Mark: assertionMark(a), Class: a.outcome()}
 		if len(a.Failures) > 1 {
 			ha.List = a.Failures
 		}
@@ -53,8 +61,9 @@ func WriteHTML(w io.Writer, r *Report) error {
 
 // htmlPage is what htmlTemplate renders.
 type htmlPage struct {
-	Report      *Report
-	Passed      bool
+	Report *Report
+	// Class is the verdict, as the CSS class of the verdict line.
+	Class       string
 	Verdict     string
 	Reason      string
 	RunRows     [][2]string
@@ -65,11 +74,22 @@ type htmlPage struct {
 	Deployments []htmlLine
 	Faults      []string
 	Streams     *htmlStreams
+	Instrument  *htmlTable
+}
+
+// htmlTable is a section's sentence and table.
+type htmlTable struct {
+	Text    string
+	Columns []string
+	Rows    [][]string
 }
 
 type htmlAssertion struct {
 	AssertionResult
 	Title string
+	// Mark is the verdict's mark: "✅ PASS", "❌ FAIL", "❔ INCONCLUSIVE";
+	// Class the verdict, as a CSS class.
+	Mark, Class string
 	// List is the failures to list under the message (when more than the
 	// one the message already names).
 	List []string
@@ -115,11 +135,13 @@ func htmlRunRows(r *Report) [][2]string {
 		{"Started", timeText(info.Started)},
 		{"Ended", timeText(info.Ended)},
 		{"Wall time", info.WallTime.Round(time.Millisecond).String()},
+		{"Verdict", verdictWord(r.Verdict)},
 		{"Partial", partial},
 		{"Measured service", info.MeasuredService},
 		{"Time scale", timeScaleText(info.TimeScale)},
 		{"Load", loadText(r)},
 		{"Requests", totalsText(r)},
+		{"Instrument", instrumentText(r.Instrument)},
 	}
 	if info.TornLines > 0 {
 		rows = append(rows, [2]string{"Torn lines skipped", fmt.Sprint(info.TornLines)})
@@ -143,8 +165,13 @@ table.steps td:nth-child(6), table.streams td:nth-child(5) { text-align: left; }
 .verdict { font-size: 1.3em; font-weight: bold; padding: 0.4em 0.8em; border-radius: 4px; display: inline-block; }
 .pass { color: #0a6b2c; }
 .fail { color: #b00020; }
+.inconclusive { color: #8a5a00; }
+.error { color: #6a1b9a; }
 .verdict.pass { background: #e6f4ea; }
 .verdict.fail { background: #fce8e6; }
+.verdict.inconclusive { background: #fff4e5; }
+.verdict.error { background: #f3e5f5; }
+table.steps td:last-child, table.instrument td:last-child { text-align: left; }
 .warning { background: #fff4e5; border-left: 4px solid #f0a030; padding: 0.5em 1em; }
 ul.assertions { list-style: none; padding-left: 0; }
 ul.assertions > li { margin: 0.4em 0; }
@@ -157,7 +184,7 @@ svg { max-width: 100%; height: auto; }
 </head>
 <body>
 <h1>meshsim report: {{.Report.Run.Scenario}}</h1>
-<p class="verdict {{if .Passed}}pass{{else}}fail{{end}}">{{.Verdict}}</p>
+<p class="verdict {{.Class}}">{{.Verdict}}</p>
 {{- if .Report.Run.Partial}}
 <p class="warning">Partial run: {{.Reason}}. The assertions judge what was recorded.</p>
 {{- end}}
@@ -175,7 +202,7 @@ svg { max-width: 100%; height: auto; }
 {{- else}}
 <ul class="assertions">
 {{- range .Assertions}}
-<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{if .Passed}}✅ PASS{{else}}❌ FAIL{{end}} <strong>{{.Title}}</strong>
+<li class="{{.Class}}">{{.Mark}} <strong>{{.Title}}</strong>
 {{- if .Source}} (<code>{{.Source}}</code>){{end}}: {{.Message}}
 {{- if .List}}
 <ul>
@@ -242,6 +269,21 @@ svg { max-width: 100%; height: auto; }
 <li><code>{{.Stream}}</code>: broke in step {{.Step}} at {{time .At}} ({{or .ErrorKind "-"}}, version {{or .Version "-"}})</li>
 {{- end}}
 </ul>
+{{- end}}
+{{- end}}
+{{- with .Instrument}}
+
+<h2>Instrument</h2>
+<p>{{.Text}}.</p>
+{{- if .Rows}}
+<table class="grid instrument">
+<thead><tr>{{range .Columns}}<th>{{.}}</th>{{end}}</tr></thead>
+<tbody>
+{{- range .Rows}}
+<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+{{- end}}
+</tbody>
+</table>
 {{- end}}
 {{- end}}
 </body>

@@ -120,6 +120,7 @@ func htmlDeploymentRun() *rundir.Run {
 	evs := []rundir.Event{{Time: at(12 * time.Second), Source: contract.SourceEngine, Type: contract.EventFaultInjected,
 		Detail: map[string]string{"action": "kill-task", "service": "movie", "version": "v2", "task": "t9"}}}
 	run := newRun(steps, obs, evs, rundir.Assertion{Kind: "deployments-as-expected"})
+	run.Meta.Load.Rate = 10 // what the steps sent
 	run.Meta.Deployments = []rundir.Deployment{{
 		Name: "to-v2", Service: "movie", Strategy: "ROLLING", From: "v1", To: "v2", Expect: "SUCCESSFUL",
 		Outcome: "ROLLBACK_SUCCESSFUL", RollbackReason: "circuit breaker", Started: at(10 * time.Second), Ended: at(20 * time.Second),
@@ -251,8 +252,8 @@ func TestWriteHTML(t *testing.T) {
 			}
 			all := map[string]bool{}
 			for i, row := range rows {
-				if len(row) != 11 || row[0] != tc.rows[i] {
-					t.Errorf("row %d = %q, want 11 cells starting with %q", i, row, tc.rows[i])
+				if len(row) != 12 || row[0] != tc.rows[i] {
+					t.Errorf("row %d = %q, want 12 cells starting with %q", i, row, tc.rows[i])
 				}
 				for _, c := range row {
 					all[c] = true

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,11 +55,13 @@ type junitTestCase struct {
 	Classname string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
+	Error     *junitFailure `xml:"error,omitempty"`
 	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 }
 
-// junitFailure is why a test case failed: Message is the assertion's
-// one-line message, Type its kind, Text every violation, one per line.
+// junitFailure is why a test case failed (or errored): Message is the
+// assertion's one-line message, Type its kind, Text every violation, one
+// per line.
 type junitFailure struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
@@ -71,15 +74,23 @@ type junitSkipped struct {
 }
 
 // WriteJUnit writes report.junit.xml: one test suite for the run, with a
-// test case per assertion (failing when the assertion fails) and one per
-// ECS deployment ("deployment NAME ended OUTCOME, expected EXPECT"). A
-// deployment that did not end as expected fails its test case when the
-// scenario asserts deployments-as-expected, and is skipped otherwise, so
-// the file fails exactly when the run's verdict does.
+// test case for the run's verdict, one per step, one per assertion and one
+// per ECS deployment ("deployment NAME ended OUTCOME, expected EXPECT").
+//
+// The verdict's test case fails on FAIL, is an <error> on ERROR (the run
+// produced no evidence) and is skipped with the reason on INCONCLUSIVE. A
+// step's test case fails when an assertion failed in it and is skipped
+// with the reason when it was not judged (not reached, no requests) or was
+// inconclusive. An assertion's test case fails when it fails and is
+// skipped when it could not be judged. A deployment that did not end as
+// expected fails its test case when the scenario asserts
+// deployments-as-expected, and is skipped otherwise. So the file has a
+// failure exactly when the verdict is FAIL and an error exactly when it
+// is ERROR.
 func WriteJUnit(w io.Writer, r *Report) error {
 	s := newJUnitSuite(r)
 	doc := junitTestSuites{
-		Name: "meshsim", Tests: s.Tests, Failures: s.Failures, Skipped: s.Skipped,
+		Name: "meshsim", Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Skipped: s.Skipped,
 		Time: s.Time, Suites: []junitTestSuite{s},
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
@@ -96,6 +107,47 @@ func WriteJUnit(w io.Writer, r *Report) error {
 	return nil
 }
 
+// junitVerdictCase is the test case of the run's verdict.
+func junitVerdictCase(r *Report, class string) junitTestCase {
+	c := junitTestCase{Name: "verdict", Classname: class, Time: junitSeconds(r.Run.WallTime)}
+	line := verdictLine(r)
+	switch r.Verdict {
+	case VerdictFail:
+		c.Failure = &junitFailure{Message: line, Type: VerdictFail, Text: r.VerdictReason}
+	case VerdictError:
+		c.Error = &junitFailure{Message: line, Type: VerdictError, Text: r.VerdictReason}
+	case VerdictInconclusive:
+		c.Skipped = &junitSkipped{Message: line}
+	}
+	return c
+}
+
+// junitStepCase is the test case of one step.
+func junitStepCase(r *Report, s StepReport, class string) junitTestCase {
+	c := junitTestCase{Name: fmt.Sprintf("step %d %s", s.Index, s.Name), Classname: class + ".steps", Time: junitSeconds(s.Duration)}
+	switch s.Verdict {
+	case VerdictFail:
+		var lines []string
+		for _, a := range r.Assertions {
+			for _, f := range a.Failures {
+				label := stepLabel(s)
+				if slices.Contains(a.FailedSteps, s.Index) && (strings.Contains(f, label+":") || strings.Contains(f, label+" ")) {
+					lines = append(lines, f)
+				}
+			}
+		}
+		if len(lines) == 0 {
+			lines = []string{s.VerdictReason}
+		}
+		c.Failure = &junitFailure{Message: s.VerdictReason, Type: VerdictFail, Text: strings.Join(lines, "\n")}
+	case VerdictInconclusive:
+		c.Skipped = &junitSkipped{Message: "inconclusive: " + s.VerdictReason}
+	case VerdictNotJudged:
+		c.Skipped = &junitSkipped{Message: "not judged: " + s.VerdictReason}
+	}
+	return c
+}
+
 func newJUnitSuite(r *Report) junitTestSuite {
 	info := r.Run
 	class := "meshsim." + orDash(info.Scenario)
@@ -108,6 +160,7 @@ func newJUnitSuite(r *Report) junitTestSuite {
 			{"runtime", info.Runtime},
 			{"measuredService", info.MeasuredService},
 			{"verdict", r.Verdict},
+			{"verdictReason", r.VerdictReason},
 			{"partial", strconv.FormatBool(info.Partial)},
 		},
 	}
@@ -119,13 +172,20 @@ func newJUnitSuite(r *Report) junitTestSuite {
 		s.SystemErr = fmt.Sprintf("partial run: %s. The assertions judge what was recorded.", orDash(info.Reason))
 	}
 
+	s.Cases = append(s.Cases, junitVerdictCase(r, class))
+	for _, st := range r.Steps {
+		s.Cases = append(s.Cases, junitStepCase(r, st, class))
+	}
 	assertsDeployments := false
 	for _, a := range r.Assertions {
 		c := junitTestCase{Name: assertionTitle(a), Classname: class, Time: junitSeconds(0)}
 		if a.Kind == assertDeploymentsAsExpected {
 			assertsDeployments = true
 		}
-		if !a.Passed {
+		if a.outcome() == VerdictInconclusive {
+			c.Skipped = &junitSkipped{Message: a.Message}
+		}
+		if a.outcome() == VerdictFail {
 			text := a.Message
 			if len(a.Failures) > 0 {
 				text = strings.Join(a.Failures, "\n")
@@ -165,6 +225,8 @@ func newJUnitSuite(r *Report) junitTestSuite {
 		switch {
 		case c.Failure != nil:
 			s.Failures++
+		case c.Error != nil:
+			s.Errors++
 		case c.Skipped != nil:
 			s.Skipped++
 		}

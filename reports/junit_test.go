@@ -17,6 +17,8 @@ type junitDoc struct {
 	XMLName  xml.Name `xml:"testsuites"`
 	Tests    int      `xml:"tests,attr"`
 	Failures int      `xml:"failures,attr"`
+	Errors   int      `xml:"errors,attr"`
+	Skipped  int      `xml:"skipped,attr"`
 	Suites   []struct {
 		Name       string `xml:"name,attr"`
 		Tests      int    `xml:"tests,attr"`
@@ -38,6 +40,11 @@ type junitDoc struct {
 				Type    string `xml:"type,attr"`
 				Text    string `xml:",chardata"`
 			} `xml:"failure"`
+			Error *struct {
+				Message string `xml:"message,attr"`
+				Type    string `xml:"type,attr"`
+				Text    string `xml:",chardata"`
+			} `xml:"error"`
 			Skipped *struct {
 				Message string `xml:"message,attr"`
 			} `xml:"skipped"`
@@ -52,7 +59,10 @@ func TestWriteJUnit(t *testing.T) {
 		// failure is the failure's type and a text its message and body
 		// hold; "" when the case passes.
 		failType, failText string
-		skipped            bool
+		// skipped is a text the skip message holds; "" when not skipped.
+		skipped string
+		// errText is a text the error holds; "" when the case has none.
+		errText string
 	}
 	for _, tc := range []struct {
 		name      string
@@ -68,6 +78,10 @@ func TestWriteJUnit(t *testing.T) {
 			run:   sampleRun,
 			suite: "meshsim canary", time: "21.000",
 			cases: []wantCase{
+				{name: "verdict", classname: "meshsim.canary", failType: "fail", failText: "FAIL: 1 of 2 assertions failed"},
+				{name: "step 0 baseline", classname: "meshsim.canary.steps"},
+				{name: "step 1 canary|10", classname: "meshsim.canary.steps", failType: "fail", failText: `step 1 "canary|10": 2 of 1002 requests failed`},
+				{name: "step 2 promote", classname: "meshsim.canary.steps", skipped: "not judged: not reached"},
 				{name: "weight-within 2 pp", classname: "meshsim.canary"},
 				{name: "no-failed-requests", classname: "meshsim.canary", failType: "no-failed-requests", failText: `2 of 2002 requests failed; step 1 "canary|10"`},
 			},
@@ -78,6 +92,9 @@ func TestWriteJUnit(t *testing.T) {
 			run:   htmlDeploymentRun,
 			suite: "meshsim canary", time: "21.000",
 			cases: []wantCase{
+				{name: "verdict", classname: "meshsim.canary", failType: "fail", failText: "FAIL: 1 of 1 assertions failed"},
+				{name: "step 0 baseline", classname: "meshsim.canary.steps"},
+				{name: "step 1 rolling", classname: "meshsim.canary.steps"},
 				{name: "deployments-as-expected", classname: "meshsim.canary", failType: "deployments-as-expected", failText: `deployment "to-v2" (v1 → v2) ended ROLLBACK_SUCCESSFUL, expected SUCCESSFUL: circuit breaker`},
 				{name: "deployment to-v2 ended ROLLBACK_SUCCESSFUL, expected SUCCESSFUL", classname: "meshsim.canary.deployments", failType: "deployments-as-expected", failText: "circuit breaker"},
 			},
@@ -90,7 +107,12 @@ func TestWriteJUnit(t *testing.T) {
 				return run
 			},
 			suite: "meshsim canary", time: "21.000",
-			cases: []wantCase{{name: "deployment to-v2 ended ROLLBACK_SUCCESSFUL, expected SUCCESSFUL", classname: "meshsim.canary.deployments", skipped: true}},
+			cases: []wantCase{
+				{name: "verdict", classname: "meshsim.canary"},
+				{name: "step 0 baseline", classname: "meshsim.canary.steps"},
+				{name: "step 1 rolling", classname: "meshsim.canary.steps"},
+				{name: "deployment to-v2 ended ROLLBACK_SUCCESSFUL, expected SUCCESSFUL", classname: "meshsim.canary.deployments", skipped: "not asserted"},
+			},
 			props: map[string]string{"verdict": "pass"},
 		},
 		{
@@ -104,6 +126,10 @@ func TestWriteJUnit(t *testing.T) {
 			},
 			suite: `meshsim a<b>&"c"`, time: "21.000",
 			cases: []wantCase{
+				{name: "verdict", classname: `meshsim.a<b>&"c"`, failType: "fail", failText: "FAIL: 1 of 2 assertions failed (partial run)"},
+				{name: "step 0 baseline", classname: `meshsim.a<b>&"c".steps`},
+				{name: "step 1 canary|10", classname: `meshsim.a<b>&"c".steps`, failType: "fail", failText: "2 of 1002 requests failed"},
+				{name: "step 2 promote", classname: `meshsim.a<b>&"c".steps`, skipped: "not judged: not reached"},
 				{name: "weight-within 2 pp", classname: `meshsim.a<b>&"c"`},
 				{name: "no-failed-requests", classname: `meshsim.a<b>&"c"`, failType: "no-failed-requests", failText: "at canary.yaml:31:7"},
 			},
@@ -123,23 +149,26 @@ func TestWriteJUnit(t *testing.T) {
 			if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
 				t.Fatalf("unmarshal: %v\n%s", err, b.String())
 			}
-			failures, skipped := 0, 0
+			failures, skipped, errs := 0, 0, 0
 			for _, c := range tc.cases {
 				if c.failType != "" {
 					failures++
 				}
-				if c.skipped {
+				if c.skipped != "" {
 					skipped++
+				}
+				if c.errText != "" {
+					errs++
 				}
 			}
 			if len(doc.Suites) != 1 {
 				t.Fatalf("%d test suites, want 1", len(doc.Suites))
 			}
 			s := doc.Suites[0]
-			if doc.Tests != len(tc.cases) || doc.Failures != failures || s.Tests != len(tc.cases) || s.Failures != failures ||
-				s.Skipped != skipped || s.Errors != 0 {
-				t.Errorf("counts: testsuites tests=%d failures=%d, testsuite tests=%d failures=%d skipped=%d errors=%d; want tests=%d failures=%d skipped=%d",
-					doc.Tests, doc.Failures, s.Tests, s.Failures, s.Skipped, s.Errors, len(tc.cases), failures, skipped)
+			if doc.Tests != len(tc.cases) || doc.Failures != failures || doc.Errors != errs || doc.Skipped != skipped ||
+				s.Tests != len(tc.cases) || s.Failures != failures || s.Skipped != skipped || s.Errors != errs {
+				t.Errorf("counts: testsuites tests=%d failures=%d errors=%d skipped=%d, testsuite tests=%d failures=%d skipped=%d errors=%d; want tests=%d failures=%d skipped=%d errors=%d",
+					doc.Tests, doc.Failures, doc.Errors, doc.Skipped, s.Tests, s.Failures, s.Skipped, s.Errors, len(tc.cases), failures, skipped, errs)
 			}
 			if s.Name != tc.suite || s.Time != tc.time || s.Timestamp != "2026-05-04T09:59:59" {
 				t.Errorf("suite name %q time %q timestamp %q", s.Name, s.Time, s.Timestamp)
@@ -163,8 +192,11 @@ func TestWriteJUnit(t *testing.T) {
 						t.Errorf("case %q failure type %q message %q text %q; want type %q with %q", want.name, f.Type, f.Message, f.Text, want.failType, want.failText)
 					}
 				}
-				if (got.Skipped != nil) != want.skipped {
-					t.Errorf("case %q skipped = %v, want %v", want.name, got.Skipped != nil, want.skipped)
+				if (got.Skipped != nil) != (want.skipped != "") || (got.Skipped != nil && !strings.Contains(got.Skipped.Message, want.skipped)) {
+					t.Errorf("case %q skipped = %+v, want one with %q", want.name, got.Skipped, want.skipped)
+				}
+				if (got.Error != nil) != (want.errText != "") || (got.Error != nil && !strings.Contains(got.Error.Message+"\n"+got.Error.Text, want.errText)) {
+					t.Errorf("case %q error = %+v, want one with %q", want.name, got.Error, want.errText)
 				}
 			}
 			props := map[string]string{}
@@ -200,7 +232,7 @@ func TestWriteJUnitFailureList(t *testing.T) {
 	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	f := doc.Suites[0].Cases[0].Failure
+	f := doc.Suites[0].Cases[1].Failure
 	want := "step 1 version v1 off by 3 pp\nstep 2 version v2 off by 2 pp\nat s.yaml:3:5"
 	if f == nil || f.Message != "2 versions off" || f.Text != want {
 		t.Errorf("failure %+v, want message %q and text %q", f, "2 versions off", want)

@@ -67,14 +67,14 @@ func writeFile(dir, name string, data []byte) error {
 // The per-step table, shared by report.md and the terminal summary.
 var stepColumns = []string{
 	"Step", "Weights configured → observed (%)", "Max error (pp)", "Requests", "Failed",
-	"Errors by kind", "p50 ms", "p90 ms", "p99 ms", "Convergence ms", "Tasks",
+	"Errors by kind", "p50 ms", "p90 ms", "p99 ms", "Convergence ms", "Tasks", "Verdict",
 }
 
 // stepRow is the row of s in the per-step table.
 func stepRow(s StepReport) []string {
 	label := fmt.Sprintf("%d %s", s.Index, s.Name)
 	if !s.Reached {
-		return []string{label, weightsCell(s), "-", "-", "-", "-", "-", "-", "-", "not reached", "-"}
+		return []string{label, weightsCell(s), "-", "-", "-", "-", "-", "-", "-", "not reached", "-", stepVerdictText(s)}
 	}
 	maxErr := "-"
 	if s.Weighted && s.ShareRequests > 0 {
@@ -90,8 +90,21 @@ func stepRow(s StepReport) []string {
 		label, weightsCell(s), maxErr,
 		fmt.Sprint(s.Requests), fmt.Sprint(s.Failed), kindsText(s.ErrorsByKind),
 		lat(s.Latency.P50), lat(s.Latency.P90), lat(s.Latency.P99),
-		convergenceCell(s.Convergence), capacityCell(s),
+		convergenceCell(s.Convergence), capacityCell(s), stepVerdictText(s),
 	}
+}
+
+// stepVerdictText is a step's verdict with its reason: "PASS",
+// "INCONCLUSIVE: the load generator fell 1.8s behind schedule …".
+func stepVerdictText(s StepReport) string {
+	if s.Verdict == VerdictNotJudged {
+		return "not judged: " + orDash(s.VerdictReason)
+	}
+	text := verdictWord(s.Verdict)
+	if s.VerdictReason != "" {
+		text += ": " + s.VerdictReason
+	}
+	return text
 }
 
 // weightsCell lists each version's configured and observed share:
@@ -151,18 +164,22 @@ func assertionTitle(a AssertionResult) string {
 	}
 }
 
-// verdictLine is the one-line result: "PASS: all 3 assertions hold".
+// verdictLine is the one-line verdict: "PASS: all 3 assertions hold",
+// "FAIL: 1 of 3 assertions failed", "INCONCLUSIVE: …", "ERROR: …"; a
+// partial run adds " (partial run)".
 func verdictLine(r *Report) string {
 	failed := 0
 	for _, a := range r.Assertions {
-		if !a.Passed {
+		if a.outcome() == VerdictFail {
 			failed++
 		}
 	}
 	var line string
 	switch {
-	case failed > 0:
+	case r.Verdict == VerdictFail:
 		line = fmt.Sprintf("FAIL: %d of %d assertions failed", failed, len(r.Assertions))
+	case r.Verdict != VerdictPass:
+		line = verdictWord(r.Verdict) + ": " + orDash(r.VerdictReason)
 	case len(r.Assertions) == 0:
 		line = "PASS: the scenario has no assertions"
 	default:
@@ -172,6 +189,19 @@ func verdictLine(r *Report) string {
 		line += " (partial run)"
 	}
 	return line
+}
+
+// assertionMark is the mark of an assertion's verdict in report.md and
+// report.html.
+func assertionMark(a AssertionResult) string {
+	switch a.outcome() {
+	case VerdictFail:
+		return "❌ FAIL"
+	case VerdictInconclusive:
+		return "❔ INCONCLUSIVE"
+	default:
+		return "✅ PASS"
+	}
 }
 
 func loadText(r *Report) string {
@@ -225,11 +255,13 @@ func writeMarkdown(b *bytes.Buffer, r *Report) {
 		{"Started", timeText(info.Started)},
 		{"Ended", timeText(info.Ended)},
 		{"Wall time", info.WallTime.Round(time.Millisecond).String()},
+		{"Verdict", mdText(verdictWord(r.Verdict))},
 		{"Partial", partialText(info)},
 		{"Measured service", mdText(info.MeasuredService)},
 		{"Time scale", timeScaleText(info.TimeScale)},
 		{"Load", mdText(loadText(r))},
 		{"Requests", totalsText(r)},
+		{"Instrument", mdText(instrumentText(r.Instrument))},
 	}
 	if info.TornLines > 0 {
 		rows = append(rows, [2]string{"Torn lines skipped", fmt.Sprint(info.TornLines)})
@@ -244,7 +276,7 @@ func writeMarkdown(b *bytes.Buffer, r *Report) {
 	sep := make([]string, len(stepColumns))
 	for i := range sep {
 		sep[i] = "---"
-		if i >= 2 && i != 5 {
+		if i >= 2 && i != 5 && i != len(sep)-1 {
 			sep[i] = "---:"
 		}
 	}
@@ -297,17 +329,14 @@ func writeMarkdown(b *bytes.Buffer, r *Report) {
 	}
 
 	writeStreamsMarkdown(b, r)
+	writeInstrumentMarkdown(b, r)
 
 	fmt.Fprintf(b, "\n## Assertions\n\n")
 	if len(r.Assertions) == 0 {
 		fmt.Fprintf(b, "The scenario has no assertions.\n")
 	}
 	for _, a := range r.Assertions {
-		mark := "✅"
-		if !a.Passed {
-			mark = "❌"
-		}
-		fmt.Fprintf(b, "- %s **%s**", mark, mdText(assertionTitle(a)))
+		fmt.Fprintf(b, "- %s **%s**", assertionMark(a), mdText(assertionTitle(a)))
 		if a.Source != "" {
 			fmt.Fprintf(b, " (%s)", mdCode(a.Source))
 		}
@@ -329,7 +358,33 @@ func writeMarkdown(b *bytes.Buffer, r *Report) {
 		"so read it together with the error in pp. Shares count only requests scheduled after the step's "+
 		"weights were acknowledged by the proxies (convergence); the requests before that (excl.) still count "+
 		"for errors and latency. Latency runs from each request's scheduled send time (no coordinated "+
-		"omission) and includes failed requests.\n")
+		"omission) and includes failed requests. A step is INCONCLUSIVE when meshsim itself could not keep up: "+
+		"its load generator fell further behind schedule (p99 lag) or sent less of the offered rate than the "+
+		"Instrument limits allow; what happened in it may be the machine's doing, so no assertion judges it.\n")
+}
+
+// writeInstrumentMarkdown writes the Instrument section: how far the load
+// generator kept to its schedule in each step, and the host.
+func writeInstrumentMarkdown(b *bytes.Buffer, r *Report) {
+	if r.Instrument == nil {
+		return
+	}
+	fmt.Fprintf(b, "\n## Instrument\n\n%s.\n\n", mdText(instrumentText(r.Instrument)))
+	var rows [][]string
+	for _, s := range r.Steps {
+		if row, ok := instrumentRow(s, r.Instrument); ok {
+			rows = append(rows, row)
+		}
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(b, "No step had requests to measure the load generator by.\n")
+		return
+	}
+	mdRow(b, instrumentColumns)
+	mdRow(b, []string{"---", "---:", "---:", "---:", "---:", "---:", "---:", "---"})
+	for _, row := range rows {
+		mdRow(b, row)
+	}
 }
 
 func partialText(info RunInfo) string {

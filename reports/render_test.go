@@ -113,7 +113,7 @@ func TestWriteFiles(t *testing.T) {
 			t.Errorf("report.json does not survive a decode and encode:\n%s\nvs\n%s", data, again)
 		}
 		if len(back.Steps) != 3 || back.Steps[1].ShareRequests != 997 || back.Steps[1].Convergence.After != 25*time.Millisecond ||
-			back.Steps[1].ErrorsByKind["reset"] != 1 || back.Run.Totals.Failed != 2 || back.ExitCode() != 1 {
+			back.Steps[1].ErrorsByKind["reset"] != 1 || back.Run.Totals.Failed != 2 || back.Verdict != reports.VerdictFail {
 			t.Errorf("decoded report lost data: %+v", back)
 		}
 	})
@@ -129,14 +129,17 @@ func TestWriteFiles(t *testing.T) {
 			"**FAIL: 1 of 2 assertions failed**",
 			"| Run id | `run-1` |",
 			"| Measured service | movie |",
-			"\n| Step | Weights configured → observed (%) | Max error (pp) | Requests | Failed | Errors by kind | p50 ms | p90 ms | p99 ms | Convergence ms | Tasks |\n",
-			"\n| 0 baseline | v1 100 → 100.00 | 0.00 | 1000 | 0 | - | 1.00 | 1.00 | 1.00 | 0.00 | - |\n",
+			"\n| Step | Weights configured → observed (%) | Max error (pp) | Requests | Failed | Errors by kind | p50 ms | p90 ms | p99 ms | Convergence ms | Tasks | Verdict |\n",
+			"\n| 0 baseline | v1 100 → 100.00 | 0.00 | 1000 | 0 | - | 1.00 | 1.00 | 1.00 | 0.00 | - | PASS |\n",
 			"\n| 1 canary\\|10 | v1 90 → 89.57, v2 10 → 10.43 | 0.43 | 1002 | 2 | no-healthy-upstream 1, reset 1 |",
-			"| 25.00 (3 excl.) | - |\n",
-			"\n| 2 promote | v2 100 → - | - | - | - | - | - | - | - | not reached | - |\n",
+			"| 25.00 (3 excl.) | - | FAIL: failed no-failed-requests |\n",
+			"\n| 2 promote | v2 100 → - | - | - | - | - | - | - | - | not reached | - | not judged: not reached |\n",
+			"| Verdict | FAIL |",
+			"\n## Instrument\n\nload generator lag p99 0s (limit 250ms), sent 100.1% of the offered rate (limit 90%).\n",
+			"\n| 1 canary\\|10 | 0.00 | 0.00 | 0.00 | 100.2 | 100.2% | 0% of the limit | - |\n",
 			"### Split accuracy",
-			"- ✅ **weight-within 2 pp** (`canary.yaml:30:7`): every version within 2 pp",
-			"- ❌ **no-failed-requests** (`canary.yaml:31:7`): 2 of 2002 requests failed; step 1 \"canary\\|10\"",
+			"- ✅ PASS **weight-within 2 pp** (`canary.yaml:30:7`): every version within 2 pp",
+			"- ❌ FAIL **no-failed-requests** (`canary.yaml:31:7`): 2 of 2002 requests failed; step 1 \"canary\\|10\"",
 			"## How to read this",
 			"binomial",
 		} {

@@ -21,9 +21,17 @@ const ReportVersion = 1
 type Report struct {
 	// ReportVersion is ReportVersion at the time of writing.
 	ReportVersion int `json:"reportVersion"`
-	// Verdict is "pass" when every assertion holds and "fail" otherwise.
-	Verdict string  `json:"verdict"`
-	Run     RunInfo `json:"run"`
+	// Verdict is the run's verdict: VerdictPass, VerdictFail,
+	// VerdictInconclusive or VerdictError (see Verdict's constants);
+	// VerdictReason says why it is not a pass. Run.Partial says whether
+	// the run reached its end; a partial run is never a pass.
+	Verdict       string  `json:"verdict"`
+	VerdictReason string  `json:"verdictReason,omitempty"`
+	Run           RunInfo `json:"run"`
+	// Instrument is what meshsim measured of itself: the load generator's
+	// lag and rate, the host, and the limits within which a step is
+	// conclusive.
+	Instrument *Instrument `json:"instrument,omitempty"`
 	// Steps are the scenario's steps in order, including those the run never
 	// reached (Reached is false for them).
 	Steps []StepReport `json:"steps"`
@@ -105,6 +113,15 @@ type Totals struct {
 type StepReport struct {
 	Index int    `json:"index"`
 	Name  string `json:"name"`
+	// Verdict is the step's verdict: VerdictPass, VerdictFail (an
+	// assertion failed in it), VerdictInconclusive (the instrument
+	// saturated) or VerdictNotJudged (not reached, or no requests);
+	// VerdictReason says why when it is not a pass.
+	Verdict       string `json:"verdict"`
+	VerdictReason string `json:"verdictReason,omitempty"`
+	// Instrument is what the load generator achieved in the step; nil for
+	// a step without requests.
+	Instrument *StepInstrument `json:"instrument,omitempty"`
 	// Reached is false for a step the run never got to.
 	Reached bool      `json:"reached"`
 	Start   time.Time `json:"start,omitzero"`
@@ -242,7 +259,13 @@ type AssertionResult struct {
 	Kind   string  `json:"kind"`
 	Value  float64 `json:"value,omitempty"`
 	Source string  `json:"source,omitempty"`
-	Passed bool    `json:"passed"`
+	// Verdict is VerdictPass, VerdictFail, or VerdictInconclusive when
+	// nothing could be judged on a partial run or every step it could
+	// judge was inconclusive. Passed is Verdict != VerdictFail.
+	Verdict string `json:"verdict"`
+	Passed  bool   `json:"passed"`
+	// FailedSteps are the indexes of the steps a failure names.
+	FailedSteps []int `json:"failedSteps,omitempty"`
 	// Message says in one line what was found, naming the step and version
 	// that failed and the numbers.
 	Message string `json:"message"`
@@ -251,8 +274,9 @@ type AssertionResult struct {
 	Failures []string `json:"failures,omitempty"`
 }
 
-// Passed reports whether every assertion holds. A run without assertions
-// passes.
+// Passed reports whether no assertion failed. A run without assertions
+// passes. The verdict (Verdict) also weighs a partial run, a run that sent
+// nothing and the instrument.
 func (r *Report) Passed() bool {
 	for _, a := range r.Assertions {
 		if !a.Passed {
@@ -260,13 +284,4 @@ func (r *Report) Passed() bool {
 		}
 	}
 	return true
-}
-
-// ExitCode is the process exit code for the report: 0 when every assertion
-// holds, 1 when one fails.
-func (r *Report) ExitCode() int {
-	if r.Passed() {
-		return 0
-	}
-	return 1
 }

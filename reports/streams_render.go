@@ -33,11 +33,18 @@ func judgeNoMessageLost(r *Report) verdictBuilder {
 			continue
 		}
 		inSteps += s.Streams.Lost
-		v.failures = append(v.failures, fmt.Sprintf("%s: %d messages lost (%s) after %d breaks (%s)",
+		if v.skipInconclusive(s) {
+			continue
+		}
+		v.fail(s, fmt.Sprintf("%s: %d messages lost (%s) after %d breaks (%s)",
 			stepLabel(s), s.Streams.Lost, lostByVersion(s.Streams.Versions), s.Streams.Broken, kindsText(s.Streams.BreaksByKind)))
 	}
 	if inSteps < t.Lost {
 		v.failures = append(v.failures, fmt.Sprintf("%d messages lost outside any step", t.Lost-inSteps))
+	}
+	if len(v.failures) == 0 {
+		v.judged = 0 // every loss was in an inconclusive step
+		return v
 	}
 	v.failures[0] = fmt.Sprintf("%d messages lost; %s", t.Lost, v.failures[0])
 	return v
@@ -62,14 +69,14 @@ func judgeStreamsResumedWithin(r *Report, limit time.Duration) verdictBuilder {
 	for _, s := range r.Steps {
 		// A stream may break in one step and resume in the next: judge
 		// every step with resumptions.
-		if s.Streams == nil || (s.Streams.Broken == 0 && s.Streams.Reconnect.Count == 0) {
+		if s.Streams == nil || (s.Streams.Broken == 0 && s.Streams.Reconnect.Count == 0) || v.skipInconclusive(s) {
 			continue
 		}
 		v.judged++
 		rc := s.Streams.Reconnect
 		worst = max(worst, rc.Max)
 		if rc.Count > 0 && rc.Max > limit {
-			v.failures = append(v.failures, fmt.Sprintf("%s: the slowest of %d resumptions took %s ms (p50 %s, p99 %s), more than %s ms",
+			v.fail(s, fmt.Sprintf("%s: the slowest of %d resumptions took %s ms (p50 %s, p99 %s), more than %s ms",
 				stepLabel(s), rc.Count, ms(rc.Max), ms(rc.P50), ms(rc.P99), ms(limit)))
 		}
 	}

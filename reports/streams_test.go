@@ -64,7 +64,9 @@ func rolloutStreams(asserts ...rundir.Assertion) *rundir.Run {
 		obs[i].Kind = rundir.KindGRPCUnary
 		obs[i].Status, obs[i].GRPCCode = 0, "OK"
 	}
-	return newRun(steps, append(obs, e.obs...), nil, asserts...)
+	run := newRun(steps, append(obs, e.obs...), nil, asserts...)
+	run.Meta.Load.Rate = 10 // what the steps sent
+	return run
 }
 
 func TestAnalyzeStreams(t *testing.T) {
@@ -138,7 +140,7 @@ func TestStreamAssertions(t *testing.T) {
 				"not judged: 1 break(s) less than 1000.00 ms before the run ended"}},
 		{"a break never resumed", rolloutStreams(), rundir.Assertion{Kind: "streams-resumed-within", Value: 3 * second}, false,
 			[]string{"stream s5 broke (reset, version v1) in step 1 and never resumed"}},
-		{"no streams to judge", newRun([]rundir.Step{step(0, "only", 0, time.Second, nil)}, nil, nil),
+		{"no streams to judge", newRun([]rundir.Step{step(0, "only", 0, time.Second, nil)}, served(0, at(0), 10*time.Millisecond, map[string]int{"v1": 100}), nil),
 			rundir.Assertion{Kind: "no-message-lost"}, false, []string{"cannot judge: the run recorded no stream events"}},
 	}
 	// A run whose streams never broke passes both.

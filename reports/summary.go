@@ -9,8 +9,9 @@ import (
 )
 
 // WriteSummary writes the terminal summary of r to w: the run in two lines,
-// the per-step table of report.md as aligned plain text, one line per
-// assertion and a final PASS or FAIL line. Write errors are ignored, as for
+// the per-step table of report.md as aligned plain text, the instrument,
+// one line per assertion and a final verdict line (PASS, FAIL,
+// INCONCLUSIVE or ERROR). Write errors are ignored, as for
 // any output to a terminal.
 func WriteSummary(w io.Writer, r *Report) {
 	info := r.Run
@@ -37,6 +38,12 @@ func WriteSummary(w io.Writer, r *Report) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	fmt.Fprintf(w, "instrument: %s\n", instrumentText(r.Instrument))
+	for _, s := range r.Steps {
+		if s.Verdict == VerdictInconclusive {
+			fmt.Fprintf(w, "  INCONCLUSIVE %s: %s\n", stepLabel(s), s.VerdictReason)
+		}
+	}
 	writeStreamsSummary(w, r)
 	if info.TimeScale > 1 {
 		fmt.Fprintf(w, "time scale %s\n", timeScaleText(info.TimeScale))
@@ -52,11 +59,7 @@ func WriteSummary(w io.Writer, r *Report) {
 	}
 
 	for _, a := range r.Assertions {
-		mark := "PASS"
-		if !a.Passed {
-			mark = "FAIL"
-		}
-		line := mark + "  " + assertionTitle(a)
+		line := verdictWord(a.outcome()) + "  " + assertionTitle(a)
 		if a.Source != "" {
 			line += " (" + a.Source + ")"
 		}

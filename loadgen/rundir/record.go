@@ -196,6 +196,19 @@ type Meta struct {
 	Assertions []Assertion `json:"assertions"`
 	// Load describes the offered load.
 	Load Load `json:"load"`
+	// Instrument is the limits within which the instrument (the load
+	// generator) is trusted; nil for the defaults of package reports.
+	Instrument *InstrumentLimits `json:"instrument,omitempty"`
+}
+
+// InstrumentLimits are the limits of a conclusive step: a step whose load
+// generator fell further behind its schedule (p99 of sent − scheduled)
+// than MaxLag, or sent less than MinAchieved of the offered rate, measured
+// the machine rather than the rollout and is inconclusive. Zero fields
+// take the defaults.
+type InstrumentLimits struct {
+	MaxLag      time.Duration `json:"maxLagNs,omitempty"`
+	MinAchieved float64       `json:"minAchieved,omitempty"`
 }
 
 // Step is one scenario step as planned, and when it really ran.
