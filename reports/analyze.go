@@ -141,7 +141,7 @@ func Analyze(run *rundir.Run) *Report {
 		r.TaskStops, r.UnexplainedFailures = taskStops(service, end, run.Observations, run.Events)
 	}
 
-	analyzeInstrument(r, meta, byStep, requests)
+	analyzeInstrument(r, meta, byStep, requests, run.Instrument)
 	classifySteps(r)
 	errReason := errorReason(r)
 	for _, a := range meta.Assertions {

@@ -13,7 +13,7 @@ import (
 // or sent less of the offered rate, measured the machine rather than the
 // rollout, and is inconclusive.
 const (
-	DefaultMaxLag      = 250 * time.Millisecond
+	DefaultMaxLag      = 500 * time.Millisecond
 	DefaultMinAchieved = 0.9
 )
 
@@ -65,17 +65,22 @@ type StepInstrument struct {
 	// Host figures during the step, recorded by the instrument's sampler
 	// (zero when the run directory has none): meshsim's CPU in cores
 	// (average, peak), the host's load average and CPU steal (peak,
-	// percent), and the sidecars' queueing (peak requests waiting for a
-	// worker, peak in flight).
+	// percent), and the sidecars' queueing (peak requests waiting for the
+	// upstream's response headers, peak in flight).
 	CPU             float64 `json:"cpuCores,omitempty"`
 	CPUMax          float64 `json:"cpuCoresMax,omitempty"`
 	LoadAvg         float64 `json:"loadAvgMax,omitempty"`
 	Steal           float64 `json:"stealPctMax,omitempty"`
-	SidecarQueued   int     `json:"sidecarQueuedMax,omitempty"`
-	SidecarInFlight int     `json:"sidecarInFlightMax,omitempty"`
+	SidecarQueued   int64   `json:"sidecarQueuedMax,omitempty"`
+	SidecarInFlight int64   `json:"sidecarInFlightMax,omitempty"`
+	// Overdue is the most the load generator's next send was overdue when
+	// it was sampled, and Backlog the most requests due and not sent: the
+	// lag of requests that have no observation yet.
+	Overdue time.Duration `json:"overdueMaxNs,omitempty"`
+	Backlog uint64        `json:"backlogMax,omitempty"`
 	// Saturated says why the instrument could not be trusted in the step
 	// ("the load generator fell 1.8 s behind schedule (p99 lag, limit
-	// 250 ms); the host's load average was 14 on 2 cores"); empty when it
+	// 500 ms); the host's load average was 14 on 2 cores"); empty when it
 	// kept up. A saturated step is inconclusive.
 	Saturated string `json:"saturated,omitempty"`
 }
@@ -98,10 +103,12 @@ func instrumentLimits(meta rundir.Meta) (maxLag time.Duration, minAchieved float
 // analyzeInstrument measures the load generator of each reached step from
 // its requests and marks the steps whose instrument saturated. obs are the
 // requests of each step, in r.Steps' order; all are the run's requests.
-func analyzeInstrument(r *Report, meta rundir.Meta, obs [][]*rundir.Observation, all []*rundir.Observation) {
+func analyzeInstrument(r *Report, meta rundir.Meta, obs [][]*rundir.Observation, all []*rundir.Observation, samples []rundir.InstrumentSample) {
 	maxLag, minAchieved := instrumentLimits(meta)
 	in := &Instrument{MaxLag: maxLag, MinAchieved: minAchieved, Requests: len(all)}
 	offered := meta.Load.Rate
+	sampled, run := sampleFigures(samples)
+	run.fillRun(in)
 	runLag := newLatencyRecorder()
 	for _, o := range all {
 		runLag.record(o.Sent.Sub(o.Scheduled))
@@ -137,15 +144,24 @@ func analyzeInstrument(r *Report, meta rundir.Meta, obs [][]*rundir.Observation,
 				si.Achieved = si.SentRate / offered
 			}
 		}
+		h := sampled[s.Index]
+		if h != nil {
+			h.fill(si)
+		}
 		var why []string
 		if si.LagP99 > maxLag {
 			why = append(why, fmt.Sprintf("the load generator fell %s behind schedule (p99 lag; limit %s)", durationText(si.LagP99), durationText(maxLag)))
+		} else if si.Overdue > maxLag {
+			why = append(why, fmt.Sprintf("the load generator's next request was %s overdue, %d requests behind (limit %s)", durationText(si.Overdue), si.Backlog, durationText(maxLag)))
 		}
 		if si.RateJudged && si.Achieved < minAchieved {
 			why = append(why, fmt.Sprintf("it sent %s req/s of the %s offered (%s; limit %s)",
 				num(roundTo(si.SentRate, 1)), num(roundTo(offered, 1)), pct(si.Achieved), pct(minAchieved)))
 		}
 		if len(why) > 0 {
+			if h != nil && h.load1 > 0 && h.cpus > 0 {
+				why = append(why, fmt.Sprintf("the host's load average was %s on %d cores", num(roundTo(h.load1, 1)), h.cpus))
+			}
 			si.Saturated = strings.Join(why, "; ")
 		}
 		s.Instrument = si
@@ -154,6 +170,83 @@ func analyzeInstrument(r *Report, meta rundir.Meta, obs [][]*rundir.Observation,
 		}
 	}
 	r.Instrument = in
+}
+
+// figures aggregates the instrument samples of one step (or of the run).
+type figures struct {
+	cpus            int
+	cpuTime         time.Duration // process CPU over cpuInterval
+	cpuInterval     time.Duration
+	cpuMax          float64 // cores, the busiest interval
+	load1, steal    float64 // peaks; steal as a share
+	queued, inFlght int64
+	overdue         time.Duration
+	backlog         uint64
+}
+
+// sampleFigures aggregates instrument.jsonl by step index, and over the
+// whole run.
+func sampleFigures(samples []rundir.InstrumentSample) (byStep map[int]*figures, run *figures) {
+	byStep = map[int]*figures{}
+	run = &figures{}
+	for _, smp := range samples {
+		f := byStep[smp.Step]
+		if f == nil {
+			f = &figures{}
+			byStep[smp.Step] = f
+		}
+		for _, g := range []*figures{f, run} {
+			g.add(smp)
+		}
+	}
+	return byStep, run
+}
+
+func (f *figures) add(s rundir.InstrumentSample) {
+	switch s.Kind {
+	case rundir.SampleHost:
+		f.cpus = max(f.cpus, s.CPUs)
+		if s.ProcessCPU != nil && s.Interval > 0 {
+			f.cpuTime += *s.ProcessCPU
+			f.cpuInterval += s.Interval
+			f.cpuMax = max(f.cpuMax, float64(*s.ProcessCPU)/float64(s.Interval))
+		}
+		if s.Load1 != nil {
+			f.load1 = max(f.load1, *s.Load1)
+		}
+		if s.StealShare != nil {
+			f.steal = max(f.steal, *s.StealShare)
+		}
+	case rundir.SampleLoadgen:
+		if s.Generator != rundir.GeneratorChat {
+			f.overdue = max(f.overdue, s.Lag)
+			if s.Due > s.Sent {
+				f.backlog = max(f.backlog, s.Due-s.Sent)
+			}
+		}
+	case rundir.SampleSidecar:
+		f.queued = max(f.queued, s.PeakWaiting, s.Waiting)
+		f.inFlght = max(f.inFlght, s.PeakInFlight, s.InFlight)
+	}
+}
+
+func (f *figures) cpu() float64 {
+	if f.cpuInterval <= 0 {
+		return 0
+	}
+	return float64(f.cpuTime) / float64(f.cpuInterval)
+}
+
+func (f *figures) fill(si *StepInstrument) {
+	si.CPU, si.CPUMax = f.cpu(), f.cpuMax
+	si.LoadAvg, si.Steal = f.load1, 100*f.steal
+	si.SidecarQueued, si.SidecarInFlight = f.queued, f.inFlght
+	si.Overdue, si.Backlog = f.overdue, f.backlog
+}
+
+func (f *figures) fillRun(in *Instrument) {
+	in.Cores, in.CPU, in.CPUMax = f.cpus, f.cpu(), f.cpuMax
+	in.LoadAvg, in.Steal = f.load1, 100*f.steal
 }
 
 // durationText is d rounded for people: "1.8s", "240ms".
@@ -169,7 +262,7 @@ func durationText(d time.Duration) string {
 }
 
 // instrumentText is the run's instrument in one line, for the summary and
-// the run tables: "load generator lag p99 3ms (limit 250ms), sent 99.8% of
+// the run tables: "load generator lag p99 3ms (limit 500ms), sent 99.8% of
 // the offered rate (limit 90%)".
 func instrumentText(in *Instrument) string {
 	if in == nil {
@@ -201,7 +294,8 @@ func instrumentText(in *Instrument) string {
 
 // The per-step instrument table, shared by report.md, report.html and
 // the terminal summary.
-var instrumentColumns = []string{"Step", "Lag p50 ms", "Lag p99 ms", "Lag max ms", "Sent req/s", "Achieved", "Headroom", "Saturated"}
+var instrumentColumns = []string{"Step", "Lag p50 ms", "Lag p99 ms", "Lag max ms", "Sent req/s", "Achieved", "Headroom",
+	"meshsim CPU", "Host load", "Sidecar queue", "Saturated"}
 
 // instrumentRow is the row of s in the instrument table; ok is false for
 // a step without figures.
@@ -217,7 +311,8 @@ func instrumentRow(s StepReport, in *Instrument) (row []string, ok bool) {
 	return []string{
 		fmt.Sprintf("%d %s", s.Index, s.Name),
 		ms(si.LagP50), ms(si.LagP99), ms(si.LagMax),
-		num(roundTo(si.SentRate, 1)), achieved, headroomText(si, in), orDash(si.Saturated),
+		num(roundTo(si.SentRate, 1)), achieved, headroomText(si, in),
+		cpuCell(si, in), hostCell(si, in), queueCell(si), orDash(si.Saturated),
 	}, true
 }
 
@@ -233,4 +328,40 @@ func headroomText(si *StepInstrument, in *Instrument) string {
 		used = max(used, (1-si.Achieved)/(1-in.MinAchieved))
 	}
 	return pct(roundTo(max(used, 0), 2)) + " of the limit"
+}
+
+// cpuCell is meshsim's CPU use in a step: "1.42 of 2 cores (peak 1.9)".
+func cpuCell(si *StepInstrument, in *Instrument) string {
+	if si.CPU <= 0 {
+		return "-"
+	}
+	text := num(roundTo(si.CPU, 2))
+	if in != nil && in.Cores > 0 {
+		text += fmt.Sprintf(" of %d cores", in.Cores)
+	}
+	return text + fmt.Sprintf(" (peak %s)", num(roundTo(si.CPUMax, 2)))
+}
+
+// hostCell is the host's load in a step: "load 14.2, steal 0.3%".
+func hostCell(si *StepInstrument, in *Instrument) string {
+	var parts []string
+	if si.LoadAvg > 0 {
+		parts = append(parts, "load "+num(roundTo(si.LoadAvg, 1)))
+	}
+	if si.Steal > 0 {
+		parts = append(parts, "steal "+num(roundTo(si.Steal, 1))+"%")
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// queueCell is the sidecars' peak queueing in a step: "38 waiting, 41 in
+// flight".
+func queueCell(si *StepInstrument) string {
+	if si.SidecarQueued == 0 && si.SidecarInFlight == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d waiting, %d in flight", si.SidecarQueued, si.SidecarInFlight)
 }

@@ -381,7 +381,7 @@ func writeInstrumentMarkdown(b *bytes.Buffer, r *Report) {
 		return
 	}
 	mdRow(b, instrumentColumns)
-	mdRow(b, []string{"---", "---:", "---:", "---:", "---:", "---:", "---:", "---"})
+	mdRow(b, []string{"---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---", "---", "---"})
 	for _, row := range rows {
 		mdRow(b, row)
 	}
