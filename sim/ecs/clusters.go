@@ -20,6 +20,9 @@ func (f *Fake) createCluster(region string, in *createClusterInput) (any, error)
 	if !nameRE.MatchString(in.ClusterName) {
 		return nil, invalidParameter("Cluster name can have up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens.")
 	}
+	if err := checkTags(in.Tags); err != nil {
+		return nil, invalidParameter("%s", err.Error())
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	arn := clusterARN(region, in.ClusterName)

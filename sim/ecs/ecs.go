@@ -16,10 +16,14 @@ package ecs
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ecs/schemas"
+	smithy "github.com/aws/smithy-go"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
 	"github.com/meshsim/meshsim/sim/contract"
@@ -170,27 +174,26 @@ func New(opts Options) *Fake {
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.runCtx, f.stopRuns = context.WithCancel(context.Background())
 	f.ops = map[string]opFunc{
-		"CreateCluster":          op(f.createCluster),
-		"DescribeClusters":       op(f.describeClusters),
-		"ListClusters":           op(f.listClusters),
-		"DeleteCluster":          op(f.deleteCluster),
-		"RegisterTaskDefinition": op(f.registerTaskDefinition),
-		"DescribeTaskDefinition": op(f.describeTaskDefinition),
-		"CreateService":          op(f.createService),
-		"UpdateService":          op(f.updateService),
-		"DescribeServices":       op(f.describeServices),
-		"ListServices":           op(f.listServices),
-		"DeleteService":          op(f.deleteService),
-		"ListTasks":              op(f.listTasks),
-		"DescribeTasks":          op(f.describeTasks),
-		"StopTask":               op(f.stopTask),
-		// Service deployments and revisions.
-		"ListServiceDeployments":     op(f.listServiceDeployments),
-		"DescribeServiceDeployments": op(f.describeServiceDeployments),
-		"DescribeServiceRevisions":   op(f.describeServiceRevisions),
-		"StopServiceDeployment":      op(f.stopServiceDeployment),
-		"ContinueServiceDeployment":  op(f.continueServiceDeployment),
-		"ListServicesByNamespace":    op(f.listServicesByNamespace),
+		"CreateCluster":              op(f, schemas.CreateClusterRequest, f.createCluster),
+		"DescribeClusters":           op(f, schemas.DescribeClustersRequest, f.describeClusters),
+		"ListClusters":               op(f, schemas.ListClustersRequest, f.listClusters),
+		"DeleteCluster":              op(f, schemas.DeleteClusterRequest, f.deleteCluster),
+		"RegisterTaskDefinition":     op(f, schemas.RegisterTaskDefinitionRequest, f.registerTaskDefinition),
+		"DescribeTaskDefinition":     op(f, schemas.DescribeTaskDefinitionRequest, f.describeTaskDefinition),
+		"CreateService":              op(f, schemas.CreateServiceRequest, f.createService),
+		"UpdateService":              op(f, schemas.UpdateServiceRequest, f.updateService),
+		"DescribeServices":           op(f, schemas.DescribeServicesRequest, f.describeServices),
+		"ListServices":               op(f, schemas.ListServicesRequest, f.listServices),
+		"DeleteService":              op(f, schemas.DeleteServiceRequest, f.deleteService),
+		"ListTasks":                  op(f, schemas.ListTasksRequest, f.listTasks),
+		"DescribeTasks":              op(f, schemas.DescribeTasksRequest, f.describeTasks),
+		"StopTask":                   op(f, schemas.StopTaskRequest, f.stopTask),
+		"ListServiceDeployments":     op(f, schemas.ListServiceDeploymentsRequest, f.listServiceDeployments),
+		"DescribeServiceDeployments": op(f, schemas.DescribeServiceDeploymentsRequest, f.describeServiceDeployments),
+		"DescribeServiceRevisions":   op(f, schemas.DescribeServiceRevisionsRequest, f.describeServiceRevisions),
+		"StopServiceDeployment":      op(f, schemas.StopServiceDeploymentRequest, f.stopServiceDeployment),
+		"ContinueServiceDeployment":  op(f, schemas.ContinueServiceDeploymentRequest, f.continueServiceDeployment),
+		"ListServicesByNamespace":    op(f, schemas.ListServicesByNamespaceRequest, f.listServicesByNamespace),
 	}
 	loopCtx, stop := context.WithCancel(context.Background())
 	f.stopLoop = stop
@@ -229,18 +232,32 @@ func (f *Fake) Close() error {
 	return nil
 }
 
-// opFunc serves one operation: it decodes the request and returns the
-// response body or an error.
-type opFunc func(region string, r *http.Request) (any, error)
+// opFunc serves operation name: it checks and decodes the request and
+// returns the response body or an error.
+type opFunc func(name, region string, r *http.Request) (any, error)
 
-// op adapts a typed operation to an opFunc.
-func op[In any](fn func(region string, in *In) (any, error)) opFunc {
-	return func(region string, r *http.Request) (any, error) {
-		var in In
-		if err := awsproto.Decode(r, &in, "SerializationException"); err != nil {
+// op adapts a typed operation whose input shape is schema to an opFunc.
+// The request is checked against schema first (see checkRequest); once
+// the operation succeeds, the members it ignored are reported.
+func op[In any](f *Fake, schema *smithy.Schema, fn func(region string, in *In) (any, error)) opFunc {
+	return func(name, region string, r *http.Request) (any, error) {
+		code := codeInvalidParameter
+		if strings.HasSuffix(name, "TaskDefinition") {
+			code = codeClient // as ECS answers malformed task definitions
+		}
+		req, err := checkRequest(r, schema, honoured[name], code)
+		if err != nil {
 			return nil, err
 		}
-		return fn(region, &in)
+		var in In
+		if err := json.Unmarshal(req.body, &in); err != nil {
+			return nil, awsproto.Errorf(http.StatusBadRequest, code, "%s: %v", name, err)
+		}
+		out, err := fn(region, &in)
+		if err == nil {
+			f.reportIgnored(name, req)
+		}
+		return out, err
 	}
 }
 
@@ -262,7 +279,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"meshsim's ECS does not implement %s", name), "message", "ServerException")
 		return
 	}
-	out, err := fn(awsproto.Region(r), r)
+	out, err := fn(name, awsproto.Region(r), r)
 	if err != nil {
 		awsproto.WriteJSON11Error(w, err, "message", "ServerException")
 		return

@@ -21,6 +21,9 @@ func (f *Fake) createService(region string, in *createServiceInput) (any, error)
 	if in.DesiredCount == nil {
 		return nil, invalidParameter("desiredCount is required for a REPLICA service.")
 	}
+	if err := checkTags(in.Tags); err != nil {
+		return nil, invalidParameter("%s", err.Error())
+	}
 	if err := checkDesiredCount(*in.DesiredCount); err != nil {
 		return nil, err
 	}

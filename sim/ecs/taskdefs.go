@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -9,35 +10,8 @@ import (
 )
 
 func (f *Fake) registerTaskDefinition(region string, in *registerTaskDefinitionInput) (any, error) {
-	if !nameRE.MatchString(in.Family) {
-		return nil, clientError("Family can have up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens.")
-	}
-	if len(in.ContainerDefinitions) == 0 {
-		return nil, clientError("Container list cannot be empty.")
-	}
-	names := map[string]bool{}
-	essential := false
-	for _, c := range in.ContainerDefinitions {
-		switch {
-		case c.Name == "":
-			return nil, clientError("Container.name should not be null or empty.")
-		case c.Image == "":
-			return nil, clientError("Container.image should not be null or empty.")
-		case names[c.Name]:
-			return nil, clientError("Container names must be unique within a task definition: %q appears twice.", c.Name)
-		case c.HealthCheck != nil && len(c.HealthCheck.Command) == 0:
-			return nil, clientError("Container %q: healthCheck.command should not be null or empty.", c.Name)
-		}
-		for _, p := range c.PortMappings {
-			if p.ContainerPort == nil || *p.ContainerPort < 1 || *p.ContainerPort > 65535 {
-				return nil, clientError("Container %q: portMappings need a containerPort between 1 and 65535.", c.Name)
-			}
-		}
-		names[c.Name] = true
-		essential = essential || c.essential()
-	}
-	if !essential {
-		return nil, clientError("Task definition must have at least one essential container.")
+	if err := in.validate(); err != nil {
+		return nil, err
 	}
 
 	f.mu.Lock()
@@ -112,4 +86,58 @@ func (f *Fake) taskDefinition(region, ref string) *taskDef {
 		return nil
 	}
 	return fam.revisions[rev-1]
+}
+
+// validate checks a task definition as ECS does.
+func (in *registerTaskDefinitionInput) validate() error {
+	if !nameRE.MatchString(in.Family) {
+		return clientError("Family can have up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens.")
+	}
+	if n := len(in.ContainerDefinitions); n == 0 {
+		return clientError("Container list cannot be empty.")
+	} else if n > maxContainers {
+		return clientError("containerDefinitions: a task definition can have at most %d containers, not %d.", maxContainers, n)
+	}
+	if b, _ := json.Marshal(in.raw); len(b) > maxTaskDefinitionLen {
+		return clientError("The task definition is %d bytes; Amazon ECS takes at most %d.", len(b), maxTaskDefinitionLen)
+	}
+	if err := checkTags(in.raw["tags"]); err != nil {
+		return clientError("%s", err.Error())
+	}
+	names := map[string]bool{}
+	essential := false
+	for i, c := range in.ContainerDefinitions {
+		if err := c.validate(i, names); err != nil {
+			return err
+		}
+		names[c.Name] = true
+		essential = essential || c.essential()
+	}
+	if !essential {
+		return clientError("Task definition must have at least one essential container.")
+	}
+	return nil
+}
+
+// validate checks containerDefinitions[i] as ECS does; names are the
+// names of the containers before it.
+func (c *containerDefinition) validate(i int, names map[string]bool) error {
+	switch {
+	case c.Name == "":
+		return clientError("Container.name should not be null or empty.")
+	case !containerNameRE.MatchString(c.Name):
+		return clientError("containerDefinitions[%d].name: a container name can have up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens.", i)
+	case c.Image == "":
+		return clientError("Container.image should not be null or empty.")
+	case names[c.Name]:
+		return clientError("Container names must be unique within a task definition: %q appears twice.", c.Name)
+	case c.HealthCheck != nil && len(c.HealthCheck.Command) == 0:
+		return clientError("Container %q: healthCheck.command should not be null or empty.", c.Name)
+	}
+	for _, p := range c.PortMappings {
+		if p.ContainerPort == nil || *p.ContainerPort < 1 || *p.ContainerPort > 65535 {
+			return clientError("Container %q: portMappings need a containerPort between 1 and 65535.", c.Name)
+		}
+	}
+	return nil
 }
