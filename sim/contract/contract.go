@@ -164,6 +164,11 @@ const (
 	// EventGap stands for the events a slow reader of the bus lost (Detail:
 	// DetailFrom, DetailTo, DetailLost).
 	EventGap EventType = "events.gap"
+	// EventRequestIgnored names the members of a successful API request
+	// that the fake accepted without acting on them (DetailIgnored) and
+	// those the API does not have (DetailUnknown), for operation
+	// DetailOperation; its Resource names what the request made or changed.
+	EventRequestIgnored EventType = "request.ignored"
 )
 
 // Keys of an event's Detail.
@@ -192,4 +197,7 @@ const (
 	DetailFailedTasks       = "failedTasks"
 	DetailAction            = "action"
 	DetailLost              = "lost"
+	DetailOperation         = "operation"
+	DetailIgnored           = "ignored" // member paths, comma-separated
+	DetailUnknown           = "unknown" // member paths, comma-separated
 )

@@ -15,6 +15,7 @@ import (
 	smithy "github.com/aws/smithy-go"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // This file checks requests against the ECS API model before an operation
@@ -22,7 +23,7 @@ import (
 // Smithy schemas aws-sdk-go-v2 ships), so that nothing the fake stores and
 // echoes can break a client's deserializer. Members the model does not
 // have are dropped; members the fake does not act on are accepted, as ECS
-// accepts them, and reported in an "request.ignored" event.
+// accepts them, and reported in a request.ignored event.
 
 // maxBody is the largest request body the fake reads.
 const maxBody = 16 << 20
@@ -298,12 +299,12 @@ func (f *Fake) reportIgnored(op string, req *request) {
 		return
 	}
 	resource := resourceName(op, req.body)
-	detail := map[string]string{"operation": op}
+	detail := map[string]string{contract.DetailOperation: op}
 	if len(req.ignored) > 0 {
-		detail["ignored"] = strings.Join(req.ignored, ",")
+		detail[contract.DetailIgnored] = strings.Join(req.ignored, ",")
 	}
 	if len(req.unknown) > 0 {
-		detail["unknown"] = strings.Join(req.unknown, ",")
+		detail[contract.DetailUnknown] = strings.Join(req.unknown, ",")
 	}
-	f.emit("request.ignored", resource, detail)
+	f.emit(contract.EventRequestIgnored, resource, detail)
 }
