@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,10 @@ type Instrument struct {
 	CPUMax  float64 `json:"cpuCoresMax,omitempty"`
 	LoadAvg float64 `json:"loadAvgMax,omitempty"`
 	Steal   float64 `json:"stealPctMax,omitempty"`
+	// Unreadable says, for each host figure that could not be read on
+	// this system, why ("CPU steal not readable: …"); such a figure is
+	// zero above, which does not mean none.
+	Unreadable []string `json:"unreadable,omitempty"`
 	// Requests counts the requests the figures above are measured from.
 	Requests int `json:"requests"`
 	// Inconclusive counts the judged steps whose instrument saturated.
@@ -78,6 +83,9 @@ type StepInstrument struct {
 	// lag of requests that have no observation yet.
 	Overdue time.Duration `json:"overdueMaxNs,omitempty"`
 	Backlog uint64        `json:"backlogMax,omitempty"`
+	// StreamLag is the latest a long-lived stream's message went out after
+	// it fell due (Chat streams send one every stream interval).
+	StreamLag time.Duration `json:"streamLagMaxNs,omitempty"`
 	// Saturated says why the instrument could not be trusted in the step
 	// ("the load generator fell 1.8 s behind schedule (p99 lag, limit
 	// 500 ms); the host's load average was 14 on 2 cores"); empty when it
@@ -154,9 +162,12 @@ func analyzeInstrument(r *Report, meta rundir.Meta, obs [][]*rundir.Observation,
 		} else if si.Overdue > maxLag {
 			why = append(why, fmt.Sprintf("the load generator's next request was %s overdue, %d requests behind (limit %s)", durationText(si.Overdue), si.Backlog, durationText(maxLag)))
 		}
+		if si.StreamLag > maxLag {
+			why = append(why, fmt.Sprintf("the streams' messages went out up to %s late (limit %s)", durationText(si.StreamLag), durationText(maxLag)))
+		}
 		if si.RateJudged && si.Achieved < minAchieved {
 			why = append(why, fmt.Sprintf("it sent %s req/s of the %s offered (%s; limit %s)",
-				num(roundTo(si.SentRate, 1)), num(roundTo(offered, 1)), pct(si.Achieved), pct(minAchieved)))
+				num(roundTo(si.SentRate, 1)), num(roundTo(offered, 1)), pct(roundTo(si.Achieved, 3)), pct(minAchieved)))
 		}
 		if len(why) > 0 {
 			if h != nil && h.load1 > 0 && h.cpus > 0 {
@@ -181,6 +192,8 @@ type figures struct {
 	load1, steal    float64 // peaks; steal as a share
 	queued, inFlght int64
 	overdue         time.Duration
+	streamLag       time.Duration
+	unreadable      []string
 	backlog         uint64
 }
 
@@ -217,8 +230,15 @@ func (f *figures) add(s rundir.InstrumentSample) {
 		if s.StealShare != nil {
 			f.steal = max(f.steal, *s.StealShare)
 		}
+		for _, why := range s.Unreadable {
+			if !slices.Contains(f.unreadable, why) {
+				f.unreadable = append(f.unreadable, why)
+			}
+		}
 	case rundir.SampleLoadgen:
-		if s.Generator != rundir.GeneratorChat {
+		if s.Generator == rundir.GeneratorChat {
+			f.streamLag = max(f.streamLag, s.MaxLag)
+		} else {
 			f.overdue = max(f.overdue, s.Lag)
 			if s.Due > s.Sent {
 				f.backlog = max(f.backlog, s.Due-s.Sent)
@@ -241,12 +261,13 @@ func (f *figures) fill(si *StepInstrument) {
 	si.CPU, si.CPUMax = f.cpu(), f.cpuMax
 	si.LoadAvg, si.Steal = f.load1, 100*f.steal
 	si.SidecarQueued, si.SidecarInFlight = f.queued, f.inFlght
-	si.Overdue, si.Backlog = f.overdue, f.backlog
+	si.Overdue, si.Backlog, si.StreamLag = f.overdue, f.backlog, f.streamLag
 }
 
 func (f *figures) fillRun(in *Instrument) {
 	in.Cores, in.CPU, in.CPUMax = f.cpus, f.cpu(), f.cpuMax
 	in.LoadAvg, in.Steal = f.load1, 100*f.steal
+	in.Unreadable = f.unreadable
 }
 
 // durationText is d rounded for people: "1.8s", "240ms".
@@ -285,6 +306,10 @@ func instrumentText(in *Instrument) string {
 	}
 	if in.Steal > 0 {
 		text += fmt.Sprintf(", steal up to %s%%", num(roundTo(in.Steal, 1)))
+	}
+	for _, why := range in.Unreadable {
+		what, _, _ := strings.Cut(why, ":")
+		text += ", " + what // "CPU steal not readable"
 	}
 	if in.Inconclusive > 0 {
 		text += fmt.Sprintf("; saturated in %d step(s)", in.Inconclusive)
