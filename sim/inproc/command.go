@@ -75,7 +75,11 @@ func (s Commands) Start(ctx context.Context, c Container) (Process, error) {
 	if c.User != "" {
 		return nil, fmt.Errorf("container %s: user %q: a local process runs as meshsim's own user", c.Name, c.User)
 	}
-	path, err := exec.LookPath(argv[0])
+	dir := s.Dir
+	if c.WorkingDirectory != "" {
+		dir = c.WorkingDirectory
+	}
+	path, err := program(argv[0], dir)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: command %q: %w", c.Name, argv[0], err)
 	}
@@ -83,10 +87,7 @@ func (s Commands) Start(ctx context.Context, c Container) (Process, error) {
 	life, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(life, path, argv[1:]...)
 	cmd.Args[0] = argv[0]
-	cmd.Dir = s.Dir
-	if c.WorkingDirectory != "" {
-		cmd.Dir = c.WorkingDirectory
-	}
+	cmd.Dir = dir
 	cmd.Env = processEnv(c)
 	setProcessGroup(cmd)
 
@@ -131,6 +132,26 @@ func (s Commands) Start(ctx context.Context, c Container) (Process, error) {
 		cancel()
 	}()
 	return p, nil
+}
+
+// program finds the program name runs: a name without a slash is looked
+// up in PATH, a relative path is taken from dir (the working directory).
+func program(name, dir string) (string, error) {
+	if !strings.ContainsRune(name, filepath.Separator) && !strings.ContainsRune(name, '/') {
+		return exec.LookPath(name)
+	}
+	path := name
+	if !filepath.IsAbs(path) && dir != "" {
+		path = filepath.Join(dir, path)
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return "", err
+	case fi.IsDir() || fi.Mode()&0o111 == 0:
+		return "", fmt.Errorf("%s is not an executable file", path)
+	}
+	return path, nil
 }
 
 func closeAll(files []*os.File) {

@@ -182,6 +182,7 @@ func TestCommandStartErrors(t *testing.T) {
 	}{
 		{"no command", Container{Name: "app"}, "names no entryPoint or command"},
 		{"not found", Container{Name: "app", Command: []string{"./no-such-program"}}, "no-such-program"},
+		{"not executable", Container{Name: "app", Command: []string{"./go.mod"}, WorkingDirectory: "../.."}, "not an executable file"},
 		{"user", Container{Name: "app", Command: []string{"/bin/true"}, User: "nginx"}, `user "nginx"`},
 	}
 	for _, tt := range tests {
