@@ -360,7 +360,7 @@ func (c *adsClient) publish() {
 		if rt == nil {
 			rt = c.routes[l.routeName]
 		}
-		snap.listeners[name] = &listenerState{routes: rt, streamIdle: l.streamIdle, maxStreamDuration: l.maxStreamDuration}
+		snap.listeners[name] = &listenerState{routes: rt, streamIdle: l.streamIdle, maxStreamDuration: l.maxStreamDuration, outbound: l.outbound}
 	}
 	for name, cs := range c.clusters {
 		addrs := cs.static

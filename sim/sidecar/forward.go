@@ -48,12 +48,16 @@ type forwardKey struct{}
 // transport, ModifyResponse and the error handler, with the state of its
 // timeouts and the wrappers of its bodies (kept here to save allocations).
 type forward struct {
-	up     *upstream
-	route  *compiledRoute
-	addr   string          // endpoint of the first attempt
-	client context.Context // the downstream request's context
-	start  time.Time       // when the request was sent upstream
-	body   *replayBody     // feeds the request body to the attempts; nil without a body
+	up    *upstream
+	route *compiledRoute
+	addr  string // endpoint of the first attempt
+	tried string // endpoint of the latest attempt
+	// outbound is set on an outbound listener: the proxy picks among a
+	// service's tasks rather than serving its own task.
+	outbound bool
+	client   context.Context // the downstream request's context
+	start    time.Time       // when the request was sent upstream
+	body     *replayBody     // feeds the request body to the attempts; nil without a body
 
 	deadlines deadlines
 	reqBody   requestBody
@@ -97,7 +101,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.localReply(w, r, http.StatusServiceUnavailable, msgNoHealthy)
 		return
 	}
-	f := &forward{up: up, route: route, addr: addr, client: r.Context()}
+	f := &forward{up: up, route: route, addr: addr, tried: addr, outbound: ls.outbound, client: r.Context()}
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
 	hasBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
@@ -133,6 +137,7 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	h := res.Header
 	h[contract.HeaderProxy] = p.nodeHeader
 	if f := forwardOf(res.Request); f != nil {
+		attribute(h, f, res.Request.URL.Host)
 		h["X-Envoy-Upstream-Service-Time"] = []string{strconv.FormatInt(time.Since(f.start).Milliseconds(), 10)}
 		if f.body != nil {
 			f.body.commit()
@@ -157,6 +162,9 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	f := forwardOf(r)
 	if f != nil && f.client.Err() != nil {
 		return // the client went away; nobody reads a reply
+	}
+	if f != nil {
+		attribute(w.Header(), f, f.tried)
 	}
 	switch cause := context.Cause(r.Context()); {
 	case errors.Is(err, errPerTryTimeout), cause == errRouteTimeout:
@@ -247,6 +255,7 @@ func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			attempt = req.Clone(req.Context())
 			attempt.URL.Host = addr
+			f.tried = addr
 		}
 		res, timedOut, err := roundTrip(f.up.transport, f.attempt(req, attempt), pol.perTry)
 		last := n >= pol.numRetries || req.Context().Err() != nil || (f.body != nil && !f.body.replayable())

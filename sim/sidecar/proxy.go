@@ -67,6 +67,7 @@ type listenerState struct {
 	routes            *routeTable // nil until its RDS arrives
 	streamIdle        time.Duration
 	maxStreamDuration time.Duration
+	outbound          bool
 }
 
 // maxConcurrentStreams is the HTTP/2 concurrent stream limit a listener
