@@ -93,6 +93,13 @@ type HTTPConfig struct {
 	// Meter, when set, follows the sends against the schedule while the
 	// load runs (see Meter).
 	Meter *Meter
+	// Attribute, when set, names the version and task behind an endpoint
+	// (a task's host:port) that the ingress proxy reports it forwarded a
+	// request to, for the responses that name no version themselves: the
+	// user's applications, and the proxy's own failure replies. It is
+	// called from RunHTTP's goroutine and returns "" for an endpoint it
+	// does not know.
+	Attribute func(endpoint string) (version, task string)
 }
 
 // Sink receives observations. RunHTTP calls Observe from one goroutine, in
@@ -197,6 +204,7 @@ func RunHTTP(ctx context.Context, cfg HTTPConfig, step func() int, sink Sink) (S
 	// result left unread would block a worker and lose an observation.
 	for res := range results {
 		o := observation(res, sched, cfg.MeasuredService, abortCtx.Err() != nil)
+		attribute(&o, cfg.Attribute)
 		sum.add(o)
 		if sinkErr != nil {
 			continue
@@ -433,11 +441,27 @@ func observation(res *vegeta.Result, sched *schedule, measured string, aborted b
 	}
 	o.Chain = res.Headers.Get(contract.HeaderChain)
 	o.Version, o.Task = servedBy(res.Headers, o.Chain, measured)
+	o.Cluster, o.Endpoint = res.Headers.Get(contract.HeaderUpstreamCluster), res.Headers.Get(contract.HeaderUpstreamEndpoint)
 	if res.Error != "" || o.Status < 200 || o.Status >= 400 {
 		o.ErrorKind = classify(o.Status, res.Error, res.Headers, res.Body, aborted)
 		o.Error = errorText(res)
 	}
 	return o
+}
+
+// attribute fills in the version and task of an observation whose
+// response named none, from the endpoint the proxy forwarded to.
+func attribute(o *rundir.Observation, fn func(string) (string, string)) {
+	if fn == nil || o.Endpoint == "" || (o.Version != "" && o.Task != "") {
+		return
+	}
+	version, task := fn(o.Endpoint)
+	if o.Version == "" {
+		o.Version = version
+	}
+	if o.Task == "" {
+		o.Task = task
+	}
 }
 
 // servedBy returns the version and task of the measured service: its entry
@@ -472,7 +496,8 @@ func classify(status int, errText string, h http.Header, body []byte, aborted bo
 		switch {
 		case status == http.StatusServiceUnavailable && strings.Contains(string(body), "no healthy upstream"):
 			return "no-healthy-upstream"
-		case h.Get(contract.HeaderVersion) != "":
+		case h.Get(contract.HeaderVersion) != "" || h.Get(contract.HeaderUpstreamServiceTime) != "":
+			// The application answered (the proxy only passed it on).
 			return "app-5xx"
 		case h.Get(contract.HeaderProxy) != "" || strings.EqualFold(h.Get("Server"), "envoy"):
 			return "proxy-5xx"

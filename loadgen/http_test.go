@@ -578,6 +578,9 @@ func TestClassify(t *testing.T) {
 		{503, "503 Service Unavailable", http.Header{"Server": {"envoy"}}, "upstream connect error", false, "proxy-5xx"},
 		{502, "502 Bad Gateway", app, `{"error":"backend"}`, false, "app-5xx"},
 		{500, "500 Internal Server Error", nil, "", false, "other"},
+		// A user's application names no version; the proxy passed its
+		// answer on (upstream service time), not made it.
+		{500, "500 Internal Server Error", http.Header{contract.HeaderProxy: {"mesh/m/virtualNode/gw"}, contract.HeaderUpstreamServiceTime: {"3"}}, "oops", false, "app-5xx"},
 		{429, "429 Too Many Requests", proxy, "", false, "4xx"},
 		{101, "101 Switching Protocols", nil, "", false, "other"},
 	}

@@ -68,12 +68,20 @@ type Observation struct {
 	// "proxy-error"; see docs/run-format.md.
 	ErrorKind string `json:"errorKind,omitempty"`
 	// Version and Task name what served the request for the measured
-	// service (from x-meshsim-version / x-meshsim-task or the chain header).
+	// service (from x-meshsim-version / x-meshsim-task or the chain header,
+	// or else from the endpoint the proxy forwarded to; see
+	// loadgen.HTTPConfig.Attribute).
 	// For a stream event, they name what served the stream's current call:
 	// the call that broke, the call it resumed on, the call that delivered
 	// the out-of-sequence message.
 	Version string `json:"version,omitempty"`
 	Task    string `json:"task,omitempty"`
+	// Cluster and Endpoint are what the ingress proxy reported it forwarded
+	// the request to: its cluster (the virtual node, or Service Connect
+	// revision) and the endpoint, host:port of a task. They attribute a
+	// request when the application names no version itself.
+	Cluster  string `json:"cluster,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
 	// Chain is the whole path of services that answered, as reported by the
 	// sample services ("home/v1/task-id,movie/v2/task-id").
 	Chain string `json:"chain,omitempty"`

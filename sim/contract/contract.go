@@ -16,6 +16,10 @@ const (
 	SidecarImage    = "meshsim/sidecar"
 	SampleHTTPImage = "meshsim/sample-http"
 	SampleGRPCImage = "meshsim/sample-grpc"
+	// CommandImage is the image of a container that the inproc runtime
+	// runs as a local process: the user's command, its entryPoint and
+	// command being the program and its arguments.
+	CommandImage = "meshsim/command"
 )
 
 // Ports of every sidecar, as in App Mesh's Envoy configuration: callers
@@ -71,6 +75,17 @@ const (
 	HeaderChain = "X-Meshsim-Chain"
 	// HeaderProxy names the proxy (its node id) that forwarded a request.
 	HeaderProxy = "X-Meshsim-Proxy"
+	// HeaderUpstreamCluster and HeaderUpstreamEndpoint are set by a proxy
+	// forwarding on an outbound listener (the ingress gateway, a caller's
+	// sidecar) on the responses it passes back and on its own failure
+	// replies: the cluster it picked (a virtual node, or a Service Connect
+	// revision) and the endpoint (a task's host:port) it forwarded to. They
+	// attribute a request to a task when the application names none.
+	HeaderUpstreamCluster  = "X-Meshsim-Upstream-Cluster"
+	HeaderUpstreamEndpoint = "X-Meshsim-Upstream-Endpoint"
+	// HeaderUpstreamServiceTime is Envoy's: set on the responses that came
+	// from upstream, not on a proxy's own replies.
+	HeaderUpstreamServiceTime = "X-Envoy-Upstream-Service-Time"
 )
 
 // gRPC trailers of the sample service's streams.
