@@ -120,7 +120,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		rt := inproc.New(inproc.Options{Bus: w.bus})
 		rt.Handle(contract.SampleHTTPImage, inproc.StarterFunc(startSample))
 		rt.Handle(contract.SampleGRPCImage, inproc.StarterFunc(startGRPC))
-		rt.Handle(inproc.CommandImage, inproc.Commands{LogDir: opts.TaskLogDir})
+		rt.Handle(contract.CommandImage, inproc.Commands{LogDir: opts.TaskLogDir})
 		sidecars := inproc.StarterFunc(func(ctx context.Context, c inproc.Container) (inproc.Process, error) {
 			return startSidecar(ctx, c, w.XDSAddress, w.bus)
 		})

@@ -18,7 +18,8 @@ import (
 	"time"
 )
 
-// Commands is a Starter that runs a container as a local process: the
+// Commands is a Starter that runs a container as a local process (for
+// contract.CommandImage): the
 // user's own software in the embedded runtime, with no image and no
 // Docker. The process is the container's entry point followed by its
 // command, as docker run builds it; it runs in its own process group,
@@ -290,7 +291,3 @@ func (p *process) exited(waitErr error) {
 		close(p.done)
 	})
 }
-
-// CommandImage is the image of a container that runs as a local process:
-// its entryPoint and command are the program and arguments (see Commands).
-const CommandImage = "meshsim/command"

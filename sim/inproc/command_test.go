@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/ecs"
 )
 
@@ -53,10 +54,10 @@ func TestCommandTask(t *testing.T) {
 	logs := t.TempDir()
 	rt := New(Options{})
 	defer rt.Close()
-	rt.Handle(CommandImage, Commands{LogDir: logs})
+	rt.Handle(contract.CommandImage, Commands{LogDir: logs})
 	app := func(version string) ecs.ContainerSpec {
 		return ecs.ContainerSpec{
-			Name: "app", Image: CommandImage, Essential: true,
+			Name: "app", Image: contract.CommandImage, Essential: true,
 			Command: []string{bin, "-drain", "0s"},
 			Env:     map[string]string{"HOST": "0.0.0.0", "PORT": "8080", "APP_VERSION": version},
 			Ports:   []ecs.PortMapping{{ContainerPort: 8080}},
@@ -134,9 +135,9 @@ func TestCommandStop(t *testing.T) {
 			logs, work := t.TempDir(), t.TempDir()
 			rt := New(Options{})
 			defer rt.Close()
-			rt.Handle(CommandImage, Commands{LogDir: logs})
+			rt.Handle(contract.CommandImage, Commands{LogDir: logs})
 			c := ecs.ContainerSpec{
-				Name: "job", Image: CommandImage, Essential: true,
+				Name: "job", Image: contract.CommandImage, Essential: true,
 				EntryPoint: []string{"/bin/sh", "-c"}, Command: []string{tt.script},
 				WorkingDirectory: work,
 			}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
-	"github.com/meshsim/meshsim/sim/sidecar"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/xds"
 )
 
@@ -53,10 +53,10 @@ func TestAttribution(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ep := r.header.Get(sidecar.HeaderUpstreamEndpoint)
+		ep := r.header.Get(contract.HeaderUpstreamEndpoint)
 		w, ok := want[ep]
-		if !ok || r.header.Get(sidecar.HeaderUpstreamCluster) != w.cluster || r.body != w.body {
-			t.Fatalf("response %q from endpoint %q cluster %q; want one of %v", r.body, ep, r.header.Get(sidecar.HeaderUpstreamCluster), want)
+		if !ok || r.header.Get(contract.HeaderUpstreamCluster) != w.cluster || r.body != w.body {
+			t.Fatalf("response %q from endpoint %q cluster %q; want one of %v", r.body, ep, r.header.Get(contract.HeaderUpstreamCluster), want)
 		}
 		counts[w.body]++
 	}
@@ -75,9 +75,9 @@ func TestAttribution(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.status != http.StatusServiceUnavailable || r.header.Get(sidecar.HeaderUpstreamEndpoint) != dead.String() ||
-		r.header.Get(sidecar.HeaderUpstreamCluster) != xds.ClusterName(mesh, "movie-v1") {
+	if r.status != http.StatusServiceUnavailable || r.header.Get(contract.HeaderUpstreamEndpoint) != dead.String() ||
+		r.header.Get(contract.HeaderUpstreamCluster) != xds.ClusterName(mesh, "movie-v1") {
 		t.Errorf("to a dead endpoint: %d from %q (%q), want 503 naming %s", r.status,
-			r.header.Get(sidecar.HeaderUpstreamEndpoint), r.header.Get(sidecar.HeaderUpstreamCluster), dead)
+			r.header.Get(contract.HeaderUpstreamEndpoint), r.header.Get(contract.HeaderUpstreamCluster), dead)
 	}
 }
