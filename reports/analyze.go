@@ -32,13 +32,6 @@ const (
 // the run was stopped: not an outcome of the system under test.
 const canceledKind = "canceled"
 
-// Event sources and types the convergence analysis reads.
-const (
-	xdsSource = "xds"
-	xdsPush   = contract.EventXDSPush
-	xdsAck    = contract.EventXDSAck
-)
-
 // Analyze computes the report of a run: the run's totals, one StepReport per
 // scenario step and the judgment of every assertion. It does not change run
 // and reads nothing else.
@@ -169,16 +162,6 @@ func stepPositions(steps []rundir.Step) map[int]int {
 	return byIndex
 }
 
-// Engine events that mark the steps, and their detail keys.
-const (
-	engineSource    = "engine"
-	stepStartEvent  = "step.start"
-	stepEndEvent    = "step.end"
-	stepDetailIndex = "step"
-	stepDetailName  = "name"
-	stepDetailWts   = "weights"
-)
-
 // runSteps returns the run's steps with when they ran. run.json names the
 // planned steps and, once the run ended, when each ran; a run killed before
 // it could rewrite run.json (SIGKILL, a crash) left those times zero, and a
@@ -196,27 +179,27 @@ func runSteps(run *rundir.Run) []rundir.Step {
 		pos[s.Index] = i
 	}
 	for _, e := range run.Events {
-		if e.Source != engineSource || (e.Type != stepStartEvent && e.Type != stepEndEvent) {
+		if e.Source != contract.SourceEngine || (e.Type != contract.EventStepStart && e.Type != contract.EventStepEnd) {
 			continue
 		}
-		idx, err := strconv.Atoi(e.Detail[stepDetailIndex])
+		idx, err := strconv.Atoi(e.Detail[contract.DetailStep])
 		if err != nil || idx < 0 {
 			continue
 		}
 		p, known := pos[idx]
 		if !known {
-			if e.Type != stepStartEvent {
+			if e.Type != contract.EventStepStart {
 				continue
 			}
-			steps = append(steps, rundir.Step{Index: idx, Name: e.Detail[stepDetailName], Weights: parseWeights(e.Detail[stepDetailWts])})
+			steps = append(steps, rundir.Step{Index: idx, Name: e.Detail[contract.DetailName], Weights: parseWeights(e.Detail[contract.DetailWeights])})
 			p = len(steps) - 1
 			pos[idx] = p
 		}
 		s := &steps[p]
 		switch {
-		case e.Type == stepStartEvent && s.Start.IsZero():
+		case e.Type == contract.EventStepStart && s.Start.IsZero():
 			s.Start = e.Time
-		case e.Type == stepEndEvent && s.End.IsZero():
+		case e.Type == contract.EventStepEnd && s.End.IsZero():
 			s.End = e.Time
 		}
 	}
@@ -403,12 +386,12 @@ func carriesWeights(e rundir.Event) bool {
 func convergence(evs []rundir.Event, start, end time.Time) Convergence {
 	type key struct{ node, version string }
 	inWindow := func(e rundir.Event) bool {
-		return e.Source == xdsSource && !e.Time.Before(start) && (end.IsZero() || e.Time.Before(end))
+		return e.Source == contract.SourceXDS && !e.Time.Before(start) && (end.IsZero() || e.Time.Before(end))
 	}
 	pushed := map[key]time.Time{}
 	var c Convergence
 	for _, e := range evs {
-		if e.Type != xdsPush || !inWindow(e) || !carriesWeights(e) {
+		if e.Type != contract.EventXDSPush || !inWindow(e) || !carriesWeights(e) {
 			continue
 		}
 		c.Pushes++
@@ -421,7 +404,7 @@ func convergence(evs []rundir.Event, start, end time.Time) Convergence {
 		return Convergence{Basis: ConvergedAtStart, At: start}
 	}
 	for _, e := range evs {
-		if e.Type != xdsAck || !inWindow(e) {
+		if e.Type != contract.EventXDSAck || !inWindow(e) {
 			continue
 		}
 		t, ok := pushed[key{eventNode(e), e.Detail[contract.DetailVersion]}]

@@ -1,6 +1,7 @@
 package reports_test
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -523,5 +524,88 @@ func TestConvergenceIgnoresEndpointPushes(t *testing.T) {
 	c := reports.Analyze(newRun(steps, obs, evs)).Steps[1].Convergence
 	if c.Basis != reports.ConvergedOnAck || c.After != 3*ms || c.Pushes != 1 {
 		t.Errorf("convergence %+v, want on the route ACK after 3ms", c)
+	}
+}
+
+// engineStep is the engine's step.start or step.end event of step i at t.
+func engineStep(typ contract.EventType, i int, t time.Time, name, weights string) rundir.Event {
+	d := map[string]string{contract.DetailStep: fmt.Sprint(i)}
+	if typ == contract.EventStepStart {
+		d[contract.DetailName], d[contract.DetailWeights] = name, weights
+	}
+	return rundir.Event{Time: t, Source: contract.SourceEngine, Type: typ, Detail: d}
+}
+
+// A run killed (SIGKILL) before it could rewrite run.json left its steps
+// without times: the steps' windows come from the engine's step events, so
+// every step that ran is judged and a later step's ACK is not an earlier
+// step's convergence. Steps run.json never listed (deployment phases) are
+// added from their step.start events.
+func TestStepsFromEvents(t *testing.T) {
+	weights := []map[string]float64{{"v1": 100}, {"v1": 50, "v2": 50}, {"v2": 100}}
+	var planned []rundir.Step
+	for i, w := range weights {
+		planned = append(planned, rundir.Step{Index: i, Name: fmt.Sprint("s", i), Weights: w, Bake: 10 * time.Second})
+	}
+	sec := time.Second
+	evs := []rundir.Event{
+		engineStep(contract.EventStepStart, 0, at(0), "s0", "v1=100"),
+		engineStep(contract.EventStepEnd, 0, at(10*sec), "", ""),
+		engineStep(contract.EventStepStart, 1, at(10*sec), "s1", "v1=50,v2=50"),
+		xdsEvent("xds.push", at(10*sec+10*time.Millisecond), "node-a", "2"),
+		xdsEvent("xds.ack", at(10*sec+30*time.Millisecond), "node-a", "2"),
+		engineStep(contract.EventStepEnd, 1, at(20*sec), "", ""),
+		engineStep(contract.EventStepStart, 2, at(20*sec), "s2", "v2=100"),
+		xdsEvent("xds.push", at(20*sec+10*time.Millisecond), "node-a", "3"),
+		xdsEvent("xds.ack", at(20*sec+40*time.Millisecond), "node-a", "3"),
+	}
+	obs := concat(
+		served(0, at(0), 10*time.Millisecond, map[string]int{"v1": 1000}),
+		served(1, at(10*sec+50*time.Millisecond), 10*time.Millisecond, map[string]int{"v1": 495, "v2": 495}),
+		served(2, at(20*sec+50*time.Millisecond), 10*time.Millisecond, map[string]int{"v2": 400}),
+	)
+	killed := func() *rundir.Run {
+		run := newRun(planned, obs, evs, rundir.Assertion{Kind: "weight-within", Value: 1})
+		run.Meta.Ended = time.Time{} // killed: run.json is the one written at the start
+		return run
+	}
+
+	r := reports.Analyze(killed())
+	wantStart := []time.Time{at(0), at(10 * sec), at(20 * sec)}
+	wantEnd := []time.Time{at(10 * sec), at(20 * sec), {}}
+	wantAfter := []time.Duration{0, 30 * time.Millisecond, 40 * time.Millisecond}
+	for i, s := range r.Steps {
+		if !s.Reached || !s.Start.Equal(wantStart[i]) || !s.End.Equal(wantEnd[i]) {
+			t.Errorf("step %d: reached %v window %v – %v, want %v – %v", i, s.Reached, s.Start, s.End, wantStart[i], wantEnd[i])
+		}
+		if s.Convergence.After != wantAfter[i] || s.Convergence.Excluded != 0 {
+			t.Errorf("step %d: convergence %+v, want after %v with nothing excluded", i, s.Convergence, wantAfter[i])
+		}
+		if s.ShareRequests != s.Requests || s.Verdict != reports.VerdictPass {
+			t.Errorf("step %d: %d of %d requests counted, verdict %q (%s)", i, s.ShareRequests, s.Requests, s.Verdict, s.VerdictReason)
+		}
+	}
+	if a := r.Assertions[0]; !a.Passed || !contains(a.Message, "in 3 step(s)") {
+		t.Errorf("weight-within: %s; want all three steps judged", a.Message)
+	}
+	if !r.Run.Partial || r.Verdict != reports.VerdictInconclusive {
+		t.Errorf("killed run: partial %v verdict %q", r.Run.Partial, r.Verdict)
+	}
+
+	// A deployment's phases: run.json lists none before the run's end.
+	run := killed()
+	run.Meta.Steps = nil
+	r = reports.Analyze(run)
+	if len(r.Steps) != 3 || r.Steps[1].Name != "s1" || !r.Steps[1].Weighted || r.Steps[1].Versions[1].ConfiguredPct != 50 ||
+		r.Steps[2].ShareRequests != 400 {
+		t.Errorf("steps from step.start events: %+v", r.Steps)
+	}
+
+	// run.json's own times win where it has them (a deployment phase's
+	// start is when ECS reported it, a moment before the engine's event).
+	run = killed()
+	run.Meta.Steps[1].Start = at(10*sec - 5*time.Millisecond)
+	if s := reports.Analyze(run).Steps[1]; !s.Start.Equal(at(10*sec - 5*time.Millisecond)) {
+		t.Errorf("step 1 start %v, want run.json's", s.Start)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/meshsim/meshsim/sim/events"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // FormatVersion is the version of the run directory format written by this
@@ -169,10 +169,28 @@ func (o Observation) OK() bool {
 	return o.Error == "" && o.Status >= 200 && o.Status < 400
 }
 
-// Event is one world event: one line of events.jsonl. It has the JSON shape
-// of the fakes' event stream; the engine adds its own events (source
-// "engine", types contract.EventStepStart, contract.EventStepEnd, contract.EventAWSCall, contract.EventRunEnd).
-type Event = events.Event
+// Event is one world event: one line of events.jsonl, in the versioned
+// run directory format (docs/run-format.md). Its JSON shape is the line
+// format of the fakes' event stream (GET /_meshsim/events), which the
+// engine decodes into it; it is a type of its own so that the in-memory
+// event bus (sim/events) may change without changing the format. The
+// engine adds its own events (source contract.SourceEngine:
+// contract.EventStepStart, EventStepEnd, EventAWSCall, EventRunEnd).
+type Event struct {
+	// Seq numbers the events of the fakes' stream from 1; 0 for the
+	// engine's own events.
+	Seq uint64 `json:"seq"`
+	// Time is when the event happened.
+	Time time.Time `json:"time"`
+	// Source is the part of the world that emitted it.
+	Source contract.Source `json:"source"`
+	// Type names what happened, dotted.
+	Type contract.EventType `json:"type"`
+	// Resource is the ARN or node id the event is about.
+	Resource string `json:"resource,omitempty"`
+	// Detail holds type-specific string fields (keys: contract.Detail*).
+	Detail map[string]string `json:"detail,omitempty"`
+}
 
 // Meta describes a run: run.json, written at the start and rewritten at the
 // end.

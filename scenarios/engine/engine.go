@@ -314,7 +314,7 @@ func (r *runner) beginStepAt(i int, at time.Time) {
 	r.mu.Unlock()
 	faults.stepBegan(st.Name)
 	r.step.Store(int32(i))
-	r.engineEvent(contract.EventStepStart, "", map[string]string{"step": fmt.Sprint(i), "name": st.Name, "weights": weightString(st.Weights)})
+	r.engineEvent(contract.EventStepStart, "", map[string]string{contract.DetailStep: fmt.Sprint(i), contract.DetailName: st.Name, contract.DetailWeights: weightString(st.Weights)})
 }
 
 // addStep appends a step that the run discovered (a deployment phase) and
@@ -345,9 +345,9 @@ func (r *runner) endStep(i int, cut bool) {
 	r.mu.Lock()
 	r.steps[i].End = time.Now()
 	r.mu.Unlock()
-	detail := map[string]string{"step": fmt.Sprint(i)}
+	detail := map[string]string{contract.DetailStep: fmt.Sprint(i)}
 	if cut {
-		detail["cut"] = "true"
+		detail[contract.DetailCut] = "true"
 	}
 	r.engineEvent(contract.EventStepEnd, "", detail)
 }

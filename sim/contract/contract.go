@@ -215,4 +215,10 @@ const (
 	DetailOperation         = "operation"
 	DetailIgnored           = "ignored" // member paths, comma-separated
 	DetailUnknown           = "unknown" // member paths, comma-separated
+	// DetailStep is the index of the step an engine step.start / step.end
+	// event is about; DetailName the step's name (step.start); DetailCut
+	// "true" on a step.end of a step cut short.
+	DetailStep = "step"
+	DetailName = "name"
+	DetailCut  = "cut"
 )
