@@ -180,6 +180,8 @@ func New(opts Options) *Fake {
 		"DeleteCluster":              op(f, schemas.DeleteClusterRequest, f.deleteCluster),
 		"RegisterTaskDefinition":     op(f, schemas.RegisterTaskDefinitionRequest, f.registerTaskDefinition),
 		"DescribeTaskDefinition":     op(f, schemas.DescribeTaskDefinitionRequest, f.describeTaskDefinition),
+		"DeregisterTaskDefinition":   op(f, schemas.DeregisterTaskDefinitionRequest, f.deregisterTaskDefinition),
+		"DeleteTaskDefinitions":      op(f, schemas.DeleteTaskDefinitionsRequest, f.deleteTaskDefinitions),
 		"CreateService":              op(f, schemas.CreateServiceRequest, f.createService),
 		"UpdateService":              op(f, schemas.UpdateServiceRequest, f.updateService),
 		"DescribeServices":           op(f, schemas.DescribeServicesRequest, f.describeServices),
@@ -242,7 +244,7 @@ type opFunc func(name, region string, r *http.Request) (any, error)
 func op[In any](f *Fake, schema *smithy.Schema, fn func(region string, in *In) (any, error)) opFunc {
 	return func(name, region string, r *http.Request) (any, error) {
 		code := codeInvalidParameter
-		if strings.HasSuffix(name, "TaskDefinition") {
+		if strings.Contains(name, "TaskDefinition") {
 			code = codeClient // as ECS answers malformed task definitions
 		}
 		req, err := checkRequest(r, schema, honoured[name], code)

@@ -14,6 +14,9 @@ const (
 	clusterActive   = "ACTIVE"
 	clusterInactive = "INACTIVE"
 
+	taskDefActive   = "ACTIVE"
+	taskDefInactive = "INACTIVE"
+
 	serviceActive   = "ACTIVE"
 	serviceDraining = "DRAINING"
 	serviceInactive = "INACTIVE"
@@ -68,16 +71,19 @@ type cluster struct {
 	tasks             map[string]*task    // by task id
 }
 
-// family holds the revisions of a task definition family; revision n is
-// revisions[n-1].
+// family holds the revisions of a task definition family that have not
+// been deleted, by revision number; last is the newest revision number
+// ever registered.
 type family struct {
-	revisions []*taskDef
+	revisions map[int]*taskDef
+	last      int
 }
 
 type taskDef struct {
 	arn        string
 	family     string
 	revision   int
+	status     string // ACTIVE or INACTIVE
 	containers []containerDefinition
 	// out is the taskDefinition member of DescribeTaskDefinition.
 	out object

@@ -46,9 +46,9 @@ func (f *Fake) createService(region string, in *createServiceInput) (any, error)
 			return nil, invalidParameter("Unable to Start a service that is still Draining.")
 		}
 	}
-	td := f.taskDefinition(region, in.TaskDefinition)
-	if td == nil {
-		return nil, invalidParameter("TaskDefinition not found.")
+	td, err := f.activeTaskDefinition(region, in.TaskDefinition)
+	if err != nil {
+		return nil, err
 	}
 	if err := f.checkTaskLimit(nil, *in.DesiredCount); err != nil {
 		return nil, err
@@ -105,8 +105,8 @@ func (f *Fake) updateService(region string, in *updateServiceInput) (any, error)
 	}
 	td := s.deployments[0].def
 	if in.TaskDefinition != "" {
-		if td = f.taskDefinition(region, in.TaskDefinition); td == nil {
-			return nil, invalidParameter("TaskDefinition not found.")
+		if td, err = f.activeTaskDefinition(region, in.TaskDefinition); err != nil {
+			return nil, err
 		}
 	}
 	config, parsed := s.config, s.parsed

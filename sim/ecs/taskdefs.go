@@ -19,14 +19,16 @@ func (f *Fake) registerTaskDefinition(region string, in *registerTaskDefinitionI
 	key := region + "/" + in.Family
 	fam, ok := f.families[key]
 	if !ok {
-		fam = &family{}
+		fam = &family{revisions: map[int]*taskDef{}}
 		f.families[key] = fam
 	}
-	rev := len(fam.revisions) + 1
+	fam.last++
+	rev := fam.last
 	td := &taskDef{
 		arn:        awsproto.ARN(region, "ecs", "task-definition/"+in.Family+":"+strconv.Itoa(rev)),
 		family:     in.Family,
 		revision:   rev,
+		status:     taskDefActive,
 		containers: in.ContainerDefinitions,
 	}
 	out := object{}.merged(in.raw)
@@ -34,7 +36,7 @@ func (f *Fake) registerTaskDefinition(region string, in *registerTaskDefinitionI
 	out.set("taskDefinitionArn", td.arn)
 	out.set("family", td.family)
 	out.set("revision", rev)
-	out.set("status", "ACTIVE")
+	out.set("status", taskDefActive)
 	out.set("containerDefinitions", in.ContainerDefinitions)
 	out.set("registeredAt", timestamp(time.Now()))
 	out.set("registeredBy", "arn:aws:iam::"+awsproto.Account+":root")
@@ -47,7 +49,7 @@ func (f *Fake) registerTaskDefinition(region string, in *registerTaskDefinitionI
 	}
 	out.set("compatibilities", compat)
 	td.out = out
-	fam.revisions = append(fam.revisions, td)
+	fam.revisions[rev] = td
 	return map[string]any{"taskDefinition": td.out, "tags": orEmptyList(in.raw["tags"])}, nil
 }
 
@@ -75,17 +77,91 @@ func (f *Fake) taskDefinition(region, ref string) *taskDef {
 	}
 	name, revText, hasRev := strings.Cut(ref, ":")
 	fam, ok := f.families[region+"/"+name]
-	if !ok || len(fam.revisions) == 0 {
+	if !ok {
 		return nil
 	}
 	if !hasRev {
-		return fam.revisions[len(fam.revisions)-1]
+		// The latest ACTIVE revision.
+		var latest *taskDef
+		for _, td := range fam.revisions {
+			if td.status == taskDefActive && (latest == nil || td.revision > latest.revision) {
+				latest = td
+			}
+		}
+		return latest
 	}
 	rev, err := strconv.Atoi(revText)
-	if err != nil || rev < 1 || rev > len(fam.revisions) {
+	if err != nil {
 		return nil
 	}
-	return fam.revisions[rev-1]
+	return fam.revisions[rev]
+}
+
+// activeTaskDefinition finds ref as taskDefinition does and checks that
+// new tasks may run it. Callers hold f.mu.
+func (f *Fake) activeTaskDefinition(region, ref string) (*taskDef, error) {
+	td := f.taskDefinition(region, ref)
+	switch {
+	case td == nil:
+		return nil, invalidParameter("TaskDefinition not found.")
+	case td.status != taskDefActive:
+		return nil, invalidParameter("TaskDefinition is inactive.")
+	}
+	return td, nil
+}
+
+type deregisterTaskDefinitionInput struct {
+	TaskDefinition string `json:"taskDefinition"`
+}
+
+func (f *Fake) deregisterTaskDefinition(region string, in *deregisterTaskDefinitionInput) (any, error) {
+	if !strings.Contains(strings.TrimPrefix(in.TaskDefinition, "arn:"), ":") {
+		return nil, clientError("taskDefinition must name a revision (family:revision or its ARN).")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	td := f.taskDefinition(region, in.TaskDefinition)
+	if td == nil {
+		return nil, clientError("The specified task definition does not exist.")
+	}
+	if td.status == taskDefActive {
+		td.status = taskDefInactive
+		// Responses being encoded may hold the old object: replace it.
+		td.out = td.out.merged(object{})
+		td.out.set("status", taskDefInactive)
+		td.out.set("deregisteredAt", timestamp(time.Now()))
+	}
+	return map[string]any{"taskDefinition": td.out}, nil
+}
+
+type deleteTaskDefinitionsInput struct {
+	TaskDefinitions []string `json:"taskDefinitions"`
+}
+
+func (f *Fake) deleteTaskDefinitions(region string, in *deleteTaskDefinitionsInput) (any, error) {
+	if len(in.TaskDefinitions) == 0 || len(in.TaskDefinitions) > 10 {
+		return nil, invalidParameter("taskDefinitions must have 1 to 10 items.")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	deleted := []object{}
+	failures := []failure{}
+	for _, ref := range in.TaskDefinitions {
+		td := f.taskDefinition(region, ref)
+		switch {
+		case td == nil || !strings.Contains(strings.TrimPrefix(ref, "arn:"), ":"):
+			failures = append(failures, failure{Arn: ref, Reason: "The specified task definition does not exist."})
+		case td.status == taskDefActive:
+			failures = append(failures, failure{Arn: td.arn, Reason: "The specified task definition is still in ACTIVE status. Please deregister the target and try again."})
+		default:
+			// Tasks and services that run it keep their own reference.
+			delete(f.families[region+"/"+td.family].revisions, td.revision)
+			out := td.out.merged(object{})
+			out.set("status", "DELETE_IN_PROGRESS")
+			deleted = append(deleted, out)
+		}
+	}
+	return map[string]any{"taskDefinitions": deleted, "failures": failures}, nil
 }
 
 // validate checks a task definition as ECS does.
