@@ -22,6 +22,7 @@ import (
 	"github.com/meshsim/meshsim/sim/awsclient"
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/endpoint"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 	"github.com/meshsim/meshsim/sim/events"
 )
 
@@ -338,9 +339,9 @@ func TestUpdateRoute(t *testing.T) {
 			!md.CreatedAt.Equal(*before.Route.Metadata.CreatedAt) || aws.ToString(md.Uid) != aws.ToString(before.Route.Metadata.Uid) {
 			t.Fatalf("update %d metadata = %+v", i, md)
 		}
-		select {
+		select { // the fake notifies before it answers
 		case <-watch:
-		case <-time.After(5 * time.Second):
+		default:
 			t.Fatal("Watch did not fire after UpdateRoute")
 		}
 	}
@@ -722,9 +723,9 @@ func TestStateAndWatch(t *testing.T) {
 	watchCtx, cancel := context.WithCancel(ctx)
 	watch := h.fake.Watch(watchCtx)
 	h.world(t)
-	select {
+	select { // the fake notifies before it answers
 	case <-watch:
-	case <-time.After(5 * time.Second):
+	default:
 		t.Fatal("Watch did not fire")
 	}
 
@@ -773,9 +774,9 @@ func TestStateAndWatch(t *testing.T) {
 	if _, err := h.c.DeleteVirtualService(ctx, &am.DeleteVirtualServiceInput{MeshName: aws.String("demo"), VirtualServiceName: aws.String("movie.local")}); err != nil {
 		t.Fatal(err)
 	}
-	select {
+	select { // the fake notifies before it answers
 	case <-watch:
-	case <-time.After(5 * time.Second):
+	default:
 		t.Fatal("Watch did not fire after a delete")
 	}
 	if n := len(h.fake.State().Meshes[0].VirtualServices); n != 0 {
@@ -783,14 +784,14 @@ func TestStateAndWatch(t *testing.T) {
 	}
 
 	cancel()
-	deadline := time.After(5 * time.Second)
-	for open := true; open; {
+	polltest.Eventually(t, "the Watch channel to close after its context ended", func() bool {
 		select {
-		case _, open = <-watch:
-		case <-deadline:
-			t.Fatal("Watch channel not closed after its context ended")
+		case _, open := <-watch:
+			return !open
+		default:
+			return false
 		}
-	}
+	})
 }
 
 func TestTeardown(t *testing.T) {

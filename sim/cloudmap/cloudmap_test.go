@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,6 +22,7 @@ import (
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/endpoint"
 	"github.com/meshsim/meshsim/sim/events"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 type harness struct {
@@ -571,9 +574,9 @@ func TestGoAPI(t *testing.T) {
 	if err := h.fake.RegisterInstance(ctx, aws.ToString(svc.Arn), "task-2", map[string]string{AttrIPv4: "127.0.0.3", AttrPort: "9090"}); err != nil {
 		t.Fatal(err)
 	}
-	select {
+	select { // the fake notifies before it answers
 	case <-watch:
-	case <-time.After(5 * time.Second):
+	default:
 		t.Fatal("Watch did not fire after RegisterInstance")
 	}
 	h.register(t, aws.ToString(svc.Id), "task-1", map[string]string{AttrIPv4: "127.0.0.2", AttrPort: "8080", "version": "v1"})
@@ -630,14 +633,14 @@ func TestGoAPI(t *testing.T) {
 	}
 
 	cancel()
-	deadline := time.After(5 * time.Second)
-	for open := true; open; {
+	polltest.Eventually(t, "the Watch channel to close after its context ended", func() bool {
 		select {
-		case _, open = <-watch:
-		case <-deadline:
-			t.Fatal("Watch channel not closed after its context ended")
+		case _, open := <-watch:
+			return !open
+		default:
+			return false
 		}
-	}
+	})
 }
 
 func TestEvents(t *testing.T) {
@@ -674,49 +677,98 @@ func TestEvents(t *testing.T) {
 	}
 }
 
-func TestOperationDelay(t *testing.T) {
-	h := newHarness(t, Options{OperationDelay: 50 * time.Millisecond})
-	ctx := context.Background()
-	out, err := h.c.CreateHttpNamespace(ctx, &sd.CreateHttpNamespaceInput{Name: aws.String("apps")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := h.c.GetOperation(ctx, &sd.GetOperationInput{OperationId: out.OperationId})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nsID := op.Operation.Targets["NAMESPACE"]
-	if op.Operation.Status == types.OperationStatusSubmitted {
-		// While the operation is pending the namespace does not exist, and a
-		// second create of the name is a duplicate of the pending operation.
-		if _, err := h.c.GetNamespace(ctx, &sd.GetNamespaceInput{Id: aws.String(nsID)}); err != nil {
-			wantCode(t, err, "NamespaceNotFound")
-		}
-		_, err := h.c.CreateHttpNamespace(ctx, &sd.CreateHttpNamespaceInput{Name: aws.String("apps")})
-		var dup *types.DuplicateRequest
-		var exists *types.NamespaceAlreadyExists
-		switch {
-		case errors.As(err, &dup):
-			if aws.ToString(dup.DuplicateOperationId) != aws.ToString(out.OperationId) {
-				t.Fatalf("DuplicateOperationId = %s, want %s", aws.ToString(dup.DuplicateOperationId), aws.ToString(out.OperationId))
-			}
-		case errors.As(err, &exists): // the operation finished in between
-		default:
-			t.Fatalf("second create err = %v, want DuplicateRequest", err)
-		}
-	}
-	waitOperation(t, h.c, aws.ToString(out.OperationId))
-	if _, err := h.c.GetNamespace(ctx, &sd.GetNamespaceInput{Id: aws.String(nsID)}); err != nil {
-		t.Fatalf("GetNamespace after SUCCESS: %v", err)
-	}
+// inProcess is an HTTP transport that serves each request with a handler in
+// the calling goroutine: no network, so that a test can run in a
+// testing/synctest bubble, whose clock only moves when every goroutine in it
+// waits.
+type inProcess struct{ h http.Handler }
 
-	svc := h.service(t, nsID, "movie", false)
-	opID := h.register(t, aws.ToString(svc.Id), "t1", map[string]string{AttrIPv4: "127.0.0.2"})
-	waitOperation(t, h.c, opID)
-	got, err := h.fake.Instances("apps", "movie")
-	if err != nil || len(got) != 1 || got[0].ID != "t1" {
-		t.Fatalf("Instances after delayed registration = %+v, %v", got, err)
-	}
+func (p inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	p.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// newBubbleHarness is newHarness for a synctest bubble: the SDK client
+// reaches the fakes' endpoint in process.
+func newBubbleHarness(t *testing.T, opts Options) *harness {
+	t.Helper()
+	bus := events.NewBus(0)
+	opts.Bus = bus
+	f := New(opts)
+	ep := endpoint.New(bus)
+	ep.HandleTarget(TargetPrefix, f)
+	t.Cleanup(func() { f.Close() })
+	c := sd.NewFromConfig(awsclient.Config("http://fakes", "us-east-1"), func(o *sd.Options) {
+		o.HTTPClient = &http.Client{Transport: inProcess{ep}}
+	})
+	return &harness{fake: f, bus: bus, c: c}
+}
+
+// Operations stay SUBMITTED for the propagation delay and succeed when it
+// has passed, on synctest's clock: no sleep decides the outcome.
+func TestOperationDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const delay = 5 * time.Second
+		h := newBubbleHarness(t, Options{OperationDelay: delay})
+		ctx := context.Background()
+		status := func(id *string) types.OperationStatus {
+			t.Helper()
+			op, err := h.c.GetOperation(ctx, &sd.GetOperationInput{OperationId: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return op.Operation.Status
+		}
+		out, err := h.c.CreateHttpNamespace(ctx, &sd.CreateHttpNamespaceInput{Name: aws.String("apps")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, err := h.c.GetOperation(ctx, &sd.GetOperationInput{OperationId: out.OperationId})
+		if err != nil || op.Operation.Status != types.OperationStatusSubmitted {
+			t.Fatalf("GetOperation = %+v, %v; want SUBMITTED", op, err)
+		}
+		nsID := op.Operation.Targets["NAMESPACE"]
+		// While the operation is pending the namespace does not exist, and
+		// a second create of the name is a duplicate of the pending
+		// operation.
+		_, err = h.c.GetNamespace(ctx, &sd.GetNamespaceInput{Id: aws.String(nsID)})
+		wantCode(t, err, "NamespaceNotFound")
+		_, err = h.c.CreateHttpNamespace(ctx, &sd.CreateHttpNamespaceInput{Name: aws.String("apps")})
+		var dup *types.DuplicateRequest
+		if !errors.As(err, &dup) || aws.ToString(dup.DuplicateOperationId) != aws.ToString(out.OperationId) {
+			t.Fatalf("second create err = %v, want DuplicateRequest naming %s", err, aws.ToString(out.OperationId))
+		}
+
+		time.Sleep(delay - time.Millisecond)
+		synctest.Wait()
+		if got := status(out.OperationId); got != types.OperationStatusSubmitted {
+			t.Fatalf("just before the delay: %s, want SUBMITTED", got)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if got := status(out.OperationId); got != types.OperationStatusSuccess {
+			t.Fatalf("after the delay: %s, want SUCCESS", got)
+		}
+		if _, err := h.c.GetNamespace(ctx, &sd.GetNamespaceInput{Id: aws.String(nsID)}); err != nil {
+			t.Fatalf("GetNamespace after SUCCESS: %v", err)
+		}
+
+		svc := h.service(t, nsID, "movie", false)
+		opID := h.register(t, aws.ToString(svc.Id), "t1", map[string]string{AttrIPv4: "127.0.0.2"})
+		if got, err := h.fake.Instances("apps", "movie"); err != nil || len(got) != 0 {
+			t.Fatalf("Instances while the registration is pending = %+v, %v", got, err)
+		}
+		time.Sleep(delay)
+		synctest.Wait()
+		if got := status(&opID); got != types.OperationStatusSuccess {
+			t.Fatalf("registration after the delay: %s, want SUCCESS", got)
+		}
+		got, err := h.fake.Instances("apps", "movie")
+		if err != nil || len(got) != 1 || got[0].ID != "t1" {
+			t.Fatalf("Instances after delayed registration = %+v, %v", got, err)
+		}
+	})
 }
 
 func TestPendingOperationStaysSubmittedAfterClose(t *testing.T) {
@@ -735,28 +787,6 @@ func TestPendingOperationStaysSubmittedAfterClose(t *testing.T) {
 	}
 	if _, err := h.fake.Instances("apps", "x"); err == nil {
 		t.Fatal("namespace of a pending operation is visible")
-	}
-}
-
-// waitOperation polls GetOperation until the operation leaves SUBMITTED/PENDING.
-func waitOperation(t *testing.T, c *sd.Client, id string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		op, err := c.GetOperation(context.Background(), &sd.GetOperationInput{OperationId: aws.String(id)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch op.Operation.Status {
-		case types.OperationStatusSuccess:
-			return
-		case types.OperationStatusFail:
-			t.Fatalf("operation %s failed: %s", id, aws.ToString(op.Operation.ErrorMessage))
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("operation %s still %s", id, op.Operation.Status)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
