@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -194,18 +195,19 @@ func (d *decoder) inputFile(n *yaml.Node, field string) (string, []byte, bool) {
 // readInput reads a file a scenario names, refusing what is not a regular
 // file or larger than MaxInputFile.
 func readInput(path string) ([]byte, error) {
+	// Stat before opening: opening a named pipe would wait for a writer.
+	if st, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s does not exist", path)
+	} else if err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxInputFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)

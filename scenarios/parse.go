@@ -3,7 +3,6 @@ package scenarios
 import (
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -33,26 +32,14 @@ func (es Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// LoadFile reads and parses the scenario file at path.
-func LoadFile(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading scenario: %w", err)
-	}
-	return Parse(path, data)
-}
-
 // Parse parses a scenario from data; file names it in errors. The error, if
 // any, is an Errors listing every problem with its file:line:col.
 func Parse(file string, data []byte) (*Scenario, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, Errors{yamlError(file, err)}
+	root, perr := document(file, data)
+	if perr != nil {
+		return nil, Errors{perr}
 	}
 	d := &decoder{file: file, dir: baseDir(file)}
-	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
-		return nil, Errors{{Pos: Pos{File: file, Line: 1, Column: 1}, Msg: "empty scenario file"}}
-	}
 	sc := d.scenario(root.Content[0])
 	sc.Source = file
 	if len(d.errs) == 0 {
@@ -71,26 +58,15 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	return sc, nil
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// yamlError turns a yaml syntax error into an Error with the line it names.
-func yamlError(file string, err error) *Error {
-	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{Pos: Pos{File: file, Line: line, Column: 1}, Msg: "YAML syntax: " + m[2]}
-	}
-	return &Error{Pos: Pos{File: file, Line: 1, Column: 1}, Msg: "YAML: " + strings.TrimPrefix(msg, "yaml: ")}
-}
-
 type decoder struct {
 	file string
 	// dir is the directory relative paths in the scenario are resolved
 	// against ("" for the working directory).
 	dir  string
 	errs Errors
-	// loadKeys are the key nodes of the fields given in the load section.
-	loadKeys map[string]*yaml.Node
+	// topKeys and loadKeys are the key nodes of the fields given at the
+	// top level and in the load section.
+	topKeys, loadKeys map[string]*yaml.Node
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Column: n.Column} }
@@ -275,6 +251,10 @@ func (d *decoder) duration(n *yaml.Node, field string, dst *time.Duration) {
 		d.errorf(n, "%s must be a duration such as 500ms, 10s or 2m, not %q", field, s)
 		return
 	}
+	if v > MaxDuration {
+		d.errorf(n, "%s is %s: meshsim takes durations up to %s", field, s, MaxDuration)
+		return
+	}
 	*dst = v
 }
 
@@ -290,12 +270,12 @@ func (d *decoder) list(n *yaml.Node, field string, each func(item *yaml.Node)) {
 
 func (d *decoder) scenario(n *yaml.Node) *Scenario {
 	sc := &Scenario{Instrument: Instrument{MaxLag: -1, MinAchieved: -1}}
-	d.fields(n, "the scenario", map[string]func(*yaml.Node){
+	d.topKeys = d.fields(n, "the scenario", map[string]func(*yaml.Node){
 		"name":        func(v *yaml.Node) { d.name(v, "name", &sc.Name) },
 		"description": func(v *yaml.Node) { d.str(v, "description", &sc.Description) },
-		"region":      func(v *yaml.Node) { d.str(v, "region", &sc.Region) },
-		"cluster":     func(v *yaml.Node) { d.name(v, "cluster", &sc.Cluster) },
-		"mesh":        func(v *yaml.Node) { d.name(v, "mesh", &sc.Mesh) },
+		"region":      func(v *yaml.Node) { d.pattern(v, "region", regionName, &sc.Region) },
+		"cluster":     func(v *yaml.Node) { d.pattern(v, "cluster", clusterName, &sc.Cluster) },
+		"mesh":        func(v *yaml.Node) { d.pattern(v, "mesh", meshName, &sc.Mesh) },
 		"namespace":   func(v *yaml.Node) { d.str(v, "namespace", &sc.Namespace) },
 		"routing":     func(v *yaml.Node) { enum(d, v, "routing", Routings, &sc.Routing) },
 		"timeScale":   func(v *yaml.Node) { d.float(v, "timeScale", 1, 100000, &sc.TimeScale) },
@@ -336,7 +316,7 @@ func (d *decoder) service(n *yaml.Node) Service {
 				s.Backends = append(s.Backends, b)
 			})
 		},
-		"healthCheckPath": func(v *yaml.Node) { d.str(v, "services[].healthCheckPath", &s.HealthCheckPath) },
+		"healthCheckPath": func(v *yaml.Node) { d.healthCheckPath(v, &s.HealthCheckPath) },
 		"protocol":        func(v *yaml.Node) { enum(d, v, "services[].protocol", Protocols, &s.Protocol) },
 		"portEnv":         func(v *yaml.Node) { d.envName(v, "services[].portEnv", &s.PortEnv) },
 		"hostEnv":         func(v *yaml.Node) { d.envName(v, "services[].hostEnv", &s.HostEnv) },

@@ -77,7 +77,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown assertion", "- no-failed-requests", "demo.yaml:18:5: unknown assertion \"no-failed\""},
 		{"assertion value", "weight-within: 2.5", "demo.yaml:19:20: weight-within must be a number, not \"lots\""},
 		{"negative count", "count: 2}", "demo.yaml:8:27: versions[].count must be between 0 and 50, not -1"},
-		{"yaml syntax", "load: {rate: 100}", "demo.yaml:10:1: YAML syntax"},
+		{"yaml syntax", "load: {rate: 100}", "demo.yaml:11:8: YAML syntax: did not find expected ',' or '}'"},
 		{"ingress service", "ingress: {service: web}", "demo.yaml:10:10: ingress.service \"nope\" is not a service"},
 	}
 	replacements := map[string]string{

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
 	v.serviceList()
 	v.backends()
 	v.ingress()
+	v.resourceNames()
 	v.load()
 	v.rollout()
 	v.migration()
@@ -40,6 +42,17 @@ func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
 	for i := range sc.Faults {
 		v.fault(i)
 	}
+	v.assertions()
+	v.length()
+}
+
+// fieldPos returns the place of a top-level field, or the root's when the
+// field is not given.
+func (v *validator) fieldPos(field string) Pos {
+	if k := v.d.topKeys[field]; k != nil {
+		return v.d.pos(k)
+	}
+	return v.root
 }
 
 // at records a problem at p (the scenario's root when p is unknown).
@@ -147,6 +160,13 @@ func (v *validator) world() {
 	if v.sc.Name == "" {
 		v.at(v.root, "name is required")
 	}
+	if err := checkNamespace(v.sc.Namespace); err != nil {
+		if v.d.topKeys["namespace"] == nil { // the default, MESH.local
+			v.at(v.fieldPos("mesh"), "namespace %q (the default, MESH.local): %v: give namespace", v.sc.Namespace, err)
+		} else {
+			v.at(v.fieldPos("namespace"), "namespace %q: %v", v.sc.Namespace, err)
+		}
+	}
 }
 
 // serviceList checks the services and their versions.
@@ -174,8 +194,10 @@ func (v *validator) versions(s *Service) {
 	if len(s.Versions) == 0 {
 		v.at(s.Pos, "service %q: versions: at least one version is required", s.Name)
 	}
+	tasks := 0
 	seen := map[string]bool{}
 	for _, ver := range s.Versions {
+		tasks += ver.Count
 		if ver.Name == "" {
 			v.at(ver.Pos, "service %q: versions[].name is required", s.Name)
 		}
@@ -188,6 +210,16 @@ func (v *validator) versions(s *Service) {
 				v.at(ver.Pos, "service %q: version %q: env.%s is set by meshsim (the service's portEnv/hostEnv): rename the variable or set portEnv/hostEnv", s.Name, ver.Name, name)
 			}
 		}
+	}
+	switch {
+	case len(s.Versions) == 0:
+	case v.sc.Routing == RoutingMigration || len(v.sc.Rollout.Deployments) > 0:
+		// One ECS service per service, started with its first version.
+		if s.Versions[0].Count == 0 {
+			v.at(s.Versions[0].Pos, "service %q: version %q has count 0: the service starts with no task (its first version's count is its desired count)", s.Name, s.Versions[0].Name)
+		}
+	case tasks == 0:
+		v.at(s.Pos, "service %q: every version has count 0: no task of it would ever run", s.Name)
 	}
 }
 
@@ -209,6 +241,66 @@ func (v *validator) backends() {
 			v.at(s.Pos, "service %q: the sample gRPC service calls no backends (an http service can call it)", s.Name)
 		}
 	}
+	v.cycles()
+}
+
+// cycles reports each loop of calls between services (a → b → a): every
+// request would go round it until it timed out.
+func (v *validator) cycles() {
+	const (
+		unvisited = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	var visit func(s *Service)
+	visit = func(s *Service) {
+		state[s.Name] = onPath
+		path = append(path, s.Name)
+		for _, b := range s.Backends {
+			next, ok := v.sc.Service(b)
+			if !ok || b == s.Name {
+				continue // reported by backends
+			}
+			switch state[b] {
+			case onPath:
+				loop := append(slices.Clone(path[slices.Index(path, b):]), b)
+				v.at(s.Pos, "services call each other in a loop: %s (each request would go round it until it timed out)", strings.Join(loop, " → "))
+			case unvisited:
+				visit(next)
+			}
+		}
+		path = path[:len(path)-1]
+		state[s.Name] = done
+	}
+	for i := range v.sc.Services {
+		if s := &v.sc.Services[i]; state[s.Name] == unvisited {
+			visit(s)
+		}
+	}
+}
+
+// reaches reports whether requests entering at service from reach service
+// to through the services' backends.
+func (v *validator) reaches(from, to string) bool {
+	seen := map[string]bool{}
+	queue := []string{from}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		if name == to {
+			return true
+		}
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		if s, ok := v.sc.Service(name); ok {
+			queue = append(queue, s.Backends...)
+		}
+	}
+	return false
 }
 
 // ingress checks where the load enters.
@@ -230,6 +322,9 @@ func (v *validator) load() {
 	l := &sc.Load
 	if l.Measure != "" && !v.services[l.Measure] {
 		v.at(l.Pos, "load.measure %q is not a service of this scenario", l.Measure)
+	}
+	if in := sc.Ingress.Service; v.services[in] && v.services[l.Measure] && !v.reaches(in, l.Measure) {
+		v.at(l.Pos, "load.measure %q: the load enters at %q and never reaches it through the services' backends", l.Measure, in)
 	}
 	in, ok := sc.Service(sc.Ingress.Service)
 	if !ok {
@@ -275,6 +370,9 @@ func (v *validator) rollout() {
 		v.at(r.Pos, "rollout.service %q is not a service of this scenario", r.Service)
 	default:
 		v.rolled = svc
+		if in := sc.Ingress.Service; v.services[in] && !v.reaches(in, svc.Name) {
+			v.at(r.Pos, "rollout.service %q: the load enters at %q and never reaches it through the services' backends, so the rollout would be rehearsed without traffic", svc.Name, in)
+		}
 	}
 	switch {
 	case len(r.Steps) == 0 && len(r.Deployments) == 0:
@@ -318,8 +416,13 @@ func (v *validator) steps() {
 	if migration {
 		targets = []string{StackAppMesh, StackServiceConnect}
 	}
+	names := map[string]int{}
 	for i := range r.Steps {
 		st := &r.Steps[i]
+		if j, dup := names[st.Name]; dup {
+			v.at(st.Pos, "rollout.steps[%d].name %q is also the name of step %d: faults and reports find a step by its name", i, st.Name, j)
+		}
+		names[st.Name] = i
 		if st.Bake <= 0 {
 			v.at(st.Pos, "rollout.steps[%d].bake is required (how long the step holds, e.g. 10s)", i)
 		}
@@ -367,6 +470,15 @@ func (v *validator) deployment(i int) {
 	if dep.Strategy != StrategyRolling && sc.Routing != RoutingServiceConnect {
 		v.at(dep.Pos, "%s: strategy %s shifts traffic through Service Connect (as ECS does without a load balancer): set routing: serviceconnect", where, dep.Strategy)
 	}
+	for j := range i {
+		if sc.Rollout.Deployments[j].Name == dep.Name {
+			v.at(dep.Pos, "%s.name %q is also the name of deployments[%d]: faults and reports find a phase by its deployment's name", where, dep.Name, j)
+			break
+		}
+	}
+	if dep.Strategy == StrategyRolling && len(dep.Hooks) > 0 {
+		v.at(dep.Hooks[0].Pos, "%s.hooks: ECS runs lifecycle hooks in BLUE_GREEN, LINEAR and CANARY deployments, not ROLLING: these would never be asked", where)
+	}
 	if dep.Strategy == StrategyBlueGreen && dep.Bake == 0 {
 		v.at(dep.Pos, "%s.bake is required for BLUE_GREEN (ECS bakeTimeInMinutes)", where)
 	}
@@ -406,6 +518,12 @@ func (v *validator) fault(i int) {
 	if (f.Step == "") == (f.At == 0) {
 		v.at(f.Pos, "faults[%d]: give either step (with after) or at", i)
 	}
+	v.faultTime(i)
+	if ok && f.Version != "" && len(sc.Rollout.Deployments) == 0 && sc.Routing != RoutingMigration {
+		if ver := fs.Versions[slices.Index(fs.VersionNames(), f.Version)]; ver.Count == 0 && f.Action != "" {
+			v.at(f.Pos, "faults[%d]: version %q of service %q has count 0: the fault would find no task", i, f.Version, f.Service)
+		}
+	}
 	if f.Step == "" && f.After > 0 {
 		v.at(f.Pos, "faults[%d].after counts from the start of step: give step too", i)
 	}
@@ -420,5 +538,157 @@ func (v *validator) fault(i int) {
 		v.at(f.Pos, "faults[%d]: action drop needs percent (the share of requests to drop, 1-100)", i)
 	case f.Action != FaultDrop && f.Percent != 0:
 		v.at(f.Pos, "faults[%d].percent is for action drop", i)
+	}
+}
+
+// faultTime checks that fault i fires during the rollout: its step exists,
+// and (with route steps, whose length is known) it comes before the last
+// step ends.
+func (v *validator) faultTime(i int) {
+	f := v.sc.Faults[i]
+	steps := v.sc.Rollout.Steps
+	var rest time.Duration // of the rollout, from where the fault counts
+	for _, st := range steps {
+		rest += st.Bake
+	}
+	from := "the load starts"
+	if f.Step != "" {
+		first := slices.IndexFunc(steps, func(st Step) bool { return strings.HasPrefix(st.Name, f.Step) })
+		switch {
+		case len(v.sc.Rollout.Deployments) > 0:
+			v.faultPhase(i)
+			return
+		case first < 0:
+			v.at(f.Pos, "faults[%d].step %q names no step (steps: %s): the fault would never fire", i, f.Step, strings.Join(stepNames(steps), ", "))
+			return
+		}
+		rest, from = 0, fmt.Sprintf("step %q begins", steps[first].Name)
+		for _, st := range steps[first:] {
+			rest += st.Bake
+		}
+	}
+	if when := max(f.At, f.After); len(steps) > 0 && when >= rest {
+		v.at(f.Pos, "faults[%d] fires %s after %s, but the steps end %s after it: the fault would never fire", i, when, from, rest)
+	}
+}
+
+func stepNames(steps []Step) []string {
+	names := make([]string, len(steps))
+	for i, st := range steps {
+		names[i] = strconv.Quote(st.Name)
+	}
+	return names
+}
+
+// deploymentStatuses are the ECS service deployment statuses; a phase of
+// a deployment with no lifecycle stage is named for its status, in lower
+// case.
+var deploymentStatuses = []string{"PENDING", "IN_PROGRESS", "SUCCESSFUL", "STOP_REQUESTED", "STOPPED",
+	"ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"}
+
+// faultPhase checks that the step of fault i names a phase of a
+// deployment: phases are named "DEPLOYMENT: STAGE", "DEPLOYMENT: rollback
+// STAGE" or "DEPLOYMENT: status".
+func (v *validator) faultPhase(i int) {
+	f := v.sc.Faults[i]
+	var phases []string
+	for _, st := range LifecycleStages {
+		phases = append(phases, st, "rollback "+st)
+	}
+	for _, st := range deploymentStatuses {
+		phases = append(phases, strings.ToLower(st))
+	}
+	var deps []string
+	for _, dep := range v.sc.Rollout.Deployments {
+		deps = append(deps, strconv.Quote(dep.Name))
+		for _, ph := range phases {
+			if strings.HasPrefix(dep.Name+": "+ph, f.Step) {
+				return
+			}
+		}
+	}
+	v.at(f.Pos, "faults[%d].step %q names no phase of a deployment (phases are named \"DEPLOYMENT: STAGE\"; deployments: %s): the fault would never fire",
+		i, f.Step, strings.Join(deps, ", "))
+}
+
+// resourceNames checks the names meshsim gives the AWS resources of each
+// service: every ECS service (and App Mesh virtual node and Cloud Map
+// service) is named for a service and, with route steps, a version
+// (SERVICE-VERSION, '.' as '-'); with Service Connect the names are
+// discovery names, in lower case.
+func (v *validator) resourceNames() {
+	sc := v.sc
+	owner := map[string]string{} // ECS service name → what it is for
+	claim := func(p Pos, name, what string) {
+		if other, dup := owner[name]; dup {
+			v.at(p, "%s and %s would both be the ECS service %q: rename one", what, other, name)
+			return
+		}
+		owner[name] = what
+		switch {
+		case len(name) > 63:
+			v.at(p, "%s would be the ECS service and Cloud Map service %q, %d characters long: Cloud Map takes at most 63 (shorten the names)", what, name, len(name))
+		case sc.Routing != RoutingAppMesh && strings.ToLower(name) != name:
+			v.at(p, "%s would be the Service Connect discovery name %q: Service Connect takes lower case letters, digits, '-' and '_'", what, name)
+		}
+	}
+	for _, s := range sc.Services {
+		if s.Name == "" {
+			continue
+		}
+		if vs := s.Name + "." + sc.Namespace; len(vs) > 253 {
+			v.at(s.Pos, "service %q: its virtual service name %q is %d characters long: a DNS name has at most 253", s.Name, vs, len(vs))
+		}
+		switch {
+		case sc.Routing == RoutingMigration:
+			claim(s.Pos, s.Name, fmt.Sprintf("service %q", s.Name))
+			claim(s.Pos, s.Name+"-sc", fmt.Sprintf("the Service Connect twin of service %q", s.Name))
+		case len(sc.Rollout.Deployments) > 0:
+			claim(s.Pos, s.Name, fmt.Sprintf("service %q", s.Name))
+		default:
+			for _, ver := range s.Versions {
+				if ver.Name != "" {
+					claim(ver.Pos, s.Name+"-"+strings.ReplaceAll(ver.Name, ".", "-"), fmt.Sprintf("version %q of service %q", ver.Name, s.Name))
+				}
+			}
+		}
+	}
+	claim(sc.Ingress.Pos, sc.Ingress.Name, "the ingress")
+	if sc.Routing == RoutingMigration {
+		claim(sc.Ingress.Pos, sc.Ingress.Name+"-sc", "the Service Connect ingress")
+	}
+}
+
+// assertions checks that each assertion has something to judge.
+func (v *validator) assertions() {
+	for _, a := range v.sc.Asserts {
+		switch a.Kind {
+		case "deployments-as-expected":
+			if len(v.sc.Rollout.Deployments) == 0 {
+				v.at(a.Pos, "assertion %s judges ECS deployments: this rollout has none", a.Kind)
+			}
+		case "no-message-lost", "streams-resumed-within":
+			if v.sc.Load.Streams == 0 {
+				v.at(a.Pos, "assertion %s judges gRPC streams: give load.streams", a.Kind)
+			}
+		}
+	}
+}
+
+// length checks that the rollout ends within MaxRollout of wall time.
+func (v *validator) length() {
+	var total time.Duration
+	add := func(d time.Duration) {
+		total = min(total+min(d, MaxRollout+1), MaxRollout+1) // no overflow
+	}
+	for _, st := range v.sc.Rollout.Steps {
+		add(st.Bake)
+	}
+	for _, dep := range v.sc.Rollout.Deployments {
+		one := Scenario{TimeScale: v.sc.TimeScale, Rollout: Rollout{Deployments: []Deployment{dep}}}
+		add(one.Duration())
+	}
+	if total > MaxRollout {
+		v.at(v.sc.Rollout.Pos, "the rollout would last more than %s of wall time, the most meshsim rehearses (use timeScale to shorten ECS's bake times)", MaxRollout)
 	}
 }
