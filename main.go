@@ -179,9 +179,17 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	runID := time.Now().Format("20060102-150405") + "-" + sc.Name
+	// A run gets a directory of its own: by default a new one under
+	// ./meshsim-runs, created exclusively, so that runs started in the same
+	// second never share one.
+	runID := rundir.NewID(time.Now(), sc.Name)
 	if out == "" {
-		out = filepath.Join("meshsim-runs", runID)
+		id, dir, err := rundir.MakeUnique("meshsim-runs", time.Now(), sc.Name)
+		if err != nil {
+			return &exitError{exitErrored, err}
+		}
+		runID, out = id, dir
+		defer os.Remove(out) // removes only an empty directory: a run that never started
 	}
 	var faults engine.Faults
 	if endpoint == "" && runtimeName == "docker" {
@@ -229,6 +237,10 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 		if err := dash.Close(); err != nil {
 			fmt.Fprintln(cmd.ErrOrStderr(), "meshsim:", err)
 		}
+	}
+	if errors.Is(runErr, rundir.ErrRunExists) {
+		// Another run's directory: leave its files alone.
+		return &exitError{exitBadInput, fmt.Errorf("--out %s: %w", out, runErr)}
 	}
 	code, err := writeReports(stdout, res.Dir)
 	if err != nil {

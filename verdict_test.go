@@ -97,6 +97,20 @@ func TestRunSetupFailureIsError(t *testing.T) {
 		t.Errorf("meshsim report exit code %d, want %d:\n%s", code, exitErrored, out)
 	}
 	checkErrorReports(t, dir)
+
+	// A second run into the same directory is refused and leaves the first
+	// run's files alone.
+	before, err := os.ReadFile(filepath.Join(dir, reports.JSONFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = execute(t, "run", "bookingapp-canary", "--endpoint", "http://"+closedAddr(t), "--out", dir, "--quiet")
+	if code != exitBadInput || !strings.Contains(errOut, "already holds a run") {
+		t.Errorf("second run into %s: exit code %d, stderr %s", dir, code, errOut)
+	}
+	if after, err := os.ReadFile(filepath.Join(dir, reports.JSONFile)); err != nil || string(after) != string(before) {
+		t.Errorf("the second run rewrote the first run's report.json (%v)", err)
+	}
 }
 
 func checkErrorReports(t *testing.T, dir string) {

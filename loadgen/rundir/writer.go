@@ -30,6 +30,10 @@ const flushInterval = 200 * time.Millisecond
 // ErrClosed is returned by a Writer's methods after Close.
 var ErrClosed = errors.New("rundir: writer is closed")
 
+// ErrRunExists is returned (wrapped) by Create for a directory that
+// already holds a run, or whose files another run created first.
+var ErrRunExists = errors.New("the directory already holds a run")
+
 // Writer appends to a run directory. Its methods are safe for concurrent
 // use. Records are buffered and reach the files at least every 200 ms and on
 // Close; each line is written whole, so a crash leaves at most one torn line
@@ -56,7 +60,7 @@ func Create(dir string, meta Meta) (*Writer, error) {
 		return nil, fmt.Errorf("rundir: creating %s: %w", dir, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, MetaFile)); err == nil {
-		return nil, fmt.Errorf("rundir: %s already holds a run (%s exists)", dir, MetaFile)
+		return nil, fmt.Errorf("rundir: %s: %w (%s exists)", dir, ErrRunExists, MetaFile)
 	}
 	obs, err := createJSONL(filepath.Join(dir, ObservationsFile))
 	if err != nil {
@@ -174,7 +178,7 @@ func createJSONL(path string) (*jsonlFile, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("rundir: %s already exists; a run directory holds one run", path)
+			return nil, fmt.Errorf("rundir: %s: %w (%s exists; a run directory holds one run)", filepath.Dir(path), ErrRunExists, filepath.Base(path))
 		}
 		return nil, fmt.Errorf("rundir: %w", err)
 	}
