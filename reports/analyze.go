@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
-	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/meshsim/meshsim/loadgen/metrics"
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/sim/contract"
 )
@@ -20,17 +20,9 @@ import (
 // 3·SE holds it 99.7% of the time.
 const toleranceZ = 3
 
-// Latency histograms record microseconds from 1 µs to one hour with 3
-// significant figures (about 190 KiB each).
-const (
-	latencyLowestMicros  = 1
-	latencyHighestMicros = int64(time.Hour / time.Microsecond)
-	latencySigFigs       = 3
-)
-
 // canceledKind is the error kind of a request the generator abandoned when
 // the run was stopped: not an outcome of the system under test.
-const canceledKind = "canceled"
+const canceledKind = metrics.CanceledKind
 
 // Analyze computes the report of a run: the run's totals, one StepReport per
 // scenario step and the judgment of every assertion. It does not change run
@@ -70,11 +62,15 @@ func Analyze(run *rundir.Run) *Report {
 	// Bucket the observations by the step they were scheduled in (stream
 	// events: the step in force when they happened). Records of a kind
 	// this version does not know are left out.
+	// The totals and each step's counts and latencies come from the
+	// aggregator the engine feeds live (loadgen/metrics), so the report's
+	// numbers are the dashboard's and the gates'.
 	steps := runSteps(run)
 	position := stepPositions(steps)
 	byStep := make([][]*rundir.Observation, len(steps))
 	streamsByStep := make([][]*rundir.Observation, len(steps))
 	var streams, requests []*rundir.Observation
+	totals := metrics.NewTally()
 	for i := range run.Observations {
 		o := &run.Observations[i]
 		p, inStep := position[o.Step]
@@ -85,25 +81,21 @@ func Analyze(run *rundir.Run) *Report {
 			}
 			continue
 		}
-		if !o.IsRequest() {
+		if !totals.Add(o) {
 			continue
 		}
 		if inStep {
 			byStep[p] = append(byStep[p], o)
 		}
 		if o.ErrorKind == canceledKind {
-			r.Run.Totals.Canceled++
 			continue
 		}
 		requests = append(requests, o)
-		r.Run.Totals.Requests++
-		if !o.OK() {
-			r.Run.Totals.Failed++
-		}
 		if !inStep {
 			r.Run.Totals.OutsideSteps++
 		}
 	}
+	r.Run.Totals.Requests, r.Run.Totals.Failed, r.Run.Totals.Canceled = totals.Requests, totals.Failed, totals.Canceled
 	r.Run.Totals.ErrorRate = fraction(r.Run.Totals.Failed, r.Run.Totals.Requests)
 
 	var stepRequests int
@@ -260,16 +252,18 @@ func analyzeStep(s rundir.Step, start, end time.Time, obs []*rundir.Observation,
 		End:      end,
 		Versions: []VersionShare{},
 	}
+	agg := metrics.NewStep()
 	var outcomes []*rundir.Observation
 	for _, o := range obs {
-		if o.ErrorKind == canceledKind {
-			sr.Canceled++
-			continue
+		agg.Add(o)
+		if o.ErrorKind != canceledKind {
+			outcomes = append(outcomes, o)
 		}
-		outcomes = append(outcomes, o)
 	}
 	obs = outcomes
-	sr.Requests = len(obs)
+	sr.Requests, sr.Failed, sr.Canceled = agg.Requests, agg.Failed, agg.Canceled
+	sr.Successes = sr.Requests - sr.Failed
+	sr.ErrorsByKind = agg.ErrorsByKind
 	if sr.Reached {
 		sr.Duration = stepDuration(start, end, obs)
 		if sr.Duration > 0 {
@@ -284,31 +278,8 @@ func analyzeStep(s rundir.Step, start, end time.Time, obs []*rundir.Observation,
 	}
 	converged := sr.Convergence.Basis == ConvergedOnAck || sr.Convergence.Basis == ConvergedAtStart
 
-	stepLatency := newLatencyRecorder()
-	versionLatency := map[string]*latencyRecorder{}
 	counted := map[string]int{}
 	for _, o := range obs {
-		if o.OK() {
-			sr.Successes++
-		} else {
-			kind := o.ErrorKind
-			if kind == "" {
-				kind = "other"
-			}
-			if sr.ErrorsByKind == nil {
-				sr.ErrorsByKind = map[string]int{}
-			}
-			sr.ErrorsByKind[kind]++
-		}
-		stepLatency.record(o.Latency)
-		if o.Version != "" {
-			vl := versionLatency[o.Version]
-			if vl == nil {
-				vl = newLatencyRecorder()
-				versionLatency[o.Version] = vl
-			}
-			vl.record(o.Latency)
-		}
 		switch {
 		case !converged || o.Scheduled.Before(sr.Convergence.At) || inFlightAt(o, end):
 			// Sent under the previous weights, or still in flight when the
@@ -321,16 +292,15 @@ func analyzeStep(s rundir.Step, start, end time.Time, obs []*rundir.Observation,
 			sr.ShareRequests++
 		}
 	}
-	sr.Failed = sr.Requests - sr.Successes
 	sr.ErrorRate = fraction(sr.Failed, sr.Requests)
-	sr.Latency = stepLatency.summary()
+	sr.Latency = latencyOf(agg.Latency)
 
 	shares, weighted := normalise(s.Weights)
 	sr.Weighted = weighted
-	for _, v := range versionNames(s.Weights, versionLatency) {
+	for _, v := range versionNames(s.Weights, agg.Versions) {
 		vs := VersionShare{Version: v, Requests: counted[v]}
-		if vl := versionLatency[v]; vl != nil {
-			vs.Latency = vl.summary()
+		if va := agg.Versions[v]; va != nil {
+			vs.Latency = latencyOf(va.Latency)
 		}
 		n := float64(sr.ShareRequests)
 		if n > 0 {
@@ -455,7 +425,7 @@ func normalise(weights map[string]float64) (shares map[string]float64, weighted 
 
 // versionNames is the sorted union of the configured versions and those that
 // served a request.
-func versionNames(weights map[string]float64, served map[string]*latencyRecorder) []string {
+func versionNames(weights map[string]float64, served map[string]*metrics.Tally) []string {
 	seen := map[string]bool{}
 	var names []string
 	add := func(v string) {
@@ -550,32 +520,10 @@ func fraction(part, whole int) float64 {
 	return float64(part) / float64(whole)
 }
 
-// latencyRecorder is an HDR histogram of latencies in microseconds.
-type latencyRecorder struct {
-	h *hdrhistogram.Histogram
-}
-
-func newLatencyRecorder() *latencyRecorder {
-	return &latencyRecorder{h: hdrhistogram.New(latencyLowestMicros, latencyHighestMicros, latencySigFigs)}
-}
-
-// record adds one latency. Negative latencies (a clock step) record as 0 and
-// latencies beyond the histogram's range as its highest value, so
-// RecordValue cannot fail.
-func (r *latencyRecorder) record(d time.Duration) {
-	us := min(max(d.Microseconds(), 0), latencyHighestMicros)
-	_ = r.h.RecordValue(us)
-}
-
-func (r *latencyRecorder) summary() Latency {
-	us := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
-	return Latency{
-		Count: r.h.TotalCount(),
-		P50:   us(r.h.ValueAtQuantile(50)),
-		P90:   us(r.h.ValueAtQuantile(90)),
-		P99:   us(r.h.ValueAtQuantile(99)),
-		Max:   us(r.h.Max()),
-	}
+// latencyOf reads an aggregate's latency quantiles.
+func latencyOf(h *metrics.Histogram) Latency {
+	q := h.Quantiles()
+	return Latency{Count: q.Count, P50: q.P50, P90: q.P90, P99: q.P99, Max: q.Max}
 }
 
 // inFlightAt reports whether o had not completed by t (a zero t is never).

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshsim/meshsim/loadgen/metrics"
 	"github.com/meshsim/meshsim/loadgen/rundir"
 )
 
@@ -117,11 +118,11 @@ func analyzeInstrument(r *Report, meta rundir.Meta, obs [][]*rundir.Observation,
 	offered := meta.Load.Rate
 	sampled, run := sampleFigures(samples)
 	run.fillRun(in)
-	runLag := newLatencyRecorder()
+	runLag := metrics.NewHistogram()
 	for _, o := range all {
-		runLag.record(o.Sent.Sub(o.Scheduled))
+		runLag.Record(o.Sent.Sub(o.Scheduled))
 	}
-	in.LagP99 = runLag.summary().P99
+	in.LagP99 = runLag.Quantiles().P99
 	if offered > 0 && r.Run.Load.AchievedRate > 0 {
 		in.Achieved = r.Run.Load.AchievedRate / offered
 	}
@@ -130,13 +131,13 @@ func analyzeInstrument(r *Report, meta rundir.Meta, obs [][]*rundir.Observation,
 		if !s.Reached || s.Requests == 0 {
 			continue
 		}
-		lag := newLatencyRecorder()
+		lag := metrics.NewHistogram()
 		for _, o := range obs[i] {
 			if o.ErrorKind != canceledKind {
-				lag.record(o.Sent.Sub(o.Scheduled))
+				lag.Record(o.Sent.Sub(o.Scheduled))
 			}
 		}
-		l := lag.summary()
+		l := lag.Quantiles()
 		si := &StepInstrument{LagP50: l.P50, LagP99: l.P99, LagMax: l.Max, OfferedRate: offered}
 		if s.Duration > 0 {
 			end := s.Start.Add(s.Duration)

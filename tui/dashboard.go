@@ -14,7 +14,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/term"
 
-	"github.com/meshsim/meshsim/scenarios/engine"
+	"github.com/meshsim/meshsim/scenarios/engine/status"
 )
 
 // IsTerminal reports whether w is a terminal, where the live dashboard can
@@ -25,7 +25,7 @@ func IsTerminal(w io.Writer) bool {
 }
 
 // StatusMsg carries one engine status into the dashboard's program.
-type StatusMsg engine.Status
+type StatusMsg status.Status
 
 // endMsg tells the model that the run ended: Dashboard.Close sends it
 // before stopping the program, so the last frame left on screen offers
@@ -43,8 +43,8 @@ type Model struct {
 	cancel   func()
 	width    int
 
-	status   engine.Status
-	history  []engine.Status // the last status of each ended step, oldest first
+	status   status.Status
+	history  []status.Status // the last status of each ended step, oldest first
 	stopping bool
 	ended    bool // the run ended and the dashboard is closing
 	rows     int  // the tallest the body has been, in lines
@@ -75,7 +75,7 @@ func (m Model) Init() tea.Cmd { return nil }
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case StatusMsg:
-		m.apply(engine.Status(msg))
+		m.apply(status.Status(msg))
 	case endMsg:
 		m.ended = true
 	case tea.KeyPressMsg:
@@ -99,7 +99,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 // apply makes s the current status. A rollout step ends when a status for
 // another step or another phase arrives; its last status goes to history.
-func (m *Model) apply(s engine.Status) {
+func (m *Model) apply(s status.Status) {
 	cur := m.status
 	if cur.Phase == "rollout" && (s.Phase != "rollout" || s.Step != cur.Step) {
 		if n := len(m.history); n > 0 && m.history[n-1].Step == cur.Step {
@@ -108,7 +108,7 @@ func (m *Model) apply(s engine.Status) {
 			m.history = append(m.history, cur)
 		}
 		if n := len(m.history); n > historyLen {
-			m.history = append([]engine.Status(nil), m.history[n-historyLen:]...)
+			m.history = append([]status.Status(nil), m.history[n-historyLen:]...)
 		}
 	}
 	m.status = s
@@ -175,7 +175,7 @@ func (m Model) body() string {
 
 // viewStep renders the current rollout step: its progress, configured
 // weights against observed shares, and counts.
-func (m Model) viewStep(line func(string), s engine.Status) {
+func (m Model) viewStep(line func(string), s status.Status) {
 	elapsed := fmt.Sprintf("%.1fs", s.StepElapsed.Seconds())
 	if s.StepBake > 0 {
 		elapsed += " / " + s.StepBake.String()
@@ -188,7 +188,7 @@ func (m Model) viewStep(line func(string), s engine.Status) {
 	}
 
 	versions := stepVersions(s)
-	ok := s.Requests - s.Failed
+	ok := answered(s)
 	nameW := 7
 	for _, v := range versions {
 		nameW = max(nameW, len(displayVersion(v)))
@@ -224,7 +224,7 @@ func (m Model) viewStep(line func(string), s engine.Status) {
 
 // stepLabel names a step: "step 2/5 canary-25", or "step 3 name" when the
 // number of steps is not known (deployment phases).
-func stepLabel(s engine.Status) string {
+func stepLabel(s status.Status) string {
 	if s.Steps > 0 {
 		return fmt.Sprintf("step %d/%d %s", s.Step+1, s.Steps, s.StepName)
 	}
@@ -233,7 +233,7 @@ func stepLabel(s engine.Status) string {
 
 // stepVersions lists the versions of a step: the configured ones in their
 // order, then any other version that answered, sorted.
-func stepVersions(s engine.Status) []string {
+func stepVersions(s status.Status) []string {
 	seen := map[string]bool{}
 	var versions, extra []string
 	for _, w := range s.Weights {
@@ -254,7 +254,7 @@ func stepVersions(s engine.Status) []string {
 // historyLine renders an ended step on one line:
 //
 //	step 1/5 base  v1=100 v2=0 → v1 100.0% v2 0.0%  1200 req  0 failed
-func historyLine(s engine.Status) string {
+func historyLine(s status.Status) string {
 	var b strings.Builder
 	b.WriteString(stepLabel(s))
 	b.WriteString(" ")
@@ -262,7 +262,7 @@ func historyLine(s engine.Status) string {
 		fmt.Fprintf(&b, " %s=%d", w.Version, w.Weight)
 	}
 	b.WriteString(" →")
-	ok := s.Requests - s.Failed
+	ok := answered(s)
 	if ok == 0 {
 		b.WriteString(" -")
 	}
@@ -287,7 +287,7 @@ type Dashboard struct {
 	prog *tea.Program
 
 	mu      sync.Mutex
-	pending []engine.Status
+	pending []status.Status
 	closed  bool
 
 	wake      chan struct{} // a status is pending
@@ -321,7 +321,7 @@ func StartDashboard(m Model, opts ...tea.ProgramOption) *Dashboard {
 }
 
 // Update implements engine.Progress. It never blocks on the program.
-func (d *Dashboard) Update(s engine.Status) {
+func (d *Dashboard) Update(s status.Status) {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
@@ -344,7 +344,7 @@ func (d *Dashboard) Update(s engine.Status) {
 
 // sameSlot reports whether b supersedes a: the same rollout step, or the
 // same phase outside the rollout.
-func sameSlot(a, b engine.Status) bool {
+func sameSlot(a, b status.Status) bool {
 	if a.Phase != b.Phase {
 		return false
 	}

@@ -13,48 +13,48 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
-	"github.com/meshsim/meshsim/scenarios/engine"
+	"github.com/meshsim/meshsim/scenarios/engine/status"
 )
 
 // run is a canary rehearsal as the engine reports it: setup, two rollout
 // steps, a deployment phase whose step count is unknown, and the end.
 var run = []struct {
-	status  engine.Status
+	status  status.Status
 	want    []string // in the view
 	notWant []string
 	rows    map[string][2]float64 // version → configured, observed share shown as bars
 }{
 	{
-		status:  engine.Status{Phase: "setup", Message: "creating Cloud Map, App Mesh and ECS resources"},
+		status:  status.Status{Phase: "setup", Message: "creating Cloud Map, App Mesh and ECS resources"},
 		want:    []string{"meshsim · bookingapp-canary · setup", "creating Cloud Map, App Mesh and ECS resources", "q or ctrl+c: stop the run"},
 		notWant: []string{"ended steps", "requests", "stopping"},
 	},
 	{
-		status: engine.Status{Phase: "rollout", Step: 0, Steps: 2, StepName: "base", StepElapsed: time.Second, StepBake: 4 * time.Second,
-			Weights:  []engine.VersionWeight{{Version: "v1", Weight: 100}, {Version: "v2", Weight: 0}},
+		status: status.Status{Phase: "rollout", Step: 0, Steps: 2, StepName: "base", StepElapsed: time.Second, StepBake: 4 * time.Second,
+			Weights:  []status.VersionWeight{{Version: "v1", Weight: 100}, {Version: "v2", Weight: 0}},
 			Requests: 100, Versions: map[string]int64{"v1": 100}},
 		want:    []string{"· rollout", "step 1/2 base  1.0s / 4s", " 25%", "configured", "observed", "requests 100   failed 0"},
 		notWant: []string{"ended steps", "creating Cloud Map"},
 		rows:    map[string][2]float64{"v1": {1, 1}, "v2": {0, 0}},
 	},
 	{
-		status: engine.Status{Phase: "rollout", Step: 0, Steps: 2, StepName: "base", StepElapsed: 4 * time.Second, StepBake: 4 * time.Second,
-			Weights:  []engine.VersionWeight{{Version: "v1", Weight: 100}, {Version: "v2", Weight: 0}},
+		status: status.Status{Phase: "rollout", Step: 0, Steps: 2, StepName: "base", StepElapsed: 4 * time.Second, StepBake: 4 * time.Second,
+			Weights:  []status.VersionWeight{{Version: "v1", Weight: 100}, {Version: "v2", Weight: 0}},
 			Requests: 400, Versions: map[string]int64{"v1": 400}},
 		want:    []string{"step 1/2 base  4.0s / 4s", "100%", "requests 400   failed 0"},
 		notWant: []string{"ended steps"},
 	},
 	{
-		status: engine.Status{Phase: "rollout", Step: 1, Steps: 2, StepName: "canary-25", StepElapsed: 1500 * time.Millisecond, StepBake: 6 * time.Second,
-			Weights:  []engine.VersionWeight{{Version: "v1", Weight: 75}, {Version: "v2", Weight: 25}},
+		status: status.Status{Phase: "rollout", Step: 1, Steps: 2, StepName: "canary-25", StepElapsed: 1500 * time.Millisecond, StepBake: 6 * time.Second,
+			Weights:  []status.VersionWeight{{Version: "v1", Weight: 75}, {Version: "v2", Weight: 25}},
 			Requests: 202, Failed: 2, Versions: map[string]int64{"v1": 148, "v2": 50, "": 2}},
 		want: []string{"step 2/2 canary-25  1.5s / 6s", "requests 202   failed 2", " 74.0%", " 25.0%", "(unknown)",
 			"ended steps", "step 1/2 base  v1=100 v2=0 → v1 100.0% v2 0.0%  400 req  0 failed"},
 		rows: map[string][2]float64{"v1": {0.75, 0.74}, "v2": {0.25, 0.25}, "(unknown)": {0, 0.01}},
 	},
 	{
-		status: engine.Status{Phase: "rollout", Step: 2, StepName: "deploy: IN_PROGRESS", StepElapsed: 2500 * time.Millisecond,
-			Weights:  []engine.VersionWeight{{Version: "v1", Weight: 50}, {Version: "v2", Weight: 50}},
+		status: status.Status{Phase: "rollout", Step: 2, StepName: "deploy: IN_PROGRESS", StepElapsed: 2500 * time.Millisecond,
+			Weights:  []status.VersionWeight{{Version: "v1", Weight: 50}, {Version: "v2", Weight: 50}},
 			Requests: 10, Versions: map[string]int64{"v2": 10}},
 		want: []string{"step 3 deploy: IN_PROGRESS  2.5s\n", "requests 10   failed 0",
 			"step 2/2 canary-25  v1=75 v2=25 → v1 74.0% v2 25.0% (unknown) 1.0%  202 req  2 failed"},
@@ -62,13 +62,13 @@ var run = []struct {
 		rows:    map[string][2]float64{"v1": {0.5, 0}, "v2": {0.5, 1}},
 	},
 	{
-		status: engine.Status{Phase: "deployment", Message: "deploy ended SUCCESSFUL; waiting for the service to be stable"},
+		status: status.Status{Phase: "deployment", Message: "deploy ended SUCCESSFUL; waiting for the service to be stable"},
 		want: []string{"· deployment", "deploy ended SUCCESSFUL", "step 1/2 base", "step 2/2 canary-25",
 			"step 3 deploy: IN_PROGRESS  v1=50 v2=50 → v1 0.0% v2 100.0%  10 req  0 failed"},
 		notWant: []string{"requests", "configured"},
 	},
 	{
-		status:  engine.Status{Phase: "done", Message: "writing the run directory"},
+		status:  status.Status{Phase: "done", Message: "writing the run directory"},
 		want:    []string{"· done", "writing the run directory", "step 3 deploy: IN_PROGRESS  v1=50"},
 		notWant: []string{"deploy ended SUCCESSFUL"},
 	},
@@ -190,18 +190,18 @@ func TestModelFitsTheWidth(t *testing.T) {
 
 func TestDashboardUpdateCoalesces(t *testing.T) {
 	d := &Dashboard{wake: make(chan struct{}, 1)} // no program: nothing takes the statuses
-	step := func(i int, elapsed time.Duration) engine.Status {
-		return engine.Status{Phase: "rollout", Step: i, Steps: 2, StepElapsed: elapsed}
+	step := func(i int, elapsed time.Duration) status.Status {
+		return status.Status{Phase: "rollout", Step: i, Steps: 2, StepElapsed: elapsed}
 	}
-	d.Update(engine.Status{Phase: "setup", Message: "one"})
-	d.Update(engine.Status{Phase: "setup", Message: "two"})
+	d.Update(status.Status{Phase: "setup", Message: "one"})
+	d.Update(status.Status{Phase: "setup", Message: "two"})
 	for i := range 1000 {
 		d.Update(step(0, time.Duration(i)))
 	}
 	d.Update(step(1, 0))
 	d.Update(step(1, 5))
-	d.Update(engine.Status{Phase: "done", Message: "end"})
-	want := []engine.Status{{Phase: "setup", Message: "two"}, step(0, 999), step(1, 5), {Phase: "done", Message: "end"}}
+	d.Update(status.Status{Phase: "done", Message: "end"})
+	want := []status.Status{{Phase: "setup", Message: "two"}, step(0, 999), step(1, 5), {Phase: "done", Message: "end"}}
 	if len(d.pending) != len(want) {
 		t.Fatalf("%d statuses pending, want %d", len(d.pending), len(want))
 	}
@@ -239,7 +239,7 @@ func TestProgram(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("q did not cancel the run")
 	}
-	tm.Send(StatusMsg(engine.Status{Phase: "teardown", Message: "deleting the world"}))
+	tm.Send(StatusMsg(status.Status{Phase: "teardown", Message: "deleting the world"}))
 	if err := tm.Quit(); err != nil {
 		t.Fatal(err)
 	}
@@ -285,11 +285,11 @@ func TestDashboard(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("q did not cancel the run")
 	}
-	d.Update(engine.Status{Phase: "done", Message: "writing the run directory"})
+	d.Update(status.Status{Phase: "done", Message: "writing the run directory"})
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	d.Update(engine.Status{Phase: "setup", Message: "after close"}) // dropped, does not block
+	d.Update(status.Status{Phase: "setup", Message: "after close"}) // dropped, does not block
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meshsim/meshsim/scenarios/engine"
+	"github.com/meshsim/meshsim/scenarios/engine/status"
 )
 
 // Plain prints progress as plain lines. It is safe for concurrent use.
@@ -37,7 +37,7 @@ func NewPlain(w io.Writer, interval time.Duration) *Plain {
 }
 
 // Update implements engine.Progress.
-func (p *Plain) Update(s engine.Status) {
+func (p *Plain) Update(s status.Status) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
@@ -61,7 +61,7 @@ func (p *Plain) Update(s engine.Status) {
 // StepLine renders a rollout status as one line:
 //
 //	step 2/5 canary-25  weights v1=75 v2=25  3.0s/6s  1503 req  0 failed  observed v1 74.8% v2 25.2%
-func StepLine(s engine.Status) string {
+func StepLine(s status.Status) string {
 	var b strings.Builder
 	if s.Steps > 0 {
 		fmt.Fprintf(&b, "step %d/%d %-12s", s.Step+1, s.Steps, s.StepName)
@@ -80,7 +80,7 @@ func StepLine(s engine.Status) string {
 		fmt.Fprintf(&b, "  %5.1fs", s.StepElapsed.Seconds())
 	}
 	fmt.Fprintf(&b, "  %6d req  %4d failed  observed", s.Requests, s.Failed)
-	ok := s.Requests - s.Failed
+	ok := answered(s)
 	versions := make([]string, 0, len(s.Versions))
 	for v := range s.Versions {
 		versions = append(versions, v)
@@ -102,4 +102,14 @@ func displayVersion(v string) string {
 		return "(unknown)"
 	}
 	return v
+}
+
+// answered is how many of the step's requests a version answered: the
+// whole the observed shares are of.
+func answered(s status.Status) int64 {
+	var n int64
+	for _, c := range s.Versions {
+		n += c
+	}
+	return n
 }

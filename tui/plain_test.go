@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshsim/meshsim/scenarios/engine"
+	"github.com/meshsim/meshsim/scenarios/engine/status"
 )
 
 func TestPlainThrottlesWithinAStep(t *testing.T) {
@@ -15,10 +15,10 @@ func TestPlainThrottlesWithinAStep(t *testing.T) {
 	now := time.Unix(0, 0)
 	p.now = func() time.Time { return now }
 
-	p.Update(engine.Status{Phase: "setup", Message: "creating"})
-	p.Update(engine.Status{Phase: "setup", Message: "creating"}) // repeat: no line
-	st := engine.Status{Phase: "rollout", Step: 0, Steps: 2, StepName: "base", StepBake: 5 * time.Second,
-		Weights: []engine.VersionWeight{{Version: "v1", Weight: 100}, {Version: "v2", Weight: 0}}}
+	p.Update(status.Status{Phase: "setup", Message: "creating"})
+	p.Update(status.Status{Phase: "setup", Message: "creating"}) // repeat: no line
+	st := status.Status{Phase: "rollout", Step: 0, Steps: 2, StepName: "base", StepBake: 5 * time.Second,
+		Weights: []status.VersionWeight{{Version: "v1", Weight: 100}, {Version: "v2", Weight: 0}}}
 	p.Update(st) // new step: line
 	now = now.Add(300 * time.Millisecond)
 	st.StepElapsed = 300 * time.Millisecond
@@ -46,7 +46,7 @@ func TestPlainThrottlesWithinAStep(t *testing.T) {
 }
 
 func TestStepLineShares(t *testing.T) {
-	line := StepLine(engine.Status{Step: 1, Steps: 5, StepName: "canary", StepBake: 6 * time.Second, StepElapsed: 3 * time.Second,
+	line := StepLine(status.Status{Step: 1, Steps: 5, StepName: "canary", StepBake: 6 * time.Second, StepElapsed: 3 * time.Second,
 		Requests: 1000, Failed: 0, Versions: map[string]int64{"v1": 750, "v2": 250}})
 	for _, want := range []string{"step 2/5 canary", "1000 req", "0 failed", "v1 75.0%", "v2 25.0%", "3.0s/6s"} {
 		if !strings.Contains(line, want) {

@@ -45,4 +45,11 @@ type Gate struct {
 	Failed   int           `json:"failed"`
 	P99      time.Duration `json:"p99Ns"`
 	Reason   string        `json:"reason"`
+	// From and To bound the gate's window: the requests that completed
+	// in [From, To). Through is how many observations the run had
+	// recorded when the gate judged, so that the window can be recomputed
+	// from the run directory (metrics.WindowOf) with the same result.
+	From    time.Time `json:"from,omitzero"`
+	To      time.Time `json:"to,omitzero"`
+	Through int       `json:"through,omitempty"`
 }

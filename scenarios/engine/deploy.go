@@ -1,13 +1,11 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,7 +14,9 @@ import (
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/scenarios"
+	"github.com/meshsim/meshsim/scenarios/engine/status"
 	"github.com/meshsim/meshsim/sim/contract"
+	"github.com/meshsim/meshsim/sim/poll"
 )
 
 // runDeployments runs the scenario's ECS deployments one after another:
@@ -29,8 +29,8 @@ func (r *runner) runDeployments(ctx context.Context, wld *world) error {
 	u := wld.unitFor(svc)
 	current := u.version.Name
 
-	i := r.addStep("baseline", map[string]float64{current: 100})
-	if err := r.hold(ctx, i, sc.Rollout.Deployments[0].Hold); err != nil {
+	i := r.timeline.add("baseline", map[string]float64{current: 100}, time.Now())
+	if err := r.timeline.hold(ctx, i, sc.Rollout.Deployments[0].Hold); err != nil {
 		return err
 	}
 	for di, dep := range sc.Rollout.Deployments {
@@ -46,19 +46,56 @@ func (r *runner) runDeployments(ctx context.Context, wld *world) error {
 // deploy runs one deployment from version `from` and returns the version
 // the service runs afterwards (the new one, or `from` after a rollback).
 func (r *runner) deploy(ctx context.Context, wld *world, u unit, di int, dep scenarios.Deployment, from string) (string, error) {
-	sc := r.sc
-	v := versionOf(u.service, dep.To)
-	td, err := wld.registerTaskDefinition(ctx, u, v)
+	td, err := wld.registerTaskDefinition(ctx, u, versionOf(u.service, dep.To))
 	if err != nil {
 		return from, err
 	}
-	rec := rundir.Deployment{
+	idx := r.deployments.add(rundir.Deployment{
 		Name: dep.Name, Service: u.name, Strategy: string(dep.Strategy), From: from, To: dep.To,
 		Expect: dep.Expect, Started: time.Now(),
-	}
-	idx := r.recordDeployment(rec)
+	})
+	cfg, hooks := deploymentConfig(r.sc.Region, di, dep)
+	r.gates.arm(hooks, idx)
+	defer r.gates.arm(nil, -1)
 
-	gates := map[string]scenarios.Hook{} // by function ARN
+	out, err := wld.aws.ECS.UpdateService(ctx, &ecs.UpdateServiceInput{
+		Cluster:                 aws.String(r.sc.Cluster),
+		Service:                 aws.String(u.name),
+		TaskDefinition:          aws.String(td),
+		DeploymentConfiguration: cfg,
+	})
+	if err != nil {
+		return from, fmt.Errorf("ecs UpdateService %s: %w", u.name, err)
+	}
+	arn, err := r.serviceDeploymentARN(ctx, wld, u.name, out)
+	if err != nil {
+		return from, err
+	}
+	r.deployments.update(idx, func(d *rundir.Deployment) { d.Arn = arn })
+
+	final, err := r.follow(ctx, wld, idx, dep, arn)
+	if err != nil {
+		return from, err
+	}
+	outcome := r.recordOutcome(idx, final)
+	now := from
+	if outcome == string(ecstypes.ServiceDeploymentStatusSuccessful) {
+		now = dep.To
+	}
+
+	// Hold the settled state: the service runs one revision again.
+	r.progress.Update(status.Status{Phase: status.PhaseDeployment, Message: fmt.Sprintf("%s ended %s; waiting for the service to be stable", dep.Name, outcome)})
+	if err := wld.waitStable(ctx, r.opts.SetupTimeout); err != nil {
+		return now, err
+	}
+	i := r.timeline.add(fmt.Sprintf("%s: settled (%s)", dep.Name, strings.ToLower(outcome)), map[string]float64{now: 100}, time.Now())
+	return now, r.timeline.hold(ctx, i, dep.Hold)
+}
+
+// deploymentConfig is the ECS deployment configuration of deployment di,
+// with one lifecycle hook per gate; hooks maps each hook's function ARN to
+// its gate.
+func deploymentConfig(region string, di int, dep scenarios.Deployment) (*ecstypes.DeploymentConfiguration, map[string]scenarios.Hook) {
 	cfg := &ecstypes.DeploymentConfiguration{
 		Strategy:              ecstypes.DeploymentStrategy(dep.Strategy),
 		MinimumHealthyPercent: aws.Int32(int32(dep.MinimumHealthyPercent)),
@@ -80,9 +117,10 @@ func (r *runner) deploy(ctx context.Context, wld *world, u unit, di int, dep sce
 			StepPercent: aws.Float64(dep.LinearPercent), StepBakeTimeInMinutes: aws.Int32(int32(dep.LinearBake / time.Minute)),
 		}
 	}
+	hooks := map[string]scenarios.Hook{}
 	for hi, h := range dep.Hooks {
-		fn := fmt.Sprintf("arn:aws:lambda:%s:000000000000:function:meshsim-gate-%d-%d", sc.Region, di+1, hi+1)
-		gates[fn] = h
+		fn := fmt.Sprintf("arn:aws:lambda:%s:000000000000:function:meshsim-gate-%d-%d", region, di+1, hi+1)
+		hooks[fn] = h
 		stages := make([]ecstypes.DeploymentLifecycleHookStage, len(h.Stages))
 		for j, st := range h.Stages {
 			stages[j] = ecstypes.DeploymentLifecycleHookStage(st)
@@ -94,78 +132,76 @@ func (r *runner) deploy(ctx context.Context, wld *world, u unit, di int, dep sce
 			LifecycleStages: stages,
 		})
 	}
-	r.setGates(gates, idx)
-	defer r.setGates(nil, -1)
+	return cfg, hooks
+}
 
-	out, err := wld.aws.ECS.UpdateService(ctx, &ecs.UpdateServiceInput{
-		Cluster:                 aws.String(sc.Cluster),
-		Service:                 aws.String(u.name),
-		TaskDefinition:          aws.String(td),
-		DeploymentConfiguration: cfg,
+// phases turns what DescribeServiceDeployments reports into timeline
+// steps: a new step whenever the lifecycle stage or the traffic weights
+// change.
+type phases struct {
+	r       *runner
+	idx     int // the deployment's index in the log
+	name    string
+	lastKey string
+	step    int // the step in force, -1 before the first
+}
+
+// saw records one look at the deployment: a new phase begins when its
+// stage or weights differ from the last look's.
+func (p *phases) saw(sd *ecstypes.ServiceDeployment, weights map[string]float64) {
+	stage := string(sd.LifecycleStage)
+	key := stage + " " + weightString(weights)
+	if key == p.lastKey {
+		return
+	}
+	// The phase began when ECS reported the change on the event stream, a
+	// moment before this look saw it; the proxies may already have the new
+	// weights.
+	at := p.r.changes.last()
+	if p.step >= 0 {
+		p.r.timeline.end(p.step, false)
+	}
+	p.step = p.r.timeline.add(fmt.Sprintf("%s: %s", p.name, phaseName(stage, sd.Status)), weights, at)
+	p.lastKey = key
+	p.r.deployments.update(p.idx, func(d *rundir.Deployment) {
+		if n := len(d.Stages); stage != "" && (n == 0 || d.Stages[n-1].Stage != stage) {
+			d.Stages = append(d.Stages, rundir.Stage{Stage: stage, At: time.Now()})
+		}
 	})
-	if err != nil {
-		return from, fmt.Errorf("ecs UpdateService %s: %w", u.name, err)
-	}
-	arn, err := r.serviceDeploymentARN(ctx, wld, u.name, out)
-	if err != nil {
-		return from, err
-	}
-	r.updateDeployment(idx, func(d *rundir.Deployment) { d.Arn = arn })
+}
 
-	// Follow the deployment until it ends, one step per phase.
-	var (
-		lastKey  string
-		lastStep = -1
-		revs     = map[string]string{} // service revision ARN → version
-		final    *ecstypes.ServiceDeployment
-	)
-	for final == nil {
+// follow watches deployment arn until it ends, one timeline step per
+// phase, and returns its final state. It looks again as soon as ECS
+// reports a deployment change on the event stream (so a step begins within
+// a round trip of the weights changing), or after a while in any case.
+func (r *runner) follow(ctx context.Context, wld *world, idx int, dep scenarios.Deployment, arn string) (*ecstypes.ServiceDeployment, error) {
+	p := &phases{r: r, idx: idx, name: dep.Name, step: -1}
+	revs := map[string]string{} // service revision ARN → version
+	var final *ecstypes.ServiceDeployment
+	err := poll.UntilWoken(ctx, 250*time.Millisecond, r.changes.wake, func(ctx context.Context) (bool, error) {
 		sd, err := describeDeployment(ctx, wld, arn)
 		if err != nil {
-			return from, err
+			return false, err
 		}
-		weights := r.revisionWeights(ctx, wld, sd, revs, dep.Strategy)
-		stage := string(sd.LifecycleStage)
-		key := stage + " " + weightString(weights)
-		if key != lastKey {
-			// The phase began when ECS reported the change on the event
-			// stream, a moment before this poll saw it; the proxies may
-			// already have the new weights.
-			at := time.Now()
-			if ns := r.lastChange.Load(); ns != 0 {
-				at = time.Unix(0, ns)
-			}
-			if lastStep >= 0 {
-				r.endStep(lastStep, false)
-			}
-			name := fmt.Sprintf("%s: %s", dep.Name, phaseName(stage, sd.Status))
-			lastStep = r.addStepAt(name, weights, at)
-			lastKey = key
-			r.updateDeployment(idx, func(d *rundir.Deployment) {
-				if n := len(d.Stages); stage != "" && (n == 0 || d.Stages[n-1].Stage != stage) {
-					d.Stages = append(d.Stages, rundir.Stage{Stage: stage, At: time.Now()})
-				}
-			})
-		}
+		p.saw(sd, r.revisionWeights(ctx, wld, sd, revs, dep.Strategy))
 		if terminal(sd.Status) {
 			final = sd
-			break
+			return true, nil
 		}
-		r.progress.Update(r.status(lastStep, time.Since(r.stepStart(lastStep)), 0))
-		// Look again when ECS reports a change on the event stream (so a
-		// step begins within a round trip of the weights changing), or
-		// after a while in any case.
-		select {
-		case <-ctx.Done():
-			r.endStep(lastStep, true)
-			return from, ctx.Err()
-		case <-r.deploymentChanged:
-		case <-time.After(250 * time.Millisecond):
-		}
+		r.timeline.report(p.step, time.Since(r.timeline.start(p.step)), 0)
+		return false, nil
+	})
+	if p.step >= 0 {
+		r.timeline.end(p.step, err != nil)
 	}
-	r.endStep(lastStep, false)
+	return final, err
+}
+
+// recordOutcome records how deployment idx ended, with ECS's reason for a
+// rollback, and returns its final status.
+func (r *runner) recordOutcome(idx int, final *ecstypes.ServiceDeployment) string {
 	outcome := string(final.Status)
-	r.updateDeployment(idx, func(d *rundir.Deployment) {
+	r.deployments.update(idx, func(d *rundir.Deployment) {
 		d.Outcome, d.Ended = outcome, time.Now()
 		if rb := final.Rollback; rb != nil {
 			d.RollbackReason = aws.ToString(rb.Reason)
@@ -174,18 +210,7 @@ func (r *runner) deploy(ctx context.Context, wld *world, u unit, di int, dep sce
 			d.RollbackReason = aws.ToString(final.StatusReason)
 		}
 	})
-	now := from
-	if outcome == string(ecstypes.ServiceDeploymentStatusSuccessful) {
-		now = dep.To
-	}
-
-	// Hold the settled state: the service runs one revision again.
-	r.progress.Update(Status{Phase: "deployment", Message: fmt.Sprintf("%s ended %s; waiting for the service to be stable", dep.Name, outcome)})
-	if err := wld.waitStable(ctx, r.opts.SetupTimeout); err != nil {
-		return now, err
-	}
-	i := r.addStep(fmt.Sprintf("%s: settled (%s)", dep.Name, strings.ToLower(outcome)), map[string]float64{now: 100})
-	return now, r.hold(ctx, i, dep.Hold)
+	return outcome
 }
 
 // serviceDeploymentARN finds the service deployment UpdateService started.
@@ -262,12 +287,12 @@ func (r *runner) revisionWeights(ctx context.Context, wld *world, sd *ecstypes.S
 	return weights
 }
 
-func phaseName(stage string, status ecstypes.ServiceDeploymentStatus) string {
-	if status == ecstypes.ServiceDeploymentStatusRollbackInProgress || status == ecstypes.ServiceDeploymentStatusRollbackRequested {
+func phaseName(stage string, st ecstypes.ServiceDeploymentStatus) string {
+	if st == ecstypes.ServiceDeploymentStatusRollbackInProgress || st == ecstypes.ServiceDeploymentStatusRollbackRequested {
 		return "rollback " + stage
 	}
 	if stage == "" {
-		return strings.ToLower(string(status))
+		return strings.ToLower(string(st))
 	}
 	return stage
 }
@@ -290,104 +315,60 @@ func versionOf(s *scenarios.Service, name string) scenarios.Version {
 	return scenarios.Version{Name: name}
 }
 
-func (r *runner) stepStart(i int) time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.steps[i].Start
+// deploymentLog is the run's ECS deployments as they go, for run.json.
+type deploymentLog struct {
+	mu   sync.Mutex
+	list []rundir.Deployment
 }
 
-func (r *runner) recordDeployment(d rundir.Deployment) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.deployments = append(r.deployments, d)
-	return len(r.deployments) - 1
+// add records a deployment that started and returns its index.
+func (l *deploymentLog) add(d rundir.Deployment) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.list = append(l.list, d)
+	return len(l.list) - 1
 }
 
-func (r *runner) updateDeployment(i int, f func(*rundir.Deployment)) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	f(&r.deployments[i])
+// update changes deployment i in place.
+func (l *deploymentLog) update(i int, f func(*rundir.Deployment)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f(&l.list[i])
 }
 
-// gateSet is the gates of the deployment in progress, by function ARN.
-type gateSet struct {
-	mu         sync.Mutex
-	gates      map[string]scenarios.Hook
-	deployment int
+// snapshot copies the deployments recorded so far.
+func (l *deploymentLog) snapshot() []rundir.Deployment {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]rundir.Deployment(nil), l.list...)
 }
 
-func (r *runner) setGates(g map[string]scenarios.Hook, deployment int) {
-	r.gates.mu.Lock()
-	defer r.gates.mu.Unlock()
-	r.gates.gates, r.gates.deployment = g, deployment
+// changes tells the deployment follower that ECS reported a deployment
+// change on the event stream, and when.
+type changes struct {
+	wake chan struct{} // signalled (without blocking) on each change
+	at   atomic.Int64  // the last change's time, unix nanoseconds
 }
 
-// onEvent answers the lifecycle hook invocations of the deployment in
-// progress: a gate holds when, over its window, the error rate and p99
-// latency stay within its limits.
-func (r *runner) onEvent(e rundir.Event) {
-	if e.Source == contract.SourceECS && strings.HasPrefix(string(e.Type), "deployment.") {
-		r.lastChange.Store(e.Time.UnixNano())
-		select {
-		case r.deploymentChanged <- struct{}{}:
-		default:
-		}
+func newChanges() *changes { return &changes{wake: make(chan struct{}, 1)} }
+
+// observe notes e if it is an ECS deployment change.
+func (c *changes) observe(e rundir.Event) {
+	if e.Source != contract.SourceECS || !strings.HasPrefix(string(e.Type), "deployment.") {
 		return
 	}
-	if e.Source != contract.SourceLambda || e.Type != contract.EventHookInvoked {
-		return
+	c.at.Store(e.Time.UnixNano())
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
-	r.gates.mu.Lock()
-	h, ok := r.gates.gates[e.Detail[contract.DetailFunction]]
-	dep := r.gates.deployment
-	r.gates.mu.Unlock()
-	if !ok {
-		return // not one of ours: ECS fails it when it times out
-	}
-	// Judge after the window has passed since the invocation, so the gate
-	// sees traffic under the stage it guards.
-	go func() {
-		time.Sleep(h.Window)
-		now := time.Now()
-		n, failed, p99 := r.recent.stats(now.Add(-h.Window))
-		g := rundir.Gate{Stage: e.Detail[contract.DetailStage], At: now, Requests: n, Failed: failed, P99: p99, Status: "SUCCEEDED"}
-		var why []string
-		switch {
-		case n == 0:
-			why = append(why, fmt.Sprintf("no requests in the last %s to judge", h.Window))
-		default:
-			rate := float64(failed) / float64(n)
-			if h.MaxErrorRate >= 0 && rate > h.MaxErrorRate {
-				why = append(why, fmt.Sprintf("error rate %.2f%% > %.2f%%", 100*rate, 100*h.MaxErrorRate))
-			}
-			if h.MaxP99 > 0 && p99 >= h.MaxP99 {
-				why = append(why, fmt.Sprintf("p99 %s ≥ %s", p99.Round(time.Microsecond), h.MaxP99))
-			}
-		}
-		if len(why) > 0 {
-			g.Status, g.Reason = "FAILED", strings.Join(why, "; ")
-		} else {
-			g.Reason = fmt.Sprintf("%d requests in %s: %d failed, p99 %s", n, h.Window, failed, p99.Round(time.Microsecond))
-		}
-		if dep >= 0 {
-			r.updateDeployment(dep, func(d *rundir.Deployment) { d.Gates = append(d.Gates, g) })
-		}
-		r.engineEvent(gateEvent(g.Status), e.Detail[contract.DetailFunction], map[string]string{"stage": g.Stage, "reason": g.Reason})
-		body, _ := json.Marshal(contract.HookAnswer{HookStatus: g.Status, Reason: g.Reason})
-		url := strings.TrimRight(r.opts.Endpoint, "/") + contract.HookPathPrefix + e.Detail[contract.DetailInvocationID]
-		resp, err := http.Post(url, "application/json", bytes.NewReader(body))
-		if err != nil {
-			r.engineEvent(contract.EventGateError, e.Detail[contract.DetailFunction], map[string]string{"error": err.Error()})
-			return
-		}
-		resp.Body.Close()
-	}()
 }
 
-// gateEvent is the event type of a gate's decision.
-func gateEvent(status string) contract.EventType {
-	if status == "SUCCEEDED" {
-		return contract.EventGateSucceeded
+// last returns when ECS last reported a deployment change, or now if it
+// has not.
+func (c *changes) last() time.Time {
+	if ns := c.at.Load(); ns != 0 {
+		return time.Unix(0, ns)
 	}
-	return contract.EventGateFailed
+	return time.Now()
 }

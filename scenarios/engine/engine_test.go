@@ -16,6 +16,7 @@ import (
 	"github.com/meshsim/meshsim/reports/reportstest"
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/scenarios/engine"
+	"github.com/meshsim/meshsim/scenarios/engine/status"
 	"github.com/meshsim/meshsim/sim"
 	"github.com/meshsim/meshsim/sim/awsclient"
 	"github.com/meshsim/meshsim/sim/contract"
@@ -74,9 +75,9 @@ func TestBookingappCanary(t *testing.T) {
 }
 
 // progressFunc adapts a function to engine.Progress.
-type progressFunc func(engine.Status)
+type progressFunc func(status.Status)
 
-func (f progressFunc) Update(s engine.Status) { f(s) }
+func (f progressFunc) Update(s status.Status) { f(s) }
 
 // TestCancelLeavesPartialRunAndTearsDown cuts a run short in its second
 // step, as Ctrl-C does: the run directory is readable and marked partial,
@@ -100,7 +101,7 @@ func TestCancelLeavesPartialRunAndTearsDown(t *testing.T) {
 
 	runCtx, interrupt := context.WithCancel(ctx)
 	defer interrupt()
-	progress := progressFunc(func(s engine.Status) {
+	progress := progressFunc(func(s status.Status) {
 		if s.Phase == "rollout" && s.Step == 1 && s.Requests > 20 {
 			interrupt()
 		}

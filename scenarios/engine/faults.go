@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,26 +42,39 @@ func CheckFaults(sc *scenarios.Scenario, f Faults) error {
 	return nil
 }
 
-// faultScheduler fires the scenario's faults: those tied to a step when the
-// step begins, those at a time after the load starts.
-type faultScheduler struct {
-	r     *runner
-	wld   *world
-	ctx   context.Context
-	fired []bool
-	admin *http.Client // for the sidecars' admin API
+// faults fires the scenario's faults: those tied to a step when the step
+// begins, those at a time after the load starts. Each fault waits and
+// strikes on a goroutine of its own, started with the faults' context;
+// stop cancels it and waits for every one.
+type faults struct {
+	sc      *scenarios.Scenario
+	wld     *world
+	runtime Faults
+	event   func(typ contract.EventType, resource string, detail map[string]string)
+	admin   *http.Client // for the sidecars' admin API
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	fired   []bool
+	stopped bool
 }
 
 // adminTimeout bounds one call to a sidecar's admin API.
 const adminTimeout = 5 * time.Second
 
-func (r *runner) scheduleFaults(ctx context.Context, wld *world) *faultScheduler {
-	fs := &faultScheduler{r: r, wld: wld, ctx: ctx, fired: make([]bool, len(r.sc.Faults)),
+// startFaults schedules the faults of sc until ctx ends or stop is called:
+// those at a time now, those tied to a step when stepBegan names it.
+func startFaults(ctx context.Context, sc *scenarios.Scenario, wld *world, runtime Faults, event func(contract.EventType, string, map[string]string)) *faults {
+	fs := &faults{sc: sc, wld: wld, runtime: runtime, event: event, fired: make([]bool, len(sc.Faults)),
 		// Straight to the task's address (never an HTTP_PROXY), one
 		// connection per call so that none is left open.
 		admin: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: adminTimeout},
 	}
-	for i, f := range r.sc.Faults {
+	fs.ctx, fs.cancel = context.WithCancel(ctx)
+	for i, f := range sc.Faults {
 		if f.Step == "" {
 			fs.fire(i, f.At)
 		}
@@ -69,38 +83,55 @@ func (r *runner) scheduleFaults(ctx context.Context, wld *world) *faultScheduler
 }
 
 // stepBegan fires the faults waiting for a step named name.
-func (fs *faultScheduler) stepBegan(name string) {
-	if fs == nil {
-		return
-	}
-	for i, f := range fs.r.sc.Faults {
-		if f.Step != "" && !fs.fired[i] && (name == f.Step || strings.HasPrefix(name, f.Step)) {
+func (fs *faults) stepBegan(name string) {
+	for i, f := range fs.sc.Faults {
+		if f.Step != "" && (name == f.Step || strings.HasPrefix(name, f.Step)) {
 			fs.fire(i, f.After)
 		}
 	}
 }
 
-func (fs *faultScheduler) fire(i int, after time.Duration) {
+// stop cancels the faults not yet carried out and waits for those under
+// way.
+func (fs *faults) stop() {
+	fs.mu.Lock()
+	fs.stopped = true
+	fs.mu.Unlock()
+	fs.cancel()
+	fs.wg.Wait()
+}
+
+// fire schedules fault i after the given delay, once.
+func (fs *faults) fire(i int, after time.Duration) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.fired[i] || fs.stopped {
+		return
+	}
 	fs.fired[i] = true
-	f := fs.r.sc.Faults[i]
+	f := fs.sc.Faults[i]
+	fs.wg.Add(1)
 	go func() {
+		defer fs.wg.Done()
+		t := time.NewTimer(after)
+		defer t.Stop()
 		select {
 		case <-fs.ctx.Done():
 			return
-		case <-time.After(after):
+		case <-t.C:
 		}
 		fs.inject(f)
 	}()
 }
 
 // inject picks the fault's tasks through the ECS API and breaks them.
-func (fs *faultScheduler) inject(f scenarios.Fault) {
+func (fs *faults) inject(f scenarios.Fault) {
 	tasks, err := fs.tasks(f)
 	if err == nil && len(tasks) == 0 {
 		err = fmt.Errorf("no running task of %s %s", f.Service, f.Version)
 	}
 	if err != nil {
-		fs.r.engineEvent(contract.EventFaultError, "", map[string]string{"action": string(f.Action), "service": f.Service, "error": err.Error(), "source": f.Pos.String()})
+		fs.event(contract.EventFaultError, "", map[string]string{"action": string(f.Action), "service": f.Service, "error": err.Error(), "source": f.Pos.String()})
 		return
 	}
 	for _, t := range tasks {
@@ -115,20 +146,20 @@ func (fs *faultScheduler) inject(f scenarios.Fault) {
 		if err != nil {
 			detail["error"] = err.Error()
 		}
-		fs.r.engineEvent(contract.EventFaultInjected, t.arn, detail)
+		fs.event(contract.EventFaultInjected, t.arn, detail)
 	}
 }
 
 type faultTask struct{ arn, id, ip string }
 
-func (fs *faultScheduler) act(f scenarios.Fault, t faultTask) error {
-	ctx, faults := fs.ctx, fs.r.opts.Faults
+func (fs *faults) act(f scenarios.Fault, t faultTask) error {
+	ctx, faults := fs.ctx, fs.runtime
 	switch f.Action {
 	case scenarios.FaultDelay, scenarios.FaultDrop, scenarios.FaultHeal:
 		return fs.sidecarFault(f, t)
 	case scenarios.FaultStopTask:
 		_, err := fs.wld.aws.ECS.StopTask(ctx, &ecs.StopTaskInput{
-			Cluster: aws.String(fs.r.sc.Cluster), Task: aws.String(t.arn), Reason: aws.String("meshsim fault: stop-task"),
+			Cluster: aws.String(fs.sc.Cluster), Task: aws.String(t.arn), Reason: aws.String("meshsim fault: stop-task"),
 		})
 		return err
 	case scenarios.FaultKill:
@@ -147,7 +178,7 @@ func (fs *faultScheduler) act(f scenarios.Fault, t faultTask) error {
 
 // sidecarFault sets or clears a fault at the task's sidecar through its
 // admin API, on the task's address.
-func (fs *faultScheduler) sidecarFault(f scenarios.Fault, t faultTask) error {
+func (fs *faults) sidecarFault(f scenarios.Fault, t faultTask) error {
 	if t.ip == "" {
 		return fmt.Errorf("task %s: DescribeTasks shows no privateIPv4Address", t.id)
 	}
@@ -175,16 +206,16 @@ func privateIPv4(t ecstypes.Task) string {
 
 // tasks returns the first Count running tasks (by ARN) of the fault's
 // service and version.
-func (fs *faultScheduler) tasks(f scenarios.Fault) ([]faultTask, error) {
+func (fs *faults) tasks(f scenarios.Fault) ([]faultTask, error) {
 	w, ctx := fs.wld, fs.ctx
-	svc, _ := fs.r.sc.Service(f.Service)
+	svc, _ := fs.sc.Service(f.Service)
 	var found []faultTask
 	for _, u := range w.units() {
-		if u.service != svc || (len(fs.r.sc.Rollout.Deployments) == 0 && f.Version != "" && u.version.Name != f.Version) {
+		if u.service != svc || (len(fs.sc.Rollout.Deployments) == 0 && f.Version != "" && u.version.Name != f.Version) {
 			continue
 		}
 		list, err := w.aws.ECS.ListTasks(ctx, &ecs.ListTasksInput{
-			Cluster: aws.String(fs.r.sc.Cluster), ServiceName: aws.String(u.name), DesiredStatus: ecstypes.DesiredStatusRunning,
+			Cluster: aws.String(fs.sc.Cluster), ServiceName: aws.String(u.name), DesiredStatus: ecstypes.DesiredStatusRunning,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("ecs ListTasks %s: %w", u.name, err)
@@ -192,7 +223,7 @@ func (fs *faultScheduler) tasks(f scenarios.Fault) ([]faultTask, error) {
 		if len(list.TaskArns) == 0 {
 			continue
 		}
-		out, err := w.aws.ECS.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(fs.r.sc.Cluster), Tasks: list.TaskArns})
+		out, err := w.aws.ECS.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(fs.sc.Cluster), Tasks: list.TaskArns})
 		if err != nil {
 			return nil, fmt.Errorf("ecs DescribeTasks %s: %w", u.name, err)
 		}

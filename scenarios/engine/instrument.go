@@ -105,7 +105,7 @@ func (r *runner) startInstrument() (stop func()) {
 
 // sample writes one sample of every source.
 func (in *instrument) sample(ctx context.Context) {
-	step := int(in.r.step.Load())
+	step := in.r.timeline.current()
 	rd := in.host.Read()
 	in.writeHost(in.lastHost, rd, step)
 	in.lastHost = rd

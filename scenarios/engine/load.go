@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,7 +19,8 @@ import (
 // loadPlan is the load a run drives through its ingress: HTTP requests, or
 // gRPC unary calls and long-lived streams.
 type loadPlan struct {
-	r *runner
+	sc     *scenarios.Scenario
+	meters *meters
 	// HTTP
 	target, host string
 	// targets, in a migration: App Mesh's ingress, then Service Connect's.
@@ -29,15 +30,15 @@ type loadPlan struct {
 	gt   loadgen.GRPCTarget
 }
 
-// load plans the scenario's load once the ingress task runs at ip (and,
-// in a migration, the Service Connect twin's ingress at twinIP).
-func (r *runner) load(wld *world, ip, twinIP string) *loadPlan {
-	sc := r.sc
+// planLoad plans the scenario's load once the ingress task runs at ip
+// (and, in a migration, the Service Connect twin's ingress at twinIP); the
+// generators report their sends to m.
+func planLoad(sc *scenarios.Scenario, opts Options, m *meters, wld *world, ip, twinIP string) *loadPlan {
 	in, _ := sc.Service(sc.Ingress.Service)
 	if wld.migration() {
 		// Load is split between the two stacks' ingresses by the step's
 		// weights, as a load balancer's weighted target groups split it.
-		p := &loadPlan{r: r}
+		p := &loadPlan{sc: sc, meters: m}
 		for _, t := range []struct {
 			ip string
 			sc bool
@@ -51,14 +52,14 @@ func (r *runner) load(wld *world, ip, twinIP string) *loadPlan {
 		// With Service Connect the ingress is an HTTP front service, even
 		// in front of a gRPC service (the echo tutorial's client).
 		target, host := wld.ingressTarget(ip, wld.serviceConnect())
-		return &loadPlan{r: r, target: target, host: host}
+		return &loadPlan{sc: sc, meters: m, target: target, host: host}
 	}
 	authority := fmt.Sprintf("%s:%d", wld.virtualServiceName(in.Name), in.Port)
-	p := &loadPlan{r: r, grpc: true, gt: loadgen.GRPCTarget{Address: fmt.Sprintf("%s:%d", ip, egressPort), Authority: authority}}
+	p := &loadPlan{sc: sc, meters: m, grpc: true, gt: loadgen.GRPCTarget{Address: fmt.Sprintf("%s:%d", ip, egressPort), Authority: authority}}
 	if sc.Load.Client == "proxyless" {
 		p.gt = loadgen.GRPCTarget{
 			Address: "xds:///" + authority,
-			XDS:     &loadgen.XDSClient{Server: r.opts.XDSAddress, NodeID: contract.NodeID(sc.Mesh, sc.Ingress.Name), NewResolver: r.opts.XDSResolver},
+			XDS:     &loadgen.XDSClient{Server: opts.XDSAddress, NodeID: contract.NodeID(sc.Mesh, sc.Ingress.Name), NewResolver: opts.XDSResolver},
 		}
 	}
 	return p
@@ -83,14 +84,14 @@ func (p *loadPlan) ready(ctx context.Context) error {
 		return p.readyGRPC(ctx)
 	}
 	for _, t := range p.targets {
-		if err := waitDataPlane(ctx, t.URL, t.Host, p.r.sc.Load.Measure); err != nil {
+		if err := waitDataPlane(ctx, t.URL, t.Host, p.sc.Load.Measure); err != nil {
 			return err
 		}
 	}
 	if len(p.targets) > 0 {
 		return nil
 	}
-	return waitDataPlane(ctx, p.target, p.host, p.r.sc.Load.Measure)
+	return waitDataPlane(ctx, p.target, p.host, p.sc.Load.Measure)
 }
 
 func (p *loadPlan) readyGRPC(ctx context.Context) error {
@@ -116,17 +117,18 @@ func (p *loadPlan) readyGRPC(ctx context.Context) error {
 	return nil
 }
 
-// run drives the load until ctx is done.
-func (p *loadPlan) run(ctx context.Context, step func() int, sink loadgen.Sink) (loadgen.Summary, error) {
-	sc := p.r.sc
+// run drives the load until ctx is done: step names the step in force,
+// pick (in a migration) the stack a request goes to.
+func (p *loadPlan) run(ctx context.Context, step, pick func() int, sink loadgen.Sink) (loadgen.Summary, error) {
+	sc := p.sc
 	if !p.grpc {
 		cfg := loadgen.HTTPConfig{
 			Target: p.target, Host: p.host, Method: http.MethodGet,
 			Rate: sc.Load.Rate, Timeout: sc.Load.Timeout, MeasuredService: sc.Load.Measure,
-			Meter: &p.r.meters.http,
+			Meter: &p.meters.http,
 		}
 		if len(p.targets) > 0 {
-			cfg.Targets, cfg.Pick = p.targets, p.r.pickStack
+			cfg.Targets, cfg.Pick = p.targets, pick
 		}
 		return loadgen.RunHTTP(ctx, cfg, step, sink)
 	}
@@ -135,7 +137,7 @@ func (p *loadPlan) run(ctx context.Context, step func() int, sink loadgen.Sink) 
 		streamErr error
 	)
 	if n := sc.Load.Streams; n > 0 {
-		cfg := loadgen.StreamConfig{Target: p.gt, Connections: sc.Load.Connections, Meter: &p.r.meters.chat}
+		cfg := loadgen.StreamConfig{Target: p.gt, Connections: sc.Load.Connections, Meter: &p.meters.chat}
 		switch sc.Load.StreamKind {
 		case "chat":
 			cfg.Chat = n
@@ -152,7 +154,7 @@ func (p *loadPlan) run(ctx context.Context, step func() int, sink loadgen.Sink) 
 	}
 	sum, err := loadgen.RunGRPCUnary(ctx, loadgen.GRPCUnaryConfig{
 		Target: p.gt, Rate: sc.Load.Rate, Timeout: sc.Load.Timeout, Connections: sc.Load.Connections,
-		Meter: &p.r.meters.unary,
+		Meter: &p.meters.unary,
 	}, step, sink)
 	wg.Wait()
 	if err == nil && streamErr != nil && !errors.Is(streamErr, context.Canceled) {
@@ -161,16 +163,32 @@ func (p *loadPlan) run(ctx context.Context, step func() int, sink loadgen.Sink) 
 	return sum, err
 }
 
-// pickStack chooses, for one request of a migration, the stack whose
-// ingress gets it: 0 (App Mesh) or 1 (Service Connect), by the current
-// step's weights.
-func (r *runner) pickStack() int {
-	r.mu.Lock()
-	w := r.steps[r.step.Load()].Weights
-	r.mu.Unlock()
-	am, twin := w[scenarios.StackAppMesh], w[scenarios.StackServiceConnect]
-	if am+twin <= 0 || rand.Float64()*(am+twin) < am {
-		return 0
+// waitDataPlane sends requests through the ingress until one is answered by
+// the measured service, so load starts on a mesh that routes.
+func waitDataPlane(ctx context.Context, target, host, measure string) error {
+	client := &http.Client{Timeout: time.Second}
+	var last string
+	err := poll.Until(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return false, err
+		}
+		req.Host = host
+		resp, err := client.Do(req)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		resp.Body.Close()
+		chain := resp.Header.Get(contract.HeaderChain)
+		if resp.StatusCode == http.StatusOK && strings.Contains(","+chain, ","+measure+"/") {
+			return true, nil
+		}
+		last = fmt.Sprintf("status %d, chain %q", resp.StatusCode, chain)
+		return false, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("the data plane did not answer through %s (Host %s); last: %s", target, host, last)
 	}
-	return 1
+	return err
 }

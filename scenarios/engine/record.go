@@ -17,15 +17,32 @@ import (
 	"github.com/meshsim/meshsim/sim/poll"
 )
 
+// eventsSettle is how long recording goes on after the run asks it to
+// stop, so that the last events (deregistrations, task stops) arrive.
+const eventsSettle = 300 * time.Millisecond
+
 // recordEvents copies the fakes' event stream (GET /_meshsim/events) into
-// the run directory, and hands each event to on, until ctx is done,
-// reconnecting after the last event seen if the stream breaks.
-func recordEvents(ctx context.Context, endpoint string, out *rundir.Writer, on func(rundir.Event)) {
-	var since uint64
-	_ = poll.Until(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
-		since = streamEvents(ctx, endpoint, since, out, on)
-		return false, nil // the stream ends only with ctx
-	})
+// the run directory, and hands each event to on, reconnecting after the
+// last event seen if the stream breaks, until the returned stop is called;
+// stop lets the last events arrive and returns once recording has stopped.
+func recordEvents(endpoint string, out *rundir.Writer, on func(rundir.Event)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var since uint64
+		_ = poll.Until(ctx, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
+			since = streamEvents(ctx, endpoint, since, out, on)
+			return false, nil // the stream ends only with ctx
+		})
+	}()
+	return func() {
+		t := time.NewTimer(eventsSettle)
+		defer t.Stop()
+		<-t.C
+		cancel()
+		<-done
+	}
 }
 
 func streamEvents(ctx context.Context, endpoint string, since uint64, out *rundir.Writer, on func(rundir.Event)) uint64 {

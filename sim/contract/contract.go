@@ -162,6 +162,7 @@ const (
 	EventGateError            EventType = "gate.error"
 	EventGateSucceeded        EventType = "gate.succeeded"
 	EventGateFailed           EventType = "gate.failed"
+	EventGateUnanswered       EventType = "gate.unanswered"
 	EventContainerStarted     EventType = "container.started"
 	EventContainerExited      EventType = "container.exited"
 	EventContainerHealth      EventType = "container.health"
@@ -184,6 +185,8 @@ const (
 	// those the API does not have (DetailUnknown), for operation
 	// DetailOperation; its Resource names what the request made or changed.
 	EventRequestIgnored EventType = "request.ignored"
+	EventWorldReady     EventType = "world.ready"
+	EventTeardownError  EventType = "teardown.error"
 )
 
 // Keys of an event's Detail.
@@ -218,7 +221,8 @@ const (
 	// DetailStep is the index of the step an engine step.start / step.end
 	// event is about; DetailName the step's name (step.start); DetailCut
 	// "true" on a step.end of a step cut short.
-	DetailStep = "step"
-	DetailName = "name"
-	DetailCut  = "cut"
+	DetailStep   = "step"
+	DetailName   = "name"
+	DetailCut    = "cut"
+	DetailReason = "reason"
 )
