@@ -18,7 +18,8 @@ const assertDeploymentsAsExpected = "deployments-as-expected"
 // ran it (lifecycle stages, gates), and whether it ended as expected.
 type DeploymentReport struct {
 	rundir.Deployment
-	// AsExpected is true when Outcome is Expect.
+	// AsExpected is true when Outcome is Expect and, if the scenario
+	// expects a reason, the rollback reason contains it.
 	AsExpected bool `json:"asExpected"`
 	// Duration is how long the deployment took (wall time); AWSDuration is
 	// the same span in AWS time (Duration × the run's time scale).
@@ -42,7 +43,7 @@ func analyzeDeployments(meta rundir.Meta) []DeploymentReport {
 	}
 	var out []DeploymentReport
 	for _, d := range meta.Deployments {
-		dr := DeploymentReport{Deployment: d, AsExpected: d.Outcome != "" && d.Outcome == d.Expect}
+		dr := DeploymentReport{Deployment: d, AsExpected: d.Outcome != "" && d.Outcome == d.Expect && strings.Contains(d.RollbackReason, d.ExpectReason)}
 		if !d.Ended.IsZero() {
 			dr.Duration = d.Ended.Sub(d.Started)
 			dr.AWSDuration = time.Duration(float64(dr.Duration) * scale)
@@ -59,6 +60,8 @@ func judgeDeployments(r *Report) verdictBuilder {
 		switch {
 		case d.Outcome == "":
 			v.failures = append(v.failures, fmt.Sprintf("deployment %q (%s → %s) did not end before the run did; expected %s", d.Name, d.From, d.To, d.Expect))
+		case d.Outcome == d.Expect && !d.AsExpected:
+			v.failures = append(v.failures, fmt.Sprintf("deployment %q (%s → %s) ended %s as expected, but for the reason %q, which does not contain %q", d.Name, d.From, d.To, d.Outcome, d.RollbackReason, d.ExpectReason))
 		case !d.AsExpected:
 			why := ""
 			if d.RollbackReason != "" {

@@ -71,3 +71,31 @@ func TestDeployments(t *testing.T) {
 		})
 	}
 }
+
+// TestDeploymentExpectReason: a deployment that rolled back as expected
+// passes deployments-as-expected only when its rollback reason contains the
+// expected one, so a rollback for the wrong reason (a gate without data) is
+// caught.
+func TestDeploymentExpectReason(t *testing.T) {
+	steps := []rundir.Step{step(0, "baseline", 0, 10*time.Second, map[string]float64{"v1": 100})}
+	obs := served(0, at(0), 10*time.Millisecond, map[string]int{"v1": 100})
+	for _, tc := range []struct {
+		expectReason, reason string
+		pass                 bool
+		message              string
+	}{
+		{"", "no data: 0 requests", true, "every deployment ended as expected"},
+		{"error rate", "hook FAILED: error rate 2.10% > 1.00%", true, "every deployment ended as expected"},
+		{"error rate", "hook FAILED: no data: 3 requests in the last 2s", false, `for the reason "hook FAILED: no data: 3 requests in the last 2s", which does not contain "error rate"`},
+	} {
+		run := newRun(steps, obs, nil, rundir.Assertion{Kind: "deployments-as-expected"})
+		run.Meta.Deployments = []rundir.Deployment{{
+			Name: "canary", Service: "api", Strategy: "CANARY", From: "v1", To: "v2", Expect: "ROLLBACK_SUCCESSFUL", ExpectReason: tc.expectReason,
+			Outcome: "ROLLBACK_SUCCESSFUL", RollbackReason: tc.reason, Started: at(0), Ended: at(10 * time.Second),
+		}}
+		a := reports.Analyze(run).Assertions[0]
+		if a.Passed != tc.pass || !strings.Contains(a.Message+strings.Join(a.Failures, "; "), tc.message) {
+			t.Errorf("expectReason %q, reason %q: passed=%v %q %v", tc.expectReason, tc.reason, a.Passed, a.Message, a.Failures)
+		}
+	}
+}

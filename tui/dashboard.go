@@ -112,6 +112,20 @@ func (m *Model) apply(s status.Status) {
 		}
 	}
 	m.status = s
+	m.applyTotals(s.Totals)
+}
+
+// applyTotals puts the final counts of the run's steps (sent when the run
+// ends) into the ended steps shown, so the last frame shows the report's
+// numbers, requests that came back after their step ended included.
+func (m *Model) applyTotals(totals []status.StepTotal) {
+	for _, t := range totals {
+		for i := range m.history {
+			if h := &m.history[i]; h.Step == t.Step {
+				h.Requests, h.Failed, h.Versions = t.Requests, t.Failed, t.Versions
+			}
+		}
+	}
 }
 
 var (

@@ -47,6 +47,9 @@ func (p *Plain) Update(s status.Status) {
 		}
 		p.lastPhase, p.lastMsg = s.Phase, s.Message
 		fmt.Fprintf(p.w, "[%s] %s\n", s.Phase, s.Message)
+		for _, t := range s.Totals {
+			fmt.Fprintln(p.w, "  "+TotalLine(t))
+		}
 		return
 	}
 	newStep := s.Step != p.lastStep || p.lastPhase != "rollout"
@@ -81,11 +84,7 @@ func StepLine(s status.Status) string {
 	}
 	fmt.Fprintf(&b, "  %6d req  %4d failed  observed", s.Requests, s.Failed)
 	ok := answered(s)
-	versions := make([]string, 0, len(s.Versions))
-	for v := range s.Versions {
-		versions = append(versions, v)
-	}
-	sort.Strings(versions)
+	versions := sortedVersions(s.Versions)
 	if ok == 0 {
 		b.WriteString(" -")
 	}
@@ -112,4 +111,32 @@ func answered(s status.Status) int64 {
 		n += c
 	}
 	return n
+}
+
+// TotalLine renders a step's final counts as one line:
+//
+//	step 2 canary-25: 1503 req  0 failed  observed v1 74.8% v2 25.2%
+func TotalLine(t status.StepTotal) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "step %d %s: %d req  %d failed  observed", t.Step+1, t.Name, t.Requests, t.Failed)
+	s := status.Status{Versions: t.Versions}
+	ok := answered(s)
+	if ok == 0 {
+		b.WriteString(" -")
+	}
+	for _, v := range sortedVersions(t.Versions) {
+		if ok > 0 {
+			fmt.Fprintf(&b, " %s %.1f%%", displayVersion(v), 100*float64(t.Versions[v])/float64(ok))
+		}
+	}
+	return b.String()
+}
+
+func sortedVersions(m map[string]int64) []string {
+	versions := make([]string, 0, len(m))
+	for v := range m {
+		versions = append(versions, v)
+	}
+	sort.Strings(versions)
+	return versions
 }

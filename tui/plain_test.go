@@ -54,3 +54,39 @@ func TestStepLineShares(t *testing.T) {
 		}
 	}
 }
+
+// The done status carries every step's final counts; Plain prints them,
+// and the dashboard's ended steps take them (requests that came back after
+// their step ended included), so both end on the report's numbers.
+func TestFinalTotals(t *testing.T) {
+	totals := []status.StepTotal{
+		{Step: 0, Name: "base", Requests: 120, Failed: 20, Versions: map[string]int64{"v1": 100}},
+		{Step: 1, Name: "half", Requests: 200, Failed: 2, Versions: map[string]int64{"v1": 99, "v2": 99}},
+	}
+	done := status.Status{Phase: status.PhaseDone, Message: "writing the run directory", Totals: totals}
+
+	var buf bytes.Buffer
+	NewPlain(&buf, time.Second).Update(done)
+	want := "[done] writing the run directory\n" +
+		"  step 1 base: 120 req  20 failed  observed v1 100.0%\n" +
+		"  step 2 half: 200 req  2 failed  observed v1 50.0% v2 50.0%\n"
+	if buf.String() != want {
+		t.Errorf("plain:\n%s\nwant:\n%s", buf.String(), want)
+	}
+
+	m := NewModel("s", func() {})
+	m.apply(status.Status{Phase: status.PhaseRollout, Step: 0, Steps: 2, Requests: 100, Versions: map[string]int64{"v1": 100}})
+	m.apply(status.Status{Phase: status.PhaseRollout, Step: 1, Steps: 2, Requests: 150, Versions: map[string]int64{"v1": 75, "v2": 75}})
+	m.apply(done)
+	if len(m.history) != 2 {
+		t.Fatalf("history %+v", m.history)
+	}
+	for i, h := range m.history {
+		if h.Requests != totals[i].Requests || h.Failed != totals[i].Failed || h.Versions["v1"] != totals[i].Versions["v1"] {
+			t.Errorf("ended step %d: %d req %d failed %v; want the totals %+v", i, h.Requests, h.Failed, h.Versions, totals[i])
+		}
+	}
+	if !strings.Contains(m.body(), "120 req  20 failed") {
+		t.Errorf("dashboard does not show the totals:\n%s", m.body())
+	}
+}

@@ -18,6 +18,9 @@ type Deployment struct {
 	// ROLLBACK_FAILED), empty when the run ended first.
 	Expect  string `json:"expect"`
 	Outcome string `json:"outcome,omitempty"`
+	// ExpectReason, when set, is a substring RollbackReason must contain
+	// for the deployment to have ended as expected.
+	ExpectReason string `json:"expectReason,omitempty"`
 	// RollbackReason is why ECS rolled back, if it did.
 	RollbackReason string    `json:"rollbackReason,omitempty"`
 	Started        time.Time `json:"started"`

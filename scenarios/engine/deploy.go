@@ -52,7 +52,7 @@ func (r *runner) deploy(ctx context.Context, wld *world, u unit, di int, dep sce
 	}
 	idx := r.deployments.add(rundir.Deployment{
 		Name: dep.Name, Service: u.name, Strategy: string(dep.Strategy), From: from, To: dep.To,
-		Expect: dep.Expect, Started: time.Now(),
+		Expect: dep.Expect, ExpectReason: dep.ExpectReason, Started: time.Now(),
 	})
 	cfg, hooks := deploymentConfig(r.sc.Region, di, dep)
 	r.gates.arm(hooks, idx)

@@ -98,7 +98,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	r := newRunner(sc, opts, w, m.Steps)
 	runErr := r.run(ctx, res)
 
-	opts.Progress.Update(status.Status{Phase: status.PhaseDone, Message: "writing the run directory"})
+	opts.Progress.Update(status.Status{Phase: status.PhaseDone, Message: "writing the run directory", Totals: r.timeline.totals()})
 	ended := time.Now()
 	if runErr != nil {
 		res.Partial, res.Reason = true, runErr.Error()

@@ -34,34 +34,23 @@ func TestBookingappCanary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc.Load.Rate = 300
+	// A third of the scenario's rate, 2.5 s steps: at least a quarter of
+	// the 250 requests planned per step must be judged, so the test holds
+	// on a machine busy with other work.
+	sc.Load.Rate = 100
 	for i := range sc.Rollout.Steps {
 		sc.Rollout.Steps[i].Bake = 2500 * time.Millisecond
 	}
 	// Four standard errors: a sound test fails by chance about once in
 	// 16,000 checks.
 	sc.Asserts = []scenarios.Assertion{{Kind: "no-failed-requests"}, {Kind: "weight-binomial", Value: 4}}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	world, err := sim.Start(ctx, sim.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer world.Close()
-
-	dir := filepath.Join(t.TempDir(), "run")
-	res, err := engine.Run(ctx, sc, engine.Options{Endpoint: world.Endpoint, Dir: dir, RunID: "test", Runtime: "inproc"})
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	run, rep := reportstest.Report(t, res.Dir)
+	run, rep := runScenario(t, sc)
 
 	// Every request succeeded and, per step, the share each version served
 	// is within four binomial standard errors of its weight.
-	reportstest.CheckCleanSplit(t, run, rep, 500, 4)
+	reportstest.CheckCleanSplit(t, run, rep, 60, 4)
 	if !rep.Passed() {
-		t.Errorf("report assertions failed (see %s/report.md)", res.Dir)
+		t.Error("report assertions failed")
 		for _, a := range rep.Assertions {
 			t.Logf("assertion %+v", a)
 		}
@@ -73,11 +62,6 @@ func TestBookingappCanary(t *testing.T) {
 	}
 	t.Error("no xds.ack event was recorded")
 }
-
-// progressFunc adapts a function to engine.Progress.
-type progressFunc func(status.Status)
-
-func (f progressFunc) Update(s status.Status) { f(s) }
 
 // TestCancelLeavesPartialRunAndTearsDown cuts a run short in its second
 // step, as Ctrl-C does: the run directory is readable and marked partial,
@@ -108,6 +92,7 @@ func TestCancelLeavesPartialRunAndTearsDown(t *testing.T) {
 	})
 	dir := filepath.Join(t.TempDir(), "run")
 	res, err := engine.Run(runCtx, sc, engine.Options{Endpoint: world.Endpoint, Dir: dir, RunID: "cut", Runtime: "inproc", Progress: progress})
+	checkNoEngineGoroutines(t)
 	if err == nil {
 		t.Fatal("a cancelled run returned no error")
 	}

@@ -140,6 +140,21 @@ func (t *timeline) status(i int, elapsed, bake time.Duration) status.Status {
 	return s
 }
 
+// totals returns every step's counts so far; once the load has stopped,
+// its final counts.
+func (t *timeline) totals() []status.StepTotal {
+	steps := t.snapshot()
+	out := make([]status.StepTotal, len(steps))
+	for i, st := range steps {
+		c := t.agg.Step(i)
+		out[i] = status.StepTotal{Step: i, Name: st.Name, Requests: int64(c.Requests), Failed: int64(c.Failed), Versions: make(map[string]int64, len(c.Versions))}
+		for v, n := range c.Versions {
+			out[i].Versions[v] = int64(n)
+		}
+	}
+	return out
+}
+
 // start returns when step i began.
 func (t *timeline) start(i int) time.Time {
 	t.mu.Lock()

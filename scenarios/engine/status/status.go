@@ -34,6 +34,19 @@ type Status struct {
 	// a step's last status shows the report's counts.
 	Requests, Failed int64
 	Versions         map[string]int64
+	// Totals, in the done phase, are every step's final counts, taken once
+	// the load stopped and every request came back: they equal the
+	// report's.
+	Totals []StepTotal
+}
+
+// StepTotal is one step's final counts.
+type StepTotal struct {
+	Step             int
+	Name             string
+	Requests, Failed int64
+	// Versions counts the requests each version answered.
+	Versions map[string]int64
 }
 
 // VersionWeight is one version's configured weight.
