@@ -13,6 +13,7 @@ import (
 	"github.com/meshsim/meshsim/reports"
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/scenarios/engine"
+	"github.com/meshsim/meshsim/scenarios/engine/status"
 	"github.com/meshsim/meshsim/sim"
 )
 
@@ -91,7 +92,7 @@ func TestSaturatedInstrumentIsInconclusive(t *testing.T) {
 			stopStarving()
 		}
 	}()
-	progress := progressFunc(func(s engine.Status) {
+	progress := progressFunc(func(s status.Status) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
