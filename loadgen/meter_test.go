@@ -6,6 +6,10 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/sim/grpcapp"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 func TestMeterArithmetic(t *testing.T) {
@@ -130,4 +134,29 @@ func BenchmarkMeterSentLate(b *testing.B) {
 			m.sentLate(time.Millisecond)
 		}
 	})
+}
+
+// TestMeterCountsChatMessages holds two Chat streams with a Meter: it
+// counts the messages they send, which have no schedule of their own.
+func TestMeterCountsChatMessages(t *testing.T) {
+	app := startGRPCApp(t, "", grpcapp.Config{Version: "v1"})
+	var meter Meter
+	sink := &memSink{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := RunStreams(ctx, StreamConfig{Target: GRPCTarget{Address: app.Addr()}, Chat: 2, Interval: 10 * time.Millisecond, Meter: &meter}, nil, sink)
+		done <- err
+	}()
+	polltest.Eventually(t, "both streams to open", func() bool { return sink.count(rundir.KindStreamOpen, nil) == 2 })
+	polltest.Eventually(t, "a few messages to be sent", func() bool { return meter.sent.Load() >= 6 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	r := meter.Read(time.Now())
+	if r.Scheduled || r.Due != 0 || r.Sent < 6 {
+		t.Errorf("meter %+v, want unscheduled with at least 6 sent", r)
+	}
 }
