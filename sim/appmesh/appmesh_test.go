@@ -22,8 +22,8 @@ import (
 	"github.com/meshsim/meshsim/sim/awsclient"
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/endpoint"
-	"github.com/meshsim/meshsim/sim/poll/polltest"
 	"github.com/meshsim/meshsim/sim/events"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 type harness struct {
