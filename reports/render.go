@@ -411,18 +411,29 @@ func mdRow(b *bytes.Buffer, cells []string) {
 	b.WriteString("\n")
 }
 
-// mdText makes s safe inside a Markdown table cell or list item.
-func mdText(s string) string {
-	s = strings.ReplaceAll(s, "\r", " ")
-	s = strings.ReplaceAll(s, "\n", " ")
-	return strings.ReplaceAll(s, "|", `\|`)
-}
+// mdEscaper makes text from the run (step, version and scenario names,
+// error messages) inert in Markdown: line breaks become spaces (a table row
+// is one line), HTML's special characters become entities (no tag, no
+// script), and Markdown's inline punctuation is escaped with a backslash
+// (no emphasis, link, code span or extra table cell).
+var mdEscaper = strings.NewReplacer(
+	"\r\n", " ", "\r", " ", "\n", " ",
+	"&", "&amp;", "<", "&lt;", ">", "&gt;",
+	`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "|", `\|`, "~", `\~`, "#", `\#`,
+)
 
+// mdText makes s safe inside a Markdown table cell, list item or heading.
+func mdText(s string) string { return mdEscaper.Replace(s) }
+
+// mdCode is s as a code span: its text is literal there, so only a line
+// break (a table row is one line), a pipe (GitHub's tables split cells on
+// it even in code) and a backtick (it would end the span) are changed.
 func mdCode(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return "`" + strings.ReplaceAll(mdText(s), "`", "'") + "`"
+	s = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ", "|", `\|`, "`", "'").Replace(s)
+	return "`" + s + "`"
 }
 
 // timeScaleText says how AWS time relates to wall time.
