@@ -95,18 +95,6 @@ func newWorld(t *testing.T, opts ...func(*ecs.Options)) *world {
 		}
 	})
 
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	var mu sync.Mutex
-	var seen []events.Event
-	ch := bus.Subscribe(ctx, 0)
-	go func() {
-		for e := range ch {
-			mu.Lock()
-			seen = append(seen, e)
-			mu.Unlock()
-		}
-	}()
 	clients := awsclient.New(srv.URL, "eu-west-1")
 	w := &world{
 		bus:      bus,
@@ -118,23 +106,8 @@ func newWorld(t *testing.T, opts ...func(*ecs.Options)) *world {
 		proxies:  proxies,
 		url:      srv.URL,
 	}
-	// events returns every event so far: it sends a marker through the bus
-	// and waits for it to arrive after them.
-	var markers atomic.Int64
-	w.events = func() []events.Event {
-		marker := strconv.FormatInt(markers.Add(1), 10)
-		bus.Emit(events.Event{Source: "test", Type: "test.marker", Resource: marker})
-		for {
-			mu.Lock()
-			if slices.ContainsFunc(seen, func(e events.Event) bool { return e.Type == "test.marker" && e.Resource == marker }) {
-				out := slices.Clone(seen)
-				mu.Unlock()
-				return out
-			}
-			mu.Unlock()
-			time.Sleep(time.Millisecond)
-		}
-	}
+	// events returns every event so far.
+	w.events = func() []events.Event { return busEvents(t, bus) }
 	if _, err := w.client.CreateCluster(context.Background(), &sdk.CreateClusterInput{ClusterName: aws.String(testCluster)}); err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +315,7 @@ func (w *world) waitStable(t *testing.T, name string) types.Service {
 	})
 	out, err := waiter.WaitForOutput(context.Background(), &sdk.DescribeServicesInput{
 		Cluster: aws.String(testCluster), Services: []string{name},
-	}, 15*time.Second)
+	}, polltest.Limit)
 	if err != nil {
 		t.Fatalf("services-stable waiter for %s: %v", name, err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/ecs"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 const testNamespace = "meshsim.local"
@@ -157,7 +158,7 @@ func TestServiceConnect(t *testing.T) {
 	// A blue/green deployment shifts the revisions' weights; Watch tells.
 	changed := w.fake.Watch(ctx)
 	w.update(t, "web", sdk.UpdateServiceInput{TaskDefinition: aws.String("web:2")})
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(polltest.Limit)
 	var weights []float64
 	for len(weights) != 2 || weights[0] != 100 {
 		select {
