@@ -109,6 +109,21 @@ func validateAttributes(svc *service, attrs map[string]string) error {
 	if attrs == nil {
 		return invalidInput("Attributes is required")
 	}
+	for _, check := range []func() error{
+		func() error { return validateAttributeSizes(attrs) },
+		func() error { return validateAWSAttributes(attrs) },
+		func() error { return validateRecordAttributes(svc, attrs) },
+	} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateAttributeSizes checks the keys' and values' lengths, the number
+// of custom attributes and the total size.
+func validateAttributeSizes(attrs map[string]string) error {
 	custom, total := 0, 0
 	for _, k := range sortedKeys(attrs) {
 		v := attrs[k]
@@ -131,6 +146,11 @@ func validateAttributes(svc *service, attrs map[string]string) error {
 	if total > 5000 {
 		return invalidInput("attributes total %d characters; the limit is 5000", total)
 	}
+	return nil
+}
+
+// validateAWSAttributes checks the format of the AWS_ attributes given.
+func validateAWSAttributes(attrs map[string]string) error {
 	if v, ok := attrs[AttrIPv4]; ok {
 		if a, err := netip.ParseAddr(v); err != nil || !a.Is4() {
 			return invalidInput("%s %q is not an IPv4 address", AttrIPv4, v)
@@ -156,32 +176,29 @@ func validateAttributes(svc *service, attrs map[string]string) error {
 			}
 		}
 	}
+	return nil
+}
+
+// validateRecordAttributes checks that the instance has the attributes
+// the service's DNS records need.
+func validateRecordAttributes(svc *service, attrs map[string]string) error {
 	if svc.dnsConfig == nil {
 		return nil
 	}
+	has := func(k string) bool { _, ok := attrs[k]; return ok }
 	for _, rec := range svc.dnsConfig.DNSRecords {
 		var missing string
-		switch rec.Type {
-		case "A":
-			if _, ok := attrs[AttrIPv4]; !ok {
-				missing = AttrIPv4
-			}
-		case "AAAA":
-			if _, ok := attrs[AttrIPv6]; !ok {
-				missing = AttrIPv6
-			}
-		case "CNAME":
-			if _, ok := attrs[AttrCNAME]; !ok {
-				missing = AttrCNAME
-			}
-		case "SRV":
-			_, v4 := attrs[AttrIPv4]
-			_, v6 := attrs[AttrIPv6]
-			if _, ok := attrs[AttrPort]; !ok {
-				missing = AttrPort
-			} else if !v4 && !v6 {
-				missing = AttrIPv4 + " or " + AttrIPv6
-			}
+		switch {
+		case rec.Type == "A" && !has(AttrIPv4):
+			missing = AttrIPv4
+		case rec.Type == "AAAA" && !has(AttrIPv6):
+			missing = AttrIPv6
+		case rec.Type == "CNAME" && !has(AttrCNAME):
+			missing = AttrCNAME
+		case rec.Type == "SRV" && !has(AttrPort):
+			missing = AttrPort
+		case rec.Type == "SRV" && !has(AttrIPv4) && !has(AttrIPv6):
+			missing = AttrIPv4 + " or " + AttrIPv6
 		}
 		if missing != "" {
 			return invalidInput("service %s has a %s record, so the instance needs %s", svc.id, rec.Type, missing)
