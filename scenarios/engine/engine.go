@@ -90,6 +90,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	if err := CheckFaults(sc, opts.Faults); err != nil {
 		return res, err
 	}
+	if err := CheckUserSoftware(sc, opts.Runtime); err != nil {
+		return res, err
+	}
 	m := meta(sc, opts)
 	w, err := rundir.Create(opts.Dir, m)
 	if err != nil {
@@ -164,10 +167,13 @@ type runner struct {
 	changes     *changes
 	gates       *gates
 	faults      *faults
+	// tasks attributes requests to versions by the endpoint the ingress
+	// forwarded to (the user's software names no version).
+	tasks *taskBook
 }
 
 func newRunner(sc *scenarios.Scenario, opts Options, w *rundir.Writer, steps []rundir.Step) *runner {
-	r := &runner{sc: sc, opts: opts, out: w, progress: opts.Progress, deployments: &deploymentLog{}, changes: newChanges()}
+	r := &runner{sc: sc, opts: opts, out: w, progress: opts.Progress, deployments: &deploymentLog{}, changes: newChanges(), tasks: newTaskBook()}
 	agg := metrics.NewRun(max(recentSpan, longestGateSpan(sc)))
 	r.obs = &observer{out: w, agg: agg}
 	r.timeline = newTimeline(steps, len(sc.Rollout.Steps) > 0, agg, opts.Progress, r.engineEvent)
@@ -180,11 +186,14 @@ func newRunner(sc *scenarios.Scenario, opts Options, w *rundir.Writer, steps []r
 func (r *runner) run(ctx context.Context, res *Result) error {
 	// Record the world's events from the fakes' event stream for the whole
 	// run, teardown included.
-	stopEvents := recordEvents(r.opts.Endpoint, r.out, r.onEvent)
+	stopEvents := recordEvents(r.opts.Endpoint, r.out, func(e rundir.Event) {
+		r.tasks.observe(e)
+		r.onEvent(e)
+	})
 	defer stopEvents()
 
 	clients := awsclient.New(r.opts.Endpoint, r.sc.Region, recordCalls(r.out))
-	wld := &world{sc: r.sc, aws: clients}
+	wld := &world{sc: r.sc, aws: clients, tasks: r.tasks}
 	defer r.teardown(wld)
 
 	ld, err := r.setup(ctx, wld)

@@ -28,6 +28,9 @@ type loadPlan struct {
 	// gRPC
 	grpc bool
 	gt   loadgen.GRPCTarget
+	// tasks attributes the requests to versions by the endpoint the
+	// ingress forwarded to, when the measured service is the user's.
+	tasks *taskBook
 }
 
 // planLoad plans the scenario's load once the ingress task runs at ip
@@ -52,7 +55,7 @@ func planLoad(sc *scenarios.Scenario, opts Options, m *meters, wld *world, ip, t
 		// With Service Connect the ingress is an HTTP front service, even
 		// in front of a gRPC service (the echo tutorial's client).
 		target, host := wld.ingressTarget(ip, wld.serviceConnect())
-		return &loadPlan{sc: sc, meters: m, target: target, host: host}
+		return &loadPlan{sc: sc, meters: m, target: target, host: host, tasks: wld.tasks}
 	}
 	authority := fmt.Sprintf("%s:%d", wld.virtualServiceName(in.Name), in.Port)
 	p := &loadPlan{sc: sc, meters: m, grpc: true, gt: loadgen.GRPCTarget{Address: fmt.Sprintf("%s:%d", ip, egressPort), Authority: authority}}
@@ -91,7 +94,11 @@ func (p *loadPlan) ready(ctx context.Context) error {
 	if len(p.targets) > 0 {
 		return nil
 	}
-	return waitDataPlane(ctx, p.target, p.host, p.sc.Load.Measure)
+	measure := p.sc.Load.Measure
+	if attributed(p.sc) {
+		measure = ""
+	}
+	return waitDataPlane(ctx, p.target, p.host, measure)
 }
 
 func (p *loadPlan) readyGRPC(ctx context.Context) error {
@@ -130,6 +137,9 @@ func (p *loadPlan) run(ctx context.Context, step, pick func() int, sink loadgen.
 		if len(p.targets) > 0 {
 			cfg.Targets, cfg.Pick = p.targets, pick
 		}
+		if p.tasks != nil && attributed(sc) {
+			cfg.Attribute = p.tasks.attribute
+		}
 		return loadgen.RunHTTP(ctx, cfg, step, sink)
 	}
 	var (
@@ -166,6 +176,8 @@ func (p *loadPlan) run(ctx context.Context, step, pick func() int, sink loadgen.
 // waitDataPlane sends requests through the ingress until one is answered by
 // the measured service, so load starts on a mesh that routes.
 func waitDataPlane(ctx context.Context, target, host, measure string) error {
+	// An empty measure waits for an answer the ingress proxy attributes
+	// (the measured service is the user's, which names no version).
 	client := &http.Client{Timeout: time.Second}
 	var last string
 	err := poll.Until(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
@@ -181,7 +193,8 @@ func waitDataPlane(ctx context.Context, target, host, measure string) error {
 		}
 		resp.Body.Close()
 		chain := resp.Header.Get(contract.HeaderChain)
-		if resp.StatusCode == http.StatusOK && strings.Contains(","+chain, ","+measure+"/") {
+		attributed := measure == "" && resp.Header.Get(contract.HeaderUpstreamEndpoint) != ""
+		if resp.StatusCode == http.StatusOK && (attributed || strings.Contains(","+chain, ","+measure+"/")) {
 			return true, nil
 		}
 		last = fmt.Sprintf("status %d, chain %q", resp.StatusCode, chain)

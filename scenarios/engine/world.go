@@ -39,6 +39,8 @@ type world struct {
 	registries map[string]string
 	// taskDefinitions maps a task definition ARN to the version it runs.
 	taskDefinitions map[string]string
+	// tasks, when set, learns which version each task definition runs.
+	tasks *taskBook
 	// ecsServices lists the ECS services created, in creation order.
 	ecsServices []string
 	created     []func(context.Context) error // undo actions, run in reverse
@@ -579,7 +581,11 @@ func (w *world) registerTaskDefinition(ctx context.Context, u unit, v scenarios.
 	if u.stack != "" {
 		label = u.stack
 	}
-	containers := []ecstypes.ContainerDefinition{w.appContainer(s.Name, label, s.Protocol, s.Port, s.HealthCheckPath, s.Backends, u.sc, v)}
+	app := w.appContainer(s.Name, label, s.Protocol, s.Port, s.HealthCheckPath, s.Backends, u.sc, v)
+	if v.UserSoftware() {
+		app = w.userContainer(s, v)
+	}
+	containers := []ecstypes.ContainerDefinition{app}
 	if !u.sc {
 		containers = append(containers, w.sidecarContainer(u.name))
 	}
@@ -588,6 +594,9 @@ func (w *world) registerTaskDefinition(ctx context.Context, u unit, v scenarios.
 		return "", err
 	}
 	w.taskDefinitions[arn] = v.Name
+	if w.tasks != nil {
+		w.tasks.registered(arn, v.Name)
+	}
 	return arn, nil
 }
 

@@ -1,0 +1,192 @@
+package engine
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/scenarios"
+	"github.com/meshsim/meshsim/sim/contract"
+)
+
+// This file runs the user's own software in the world (a version with an
+// image or a command) and attributes the requests it serves by what the
+// data plane reports, since the user's application names no version.
+
+// userStopTimeout is the stopTimeout of a user's container when the
+// version sets none: ECS's default.
+const userStopTimeout = 30 * time.Second
+
+// CheckUserSoftware checks that the runtime can run the scenario's
+// versions of the user's software: a command is a local process (the
+// inproc runtime), an image a container (the docker runtime). The error
+// names the version's place in the scenario file.
+func CheckUserSoftware(sc *scenarios.Scenario, runtime string) error {
+	for _, s := range sc.Services {
+		for _, v := range s.Versions {
+			switch {
+			case len(v.Command) > 0 && runtime == "docker":
+				return fmt.Errorf("%s: service %q version %q runs a command, a local process: use the inproc runtime, or give an image for --runtime docker", v.Pos, s.Name, v.Name)
+			case v.Image != "" && runtime != "docker":
+				return fmt.Errorf("%s: service %q version %q runs the image %s: use --runtime docker, or give a command to run it as a local process", v.Pos, s.Name, v.Name, v.Image)
+			}
+		}
+	}
+	return nil
+}
+
+// userContainer is the container of version v of service s when v runs
+// the user's software: the image or command, with the version's
+// environment, the port and address to listen on in the variables the
+// service names (s.PortEnv, s.HostEnv), the service's port mapping, an
+// HTTP health check on its health check path, and the stop timeout.
+//
+// The address given is 0.0.0.0, as in a container; the inproc runtime
+// turns it into the task's own loopback address.
+func (w *world) userContainer(s *scenarios.Service, v scenarios.Version) ecstypes.ContainerDefinition {
+	env := make(map[string]string, len(v.Env)+2)
+	for k, val := range v.Env {
+		env[k] = val
+	}
+	env[s.PortEnv] = fmt.Sprint(s.Port)
+	env[s.HostEnv] = "0.0.0.0"
+	appProtocol := ecstypes.ApplicationProtocolHttp
+	if s.Protocol == scenarios.ProtocolGRPC {
+		appProtocol = ecstypes.ApplicationProtocolGrpc
+	}
+	stop := userStopTimeout
+	if v.StopTimeout > 0 {
+		stop = v.StopTimeout
+	}
+	c := ecstypes.ContainerDefinition{
+		Name:         aws.String("app"),
+		Essential:    aws.Bool(true),
+		Environment:  keyValues(env),
+		PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(int32(s.Port)), Name: aws.String(string(s.Protocol)), AppProtocol: appProtocol}},
+		StopTimeout:  aws.Int32(int32(stop / time.Second)),
+	}
+	if s.Protocol != scenarios.ProtocolGRPC {
+		c.HealthCheck = &ecstypes.HealthCheck{
+			Command:  []string{"CMD-SHELL", fmt.Sprintf("curl -f http://localhost:%d%s || exit 1", s.Port, s.HealthCheckPath)},
+			Interval: aws.Int32(5),
+			Timeout:  aws.Int32(2),
+			Retries:  aws.Int32(3),
+			// The user's application may take a while to listen.
+			StartPeriod: aws.Int32(30),
+		}
+	}
+	if len(v.Command) > 0 {
+		c.Image = aws.String(contract.CommandImage)
+		c.Command = v.Command
+		// The command runs where the scenario file is, so that the paths
+		// in it are relative to the file, as the scenario's other paths.
+		if dir := scenarioDir(w.sc); dir != "" {
+			c.WorkingDirectory = aws.String(dir)
+		}
+	} else {
+		c.Image = aws.String(v.Image)
+	}
+	return c
+}
+
+// scenarioDir is the absolute directory of the scenario's file, "" for a
+// built-in scenario.
+func scenarioDir(sc *scenarios.Scenario) string {
+	if sc.Source == "" || strings.HasPrefix(sc.Source, "builtin:") {
+		return ""
+	}
+	dir, err := filepath.Abs(filepath.Dir(sc.Source))
+	if err != nil {
+		return ""
+	}
+	return dir
+}
+
+// taskBook knows, from ECS's task.state events, which task runs at each
+// address, and from the engine's registrations which version each task
+// definition runs: it names the version behind an endpoint the ingress
+// proxy forwarded to (loadgen.HTTPConfig.Attribute).
+type taskBook struct {
+	mu       sync.Mutex
+	byIP     map[string]bookedTask
+	versions map[string]string // task definition ARN → version
+}
+
+type bookedTask struct {
+	id, taskDefinition string
+}
+
+func newTaskBook() *taskBook {
+	return &taskBook{byIP: map[string]bookedTask{}, versions: map[string]string{}}
+}
+
+// registered records that task definition arn runs version.
+func (b *taskBook) registered(arn, version string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.versions[arn] = version
+}
+
+// observe follows the tasks' addresses.
+func (b *taskBook) observe(e rundir.Event) {
+	if e.Source != contract.SourceECS || e.Type != contract.EventTaskState {
+		return
+	}
+	ip := e.Detail[contract.DetailIP]
+	if ip == "" {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	// An address is reused once its task has stopped: the latest task
+	// to report it holds it.
+	b.byIP[ip] = bookedTask{id: e.Resource[strings.LastIndexByte(e.Resource, '/')+1:], taskDefinition: e.Detail[contract.DetailTaskDefinition]}
+}
+
+// attribute returns the version and task at endpoint (host:port): the
+// version the task's definition was registered for, or else the task
+// definition's FAMILY:REVISION (one the user registered).
+func (b *taskBook) attribute(endpoint string) (version, task string) {
+	host, _, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		host = endpoint
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t, ok := b.byIP[host]
+	if !ok {
+		return "", ""
+	}
+	version, ok = b.versions[t.taskDefinition]
+	if !ok {
+		version = t.taskDefinition[strings.LastIndexByte(t.taskDefinition, '/')+1:]
+	}
+	return version, t.id
+}
+
+// attributed reports whether the measured service's requests are to be
+// attributed by the data plane: it runs the user's software and the
+// ingress forwards to it directly (with Service Connect the ingress is a
+// sample front service, which names its backends itself).
+func attributed(sc *scenarios.Scenario) bool {
+	if sc.Load.Measure != sc.Ingress.Service || sc.Routing != scenarios.RoutingAppMesh {
+		return false
+	}
+	s, ok := sc.Service(sc.Ingress.Service)
+	if !ok {
+		return false
+	}
+	for _, v := range s.Versions {
+		if v.UserSoftware() {
+			return true
+		}
+	}
+	return false
+}

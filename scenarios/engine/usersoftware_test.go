@@ -1,0 +1,181 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/reports"
+	"github.com/meshsim/meshsim/scenarios"
+	"github.com/meshsim/meshsim/scenarios/engine"
+	"github.com/meshsim/meshsim/sim"
+)
+
+// tinyapp builds examples/tinyapp, an HTTP service that knows nothing of
+// meshsim (it sets no meshsim header), into a temporary directory.
+func tinyapp(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tinyapp")
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	out, err := exec.Command(goTool, "build", "-o", bin, "github.com/meshsim/meshsim/examples/tinyapp").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build tinyapp: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// example loads a scenario of examples/tinyapp with its command pointed at
+// bin.
+func example(t *testing.T, name, bin string) *scenarios.Scenario {
+	t.Helper()
+	path := filepath.Join("..", "..", "examples", "tinyapp", name)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scenarios.Parse(path, []byte(strings.ReplaceAll(string(data), "./bin/tinyapp", bin)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// runWithTasks runs sc in a fresh in-process world that keeps its tasks'
+// output in the run directory.
+func runWithTasks(t *testing.T, sc *scenarios.Scenario) (string, *rundir.Run, *reports.Report) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "run")
+	world, err := sim.Start(ctx, sim.Options{TimeScale: sc.TimeScale, TaskLogDir: filepath.Join(dir, rundir.TasksDir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer world.Close()
+	if _, err := engine.Run(ctx, sc, engine.Options{Endpoint: world.Endpoint, Dir: dir, RunID: sc.Name, Runtime: "inproc"}); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	run, err := rundir.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, run, reports.Analyze(run)
+}
+
+// TestUserAppCanary rolls the user's own service out by canary: each task
+// a local process, the split measured from what the ingress proxy reports
+// (the application names no version) and judged within the binomial
+// tolerance.
+func TestUserAppCanary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end rehearsal; skipped with -short")
+	}
+	dir, run, rep := runWithTasks(t, example(t, "canary.yaml", tinyapp(t)))
+	if !rep.Passed() {
+		t.Errorf("assertions failed: %+v", rep.Assertions)
+	}
+	perVersion := map[string]int{}
+	for _, o := range run.Observations {
+		if !o.IsRequest() || !o.OK() {
+			continue
+		}
+		if o.Endpoint == "" || o.Chain != "" {
+			t.Fatalf("observation %+v: want an endpoint from the proxy and no chain from the application", o)
+		}
+		perVersion[o.Version]++
+	}
+	if len(perVersion) != 2 || perVersion["v1"] == 0 || perVersion["v2"] == 0 {
+		t.Errorf("requests per version %v, want v1 and v2 only", perVersion)
+	}
+	// Every task was a process that drained on SIGTERM: exit code 0.
+	exits, _ := filepath.Glob(filepath.Join(dir, rundir.TasksDir, "*", "app.exit"))
+	if len(exits) != 4 {
+		t.Fatalf("%d app.exit files, want one per task (4): %v", len(exits), exits)
+	}
+	for _, f := range exits {
+		var e struct {
+			ExitCode int `json:"exitCode"`
+		}
+		b, err := os.ReadFile(f)
+		if err != nil || json.Unmarshal(b, &e) != nil || e.ExitCode != 0 {
+			t.Errorf("%s: %s (%v), want exit code 0", f, b, err)
+		}
+		stderr, _ := os.ReadFile(strings.TrimSuffix(f, ".exit") + ".stderr")
+		if !strings.Contains(string(stderr), "drained") {
+			t.Errorf("%s.stderr does not show the drain:\n%s", strings.TrimSuffix(f, ".exit"), stderr)
+		}
+	}
+}
+
+// TestUserAppSIGTERM rolls the user's service out by ECS rolling update
+// twice: when the old version drains on SIGTERM no request fails; when it
+// exits at once, requests fail, each put down to v1, the version that was
+// stopping.
+func TestUserAppSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end rehearsal; skipped with -short")
+	}
+	bin := tinyapp(t)
+	for _, tt := range []struct {
+		file      string
+		wantDrops bool
+	}{
+		{"rolling.yaml", false},
+		{"rolling-sigterm-exit.yaml", true},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			_, run, rep := runWithTasks(t, example(t, tt.file, bin))
+			if !rep.Passed() {
+				t.Errorf("assertions failed: %+v", rep.Assertions)
+			}
+			failed := rep.Run.Totals.Failed
+			if !tt.wantDrops {
+				if failed != 0 {
+					t.Errorf("draining on SIGTERM: %d of %d requests failed", failed, rep.Run.Totals.Requests)
+				}
+				return
+			}
+			if failed == 0 {
+				t.Fatalf("exiting at once on SIGTERM: no request of %d failed", rep.Run.Totals.Requests)
+			}
+			for _, o := range run.Observations {
+				if o.IsRequest() && !o.OK() && (o.Version != "v1" || o.Task == "") {
+					t.Errorf("failure %+v: want it put down to a task of v1", o)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckUserSoftware(t *testing.T) {
+	const doc = `name: x
+services:
+  - name: web
+    versions:
+      - {name: v1, command: ["./app"]}
+      - {name: v2, image: "myorg/web:2"}
+ingress: {service: web}
+load: {rate: 1}
+rollout: {service: web, steps: [{weights: {v1: 100, v2: 0}, bake: 1s}]}
+`
+	sc, err := scenarios.Parse("x.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rt, want := range map[string]string{
+		"inproc": `x.yaml:6:9: service "web" version "v2" runs the image myorg/web:2: use --runtime docker`,
+		"docker": `x.yaml:5:9: service "web" version "v1" runs a command, a local process: use the inproc runtime`,
+	} {
+		err := engine.CheckUserSoftware(sc, rt)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", rt, err, want)
+		}
+	}
+}
