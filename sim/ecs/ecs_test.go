@@ -561,23 +561,23 @@ func testRollingUpdate(t *testing.T, minPercent, maxPercent, desired, minRunning
 	w.waitStable(t, "web")
 	before := w.tasks(t, "web", types.DesiredStatusRunning)
 
-	if _, err := w.client.UpdateService(ctx, &sdk.UpdateServiceInput{
+	updated, err := w.client.UpdateService(ctx, &sdk.UpdateServiceInput{
 		Cluster: aws.String(testCluster), Service: aws.String("web"), TaskDefinition: aws.String("web:2"),
-	}); err != nil {
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	sawTwoDeployments := false
+	// The new deployment is PRIMARY beside the old, ACTIVE, one.
+	if d := updated.Service.Deployments; len(d) != 2 || aws.ToString(d[0].Status) != "PRIMARY" || aws.ToString(d[1].Status) != "ACTIVE" {
+		t.Errorf("UpdateService answered deployments %+v, want PRIMARY and ACTIVE", d)
+	}
 	polltest.Eventually(t, "the rollout to complete", func() bool {
 		s := w.service(t, "web")
 		if s.RunningCount < minRunning || s.RunningCount+s.PendingCount > maxTasks {
 			t.Fatalf("during the rollout: %d running, %d pending; want >= %d running and <= %d in all", s.RunningCount, s.PendingCount, minRunning, maxTasks)
 		}
-		sawTwoDeployments = sawTwoDeployments || len(s.Deployments) == 2
 		return len(s.Deployments) == 1 && s.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted && s.RunningCount == desired
 	})
-	if !sawTwoDeployments {
-		t.Error("never saw the PRIMARY and ACTIVE deployments side by side")
-	}
 	svc := w.waitStable(t, "web")
 	if got := aws.ToString(svc.TaskDefinition); got != v2 {
 		t.Errorf("service task definition %s, want %s", got, v2)

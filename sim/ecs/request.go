@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	smithy "github.com/aws/smithy-go"
 
@@ -25,9 +23,6 @@ import (
 // have are dropped; members the fake does not act on are accepted, as ECS
 // accepts them, and reported in a request.ignored event.
 
-// maxBody is the largest request body the fake reads.
-const maxBody = 16 << 20
-
 // request is a request body checked against the model.
 type request struct {
 	body    []byte   // the body without unknown members
@@ -37,30 +32,19 @@ type request struct {
 
 // checkRequest reads r's body and checks it against schema, the input
 // shape of the operation; honoured are the member patterns the fake acts
-// on (see honoured). code is the error code for a member of the wrong
-// type.
+// on (see honoured). A body that is not one JSON value in UTF-8 is a
+// SerializationException (awsproto.Decode); a member of the wrong type is
+// an error with code.
 func checkRequest(r *http.Request, schema *smithy.Schema, honoured []string, code string) (*request, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		return nil, awsproto.Errorf(http.StatusBadRequest, code, "reading request body: %v", err)
-	}
-	if len(b) > maxBody {
-		return nil, awsproto.Errorf(http.StatusRequestEntityTooLarge, code, "The request body is larger than %d bytes.", maxBody)
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		b = []byte("{}")
-	}
-	if !utf8.Valid(b) {
-		return nil, awsproto.Errorf(http.StatusBadRequest, code, "The request body is not valid UTF-8.")
+	var b json.RawMessage
+	if err := awsproto.Decode(r, &b, "SerializationException"); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, awsproto.Errorf(http.StatusBadRequest, code, "The request body is not valid JSON: %v", err)
-	}
-	if dec.More() {
-		return nil, awsproto.Errorf(http.StatusBadRequest, code, "The request body holds more than one JSON value.")
+		return nil, awsproto.Errorf(http.StatusBadRequest, "SerializationException", "request body is not valid JSON: %v", err)
 	}
 	c := checker{honoured: patterns(honoured)}
 	if err := c.check(v, schema, "", "", honoured == nil); err != nil {
@@ -68,6 +52,7 @@ func checkRequest(r *http.Request, schema *smithy.Schema, honoured []string, cod
 	}
 	req := &request{body: b, ignored: c.ignored, unknown: c.unknown}
 	if len(c.unknown) > 0 {
+		var err error
 		if req.body, err = json.Marshal(v); err != nil {
 			return nil, err
 		}
