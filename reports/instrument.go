@@ -300,7 +300,12 @@ func instrumentText(in *Instrument) string {
 		text += fmt.Sprintf("; host %d cores", in.Cores)
 	}
 	if in.CPU > 0 {
-		text += fmt.Sprintf(", meshsim used %s cores (peak %s)", num(roundTo(in.CPU, 2)), num(roundTo(in.CPUMax, 2)))
+		text += fmt.Sprintf(", meshsim used %s cores", num(roundTo(in.CPU, 2)))
+		if in.Cores > 0 {
+			text += fmt.Sprintf(" (%s of the host; peak %s)", pct(roundTo(in.CPU/float64(in.Cores), 3)), num(roundTo(in.CPUMax, 2)))
+		} else {
+			text += fmt.Sprintf(" (peak %s)", num(roundTo(in.CPUMax, 2)))
+		}
 	}
 	if in.LoadAvg > 0 {
 		text += fmt.Sprintf(", load average up to %s", num(roundTo(in.LoadAvg, 1)))

@@ -39,7 +39,7 @@ func TestInstrumentSamples(t *testing.T) {
 			name: "steal not readable",
 			samples: []rundir.InstrumentSample{{Kind: rundir.SampleHost, Time: at(5 * time.Second), Interval: time.Second, CPUs: 2, ProcessCPU: &cpu,
 				Unreadable: []string{"CPU steal not readable: the cpu line of /proc/stat has no steal column"}}},
-			verdict: reports.VerdictPass, text: "meshsim used 0.25 cores (peak 0.25), CPU steal not readable",
+			verdict: reports.VerdictPass, text: "host 2 cores, meshsim used 0.25 cores (12.5% of the host; peak 0.25), CPU steal not readable",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
