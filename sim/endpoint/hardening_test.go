@@ -94,7 +94,7 @@ func TestMalformedBodies(t *testing.T) {
 		codes     map[string]string // by service
 		inMessage string
 	}{
-		{badUTF8, http.StatusBadRequest, map[string]string{"ECS": "SerializationException", "Cloud Map": "InvalidInput", "App Mesh": "BadRequestException"},
+		{badUTF8, http.StatusBadRequest, map[string]string{"ECS": "ClientException", "Cloud Map": "InvalidInput", "App Mesh": "BadRequestException"},
 			"not valid UTF-8"},
 		{huge, http.StatusRequestEntityTooLarge, map[string]string{"ECS": "RequestEntityTooLargeException",
 			"Cloud Map": "RequestEntityTooLargeException", "App Mesh": "RequestEntityTooLargeException"}, "larger than the limit"},
