@@ -74,7 +74,7 @@ func FuzzParse(f *testing.F) {
 			if e.Pos.File != "fuzz.yaml" || e.Pos.Line < 1 || e.Pos.Column < 1 {
 				t.Fatalf("error %q is not at file:line:col", e)
 			}
-			if e.Pos.Line > strings.Count(string(data), "\n")+1 {
+			if last, _ := runePos(data, len(data)); e.Pos.Line > last {
 				t.Fatalf("error %q is beyond the file's last line", e)
 			}
 		}

@@ -53,6 +53,9 @@ func Parse(file string, data []byte) (*Scenario, error) {
 			}
 			return a.Column < b.Column
 		})
+		if n := len(d.errs) + d.more; n > maxShownErrors {
+			d.errs = append(d.errs[:maxShownErrors], &Error{Pos: d.errs[maxShownErrors].Pos, Msg: fmt.Sprintf("and %d more problems from here on", n-maxShownErrors)})
+		}
 		return nil, d.errs
 	}
 	return sc, nil
@@ -64,6 +67,8 @@ type decoder struct {
 	// against ("" for the working directory).
 	dir  string
 	errs Errors
+	// more counts the problems found beyond maxKeptErrors.
+	more int
 	// topKeys and loadKeys are the key nodes of the fields given at the
 	// top level and in the load section.
 	topKeys, loadKeys map[string]*yaml.Node
@@ -72,8 +77,24 @@ type decoder struct {
 func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Column: n.Column} }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
-	d.errs = append(d.errs, &Error{Pos: d.pos(n), Msg: fmt.Sprintf(format, args...)})
+	d.add(d.pos(n), format, args...)
 }
+
+// add records a problem at p; beyond maxKeptErrors it only counts it.
+func (d *decoder) add(p Pos, format string, args ...any) {
+	if len(d.errs) >= maxKeptErrors {
+		d.more++
+		return
+	}
+	d.errs = append(d.errs, &Error{Pos: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+// maxKeptErrors and maxShownErrors bound the problems a parse keeps and
+// reports: a file of a million bad lines gets a short answer.
+const (
+	maxKeptErrors  = 1000
+	maxShownErrors = 50
+)
 
 // fields walks a mapping node, calling the handler of each known key with
 // its value node; unknown and repeated keys are errors. It returns the key
@@ -263,9 +284,24 @@ func (d *decoder) list(n *yaml.Node, field string, each func(item *yaml.Node)) {
 		d.errorf(n, "%s must be a list, not %s", field, kindName(n))
 		return
 	}
-	for _, item := range n.Content {
+	items := n.Content
+	if limit, ok := maxItems[field]; ok && len(items) > limit {
+		d.errorf(items[limit], "%s: at most %d, not %d (meshsim's limit)", field, limit, len(items))
+		items = items[:limit]
+	}
+	for _, item := range items {
 		each(item)
 	}
+}
+
+// maxItems bounds the lists of a scenario: beyond them a rehearsal would
+// not run on one machine, or AWS would refuse it (ECS takes at most 10
+// lifecycle hooks).
+var maxItems = map[string]int{
+	"services": 100, "services[].backends": 100, "services[].versions": 50,
+	"load.requests": 10000, "rollout.steps": 1000, "rollout.deployments": 100,
+	"deployments[].hooks": 10, "hooks[].stages": len(LifecycleStages),
+	"faults": 1000, "assertions": 100,
 }
 
 func (d *decoder) scenario(n *yaml.Node) *Scenario {

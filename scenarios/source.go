@@ -101,35 +101,60 @@ func documentStart(data []byte, doc yaml.Node) int {
 	if len(doc.Content) > 0 {
 		line = doc.Content[0].Line
 	}
-	starts := lineStarts(data)
-	node := 0
-	if line >= 1 && line <= len(starts) {
-		node = starts[line-1]
-	}
+	node := lineOffset(data, line)
 	if i := bytes.LastIndex(data[:min(len(data), node+3)], []byte("---")); i >= 0 {
 		return i
 	}
 	return node
 }
 
-// lineStarts returns the offset at which each line of data starts.
-func lineStarts(data []byte) []int {
-	starts := []int{0}
-	for i, b := range data {
-		if b == '\n' {
-			starts = append(starts, i+1)
+// lineOffset returns the offset of the first byte of line (1-based) in
+// data, with lines broken as runePos breaks them.
+func lineOffset(data []byte, line int) int {
+	for i, l := 0, 1; i < len(data); {
+		if l >= line {
+			return i
+		}
+		r, size := utf8.DecodeRune(data[i:])
+		i += size
+		switch r {
+		case '\r':
+			if i < len(data) && data[i] == '\n' {
+				i++
+			}
+			l++
+		case '\n', '\u0085', '\u2028', '\u2029':
+			l++
 		}
 	}
-	return starts
+	return len(data)
 }
 
-// runePos returns the 1-based line and column (in characters, as yaml.v3
-// counts them) of the byte at offset in data.
-func runePos(data []byte, offset int) (int, int) {
+// runePos returns the 1-based line and column of the byte at offset in
+// data, counted as yaml.v3 counts them: columns in characters, and lines
+// broken by LF, CR, CR LF, NEL, LS and PS.
+func runePos(data []byte, offset int) (line, col int) {
 	offset = min(max(offset, 0), len(data))
-	before := data[:offset]
-	lineStart := bytes.LastIndexByte(before, '\n') + 1
-	return bytes.Count(before, []byte("\n")) + 1, utf8.RuneCount(before[lineStart:]) + 1
+	line, col = 1, 1
+	for i := 0; i < offset; {
+		r, size := utf8.DecodeRune(data[i:])
+		i += size
+		switch r {
+		case '\r':
+			if i < len(data) && data[i] == '\n' {
+				if i == offset { // between CR and LF: still on the line
+					return line, col + 1
+				}
+				i++
+			}
+			line, col = line+1, 1
+		case '\n', '\u0085', '\u2028', '\u2029':
+			line, col = line+1, 1
+		default:
+			col++
+		}
+	}
+	return line, col
 }
 
 // yamlMessage splits yaml.v3's error text into its problem.

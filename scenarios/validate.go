@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"gopkg.in/yaml.v3"
 )
 
@@ -16,8 +17,10 @@ type validator struct {
 	d    *decoder
 	sc   *Scenario
 	root Pos
-	// services holds the names of the scenario's services.
+	// services holds the names of the scenario's services, byName the
+	// first service of each name.
 	services map[string]bool
+	byName   map[string]*Service
 	// rolled is the service the rollout changes, if it exists.
 	rolled *Service
 }
@@ -25,7 +28,7 @@ type validator struct {
 // validate fills in the defaults of a decoded scenario, then checks each
 // section and the references between them.
 func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
-	v := &validator{d: d, sc: sc, root: d.pos(root), services: map[string]bool{}}
+	v := &validator{d: d, sc: sc, root: d.pos(root), services: map[string]bool{}, byName: map[string]*Service{}}
 	v.defaults()
 	v.world()
 	v.serviceList()
@@ -44,6 +47,33 @@ func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
 	}
 	v.assertions()
 	v.length()
+	v.tasks()
+}
+
+// tasks checks that the ECS fake will run all the tasks the scenario
+// asks for (their desired counts, with the ingress's).
+func (v *validator) tasks() {
+	sc := v.sc
+	total, ingresses := 0, 1
+	for _, s := range sc.Services {
+		switch {
+		case len(s.Versions) == 0:
+		case sc.Routing == RoutingMigration:
+			total += 2 * s.Versions[0].Count
+		case len(sc.Rollout.Deployments) > 0:
+			total += s.Versions[0].Count
+		default:
+			for _, ver := range s.Versions {
+				total += ver.Count
+			}
+		}
+	}
+	if sc.Routing == RoutingMigration {
+		ingresses = 2
+	}
+	if total+ingresses > contract.DefaultMaxTasks {
+		v.at(v.fieldPos("services"), "the scenario asks for %d tasks (with the ingress): meshsim's ECS runs at most %d", total+ingresses, contract.DefaultMaxTasks)
+	}
 }
 
 // fieldPos returns the place of a top-level field, or the root's when the
@@ -60,7 +90,7 @@ func (v *validator) at(p Pos, format string, args ...any) {
 	if p.Line == 0 {
 		p = v.root
 	}
-	v.d.errs = append(v.d.errs, &Error{Pos: p, Msg: fmt.Sprintf(format, args...)})
+	v.d.add(p, format, args...)
 }
 
 // defaults fills in every field left out that has a default.
@@ -184,6 +214,9 @@ func (v *validator) serviceList() {
 		if v.services[s.Name] {
 			v.at(s.Pos, "service %q is defined twice", s.Name)
 		}
+		if !v.services[s.Name] {
+			v.byName[s.Name] = s
+		}
 		v.services[s.Name] = true
 		v.versions(s)
 	}
@@ -259,7 +292,7 @@ func (v *validator) cycles() {
 		state[s.Name] = onPath
 		path = append(path, s.Name)
 		for _, b := range s.Backends {
-			next, ok := v.sc.Service(b)
+			next, ok := v.service(b)
 			if !ok || b == s.Name {
 				continue // reported by backends
 			}
@@ -296,7 +329,7 @@ func (v *validator) reaches(from, to string) bool {
 			continue
 		}
 		seen[name] = true
-		if s, ok := v.sc.Service(name); ok {
+		if s, ok := v.service(name); ok {
 			queue = append(queue, s.Backends...)
 		}
 	}
@@ -326,7 +359,7 @@ func (v *validator) load() {
 	if in := sc.Ingress.Service; v.services[in] && v.services[l.Measure] && !v.reaches(in, l.Measure) {
 		v.at(l.Pos, "load.measure %q: the load enters at %q and never reaches it through the services' backends", l.Measure, in)
 	}
-	in, ok := sc.Service(sc.Ingress.Service)
+	in, ok := v.service(sc.Ingress.Service)
 	if !ok {
 		return
 	}
@@ -362,7 +395,7 @@ func (v *validator) load() {
 func (v *validator) rollout() {
 	sc := v.sc
 	r := &sc.Rollout
-	svc, ok := sc.Service(r.Service)
+	svc, ok := v.service(r.Service)
 	switch {
 	case r.Service == "":
 		v.at(r.Pos, "rollout.service is required")
@@ -504,7 +537,7 @@ func (v *validator) deployment(i int) {
 func (v *validator) fault(i int) {
 	sc := v.sc
 	f := sc.Faults[i]
-	fs, ok := sc.Service(f.Service)
+	fs, ok := v.service(f.Service)
 	switch {
 	case f.Action == "":
 		v.at(f.Pos, "faults[%d].action is required (%s)", i, joinValues(FaultActions))
@@ -691,4 +724,10 @@ func (v *validator) length() {
 	if total > MaxRollout {
 		v.at(v.sc.Rollout.Pos, "the rollout would last more than %s of wall time, the most meshsim rehearses (use timeScale to shorten ECS's bake times)", MaxRollout)
 	}
+}
+
+// service returns the service named name.
+func (v *validator) service(name string) (*Service, bool) {
+	s, ok := v.byName[name]
+	return s, ok
 }

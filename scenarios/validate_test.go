@@ -1,11 +1,11 @@
 package scenarios
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestValidateRunTimeFailures covers scenarios that once validated but
@@ -117,6 +117,9 @@ func TestParseSource(t *testing.T) {
 		{"text after a quote", "name: a\nkey: 'x' y\n", "YAML syntax: did not find expected key", 2, 10},
 		{"tab", "name: a\nkey:\n\t- x\n", "YAML syntax: found character that cannot start any token", 3, 1},
 		{"unknown escape", "a: 1\nb: \"\\q\"\n", "YAML syntax: found unknown escape character", 2, 5},
+		{"CR line breaks", "name: a\rkey: a: b\r", "YAML syntax: mapping values are not allowed in this context", 2, 7},
+		{"CR LF line breaks", "name: a\r\nkey: a: b\r\n", "YAML syntax: mapping values are not allowed in this context", 2, 7},
+		{"bad UTF-8 after CR", "name: a\rb: \xff\r", "byte 0xff is not UTF-8", 2, 4},
 		{"column in characters", "name: é\nkey: é: b\n", "YAML syntax: mapping values are not allowed in this context", 2, 7},
 		{"error in the second document", valid + "---\nkey: a: b\n", "YAML syntax: mapping values are not allowed in this context", 22, 7},
 		{"too large", "name: demo\n" + strings.Repeat("# padding\n", MaxScenarioSize/10), "larger than 1 MiB", 104858, 6}, // byte 1 MiB + 1: 11 + 104856 lines of 10 + 5
@@ -178,5 +181,48 @@ func TestValidateDurationLimits(t *testing.T) {
 	if sc.Duration() != MaxRollout {
 		t.Errorf("duration %v", sc.Duration())
 	}
-	_ = time.Second
+}
+
+// TestParseLimits: lists, tasks and the number of problems reported are
+// bounded, each limit stated at its place.
+func TestParseLimits(t *testing.T) {
+	hook := "        - {stages: [PRE_PRODUCTION_TRAFFIC_SHIFT], maxErrorRate: 0.01}\n"
+	hooks := strings.Replace(deployments, hook[:len(hook)-len("maxErrorRate: 0.01}\n")]+"maxErrorRate: 0.01, maxP99: 200ms}\n", strings.Repeat(hook, 11), 1)
+	if hooks == deployments {
+		t.Fatal("hooks edit not applied")
+	}
+	var versions strings.Builder
+	for i := range 21 {
+		fmt.Fprintf(&versions, "      - {name: v%d, count: 50}\n", i+3)
+	}
+	many := strings.Replace(valid, "      - {name: v2, count: 1, latency: 5ms}\n", "      - {name: v2, count: 1, latency: 5ms}\n"+versions.String(), 1)
+	tests := []struct {
+		name, src, want string
+		line, col       int
+	}{
+		{"hooks", hooks, "deployments[].hooks: at most 10, not 11 (meshsim's limit)", 31, 11},
+		{"tasks", many, "the scenario asks for 1055 tasks (with the ingress): meshsim's ECS runs at most 1000", 2, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("f.yaml", []byte(tc.src))
+			es, _ := err.(Errors)
+			for _, e := range es {
+				if strings.Contains(e.Msg, tc.want) && e.Pos == (Pos{"f.yaml", tc.line, tc.col}) {
+					return
+				}
+			}
+			t.Errorf("error %v, want %q at %d:%d", err, tc.want, tc.line, tc.col)
+		})
+	}
+
+	src := "name: a\n" + strings.Repeat("x: 1\n", 2000)
+	_, err := Parse("f.yaml", []byte(src))
+	es, _ := err.(Errors)
+	if len(es) != maxShownErrors+1 {
+		t.Fatalf("%d errors, want %d", len(es), maxShownErrors+1)
+	}
+	if last := es[maxShownErrors]; last.Msg != "and 1950 more problems from here on" || last.Pos.Line != 52 {
+		t.Errorf("last error %v", last)
+	}
 }

@@ -34,6 +34,11 @@ const (
 // SampleDefaultPort is the sample services' port when none is given.
 const SampleDefaultPort = 8080
 
+// DefaultMaxTasks is the most tasks the ECS fake runs unless told
+// otherwise: the desiredCount of all its services together. Scenario
+// validation holds a scenario's tasks to it.
+const DefaultMaxTasks = 1000
+
 // Environment variables of App Mesh's Envoy image, read by the sidecar.
 const (
 	EnvResourceARN     = "APPMESH_RESOURCE_ARN"

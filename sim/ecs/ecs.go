@@ -120,7 +120,7 @@ func (o *Options) setDefaults() {
 		o.InactiveServiceRetention = time.Hour
 	}
 	if o.MaxTasks <= 0 {
-		o.MaxTasks = 1000
+		o.MaxTasks = contract.DefaultMaxTasks
 	}
 	if o.TaskLaunchRate <= 0 {
 		o.TaskLaunchRate = 500
