@@ -214,7 +214,7 @@ func TestReportVerdictExitCodes(t *testing.T) {
 		{"interrupted, failed", writeRun(t, true, 0, func(i int) bool { return i == 120 }, true), exitFailed, reports.VerdictFail,
 			"FAIL: 1 of 2 assertions failed (partial run)", true, "failures"},
 		{"load generator behind", writeRun(t, true, 2*time.Second, func(i int) bool { return i%2 == 0 }, false), exitInconclusive,
-			reports.VerdictInconclusive, "INCONCLUSIVE: the instrument saturated in 2 step(s): step 0 \"baseline\": the load generator fell 2s behind schedule", false, ""},
+			reports.VerdictInconclusive, "INCONCLUSIVE: the instrument saturated in 2 of 2 steps (worst step 0 \"baseline\": the load generator fell 2s behind schedule", false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errOut, code := execute(t, "report", tc.dir)

@@ -79,7 +79,7 @@ type verdictBuilder struct {
 	pass         string   // the message when nothing failed
 	none         string   // what was missing when nothing could be judged
 	skipped      []string // steps left out, and why
-	inconclusive []string // inconclusive steps left out, with the reason
+	inconclusive []string // inconclusive steps left out
 }
 
 // fail records a violation found in step s.
@@ -115,7 +115,11 @@ func (v verdictBuilder) steps() []int {
 // the run is partial; noEvidence that it produced no evidence at all.
 func (v verdictBuilder) result(partial, noEvidence bool) (verdict, message string, failures []string) {
 	var note string
-	if left := append(append([]string{}, v.skipped...), v.inconclusive...); len(left) > 0 {
+	left := append([]string{}, v.skipped...)
+	for _, l := range v.inconclusive {
+		left = append(left, l+" (inconclusive)")
+	}
+	if len(left) > 0 {
 		note = "; not judged: " + strings.Join(left, ", ")
 	}
 	switch {
@@ -126,7 +130,7 @@ func (v verdictBuilder) result(partial, noEvidence bool) (verdict, message strin
 		}
 		return VerdictFail, message + note, v.failures
 	case v.judged == 0 && len(v.inconclusive) > 0:
-		return VerdictInconclusive, "not judged: every step with evidence was inconclusive: " + strings.Join(v.inconclusive, ", "), nil
+		return VerdictInconclusive, "not judged: every step with evidence was inconclusive (" + strings.Join(v.inconclusive, ", ") + ")", nil
 	case v.judged == 0 && partial:
 		return VerdictInconclusive, "not judged: " + v.none + " (partial run)", nil
 	case v.judged == 0 && noEvidence:

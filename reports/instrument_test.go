@@ -110,7 +110,7 @@ func TestInstrumentSaturation(t *testing.T) {
 			}
 			if s1.Verdict == reports.VerdictInconclusive {
 				for _, a := range r.Assertions {
-					if !strings.Contains(a.Message, `step 1 "canary" (inconclusive: `) {
+					if !strings.Contains(a.Message, `step 1 "canary" (inconclusive)`) {
 						t.Errorf("%s message %q does not name the inconclusive step", a.Kind, a.Message)
 					}
 				}

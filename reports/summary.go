@@ -31,6 +31,11 @@ func WriteSummary(w io.Writer, r *Report) {
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, s := range r.Steps {
 		row := stepRow(s)
+		// The verdict's reason is listed under the table, not in it.
+		row[len(row)-1] = verdictWord(s.Verdict)
+		if s.Verdict == VerdictNotJudged {
+			row[len(row)-1] = "not judged: " + orDash(s.VerdictReason)
+		}
 		for i, c := range row {
 			row[i] = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(c)
 		}

@@ -73,12 +73,13 @@ func classifySteps(r *Report) {
 }
 
 // inconclusive reports whether step s is inconclusive, with the note an
-// assertion that leaves it out adds to its message.
+// assertion that leaves it out adds to its message (the reason is in the
+// step's verdict).
 func inconclusive(s StepReport) (bool, string) {
 	if s.Verdict != VerdictInconclusive {
 		return false, ""
 	}
-	return true, fmt.Sprintf("%s (inconclusive: %s)", stepLabel(s), s.VerdictReason)
+	return true, stepLabel(s)
 }
 
 // finishVerdicts decides the verdicts of the judged steps from the
@@ -123,15 +124,32 @@ func runVerdict(r *Report, errReason string) (verdict, reason string) {
 	if len(failed) > 0 {
 		return VerdictFail, fmt.Sprintf("%d of %d assertions failed: %s", len(failed), len(r.Assertions), strings.Join(failed, ", "))
 	}
-	var saturated []string
-	for _, s := range r.Steps {
-		if s.Verdict == VerdictInconclusive {
-			saturated = append(saturated, fmt.Sprintf("%s: %s", stepLabel(s), s.VerdictReason))
+	var (
+		saturated, reached int
+		worst              *StepReport
+	)
+	for i, s := range r.Steps {
+		if s.Reached {
+			reached++
+		}
+		if s.Verdict != VerdictInconclusive {
+			continue
+		}
+		saturated++
+		if worst == nil || (s.Instrument != nil && worst.Instrument != nil && s.Instrument.LagP99 > worst.Instrument.LagP99) {
+			worst = &r.Steps[i]
 		}
 	}
 	var why []string
-	if len(saturated) > 0 {
-		why = append(why, fmt.Sprintf("the instrument saturated in %d step(s): %s", len(saturated), strings.Join(saturated, "; ")))
+	if worst != nil {
+		// Every step's reason is in its verdict; the run names the worst.
+		text := fmt.Sprintf("the instrument saturated in %d of %d steps", saturated, reached)
+		if saturated > 1 {
+			text += fmt.Sprintf(" (worst %s: %s)", stepLabel(*worst), worst.VerdictReason)
+		} else {
+			text += fmt.Sprintf(" (%s: %s)", stepLabel(*worst), worst.VerdictReason)
+		}
+		why = append(why, text)
 	}
 	if len(undecided) > 0 {
 		why = append(why, "not judged: "+strings.Join(undecided, ", "))
