@@ -79,8 +79,11 @@ func feed(agg *metrics.Run, from time.Time, span time.Duration, n int, failing b
 func TestGateDecisions(t *testing.T) {
 	const window = 5 * time.Second
 	hook := scenarios.Hook{Window: window, MaxErrorRate: 0.05, MaxP99: 100 * time.Millisecond}
+	continueHook := hook
+	continueHook.MinRequests, continueHook.NoDataWait, continueHook.OnNoData = 50, 10*time.Second, scenarios.OnNoDataContinue
 	for _, tt := range []struct {
 		name string
+		hook *scenarios.Hook // nil: hook
 		// traffic feeds the aggregate; it runs at the invocation, on the
 		// bubble's clock.
 		traffic    func(agg *metrics.Run, start time.Time)
@@ -101,6 +104,14 @@ func TestGateDecisions(t *testing.T) {
 			status:     hookFailed,
 			reason:     "no data: ",
 			answeredAt: window + scenarios.DefaultHookNoDataWait,
+		},
+		{
+			name:       "no data with onNoData continue succeeds, saying so",
+			hook:       &continueHook,
+			traffic:    func(agg *metrics.Run, start time.Time) { feed(agg, start, window, 49, true, time.Second) },
+			status:     hookSucceeded,
+			reason:     "in the last 5s after waiting 10s for 50 (onNoData: continue)",
+			answeredAt: window + 10*time.Second,
 		},
 		{
 			name:       "a healthy window succeeds at once",
@@ -131,7 +142,11 @@ func TestGateDecisions(t *testing.T) {
 				dep := log.add(rundir.Deployment{Name: "d"})
 				g := newGates(agg, ans, log, evs.add)
 				g.start(t.Context())
-				g.arm(map[string]scenarios.Hook{"fn": hook}, dep)
+				h := hook
+				if tt.hook != nil {
+					h = *tt.hook
+				}
+				g.arm(map[string]scenarios.Hook{"fn": h}, dep)
 				start := time.Now()
 				g.observe(invoke("fn", "inv-1"))
 				g.observe(invoke("someone-else", "inv-2")) // not ours: ignored
