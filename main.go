@@ -251,6 +251,9 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 	case runErr != nil && ctx.Err() != nil:
 		return &exitError{exitInterrupted, fmt.Errorf("interrupted; the partial run is in %s", res.Dir)}
 	case runErr != nil:
+		if code == exitOK { // the reports judged what was recorded; the run still failed
+			code = exitErrored
+		}
 		return &exitError{code, fmt.Errorf("the run did not complete: %w", runErr)}
 	case code != exitOK:
 		return &exitError{code, errors.New("")}

@@ -139,6 +139,9 @@ func TestReportAfterSIGKILL(t *testing.T) {
 		judged++
 	}
 	t.Logf("verdict %s (%s); %d steps ended and judged of %d started", r.Verdict, r.VerdictReason, judged, len(started))
+	for _, a := range r.Assertions {
+		t.Logf("%s %s: %s", a.Verdict, a.Kind, a.Message)
+	}
 	if judged < 2 {
 		t.Errorf("%d completed steps judged, want steps 0 and 1", judged)
 	}
