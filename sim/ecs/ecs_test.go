@@ -600,32 +600,7 @@ func testRollingUpdate(t *testing.T, minPercent, maxPercent, desired, minRunning
 	}
 
 	// Replay every task state change: the bounds held at every moment.
-	state := map[string]string{}
-	settled := false
-	var last uint64
-	for _, e := range w.events() {
-		if e.Seq != last+1 {
-			t.Fatalf("event stream has a gap before seq %d", e.Seq)
-		}
-		last = e.Seq
-		if e.Type != contract.EventTaskState || e.Detail[contract.DetailService] != "web" {
-			continue
-		}
-		state[e.Resource] = e.Detail[contract.DetailTo]
-		var running, alive int32
-		for _, s := range state {
-			if s == "RUNNING" {
-				running++
-			}
-			if s != "STOPPED" {
-				alive++
-			}
-		}
-		settled = settled || running == desired
-		if settled && (running < minRunning || alive > maxTasks) {
-			t.Errorf("after event %d (%s → %s): %d running, %d not stopped", e.Seq, e.Detail[contract.DetailFrom], e.Detail[contract.DetailTo], running, alive)
-		}
-	}
+	checkBounds(t, w.events(), desired, minRunning, maxTasks)
 
 	// A forced deployment replaces every task with the same revision.
 	old := map[string]bool{}
@@ -1056,5 +1031,38 @@ func TestContainerProcess(t *testing.T) {
 	}
 	if spec.Family != "web" || spec.Revision != 1 {
 		t.Errorf("runtime got task definition %s:%d, want web:1", spec.Family, spec.Revision)
+	}
+}
+
+// checkBounds replays the task state changes of service "web" in es and
+// checks that, once the service first ran desired tasks, at least
+// minRunning ran and at most maxTasks were not stopped at every moment.
+func checkBounds(t *testing.T, es []events.Event, desired, minRunning, maxTasks int32) {
+	t.Helper()
+	state := map[string]string{}
+	settled := false
+	var last uint64
+	for _, e := range es {
+		if e.Seq != last+1 {
+			t.Fatalf("event stream has a gap before seq %d", e.Seq)
+		}
+		last = e.Seq
+		if e.Type != contract.EventTaskState || e.Detail[contract.DetailService] != "web" {
+			continue
+		}
+		state[e.Resource] = e.Detail[contract.DetailTo]
+		var running, alive int32
+		for _, s := range state {
+			if s == "RUNNING" {
+				running++
+			}
+			if s != "STOPPED" {
+				alive++
+			}
+		}
+		settled = settled || running == desired
+		if settled && (running < minRunning || alive > maxTasks) {
+			t.Errorf("after event %d (%s → %s): %d running, %d not stopped", e.Seq, e.Detail[contract.DetailFrom], e.Detail[contract.DetailTo], running, alive)
+		}
 	}
 }

@@ -333,8 +333,17 @@ func TestIgnoredMembersReported(t *testing.T) {
 	if s := out.Services[1]; s.DeploymentConfiguration.Strategy != "BLUE_GREEN" || aws.ToInt32(s.DeploymentConfiguration.BakeTimeInMinutes) != 5 {
 		t.Errorf("blue/green deployment configuration %+v", s.DeploymentConfiguration)
 	}
+}
 
-	// Members the API does not have are dropped, and reported.
+// TestUnknownMembersDropped sends members the ECS API does not have: the
+// request succeeds, they are neither stored nor echoed, and they are
+// reported.
+func TestUnknownMembersDropped(t *testing.T) {
+	bus := events.NewBus(0)
+	fake := ecs.New(ecs.Options{Bus: bus})
+	defer fake.Close()
+	client := memClient(fake)
+	ctx := context.Background()
 	if status, code, msg := post(t, fake, "CreateCluster", `{"clusterName":"extra","colour":"blue","settings":[{"name":"containerInsights","value":"enabled","shade":1}]}`); status != http.StatusOK {
 		t.Fatalf("CreateCluster with unknown members: %d %s %s", status, code, msg)
 	}
@@ -350,6 +359,9 @@ func TestIgnoredMembersReported(t *testing.T) {
 	clusters, err := client.DescribeClusters(ctx, &sdk.DescribeClustersInput{Clusters: []string{"extra"}})
 	if err != nil || len(clusters.Clusters) != 1 || len(clusters.Clusters[0].Settings) != 1 {
 		t.Fatalf("DescribeClusters extra: %v %+v", err, clusters)
+	}
+	if s := clusters.Clusters[0].Settings[0]; aws.ToString(s.Value) != "enabled" {
+		t.Errorf("settings %+v", clusters.Clusters[0].Settings)
 	}
 }
 
