@@ -10,10 +10,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/meshsim/meshsim/scenarios"
@@ -53,6 +55,10 @@ func startDockerWorld(ctx context.Context, cmd *cobra.Command, sc *scenarios.Sce
 	if err != nil {
 		return nil, err
 	}
+	images, err := userImages(ctx, cli, sc)
+	if err != nil {
+		return nil, err
+	}
 	self := os.Getenv(envImageBinary)
 	if self == "" {
 		if self, err = os.Executable(); err != nil {
@@ -75,8 +81,28 @@ func startDockerWorld(ctx context.Context, cmd *cobra.Command, sc *scenarios.Sce
 	fmt.Fprintf(log, "meshsim: docker run %s: containers meshsim-%s-*, network meshsim-%s (after a crash: meshsim clean --run %s)\n",
 		runID, runID, runID, runID)
 	return docker.StartWorld(ctx, cli, docker.WorldOptions{
-		RunID: runID, Image: tag, EnvoyImage: envoyImage, TimeScale: sc.TimeScale, Log: log,
+		RunID: runID, Image: tag, EnvoyImage: envoyImage, TimeScale: sc.TimeScale, Images: images, Log: log,
 	})
+}
+
+// userImages returns the users' images the scenario's versions name,
+// failing up front, at the version's place in the scenario, when the
+// engine lacks one (meshsim pulls nothing).
+func userImages(ctx context.Context, cli *testcontainers.DockerClient, sc *scenarios.Scenario) ([]string, error) {
+	var images []string
+	for _, svc := range sc.Services {
+		for _, v := range svc.Versions {
+			if v.Image == "" || slices.Contains(images, v.Image) {
+				continue
+			}
+			if _, err := cli.ImageInspect(ctx, v.Image); err != nil {
+				return nil, fmt.Errorf("%s: service %s version %s: image %s is not in the local Docker engine, and meshsim pulls nothing "+
+					"(docker pull, build or load it first): %w", v.Pos, svc.Name, v.Name, v.Image, err)
+			}
+			images = append(images, v.Image)
+		}
+	}
+	return images, nil
 }
 
 func cleanCmd() *cobra.Command {

@@ -1,9 +1,7 @@
 package docker_test
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/meshsim/meshsim/sim/docker"
 	"github.com/meshsim/meshsim/sim/ecs"
@@ -16,8 +14,7 @@ func TestClean(t *testing.T) {
 	img := image(t, cli)
 	runID := docker.NewRunID()
 	noLeftovers(t, cli, runID)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 	network, err := docker.CreateNetwork(ctx, cli, runID)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +46,7 @@ func TestClean(t *testing.T) {
 		if r.Exit.Code != 137 {
 			t.Errorf("exit of a removed container: %+v", *r.Exit)
 		}
-	case <-time.After(10 * time.Second):
+	case <-ctx.Done():
 		t.Error("the runtime did not report the removed container")
 	}
 	if err := rt.Close(); err != nil {

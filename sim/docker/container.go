@@ -17,11 +17,7 @@ import (
 
 // Environment of the fakes' container (see RunFakes).
 const (
-	EnvRunID      = "MESHSIM_RUN_ID"
-	EnvNetwork    = "MESHSIM_NETWORK"
-	EnvImage      = "MESHSIM_IMAGE"
-	EnvXDSAddress = "MESHSIM_XDS_ADDRESS"
-	EnvEnvoyImage = "MESHSIM_ENVOY_IMAGE"
+	EnvRunID = "MESHSIM_RUN_ID"
 	// EnvTimeScale and EnvDeregistrationDelay are the fakes' sim.Options
 	// TimeScale (a number) and DeregistrationDelay (a Go duration).
 	EnvTimeScale           = "MESHSIM_TIME_SCALE"
@@ -30,25 +26,18 @@ const (
 
 // RunFakes is what the fakes' container runs ("meshsim container fakes"):
 // the AWS endpoint on port FakesAPIPort and the xDS control plane on
-// FakesXDSPort, with an ECS fake whose tasks the docker runtime runs (on
-// the engine behind DOCKER_HOST, the mounted socket). env names the run
-// (MESHSIM_RUN_ID, MESHSIM_NETWORK, MESHSIM_IMAGE, MESHSIM_XDS_ADDRESS and
-// optionally MESHSIM_ENVOY_IMAGE, MESHSIM_TIME_SCALE and
-// MESHSIM_DEREGISTRATION_DELAY). It prints FakesReady to stdout once it
-// serves, and returns when ctx is done (SIGTERM), after ECS has stopped
-// every task.
+// FakesXDSPort, with an ECS fake whose tasks the meshsim process on the
+// host runs, asked over the control channel (FakesControlPort; see
+// control.go): the container holds no Docker socket. env names the run
+// (MESHSIM_RUN_ID, MESHSIM_CONTROL_TOKEN and optionally
+// MESHSIM_TIME_SCALE and MESHSIM_DEREGISTRATION_DELAY). It prints
+// FakesReady to stdout once it serves, and returns when ctx is done
+// (SIGTERM), after ECS has stopped every task, or when the control
+// channel is lost (the meshsim process is gone: no heartbeat for
+// HeartbeatTimeout, or its connection closed), with an error that says so.
 func RunFakes(ctx context.Context, env map[string]string, stdout io.Writer) error {
-	opts := Options{
-		RunID:      env[EnvRunID],
-		Network:    env[EnvNetwork],
-		Image:      env[EnvImage],
-		XDSAddress: env[EnvXDSAddress],
-		EnvoyImage: env[EnvEnvoyImage],
-	}
-	for k, v := range map[string]string{EnvRunID: opts.RunID, EnvNetwork: opts.Network, EnvImage: opts.Image, EnvXDSAddress: opts.XDSAddress} {
-		if v == "" {
-			return fmt.Errorf("meshsim container fakes: %s is not set", k)
-		}
+	if env[EnvRunID] == "" {
+		return fmt.Errorf("meshsim container fakes: %s is not set", EnvRunID)
 	}
 	simOpts := sim.Options{Addr: ":" + strconv.Itoa(FakesAPIPort), XDSAddr: ":" + strconv.Itoa(FakesXDSPort)}
 	if v := env[EnvTimeScale]; v != "" {
@@ -65,24 +54,44 @@ func RunFakes(ctx context.Context, env map[string]string, stdout io.Writer) erro
 		}
 		simOpts.DeregistrationDelay = d
 	}
-	cli, err := Connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var rt *remote
 	simOpts.Runtime = func(bus *events.Bus) (sim.Runtime, error) {
-		o := opts
-		o.Bus = bus
-		return New(cli, o)
+		var err error
+		rt, err = listenControl(":"+strconv.Itoa(FakesControlPort), env[EnvControlToken], bus)
+		return rt, err
 	}
 	world, err := sim.Start(context.WithoutCancel(ctx), simOpts)
 	if err != nil {
 		return err
 	}
+	go rt.serve(ctx)
 	fmt.Fprintln(stdout, FakesReady)
-	<-ctx.Done()
-	return world.Close()
+	select {
+	case <-ctx.Done():
+		return world.Close()
+	case <-rt.Lost():
+	}
+	// Nothing can stop the tasks now but the kernel: when this process,
+	// the first of the PID namespace the tasks share, exits, it kills
+	// them. So exit soon, even if closing the world waits on them (the
+	// sidecars' xDS streams).
+	lost := fmt.Errorf("meshsim container fakes: stopping, the meshsim process that started run %s is gone (%v)", env[EnvRunID], rt.why)
+	fmt.Fprintln(stdout, lost)
+	closed := make(chan error, 1)
+	go func() { closed <- world.Close() }()
+	select {
+	case err := <-closed:
+		return errors.Join(lost, err)
+	case <-time.After(orphanCloseTimeout):
+		return lost
+	}
 }
+
+// orphanCloseTimeout bounds closing the world of fakes whose meshsim
+// process is gone.
+const orphanCloseTimeout = 2 * time.Second
 
 // RunApp is what a sample service container runs ("meshsim container
 // app"): the sample HTTP service configured by env as the inproc runtime

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -38,11 +39,11 @@ type exitResult struct {
 }
 
 // terminate stops containers as ECS stops a task: it sends each SIGTERM,
-// waits up to grace for them to exit, then sends SIGKILL to those still
-// running, calling onKill(i) first. A paused container is unpaused first,
-// since a frozen process cannot handle a signal. It returns once every
-// container has exited, or when ctx is done.
-func terminate(ctx context.Context, cli *testcontainers.DockerClient, ids []string, grace time.Duration, onKill func(i int)) error {
+// waits up to its grace (graces[i] for ids[i]) for it to exit, then sends
+// SIGKILL to what still runs, calling onKill(i) first. A paused container
+// is unpaused first, since a frozen process cannot handle a signal. It
+// returns once every container has exited, or when ctx is done.
+func terminate(ctx context.Context, cli *testcontainers.DockerClient, ids []string, graces []time.Duration, onKill func(i int)) error {
 	waits := make([]<-chan exitResult, len(ids))
 	for i, id := range ids {
 		waits[i] = waitExit(ctx, cli, id)
@@ -56,45 +57,51 @@ func terminate(ctx context.Context, cli *testcontainers.DockerClient, ids []stri
 			errs = append(errs, err)
 		}
 	}
-	deadline := time.NewTimer(grace)
-	defer deadline.Stop()
-	exited := make([]bool, len(ids))
-	expired := false
-	for i := range ids {
-		if !expired {
-			select {
-			case <-waits[i]:
-				exited[i] = true
-				continue
-			case <-deadline.C:
-				expired = true // the containers still running are killed below
-			case <-ctx.Done():
-				return fmt.Errorf("stopping containers: %w", ctx.Err())
-			}
+	begun := time.Now()
+	// The shortest grace ends first.
+	order := make([]int, len(ids))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return graces[order[a]] < graces[order[b]] })
+	for _, i := range order {
+		timer := time.NewTimer(time.Until(begun.Add(graces[i])))
+		select {
+		case <-waits[i]:
+			timer.Stop()
+			continue
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("stopping containers: %w", ctx.Err())
 		}
 		select {
 		case <-waits[i]:
-			exited[i] = true
-		default:
-		}
-	}
-	for i, id := range ids {
-		if exited[i] {
 			continue
+		default:
 		}
 		if onKill != nil {
 			onKill(i)
 		}
-		if err := signal(ctx, cli, id, "SIGKILL"); err != nil {
+		if err := signal(ctx, cli, ids[i], "SIGKILL"); err != nil {
 			errs = append(errs, err)
 		}
 		select {
 		case <-waits[i]:
 		case <-ctx.Done():
-			return fmt.Errorf("container %s did not exit: %w", short(id), ctx.Err())
+			return fmt.Errorf("container %s did not exit: %w", short(ids[i]), ctx.Err())
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// graces returns n times d, the graces of containers stopped alike.
+func graces(n int, d time.Duration) []time.Duration {
+	g := make([]time.Duration, n)
+	for i := range g {
+		g[i] = d
+	}
+	return g
 }
 
 // signal sends sig to the container's main process; a container that is

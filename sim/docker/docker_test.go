@@ -2,10 +2,14 @@ package docker_test
 
 import (
 	"context"
+	"flag"
+	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,10 +21,23 @@ import (
 	"github.com/meshsim/meshsim/sim/docker"
 )
 
+// cleanupMargin is how long before go test's deadline (-timeout) the
+// tests stop waiting: they fail, and their cleanups remove what they
+// started, before go test kills the binary.
+const cleanupMargin = 90 * time.Second
+
 func TestMain(m *testing.M) {
 	// Ryuk would be pulled from Docker Hub; docker.Connect sets this too,
 	// but before anything else is safest.
 	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	flag.Parse()
+	// Last resort, should a test hang past its context: remove every run
+	// of this binary before go test's timeout kills it.
+	if f := flag.Lookup("test.timeout"); f != nil {
+		if d, ok := f.Value.(flag.Getter).Get().(time.Duration); ok && d > 0 {
+			time.AfterFunc(d-cleanupMargin/3, cleanAllRuns)
+		}
+	}
 	os.Exit(m.Run())
 }
 
@@ -32,7 +49,40 @@ var (
 	imageOnce sync.Once
 	imageTag  string
 	imageErr  error
+
+	// runs holds the ids of the runs this binary started.
+	runsMu sync.Mutex
+	runs   = map[string]bool{}
 )
+
+// cleanAllRuns removes what every run of this binary left.
+func cleanAllRuns() {
+	runsMu.Lock()
+	ids := slices.Collect(maps.Keys(runs))
+	runsMu.Unlock()
+	if engineCli == nil || len(ids) == 0 {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "go test's timeout is near: removing runs %v\n", ids)
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupMargin/4)
+	defer cancel()
+	for _, id := range ids {
+		docker.Clean(ctx, engineCli, id)
+	}
+}
+
+// testContext returns the test's context, ended cleanupMargin before go
+// test's deadline.
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx := t.Context()
+	if d, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d.Add(-cleanupMargin))
+		t.Cleanup(cancel)
+	}
+	return ctx
+}
 
 // dockerEngine returns a client of the Docker engine, or skips the test when
 // none answers.
@@ -49,12 +99,12 @@ func dockerEngine(t *testing.T) *testcontainers.DockerClient {
 }
 
 // image returns meshsim's image built from this module's source, once per
-// test binary (and reused across runs while the source is unchanged).
+// test binary (and reused across runs while the source is unchanged), in
+// the time the first test that needs it has.
 func image(t *testing.T, cli *testcontainers.DockerClient) string {
 	t.Helper()
 	imageOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
+		ctx := testContext(t)
 		gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 		if err != nil {
 			imageErr = err
@@ -85,6 +135,9 @@ func image(t *testing.T, cli *testcontainers.DockerClient) string {
 // first, so that its cleanup runs last.
 func noLeftovers(t *testing.T, cli *testcontainers.DockerClient, runID string) {
 	t.Helper()
+	runsMu.Lock()
+	runs[runID] = true
+	runsMu.Unlock()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -99,6 +152,11 @@ func noLeftovers(t *testing.T, cli *testcontainers.DockerClient, runID string) {
 			t.Errorf("listing networks: %v", err)
 			return
 		}
+		defer func() {
+			runsMu.Lock()
+			delete(runs, runID)
+			runsMu.Unlock()
+		}()
 		if len(cs.Items) > 0 || len(ns.Items) > 0 {
 			var names []string
 			for _, c := range cs.Items {

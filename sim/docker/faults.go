@@ -113,7 +113,7 @@ func (f *Faults) Stop(ctx context.Context, taskID, containerName string, timeout
 	for i, c := range cs {
 		ids[i] = c.ID
 	}
-	return terminate(ctx, f.cli, ids, timeout, nil)
+	return terminate(ctx, f.cli, ids, graces(len(ids), timeout), nil)
 }
 
 // Pause freezes every container of the task (the cgroup freezer, as

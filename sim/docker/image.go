@@ -21,8 +21,9 @@ import (
 )
 
 // ImageRepository is the repository of meshsim's image. Its tag is the
-// first 16 hex digits of the SHA-256 of the binary inside, so a second run
-// of the same binary finds the image built by the first.
+// first 16 hex digits of the SHA-256 of the image's recipe and the binary
+// inside, so a second run of the same binary finds the image built by the
+// first.
 const ImageRepository = "meshsim/meshsim"
 
 // modulePath is the module whose main package is the meshsim command.
@@ -163,8 +164,10 @@ func EnsureImage(ctx context.Context, cli *testcontainers.DockerClient, bin stri
 	if err != nil {
 		return "", false, fmt.Errorf("reading the meshsim binary: %w", err)
 	}
-	sum := sha256.Sum256(data)
-	digest := hex.EncodeToString(sum[:])
+	h := sha256.New()
+	h.Write([]byte(dockerfile))
+	h.Write(data)
+	digest := hex.EncodeToString(h.Sum(nil))
 	tag = ImageRepository + ":" + digest[:16]
 	if _, err := cli.ImageInspect(ctx, tag); err == nil {
 		return tag, false, nil
@@ -198,10 +201,12 @@ func EnsureImage(ctx context.Context, cli *testcontainers.DockerClient, bin stri
 	return tag, true, nil
 }
 
-// dockerfile is the image's recipe: the binary alone, nothing to pull.
+// dockerfile is the image's recipe: the binary alone, nothing to pull,
+// run as a non-root user (User; FROM scratch has no user names).
 const dockerfile = `FROM scratch
 COPY meshsim /meshsim
-LABEL meshsim.binary.sha256=%s
+LABEL meshsim.image.sha256=%s
+USER ` + User + `
 ENTRYPOINT ["/meshsim"]
 `
 

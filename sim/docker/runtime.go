@@ -52,10 +52,73 @@ type Options struct {
 	// sidecar, with a bootstrap that points ADS at XDSAddress. The engine
 	// must have it (nothing is pulled).
 	EnvoyImage string
-	// Bus receives the runtime's events (Source "runtime"):
-	// contract.EventContainerStarted, contract.EventContainerHealth, contract.EventContainerExited. May be
+	// Events receives the runtime's events (Source contract.SourceRuntime):
+	// contract.EventContainerStarted, EventContainerHealth and
+	// EventContainerExited. May be
 	// nil.
-	Bus *events.Bus
+	Events Emitter
+	// Images are the images of the run besides meshsim's own (the users'
+	// images its scenario names): a task definition may name one of them,
+	// which runs as it is (the engine must have it; nothing is pulled).
+	// Any other image is refused.
+	Images []string
+	// PIDNamespace, when set, is the container whose PID namespace every
+	// task container joins (the fakes'): when its process exits, the
+	// kernel kills every task process, so that a run whose meshsim
+	// process is gone leaves nothing running.
+	PIDNamespace string
+	// Limits bound each task container; zero fields take
+	// DefaultTaskLimits'.
+	Limits Limits
+}
+
+// Emitter receives events; *events.Bus is one.
+type Emitter interface {
+	Emit(events.Event)
+}
+
+// Limits bound a container's resources.
+type Limits struct {
+	// Memory is the memory limit in bytes: beyond it the container is
+	// OOM-killed (reported as ECS reports it, OutOfMemoryError).
+	Memory int64
+	// PIDs is the most processes and threads the container may have.
+	PIDs int64
+}
+
+// Default limits.
+var (
+	// DefaultTaskLimits bound each task container: 512 MiB, 512
+	// processes and threads.
+	DefaultTaskLimits = Limits{Memory: 512 << 20, PIDs: 512}
+	// DefaultFakesLimits bound the fakes' container: 1 GiB, 1024
+	// processes and threads.
+	DefaultFakesLimits = Limits{Memory: 1 << 30, PIDs: 1024}
+)
+
+// orDefault returns l with its zero fields taken from d.
+func (l Limits) orDefault(d Limits) Limits {
+	if l.Memory == 0 {
+		l.Memory = d.Memory
+	}
+	if l.PIDs == 0 {
+		l.PIDs = d.PIDs
+	}
+	return l
+}
+
+// User is the non-root user (uid:gid) meshsim's own containers run as.
+const User = "65532:65532"
+
+// harden drops every capability, forbids gaining privileges (setuid
+// binaries, file capabilities) and applies the limits.
+func harden(hc *container.HostConfig, l Limits) {
+	hc.CapDrop = []string{"ALL"}
+	hc.SecurityOpt = append(hc.SecurityOpt, "no-new-privileges")
+	hc.Resources.Memory = l.Memory
+	hc.Resources.MemorySwap = l.Memory // no swap beyond the limit
+	pids := l.PIDs
+	hc.Resources.PidsLimit = &pids
 }
 
 // Runtime runs ECS tasks as Docker containers. It implements ecs.Runtime.
@@ -67,8 +130,14 @@ type Options struct {
 // application and its sidecar reach each other on localhost, as on an
 // awsvpc task. Images are mapped as the inproc runtime maps them: the
 // sample HTTP and gRPC service and sidecar images (and any image whose
-// name contains "envoy") run meshsim's image; any other image runs as it
-// is if the engine has it.
+// name contains "envoy") run meshsim's image, as User; any other image
+// (one of Options.Images) runs as it is, as ECS would run it: with the
+// task definition's entryPoint, command, workingDirectory, user and
+// environment, and its health check run by the engine inside the
+// container (so CMD-SHELL needs a shell in the image, as on ECS).
+//
+// Every container runs with no capabilities, no-new-privileges and the
+// memory and process limits of Options.Limits.
 type Runtime struct {
 	opts Options
 	cli  *testcontainers.DockerClient
@@ -79,6 +148,8 @@ type Runtime struct {
 	mu     sync.Mutex
 	tasks  map[string]*task
 	closed bool
+
+	health *healthEvents
 }
 
 var _ ecs.Runtime = (*Runtime)(nil)
@@ -95,7 +166,8 @@ type task struct {
 type taskContainer struct {
 	name   string // in the task definition
 	id     string
-	killed atomic.Bool // killed by Stop after the grace period
+	grace  time.Duration // its stopTimeout; 0 for the task's
+	killed atomic.Bool   // killed by Stop after the grace period
 }
 
 // New returns a runtime on the engine cli is connected to (see Connect).
@@ -111,8 +183,11 @@ func New(cli *testcontainers.DockerClient, opts Options) (*Runtime, error) {
 	case opts.XDSAddress == "":
 		return nil, errors.New("docker runtime: Options.XDSAddress is empty")
 	}
+	opts.Limits = opts.Limits.orDefault(DefaultTaskLimits)
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Runtime{opts: opts, cli: cli, ctx: ctx, cancel: cancel, tasks: make(map[string]*task)}, nil
+	r := &Runtime{opts: opts, cli: cli, ctx: ctx, cancel: cancel, tasks: make(map[string]*task)}
+	r.health = watchHealth(ctx, cli, opts.RunID)
+	return r, nil
 }
 
 // plan is how one container of a task definition runs.
@@ -122,6 +197,11 @@ type plan struct {
 	entrypoint []string
 	cmd        []string
 	env        map[string]string
+	user       string
+	workdir    string
+	// own is set for meshsim's own roles, whose health checks the runtime
+	// runs (the image has no curl); the engine runs a user image's.
+	own bool
 }
 
 // plan maps a task definition's container to an image and command.
@@ -130,9 +210,11 @@ func (r *Runtime) plan(ctx context.Context, spec ecs.TaskSpec, c ecs.ContainerSp
 	for k, v := range c.Env {
 		env[k] = v
 	}
-	env[EnvTaskID] = spec.TaskID
-	p := plan{spec: c, env: env}
+	p := plan{spec: c, env: env, user: User, own: true}
 	repo := repository(c.Image)
+	if repo == contract.SampleHTTPImage || repo == contract.SampleGRPCImage || repo == contract.SidecarImage || containsEnvoy(repo) {
+		env[EnvTaskID] = spec.TaskID
+	}
 	switch {
 	case repo == contract.SampleHTTPImage:
 		p.image, p.cmd = r.opts.Image, []string{"container", "app"}
@@ -158,14 +240,39 @@ func (r *Runtime) plan(ctx context.Context, spec ecs.TaskSpec, c ecs.ContainerSp
 		p.entrypoint = []string{"envoy"}
 		p.cmd = []string{"--config-yaml", string(bootstrap), "--log-level", "warn", "--concurrency", "1"}
 	default:
+		if !r.allowed(c.Image) {
+			return plan{}, fmt.Errorf("CannotPullContainerError: image %s of container %s is not one of this run's images "+
+				"(meshsim runs only the images its scenario names, and its own %s, %s and %s)",
+				c.Image, c.Name, contract.SampleHTTPImage, contract.SampleGRPCImage, contract.SidecarImage)
+		}
 		if _, err := r.cli.ImageInspect(ctx, c.Image); err != nil {
 			return plan{}, fmt.Errorf("CannotPullContainerError: image %s of container %s is not in the local Docker engine, "+
-				"and meshsim pulls nothing (docker pull or load it first); meshsim itself provides %s, %s and %s: %v",
-				c.Image, c.Name, contract.SampleHTTPImage, contract.SampleGRPCImage, contract.SidecarImage, err)
+				"and meshsim pulls nothing (docker pull, build or load it first): %v", c.Image, c.Name, err)
 		}
-		p.image = c.Image
+		p = plan{spec: c, env: env, image: c.Image, entrypoint: c.EntryPoint, cmd: c.Command, user: c.User, workdir: c.WorkingDirectory}
 	}
 	return p, nil
+}
+
+// allowed reports whether img is one of Options.Images.
+func (r *Runtime) allowed(img string) bool {
+	want := normalized(img)
+	for _, i := range r.opts.Images {
+		if normalized(i) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// normalized returns an image reference in its full form
+// (docker.io/library/nginx:latest for nginx).
+func normalized(img string) string {
+	ref, err := reference.ParseNormalizedNamed(img)
+	if err != nil {
+		return img
+	}
+	return reference.TagNameOnly(ref).String()
 }
 
 // Start starts the task's containers in the order of the task definition,
@@ -206,7 +313,7 @@ func (r *Runtime) Start(ctx context.Context, spec ecs.TaskSpec, report func(ecs.
 	}
 	probes := make([]*inproc.Probe, len(plans))
 	for i, p := range plans {
-		if p.spec.HealthCheck == nil {
+		if p.spec.HealthCheck == nil || !p.own {
 			continue
 		}
 		probe, err := inproc.ParseProbe(p.spec.HealthCheck.Command, t.ip)
@@ -232,6 +339,15 @@ func (r *Runtime) Start(ctx context.Context, spec ecs.TaskSpec, report func(ecs.
 	t.stopChecks = stopChecks
 	for i, c := range t.containers {
 		t.watchers.Go(func() { r.watchExit(t, c, report) })
+		if plans[i].spec.HealthCheck != nil && !plans[i].own {
+			// The engine runs the check; its health_status events tell.
+			t.watchers.Go(func() {
+				r.health.follow(checks, c.id, func(h ecs.HealthStatus) {
+					r.emit("container.health", spec.TaskARN, map[string]string{"task": spec.TaskID, "container": c.name, "status": string(h)})
+					report(ecs.TaskReport{Container: c.name, Health: h})
+				})
+			})
+		}
 		if probes[i] == nil {
 			continue
 		}
@@ -278,7 +394,22 @@ func (r *Runtime) startContainers(ctx context.Context, t *task, plans []plan) er
 		} else {
 			mode = container.NetworkMode("container:" + t.containers[0].id)
 		}
-		opts = append(opts, testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) { hc.NetworkMode = mode }))
+		opts = append(opts, testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.NetworkMode = mode
+			if r.opts.PIDNamespace != "" {
+				hc.PidMode = container.PidMode("container:" + r.opts.PIDNamespace)
+			}
+			harden(hc, r.opts.Limits)
+		}))
+		opts = append(opts, testcontainers.WithConfigModifier(func(cfg *container.Config) {
+			cfg.User = p.user
+			cfg.WorkingDir = p.workdir
+			if hc := p.spec.HealthCheck; hc != nil && !p.own {
+				cfg.Healthcheck = &container.HealthConfig{
+					Test: hc.Command, Interval: hc.Interval, Timeout: hc.Timeout, Retries: hc.Retries, StartPeriod: hc.StartPeriod,
+				}
+			}
+		}))
 		if len(p.entrypoint) > 0 {
 			opts = append(opts, testcontainers.WithEntrypoint(p.entrypoint...))
 		}
@@ -287,7 +418,7 @@ func (r *Runtime) startContainers(ctx context.Context, t *task, plans []plan) er
 		}
 		c, err := testcontainers.Run(ctx, p.image, opts...)
 		if c != nil {
-			t.containers = append(t.containers, &taskContainer{name: p.spec.Name, id: c.GetContainerID()})
+			t.containers = append(t.containers, &taskContainer{name: p.spec.Name, id: c.GetContainerID(), grace: p.spec.StopTimeout})
 		}
 		if err != nil {
 			return fmt.Errorf("CannotStartContainerError: container %s (image %s): %w", p.spec.Name, p.image, err)
@@ -372,10 +503,14 @@ func (r *Runtime) Stop(ctx context.Context, taskID string, grace time.Duration) 
 func (r *Runtime) stop(ctx context.Context, t *task, grace time.Duration) error {
 	t.stopChecks()
 	ids := make([]string, len(t.containers))
+	each := graces(len(t.containers), grace)
 	for i, c := range t.containers {
 		ids[i] = c.id
+		if c.grace > 0 && c.grace < grace {
+			each[i] = c.grace // the container's own stopTimeout
+		}
 	}
-	err := terminate(ctx, r.cli, ids, grace, func(i int) { t.containers[i].killed.Store(true) })
+	err := terminate(ctx, r.cli, ids, each, func(i int) { t.containers[i].killed.Store(true) })
 	if err == nil {
 		// Every container has exited: its exit is reported (with its
 		// last log line) before it is removed.
@@ -434,10 +569,10 @@ func (r *Runtime) Close() error {
 }
 
 func (r *Runtime) emit(typ contract.EventType, resource string, detail map[string]string) {
-	if r.opts.Bus == nil {
+	if r.opts.Events == nil {
 		return
 	}
-	r.opts.Bus.Emit(events.Event{Source: contract.SourceRuntime, Type: typ, Resource: resource, Detail: detail})
+	r.opts.Events.Emit(events.Event{Source: contract.SourceRuntime, Type: typ, Resource: resource, Detail: detail})
 }
 
 // repository returns an image's repository in its familiar form (no tag or

@@ -3,7 +3,9 @@ package docker_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/meshsim/meshsim/sim/docker"
 	"github.com/meshsim/meshsim/sim/ecs"
 	"github.com/meshsim/meshsim/sim/events"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 // taskReports collects what the runtime reports about one task.
@@ -21,19 +24,19 @@ type taskReports chan ecs.TaskReport
 
 func (r taskReports) report(tr ecs.TaskReport) { r <- tr }
 
-// wait returns the first report that satisfies ok, failing the test after
-// timeout.
-func (r taskReports) wait(t *testing.T, what string, timeout time.Duration, ok func(ecs.TaskReport) bool) ecs.TaskReport {
+// wait returns the first report that satisfies ok, failing the test when
+// ctx ends first.
+func (r taskReports) wait(ctx context.Context, t *testing.T, what string, ok func(ecs.TaskReport) bool) ecs.TaskReport {
 	t.Helper()
-	deadline := time.After(timeout)
+	begun := time.Now()
 	for {
 		select {
 		case tr := <-r:
 			if ok(tr) {
 				return tr
 			}
-		case <-deadline:
-			t.Fatalf("no report of %s within %s", what, timeout)
+		case <-ctx.Done():
+			t.Fatalf("no report of %s in %s: %v", what, time.Since(begun).Round(time.Millisecond), ctx.Err())
 		}
 	}
 }
@@ -93,8 +96,7 @@ func TestRuntime(t *testing.T) {
 	img := image(t, cli)
 	runID := docker.NewRunID()
 	noLeftovers(t, cli, runID)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 
 	network, err := docker.CreateNetwork(ctx, cli, runID)
 	if err != nil {
@@ -108,7 +110,7 @@ func TestRuntime(t *testing.T) {
 		}
 	})
 	bus := events.NewBus(0)
-	rt, err := docker.New(cli, docker.Options{RunID: runID, Network: network, Image: img, XDSAddress: "127.0.0.1:18000", Bus: bus})
+	rt, err := docker.New(cli, docker.Options{RunID: runID, Network: network, Image: img, XDSAddress: "127.0.0.1:18000", Events: bus})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +136,8 @@ func TestRuntime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.wait(t, "app HEALTHY", 20*time.Second, health("app", ecs.HealthHealthy))
+		r.wait(ctx, t, "app HEALTHY", health("app", ecs.HealthHealthy))
+		sidecarReady(t, started.IP)
 
 		resp, err := http.Get("http://" + started.IP + ":8080/")
 		if err != nil {
@@ -145,7 +148,7 @@ func TestRuntime(t *testing.T) {
 			t.Errorf("GET /: %s, task %q, version %q", resp.Status, resp.Header.Get(contract.HeaderTask), resp.Header.Get(contract.HeaderVersion))
 		}
 
-		list, err := cli.ContainerList(ctx, client.ContainerListOptions{Filters: make(client.Filters).Add("label", docker.LabelTask+"="+id)})
+		list, err := cli.ContainerList(ctx, client.ContainerListOptions{Filters: make(client.Filters).Add("label", docker.LabelRun+"="+runID).Add("label", docker.LabelTask+"="+id)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,13 +180,15 @@ func TestRuntime(t *testing.T) {
 		}
 		// Stop returns once the exits are reported.
 		exits := map[string]int{}
+		var reasons []string
 		for _, tr := range r.drain() {
 			if tr.Exit != nil {
 				exits[tr.Container] = tr.Exit.Code
+				reasons = append(reasons, tr.Container+": "+tr.Exit.Reason)
 			}
 		}
 		if len(exits) != 2 || exits["app"] != 0 || exits["envoy"] != 0 {
-			t.Errorf("exit codes after SIGTERM: %v, want app and envoy 0", exits)
+			t.Errorf("exit codes after SIGTERM: %v (%s), want app and envoy 0", exits, strings.Join(reasons, "; "))
 		}
 		if left, _ := faults.Tasks(ctx); len(left) != 0 {
 			t.Errorf("after Stop: %+v", left)
@@ -196,11 +201,11 @@ func TestRuntime(t *testing.T) {
 		if _, err := rt.Start(ctx, taskSpec(id, appContainer(nil)), r.report); err != nil {
 			t.Fatal(err)
 		}
-		r.wait(t, "app HEALTHY", 20*time.Second, health("app", ecs.HealthHealthy))
+		r.wait(ctx, t, "app HEALTHY", health("app", ecs.HealthHealthy))
 		if err := faults.Kill(ctx, id, "app"); err != nil {
 			t.Fatal(err)
 		}
-		tr := r.wait(t, "app exit", 10*time.Second, exited("app"))
+		tr := r.wait(ctx, t, "app exit", exited("app"))
 		if tr.Exit.Code != 137 {
 			t.Errorf("exit %+v, want code 137", *tr.Exit)
 		}
@@ -215,9 +220,9 @@ func TestRuntime(t *testing.T) {
 		if _, err := rt.Start(ctx, taskSpec(id, appContainer(map[string]string{contract.EnvService: ""})), r.report); err != nil {
 			t.Fatal(err)
 		}
-		tr := r.wait(t, "app exit", 10*time.Second, exited("app"))
-		if tr.Exit.Code != 1 || !strings.Contains(tr.Exit.Reason, "MESHSIM_SERVICE is not set") {
-			t.Errorf("exit %+v, want code 1 and the sample service's complaint", *tr.Exit)
+		tr := r.wait(ctx, t, "app exit", exited("app"))
+		if tr.Exit.Code == 0 || !strings.Contains(tr.Exit.Reason, "MESHSIM_SERVICE is not set") {
+			t.Errorf("exit %+v, want a failing code and the sample service's complaint", *tr.Exit)
 		}
 		if err := rt.Stop(ctx, id, time.Second); err != nil {
 			t.Error(err)
@@ -230,16 +235,17 @@ func TestRuntime(t *testing.T) {
 		if _, err := rt.Start(ctx, taskSpec(id, appContainer(map[string]string{contract.EnvDrain: "30s"})), r.report); err != nil {
 			t.Fatal(err)
 		}
-		r.wait(t, "app HEALTHY", 20*time.Second, health("app", ecs.HealthHealthy))
+		r.wait(ctx, t, "app HEALTHY", health("app", ecs.HealthHealthy))
 		begun := time.Now()
 		if err := rt.Stop(ctx, id, 500*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
-		tr := r.wait(t, "app exit", time.Second, exited("app"))
+		tr := r.wait(ctx, t, "app exit", exited("app"))
 		if tr.Exit.Code != 137 || tr.Exit.Reason != "killed after the stop timeout" {
 			t.Errorf("exit %+v, want 137, killed after the stop timeout", *tr.Exit)
 		}
-		if took := time.Since(begun); took > 10*time.Second {
+		// Well under the 30 s drain it would otherwise take.
+		if took := time.Since(begun); took > 25*time.Second {
 			t.Errorf("Stop took %s with a grace of 500ms", took)
 		}
 	})
@@ -262,7 +268,7 @@ func TestRuntime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.wait(t, "app HEALTHY", 20*time.Second, health("app", ecs.HealthHealthy))
+		r.wait(ctx, t, "app HEALTHY", health("app", ecs.HealthHealthy))
 		steps := []struct {
 			name  string
 			fault func(context.Context, string) error
@@ -277,7 +283,7 @@ func TestRuntime(t *testing.T) {
 			if err := st.fault(ctx, id); err != nil {
 				t.Fatalf("%s: %v", st.name, err)
 			}
-			r.wait(t, fmt.Sprintf("app %s after %s", st.want, st.name), 10*time.Second, health("app", st.want))
+			r.wait(ctx, t, fmt.Sprintf("app %s after %s", st.want, st.name), health("app", st.want))
 		}
 		tasks, err := faults.Tasks(ctx)
 		if err != nil {
@@ -286,5 +292,20 @@ func TestRuntime(t *testing.T) {
 		if len(tasks) != 1 || tasks[0].IP != started.IP {
 			t.Errorf("after reconnecting: %+v, want the address %s back", tasks, started.IP)
 		}
+	})
+}
+
+// sidecarReady waits until the task's sidecar serves its admin API: a
+// process stopped before it has installed its SIGTERM handler dies as
+// PID 1 does (Go then exits with code 2), on ECS as here.
+func sidecarReady(t *testing.T, ip string) {
+	t.Helper()
+	polltest.Eventually(t, "the sidecar's admin API to answer", func() bool {
+		resp, err := http.Get("http://" + net.JoinHostPort(ip, strconv.Itoa(contract.AdminPort)) + "/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,8 +40,10 @@ const fakesStartTimeout = 60 * time.Second
 // its own grace) before everything of the run is removed by force.
 const fakesStopGrace = 20 * time.Second
 
-// engineSocket is where the fakes' container finds the engine's socket.
-const engineSocket = "/var/run/docker.sock"
+// publishAttempts bounds starting the fakes' container again when the
+// engine fails to publish a free port (port 0) because another process
+// took the one it picked meanwhile.
+const publishAttempts = 3
 
 // WorldOptions configure a world whose fakes and tasks run in containers.
 type WorldOptions struct {
@@ -61,6 +62,13 @@ type WorldOptions struct {
 	// same names.
 	TimeScale           float64
 	DeregistrationDelay time.Duration
+	// Images are the users' images the run's task definitions may name
+	// (see Options.Images). StartWorld fails at once, naming the image,
+	// when the engine lacks one.
+	Images []string
+	// TaskLimits bound each task container, FakesLimits the fakes'; zero
+	// fields take DefaultTaskLimits' and DefaultFakesLimits'.
+	TaskLimits, FakesLimits Limits
 	// Log receives what the user should know as the world starts; nil
 	// discards it.
 	Log io.Writer
@@ -85,18 +93,27 @@ type World struct {
 
 	cli     *testcontainers.DockerClient
 	fakesID string
-	once    sync.Once
-	err     error
+	token   string
+	conn    net.Conn // the control channel
+	// served is closed once the control channel has ended and the
+	// runtime has stopped what was left; servedErr says how that went.
+	served    chan struct{}
+	servedErr error
+	once      sync.Once
+	err       error
 }
 
 // StartWorld makes the run's network and starts the fakes' container on
-// it: "meshsim container fakes" with the engine's socket mounted, so that
-// its ECS fake starts task containers through the docker runtime, its API
-// port published on opts.Addr and its xDS port on a free port of the same
-// address. It returns once the endpoint answers on
-// the host and the run network is reachable from the host (the engine
-// sends load to task addresses there). On error, whatever it started is
-// removed.
+// it ("meshsim container fakes"), its API port published on opts.Addr and
+// its xDS port on a free port of the same address; then it connects to
+// the fakes' control channel and runs, in this process, the docker
+// runtime that starts and stops the tasks the fakes' ECS decides on. The
+// fakes' container holds no Docker socket, runs as User with no
+// capabilities, and stops itself (and so every task, which shares its PID
+// namespace) when this process is gone (see HeartbeatTimeout). It returns
+// once the endpoint answers on the host and the run network is reachable
+// from the host (the engine sends load to task addresses there). On error,
+// whatever it started is removed.
 func StartWorld(ctx context.Context, cli *testcontainers.DockerClient, opts WorldOptions) (*World, error) {
 	if opts.Image == "" {
 		return nil, errors.New("docker world: WorldOptions.Image is empty")
@@ -125,6 +142,13 @@ func StartWorld(ctx context.Context, cli *testcontainers.DockerClient, opts Worl
 		}
 	}
 
+	for _, img := range opts.Images {
+		if _, err := cli.ImageInspect(ctx, img); err != nil {
+			return nil, fmt.Errorf("image %s is not in the local Docker engine, and meshsim pulls nothing "+
+				"(docker pull, build or load it first): %w", img, err)
+		}
+	}
+
 	if w.Network, err = CreateNetwork(ctx, cli, opts.RunID); err != nil {
 		return nil, err
 	}
@@ -138,32 +162,73 @@ func StartWorld(ctx context.Context, cli *testcontainers.DockerClient, opts Worl
 		return nil, err
 	}
 
-	if err := w.startFakes(ctx, opts, hostAddr); err != nil {
+	var fakesIP string
+	for attempt := 1; ; attempt++ {
+		fakesIP, err = w.startFakes(ctx, opts, hostAddr)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortTaken) || hostAddr.Port() != 0 || attempt == publishAttempts {
+			return fail(err)
+		}
+		// The engine picked a free port that another process took
+		// meanwhile: try again with another.
+		if rmErr := remove(ctx, cli, []string{w.fakesID}); rmErr != nil {
+			return fail(errors.Join(err, rmErr))
+		}
+		w.fakesID = ""
+	}
+	if err := w.serve(ctx, opts, fakesIP); err != nil {
 		return fail(err)
 	}
 	return w, nil
 }
 
-// startFakes runs the fakes' container and waits until it serves.
-func (w *World) startFakes(ctx context.Context, opts WorldOptions, hostAddr netip.AddrPort) error {
-	apiPort := network.MustParsePort(strconv.Itoa(FakesAPIPort) + "/tcp")
-	xdsPort := network.MustParsePort(strconv.Itoa(FakesXDSPort) + "/tcp")
-	fakesEnv := map[string]string{
-		EnvRunID:               opts.RunID,
-		EnvNetwork:             w.Network,
-		EnvImage:               opts.Image,
-		EnvXDSAddress:          net.JoinHostPort(fakesName(opts.RunID), strconv.Itoa(FakesXDSPort)),
-		EnvEnvoyImage:          w.EnvoyImage,
-		EnvTimeScale:           strconv.FormatFloat(opts.TimeScale, 'g', -1, 64),
-		EnvDeregistrationDelay: opts.DeregistrationDelay.String(),
-		// The fakes' ECS talks to the engine through the mounted socket.
-		"DOCKER_HOST":                  "unix://" + engineSocket,
-		"TESTCONTAINERS_RYUK_DISABLED": "true",
-	}
-	bind, err := hostSocket(w.cli)
+// serve connects to the fakes' control channel and serves it with a
+// docker runtime until the fakes exit.
+func (w *World) serve(ctx context.Context, opts WorldOptions, fakesIP string) error {
+	conn, err := dialControl(ctx, net.JoinHostPort(fakesIP, strconv.Itoa(FakesControlPort)), w.token)
 	if err != nil {
 		return err
 	}
+	w.conn = conn
+	wire := newWire(conn)
+	rt, err := New(w.cli, Options{
+		RunID:        opts.RunID,
+		Network:      w.Network,
+		Image:        opts.Image,
+		XDSAddress:   net.JoinHostPort(fakesName(opts.RunID), strconv.Itoa(FakesXDSPort)),
+		EnvoyImage:   w.EnvoyImage,
+		Events:       emitter{wire},
+		Images:       opts.Images,
+		PIDNamespace: w.fakesID,
+		Limits:       opts.TaskLimits,
+	})
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	w.served = make(chan struct{})
+	go func() {
+		defer close(w.served)
+		w.servedErr = serveHost(conn, wire, rt)
+	}()
+	return nil
+}
+
+// startFakes runs the fakes' container and waits until it serves; it
+// returns the container's address on the run network.
+func (w *World) startFakes(ctx context.Context, opts WorldOptions, hostAddr netip.AddrPort) (string, error) {
+	apiPort := network.MustParsePort(strconv.Itoa(FakesAPIPort) + "/tcp")
+	xdsPort := network.MustParsePort(strconv.Itoa(FakesXDSPort) + "/tcp")
+	w.token = newToken()
+	fakesEnv := map[string]string{
+		EnvRunID:               opts.RunID,
+		EnvControlToken:        w.token,
+		EnvTimeScale:           strconv.FormatFloat(opts.TimeScale, 'g', -1, 64),
+		EnvDeregistrationDelay: opts.DeregistrationDelay.String(),
+	}
+	limits := opts.FakesLimits.orDefault(DefaultFakesLimits)
 	c, err := testcontainers.Run(ctx, opts.Image,
 		testcontainers.WithLogger(quiet),
 		testcontainers.WithName(fakesName(opts.RunID)),
@@ -172,9 +237,12 @@ func (w *World) startFakes(ctx context.Context, opts WorldOptions, hostAddr neti
 		testcontainers.WithEnv(fakesEnv),
 		testcontainers.WithExposedPorts(apiPort.String(), xdsPort.String()),
 		tcnetwork.WithNetworkName([]string{fakesName(opts.RunID)}, w.Network),
+		testcontainers.WithConfigModifier(func(cfg *container.Config) { cfg.User = User }),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.NetworkMode = container.NetworkMode(w.Network)
-			hc.Binds = []string{bind + ":" + engineSocket}
+			// Task containers join its PID namespace.
+			hc.PidMode = "shareable"
+			harden(hc, limits)
 			hc.PortBindings = network.PortMap{
 				apiPort: {{HostIP: hostAddr.Addr(), HostPort: portText(hostAddr.Port())}},
 				xdsPort: {{HostIP: hostAddr.Addr()}},
@@ -186,43 +254,47 @@ func (w *World) startFakes(ctx context.Context, opts WorldOptions, hostAddr neti
 		w.fakesID = c.GetContainerID()
 	}
 	if err != nil {
-		return w.fakesError(ctx, hostAddr, err)
+		return "", w.fakesError(ctx, hostAddr, err)
 	}
 	mapped, err := c.MappedPort(ctx, apiPort.String())
 	if err != nil {
-		return fmt.Errorf("the fakes' container publishes no API port: %w", err)
+		return "", fmt.Errorf("the fakes' container publishes no API port: %w", err)
 	}
 	w.Endpoint = "http://" + net.JoinHostPort(hostAddr.Addr().String(), strconv.Itoa(int(mapped.Num())))
 	if mapped, err = c.MappedPort(ctx, xdsPort.String()); err != nil {
-		return fmt.Errorf("the fakes' container publishes no xDS port: %w", err)
+		return "", fmt.Errorf("the fakes' container publishes no xDS port: %w", err)
 	}
 	w.XDSAddress = net.JoinHostPort(hostAddr.Addr().String(), strconv.Itoa(int(mapped.Num())))
 	in, err := c.Inspect(ctx)
 	if err != nil {
-		return fmt.Errorf("inspecting the fakes' container: %w", err)
+		return "", fmt.Errorf("inspecting the fakes' container: %w", err)
 	}
 	ip, err := networkIP(in, w.Network)
 	if err != nil {
-		return fmt.Errorf("the fakes' container: %w", err)
+		return "", fmt.Errorf("the fakes' container: %w", err)
 	}
 	// The engine sends load to task addresses on the run network, which
 	// only a Linux host with a local engine reaches.
 	if err := answers(ctx, "http://"+net.JoinHostPort(ip, strconv.Itoa(FakesAPIPort))+"/"); err != nil {
-		return fmt.Errorf("addresses on the run's Docker network (%s) are not reachable from this host (%v): "+
+		return "", fmt.Errorf("addresses on the run's Docker network (%s) are not reachable from this host (%v): "+
 			"the docker runtime needs a Linux host with a local engine (not Docker Desktop's VM or a remote engine); "+
 			"use the inproc runtime (--runtime inproc) instead", ip, err)
 	}
 	if err := answers(ctx, w.Endpoint+"/"); err != nil {
-		return fmt.Errorf("the fakes' endpoint %s does not answer: %w", w.Endpoint, err)
+		return "", fmt.Errorf("the fakes' endpoint %s does not answer: %w", w.Endpoint, err)
 	}
-	return nil
+	return ip, nil
 }
+
+// errPortTaken is wrapped by the error of a world whose API port is
+// taken.
+var errPortTaken = errors.New("the port is taken")
 
 // fakesError explains why the fakes' container did not start.
 func (w *World) fakesError(ctx context.Context, hostAddr netip.AddrPort, err error) error {
 	msg := err.Error()
 	if strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "address already in use") {
-		return fmt.Errorf("publishing the AWS endpoint on %s: the port is taken; choose another address, or port 0 for a free one: %w", hostAddr, err)
+		return fmt.Errorf("publishing the AWS endpoint on %s: %w; choose another address, or port 0 for a free one: %w", hostAddr, errPortTaken, err)
 	}
 	if w.fakesID != "" {
 		if line := lastLogLine(context.WithoutCancel(ctx), w.cli, w.fakesID); line != "" {
@@ -267,22 +339,6 @@ func portText(p uint16) string {
 		return ""
 	}
 	return strconv.Itoa(int(p))
-}
-
-// hostSocket returns the path of the engine's socket on the engine's host,
-// to mount into the fakes' container:
-// TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE, else the unix socket the client
-// uses.
-func hostSocket(cli *testcontainers.DockerClient) (string, error) {
-	if p := os.Getenv("TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE"); p != "" {
-		return p, nil
-	}
-	host := cli.DaemonHost()
-	if p, ok := strings.CutPrefix(host, "unix://"); ok {
-		return p, nil
-	}
-	return "", fmt.Errorf("the Docker engine is at %s; the docker runtime mounts the engine's unix socket into the fakes' container: "+
-		"use a local engine, or set TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE to the socket's path on the engine's host", host)
 }
 
 // CreateNetwork makes the run's bridge network, NetworkName(runID), with
@@ -330,16 +386,30 @@ func CreateNetwork(ctx context.Context, cli *testcontainers.DockerClient, runID 
 }
 
 // Close stops the world: the fakes get SIGTERM, so that ECS stops every
-// task as it shuts down; then every container and the network of the run
-// are removed, whatever state they are in.
+// task as it shuts down (through this process's runtime); then every
+// container and the network of the run are removed, whatever state they
+// are in.
 func (w *World) Close() error {
 	w.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), fakesStopGrace+cleanupTimeout)
 		defer cancel()
 		var errs []error
 		if w.fakesID != "" {
-			if err := terminate(ctx, w.cli, []string{w.fakesID}, fakesStopGrace, nil); err != nil {
+			if err := terminate(ctx, w.cli, []string{w.fakesID}, graces(1, fakesStopGrace), nil); err != nil {
 				errs = append(errs, fmt.Errorf("stopping the fakes: %w", err))
+			}
+		}
+		if w.served != nil {
+			// The fakes have exited: the channel ends, and the runtime
+			// stops what is left.
+			w.conn.Close()
+			select {
+			case <-w.served:
+				if w.servedErr != nil {
+					errs = append(errs, w.servedErr)
+				}
+			case <-ctx.Done():
+				errs = append(errs, fmt.Errorf("stopping the run's tasks: %w", ctx.Err()))
 			}
 		}
 		if _, err := Clean(ctx, w.cli, w.RunID); err != nil {

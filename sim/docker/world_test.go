@@ -3,9 +3,14 @@ package docker_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net"
+	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,8 +19,10 @@ import (
 	"github.com/meshsim/meshsim/reports/reportstest"
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/scenarios/engine"
+	"github.com/meshsim/meshsim/scenarios/engine/status"
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/docker"
+	"github.com/meshsim/meshsim/sim/events"
 )
 
 // canary is the built-in bookingapp canary with shortened bake times.
@@ -38,8 +45,7 @@ func canary(t *testing.T) *scenarios.Scenario {
 // test checks. A second run kills a task mid-rollout: ECS replaces it and
 // the requests that failed meanwhile are counted.
 func TestWorldBookingappCanary(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 
 	t.Run("canary", func(t *testing.T) {
 		var log bytes.Buffer
@@ -55,7 +61,7 @@ func TestWorldBookingappCanary(t *testing.T) {
 		// 16,000 checks.
 		sc.Asserts = []scenarios.Assertion{{Kind: "no-failed-requests"}, {Kind: "weight-binomial", Value: 4}}
 		run, rep := runScenario(ctx, t, world, sc, nil)
-		reportstest.CheckCleanSplit(t, run, rep, 500, 4)
+		reportstest.CheckCleanSplit(t, run, rep, 250, 4)
 		if !rep.Passed() {
 			for _, a := range rep.Assertions {
 				t.Errorf("assertion %+v", a)
@@ -64,7 +70,7 @@ func TestWorldBookingappCanary(t *testing.T) {
 		if !hasEvent(run, "xds", contract.EventXDSAck, "") {
 			t.Error("no xds.ack event was recorded")
 		}
-		if !hasEvent(run, "runtime", contract.EventContainerStarted, "") {
+		if !hasEvent(run, contract.SourceRuntime, contract.EventContainerStarted, "") {
 			t.Error("no runtime container.started event was recorded")
 		}
 	})
@@ -82,7 +88,19 @@ func TestWorldBookingappCanary(t *testing.T) {
 		noRetries := 0
 		movie.Retries = &noRetries
 		movie.Versions[0].Latency = 200 * time.Millisecond
-		run, rep := runScenarioWith(ctx, t, world, sc, nil, docker.TaskFaults{Faults: world.Faults})
+		// The run holds its teardown until the service has replaced the
+		// killed task (or the test's time is up): how long that takes
+		// depends on the machine, not on the scenario's bake times.
+		log := followEvents(ctx, t, world.Endpoint)
+		faults := &killRecorder{TaskFaults: docker.TaskFaults{Faults: world.Faults}, log: log}
+		hold := &holdTeardown{wait: func() error {
+			_, err := log.await(ctx, "a movie-v1 task started after the kill to become RUNNING", faults.replacement)
+			return err
+		}}
+		run, rep := runScenarioWith(ctx, t, world, sc, hold, faults)
+		if hold.err != nil {
+			t.Error(hold.err)
+		}
 		var victim string
 		for _, f := range rep.Faults {
 			if f.Action == "kill" && f.Error == "" {
@@ -95,30 +113,28 @@ func TestWorldBookingappCanary(t *testing.T) {
 
 		// ECS saw the essential container exit, stopped the task and
 		// started another for the service.
-		var stoppedAt time.Time
+		stopped := false
 		for _, e := range run.Events {
 			if e.Source == contract.SourceECS && e.Type == contract.EventTaskState && strings.HasSuffix(e.Resource, "/"+victim) && e.Detail[contract.DetailTo] == "STOPPED" {
-				stoppedAt = e.Time
+				stopped = true
 				if !strings.Contains(e.Detail[contract.DetailStoppedReason], "Essential container in task exited") {
 					t.Errorf("killed task stopped for %q", e.Detail[contract.DetailStoppedReason])
 				}
 			}
 		}
-		if stoppedAt.IsZero() {
-			t.Fatalf("the killed task %s never reached STOPPED", victim)
+		if !stopped {
+			t.Errorf("the killed task %s never reached STOPPED", victim)
 		}
-		if !hasEvent(run, "runtime", contract.EventContainerExited, victim) {
+		if !hasEvent(run, contract.SourceRuntime, contract.EventContainerExited, victim) {
 			t.Errorf("no container.exited event for the killed task")
 		}
-		replaced := false
+		// The replacement is in the run's own record too.
+		var recorded []events.Event
 		for _, e := range run.Events {
-			if e.Source == contract.SourceECS && e.Type == contract.EventTaskState && e.Detail[contract.DetailService] == "movie-v1" && e.Detail[contract.DetailTo] == "RUNNING" &&
-				!strings.HasSuffix(e.Resource, "/"+victim) && e.Time.After(stoppedAt) {
-				replaced = true
-			}
+			recorded = append(recorded, events.Event{Source: e.Source, Type: e.Type, Resource: e.Resource, Detail: e.Detail})
 		}
-		if !replaced {
-			t.Error("no movie-v1 task became RUNNING after the killed one stopped")
+		if !faults.replacement(recorded) {
+			t.Error("the run's events show no movie-v1 task started after the kill becoming RUNNING")
 		}
 
 		// The requests that failed are in the report, step by step.
@@ -150,8 +166,7 @@ func TestStartWorldPortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 	world, err := docker.StartWorld(ctx, cli, docker.WorldOptions{RunID: runID, Image: img, Addr: ln.Addr().String()})
 	if err == nil {
 		world.Close()
@@ -247,8 +262,7 @@ assertions:
 // same assertions hold as in process (no failed request, the deployment
 // succeeds), and the old tasks' containers are gone.
 func TestWorldRollingUpdate(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 	world := startWorld(ctx, t, docker.WorldOptions{})
 	sc, err := scenarios.Parse("rolling.yaml", []byte(rollingUpdate))
 	if err != nil {
@@ -262,5 +276,133 @@ func TestWorldRollingUpdate(t *testing.T) {
 	}
 	if len(rep.TaskStops) != 2 {
 		t.Errorf("%d movie tasks stopped, want the 2 of v1", len(rep.TaskStops))
+	}
+}
+
+// eventLog follows a world's event stream (GET /_meshsim/events), so that
+// a test waits on what happens instead of for a time.
+type eventLog struct {
+	mu      sync.Mutex
+	events  []events.Event
+	changed chan struct{}
+}
+
+// followEvents follows the stream of the fakes at endpoint until ctx ends,
+// resuming after the last event when the stream breaks.
+func followEvents(ctx context.Context, t *testing.T, endpoint string) *eventLog {
+	l := &eventLog{changed: make(chan struct{})}
+	done := make(chan struct{})
+	ctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		var since uint64
+		for ctx.Err() == nil {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/_meshsim/events?since=%d", endpoint, since), nil)
+			if err != nil {
+				return
+			}
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				dec := json.NewDecoder(resp.Body)
+				for {
+					var e events.Event
+					if dec.Decode(&e) != nil {
+						break
+					}
+					since = e.Seq
+					l.mu.Lock()
+					l.events = append(l.events, e)
+					close(l.changed)
+					l.changed = make(chan struct{})
+					l.mu.Unlock()
+				}
+				resp.Body.Close()
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return l
+}
+
+// snapshot returns the events so far.
+func (l *eventLog) snapshot() []events.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.events)
+}
+
+// await waits until cond holds for the events so far, or ctx ends.
+func (l *eventLog) await(ctx context.Context, what string, cond func([]events.Event) bool) ([]events.Event, error) {
+	begun := time.Now()
+	for {
+		l.mu.Lock()
+		evs, changed := slices.Clone(l.events), l.changed
+		l.mu.Unlock()
+		if cond(evs) {
+			return evs, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return evs, fmt.Errorf("waited %s for %s: %w", time.Since(begun).Round(time.Millisecond), what, ctx.Err())
+		}
+	}
+}
+
+// killRecorder is the scenario's faults; it notes which movie-v1 tasks
+// existed when a task was killed.
+type killRecorder struct {
+	docker.TaskFaults
+	log *eventLog
+
+	mu     sync.Mutex
+	before map[string]bool // task ARNs of movie-v1 seen before the kill
+}
+
+func (k *killRecorder) Kill(ctx context.Context, taskID string) error {
+	before := map[string]bool{}
+	for _, e := range k.log.snapshot() {
+		if e.Source == contract.SourceECS && e.Type == contract.EventTaskState && e.Detail[contract.DetailService] == "movie-v1" {
+			before[e.Resource] = true
+		}
+	}
+	k.mu.Lock()
+	k.before = before
+	k.mu.Unlock()
+	return k.TaskFaults.Kill(ctx, taskID)
+}
+
+// replacement reports whether evs show a movie-v1 task that did not exist
+// when the task was killed becoming RUNNING.
+func (k *killRecorder) replacement(evs []events.Event) bool {
+	k.mu.Lock()
+	before := k.before
+	k.mu.Unlock()
+	if before == nil {
+		return false // nothing killed yet
+	}
+	for _, e := range evs {
+		if e.Source == contract.SourceECS && e.Type == contract.EventTaskState && e.Detail[contract.DetailService] == "movie-v1" &&
+			e.Detail[contract.DetailTo] == "RUNNING" && !before[e.Resource] {
+			return true
+		}
+	}
+	return false
+}
+
+// holdTeardown is the engine's progress: as the run is about to tear the
+// world down, it waits for wait, keeping its error.
+type holdTeardown struct {
+	wait func() error
+	once sync.Once
+	err  error
+}
+
+func (h *holdTeardown) Update(s status.Status) {
+	if s.Phase == status.PhaseTeardown {
+		h.once.Do(func() { h.err = h.wait() })
 	}
 }
