@@ -14,15 +14,20 @@
 // The pieces:
 //
 //   - StartWorld, on the host, makes the run's network, starts the fakes'
-//     container with the Docker socket mounted (as LocalStack does for ECS)
-//     and publishes its API port on 127.0.0.1, so that the engine talks to it
-//     with the same aws-sdk-go-v2 clients as in process.
-//   - Runtime, inside the fakes' container, implements ecs.Runtime: each task
-//     is a container per task-definition container; the first owns the
-//     task's network namespace and address on the run network, the others
-//     (the sidecar) share it, as on an awsvpc task. It runs the task
-//     definition's health checks against the task's address and reports
-//     every container exit, so ECS replaces a task that died.
+//     container (which holds no Docker socket) and publishes its API port
+//     on 127.0.0.1, so that the engine talks to it with the same
+//     aws-sdk-go-v2 clients as in process; then it serves the fakes'
+//     control channel (control.go) with a Runtime in this process, and
+//     beats: orphaned fakes stop themselves, and the tasks with them.
+//   - Runtime, in the meshsim process on the host, implements ecs.Runtime:
+//     each task is a container per task-definition container; the first
+//     owns the task's network namespace and address on the run network,
+//     the others (the sidecar) share it, as on an awsvpc task. It runs the
+//     task definition's health checks (meshsim's images: against the
+//     task's address; users' images: by the engine, in the container) and
+//     reports every container exit, so ECS replaces a task that died.
+//     Every container runs without capabilities, non-root for meshsim's
+//     image, within memory and pids limits.
 //   - Faults kills, stops, pauses and disconnects task containers, found by
 //     their labels, from any process that reaches the engine.
 //   - Clean removes what a run left behind, found by its labels.
