@@ -31,7 +31,7 @@ const (
 	sidecarListInterval = 5 * time.Second
 	// sidecarReadTimeout bounds one read of a sidecar's stats, so that a
 	// paused task cannot hold a sample up.
-	sidecarReadTimeout = 800 * time.Millisecond
+	sidecarReadTimeout = 2 * time.Second
 	// sidecarListTimeout bounds listing the tasks; on timeout the last
 	// list is read again.
 	sidecarListTimeout = 2 * time.Second
@@ -51,6 +51,8 @@ type instrument struct {
 	admin *http.Client
 	host  hostload.Reader
 
+	// The host and generator sampler owns lastHost and lastGen; the
+	// sidecar sampler owns the fields after them.
 	lastHost hostload.Reading
 	lastGen  map[string]time.Time
 	lastCar  map[string]time.Time // by task id
@@ -82,29 +84,35 @@ func (r *runner) startInstrument() (stop func()) {
 		in.lastGen[g] = started
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(instrumentInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				in.sample(context.Background())
-				return
-			case <-t.C:
-				in.sample(ctx)
-			}
-		}
-	}()
+	var wg sync.WaitGroup
+	// The host and the generators are sampled on their own, so that slow
+	// sidecar reads (a starved task answers late) never delay them.
+	wg.Go(func() { every(ctx, instrumentInterval, func(context.Context) { in.sample() }) })
+	wg.Go(func() { every(ctx, instrumentInterval, in.sampleSidecars) })
 	return func() {
 		cancel()
-		<-done
+		wg.Wait()
 	}
 }
 
-// sample writes one sample of every source.
-func (in *instrument) sample(ctx context.Context) {
+// every calls f at each tick of interval until ctx is done, then once more
+// with a context that is not (the last sample of a run that stops).
+func every(ctx context.Context, interval time.Duration, f func(context.Context)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			f(context.WithoutCancel(ctx))
+			return
+		case <-t.C:
+			f(ctx)
+		}
+	}
+}
+
+// sample writes a sample of the host and of every load generator.
+func (in *instrument) sample() {
 	step := in.r.timeline.current()
 	rd := in.host.Read()
 	in.writeHost(in.lastHost, rd, step)
@@ -126,7 +134,6 @@ func (in *instrument) sample(ctx context.Context) {
 		})
 		in.lastGen[g.name] = now
 	}
-	in.sampleSidecars(ctx, step)
 }
 
 // writeHost writes the host's figures from reading prev to rd.
@@ -156,7 +163,8 @@ func (in *instrument) writeHost(prev, rd hostload.Reading, step int) {
 }
 
 // sampleSidecars reads the stats of every running task's sidecar, at once.
-func (in *instrument) sampleSidecars(ctx context.Context, step int) {
+func (in *instrument) sampleSidecars(ctx context.Context) {
+	step := in.r.timeline.current()
 	if time.Since(in.listedAt) >= sidecarListInterval {
 		lctx, cancel := context.WithTimeout(ctx, sidecarListTimeout)
 		if tasks, err := in.listTasks(lctx); err == nil {
