@@ -87,6 +87,12 @@ type StepInstrument struct {
 	// StreamLag is the latest a long-lived stream's message went out after
 	// it fell due (Chat streams send one every stream interval).
 	StreamLag time.Duration `json:"streamLagMaxNs,omitempty"`
+	// SchedWait is the longest per-second p99 of how long meshsim's
+	// goroutines waited for a CPU once runnable (the Go scheduler's
+	// latency): with the inproc runtime the sidecars and services run in
+	// meshsim's process, and a process starved of CPU delays their
+	// requests however well the load generator keeps its schedule.
+	SchedWait time.Duration `json:"schedWaitP99MaxNs,omitempty"`
 	// Saturated says why the instrument could not be trusted in the step
 	// ("the load generator fell 1.8 s behind schedule (p99 lag, limit
 	// 500 ms); the host's load average was 14 on 2 cores"); empty when it
@@ -163,6 +169,9 @@ func analyzeInstrument(r *Report, meta rundir.Meta, obs [][]*rundir.Observation,
 		} else if si.Overdue > maxLag {
 			why = append(why, fmt.Sprintf("the load generator's next request was %s overdue, %d requests behind (limit %s)", durationText(si.Overdue), si.Backlog, durationText(maxLag)))
 		}
+		if si.SchedWait > maxLag {
+			why = append(why, fmt.Sprintf("meshsim's goroutines waited up to %s for a CPU (p99 over a second; limit %s)", durationText(si.SchedWait), durationText(maxLag)))
+		}
 		if si.StreamLag > maxLag {
 			why = append(why, fmt.Sprintf("the streams' messages went out up to %s late (limit %s)", durationText(si.StreamLag), durationText(maxLag)))
 		}
@@ -194,6 +203,7 @@ type figures struct {
 	queued, inFlght int64
 	overdue         time.Duration
 	streamLag       time.Duration
+	schedWait       time.Duration
 	unreadable      []string
 	backlog         uint64
 }
@@ -231,6 +241,9 @@ func (f *figures) add(s rundir.InstrumentSample) {
 		if s.StealShare != nil {
 			f.steal = max(f.steal, *s.StealShare)
 		}
+		if s.SchedP99 != nil {
+			f.schedWait = max(f.schedWait, *s.SchedP99)
+		}
 		for _, why := range s.Unreadable {
 			if !slices.Contains(f.unreadable, why) {
 				f.unreadable = append(f.unreadable, why)
@@ -262,7 +275,7 @@ func (f *figures) fill(si *StepInstrument) {
 	si.CPU, si.CPUMax = f.cpu(), f.cpuMax
 	si.LoadAvg, si.Steal = f.load1, 100*f.steal
 	si.SidecarQueued, si.SidecarInFlight = f.queued, f.inFlght
-	si.Overdue, si.Backlog, si.StreamLag = f.overdue, f.backlog, f.streamLag
+	si.Overdue, si.Backlog, si.StreamLag, si.SchedWait = f.overdue, f.backlog, f.streamLag, f.schedWait
 }
 
 func (f *figures) fillRun(in *Instrument) {
@@ -361,7 +374,8 @@ func headroomText(si *StepInstrument, in *Instrument) string {
 	return pct(roundTo(max(used, 0), 2)) + " of the limit"
 }
 
-// cpuCell is meshsim's CPU use in a step: "1.42 of 2 cores (peak 1.9)".
+// cpuCell is meshsim's CPU use in a step and how long its goroutines
+// waited for a CPU: "1.42 of 2 cores (peak 1.9), CPU wait p99 3ms".
 func cpuCell(si *StepInstrument, in *Instrument) string {
 	if si.CPU <= 0 {
 		return "-"
@@ -370,7 +384,11 @@ func cpuCell(si *StepInstrument, in *Instrument) string {
 	if in != nil && in.Cores > 0 {
 		text += fmt.Sprintf(" of %d cores", in.Cores)
 	}
-	return text + fmt.Sprintf(" (peak %s)", num(roundTo(si.CPUMax, 2)))
+	text += fmt.Sprintf(" (peak %s)", num(roundTo(si.CPUMax, 2)))
+	if si.SchedWait > 0 {
+		text += ", CPU wait p99 " + durationText(si.SchedWait)
+	}
+	return text
 }
 
 // hostCell is the host's load in a step: "load 14.2, steal 0.3%".

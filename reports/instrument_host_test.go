@@ -16,6 +16,7 @@ func TestInstrumentSamples(t *testing.T) {
 	steps := []rundir.Step{step(0, "baseline", 0, 10*time.Second, map[string]float64{"v1": 100})}
 	obs := lagged(0, at(0), 10*time.Millisecond, time.Millisecond, 1000, nil)
 	cpu := 250 * time.Millisecond
+	slowSched, fastSched := 1200*time.Millisecond, 3*time.Millisecond
 	for _, tc := range []struct {
 		name    string
 		samples []rundir.InstrumentSample
@@ -34,6 +35,16 @@ func TestInstrumentSamples(t *testing.T) {
 			samples: []rundir.InstrumentSample{{Kind: rundir.SampleLoadgen, Time: at(5 * time.Second), Interval: time.Second,
 				Generator: rundir.GeneratorChat, Sent: 400, MaxLag: 900 * time.Millisecond}},
 			verdict: reports.VerdictInconclusive, reason: "the streams' messages went out up to 900ms late (limit 500ms)",
+		},
+		{
+			name:    "meshsim short of CPU",
+			samples: []rundir.InstrumentSample{{Kind: rundir.SampleHost, Time: at(5 * time.Second), Interval: time.Second, CPUs: 2, ProcessCPU: &cpu, SchedP99: &slowSched}},
+			verdict: reports.VerdictInconclusive, reason: "meshsim's goroutines waited up to 1.2s for a CPU (p99 over a second; limit 500ms)",
+		},
+		{
+			name:    "meshsim's goroutines run promptly",
+			samples: []rundir.InstrumentSample{{Kind: rundir.SampleHost, Time: at(5 * time.Second), Interval: time.Second, CPUs: 2, ProcessCPU: &cpu, SchedP99: &fastSched}},
+			verdict: reports.VerdictPass,
 		},
 		{
 			name: "steal not readable",

@@ -42,11 +42,16 @@ type InstrumentSample struct {
 	// Host: CPUs is the host's CPU count; ProcessCPU the CPU time meshsim
 	// used in the interval (user and system, all its threads); Load1 the
 	// host's one-minute load average at Time; StealShare the share of the
-	// host's CPU time its hypervisor stole in the interval.
+	// host's CPU time its hypervisor stole in the interval; SchedP99 below.
 	CPUs       int            `json:"cpus,omitempty"`
 	ProcessCPU *time.Duration `json:"processCpuNs,omitempty"`
 	Load1      *float64       `json:"load1,omitempty"`
 	StealShare *float64       `json:"stealShare,omitempty"`
+	// SchedP99 is the 99th percentile of how long meshsim's goroutines
+	// waited for a CPU once runnable, in the interval (from the Go
+	// runtime's scheduler): the delay meshsim itself added to everything it
+	// runs because it was short of CPU.
+	SchedP99 *time.Duration `json:"schedP99Ns,omitempty"`
 	// Unreadable gives, for each figure that could not be read, why, as
 	// "CPU steal not readable: …".
 	Unreadable []string `json:"unreadable,omitempty"`

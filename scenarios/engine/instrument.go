@@ -154,6 +154,12 @@ func (in *instrument) writeHost(prev, rd hostload.Reading, step int) {
 		s.Unreadable = append(s.Unreadable, last.LoadErr.Error())
 	}
 	switch {
+	case f.SchedOK:
+		s.SchedP99 = &f.SchedP99
+	case last.SchedErr != nil:
+		s.Unreadable = append(s.Unreadable, last.SchedErr.Error())
+	}
+	switch {
 	case f.StealOK:
 		s.StealShare = &f.StealShare
 	case last.StealErr != nil:

@@ -1,6 +1,6 @@
 // Package hostload reads how busy the machine and this process are: the
-// CPU time the process has used, the host's load average and the CPU time
-// the hypervisor stole from it. meshsim samples these while a run goes, so
+// CPU time the process has used, how long its goroutines waited for a CPU,
+// the host's load average and the CPU time the hypervisor stole from it. meshsim samples these while a run goes, so
 // that a verdict can say whether the host, rather than the rollout, was
 // short of CPU.
 //
@@ -49,6 +49,12 @@ type Reading struct {
 	// were.
 	Steal, Total uint64
 	StealErr     error
+	// sched and schedBuckets are the Go runtime's cumulative histogram of
+	// how long this process's goroutines waited to run; SchedErr says why
+	// it could not be read.
+	sched        []uint64
+	schedBuckets []float64
+	SchedErr     error
 }
 
 // Reader takes readings. The zero Reader reads this system's files.
@@ -71,6 +77,7 @@ func (r Reader) Read() Reading {
 	rd.ProcessCPU, rd.ProcessCPUErr = processCPU()
 	rd.Load1, rd.LoadErr = readLoad1(orDefault(r.LoadavgPath, loadavgPath))
 	rd.Steal, rd.Total, rd.StealErr = readSteal(orDefault(r.StatPath, statPath))
+	rd.sched, rd.schedBuckets, rd.SchedErr = readSched()
 	return rd
 }
 
@@ -107,6 +114,14 @@ type Figures struct {
 	// hypervisor in the interval; StealOK says whether it was readable.
 	StealShare float64
 	StealOK    bool
+	// SchedP99 is the 99th percentile of how long this process's
+	// goroutines waited for a CPU once runnable, in the interval (the upper
+	// bound of its histogram bucket): the delay every part of meshsim in
+	// this process (load generator, and with the inproc runtime the
+	// sidecars and services) added because it was short of CPU. SchedOK
+	// says whether it was readable and any goroutine ran.
+	SchedP99 time.Duration
+	SchedOK  bool
 }
 
 // Between returns the figures of the interval from a to b, a taken first.
@@ -122,6 +137,9 @@ func Between(a, b Reading) Figures {
 	}
 	if b.LoadErr == nil {
 		f.Load1, f.LoadOK = b.Load1, true
+	}
+	if a.SchedErr == nil && b.SchedErr == nil {
+		f.SchedP99, f.SchedOK = schedQuantile(a.sched, b.sched, b.schedBuckets, 0.99)
 	}
 	if a.StealErr == nil && b.StealErr == nil && b.Total > a.Total && b.Steal >= a.Steal {
 		f.StealOK = true
