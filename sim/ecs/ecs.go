@@ -247,7 +247,7 @@ func op[In any](f *Fake, schema *smithy.Schema, fn func(region string, in *In) (
 		if strings.Contains(name, "TaskDefinition") {
 			code = codeClient // as ECS answers malformed task definitions
 		}
-		req, err := checkRequest(r, schema, honoured[name], code)
+		req, err := checkRequest(r, schema, honouredPatterns[name], code)
 		if err != nil {
 			return nil, err
 		}

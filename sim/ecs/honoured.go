@@ -27,6 +27,15 @@ var honoured = map[string][]string{
 	}, serviceMembers...),
 }
 
+// honouredPatterns are the pattern sets of honoured, by operation.
+var honouredPatterns = func() map[string]*patternSet {
+	out := map[string]*patternSet{}
+	for op, list := range honoured {
+		out[op] = patterns(list)
+	}
+	return out
+}()
+
 // serviceMembers are the members of CreateService and UpdateService that
 // configure how the service deploys and is discovered.
 var serviceMembers = []string{

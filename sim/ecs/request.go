@@ -32,10 +32,10 @@ type request struct {
 
 // checkRequest reads r's body and checks it against schema, the input
 // shape of the operation; honoured are the member patterns the fake acts
-// on (see honoured). A body that is not one JSON value in UTF-8 is a
+// on (see honoured), nil to report no ignored member. A body that is not one JSON value in UTF-8 is a
 // SerializationException (awsproto.Decode); a member of the wrong type is
 // an error with code.
-func checkRequest(r *http.Request, schema *smithy.Schema, honoured []string, code string) (*request, error) {
+func checkRequest(r *http.Request, schema *smithy.Schema, honoured *patternSet, code string) (*request, error) {
 	var b json.RawMessage
 	if err := awsproto.Decode(r, &b, "SerializationException"); err != nil {
 		return nil, err
@@ -46,7 +46,7 @@ func checkRequest(r *http.Request, schema *smithy.Schema, honoured []string, cod
 	if err := dec.Decode(&v); err != nil {
 		return nil, awsproto.Errorf(http.StatusBadRequest, "SerializationException", "request body is not valid JSON: %v", err)
 	}
-	c := checker{honoured: patterns(honoured)}
+	c := checker{honoured: honoured}
 	if err := c.check(v, schema, "", "", honoured == nil); err != nil {
 		return nil, awsproto.Errorf(http.StatusBadRequest, code, "%s", err.Error())
 	}
@@ -70,8 +70,8 @@ type patternSet struct {
 // patterns makes a patternSet of member patterns such as
 // "containerDefinitions[].portMappings[].containerPort" ("[]" stands for
 // any index, "{}" for any map key).
-func patterns(list []string) patternSet {
-	ps := patternSet{full: map[string]bool{}, partial: map[string]bool{}}
+func patterns(list []string) *patternSet {
+	ps := &patternSet{full: map[string]bool{}, partial: map[string]bool{}}
 	for _, p := range list {
 		ps.full[p] = true
 		for i := range len(p) {
@@ -85,7 +85,7 @@ func patterns(list []string) patternSet {
 
 // checker walks a decoded JSON value beside its schema.
 type checker struct {
-	honoured patternSet
+	honoured *patternSet
 	ignored  []string
 	unknown  []string
 }
