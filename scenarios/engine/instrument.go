@@ -83,6 +83,9 @@ func (r *runner) startInstrument() (stop func()) {
 	for _, g := range []string{rundir.GeneratorHTTP, rundir.GeneratorGRPCUnary, rundir.GeneratorChat} {
 		in.lastGen[g] = started
 	}
+	// List the tasks now, before the load starts: a run that starves
+	// later may not get an answer from the fakes in time.
+	in.refreshTasks(context.Background())
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	// The host and the generators are sampled on their own, so that slow
@@ -172,11 +175,7 @@ func (in *instrument) writeHost(prev, rd hostload.Reading, step int) {
 func (in *instrument) sampleSidecars(ctx context.Context) {
 	step := in.r.timeline.current()
 	if time.Since(in.listedAt) >= sidecarListInterval {
-		lctx, cancel := context.WithTimeout(ctx, sidecarListTimeout)
-		if tasks, err := in.listTasks(lctx); err == nil {
-			in.tasks, in.listedAt = tasks, time.Now()
-		}
-		cancel()
+		in.refreshTasks(ctx)
 	}
 	samples := make([]rundir.InstrumentSample, len(in.tasks))
 	noStats := make([]bool, len(in.tasks))
@@ -212,6 +211,17 @@ func (in *instrument) sampleSidecars(ctx context.Context) {
 		}
 		in.lastCar[s.Task] = s.Time
 		_ = in.r.out.Instrument(s)
+	}
+}
+
+// refreshTasks lists the tasks whose sidecars are read again; when the
+// listing fails (the fakes are slow to answer a starved run), the last
+// list stays.
+func (in *instrument) refreshTasks(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, sidecarListTimeout)
+	defer cancel()
+	if tasks, err := in.listTasks(ctx); err == nil {
+		in.tasks, in.listedAt = tasks, time.Now()
 	}
 }
 
