@@ -62,11 +62,13 @@ const batch = 256
 // contract.EventGap whose Seq is the last lost event's (so a reader that
 // resumes after the Seq it saw last does not ask for them again) and whose
 // Detail gives the lost range (contract.DetailFrom, contract.DetailTo,
-// inclusive) and their number (contract.DetailLost). The zero value is not usable; call NewBus.
+// inclusive) and their number (contract.DetailLost).
+//
+// The zero value is not usable; call NewBus.
 type Bus struct {
 	mu     sync.Mutex
 	seq    uint64    // of the newest event; 0 before the first
-	chunks [][]Event // the ring: event s lives in chunks[(s-1)/block%len][(s-1)%block]
+	chunks [][]Event // the ring: with i = (s-1) % limit, event s is chunks[i/block][i%block]
 	// limit is how many events the ring holds once all chunks exist: a
 	// multiple of block.
 	limit uint64
