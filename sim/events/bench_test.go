@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/meshsim/meshsim/sim/contract"
@@ -11,7 +12,7 @@ import (
 // long run), with and without a subscriber reading along.
 func BenchmarkEmit(b *testing.B) {
 	for _, subs := range []int{0, 1, 4} {
-		b.Run("subscribers="+string(rune('0'+subs)), func(b *testing.B) {
+		b.Run("subscribers="+strconv.Itoa(subs), func(b *testing.B) {
 			bus := NewBus(DefaultHistory)
 			for range DefaultHistory {
 				bus.Emit(Event{Source: "bench", Type: "fill"})
