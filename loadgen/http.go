@@ -174,6 +174,7 @@ func RunHTTP(ctx context.Context, cfg HTTPConfig, step func() int, sink Sink) (S
 	// vegeta takes the attack's start time at the top of Attack; a time
 	// taken just before is at most that early, so a scheduled time computed
 	// from it is never later than the real one and never shortens a latency.
+	sched.stop = ctx.Done()
 	sched.start(time.Now())
 	results := atk.Attack(newTargeter(cfg), sched, cfg.Duration, "")
 
@@ -359,6 +360,11 @@ type schedule struct {
 	step     func() int
 	last     int    // the last step value seen; used by the pacer goroutine only
 	meter    *Meter // nil when not metered
+	// stop, when not nil, ends the schedule: Pace then waits for a
+	// request's time itself and gives up when stop is closed. vegeta
+	// sleeps a pacer's wait without watching Stop, so at a low rate a
+	// stopped attack would otherwise run on until its next request.
+	stop <-chan struct{}
 
 	mu    sync.Mutex
 	marks []stepMark // in increasing tick order
@@ -404,7 +410,18 @@ func (s *schedule) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool
 		s.last = step
 	}
 	s.meter.pace(elapsed, hits, s.interval)
-	return s.pacer.Pace(elapsed, hits)
+	wait, stop := s.pacer.Pace(elapsed, hits)
+	if stop || wait <= 0 || s.stop == nil {
+		return wait, stop
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return 0, false
+	case <-s.stop:
+		return 0, true
+	}
 }
 
 // Rate implements vegeta.Pacer.

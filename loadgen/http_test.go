@@ -369,6 +369,24 @@ func TestRunHTTPCancelAbandonsStuckRequests(t *testing.T) {
 	}
 }
 
+// At a low rate the next request may be minutes away; a cancelled run
+// still ends at once instead of waiting for it.
+func TestRunHTTPCancelBeforeNextRequest(t *testing.T) {
+	app := startApp(t, sampleapp.Config{Service: "home", Version: "v1", TaskID: "h1"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sink := &memSink{}
+	time.AfterFunc(50*time.Millisecond, cancel)
+	// One request every 1000 s: the first is due long after run's bound.
+	sum, err := run(t, ctx, HTTPConfig{Target: "http://" + app.Addr() + "/", Rate: 0.001}, nil, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Requests != 0 {
+		t.Errorf("%d requests sent, want none before the first is due", sum.Requests)
+	}
+}
+
 func TestRunHTTPTimeout(t *testing.T) {
 	sink := &memSink{}
 	sum, err := run(t, context.Background(), HTTPConfig{Target: stuckServer(t), Rate: 20, Duration: 300 * time.Millisecond, Timeout: 100 * time.Millisecond}, nil, sink)
