@@ -32,19 +32,19 @@ type request struct {
 
 // checkRequest reads r's body and checks it against schema, the input
 // shape of the operation; honoured are the member patterns the fake acts
-// on (see honoured), nil to report no ignored member. A body that is not one JSON value in UTF-8 is a
-// SerializationException (awsproto.Decode); a member of the wrong type is
-// an error with code.
+// on (see honoured), nil to report no ignored member. A body that is not
+// one JSON value in UTF-8 (awsproto.Decode), or a member of the wrong
+// type, is an error with code.
 func checkRequest(r *http.Request, schema *smithy.Schema, honoured *patternSet, code string) (*request, error) {
 	var b json.RawMessage
-	if err := awsproto.Decode(r, &b, "SerializationException"); err != nil {
+	if err := awsproto.Decode(r, &b, code); err != nil {
 		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, awsproto.Errorf(http.StatusBadRequest, "SerializationException", "request body is not valid JSON: %v", err)
+		return nil, awsproto.Errorf(http.StatusBadRequest, code, "request body is not valid JSON: %v", err)
 	}
 	c := checker{honoured: honoured}
 	if err := c.check(v, schema, "", "", honoured == nil); err != nil {
