@@ -193,7 +193,7 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 	defer stopEvents()
 
 	clients := awsclient.New(r.opts.Endpoint, r.sc.Region, recordCalls(r.out))
-	wld := &world{sc: r.sc, aws: clients, tasks: r.tasks}
+	wld := &world{sc: r.sc, aws: clients, tasks: r.tasks, event: r.engineEvent}
 	defer r.teardown(wld)
 
 	ld, err := r.setup(ctx, wld)

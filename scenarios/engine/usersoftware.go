@@ -34,6 +34,8 @@ func CheckUserSoftware(sc *scenarios.Scenario, runtime string) error {
 			switch {
 			case len(v.Command) > 0 && runtime == "docker":
 				return fmt.Errorf("%s: service %q version %q runs a command, a local process: use the inproc runtime, or give an image for --runtime docker", v.Pos, s.Name, v.Name)
+			case v.TaskDefinitionFile != "" && len(v.Command) == 0 && runtime != "docker":
+				return fmt.Errorf("%s: service %q version %q: the images of %s run with --runtime docker; give a command to run the application as a local process", v.Pos, s.Name, v.Name, v.TaskDefinitionFile)
 			case v.Image != "" && runtime != "docker":
 				return fmt.Errorf("%s: service %q version %q runs the image %s: use --runtime docker, or give a command to run it as a local process", v.Pos, s.Name, v.Name, v.Image)
 			}

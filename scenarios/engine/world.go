@@ -41,6 +41,8 @@ type world struct {
 	taskDefinitions map[string]string
 	// tasks, when set, learns which version each task definition runs.
 	tasks *taskBook
+	// event, when set, records an engine event.
+	event func(typ contract.EventType, resource string, detail map[string]string)
 	// ecsServices lists the ECS services created, in creation order.
 	ecsServices []string
 	created     []func(context.Context) error // undo actions, run in reverse
@@ -475,6 +477,13 @@ func (w *world) createUnit(ctx context.Context, u unit) error {
 		return err
 	}
 	in := w.serviceInput(u.name, td, u.version.Count)
+	if u.service.ServiceFile != "" {
+		var mapped []string
+		if in, mapped, err = w.userServiceInput(u, td); err != nil {
+			return err
+		}
+		w.mapped("service/"+u.name, u.service.ServiceFile, mapped)
+	}
 	if u.sc {
 		in.ServiceConnectConfiguration = &ecstypes.ServiceConnectConfiguration{
 			Enabled:   true,
@@ -491,7 +500,7 @@ func (w *world) createUnit(ctx context.Context, u unit) error {
 	} else {
 		in.ServiceRegistries = []ecstypes.ServiceRegistry{{
 			RegistryArn:   aws.String(w.registries[u.name]),
-			ContainerName: aws.String("app"),
+			ContainerName: aws.String(w.appName(u)),
 			ContainerPort: aws.Int32(int32(u.service.Port)),
 		}}
 	}
@@ -581,6 +590,17 @@ func (w *world) registerTaskDefinition(ctx context.Context, u unit, v scenarios.
 	if u.stack != "" {
 		label = u.stack
 	}
+	if v.TaskDefinitionFile != "" {
+		arn, err := w.registerUserTaskDefinition(ctx, u, v)
+		if err != nil {
+			return "", err
+		}
+		w.taskDefinitions[arn] = v.Name
+		if w.tasks != nil {
+			w.tasks.registered(arn, v.Name)
+		}
+		return arn, nil
+	}
 	app := w.appContainer(s.Name, label, s.Protocol, s.Port, s.HealthCheckPath, s.Backends, u.sc, v)
 	if v.UserSoftware() {
 		app = w.userContainer(s, v)
@@ -600,6 +620,19 @@ func (w *world) registerTaskDefinition(ctx context.Context, u unit, v scenarios.
 	return arn, nil
 }
 
+// proxyConfiguration is the App Mesh proxy configuration of a task whose
+// application listens on appPort and whose proxy is the envoy container.
+func (w *world) proxyConfiguration(appPort uint32) *ecstypes.ProxyConfiguration {
+	return &ecstypes.ProxyConfiguration{
+		Type:          ecstypes.ProxyConfigurationTypeAppmesh,
+		ContainerName: aws.String("envoy"),
+		Properties: keyValues(map[string]string{
+			"AppPorts": fmt.Sprint(appPort), "EgressIgnoredIPs": "169.254.170.2,169.254.169.254",
+			"IgnoredUID": "1337", "ProxyEgressPort": fmt.Sprint(egressPort), "ProxyIngressPort": fmt.Sprint(contract.IngressPort),
+		}),
+	}
+}
+
 // registerFamily registers a revision of task definition family.
 func (w *world) registerFamily(ctx context.Context, family string, containers []ecstypes.ContainerDefinition) (string, error) {
 	td := &ecs.RegisterTaskDefinitionInput{
@@ -611,14 +644,7 @@ func (w *world) registerFamily(ctx context.Context, family string, containers []
 		ContainerDefinitions:    containers,
 	}
 	if len(containers) > 1 && aws.ToString(containers[len(containers)-1].Name) == "envoy" {
-		td.ProxyConfiguration = &ecstypes.ProxyConfiguration{
-			Type:          ecstypes.ProxyConfigurationTypeAppmesh,
-			ContainerName: aws.String("envoy"),
-			Properties: keyValues(map[string]string{
-				"AppPorts": fmt.Sprint(aws.ToInt32(containers[0].PortMappings[0].ContainerPort)), "EgressIgnoredIPs": "169.254.170.2,169.254.169.254",
-				"IgnoredUID": "1337", "ProxyEgressPort": fmt.Sprint(egressPort), "ProxyIngressPort": fmt.Sprint(contract.IngressPort),
-			}),
-		}
+		td.ProxyConfiguration = w.proxyConfiguration(uint32(aws.ToInt32(containers[0].PortMappings[0].ContainerPort)))
 	}
 	out, err := w.aws.ECS.RegisterTaskDefinition(ctx, td)
 	if err != nil {

@@ -190,8 +190,12 @@ const (
 	// those the API does not have (DetailUnknown), for operation
 	// DetailOperation; its Resource names what the request made or changed.
 	EventRequestIgnored EventType = "request.ignored"
-	EventWorldReady     EventType = "world.ready"
-	EventTeardownError  EventType = "teardown.error"
+	// EventDefinitionMapped (source engine) lists what meshsim changed in
+	// a user's --cli-input-json definition (detail "file", "changes") to
+	// register it locally; its Resource is the task definition or service.
+	EventDefinitionMapped EventType = "definition.mapped"
+	EventWorldReady       EventType = "world.ready"
+	EventTeardownError    EventType = "teardown.error"
 )
 
 // Keys of an event's Detail.
