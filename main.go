@@ -96,7 +96,7 @@ reports per step which share of requests each version served and what failed.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(runCmd(), scenariosCmd(), fakesCmd(), reportCmd(), versionCmd())
+	root.AddCommand(runCmd(), upCmd(), downCmd(), scenariosCmd(), fakesCmd(), reportCmd(), versionCmd())
 	root.AddCommand(dockerCommands()...)
 	return root
 }

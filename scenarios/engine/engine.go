@@ -53,6 +53,15 @@ type Options struct {
 	// SetupTimeout bounds standing the world up and waiting for it to be
 	// ready (default 90s).
 	SetupTimeout time.Duration
+	// Until, when set, puts the run in external-driver mode (meshsim up):
+	// the engine stands the world up and measures, but applies none of
+	// the scenario's rollout; someone else drives the rollout through the
+	// fakes, and each route update and deployment change ECS and App Mesh
+	// report begins a step. The run ends when Until is closed.
+	Until <-chan struct{}
+	// Ready, when set, is called once the world answers through the
+	// ingress and the load is about to start.
+	Ready func()
 }
 
 // Progress receives the engine's status as the run goes. Update is called
@@ -146,6 +155,9 @@ func meta(sc *scenarios.Scenario, opts Options) rundir.Meta {
 		}
 		m.Steps = append(m.Steps, rundir.Step{Index: i, Name: st.Name, Weights: weights, Bake: st.Bake})
 	}
+	if opts.Until != nil {
+		m.Steps = []rundir.Step{{Index: 0, Name: externalStep}}
+	}
 	for _, a := range sc.Asserts {
 		m.Assertions = append(m.Assertions, rundir.Assertion{Kind: a.Kind, Value: a.Value, Source: a.Pos.String()})
 	}
@@ -170,13 +182,19 @@ type runner struct {
 	// tasks attributes requests to versions by the endpoint the ingress
 	// forwarded to (the user's software names no version).
 	tasks *taskBook
+	// external receives the events that begin steps in external-driver
+	// mode; nil otherwise.
+	external *external
 }
 
 func newRunner(sc *scenarios.Scenario, opts Options, w *rundir.Writer, steps []rundir.Step) *runner {
 	r := &runner{sc: sc, opts: opts, out: w, progress: opts.Progress, deployments: &deploymentLog{}, changes: newChanges(), tasks: newTaskBook()}
 	agg := metrics.NewRun(max(recentSpan, longestGateSpan(sc)))
 	r.obs = &observer{out: w, agg: agg}
-	r.timeline = newTimeline(steps, len(sc.Rollout.Steps) > 0, agg, opts.Progress, r.engineEvent)
+	r.timeline = newTimeline(steps, len(sc.Rollout.Steps) > 0 && opts.Until == nil, agg, opts.Progress, r.engineEvent)
+	if opts.Until != nil {
+		r.external = newExternal()
+	}
 	r.gates = newGates(agg, httpAnswerer{endpoint: opts.Endpoint}, r.deployments, r.engineEvent)
 	return r
 }
@@ -188,6 +206,7 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 	// run, teardown included.
 	stopEvents := recordEvents(r.opts.Endpoint, r.out, func(e rundir.Event) {
 		r.tasks.observe(e)
+		r.external.observe(e)
 		r.onEvent(e)
 	})
 	defer stopEvents()
@@ -256,10 +275,16 @@ func (r *runner) rollout(ctx context.Context, wld *world, ld *loadPlan, res *Res
 		res.Load, loadErr = ld.run(loadCtx, r.timeline.current, r.timeline.pickStack, r.obs)
 	}()
 
+	if r.opts.Ready != nil {
+		r.opts.Ready()
+	}
 	var stepErr error
-	if len(r.sc.Rollout.Deployments) > 0 {
+	switch {
+	case r.opts.Until != nil:
+		stepErr = r.watchExternal(ctx, wld)
+	case len(r.sc.Rollout.Deployments) > 0:
 		stepErr = r.runDeployments(ctx, wld)
-	} else {
+	default:
 		stepErr = r.runSteps(ctx, wld)
 	}
 	stopLoad()
