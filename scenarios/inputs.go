@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/distribution/reference"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -61,16 +63,24 @@ func (d *decoder) envName(n *yaml.Node, field string, dst *string) {
 	*dst = s
 }
 
-func (d *decoder) nonEmpty(n *yaml.Node, field string, dst *string) {
+// label decodes text that reports, the dashboard and event details show:
+// one line of at most max characters, not blank, without control
+// characters.
+func (d *decoder) label(n *yaml.Node, field string, max int, dst *string) {
 	s, ok := d.scalar(n, field)
 	if !ok {
 		return
 	}
-	if strings.TrimSpace(s) == "" {
-		d.errorf(n, "%s is empty", field)
-		return
+	switch {
+	case strings.TrimSpace(s) == "":
+		d.errorf(n, "%s is blank", field)
+	case utf8.RuneCountInString(s) > max:
+		d.errorf(n, "%s is %d characters long: at most %d", field, utf8.RuneCountInString(s), max)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		d.errorf(n, "%s %q holds a control character (a line break, tab…): give one line of text", field, s)
+	default:
+		*dst = s
 	}
-	*dst = s
 }
 
 // env decodes a mapping of environment variable names to values.

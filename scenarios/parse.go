@@ -308,7 +308,7 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 	sc := &Scenario{Instrument: Instrument{MaxLag: -1, MinAchieved: -1}}
 	d.topKeys = d.fields(n, "the scenario", map[string]func(*yaml.Node){
 		"name":        func(v *yaml.Node) { d.name(v, "name", &sc.Name) },
-		"description": func(v *yaml.Node) { d.str(v, "description", &sc.Description) },
+		"description": func(v *yaml.Node) { d.label(v, "description", 1000, &sc.Description) },
 		"region":      func(v *yaml.Node) { d.pattern(v, "region", regionName, &sc.Region) },
 		"cluster":     func(v *yaml.Node) { d.pattern(v, "cluster", clusterName, &sc.Cluster) },
 		"mesh":        func(v *yaml.Node) { d.pattern(v, "mesh", meshName, &sc.Mesh) },
@@ -506,7 +506,7 @@ func (d *decoder) rollout(n *yaml.Node) Rollout {
 func (d *decoder) deployment(n *yaml.Node) Deployment {
 	dep := Deployment{Pos: d.pos(n), MinimumHealthyPercent: -1, MaximumPercent: -1}
 	keys := d.fields(n, "a deployment", map[string]func(*yaml.Node){
-		"name":     func(v *yaml.Node) { d.str(v, "deployments[].name", &dep.Name) },
+		"name":     func(v *yaml.Node) { d.label(v, "deployments[].name", 128, &dep.Name) },
 		"to":       func(v *yaml.Node) { d.name(v, "deployments[].to", &dep.To) },
 		"strategy": func(v *yaml.Node) { enum(d, v, "deployments[].strategy", Strategies, &dep.Strategy) },
 		"minimumHealthyPercent": func(v *yaml.Node) {
@@ -539,7 +539,7 @@ func (d *decoder) deployment(n *yaml.Node) Deployment {
 			d.oneOf(v, "deployments[].expect", []string{"SUCCESSFUL", "ROLLBACK_SUCCESSFUL"}, &dep.Expect)
 		},
 		"hold":         func(v *yaml.Node) { d.duration(v, "deployments[].hold", &dep.Hold) },
-		"expectReason": func(v *yaml.Node) { d.nonEmpty(v, "deployments[].expectReason", &dep.ExpectReason) },
+		"expectReason": func(v *yaml.Node) { d.label(v, "deployments[].expectReason", 1000, &dep.ExpectReason) },
 	})
 	if k := keys["expectReason"]; k != nil && dep.Expect != "ROLLBACK_SUCCESSFUL" {
 		d.errorf(k, "deployments[].expectReason is the reason of a rollback: it needs expect: ROLLBACK_SUCCESSFUL")
@@ -554,7 +554,7 @@ func (d *decoder) fault(n *yaml.Node) Fault {
 		"service": func(v *yaml.Node) { d.name(v, "faults[].service", &f.Service) },
 		"version": func(v *yaml.Node) { d.versionName(v, &f.Version) },
 		"count":   func(v *yaml.Node) { d.integer(v, "faults[].count", 1, 100, &f.Count) },
-		"step":    func(v *yaml.Node) { d.str(v, "faults[].step", &f.Step) },
+		"step":    func(v *yaml.Node) { d.label(v, "faults[].step", 128, &f.Step) },
 		"after":   func(v *yaml.Node) { d.duration(v, "faults[].after", &f.After) },
 		"at":      func(v *yaml.Node) { d.duration(v, "faults[].at", &f.At) },
 		"delay":   func(v *yaml.Node) { d.duration(v, "faults[].delay", &f.Delay) },
@@ -586,7 +586,7 @@ func (d *decoder) hook(n *yaml.Node) Hook {
 func (d *decoder) step(n *yaml.Node) Step {
 	s := Step{Pos: d.pos(n), Weights: map[string]int{}}
 	d.fields(n, "a step", map[string]func(*yaml.Node){
-		"name": func(v *yaml.Node) { d.str(v, "steps[].name", &s.Name) },
+		"name": func(v *yaml.Node) { d.label(v, "steps[].name", 128, &s.Name) },
 		"bake": func(v *yaml.Node) { d.duration(v, "steps[].bake", &s.Bake) },
 		"weights": func(v *yaml.Node) {
 			if v.Kind != yaml.MappingNode {

@@ -41,6 +41,8 @@ func TestValidateRunTimeFailures(t *testing.T) {
 		{"fault at after the end", valid, "assertions:", faults + "{action: stop-task, service: api, at: 5s}\nassertions:", "faults[0] fires 5s after the load starts, but the steps end 3s after it", "{action: stop-task"},
 		{"fault on no task", valid, "{name: v2, count: 1, latency: 5ms}", "{name: v2, count: 0, latency: 5ms}", `faults[0]: version "v2" of service "api" has count 0: the fault would find no task`, "{action: stop-task"},
 		{"fault phase", deployments, "      expect: ROLLBACK_SUCCESSFUL\n", "      expect: ROLLBACK_SUCCESSFUL\n" + faults + "{action: stop-task, service: api, step: \"canary: LUNCH\"}\n", `faults[0].step "canary: LUNCH" names no phase of a deployment`, "{action: stop-task"},
+		{"step name with a line break", valid, "{weights: {v2: 100}, bake: 1s}", "{name: \"a\\nb\", weights: {v2: 100}, bake: 1s}", `steps[].name "a\nb" holds a control character`, `"a\nb"`},
+		{"blank description", valid, "name: demo\n", "name: demo\ndescription: \" \"\n", "description is blank", `" "`},
 		{"duplicate step names", valid, "{weights: {v2: 100}, bake: 1s}", "{name: step 1, weights: {v2: 100}, bake: 1s}", `rollout.steps[1].name "step 1" is also the name of step 0`, "{name: step 1"},
 		{"duplicate deployment names", deployments, "      expect: ROLLBACK_SUCCESSFUL\n", "      expect: ROLLBACK_SUCCESSFUL\n    - {name: deployment 1, to: v1}\n", `rollout.deployments[1].name "deployment 1" is also the name of deployments[0]`, "{name: deployment 1"},
 		{"duplicate service", valid, "  - name: api\n", "  - name: api\n    versions: [{name: v1}]\n  - name: api\n", `service "api" is defined twice`, "name: api\n    versions:\n"},
