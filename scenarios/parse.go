@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"regexp"
@@ -544,7 +545,22 @@ func (d *decoder) deployment(n *yaml.Node) Deployment {
 	if k := keys["expectReason"]; k != nil && dep.Expect != "ROLLBACK_SUCCESSFUL" {
 		d.errorf(k, "deployments[].expectReason is the reason of a rollback: it needs expect: ROLLBACK_SUCCESSFUL")
 	}
+	d.checkStrategyFields(dep, keys)
 	return dep
+}
+
+// checkStrategyFields reports the fields of a deployment that its
+// strategy would ignore.
+func (d *decoder) checkStrategyFields(dep Deployment, keys map[string]*yaml.Node) {
+	strategy := cmp.Or(dep.Strategy, StrategyRolling)
+	for field, owner := range map[string]Strategy{"canary": StrategyCanary, "linear": StrategyLinear} {
+		if k := keys[field]; k != nil && strategy != owner {
+			d.errorf(k, "deployments[].%s configures strategy %s: this deployment's strategy is %s, which would ignore it", field, owner, strategy)
+		}
+	}
+	if k := keys["bake"]; k != nil && strategy == StrategyRolling {
+		d.errorf(k, "deployments[].bake is ECS's bakeTimeInMinutes, which BLUE_GREEN, LINEAR and CANARY deployments hold: a ROLLING deployment would ignore it")
+	}
 }
 
 func (d *decoder) fault(n *yaml.Node) Fault {
