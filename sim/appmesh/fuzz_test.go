@@ -58,8 +58,9 @@ var fuzzSeeds = []awsprototest.Request{
 
 // FuzzAPI sends one request to the App Mesh API, through the fakes'
 // endpoint, after a small mesh exists. Whatever the request, the answer is
-// never a 5xx nor a panic, an error is in App Mesh's shape, and every name
-// the fake holds afterwards is a valid name.
+// never a 5xx nor a panic, an error is in App Mesh's shape, and afterwards
+// every name the fake holds is a valid name and every reference (a route's
+// targets, a virtual service's provider) names a resource that exists.
 //
 //	go test -run '^$' -fuzz FuzzAPI -fuzztime 5m ./sim/appmesh/
 func FuzzAPI(f *testing.F) {
@@ -88,16 +89,32 @@ func FuzzAPI(f *testing.F) {
 		}
 		for _, m := range fake.State().Meshes {
 			valid("mesh", m.Mesh.MeshName)
+			nodes, routers := map[string]bool{}, map[string]bool{}
 			for _, n := range m.VirtualNodes {
 				valid("virtual node", n.VirtualNodeName)
-			}
-			for _, s := range m.VirtualServices {
-				valid("virtual service", s.VirtualServiceName)
+				nodes[n.VirtualNodeName] = true
 			}
 			for _, r := range m.VirtualRouters {
 				valid("virtual router", r.VirtualRouter.VirtualRouterName)
+				routers[r.VirtualRouter.VirtualRouterName] = true
 				for _, rt := range r.Routes {
 					valid("route", rt.RouteName)
+					if a := rt.Spec.Action(); a != nil {
+						for _, tg := range a.WeightedTargets {
+							if !nodes[tg.VirtualNode] {
+								t.Fatalf("route %s targets virtual node %q, which does not exist", rt.RouteName, tg.VirtualNode)
+							}
+						}
+					}
+				}
+			}
+			for _, s := range m.VirtualServices {
+				valid("virtual service", s.VirtualServiceName)
+				switch p := s.Spec.Provider; {
+				case p == nil:
+				case p.VirtualNode != nil && !nodes[p.VirtualNode.VirtualNodeName],
+					p.VirtualRouter != nil && !routers[p.VirtualRouter.VirtualRouterName]:
+					t.Fatalf("virtual service %s has a provider that does not exist: %+v", s.VirtualServiceName, p)
 				}
 			}
 		}
