@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
@@ -35,9 +36,39 @@ func dockerCommands() []*cobra.Command {
 // envoyImageFlag is the run command's flag that names an Envoy image.
 const envoyImageFlag = "envoy-image"
 
+// Flags of the task containers' limits.
+const (
+	taskMemoryFlag = "task-memory"
+	taskPIDsFlag   = "task-pids"
+)
+
 // dockerRunFlags adds the docker runtime's flags to the run command.
 func dockerRunFlags(run *cobra.Command) {
 	run.Flags().String(envoyImageFlag, "", "with --runtime docker: run this Envoy image, if Docker has it locally, as the sidecar (e.g. envoyproxy/envoy:v1.31-latest)")
+	run.Flags().String(taskMemoryFlag, units.BytesSize(float64(docker.DefaultTaskLimits.Memory)),
+		"with --runtime docker: memory limit of each task container (e.g. 256MiB, 1GiB); beyond it the container is OOM-killed")
+	run.Flags().Int64(taskPIDsFlag, docker.DefaultTaskLimits.PIDs, "with --runtime docker: most processes and threads of each task container")
+}
+
+// taskLimits reads the task containers' limits from the run command's
+// flags.
+func taskLimits(cmd *cobra.Command) (docker.Limits, error) {
+	mem, err := cmd.Flags().GetString(taskMemoryFlag)
+	if err != nil {
+		return docker.Limits{}, err
+	}
+	bytes, err := units.RAMInBytes(mem)
+	if err != nil || bytes < 6<<20 {
+		return docker.Limits{}, fmt.Errorf("--%s %q: want a size of at least 6MiB (Docker's minimum), e.g. 512MiB", taskMemoryFlag, mem)
+	}
+	pids, err := cmd.Flags().GetInt64(taskPIDsFlag)
+	if err != nil {
+		return docker.Limits{}, err
+	}
+	if pids < 1 {
+		return docker.Limits{}, fmt.Errorf("--%s %d: want at least 1", taskPIDsFlag, pids)
+	}
+	return docker.Limits{Memory: bytes, PIDs: pids}, nil
 }
 
 // startDockerWorld starts a world whose fakes, tasks and sidecars run in
@@ -47,6 +78,10 @@ func dockerRunFlags(run *cobra.Command) {
 func startDockerWorld(ctx context.Context, cmd *cobra.Command, sc *scenarios.Scenario) (*docker.World, error) {
 	log := cmd.ErrOrStderr()
 	envoyImage, err := cmd.Flags().GetString(envoyImageFlag)
+	if err != nil {
+		return nil, err
+	}
+	limits, err := taskLimits(cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +116,7 @@ func startDockerWorld(ctx context.Context, cmd *cobra.Command, sc *scenarios.Sce
 	fmt.Fprintf(log, "meshsim: docker run %s: containers meshsim-%s-*, network meshsim-%s (after a crash: meshsim clean --run %s)\n",
 		runID, runID, runID, runID)
 	return docker.StartWorld(ctx, cli, docker.WorldOptions{
-		RunID: runID, Image: tag, EnvoyImage: envoyImage, TimeScale: sc.TimeScale, Images: images, Log: log,
+		RunID: runID, Image: tag, EnvoyImage: envoyImage, TimeScale: sc.TimeScale, Images: images, TaskLimits: limits, Log: log,
 	})
 }
 

@@ -289,3 +289,14 @@ func TestRunDocker(t *testing.T) {
 		}
 	})
 }
+
+// TestTaskLimitFlags: bad task container limits are refused before
+// anything starts, naming the flag.
+func TestTaskLimitFlags(t *testing.T) {
+	for _, args := range [][]string{{"--task-memory", "lots"}, {"--task-memory", "1MiB"}, {"--task-pids", "0"}} {
+		_, stderr, code := execute(t, append([]string{"run", "bookingapp-canary", "--runtime", "docker", "--quiet", "--out", filepath.Join(t.TempDir(), "run")}, args...)...)
+		if code == exitOK || !strings.Contains(stderr, args[0]) {
+			t.Errorf("%v: exit %d, stderr %q; want an error naming %s", args, code, stderr, args[0])
+		}
+	}
+}
