@@ -265,7 +265,7 @@ func (r *runner) rollout(ctx context.Context, wld *world, ld *loadPlan, res *Res
 		loadWG  sync.WaitGroup
 		loadErr error
 	)
-	r.faults = startFaults(loadCtx, r.sc, wld, r.opts.Faults, r.engineEvent)
+	r.faults = startFaults(loadCtx, r.sc, wld, r.opts.Faults, r.engineEventAt)
 	r.timeline.onBegin = r.faults.stepBegan
 	r.gates.start(ctx)
 	stopInstrument := r.startInstrument()
@@ -339,7 +339,12 @@ func (r *runner) onEvent(e rundir.Event) {
 }
 
 func (r *runner) engineEvent(typ contract.EventType, resource string, detail map[string]string) {
-	_ = r.out.Event(rundir.Event{Time: time.Now(), Source: contract.SourceEngine, Type: typ, Resource: resource, Detail: detail})
+	r.engineEventAt(time.Now(), typ, resource, detail)
+}
+
+// engineEventAt records an engine event that happened at `at`.
+func (r *runner) engineEventAt(at time.Time, typ contract.EventType, resource string, detail map[string]string) {
+	_ = r.out.Event(rundir.Event{Time: at, Source: contract.SourceEngine, Type: typ, Resource: resource, Detail: detail})
 }
 
 // observer is the load's sink: it adds each observation to the live

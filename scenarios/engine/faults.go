@@ -50,8 +50,10 @@ type faults struct {
 	sc      *scenarios.Scenario
 	wld     *world
 	runtime Faults
-	event   func(typ contract.EventType, resource string, detail map[string]string)
-	admin   *http.Client // for the sidecars' admin API
+	// event records what a fault did, dated when it struck (the
+	// report places it in the step in force then).
+	event func(at time.Time, typ contract.EventType, resource string, detail map[string]string)
+	admin *http.Client // for the sidecars' admin API
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -62,12 +64,16 @@ type faults struct {
 	stopped bool
 }
 
-// adminTimeout bounds one call to a sidecar's admin API.
-const adminTimeout = 5 * time.Second
+// adminTimeout bounds one call to a sidecar's admin API; strikeTimeout
+// one fault's calls all together.
+const (
+	adminTimeout  = 5 * time.Second
+	strikeTimeout = 15 * time.Second
+)
 
 // startFaults schedules the faults of sc until ctx ends or stop is called:
 // those at a time now, those tied to a step when stepBegan names it.
-func startFaults(ctx context.Context, sc *scenarios.Scenario, wld *world, runtime Faults, event func(contract.EventType, string, map[string]string)) *faults {
+func startFaults(ctx context.Context, sc *scenarios.Scenario, wld *world, runtime Faults, event func(time.Time, contract.EventType, string, map[string]string)) *faults {
 	fs := &faults{sc: sc, wld: wld, runtime: runtime, event: event, fired: make([]bool, len(sc.Faults)),
 		// Straight to the task's address (never an HTTP_PROXY), one
 		// connection per call so that none is left open.
@@ -120,22 +126,28 @@ func (fs *faults) fire(i int, after time.Duration) {
 			return
 		case <-t.C:
 		}
-		fs.inject(f)
+		// A fault that has begun striking finishes (within its own
+		// limit) even if the run stops meanwhile: stop waits for it, and
+		// the run records what it did rather than a cancelled call.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(fs.ctx), strikeTimeout)
+		defer cancel()
+		fs.inject(ctx, f)
 	}()
 }
 
 // inject picks the fault's tasks through the ECS API and breaks them.
-func (fs *faults) inject(f scenarios.Fault) {
-	tasks, err := fs.tasks(f)
+func (fs *faults) inject(ctx context.Context, f scenarios.Fault) {
+	struck := time.Now()
+	tasks, err := fs.tasks(ctx, f)
 	if err == nil && len(tasks) == 0 {
 		err = fmt.Errorf("no running task of %s %s", f.Service, f.Version)
 	}
 	if err != nil {
-		fs.event(contract.EventFaultError, "", map[string]string{"action": string(f.Action), "service": f.Service, "error": err.Error(), "source": f.Pos.String()})
+		fs.event(struck, contract.EventFaultError, "", map[string]string{"action": string(f.Action), "service": f.Service, "error": err.Error(), "source": f.Pos.String()})
 		return
 	}
 	for _, t := range tasks {
-		err := fs.act(f, t)
+		err := fs.act(ctx, f, t)
 		detail := map[string]string{"action": string(f.Action), "service": f.Service, "version": f.Version, "task": t.id, "source": f.Pos.String()}
 		switch f.Action {
 		case scenarios.FaultDelay:
@@ -146,17 +158,17 @@ func (fs *faults) inject(f scenarios.Fault) {
 		if err != nil {
 			detail["error"] = err.Error()
 		}
-		fs.event(contract.EventFaultInjected, t.arn, detail)
+		fs.event(struck, contract.EventFaultInjected, t.arn, detail)
 	}
 }
 
 type faultTask struct{ arn, id, ip string }
 
-func (fs *faults) act(f scenarios.Fault, t faultTask) error {
-	ctx, faults := fs.ctx, fs.runtime
+func (fs *faults) act(ctx context.Context, f scenarios.Fault, t faultTask) error {
+	faults := fs.runtime
 	switch f.Action {
 	case scenarios.FaultDelay, scenarios.FaultDrop, scenarios.FaultHeal:
-		return fs.sidecarFault(f, t)
+		return fs.sidecarFault(ctx, f, t)
 	case scenarios.FaultStopTask:
 		_, err := fs.wld.aws.ECS.StopTask(ctx, &ecs.StopTaskInput{
 			Cluster: aws.String(fs.sc.Cluster), Task: aws.String(t.arn), Reason: aws.String("meshsim fault: stop-task"),
@@ -178,18 +190,18 @@ func (fs *faults) act(f scenarios.Fault, t faultTask) error {
 
 // sidecarFault sets or clears a fault at the task's sidecar through its
 // admin API, on the task's address.
-func (fs *faults) sidecarFault(f scenarios.Fault, t faultTask) error {
+func (fs *faults) sidecarFault(ctx context.Context, f scenarios.Fault, t faultTask) error {
 	if t.ip == "" {
 		return fmt.Errorf("task %s: DescribeTasks shows no privateIPv4Address", t.id)
 	}
 	addr := net.JoinHostPort(t.ip, strconv.Itoa(contract.AdminPort))
 	switch f.Action {
 	case scenarios.FaultDelay:
-		return admin.SetDelay(fs.ctx, fs.admin, addr, f.Delay)
+		return admin.SetDelay(ctx, fs.admin, addr, f.Delay)
 	case scenarios.FaultDrop:
-		return admin.SetDropPercent(fs.ctx, fs.admin, addr, f.Percent)
+		return admin.SetDropPercent(ctx, fs.admin, addr, f.Percent)
 	}
-	return admin.ClearFaults(fs.ctx, fs.admin, addr)
+	return admin.ClearFaults(ctx, fs.admin, addr)
 }
 
 // privateIPv4 returns the task's address from its ENI attachment, or "".
@@ -206,8 +218,8 @@ func privateIPv4(t ecstypes.Task) string {
 
 // tasks returns the first Count running tasks (by ARN) of the fault's
 // service and version.
-func (fs *faults) tasks(f scenarios.Fault) ([]faultTask, error) {
-	w, ctx := fs.wld, fs.ctx
+func (fs *faults) tasks(ctx context.Context, f scenarios.Fault) ([]faultTask, error) {
+	w := fs.wld
 	svc, _ := fs.sc.Service(f.Service)
 	var found []faultTask
 	for _, u := range w.units() {
