@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -143,6 +144,55 @@ func (d *decoder) command(n *yaml.Node, dst *[]string) {
 		return
 	}
 	*dst = args
+}
+
+// CheckCommands checks that the program of each version's command exists
+// and can be run, as the inproc runtime will look for it: the error, an
+// Errors, names each version that cannot run. Parse does not check it (a
+// scenario may be written before its program is built); call it before a
+// run that starts the commands.
+func (sc *Scenario) CheckCommands() error {
+	var errs Errors
+	for _, s := range sc.Services {
+		for _, v := range s.Versions {
+			if len(v.Command) == 0 {
+				continue
+			}
+			if err := findProgram(v.Command[0], baseDir(sc.Source)); err != nil {
+				errs = append(errs, &Error{Pos: v.Pos, Msg: fmt.Sprintf("service %q version %q: command %q: %v", s.Name, v.Name, v.Command[0], err)})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// findProgram checks that name is a program a task can run: a name
+// without a slash is looked up in PATH; a path is taken relative to dir,
+// where the command runs (the scenario file's directory).
+func findProgram(name, dir string) error {
+	if !strings.ContainsRune(name, '/') && !strings.ContainsRune(name, filepath.Separator) {
+		if _, err := exec.LookPath(name); err != nil {
+			return fmt.Errorf("no such program in PATH")
+		}
+		return nil
+	}
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s does not exist (a relative path is taken from the scenario file's directory)", path)
+	case err != nil:
+		return err
+	case !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0:
+		return fmt.Errorf("%s is not an executable file", path)
+	}
+	return nil
 }
 
 // image decodes a Docker image reference.

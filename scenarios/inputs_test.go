@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,15 @@ func inputDir(t *testing.T, scenario string) string {
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The programs of the versions' commands.
+	if err := os.Mkdir(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"bin/web", "echo"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -272,4 +282,51 @@ func placeOf(t *testing.T, src, s string) (int, int) {
 		t.Fatalf("%q not in the source", s)
 	}
 	return lineCol([]byte(src), i)
+}
+
+func TestCheckCommands(t *testing.T) {
+	tests := []struct{ program, want string }{
+		{"./bin/web", ""},
+		{"sh", ""},
+		{"./bin/api", "/bin/api does not exist (a relative path is taken from the scenario file's directory)"},
+		{"./service.json", "service.json is not an executable file"},
+		{"meshsim-no-such-program", `command "meshsim-no-such-program": no such program in PATH`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.program, func(t *testing.T) {
+			p := inputDir(t, strings.Replace(userSoftware, `"./bin/web"`, strconv.Quote(tc.program), 1))
+			sc, err := LoadFile(p) // a program that cannot run is no parse error
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = sc.CheckCommands()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if want := p + ":10:9: service \"web\" version \"v2\": "; err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %s...%s", err, want, tc.want)
+			}
+		})
+	}
+}
+
+func TestScenarioDir(t *testing.T) {
+	p := inputDir(t, userSoftware)
+	sc, err := LoadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Dir() != filepath.Dir(p) {
+		t.Errorf("Dir %q, want %q", sc.Dir(), filepath.Dir(p))
+	}
+	b, err := Builtin("bookingapp-canary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Dir() != "" {
+		t.Errorf("built-in Dir %q, want the working directory (\"\")", b.Dir())
+	}
 }

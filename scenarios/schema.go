@@ -7,6 +7,7 @@ package scenarios
 import (
 	"encoding/json"
 	"math"
+	"path/filepath"
 	"time"
 )
 
@@ -413,6 +414,20 @@ func (sc *Scenario) Duration() time.Duration {
 		d += sc.Scaled(aws) + dep.Hold
 	}
 	return d
+}
+
+// Dir is the directory the scenario's relative paths are taken from (and
+// its commands run in): its file's, as an absolute path, or "" (the
+// working directory) for a built-in scenario.
+func (sc *Scenario) Dir() string {
+	dir := baseDir(sc.Source)
+	if dir == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
 }
 
 // Scaled turns an AWS-side duration into wall time at the scenario's time
