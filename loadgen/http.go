@@ -100,6 +100,40 @@ type HTTPConfig struct {
 	// called from RunHTTP's goroutine and returns "" for an endpoint it
 	// does not know.
 	Attribute func(endpoint string) (version, task string)
+	// Requests, when set, are the requests sent, each in proportion to its
+	// weight: its method, path, headers and body, to Target's (or the
+	// picked target's) scheme and host. Method is then unused.
+	Requests []HTTPRequest
+}
+
+// HTTPRequest is one kind of request of a load: the user's traffic.
+type HTTPRequest struct {
+	Method string
+	// Path is the path and query, starting with /.
+	Path   string
+	Header http.Header
+	Body   []byte
+	// Weight is its share relative to the others' (0 counts as 1).
+	Weight float64
+}
+
+// RequestsFromTargets reads the targets vegeta's targeter yields (vegeta's
+// HTTP targets file format, lib.NewHTTPTargeter) as requests of weight 1:
+// their URLs' paths and queries, their methods, headers and bodies.
+func RequestsFromTargets(tr vegeta.Targeter) ([]HTTPRequest, error) {
+	targets, err := vegeta.ReadAllTargets(tr)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: reading targets: %w", err)
+	}
+	reqs := make([]HTTPRequest, len(targets))
+	for i, t := range targets {
+		u, err := url.Parse(t.URL)
+		if err != nil {
+			return nil, fmt.Errorf("loadgen: target %d: %w", i+1, err)
+		}
+		reqs[i] = HTTPRequest{Method: t.Method, Path: u.RequestURI(), Header: t.Header, Body: t.Body, Weight: 1}
+	}
+	return reqs, nil
 }
 
 // Sink receives observations. RunHTTP calls Observe from one goroutine, in
@@ -266,6 +300,7 @@ func (c HTTPConfig) normalize() (HTTPConfig, error) {
 func newTargeter(cfg HTTPConfig) vegeta.Targeter {
 	prefix := fmt.Sprintf("meshsim-%08x-", rand.Uint32())
 	var n atomic.Uint64
+	pick := requestPicker(cfg.Requests)
 	return func(t *vegeta.Target) error {
 		target := HTTPTarget{URL: cfg.Target, Host: cfg.Host}
 		if len(cfg.Targets) > 0 {
@@ -277,12 +312,52 @@ func newTargeter(cfg HTTPConfig) vegeta.Targeter {
 		}
 		t.Method = cfg.Method
 		t.URL = target.URL
-		t.Header = http.Header{"X-Request-Id": {prefix + strconv.FormatUint(n.Add(1), 10)}}
+		t.Header = http.Header{}
+		if req := pick(); req != nil {
+			t.Method, t.Body = req.Method, req.Body
+			t.URL = withPath(target.URL, req.Path)
+			t.Header = req.Header.Clone()
+			if t.Header == nil {
+				t.Header = http.Header{}
+			}
+		}
+		t.Header.Set("X-Request-Id", prefix+strconv.FormatUint(n.Add(1), 10))
 		if target.Host != "" {
 			t.Header.Set("Host", target.Host)
 		}
 		return nil
 	}
+}
+
+// requestPicker returns a function that picks one of reqs at random in
+// proportion to their weights, or nil when there are none.
+func requestPicker(reqs []HTTPRequest) func() *HTTPRequest {
+	if len(reqs) == 0 {
+		return func() *HTTPRequest { return nil }
+	}
+	cum := make([]float64, len(reqs))
+	var sum float64
+	for i, r := range reqs {
+		w := r.Weight
+		if w <= 0 {
+			w = 1
+		}
+		sum += w
+		cum[i] = sum
+	}
+	return func() *HTTPRequest {
+		x := rand.Float64() * sum
+		i := sort.SearchFloat64s(cum, x)
+		if i >= len(reqs) {
+			i = len(reqs) - 1
+		}
+		return &reqs[i]
+	}
+}
+
+// withPath is base (scheme://host[/prefix]) with path and query appended.
+func withPath(base, path string) string {
+	return strings.TrimRight(base, "/") + path
 }
 
 // HTTPTarget is one place HTTP load goes: a URL, and the Host header to

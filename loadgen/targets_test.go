@@ -2,12 +2,19 @@ package loadgen
 
 import (
 	"context"
+	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/sim/contract"
@@ -107,5 +114,51 @@ func TestRunHTTPAttribute(t *testing.T) {
 		if o.Version != want[0] || o.Task != want[1] || (o.Status == 503) != (o.Cluster == "cds_egress_m_api-v2") {
 			t.Errorf("observation from %s (cluster %q, status %d): version %q task %q, want %q %q", o.Endpoint, o.Cluster, o.Status, o.Version, o.Task, want[0], want[1])
 		}
+	}
+}
+
+// The user's traffic: requests from a vegeta targets file (parsed by
+// vegeta's targeter), sent with their methods, headers and bodies to the
+// target's host, in proportion to their weights.
+func TestRunHTTPUserTraffic(t *testing.T) {
+	body := filepath.Join(t.TempDir(), "order.json")
+	if err := os.WriteFile(body, []byte(`{"item":42}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := "GET http://api.example.com/movies?page=2\nAccept: application/json\n\n" +
+		"POST http://api.example.com/orders\nContent-Type: application/json\n@" + body + "\n"
+	reqs, err := RequestsFromTargets(vegeta.NewHTTPTargeter(strings.NewReader(file), nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) != 2 || reqs[0].Path != "/movies?page=2" || reqs[1].Method != "POST" || string(reqs[1].Body) != `{"item":42}` {
+		t.Fatalf("requests %+v", reqs)
+	}
+	reqs[0].Weight = 3 // three GETs to one POST
+
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		key := r.Method + " " + r.URL.RequestURI() + " " + r.Header.Get("Accept") + r.Header.Get("Content-Type") + " " + string(b)
+		mu.Lock()
+		seen[key]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	var sink collect
+	if _, err := RunHTTP(context.Background(), HTTPConfig{Target: srv.URL + "/", Rate: 400, Duration: time.Second, Requests: reqs}, nil, &sink); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	get, post := seen["GET /movies?page=2 application/json "], seen[`POST /orders application/json {"item":42}`]
+	n := get + post
+	if n != len(sink.obs) || n < 100 {
+		t.Fatalf("server saw %v; %d observations", seen, len(sink.obs))
+	}
+	sigma := math.Sqrt(float64(n) * 0.75 * 0.25)
+	if d := math.Abs(float64(get) - 0.75*float64(n)); d > 3*sigma {
+		t.Errorf("%d GETs of %d, want 75%% ± %.0f", get, n, 3*sigma)
 	}
 }

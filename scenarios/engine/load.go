@@ -140,6 +140,11 @@ func (p *loadPlan) run(ctx context.Context, step, pick func() int, sink loadgen.
 		if p.tasks != nil && attributed(sc) {
 			cfg.Attribute = p.tasks.attribute
 		}
+		reqs, err := httpRequests(sc.Load)
+		if err != nil {
+			return loadgen.Summary{}, err
+		}
+		cfg.Requests = reqs
 		return loadgen.RunHTTP(ctx, cfg, step, sink)
 	}
 	var (
