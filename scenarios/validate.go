@@ -213,8 +213,7 @@ func (v *validator) serviceList() {
 		}
 		if v.services[s.Name] {
 			v.at(s.Pos, "service %q is defined twice", s.Name)
-		}
-		if !v.services[s.Name] {
+		} else {
 			v.byName[s.Name] = s
 		}
 		v.services[s.Name] = true
