@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/meshsim/meshsim/sim/poll"
 )
 
 // Removed counts what Clean removed.
@@ -39,7 +43,7 @@ func Clean(ctx context.Context, cli *testcontainers.DockerClient, runID string) 
 		return rm, errors.Join(append(errs, fmt.Errorf("listing meshsim networks: %w", err))...)
 	}
 	for _, n := range nets.Items {
-		if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+		if err := removeNetwork(ctx, cli, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("removing network %s: %w", n.Name, err))
 			continue
 		}
@@ -65,4 +69,42 @@ func CleanImages(ctx context.Context, cli *testcontainers.DockerClient) (int, er
 		n++
 	}
 	return n, errors.Join(errs...)
+}
+
+// networkRemoveTimeout bounds waiting for the engine to release a removed
+// container's endpoint on a network.
+const networkRemoveTimeout = 10 * time.Second
+
+// removeNetwork removes a network. The engine may still hold endpoints of
+// containers just removed ("has active endpoints"): those are disconnected
+// by force, and the removal is tried again for a few seconds.
+func removeNetwork(ctx context.Context, cli *testcontainers.DockerClient, id string) error {
+	_, err := cli.NetworkRemove(ctx, id, client.NetworkRemoveOptions{})
+	if err == nil || !strings.Contains(err.Error(), "active endpoints") {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, networkRemoveTimeout)
+	defer cancel()
+	last := err
+	err = poll.Until(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
+		in, err := cli.NetworkInspect(ctx, id, client.NetworkInspectOptions{})
+		if err != nil {
+			return false, err
+		}
+		for cid, ep := range in.Network.Containers {
+			target := ep.Name
+			if target == "" {
+				target = cid
+			}
+			cli.NetworkDisconnect(ctx, id, client.NetworkDisconnectOptions{Container: target, Force: true})
+		}
+		if _, last = cli.NetworkRemove(ctx, id, client.NetworkRemoveOptions{}); last == nil {
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil && last != nil {
+		return last
+	}
+	return err
 }
