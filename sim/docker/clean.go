@@ -1,9 +1,11 @@
 package docker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,8 +31,12 @@ func Clean(ctx context.Context, cli *testcontainers.DockerClient, runID string) 
 		return rm, fmt.Errorf("listing meshsim containers: %w", err)
 	}
 	ids := make([]string, len(list.Items))
+	var names []string
 	for i, c := range list.Items {
 		ids[i] = c.ID
+		for _, n := range c.Names {
+			names = append(names, strings.TrimPrefix(n, "/"))
+		}
 	}
 	var errs []error
 	if err := remove(ctx, cli, ids); err != nil {
@@ -43,7 +49,7 @@ func Clean(ctx context.Context, cli *testcontainers.DockerClient, runID string) 
 		return rm, errors.Join(append(errs, fmt.Errorf("listing meshsim networks: %w", err))...)
 	}
 	for _, n := range nets.Items {
-		if err := removeNetwork(ctx, cli, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
+		if err := removeNetwork(ctx, cli, n.ID, names); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("removing network %s: %w", n.Name, err))
 			continue
 		}
@@ -76,9 +82,11 @@ func CleanImages(ctx context.Context, cli *testcontainers.DockerClient) (int, er
 const networkRemoveTimeout = 10 * time.Second
 
 // removeNetwork removes a network. The engine may still hold endpoints of
-// containers just removed ("has active endpoints"): those are disconnected
-// by force, and the removal is tried again for a few seconds.
-func removeNetwork(ctx context.Context, cli *testcontainers.DockerClient, id string) error {
+// containers just removed ("has active endpoints"; Docker 20.10 leaks the
+// endpoint of a container whose start failed): those it lists, and those
+// named for the removed containers (names), are disconnected by force,
+// and the removal is tried again for a few seconds.
+func removeNetwork(ctx context.Context, cli *testcontainers.DockerClient, id string, names []string) error {
 	_, err := cli.NetworkRemove(ctx, id, client.NetworkRemoveOptions{})
 	if err == nil || !strings.Contains(err.Error(), "active endpoints") {
 		return err
@@ -91,11 +99,11 @@ func removeNetwork(ctx context.Context, cli *testcontainers.DockerClient, id str
 		if err != nil {
 			return false, err
 		}
+		targets := slices.Clone(names)
 		for cid, ep := range in.Network.Containers {
-			target := ep.Name
-			if target == "" {
-				target = cid
-			}
+			targets = append(targets, cmp.Or(ep.Name, cid))
+		}
+		for _, target := range targets {
 			cli.NetworkDisconnect(ctx, id, client.NetworkDisconnectOptions{Container: target, Force: true})
 		}
 		if _, last = cli.NetworkRemove(ctx, id, client.NetworkRemoveOptions{}); last == nil {
