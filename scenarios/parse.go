@@ -41,6 +41,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		return nil, Errors{perr}
 	}
 	d := &decoder{file: file, dir: baseDir(file)}
+	d.end.Line, d.end.Column = runePos(data, len(data))
 	sc := d.scenario(root.Content[0])
 	sc.Source = file
 	if len(d.errs) == 0 {
@@ -70,12 +71,21 @@ type decoder struct {
 	errs Errors
 	// more counts the problems found beyond maxKeptErrors.
 	more int
+	// end is the place just after the file's last character.
+	end Pos
 	// topKeys and loadKeys are the key nodes of the fields given at the
 	// top level and in the load section.
 	topKeys, loadKeys map[string]*yaml.Node
 }
 
-func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Column: n.Column} }
+// pos returns the place of n. yaml.v3 places an empty value at the end of
+// a file on the line after it; that is the file's end.
+func (d *decoder) pos(n *yaml.Node) Pos {
+	if n.Line > d.end.Line || (n.Line == d.end.Line && n.Column > d.end.Column) {
+		return Pos{File: d.file, Line: d.end.Line, Column: d.end.Column}
+	}
+	return Pos{File: d.file, Line: n.Line, Column: n.Column}
+}
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	d.add(d.pos(n), format, args...)

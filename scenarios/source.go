@@ -52,7 +52,7 @@ func document(file string, data []byte) (*yaml.Node, *Error) {
 	switch {
 	case err != nil:
 		return nil, yamlError(file, data, err)
-	case root.Kind != yaml.DocumentNode || len(root.Content) == 0:
+	case root.Kind != yaml.DocumentNode || emptyDocument(root):
 		return nil, at(0, "empty scenario file")
 	case next != nil && !emptyDocument(next):
 		return nil, at(documentStart(data, *next), "a second YAML document: a scenario file holds one (remove the --- and what follows, or put it in a file of its own)")
@@ -199,6 +199,9 @@ func yamlError(file string, data []byte, err error) *Error {
 // emptyDocument reports whether doc holds nothing (as a "---" at the end
 // of a file starts).
 func emptyDocument(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
 	for _, n := range doc.Content {
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!null" || n.Value != "" {
 			return false

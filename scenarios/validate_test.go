@@ -113,6 +113,8 @@ func TestParseSource(t *testing.T) {
 		{"truncated UTF-8", "name: d\xc3", "byte 0xc3 is not UTF-8", 1, 8},
 		{"empty", "", "empty scenario file", 1, 1},
 		{"comments only", "# nothing\n", "empty scenario file", 1, 1},
+		{"a document marker only", "---", "empty scenario file", 1, 1}, // found by FuzzParse
+		{"an empty value at the end", "name:", `name "": use 1-48 letters`, 1, 6},
 		{"unclosed flow mapping", "name: a\nload: {rate: 100\nx: [\n", "YAML syntax: did not find expected ',' or '}'", 2, 8},
 		{"bad indentation", "name: a\nservices:\n  - name: b\n   port: 3\n", "YAML syntax: did not find expected '-' indicator", 4, 4},
 		{"mapping in a value", "name: a\nkey: a: b\n", "YAML syntax: mapping values are not allowed in this context", 2, 7},
