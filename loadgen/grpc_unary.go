@@ -39,6 +39,9 @@ type GRPCUnaryConfig struct {
 	// Meter, when set, follows the calls against the schedule while the
 	// load runs (see Meter).
 	Meter *Meter
+	// Call, when set, is the method called (the user's traffic) instead
+	// of Echo; Name is then unused.
+	Call *GRPCCall
 }
 
 func (c GRPCUnaryConfig) normalize() (GRPCUnaryConfig, error) {
@@ -119,7 +122,8 @@ func RunGRPCUnary(ctx context.Context, cfg GRPCUnaryConfig, step func() int, sin
 		defer inFlight.Wait()
 		sched.start(time.Now())
 		pace(sendCtx, sched, cfg.Duration, cfg.MaxInFlight, &inFlight, func(seq uint64) {
-			results <- callEcho(abortCtx, clients[seq%uint64(len(clients))], cfg, sched, seq)
+			i := seq % uint64(len(clients))
+			results <- callEcho(abortCtx, clients[i], conns[i], cfg, sched, seq)
 		})
 	}()
 	// Once ctx is done, give the calls in flight stopGrace, then abandon
@@ -192,13 +196,19 @@ func pace(ctx context.Context, sched *schedule, duration time.Duration, maxInFli
 }
 
 // callEcho makes call seq (from 0) and returns its observation.
-func callEcho(abortCtx context.Context, client echopb.EchoClient, cfg GRPCUnaryConfig, sched *schedule, seq uint64) rundir.Observation {
+func callEcho(abortCtx context.Context, client echopb.EchoClient, conn grpc.ClientConnInterface, cfg GRPCUnaryConfig, sched *schedule, seq uint64) rundir.Observation {
 	scheduled, step := sched.at(seq)
 	ctx, cancel := context.WithTimeout(abortCtx, cfg.Timeout)
 	defer cancel()
 	var header, trailer metadata.MD
 	sent := time.Now()
-	resp, err := client.Echo(ctx, &echopb.EchoRequest{Name: cfg.Name}, grpc.Header(&header), grpc.Trailer(&trailer))
+	var resp *echopb.EchoResponse
+	var err error
+	if cfg.Call != nil {
+		_, err = cfg.Call.invoke(ctx, conn, grpc.Header(&header), grpc.Trailer(&trailer))
+	} else {
+		resp, err = client.Echo(ctx, &echopb.EchoRequest{Name: cfg.Name}, grpc.Header(&header), grpc.Trailer(&trailer))
+	}
 	end := time.Now()
 	o := rundir.Observation{
 		Kind:        rundir.KindGRPCUnary,
@@ -212,6 +222,8 @@ func callEcho(abortCtx context.Context, client echopb.EchoClient, cfg GRPCUnaryC
 		Version:     mdGet(header, contract.HeaderVersion),
 		Task:        mdGet(header, contract.HeaderTask),
 		Chain:       mdGet(header, contract.HeaderChain),
+		Cluster:     mdGet(header, contract.HeaderUpstreamCluster),
+		Endpoint:    mdGet(header, contract.HeaderUpstreamEndpoint),
 	}
 	if err != nil {
 		o.Error = errorMessage(err)

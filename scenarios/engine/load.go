@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,9 @@ type loadPlan struct {
 	// gRPC
 	grpc bool
 	gt   loadgen.GRPCTarget
+	// call is the user's gRPC method (load.grpcMethod), resolved once the
+	// data plane answers; nil for the sample's Echo.
+	call *loadgen.GRPCCall
 	// tasks attributes the requests to versions by the endpoint the
 	// ingress forwarded to, when the measured service is the user's.
 	tasks *taskBook
@@ -111,10 +115,28 @@ func (p *loadPlan) readyGRPC(ctx context.Context) error {
 	}
 	defer conn.Close()
 	client := echopb.NewEchoClient(conn)
+	var protoset []byte
+	if p.sc.Load.Protoset != "" {
+		if protoset, err = os.ReadFile(p.sc.Load.Protoset); err != nil {
+			return fmt.Errorf("load.protoset: %w", err)
+		}
+	}
 	var last error
 	err = poll.Until(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
+		if m := p.sc.Load.GRPCMethod; m != "" {
+			// The user's method, described by the server's reflection
+			// service (through the data plane) or the protoset.
+			if p.call == nil {
+				p.call, last = loadgen.NewGRPCCall(cctx, conn, m, p.sc.Load.GRPCRequest, protoset)
+				if last != nil {
+					return false, nil
+				}
+			}
+			last = conn.Invoke(cctx, "/"+strings.TrimPrefix(m, "/"), p.call.Request(), p.call.NewResponse())
+			return last == nil, nil
+		}
 		_, last = client.Echo(cctx, &echopb.EchoRequest{Name: "meshsim"})
 		return last == nil, nil
 	})
@@ -169,7 +191,7 @@ func (p *loadPlan) run(ctx context.Context, step, pick func() int, sink loadgen.
 	}
 	sum, err := loadgen.RunGRPCUnary(ctx, loadgen.GRPCUnaryConfig{
 		Target: p.gt, Rate: sc.Load.Rate, Timeout: sc.Load.Timeout, Connections: sc.Load.Connections,
-		Meter: &p.meters.unary,
+		Meter: &p.meters.unary, Call: p.call,
 	}, step, sink)
 	wg.Wait()
 	if err == nil && streamErr != nil && !errors.Is(streamErr, context.Canceled) {

@@ -173,6 +173,16 @@ func (b *taskBook) attribute(endpoint string) (version, task string) {
 	return version, t.id
 }
 
+// userSoftware reports whether a version of s runs the user's software.
+func userSoftware(s *scenarios.Service) bool {
+	for _, v := range s.Versions {
+		if v.UserSoftware() {
+			return true
+		}
+	}
+	return false
+}
+
 // attributed reports whether the measured service's requests are to be
 // attributed by the data plane: it runs the user's software and the
 // ingress forwards to it directly (with Service Connect the ingress is a
@@ -182,13 +192,5 @@ func attributed(sc *scenarios.Scenario) bool {
 		return false
 	}
 	s, ok := sc.Service(sc.Ingress.Service)
-	if !ok {
-		return false
-	}
-	for _, v := range s.Versions {
-		if v.UserSoftware() {
-			return true
-		}
-	}
-	return false
+	return ok && userSoftware(s)
 }

@@ -179,3 +179,47 @@ rollout: {service: web, steps: [{weights: {v1: 100, v2: 0}, bake: 1s}]}
 		}
 	}
 }
+
+// TestUserGRPCTraffic: gRPC load that names a method and a JSON request,
+// encoded through the server's reflection service reached through the
+// ingress, is called at the scenario's rate and split by the route.
+func TestUserGRPCTraffic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end rehearsal; skipped with -short")
+	}
+	const doc = `name: user-grpc
+timeScale: 10
+services:
+  - name: echo
+    protocol: grpc
+    versions:
+      - {name: v1, count: 1}
+      - {name: v2, count: 1}
+ingress: {service: echo}
+load: {rate: 50, timeout: 2s, grpcMethod: meshsim.echo.v1.Echo/Echo, grpcRequest: {"name": "from-the-user"}}
+rollout:
+  service: echo
+  steps:
+    - {name: a, weights: {v1: 100, v2: 0}, bake: 2s}
+    - {name: b, weights: {v1: 50, v2: 50}, bake: 2s}
+assertions:
+  - no-failed-requests
+`
+	sc, err := scenarios.Parse("user-grpc.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, run, rep := runWithTasks(t, sc)
+	if !rep.Passed() {
+		t.Errorf("assertions failed: %+v", rep.Assertions)
+	}
+	versions := map[string]int{}
+	for _, o := range run.Observations {
+		if o.Kind == rundir.KindGRPCUnary && o.OK() {
+			versions[o.Version]++
+		}
+	}
+	if versions["v1"] == 0 || versions["v2"] == 0 {
+		t.Errorf("calls per version %v, want both versions called", versions)
+	}
+}

@@ -368,8 +368,12 @@ func (w *world) routeSpec(s *scenarios.Service, weights map[string]int) *amtypes
 		}
 	}
 	if s.Protocol == scenarios.ProtocolGRPC {
+		match := &amtypes.GrpcRouteMatch{ServiceName: aws.String(grpcapp.ServiceName)}
+		if userSoftware(s) || w.sc.Load.GRPCMethod != "" {
+			match = &amtypes.GrpcRouteMatch{} // every gRPC service, reflection included
+		}
 		spec := &amtypes.RouteSpec{GrpcRoute: &amtypes.GrpcRoute{
-			Match:  &amtypes.GrpcRouteMatch{ServiceName: aws.String(grpcapp.ServiceName)},
+			Match:  match,
 			Action: &amtypes.GrpcRouteAction{WeightedTargets: targets},
 		}}
 		if s.Retries != nil {
