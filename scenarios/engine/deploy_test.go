@@ -13,7 +13,11 @@ import (
 // route retries nothing: App Mesh's default retry policy would replay the
 // requests an abruptly stopped task cuts off, and hide them. A graceful
 // task keeps serving for 500 ms after SIGTERM, long enough for the proxies
-// to have dropped it; an abrupt one ignores that and exits at once.
+// to have dropped it; an abrupt one ignores that and exits at once. ECS
+// deregisters a task (and the proxies may drop it) before it sends
+// SIGTERM, so the abrupt version's requests take longer than that delay
+// (100 ms at 10×): some are in flight when it exits however fast the
+// proxies are.
 const rolling = `name: rolling-SHUTDOWN
 timeScale: 10
 services:
@@ -23,7 +27,7 @@ services:
   - name: movie
     retries: 0
     versions:
-      - {name: v1, count: 3, latency: 40ms, shutdown: SHUTDOWN, drain: 500ms}
+      - {name: v1, count: 3, latency: LATENCY, shutdown: SHUTDOWN, drain: 500ms}
       - {name: v2, count: 3, latency: 40ms}
 ingress: {service: home}
 load: {rate: 150, timeout: 2s}
@@ -42,9 +46,10 @@ func TestRollingUpdateDrain(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end rehearsal; skipped with -short")
 	}
-	for _, shutdown := range []string{"graceful", "abrupt"} {
+	for _, tt := range []struct{ shutdown, latency string }{{"graceful", "40ms"}, {"abrupt", "300ms"}} {
+		shutdown := tt.shutdown
 		t.Run(shutdown, func(t *testing.T) {
-			sc, err := scenarios.Parse("rolling.yaml", []byte(strings.ReplaceAll(rolling, "SHUTDOWN", shutdown)))
+			sc, err := scenarios.Parse("rolling.yaml", []byte(strings.NewReplacer("SHUTDOWN", shutdown, "LATENCY", tt.latency).Replace(rolling)))
 			if err != nil {
 				t.Fatal(err)
 			}
