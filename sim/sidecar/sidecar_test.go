@@ -23,6 +23,7 @@ import (
 
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/events"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 	"github.com/meshsim/meshsim/sim/sidecar"
 	"github.com/meshsim/meshsim/sim/xds"
 )
@@ -366,20 +367,14 @@ func TestWeightChangeUnderLoad(t *testing.T) {
 		})
 	}
 	// Let traffic flow on the old weights, then change them.
-	for total.Load() < 300 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	polltest.Eventually(t, "300 requests on the old weights", func() bool { return total.Load() >= 300 })
 	cp.update(t, movieWorld(eps1, eps2, 20, 80), resource.RouteType)
 	phase.Store(1)
-	for {
+	polltest.Eventually(t, "the requests after the change", func() bool {
 		mu.Lock()
-		done := n1 >= after
-		mu.Unlock()
-		if done {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return n1 >= after
+	})
 	close(stop)
 	wg.Wait()
 
