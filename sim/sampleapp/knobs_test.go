@@ -3,12 +3,15 @@ package sampleapp
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/meshsim/meshsim/sim/contract"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 func TestKnobsFromEnv(t *testing.T) {
@@ -63,11 +66,14 @@ func TestFailHealth(t *testing.T) {
 
 func TestCrashAfter(t *testing.T) {
 	s := startKnob(t, Config{CrashAfter: 50 * time.Millisecond})
-	select {
-	case <-s.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the task did not crash")
-	}
+	polltest.Eventually(t, "the task to crash", func() bool {
+		select {
+		case <-s.Done():
+			return true
+		default:
+			return false
+		}
+	})
 	if !errors.Is(s.Err(), ErrCrashed) {
 		t.Errorf("Err() = %v, want ErrCrashed", s.Err())
 	}
@@ -77,10 +83,19 @@ func TestCrashAfter(t *testing.T) {
 }
 
 // TestAbruptShutdownCutsInFlight: with Abrupt, Shutdown cuts a request in
-// flight instead of letting it finish.
+// flight instead of letting it finish. The request is known to be in
+// flight because it waits on a backend the test holds.
 func TestAbruptShutdownCutsInFlight(t *testing.T) {
 	for _, abrupt := range []bool{false, true} {
-		s := startKnob(t, Config{Abrupt: abrupt, Latency: 300 * time.Millisecond})
+		entered, release := make(chan struct{}, 1), make(chan struct{})
+		backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			entered <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		s := startKnob(t, Config{Abrupt: abrupt, Backends: []string{backend.URL}})
 		errc := make(chan error, 1)
 		go func() {
 			resp, err := http.Get("http://" + s.Addr() + "/")
@@ -89,19 +104,39 @@ func TestAbruptShutdownCutsInFlight(t *testing.T) {
 			}
 			errc <- err
 		}()
-		time.Sleep(100 * time.Millisecond)
-		_ = s.Shutdown(context.Background())
+		<-entered
+		shut := make(chan error, 1)
+		go func() { shut <- s.Shutdown(context.Background()) }()
+		if !abrupt {
+			// Shutdown is under way (the listener is closed) while the
+			// request waits on the backend; then the backend answers.
+			polltest.Eventually(t, "the listener to close", func() bool {
+				c, err := net.Dial("tcp", s.Addr())
+				if err == nil {
+					c.Close()
+				}
+				return err != nil
+			})
+			close(release)
+		}
 		err := <-errc
+		if abrupt {
+			close(release)
+		}
 		if abrupt && err == nil {
 			t.Error("abrupt: the in-flight request completed")
 		}
 		if !abrupt && err != nil {
 			t.Errorf("graceful: the in-flight request failed: %v", err)
 		}
+		if err := <-shut; err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
 		<-s.Done()
 		if s.Err() != nil {
 			t.Errorf("Err() after Shutdown = %v", s.Err())
 		}
+		backend.Close()
 	}
 }
 
