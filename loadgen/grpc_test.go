@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"maps"
 	"math"
 	"net"
 	"slices"
@@ -38,18 +39,17 @@ func startGRPCApp(t *testing.T, addr string, cfg grpcapp.Config) *grpcapp.Server
 	if cfg.TaskID == "" {
 		cfg.TaskID = "task-" + cfg.Version
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		s, err := grpcapp.Start(context.Background(), cfg)
-		if err == nil {
-			t.Cleanup(func() { s.Close() })
-			return s
+	var s *grpcapp.Server
+	var err error
+	polltest.Eventually(t, "a sample gRPC service to start on "+addr, func() bool {
+		s, err = grpcapp.Start(context.Background(), cfg)
+		if err != nil {
+			t.Logf("starting on %s: %v", addr, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err == nil
+	})
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // echoWorld is a mesh in which "front" calls the virtual service
@@ -357,12 +357,15 @@ func TestProxylessSplitsUnaryByWeight(t *testing.T) {
 		t.Helper()
 		sink := &memSink{}
 		sum, err := RunGRPCUnary(context.Background(), GRPCUnaryConfig{
-			Target: proxylessTarget(xdsAddr), Rate: 2000, Duration: 750 * time.Millisecond,
+			Target: proxylessTarget(xdsAddr), Rate: 400, Duration: 1500 * time.Millisecond,
 		}, nil, sink)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sum.Successes != sum.Requests || sum.Requests < 1000 {
+		// 600 calls are due; a third of them is enough for the binomial
+		// test below (its tolerance follows the count), and a busy
+		// machine that falls behind the schedule still sends that many.
+		if sum.Successes != sum.Requests || sum.Requests < 200 {
 			t.Fatalf("summary %+v", sum)
 		}
 		n := float64(sum.Requests)
@@ -391,9 +394,10 @@ func TestStreamSurvivesWeightChange(t *testing.T) {
 	defer cancel()
 	const n = 10
 	done := make(chan StreamSummary, 1)
+	meter := &Meter{}
 	go func() {
 		sum, err := RunStreams(ctx, StreamConfig{
-			Target: proxylessTarget(xdsAddr), Subscribe: n, Chat: n, Interval: 10 * time.Millisecond,
+			Target: proxylessTarget(xdsAddr), Subscribe: n, Chat: n, Interval: 10 * time.Millisecond, Meter: meter,
 		}, nil, sink)
 		if err != nil {
 			t.Error(err)
@@ -417,7 +421,12 @@ func TestStreamSurvivesWeightChange(t *testing.T) {
 		unary.count(rundir.KindGRPCUnary, nil); got != all || all == 0 {
 		t.Fatalf("after the shift v2 served %d of %d calls", got, all)
 	}
-	time.Sleep(200 * time.Millisecond) // the streams go on
+	// The streams go on: each Chat stream sends 20 more messages (however
+	// long a busy machine takes for them).
+	shifted := meter.Read(time.Now()).Sent
+	polltest.Eventually(t, "20 more messages on each Chat stream after the shift", func() bool {
+		return meter.Read(time.Now()).Sent >= shifted+n*20
+	})
 	cancel()
 	sum := <-done
 
@@ -428,8 +437,10 @@ func TestStreamSurvivesWeightChange(t *testing.T) {
 	if tot.breaks != 0 || sum.Breaks != 0 || tot.lost+tot.duplicated+tot.ooo != 0 {
 		t.Errorf("a weight change broke streams: %+v", tot)
 	}
-	if sum.Received < 2*n*20 {
-		t.Errorf("received %d messages, want at least %d", sum.Received, 2*n*20)
+	// Every Chat message sent after the shift is answered, but for the
+	// one per stream in flight at the end.
+	if want := shifted + n*19; sum.Received < want {
+		t.Errorf("received %d messages, want at least %d", sum.Received, want)
 	}
 }
 
@@ -489,14 +500,14 @@ func TestStreamsTaskReplaced(t *testing.T) {
 
 			stopped := make(chan error, 1)
 			go func() { stopped <- tt.stop(old) }()
-			time.Sleep(tt.outage)
+			time.Sleep(tt.outage) // an outage of at least this long
 			cfg.Version = "v2"
+			replacing := time.Now() // no v2 message can arrive before
 			startGRPCApp(t, addr, cfg)
 			if err := <-stopped; err != nil {
 				t.Fatal(err)
 			}
 			polltest.Eventually(t, "every stream to resume", func() bool { return sink.count(rundir.KindStreamResume, nil) == 2*n })
-			time.Sleep(100 * time.Millisecond)
 			cancel()
 			sum := <-done
 
@@ -521,7 +532,7 @@ func TestStreamsTaskReplaced(t *testing.T) {
 					}
 				case rundir.KindStreamResume:
 					s := o.Stream
-					if o.Version != "v2" || s.FromVersion != "v1" || s.Reconnect < tt.outage || s.ResumeSeq != s.LastSeq+1 || s.Call < 2 {
+					if o.Version != "v2" || s.FromVersion != "v1" || s.Reconnect <= 0 || o.Sent.Before(replacing) || s.ResumeSeq != s.LastSeq+1 || s.Call < 2 {
 						t.Errorf("resume %+v %+v", o, *s)
 					}
 				case rundir.KindStreamGap:
@@ -533,10 +544,26 @@ func TestStreamsTaskReplaced(t *testing.T) {
 			if tot.duplicated+tot.ooo != 0 {
 				t.Errorf("%d duplicated and %d out-of-order messages", tot.duplicated, tot.ooo)
 			}
+			// The replacement loses messages of every feed: the first
+			// message of each resumed Subscribe call skips them. (A reader
+			// that a busy machine holds back longer than the feed's
+			// retention loses messages too: those gaps name no version
+			// the stream came from, and are only logged.)
 			gaps := sink.count(rundir.KindStreamGap, nil)
+			replaced := map[string]int{}
+			for _, o := range sink.sorted() {
+				if o.Kind == rundir.KindStreamGap && o.Stream.FromVersion == "v1" {
+					replaced[o.Stream.ID]++
+				}
+			}
+			if other := gaps - len(replaced); other > 0 {
+				t.Logf("%d gaps besides those of the replacement (a reader held back past the feed's retention)", other)
+			}
 			switch {
-			case tt.lossy && (tot.lost == 0 || gaps != n || sum.Lost != tot.lost):
-				t.Errorf("lost %d messages in %d gaps (summary %d), want a gap in each of the %d feeds", tot.lost, gaps, sum.Lost, n)
+			case tt.lossy && (tot.lost == 0 || len(replaced) != n || sum.Lost != tot.lost):
+				t.Errorf("lost %d messages (summary %d), replacement gaps by stream %v; want one in each of the %d feeds", tot.lost, sum.Lost, replaced, n)
+			case tt.lossy && slices.ContainsFunc(slices.Collect(maps.Values(replaced)), func(c int) bool { return c != 1 }):
+				t.Errorf("replacement gaps by stream %v, want one each", replaced)
 			case !tt.lossy && tot.lost != 0:
 				t.Errorf("lost %d messages", tot.lost)
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/sim/contract"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -180,20 +181,13 @@ func TestFlushWhileOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	polltest.Eventually(t, "the 3 observations to be flushed while the writer is open", func() bool {
 		run, err := Read(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(run.Observations) == 3 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("observations never flushed: read %d of 3", len(run.Observations))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(run.Observations) == 3
+	})
 }
 
 func writeRun(t *testing.T, runJSON, observations string) string {

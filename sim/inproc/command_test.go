@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/ecs"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 // buildTinyapp builds examples/tinyapp, an HTTP service that knows nothing
@@ -222,34 +223,18 @@ func TestTaskLocal(t *testing.T) {
 // waitFile waits until path exists: the process wrote it.
 func waitFile(t *testing.T, path string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(path); err == nil {
-			if b, _ := os.ReadFile(path); len(b) > 0 && b[len(b)-1] == '\n' {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s was not written", path)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	polltest.Eventually(t, path+" to be written", func() bool {
+		b, err := os.ReadFile(path)
+		return err == nil && len(b) > 0 && b[len(b)-1] == '\n'
+	})
 }
 
 // waitGone waits until no process pid exists (or only a zombie does).
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := syscall.Kill(pid, 0)
-		if errors.Is(err, syscall.ESRCH) || zombie(pid) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d of the stopped task still runs", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	polltest.Eventually(t, "process "+strconv.Itoa(pid)+" of the stopped task to end", func() bool {
+		return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) || zombie(pid)
+	})
 }
 
 func zombie(pid int) bool {
