@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/sim/contract"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 	"github.com/meshsim/meshsim/sim/sampleapp"
 )
 
@@ -75,7 +76,7 @@ func run(t *testing.T, ctx context.Context, cfg HTTPConfig, step func() int, sin
 	select {
 	case o := <-done:
 		return o.sum, o.err
-	case <-time.After(30 * time.Second):
+	case <-time.After(polltest.Limit):
 		t.Fatal("RunHTTP did not return")
 		return Summary{}, nil
 	}

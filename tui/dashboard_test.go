@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/meshsim/meshsim/scenarios/engine/status"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 // run is a canary rehearsal as the engine reports it: setup, two rollout
@@ -236,7 +237,7 @@ func TestProgram(t *testing.T) {
 	tm.Type("q")
 	select {
 	case <-cancelled:
-	case <-time.After(5 * time.Second):
+	case <-time.After(polltest.Limit):
 		t.Fatal("q did not cancel the run")
 	}
 	tm.Send(StatusMsg(status.Status{Phase: "teardown", Message: "deleting the world"}))
@@ -282,7 +283,7 @@ func TestDashboard(t *testing.T) {
 	}
 	select {
 	case <-cancelled:
-	case <-time.After(5 * time.Second):
+	case <-time.After(polltest.Limit):
 		t.Fatal("q did not cancel the run")
 	}
 	d.Update(status.Status{Phase: "done", Message: "writing the run directory"})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/sim/ecs"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 func TestParseHealthCheck(t *testing.T) {
@@ -129,7 +130,7 @@ func TestRunHealthCheck(t *testing.T) {
 		select {
 		case h := <-reports:
 			return h
-		case <-time.After(5 * time.Second):
+		case <-time.After(polltest.Limit):
 			t.Fatal("no health report")
 			return ""
 		}
@@ -175,7 +176,7 @@ func TestRunHealthCheckStartPeriod(t *testing.T) {
 		if since := time.Since(begun); since < startPeriod {
 			t.Errorf("UNHEALTHY after %v, inside the start period of %v", since, startPeriod)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(polltest.Limit):
 		t.Fatal("no health report")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/sim/ecs"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 func TestAddrPool(t *testing.T) {
@@ -161,7 +162,7 @@ func (r *reports) next(t *testing.T) ecs.TaskReport {
 	select {
 	case rep := <-r.ch:
 		return rep
-	case <-time.After(5 * time.Second):
+	case <-time.After(polltest.Limit):
 		t.Fatal("no report from the runtime")
 		return ecs.TaskReport{}
 	}

@@ -101,7 +101,7 @@ func nodeVersion(t testing.TB, w xds.World, node, typ string) string {
 
 func waitEvent(t testing.TB, sub <-chan events.Event, ok func(events.Event) bool) events.Event {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(polltest.Limit)
 	for {
 		select {
 		case e := <-sub:
@@ -109,7 +109,7 @@ func waitEvent(t testing.TB, sub <-chan events.Event, ok func(events.Event) bool
 				return e
 			}
 		case <-deadline:
-			t.Fatal("expected event did not arrive within 10s")
+			t.Fatalf("expected event did not arrive within %v", polltest.Limit)
 			return events.Event{}
 		}
 	}
@@ -208,8 +208,8 @@ func startSidecar(t testing.TB, cpAddr, nodeID, ip string) *sidecar.Proxy {
 	t.Cleanup(func() { p.Close() })
 	select {
 	case <-p.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("sidecar not ready within 10s")
+	case <-time.After(polltest.Limit):
+		t.Fatalf("sidecar not ready within %v", polltest.Limit)
 	}
 	return p
 }
@@ -589,7 +589,7 @@ func TestRouteTimeout(t *testing.T) {
 	slow := startBackend(t, "v1", "t1", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
-		case <-time.After(5 * time.Second):
+		case <-time.After(polltest.Limit):
 		}
 	})
 	cp := startControlPlane(t, "")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/events"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 // startServer serves s on a loopback port until the test ends.
@@ -86,8 +87,8 @@ func (a *adsStream) recv() *discovery.DiscoveryResponse {
 			a.t.Fatal(res.err)
 		}
 		return res.r
-	case <-time.After(5 * time.Second):
-		a.t.Fatal("no ADS response within 5s")
+	case <-time.After(polltest.Limit):
+		a.t.Fatalf("no ADS response within %v", polltest.Limit)
 		return nil
 	}
 }
@@ -95,7 +96,7 @@ func (a *adsStream) recv() *discovery.DiscoveryResponse {
 // waitEvent returns the first event of type typ on sub that satisfies ok.
 func waitEvent(t *testing.T, sub <-chan events.Event, typ contract.EventType, ok func(events.Event) bool) events.Event {
 	t.Helper()
-	deadline := time.After(5 * time.Second)
+	deadline := time.After(polltest.Limit)
 	for {
 		select {
 		case e := <-sub:
@@ -103,7 +104,7 @@ func waitEvent(t *testing.T, sub <-chan events.Event, typ contract.EventType, ok
 				return e
 			}
 		case <-deadline:
-			t.Fatalf("no %s event within 5s", typ)
+			t.Fatalf("no %s event within %v", typ, polltest.Limit)
 			return events.Event{}
 		}
 	}
