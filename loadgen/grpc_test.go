@@ -259,7 +259,9 @@ func TestRunGRPCUnary(t *testing.T) {
 		t.Fatal(err)
 	}
 	obs := sink.sorted()
-	if len(obs) < rate/2-5 || sum.Requests != len(obs) || sum.Successes != len(obs) {
+	// 100 calls are due; a machine at a third of its speed may fall
+	// behind the schedule and send fewer before the duration ends.
+	if len(obs) < rate/2/3 || sum.Requests != len(obs) || sum.Successes != len(obs) {
 		t.Fatalf("%d observations, summary %+v", len(obs), sum)
 	}
 	interval := time.Second / rate

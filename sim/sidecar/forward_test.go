@@ -6,7 +6,8 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 func TestReplayBody(t *testing.T) {
@@ -55,9 +56,7 @@ func TestReplayBodyStreaming(t *testing.T) {
 		_, err := first.Read(make([]byte, 16)) // the client has sent nothing yet
 		firstErr <- err
 	}()
-	for !waiting(b) {
-		time.Sleep(time.Millisecond)
-	}
+	polltest.Eventually(t, "the first attempt to wait for the body", func() bool { return waiting(b) })
 	first.Close() // the transport ends the failed attempt
 	if err := <-firstErr; !errors.Is(err, errAttemptClosed) {
 		t.Fatalf("closed attempt: %v, want errAttemptClosed", err)
