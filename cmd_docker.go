@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 
@@ -20,6 +19,7 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/meshsim/meshsim/scenarios"
+	"github.com/meshsim/meshsim/scenarios/engine"
 	"github.com/meshsim/meshsim/sim/docker"
 )
 
@@ -120,22 +120,21 @@ func startDockerWorld(ctx context.Context, cmd *cobra.Command, sc *scenarios.Sce
 	})
 }
 
-// userImages returns the users' images the scenario's versions name,
-// failing up front, at the version's place in the scenario, when the
+// userImages returns the users' images the scenario's task definitions
+// name, failing up front, at the version's place in the scenario, when the
 // engine lacks one (meshsim pulls nothing).
 func userImages(ctx context.Context, cli *testcontainers.DockerClient, sc *scenarios.Scenario) ([]string, error) {
-	var images []string
-	for _, svc := range sc.Services {
-		for _, v := range svc.Versions {
-			if v.Image == "" || slices.Contains(images, v.Image) {
-				continue
-			}
-			if _, err := cli.ImageInspect(ctx, v.Image); err != nil {
-				return nil, fmt.Errorf("%s: service %s version %s: image %s is not in the local Docker engine, and meshsim pulls nothing "+
-					"(docker pull, build or load it first): %w", v.Pos, svc.Name, v.Name, v.Image, err)
-			}
-			images = append(images, v.Image)
+	wanted, err := engine.UserImages(sc)
+	if err != nil {
+		return nil, err
+	}
+	images := make([]string, 0, len(wanted))
+	for _, u := range wanted {
+		if _, err := cli.ImageInspect(ctx, u.Image); err != nil {
+			return nil, fmt.Errorf("%s: service %s version %s: image %s is not in the local Docker engine, and meshsim pulls nothing "+
+				"(docker pull, build or load it first): %w", u.Pos, u.Service, u.Version, u.Image, err)
 		}
+		images = append(images, u.Image)
 	}
 	return images, nil
 }

@@ -114,7 +114,7 @@ func (w *world) userTaskDefinition(u unit, v scenarios.Version) (in *ecs.Registe
 			mapped = append(mapped, fmt.Sprintf("container %s: image %s → the local command %q", name, aws.ToString(c.Image), v.Command))
 			c.Image = aws.String(contract.CommandImage)
 			c.EntryPoint, c.Command = nil, v.Command
-			if dir := scenarioDir(w.sc); dir != "" {
+			if dir := w.sc.Dir(); dir != "" {
 				c.WorkingDirectory = aws.String(dir)
 			}
 		}

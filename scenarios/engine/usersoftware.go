@@ -3,12 +3,13 @@ package engine
 import (
 	"fmt"
 	"net"
-	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
@@ -41,6 +42,11 @@ func CheckUserSoftware(sc *scenarios.Scenario, runtime string) error {
 			}
 		}
 	}
+	if runtime != "docker" {
+		// A missing program fails the run before anything starts, at the
+		// version's place, rather than as tasks that never start.
+		return sc.CheckCommands()
+	}
 	return nil
 }
 
@@ -48,7 +54,8 @@ func CheckUserSoftware(sc *scenarios.Scenario, runtime string) error {
 // the user's software: the image or command, with the version's
 // environment, the port and address to listen on in the variables the
 // service names (s.PortEnv, s.HostEnv), the service's port mapping, an
-// HTTP health check on its health check path, and the stop timeout.
+// HTTP health check on its health check path (commands only), and the stop
+// timeout.
 //
 // The address given is 0.0.0.0, as in a container; the inproc runtime
 // turns it into the task's own loopback address.
@@ -74,7 +81,13 @@ func (w *world) userContainer(s *scenarios.Service, v scenarios.Version) ecstype
 		PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(int32(s.Port)), Name: aws.String(string(s.Protocol)), AppProtocol: appProtocol}},
 		StopTimeout:  aws.Int32(int32(stop / time.Second)),
 	}
-	if s.Protocol != scenarios.ProtocolGRPC {
+	// A command's health check is run by meshsim itself (the inproc
+	// runtime reads curl's arguments); an image's would run inside the
+	// image, which may have no shell or curl (FROM scratch, distroless), so
+	// an image version gets none, as a task definition without one: ECS
+	// then counts the container healthy once it runs. Give an image a
+	// health check in its taskDefinitionFile.
+	if s.Protocol != scenarios.ProtocolGRPC && len(v.Command) > 0 {
 		c.HealthCheck = &ecstypes.HealthCheck{
 			Command:  []string{"CMD-SHELL", fmt.Sprintf("curl -f http://localhost:%d%s || exit 1", s.Port, s.HealthCheckPath)},
 			Interval: aws.Int32(5),
@@ -89,7 +102,7 @@ func (w *world) userContainer(s *scenarios.Service, v scenarios.Version) ecstype
 		c.Command = v.Command
 		// The command runs where the scenario file is, so that the paths
 		// in it are relative to the file, as the scenario's other paths.
-		if dir := scenarioDir(w.sc); dir != "" {
+		if dir := w.sc.Dir(); dir != "" {
 			c.WorkingDirectory = aws.String(dir)
 		}
 	} else {
@@ -98,17 +111,51 @@ func (w *world) userContainer(s *scenarios.Service, v scenarios.Version) ecstype
 	return c
 }
 
-// scenarioDir is the absolute directory of the scenario's file, "" for a
-// built-in scenario.
-func scenarioDir(sc *scenarios.Scenario) string {
-	if sc.Source == "" || strings.HasPrefix(sc.Source, "builtin:") {
-		return ""
+// UserImage is an image of the user's that a run's task definitions name.
+type UserImage struct {
+	Image            string
+	Service, Version string
+	// Pos is the version's place in the scenario file.
+	Pos scenarios.Pos
+}
+
+// UserImages lists, once each, the user's images the scenario's task
+// definitions will name: the versions' images and the containers of their
+// task definition files (an ECR URI as its local tag), but for the App
+// Mesh proxy and an app container that a command replaces. The docker
+// runtime checks them before the run and starts no other image.
+func UserImages(sc *scenarios.Scenario) ([]UserImage, error) {
+	var out []UserImage
+	add := func(s scenarios.Service, v scenarios.Version, img string) {
+		if !slices.ContainsFunc(out, func(u UserImage) bool { return u.Image == img }) {
+			out = append(out, UserImage{Image: img, Service: s.Name, Version: v.Name, Pos: v.Pos})
+		}
 	}
-	dir, err := filepath.Abs(filepath.Dir(sc.Source))
-	if err != nil {
-		return ""
+	for _, s := range sc.Services {
+		for _, v := range s.Versions {
+			if v.Image != "" {
+				add(s, v, v.Image)
+			}
+			if v.TaskDefinitionFile == "" {
+				continue
+			}
+			in := &ecs.RegisterTaskDefinitionInput{}
+			if err := readCLIInput(v.TaskDefinitionFile, in); err != nil {
+				return nil, fmt.Errorf("%s: service %q version %q: %w", v.Pos, s.Name, v.Name, err)
+			}
+			app, err := appContainerIndex(in, s.Port)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", v.Pos, v.TaskDefinitionFile, err)
+			}
+			for i, c := range in.ContainerDefinitions {
+				if isEnvoy(c) || (i == app && len(v.Command) > 0) || aws.ToString(c.Image) == "" {
+					continue
+				}
+				add(s, v, localImage(aws.ToString(c.Image)))
+			}
+		}
 	}
-	return dir
+	return out, nil
 }
 
 // taskBook knows, from ECS's task.state events, which task runs at each

@@ -178,6 +178,14 @@ rollout: {service: web, steps: [{weights: {v1: 100, v2: 0}, bake: 1s}]}
 			t.Errorf("%s: %v, want %q", rt, err, want)
 		}
 	}
+	// A command whose program is not there fails before the run starts.
+	missing, err := scenarios.Parse(filepath.Join(t.TempDir(), "x.yaml"), []byte(strings.Replace(doc, `{name: v2, image: "myorg/web:2"}`, `{name: v2, command: ["./app"]}`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.CheckUserSoftware(missing, "inproc"); err == nil || !strings.Contains(err.Error(), `command "./app"`) {
+		t.Errorf("missing program: %v, want an error naming the command", err)
+	}
 }
 
 // TestUserGRPCTraffic: gRPC load that names a method and a JSON request,
