@@ -36,55 +36,61 @@ func (f *Fake) runShift(sd *serviceDeployment) {
 // stopped before: a rollback was requested, the deployment ended otherwise
 // (superseded, stopped by the circuit breaker), or the fake closed.
 func (f *Fake) advance(sd *serviceDeployment) bool {
-	s, green := sd.service, sd.target
+	return f.scaleUpAndTest(sd) && f.shiftProduction(sd) && f.cleanUp(sd)
+}
 
+// hooked enters stage, applying change, and runs the stage's lifecycle
+// hooks; it reports false when the deployment is not to go on.
+func (f *Fake) hooked(sd *serviceDeployment, stage string, change func()) bool {
+	return f.enter(sd, stage, change) && f.runHooks(sd, stage)
+}
+
+// scaleUpAndTest takes sd from reconciling the running revisions through
+// scaling up the new one to shifting test traffic to it.
+func (f *Fake) scaleUpAndTest(sd *serviceDeployment) bool {
+	s, green := sd.service, sd.target
 	if len(sd.source) > 1 {
 		// Reconcile the revisions the service runs: those that serve no
 		// production traffic are no longer needed.
-		if !f.enter(sd, stageReconcile, func() {
+		if !f.hooked(sd, stageReconcile, func() {
 			for _, d := range sd.source {
 				if sd.base[d] == 0 {
 					d.desired = 0
 				}
 			}
-		}) || !f.runHooks(sd, stageReconcile) {
+		}) {
 			return false
 		}
 	}
-	if !f.enter(sd, stagePreScaleUp, nil) || !f.runHooks(sd, stagePreScaleUp) {
-		return false
-	}
-	if !f.enter(sd, stageScaleUp, func() { green.desired = s.desiredCount }) ||
-		!f.proceed(sd, -1, func() bool { return f.countTasks(s, green, statusRunning) >= green.desired }) {
-		return false
-	}
-	if !f.enter(sd, stagePostScaleUp, nil) || !f.runHooks(sd, stagePostScaleUp) {
-		return false
-	}
-	if !f.enter(sd, stageTestShift, func() { f.shift(sd, 0, maxTrafficPercent) }) || !f.runHooks(sd, stageTestShift) {
-		return false
-	}
-	if !f.enter(sd, stagePostTestShift, nil) || !f.runHooks(sd, stagePostTestShift) {
-		return false
-	}
+	return f.hooked(sd, stagePreScaleUp, nil) &&
+		f.enter(sd, stageScaleUp, func() { green.desired = s.desiredCount }) &&
+		f.proceed(sd, -1, func() bool { return f.countTasks(s, green, statusRunning) >= green.desired }) &&
+		f.hooked(sd, stagePostScaleUp, nil) &&
+		f.hooked(sd, stageTestShift, func() { f.shift(sd, 0, maxTrafficPercent) }) &&
+		f.hooked(sd, stagePostTestShift, nil)
+}
+
+// shiftProduction moves production traffic to the new revision in the
+// strategy's steps, each baked, and bakes the end state.
+func (f *Fake) shiftProduction(sd *serviceDeployment) bool {
 	steps, stepBake := sd.parsed.steps()
 	for i, w := range steps {
-		if !f.enter(sd, stagePreProdShift, nil) || !f.runHooks(sd, stagePreProdShift) {
-			return false
-		}
-		if !f.enter(sd, stageProdShift, func() { f.shift(sd, w, maxTrafficPercent) }) || !f.runHooks(sd, stageProdShift) {
+		if !f.hooked(sd, stagePreProdShift, nil) ||
+			!f.hooked(sd, stageProdShift, func() { f.shift(sd, w, maxTrafficPercent) }) {
 			return false
 		}
 		if i < len(steps)-1 && !f.proceed(sd, f.minutes(stepBake), nil) {
 			return false
 		}
 	}
-	if !f.enter(sd, stagePostProdShift, nil) || !f.runHooks(sd, stagePostProdShift) {
-		return false
-	}
-	if !f.enter(sd, stageBakeTime, nil) || !f.proceed(sd, f.minutes(sd.parsed.bake()), nil) {
-		return false
-	}
+	return f.hooked(sd, stagePostProdShift, nil) &&
+		f.enter(sd, stageBakeTime, nil) && f.proceed(sd, f.minutes(sd.parsed.bake()), nil)
+}
+
+// cleanUp retires the old revisions, waits for the service to run the new
+// one only, and ends sd as successful.
+func (f *Fake) cleanUp(sd *serviceDeployment) bool {
+	s, green := sd.service, sd.target
 	if !f.enter(sd, stageCleanUp, func() {
 		// From here on the deployment cannot roll back.
 		if sd.breaker == monitorMonitoring {

@@ -240,23 +240,8 @@ func (c *deploymentConfig) validate() error {
 	if b := c.BakeTimeInMinutes; b != nil && (*b < 0 || *b > maxBakeTime) {
 		return invalidParameter("deploymentConfiguration.bakeTimeInMinutes must be between 0 and 1440.")
 	}
-	if c.Strategy == strategyLinear {
-		lc := c.LinearConfiguration
-		if p := *lc.StepPercent; p < minStepPercent || p > maxTrafficPercent || !tenths(p) {
-			return invalidParameter("deploymentConfiguration.linearConfiguration.stepPercent must be a multiple of 0.1 between 3.0 and 100.0.")
-		}
-		if b := *lc.StepBakeTimeInMinutes; b < 0 || b > maxBakeTime {
-			return invalidParameter("deploymentConfiguration.linearConfiguration.stepBakeTimeInMinutes must be between 0 and 1440.")
-		}
-	}
-	if c.Strategy == strategyCanary {
-		cc := c.CanaryConfiguration
-		if p := *cc.CanaryPercent; p < minCanaryPercent || p > maxTrafficPercent || !tenths(p) {
-			return invalidParameter("deploymentConfiguration.canaryConfiguration.canaryPercent must be a multiple of 0.1 between 0.1 and 100.0.")
-		}
-		if b := *cc.CanaryBakeTimeInMinutes; b < 0 || b > maxBakeTime {
-			return invalidParameter("deploymentConfiguration.canaryConfiguration.canaryBakeTimeInMinutes must be between 0 and 1440.")
-		}
+	if err := c.validateSteps(); err != nil {
+		return err
 	}
 	if len(c.LifecycleHooks) > maxLifecycleHooks {
 		return invalidParameter("deploymentConfiguration.lifecycleHooks can have at most %d hooks.", maxLifecycleHooks)
@@ -319,4 +304,27 @@ func (h *lifecycleHook) validate() error {
 // tenths reports whether p is a multiple of 0.1.
 func tenths(p float64) bool {
 	return math.Abs(p*10-math.Round(p*10)) < 1e-6
+}
+
+// validateSteps checks the traffic steps of a LINEAR or CANARY deployment.
+func (c *deploymentConfig) validateSteps() error {
+	switch c.Strategy {
+	case strategyLinear:
+		lc := c.LinearConfiguration
+		if p := *lc.StepPercent; p < minStepPercent || p > maxTrafficPercent || !tenths(p) {
+			return invalidParameter("deploymentConfiguration.linearConfiguration.stepPercent must be a multiple of 0.1 between 3.0 and 100.0.")
+		}
+		if b := *lc.StepBakeTimeInMinutes; b < 0 || b > maxBakeTime {
+			return invalidParameter("deploymentConfiguration.linearConfiguration.stepBakeTimeInMinutes must be between 0 and 1440.")
+		}
+	case strategyCanary:
+		cc := c.CanaryConfiguration
+		if p := *cc.CanaryPercent; p < minCanaryPercent || p > maxTrafficPercent || !tenths(p) {
+			return invalidParameter("deploymentConfiguration.canaryConfiguration.canaryPercent must be a multiple of 0.1 between 0.1 and 100.0.")
+		}
+		if b := *cc.CanaryBakeTimeInMinutes; b < 0 || b > maxBakeTime {
+			return invalidParameter("deploymentConfiguration.canaryConfiguration.canaryBakeTimeInMinutes must be between 0 and 1440.")
+		}
+	}
+	return nil
 }
