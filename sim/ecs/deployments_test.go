@@ -154,123 +154,13 @@ func TestTrafficShiftingStrategies(t *testing.T) {
 				t.Fatal("UpdateService made no new service deployment")
 			}
 			sd := w.serviceDeployment(t, arn)
-			if sd.Status != types.ServiceDeploymentStatusSuccessful || sd.LifecycleStage != types.ServiceDeploymentLifecycleStageCleanUp || sd.FinishedAt == nil {
-				t.Errorf("service deployment %s %s finished %v, want SUCCESSFUL at CLEAN_UP", sd.Status, sd.LifecycleStage, sd.FinishedAt)
-			}
-			if len(sd.SourceServiceRevisions) != 1 || aws.ToString(sd.SourceServiceRevisions[0].Arn) != aws.ToString(blueRevision) {
-				t.Errorf("source revisions %+v, want %s", sd.SourceServiceRevisions, aws.ToString(blueRevision))
-			}
-			target := sd.TargetServiceRevision
-			if aws.ToFloat64(target.RequestedProductionTrafficWeight) != 100 || aws.ToFloat64(target.RequestedTestTrafficWeight) != 100 ||
-				target.RunningTaskCount != 2 || target.RequestedTaskCount != 2 {
-				t.Errorf("target revision %+v, want 2 tasks with all traffic", target)
-			}
-			if got := aws.ToString(svc.TaskDefinition); got != v2 || len(svc.Deployments) != 1 || svc.Deployments[0].RolloutState != types.DeploymentRolloutStateCompleted {
-				t.Errorf("service runs %s with %d deployments", got, len(svc.Deployments))
-			}
-			for _, task := range w.tasks(t, "web", types.DesiredStatusRunning) {
-				if aws.ToString(task.TaskDefinitionArn) != v2 {
-					t.Errorf("task %s runs %s", aws.ToString(task.TaskArn), aws.ToString(task.TaskDefinitionArn))
-				}
-			}
+			checkShiftFinished(t, w, svc, sd, aws.ToString(blueRevision), v2)
 
 			all := w.events()
-			stages := details(deploymentEvents(all, contract.EventDeploymentStage, arn), "stage")
-			want := []string{"PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT"}
-			for range tt.weights {
-				want = append(want, "PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
-			}
-			want = append(want, "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP")
-			if !slices.Equal(stages, want) {
-				t.Errorf("stages %v, want %v", stages, want)
-			}
-			traffic := deploymentEvents(all, contract.EventDeploymentTraffic, arn)
-			wantTest := append([]string{"100"}, slices.Repeat([]string{"100"}, len(tt.weights))...)
-			wantProd := append([]string{"0"}, tt.weights...)
-			if got := details(traffic, "testWeight"); !slices.Equal(got, wantTest) {
-				t.Errorf("test weights of the target %v, want %v", got, wantTest)
-			}
-			if got := details(traffic, "productionWeight"); !slices.Equal(got, wantProd) {
-				t.Errorf("production weights of the target %v, want %v", got, wantProd)
-			}
-			for _, e := range traffic[1:] {
-				w, _ := strconv.ParseFloat(e.Detail[contract.DetailProductionWeight], 64)
-				blueShare := strings.Split(e.Detail[contract.DetailProduction], ",")[1]
-				if want := strconv.FormatFloat(100-w, 'f', -1, 64); !strings.HasSuffix(blueShare, "="+want) {
-					t.Errorf("at target weight %v the source has %s, want %s", w, blueShare, want)
-				}
-			}
-			// Each step baked before the next; the last baked bakeTimeInMinutes.
-			for i := 2; i < len(traffic); i++ {
-				if gap := traffic[i].Time.Sub(traffic[i-1].Time); gap < tt.stepBake {
-					t.Errorf("step %d came %v after step %d, want at least %v", i, gap, i-1, tt.stepBake)
-				}
-			}
-			stageEvents := deploymentEvents(all, contract.EventDeploymentStage, arn)
-			bake, cleanUp := stageEvents[len(stageEvents)-2], stageEvents[len(stageEvents)-1]
-			if gap := cleanUp.Time.Sub(bake.Time); gap < minute {
-				t.Errorf("baked %v, want at least a minute (%v)", gap, minute)
-			}
-
-			// The green revision ran at full size beside the blue one before
-			// any traffic moved, and no blue task stopped before CLEAN_UP.
-			state := map[string]string{}
-			for _, e := range all {
-				switch {
-				case e.Type == contract.EventTaskState:
-					state[e.Resource] = e.Detail[contract.DetailTo]
-					if slices.Contains(blue, e.Resource) && e.Detail[contract.DetailFrom] == "RUNNING" && e.Seq < cleanUp.Seq {
-						t.Errorf("blue task %s stopped before CLEAN_UP", e.Resource)
-					}
-				case e.Seq == traffic[0].Seq:
-					running := 0
-					for _, s := range state {
-						if s == "RUNNING" {
-							running++
-						}
-					}
-					if running != 4 {
-						t.Errorf("%d tasks RUNNING when test traffic shifted, want 4 (blue and green at full size)", running)
-					}
-				}
-			}
-
-			// Hooks ran at every stage they name, at every step, with the
-			// traffic split of the moment.
-			var hookStages []string
-			for _, inv := range hooks.invocations() {
-				hookStages = append(hookStages, inv.Stage)
-				if inv.ServiceDeploymentARN != arn || inv.TargetARN != testLambda || inv.Service != "web" || inv.Cluster != testCluster ||
-					inv.TargetServiceRevisionARN != aws.ToString(target.Arn) {
-					t.Errorf("invocation %+v", inv)
-				}
-			}
-			var wantHooks []string
-			for _, s := range want {
-				if s != "SCALE_UP" && s != "BAKE_TIME" && s != "CLEAN_UP" {
-					wantHooks = append(wantHooks, s)
-				}
-			}
-			if !slices.Equal(hookStages, wantHooks) {
-				t.Errorf("hooks ran at %v, want %v", hookStages, wantHooks)
-			}
-			var prodAtShift []string
-			for _, inv := range hooks.invocations() {
-				if inv.Stage == "PRODUCTION_TRAFFIC_SHIFT" {
-					prodAtShift = append(prodAtShift, strconv.FormatFloat(inv.ProductionTrafficWeights[aws.ToString(target.Arn)], 'f', -1, 64))
-				}
-			}
-			if !slices.Equal(prodAtShift, tt.weights) {
-				t.Errorf("PRODUCTION_TRAFFIC_SHIFT hooks saw target weights %v, want %v", prodAtShift, tt.weights)
-			}
-			if len(sd.LifecycleHookDetails) != len(wantHooks) {
-				t.Errorf("%d lifecycle hook details, want %d", len(sd.LifecycleHookDetails), len(wantHooks))
-			}
-			for _, h := range sd.LifecycleHookDetails {
-				if h.Status != types.DeploymentLifecycleHookStatusSucceeded || aws.ToString(h.TargetArn) != testLambda || h.TimeoutAction != types.DeploymentLifecycleHookActionRollback {
-					t.Errorf("hook detail %+v", h)
-				}
-			}
+			want := shiftStages(len(tt.weights))
+			traffic, cleanUp := checkShiftEvents(t, all, arn, want, tt.weights, tt.stepBake, minute)
+			checkBlueBesideGreen(t, all, blue, traffic[0].Seq, cleanUp.Seq)
+			checkShiftHooks(t, hooks.invocations(), sd, want, tt.weights, arn)
 
 			traffics := w.fake.TrafficState()
 			if len(traffics) != 1 || len(traffics[0].Revisions) != 1 || traffics[0].Revisions[0].TaskDefinitionARN != v2 ||
@@ -278,6 +168,151 @@ func TestTrafficShiftingStrategies(t *testing.T) {
 				t.Errorf("traffic state %+v", traffics)
 			}
 		})
+	}
+}
+
+// checkShiftFinished checks that the traffic-shifting service deployment sd
+// finished at CLEAN_UP, moved from the revision blueRevision to v2 with all
+// traffic, and that the service svc runs only v2.
+func checkShiftFinished(t *testing.T, w *world, svc types.Service, sd types.ServiceDeployment, blueRevision, v2 string) {
+	t.Helper()
+	if sd.Status != types.ServiceDeploymentStatusSuccessful || sd.LifecycleStage != types.ServiceDeploymentLifecycleStageCleanUp || sd.FinishedAt == nil {
+		t.Errorf("service deployment %s %s finished %v, want SUCCESSFUL at CLEAN_UP", sd.Status, sd.LifecycleStage, sd.FinishedAt)
+	}
+	if len(sd.SourceServiceRevisions) != 1 || aws.ToString(sd.SourceServiceRevisions[0].Arn) != blueRevision {
+		t.Errorf("source revisions %+v, want %s", sd.SourceServiceRevisions, blueRevision)
+	}
+	target := sd.TargetServiceRevision
+	if aws.ToFloat64(target.RequestedProductionTrafficWeight) != 100 || aws.ToFloat64(target.RequestedTestTrafficWeight) != 100 ||
+		target.RunningTaskCount != 2 || target.RequestedTaskCount != 2 {
+		t.Errorf("target revision %+v, want 2 tasks with all traffic", target)
+	}
+	if got := aws.ToString(svc.TaskDefinition); got != v2 || len(svc.Deployments) != 1 || svc.Deployments[0].RolloutState != types.DeploymentRolloutStateCompleted {
+		t.Errorf("service runs %s with %d deployments", got, len(svc.Deployments))
+	}
+	for _, task := range w.tasks(t, "web", types.DesiredStatusRunning) {
+		if aws.ToString(task.TaskDefinitionArn) != v2 {
+			t.Errorf("task %s runs %s", aws.ToString(task.TaskArn), aws.ToString(task.TaskDefinitionArn))
+		}
+	}
+}
+
+// shiftStages are the lifecycle stages of a traffic-shifting deployment
+// that moves production traffic in the given number of steps.
+func shiftStages(steps int) []string {
+	want := []string{"PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT"}
+	for range steps {
+		want = append(want, "PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
+	}
+	return append(want, "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP")
+}
+
+// checkShiftEvents checks the stage and traffic events of the service
+// deployment arn: the stages want in order, the target's test and
+// production weights step by step (the source holding the rest), each step
+// baked stepBake and the last a minute. It returns the traffic events and
+// the CLEAN_UP event.
+func checkShiftEvents(t *testing.T, all []events.Event, arn string, want, weights []string, stepBake, minute time.Duration) ([]events.Event, events.Event) {
+	t.Helper()
+	stageEvents := deploymentEvents(all, contract.EventDeploymentStage, arn)
+	if stages := details(stageEvents, "stage"); !slices.Equal(stages, want) {
+		t.Errorf("stages %v, want %v", stages, want)
+	}
+	traffic := deploymentEvents(all, contract.EventDeploymentTraffic, arn)
+	wantTest := append([]string{"100"}, slices.Repeat([]string{"100"}, len(weights))...)
+	wantProd := append([]string{"0"}, weights...)
+	if got := details(traffic, "testWeight"); !slices.Equal(got, wantTest) {
+		t.Errorf("test weights of the target %v, want %v", got, wantTest)
+	}
+	if got := details(traffic, "productionWeight"); !slices.Equal(got, wantProd) {
+		t.Errorf("production weights of the target %v, want %v", got, wantProd)
+	}
+	for _, e := range traffic[1:] {
+		w, _ := strconv.ParseFloat(e.Detail[contract.DetailProductionWeight], 64)
+		blueShare := strings.Split(e.Detail[contract.DetailProduction], ",")[1]
+		if want := strconv.FormatFloat(100-w, 'f', -1, 64); !strings.HasSuffix(blueShare, "="+want) {
+			t.Errorf("at target weight %v the source has %s, want %s", w, blueShare, want)
+		}
+	}
+	// Each step baked before the next; the last baked bakeTimeInMinutes.
+	for i := 2; i < len(traffic); i++ {
+		if gap := traffic[i].Time.Sub(traffic[i-1].Time); gap < stepBake {
+			t.Errorf("step %d came %v after step %d, want at least %v", i, gap, i-1, stepBake)
+		}
+	}
+	bake, cleanUp := stageEvents[len(stageEvents)-2], stageEvents[len(stageEvents)-1]
+	if gap := cleanUp.Time.Sub(bake.Time); gap < minute {
+		t.Errorf("baked %v, want at least a minute (%v)", gap, minute)
+	}
+	return traffic, cleanUp
+}
+
+// checkBlueBesideGreen checks that the green revision ran at full size
+// beside the blue one before any traffic moved (the event testShift), and
+// that no blue task stopped before CLEAN_UP (the event cleanUp).
+func checkBlueBesideGreen(t *testing.T, all []events.Event, blue []string, testShift, cleanUp uint64) {
+	t.Helper()
+	state := map[string]string{}
+	for _, e := range all {
+		switch {
+		case e.Type == contract.EventTaskState:
+			state[e.Resource] = e.Detail[contract.DetailTo]
+			if slices.Contains(blue, e.Resource) && e.Detail[contract.DetailFrom] == "RUNNING" && e.Seq < cleanUp {
+				t.Errorf("blue task %s stopped before CLEAN_UP", e.Resource)
+			}
+		case e.Seq == testShift:
+			running := 0
+			for _, s := range state {
+				if s == "RUNNING" {
+					running++
+				}
+			}
+			if running != 4 {
+				t.Errorf("%d tasks RUNNING when test traffic shifted, want 4 (blue and green at full size)", running)
+			}
+		}
+	}
+}
+
+// checkShiftHooks checks that hooks ran at every stage of want they can
+// run at, at every step, with the traffic split of the moment, and that the
+// service deployment sd reports them.
+func checkShiftHooks(t *testing.T, invocations []ecs.HookInvocation, sd types.ServiceDeployment, want, weights []string, arn string) {
+	t.Helper()
+	target := sd.TargetServiceRevision
+	var hookStages []string
+	for _, inv := range invocations {
+		hookStages = append(hookStages, inv.Stage)
+		if inv.ServiceDeploymentARN != arn || inv.TargetARN != testLambda || inv.Service != "web" || inv.Cluster != testCluster ||
+			inv.TargetServiceRevisionARN != aws.ToString(target.Arn) {
+			t.Errorf("invocation %+v", inv)
+		}
+	}
+	var wantHooks []string
+	for _, s := range want {
+		if s != "SCALE_UP" && s != "BAKE_TIME" && s != "CLEAN_UP" {
+			wantHooks = append(wantHooks, s)
+		}
+	}
+	if !slices.Equal(hookStages, wantHooks) {
+		t.Errorf("hooks ran at %v, want %v", hookStages, wantHooks)
+	}
+	var prodAtShift []string
+	for _, inv := range invocations {
+		if inv.Stage == "PRODUCTION_TRAFFIC_SHIFT" {
+			prodAtShift = append(prodAtShift, strconv.FormatFloat(inv.ProductionTrafficWeights[aws.ToString(target.Arn)], 'f', -1, 64))
+		}
+	}
+	if !slices.Equal(prodAtShift, weights) {
+		t.Errorf("PRODUCTION_TRAFFIC_SHIFT hooks saw target weights %v, want %v", prodAtShift, weights)
+	}
+	if len(sd.LifecycleHookDetails) != len(wantHooks) {
+		t.Errorf("%d lifecycle hook details, want %d", len(sd.LifecycleHookDetails), len(wantHooks))
+	}
+	for _, h := range sd.LifecycleHookDetails {
+		if h.Status != types.DeploymentLifecycleHookStatusSucceeded || aws.ToString(h.TargetArn) != testLambda || h.TimeoutAction != types.DeploymentLifecycleHookActionRollback {
+			t.Errorf("hook detail %+v", h)
+		}
 	}
 }
 
@@ -476,41 +511,60 @@ func TestTrafficShiftingRollback(t *testing.T) {
 				tt.act(t, w, arn)
 			}
 			svc = w.waitStable(t, "web")
-
-			sd := w.serviceDeployment(t, arn)
-			if sd.Status != types.ServiceDeploymentStatusRollbackSuccessful || sd.Rollback == nil ||
-				!strings.Contains(aws.ToString(sd.Rollback.Reason), tt.wantReason) ||
-				aws.ToString(sd.Rollback.ServiceRevisionArn) != aws.ToString(first.CurrentServiceRevisions[0].Arn) || sd.Rollback.StartedAt == nil {
-				t.Errorf("service deployment %s, rollback %+v; want ROLLBACK_SUCCESSFUL to %s for %q",
-					sd.Status, sd.Rollback, aws.ToString(first.CurrentServiceRevisions[0].Arn), tt.wantReason)
-			}
-			if tt.wantBreaker != "" {
-				cb := sd.DeploymentCircuitBreaker
-				if cb.Status != tt.wantBreaker || cb.Threshold != 3 || cb.FailureCount != 3 {
-					t.Errorf("circuit breaker %+v, want %s after 3 of 3", cb, tt.wantBreaker)
-				}
-			}
-			if got := aws.ToString(svc.TaskDefinition); got != v1 || len(svc.Deployments) != 1 || aws.ToString(svc.Deployments[0].Id) != blueDeployment {
-				t.Errorf("after the rollback the service runs %s in %d deployments", got, len(svc.Deployments))
-			}
-			if got := runningARNs(t, w, "web"); !slices.Equal(got, blue) {
-				t.Errorf("running tasks %v, want the blue tasks %v untouched", got, blue)
-			}
-			if !containsInOrder(messages(svc), "(service web) (deployment "+green+") deployment failed: ", "(service web) rolling back to deployment "+blueDeployment+".") {
-				t.Errorf("service events %q", messages(svc))
-			}
-			traffic := deploymentEvents(w.events(), contract.EventDeploymentTraffic, arn)
-			if got := details(traffic, "productionWeight"); !slices.Equal(got, tt.wantProd) {
-				t.Errorf("production weights of the target %v, want %v", got, tt.wantProd)
-			}
-			if last := traffic[len(traffic)-1]; last.Detail[contract.DetailTestWeight] != "0" || last.Detail[contract.DetailStatus] != "ROLLBACK_IN_PROGRESS" {
-				t.Errorf("last traffic event %v, want all traffic back on the source while rolling back", last.Detail)
-			}
-			state := w.fake.TrafficState()
-			if len(state[0].Revisions) != 1 || state[0].Revisions[0].TaskDefinitionARN != v1 || state[0].Revisions[0].ProductionWeight != 100 {
-				t.Errorf("traffic state after the rollback %+v", state[0].Revisions)
-			}
+			checkRolledBack(t, w, first, svc, rollback{arn: arn, v1: v1, blue: blue, blueDeployment: blueDeployment, green: green,
+				reason: tt.wantReason, breaker: tt.wantBreaker, prod: tt.wantProd})
 		})
+	}
+}
+
+// rollback is what a traffic-shifting deployment that rolled back should
+// have left behind.
+type rollback struct {
+	arn, v1        string   // the service deployment, the blue task definition
+	blue           []string // the blue tasks
+	blueDeployment string   // the blue deployment's id
+	green          string   // the green deployment's id
+	reason         string   // part of the rollback reason
+	breaker        types.ServiceDeploymentRollbackMonitorsStatus
+	prod           []string // production weights of the target over time
+}
+
+// checkRolledBack checks that the service deployment rb.arn rolled back to
+// the revision of first, leaving the blue tasks untouched with all traffic.
+func checkRolledBack(t *testing.T, w *world, first, svc types.Service, rb rollback) {
+	t.Helper()
+	sd := w.serviceDeployment(t, rb.arn)
+	if sd.Status != types.ServiceDeploymentStatusRollbackSuccessful || sd.Rollback == nil ||
+		!strings.Contains(aws.ToString(sd.Rollback.Reason), rb.reason) ||
+		aws.ToString(sd.Rollback.ServiceRevisionArn) != aws.ToString(first.CurrentServiceRevisions[0].Arn) || sd.Rollback.StartedAt == nil {
+		t.Errorf("service deployment %s, rollback %+v; want ROLLBACK_SUCCESSFUL to %s for %q",
+			sd.Status, sd.Rollback, aws.ToString(first.CurrentServiceRevisions[0].Arn), rb.reason)
+	}
+	if rb.breaker != "" {
+		cb := sd.DeploymentCircuitBreaker
+		if cb.Status != rb.breaker || cb.Threshold != 3 || cb.FailureCount != 3 {
+			t.Errorf("circuit breaker %+v, want %s after 3 of 3", cb, rb.breaker)
+		}
+	}
+	if got := aws.ToString(svc.TaskDefinition); got != rb.v1 || len(svc.Deployments) != 1 || aws.ToString(svc.Deployments[0].Id) != rb.blueDeployment {
+		t.Errorf("after the rollback the service runs %s in %d deployments", got, len(svc.Deployments))
+	}
+	if got := runningARNs(t, w, "web"); !slices.Equal(got, rb.blue) {
+		t.Errorf("running tasks %v, want the blue tasks %v untouched", got, rb.blue)
+	}
+	if !containsInOrder(messages(svc), "(service web) (deployment "+rb.green+") deployment failed: ", "(service web) rolling back to deployment "+rb.blueDeployment+".") {
+		t.Errorf("service events %q", messages(svc))
+	}
+	traffic := deploymentEvents(w.events(), contract.EventDeploymentTraffic, rb.arn)
+	if got := details(traffic, "productionWeight"); !slices.Equal(got, rb.prod) {
+		t.Errorf("production weights of the target %v, want %v", got, rb.prod)
+	}
+	if last := traffic[len(traffic)-1]; last.Detail[contract.DetailTestWeight] != "0" || last.Detail[contract.DetailStatus] != "ROLLBACK_IN_PROGRESS" {
+		t.Errorf("last traffic event %v, want all traffic back on the source while rolling back", last.Detail)
+	}
+	state := w.fake.TrafficState()
+	if len(state[0].Revisions) != 1 || state[0].Revisions[0].TaskDefinitionARN != rb.v1 || state[0].Revisions[0].ProductionWeight != 100 {
+		t.Errorf("traffic state after the rollback %+v", state[0].Revisions)
 	}
 }
 

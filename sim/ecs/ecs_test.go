@@ -418,11 +418,21 @@ func containsInOrder(list []string, wants ...string) bool {
 
 func TestServiceLifecycle(t *testing.T) {
 	w := newWorld(t)
-	ctx := context.Background()
 	td := w.register(t, "meshsim/test-http:v1", "v1")
 	w.createService(t, "web", td, 2, nil)
 
-	svc := w.waitStable(t, "web")
+	checkStableService(t, w.waitStable(t, "web"))
+	tasks := checkRunningTasks(t, w, td)
+	checkTaskDefinitionEcho(t, w)
+	deleteService(t, w, "web")
+	checkTasksStopped(t, w, tasks)
+}
+
+// checkStableService checks the service web of TestServiceLifecycle once
+// stable: two tasks in one completed deployment, default configuration, the
+// events ECS writes.
+func checkStableService(t *testing.T, svc types.Service) {
+	t.Helper()
 	if svc.RunningCount != 2 || svc.PendingCount != 0 || len(svc.Deployments) != 1 {
 		t.Fatalf("stable service: running %d pending %d deployments %d", svc.RunningCount, svc.PendingCount, len(svc.Deployments))
 	}
@@ -441,6 +451,13 @@ func TestServiceLifecycle(t *testing.T) {
 		t.Errorf("service events %q", messages(svc))
 	}
 
+}
+
+// checkRunningTasks checks that the two running tasks of the service web run
+// td, healthy, each on its own IP, answering and registered in Cloud Map;
+// it returns them.
+func checkRunningTasks(t *testing.T, w *world, td string) []types.Task {
+	t.Helper()
 	tasks := w.tasks(t, "web", types.DesiredStatusRunning)
 	if len(tasks) != 2 {
 		t.Fatalf("%d running tasks, want 2", len(tasks))
@@ -469,7 +486,14 @@ func TestServiceLifecycle(t *testing.T) {
 		t.Errorf("task IPs %v, want two distinct", ips)
 	}
 
-	tdOut, err := w.client.DescribeTaskDefinition(ctx, &sdk.DescribeTaskDefinitionInput{TaskDefinition: aws.String("web")})
+	return tasks
+}
+
+// checkTaskDefinitionEcho checks that DescribeTaskDefinition echoes the
+// task definition web with the defaults filled in.
+func checkTaskDefinitionEcho(t *testing.T, w *world) {
+	t.Helper()
+	tdOut, err := w.client.DescribeTaskDefinition(context.Background(), &sdk.DescribeTaskDefinitionInput{TaskDefinition: aws.String("web")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,28 +503,39 @@ func TestServiceLifecycle(t *testing.T) {
 		t.Errorf("DescribeTaskDefinition echoed %+v", cd)
 	}
 
-	_, err = w.client.DeleteService(ctx, &sdk.DeleteServiceInput{Cluster: aws.String(testCluster), Service: aws.String("web")})
+}
+
+// deleteService scales the service name to 0 (DeleteService refuses a
+// scaled service) and deletes it, waiting for it to be INACTIVE.
+func deleteService(t *testing.T, w *world, name string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := w.client.DeleteService(ctx, &sdk.DeleteServiceInput{Cluster: aws.String(testCluster), Service: aws.String(name)})
 	var invalid *types.InvalidParameterException
 	if !errors.As(err, &invalid) || invalid.ErrorMessage() != "The service cannot be stopped while it is scaled above 0." {
 		t.Fatalf("DeleteService of a scaled service: %v", err)
 	}
-	if _, err := w.client.UpdateService(ctx, &sdk.UpdateServiceInput{Cluster: aws.String(testCluster), Service: aws.String("web"), DesiredCount: aws.Int32(0)}); err != nil {
+	if _, err := w.client.UpdateService(ctx, &sdk.UpdateServiceInput{Cluster: aws.String(testCluster), Service: aws.String(name), DesiredCount: aws.Int32(0)}); err != nil {
 		t.Fatal(err)
 	}
-	if svc := w.waitStable(t, "web"); svc.RunningCount != 0 {
+	if svc := w.waitStable(t, name); svc.RunningCount != 0 {
 		t.Fatalf("scaled to 0: running %d", svc.RunningCount)
 	}
-	del, err := w.client.DeleteService(ctx, &sdk.DeleteServiceInput{Cluster: aws.String(testCluster), Service: aws.String("web")})
+	del, err := w.client.DeleteService(ctx, &sdk.DeleteServiceInput{Cluster: aws.String(testCluster), Service: aws.String(name)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s := aws.ToString(del.Service.Status); s != "DRAINING" {
 		t.Errorf("deleted service status %s, want DRAINING", s)
 	}
-	polltest.Eventually(t, "service INACTIVE", func() bool { return aws.ToString(w.service(t, "web").Status) == "INACTIVE" })
+	polltest.Eventually(t, "service INACTIVE", func() bool { return aws.ToString(w.service(t, name).Status) == "INACTIVE" })
+}
 
-	// Every task was registered, then deregistered before it was stopped,
-	// and went through the whole lifecycle.
+// checkTasksStopped checks that every task was registered, then
+// deregistered before it was stopped, and went through the whole
+// lifecycle.
+func checkTasksStopped(t *testing.T, w *world, tasks []types.Task) {
+	t.Helper()
 	for _, task := range tasks {
 		id := taskID(aws.ToString(task.TaskArn))
 		reg, dereg, stop := w.log.index("register "+id), w.log.index("deregister "+id), w.log.index("stop "+id)

@@ -67,7 +67,6 @@ func (w *world) discover(t *testing.T, service string) map[string]map[string]str
 
 func TestServiceConnect(t *testing.T) {
 	w := newWorld(t)
-	ctx := context.Background()
 	nsARN := w.namespace(t, testNamespace)
 	v1 := w.register(t, "meshsim/test-http:v1", "v1")
 	w.register(t, "meshsim/test-http:v2", "v2")
@@ -91,6 +90,18 @@ func TestServiceConnect(t *testing.T) {
 	}
 	svc := w.waitStable(t, "web")
 
+	d, discoveryARN := checkConnectDeployment(t, w, svc)
+	checkConnectTasks(t, w, d, v1)
+	checkConnectTrafficState(t, w, discoveryARN)
+	checkConnectShift(t, w)
+	checkConnectDefaults(t, w, nsARN, v1)
+}
+
+// checkConnectDeployment checks that the Service Connect configuration is
+// echoed on the deployment of svc, as given, with the Cloud Map service ECS
+// made for it; it returns the deployment and that service's ARN.
+func checkConnectDeployment(t *testing.T, w *world, svc types.Service) (types.Deployment, string) {
+	t.Helper()
 	// The configuration is echoed on the deployment, as given, with the
 	// Cloud Map service ECS made for it.
 	d := svc.Deployments[0]
@@ -104,7 +115,7 @@ func TestServiceConnect(t *testing.T) {
 		t.Fatalf("serviceConnectResources %+v", d.ServiceConnectResources)
 	}
 	discoveryARN := aws.ToString(d.ServiceConnectResources[0].DiscoveryArn)
-	cmSvc, err := w.cloudMap.ListServices(ctx, &servicediscovery.ListServicesInput{})
+	cmSvc, err := w.cloudMap.ListServices(context.Background(), &servicediscovery.ListServicesInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +124,14 @@ func TestServiceConnect(t *testing.T) {
 		t.Errorf("Cloud Map services %+v, want the API-only service http", cmSvc.Services)
 	}
 
+	return d, discoveryARN
+}
+
+// checkConnectTasks checks that every task of the deployment d is
+// registered under the discovery name with its revision v1, and runs the
+// Service Connect proxy ECS adds.
+func checkConnectTasks(t *testing.T, w *world, d types.Deployment, v1 string) {
+	t.Helper()
 	// Every task is registered under the discovery name with its revision,
 	// and runs the Service Connect proxy ECS adds.
 	instances := w.discover(t, "http")
@@ -139,6 +158,12 @@ func TestServiceConnect(t *testing.T) {
 		}
 	}
 
+}
+
+// checkConnectTrafficState checks that the data plane learns the
+// configuration, resolved.
+func checkConnectTrafficState(t *testing.T, w *world, discoveryARN string) {
+	t.Helper()
 	// The data plane learns the configuration, resolved.
 	state := w.fake.TrafficState()
 	if len(state) != 1 || state[0].ServiceConnect == nil {
@@ -155,6 +180,14 @@ func TestServiceConnect(t *testing.T) {
 		t.Errorf("Service Connect %+v, want %+v", conn.Services, want)
 	}
 
+}
+
+// checkConnectShift checks that a blue/green deployment shifts the
+// revisions' weights, that Watch tells, and that both revisions are
+// registered meanwhile.
+func checkConnectShift(t *testing.T, w *world) {
+	t.Helper()
+	ctx := context.Background()
 	// A blue/green deployment shifts the revisions' weights; Watch tells.
 	changed := w.fake.Watch(ctx)
 	w.update(t, "web", sdk.UpdateServiceInput{TaskDefinition: aws.String("web:2")})
@@ -180,6 +213,13 @@ func TestServiceConnect(t *testing.T) {
 		t.Errorf("during the deployment: %d tasks, instances by deployment %v; want 4 tasks, 2 per revision", len(green), byDeployment)
 	}
 
+}
+
+// checkConnectDefaults checks client-only services (no endpoints) and the
+// cluster's default namespace.
+func checkConnectDefaults(t *testing.T, w *world, nsARN, v1 string) {
+	t.Helper()
+	ctx := context.Background()
 	// Client-only services (no endpoints) and the cluster's default namespace.
 	if err := w.createConnected(t, testCluster, "client", v1, 0, &types.ServiceConnectConfiguration{Enabled: true, Namespace: aws.String(nsARN)}, nil); err != nil {
 		t.Fatal(err)
