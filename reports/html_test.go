@@ -239,49 +239,8 @@ func TestWriteHTML(t *testing.T) {
 				}
 			}
 
-			var rows [][]string
-			for _, tbl := range elements(doc, "table", "steps") {
-				for _, tr := range elements(tbl, "tr") {
-					if c := cells(tr); len(c) > 0 {
-						rows = append(rows, c)
-					}
-				}
-			}
-			if len(rows) != len(tc.rows) {
-				t.Fatalf("step table has %d rows, want %d: %q", len(rows), len(tc.rows), rows)
-			}
-			all := map[string]bool{}
-			for i, row := range rows {
-				if len(row) != 12 || row[0] != tc.rows[i] {
-					t.Errorf("row %d = %q, want 12 cells starting with %q", i, row, tc.rows[i])
-				}
-				for _, c := range row {
-					all[c] = true
-				}
-			}
-			for _, want := range tc.cells {
-				if !all[want] {
-					t.Errorf("no step table cell %q in %q", want, rows)
-				}
-			}
-
-			for _, want := range []struct {
-				class, mark string
-				titles      []string
-			}{{"pass", "✅ PASS", tc.passed}, {"fail", "❌ FAIL", tc.failed}} {
-				var got []string
-				for _, ul := range elements(doc, "ul", "assertions") {
-					for _, li := range elements(ul, "li", want.class) {
-						if !strings.HasPrefix(text(li), want.mark+" ") {
-							t.Errorf("%s assertion without the mark %q: %q", want.class, want.mark, text(li))
-						}
-						got = append(got, text(elements(li, "strong")[0]))
-					}
-				}
-				if strings.Join(got, ",") != strings.Join(want.titles, ",") {
-					t.Errorf("%s assertions %q, want %q", want.class, got, want.titles)
-				}
-			}
+			checkStepTable(t, doc, tc.rows, tc.cells)
+			checkAssertionMarks(t, doc, tc.passed, tc.failed)
 
 			body := text(doc)
 			for _, want := range tc.texts {
@@ -295,6 +254,60 @@ func TestWriteHTML(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkStepTable checks that the step table of doc has the rows wantRows
+// (their first cells), 12 cells each, and holds the cells wantCells.
+func checkStepTable(t *testing.T, doc *html.Node, wantRows, wantCells []string) {
+	t.Helper()
+	var rows [][]string
+	for _, tbl := range elements(doc, "table", "steps") {
+		for _, tr := range elements(tbl, "tr") {
+			if c := cells(tr); len(c) > 0 {
+				rows = append(rows, c)
+			}
+		}
+	}
+	if len(rows) != len(wantRows) {
+		t.Fatalf("step table has %d rows, want %d: %q", len(rows), len(wantRows), rows)
+	}
+	all := map[string]bool{}
+	for i, row := range rows {
+		if len(row) != 12 || row[0] != wantRows[i] {
+			t.Errorf("row %d = %q, want 12 cells starting with %q", i, row, wantRows[i])
+		}
+		for _, c := range row {
+			all[c] = true
+		}
+	}
+	for _, want := range wantCells {
+		if !all[want] {
+			t.Errorf("no step table cell %q in %q", want, rows)
+		}
+	}
+}
+
+// checkAssertionMarks checks that the assertion list of doc marks the
+// titles passed PASS and the titles failed FAIL, in that order.
+func checkAssertionMarks(t *testing.T, doc *html.Node, passed, failed []string) {
+	t.Helper()
+	for _, want := range []struct {
+		class, mark string
+		titles      []string
+	}{{"pass", "✅ PASS", passed}, {"fail", "❌ FAIL", failed}} {
+		var got []string
+		for _, ul := range elements(doc, "ul", "assertions") {
+			for _, li := range elements(ul, "li", want.class) {
+				if !strings.HasPrefix(text(li), want.mark+" ") {
+					t.Errorf("%s assertion without the mark %q: %q", want.class, want.mark, text(li))
+				}
+				got = append(got, text(elements(li, "strong")[0]))
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(want.titles, ",") {
+			t.Errorf("%s assertions %q, want %q", want.class, got, want.titles)
+		}
 	}
 }
 

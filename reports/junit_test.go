@@ -31,39 +31,69 @@ type junitDoc struct {
 			Name  string `xml:"name,attr"`
 			Value string `xml:"value,attr"`
 		} `xml:"properties>property"`
-		Cases []struct {
-			Name      string `xml:"name,attr"`
-			Classname string `xml:"classname,attr"`
-			Time      string `xml:"time,attr"`
-			Failure   *struct {
-				Message string `xml:"message,attr"`
-				Type    string `xml:"type,attr"`
-				Text    string `xml:",chardata"`
-			} `xml:"failure"`
-			Error *struct {
-				Message string `xml:"message,attr"`
-				Type    string `xml:"type,attr"`
-				Text    string `xml:",chardata"`
-			} `xml:"error"`
-			Skipped *struct {
-				Message string `xml:"message,attr"`
-			} `xml:"skipped"`
-		} `xml:"testcase"`
-		SystemErr string `xml:"system-err"`
+		Cases     []junitCase `xml:"testcase"`
+		SystemErr string      `xml:"system-err"`
 	} `xml:"testsuite"`
 }
 
-func TestWriteJUnit(t *testing.T) {
-	type wantCase struct {
-		name, classname string
-		// failure is the failure's type and a text its message and body
-		// hold; "" when the case passes.
-		failType, failText string
-		// skipped is a text the skip message holds; "" when not skipped.
-		skipped string
-		// errText is a text the error holds; "" when the case has none.
-		errText string
+// junitCase is a test case of junitDoc.
+type junitCase struct {
+	Name      string `xml:"name,attr"`
+	Classname string `xml:"classname,attr"`
+	Time      string `xml:"time,attr"`
+	Failure   *struct {
+		Message string `xml:"message,attr"`
+		Type    string `xml:"type,attr"`
+		Text    string `xml:",chardata"`
+	} `xml:"failure"`
+	Error *struct {
+		Message string `xml:"message,attr"`
+		Type    string `xml:"type,attr"`
+		Text    string `xml:",chardata"`
+	} `xml:"error"`
+	Skipped *struct {
+		Message string `xml:"message,attr"`
+	} `xml:"skipped"`
+}
+
+// wantCase is a test case TestWriteJUnit expects.
+type wantCase struct {
+	name, classname string
+	// failure is the failure's type and a text its message and body
+	// hold; "" when the case passes.
+	failType, failText string
+	// skipped is a text the skip message holds; "" when not skipped.
+	skipped string
+	// errText is a text the error holds; "" when the case has none.
+	errText string
+}
+
+// checkJUnitCase checks the i-th test case got against want.
+func checkJUnitCase(t *testing.T, i int, got junitCase, want wantCase) {
+	t.Helper()
+	if got.Name != want.name || got.Classname != want.classname || got.Time == "" {
+		t.Errorf("case %d: name %q classname %q time %q, want %q %q", i, got.Name, got.Classname, got.Time, want.name, want.classname)
 	}
+	switch {
+	case want.failType == "" && got.Failure != nil:
+		t.Errorf("case %q fails: %+v", want.name, *got.Failure)
+	case want.failType != "" && got.Failure == nil:
+		t.Errorf("case %q has no failure", want.name)
+	case want.failType != "":
+		f := got.Failure
+		if f.Type != want.failType || f.Message == "" || !strings.Contains(f.Message+"\n"+f.Text, want.failText) {
+			t.Errorf("case %q failure type %q message %q text %q; want type %q with %q", want.name, f.Type, f.Message, f.Text, want.failType, want.failText)
+		}
+	}
+	if (got.Skipped != nil) != (want.skipped != "") || (got.Skipped != nil && !strings.Contains(got.Skipped.Message, want.skipped)) {
+		t.Errorf("case %q skipped = %+v, want one with %q", want.name, got.Skipped, want.skipped)
+	}
+	if (got.Error != nil) != (want.errText != "") || (got.Error != nil && !strings.Contains(got.Error.Message+"\n"+got.Error.Text, want.errText)) {
+		t.Errorf("case %q error = %+v, want one with %q", want.name, got.Error, want.errText)
+	}
+}
+
+func TestWriteJUnit(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		run       func() *rundir.Run
@@ -177,27 +207,7 @@ func TestWriteJUnit(t *testing.T) {
 				t.Fatalf("%d test cases, want %d", len(s.Cases), len(tc.cases))
 			}
 			for i, want := range tc.cases {
-				got := s.Cases[i]
-				if got.Name != want.name || got.Classname != want.classname || got.Time == "" {
-					t.Errorf("case %d: name %q classname %q time %q, want %q %q", i, got.Name, got.Classname, got.Time, want.name, want.classname)
-				}
-				switch {
-				case want.failType == "" && got.Failure != nil:
-					t.Errorf("case %q fails: %+v", want.name, *got.Failure)
-				case want.failType != "" && got.Failure == nil:
-					t.Errorf("case %q has no failure", want.name)
-				case want.failType != "":
-					f := got.Failure
-					if f.Type != want.failType || f.Message == "" || !strings.Contains(f.Message+"\n"+f.Text, want.failText) {
-						t.Errorf("case %q failure type %q message %q text %q; want type %q with %q", want.name, f.Type, f.Message, f.Text, want.failType, want.failText)
-					}
-				}
-				if (got.Skipped != nil) != (want.skipped != "") || (got.Skipped != nil && !strings.Contains(got.Skipped.Message, want.skipped)) {
-					t.Errorf("case %q skipped = %+v, want one with %q", want.name, got.Skipped, want.skipped)
-				}
-				if (got.Error != nil) != (want.errText != "") || (got.Error != nil && !strings.Contains(got.Error.Message+"\n"+got.Error.Text, want.errText)) {
-					t.Errorf("case %q error = %+v, want one with %q", want.name, got.Error, want.errText)
-				}
+				checkJUnitCase(t, i, s.Cases[i], want)
 			}
 			props := map[string]string{}
 			for _, p := range s.Properties {

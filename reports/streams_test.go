@@ -81,6 +81,20 @@ func TestAnalyzeStreams(t *testing.T) {
 	if tot == nil {
 		t.Fatal("no stream totals")
 	}
+	checkStreamTotals(t, tot)
+
+	s0, s1 := r.Steps[0].Streams, r.Steps[1].Streams
+	if s0 == nil || s1 == nil {
+		t.Fatal("steps without stream continuity")
+	}
+	checkStepStreams(t, s0, s1)
+
+	t.Run("no streams", checkNoStreamSections)
+}
+
+// checkStreamTotals checks the stream totals of rolloutStreams.
+func checkStreamTotals(t *testing.T, tot *reports.StreamTotals) {
+	t.Helper()
 	if tot.Streams != 5 || tot.Opened != 5 || tot.Broken != 5 || tot.Resumed != 3 || tot.NeverResumed != 2 ||
 		tot.Lost != 5 || tot.Duplicated != 1 || tot.Received != 1000 || len(tot.Unresumed) != 2 {
 		t.Errorf("totals %+v", *tot)
@@ -91,11 +105,12 @@ func TestAnalyzeStreams(t *testing.T) {
 	if tot.BreaksByKind["drained"] != 2 || tot.BreaksByKind["reset"] != 2 || tot.BreaksByKind["goaway"] != 1 {
 		t.Errorf("breaks by kind %v", tot.BreaksByKind)
 	}
+}
 
-	s0, s1 := r.Steps[0].Streams, r.Steps[1].Streams
-	if s0 == nil || s1 == nil {
-		t.Fatal("steps without stream continuity")
-	}
+// checkStepStreams checks the stream continuity of the two steps of
+// rolloutStreams.
+func checkStepStreams(t *testing.T, s0, s1 *reports.StepStreams) {
+	t.Helper()
 	if s0.Opened != 5 || s0.Broken != 0 || s0.AtStart != 0 || s0.AtEnd != 5 {
 		t.Errorf("step 0 streams %+v", *s0)
 	}
@@ -111,8 +126,11 @@ func TestAnalyzeStreams(t *testing.T) {
 	if len(s1.Versions) != 2 || s1.Versions[0] != want[0] || s1.Versions[1] != want[1] {
 		t.Errorf("step 1 versions %+v, want %+v", s1.Versions, want)
 	}
+}
 
-	// A run without streams has no stream sections at all.
+// checkNoStreamSections checks that a run without streams has no stream
+// sections at all.
+func checkNoStreamSections(t *testing.T) {
 	plain := reports.Analyze(newRun([]rundir.Step{step(0, "only", 0, time.Second, nil)},
 		served(0, at(0), time.Millisecond, map[string]int{"v1": 10}), nil))
 	if plain.Run.Streams != nil || plain.Steps[0].Streams != nil {
