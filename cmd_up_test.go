@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,6 +20,7 @@ import (
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/sim/awsclient"
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
@@ -37,18 +39,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// waitFor polls cond until it holds, failing the test after a minute.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // TestUpDown: while `meshsim up` measures, AWS SDK calls (what the AWS CLI
@@ -79,7 +69,7 @@ rollout: {service: web, steps: [{weights: {v1: 100, v2: 0}, bake: 1h}]}
 	done := make(chan error, 1)
 	go func() { done <- up(context.Background(), &stdout, sc, dir, "127.0.0.1:0", "127.0.0.1:0") }()
 
-	waitFor(t, "meshsim up to be ready", func() bool {
+	polltest.Eventually(t, "meshsim up to be ready", func() bool {
 		_, err := os.Stat(filepath.Join(dir, upPIDFile))
 		return err == nil && strings.Contains(stdout.String(), "AWS_ENDPOINT_URL=")
 	})
@@ -100,7 +90,7 @@ rollout: {service: web, steps: [{weights: {v1: 100, v2: 0}, bake: 1h}]}
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "requests under the route update", func() bool {
+	polltest.Eventually(t, "requests under the route update", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, rundir.ObservationsFile))
 		return bytes.Count(b, []byte(`"step":1,`)) >= 20
 	})
@@ -110,18 +100,43 @@ rollout: {service: web, steps: [{weights: {v1: 100, v2: 0}, bake: 1h}]}
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the steps to be recorded", func() bool {
+	polltest.Eventually(t, "the steps to be recorded", func() bool {
 		b, _ := os.ReadFile(filepath.Join(dir, rundir.EventsFile))
 		return strings.Contains(string(b), "UpdateRoute web-route") && strings.Contains(string(b), "completed")
 	})
-	time.Sleep(time.Second) // requests under the last step
+	// Requests under the last step: 20 more than were recorded when it
+	// began.
+	recorded := func() int {
+		b, _ := os.ReadFile(filepath.Join(dir, rundir.ObservationsFile))
+		return bytes.Count(b, []byte("\n"))
+	}
+	lastBegan := recorded()
+	polltest.Eventually(t, "requests under the last step", func() bool { return recorded() >= lastBegan+20 })
 
 	var downOut bytes.Buffer
 	if err := down(ctx, &downOut, dir, time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	code := exitOK
 	if err := <-done; err != nil {
-		t.Fatalf("meshsim up: %v\n%s", err, stdout.String())
+		var ee *exitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("meshsim up: %v\n%s", err, stdout.String())
+		}
+		code = ee.code
+	}
+	// The exit code is the report's verdict. A machine too busy for the
+	// load makes the run inconclusive, accepted only when the report says
+	// the instrument saturated; a failed or errored run fails the test.
+	f := readReports(t, dir)
+	if code != verdictCode(f.json.Verdict) {
+		t.Errorf("meshsim up exit code %d, report verdict %q", code, f.json.Verdict)
+	}
+	switch {
+	case code == exitInconclusive && f.json.Instrument != nil && f.json.Instrument.Inconclusive > 0:
+		t.Logf("inconclusive: the instrument saturated: %s", f.json.VerdictReason)
+	case code != exitOK:
+		t.Fatalf("meshsim up: exit code %d, verdict %q: %s\n%s", code, f.json.Verdict, f.json.VerdictReason, stdout.String())
 	}
 	run, err := rundir.Read(dir)
 	if err != nil {
