@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/scenarios"
@@ -97,63 +98,83 @@ func TestUserDefinitions(t *testing.T) {
 				t.Fatalf("DescribeServices: %v %+v", err, svc)
 			}
 			s := svc.Services[0]
-			dc := s.DeploymentConfiguration
-			if string(dc.Strategy) != tt.strategy || aws.ToInt32(dc.MaximumPercent) != 200 || aws.ToInt32(dc.MinimumHealthyPercent) != 100 ||
-				dc.DeploymentCircuitBreaker == nil || !dc.DeploymentCircuitBreaker.Rollback || aws.ToInt32(dc.BakeTimeInMinutes) != tt.bake {
-				t.Errorf("deploymentConfiguration %+v, want the file's (%s)", dc, tt.strategy)
-			}
-			if aws.ToInt32(&s.DesiredCount) != 2 {
-				t.Errorf("desiredCount %d, want the file's 2", s.DesiredCount)
-			}
+			checkUserService(t, s, tt.strategy, tt.bake)
 			td, err := w.aws.ECS.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: s.TaskDefinition})
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := td.TaskDefinition
-			if aws.ToString(d.Family) != "fargate-task-definition" || aws.ToString(d.Cpu) != "256" || aws.ToString(d.Memory) != "512" ||
-				!strings.HasSuffix(aws.ToString(d.ExecutionRoleArn), "role/ecsTaskExecutionRole") {
-				t.Errorf("task definition %s cpu %s memory %s role %s: want the file's", aws.ToString(d.Family), aws.ToString(d.Cpu), aws.ToString(d.Memory), aws.ToString(d.ExecutionRoleArn))
-			}
-			app := d.ContainerDefinitions[0]
-			if aws.ToString(app.Image) != contract.CommandImage || !slices.Equal(app.Command, []string{"./bin/app", "--serve"}) ||
-				app.LogConfiguration == nil || aws.ToInt32(app.StopTimeout) != 10 || app.HealthCheck == nil || aws.ToInt32(app.HealthCheck.StartPeriod) != 10 {
-				t.Errorf("app container %+v: want the command, and the file's logConfiguration, stopTimeout and health check", app)
-			}
-			env := map[string]string{}
-			for _, kv := range app.Environment {
-				env[aws.ToString(kv.Name)] = aws.ToString(kv.Value)
-			}
-			if env["PORT"] != "8080" || env["HOST"] != "0.0.0.0" || env["APP_VERSION"] != "v1" {
-				t.Errorf("app environment %v", env)
-			}
-			if len(d.ContainerDefinitions) != 2 || aws.ToString(d.ContainerDefinitions[1].Image) != contract.SidecarImage {
-				t.Errorf("containers %d: want the app and the App Mesh proxy added", len(d.ContainerDefinitions))
-			}
+			checkUserTaskDefinition(t, td.TaskDefinition)
 			stop()
 
 			mu.Lock()
 			defer mu.Unlock()
-			var mapped, ignored []string
-			for _, e := range evs {
-				switch e.Type {
-				case contract.EventDefinitionMapped:
-					mapped = append(mapped, e.Detail["changes"])
-				case contract.EventRequestIgnored:
-					if e.Detail[contract.DetailOperation] == "RegisterTaskDefinition" {
-						ignored = append(ignored, e.Detail[contract.DetailIgnored])
-					}
-				}
-			}
-			all := strings.Join(mapped, "; ")
-			for _, want := range []string{"123456789012.dkr.ecr.us-east-1.amazonaws.com/sample-app:1.0 → sample-app:1.0", "the local command", "serviceName sample-app-service → web-v1", "cluster default → defs"} {
-				if !strings.Contains(all, want) {
-					t.Errorf("definition.mapped events %q lack %q", all, want)
-				}
-			}
-			if got := strings.Join(ignored, ","); !strings.Contains(got, "logConfiguration") || !strings.Contains(got, "cpu") {
-				t.Errorf("request.ignored of RegisterTaskDefinition: %q, want logConfiguration and cpu reported", got)
-			}
+			checkDefinitionEvents(t, evs)
 		})
+	}
+}
+
+// checkUserService checks that the service s is deployed as the service
+// definition file says, with the strategy and bake time given.
+func checkUserService(t *testing.T, s ecstypes.Service, strategy string, bake int32) {
+	t.Helper()
+	dc := s.DeploymentConfiguration
+	if string(dc.Strategy) != strategy || aws.ToInt32(dc.MaximumPercent) != 200 || aws.ToInt32(dc.MinimumHealthyPercent) != 100 ||
+		dc.DeploymentCircuitBreaker == nil || !dc.DeploymentCircuitBreaker.Rollback || aws.ToInt32(dc.BakeTimeInMinutes) != bake {
+		t.Errorf("deploymentConfiguration %+v, want the file's (%s)", dc, strategy)
+	}
+	if aws.ToInt32(&s.DesiredCount) != 2 {
+		t.Errorf("desiredCount %d, want the file's 2", s.DesiredCount)
+	}
+}
+
+// checkUserTaskDefinition checks that the task definition d is the file's,
+// its image mapped to the local command, with the App Mesh proxy added.
+func checkUserTaskDefinition(t *testing.T, d *ecstypes.TaskDefinition) {
+	t.Helper()
+	if aws.ToString(d.Family) != "fargate-task-definition" || aws.ToString(d.Cpu) != "256" || aws.ToString(d.Memory) != "512" ||
+		!strings.HasSuffix(aws.ToString(d.ExecutionRoleArn), "role/ecsTaskExecutionRole") {
+		t.Errorf("task definition %s cpu %s memory %s role %s: want the file's", aws.ToString(d.Family), aws.ToString(d.Cpu), aws.ToString(d.Memory), aws.ToString(d.ExecutionRoleArn))
+	}
+	app := d.ContainerDefinitions[0]
+	if aws.ToString(app.Image) != contract.CommandImage || !slices.Equal(app.Command, []string{"./bin/app", "--serve"}) ||
+		app.LogConfiguration == nil || aws.ToInt32(app.StopTimeout) != 10 || app.HealthCheck == nil || aws.ToInt32(app.HealthCheck.StartPeriod) != 10 {
+		t.Errorf("app container %+v: want the command, and the file's logConfiguration, stopTimeout and health check", app)
+	}
+	env := map[string]string{}
+	for _, kv := range app.Environment {
+		env[aws.ToString(kv.Name)] = aws.ToString(kv.Value)
+	}
+	if env["PORT"] != "8080" || env["HOST"] != "0.0.0.0" || env["APP_VERSION"] != "v1" {
+		t.Errorf("app environment %v", env)
+	}
+	if len(d.ContainerDefinitions) != 2 || aws.ToString(d.ContainerDefinitions[1].Image) != contract.SidecarImage {
+		t.Errorf("containers %d: want the app and the App Mesh proxy added", len(d.ContainerDefinitions))
+	}
+}
+
+// checkDefinitionEvents checks that the events evs report what was mapped
+// for the local run and what the fake accepted without acting on.
+func checkDefinitionEvents(t *testing.T, evs []rundir.Event) {
+	t.Helper()
+	var mapped, ignored []string
+	for _, e := range evs {
+		switch e.Type {
+		case contract.EventDefinitionMapped:
+			mapped = append(mapped, e.Detail["changes"])
+		case contract.EventRequestIgnored:
+			if e.Detail[contract.DetailOperation] == "RegisterTaskDefinition" {
+				ignored = append(ignored, e.Detail[contract.DetailIgnored])
+			}
+		}
+	}
+	all := strings.Join(mapped, "; ")
+	for _, want := range []string{"123456789012.dkr.ecr.us-east-1.amazonaws.com/sample-app:1.0 → sample-app:1.0", "the local command", "serviceName sample-app-service → web-v1", "cluster default → defs"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("definition.mapped events %q lack %q", all, want)
+		}
+	}
+	if got := strings.Join(ignored, ","); !strings.Contains(got, "logConfiguration") || !strings.Contains(got, "cpu") {
+		t.Errorf("request.ignored of RegisterTaskDefinition: %q, want logConfiguration and cpu reported", got)
 	}
 }
 
