@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/docker"
@@ -94,14 +95,39 @@ func taskSpec(id string, containers ...ecs.ContainerSpec) ecs.TaskSpec {
 func TestRuntime(t *testing.T) {
 	cli := dockerEngine(t)
 	img := image(t, cli)
-	runID := docker.NewRunID()
-	noLeftovers(t, cli, runID)
-	ctx := testContext(t)
+	f := newRuntimeFixture(t, cli, testContext(t), docker.Options{Image: img, XDSAddress: "127.0.0.1:18000", Events: events.NewBus(0)}, 0)
+	t.Run("serves in its own network namespace with its sidecar, labelled", f.servesWithSidecar)
+	t.Run("a killed container is reported", f.killedReported)
+	t.Run("a container that crashes says why", f.crashSaysWhy)
+	t.Run("what outlives the stop timeout is killed", f.killedAfterStopTimeout)
+	t.Run("an image the engine lacks is not pulled", f.imageNotPulled)
+	// Left running: Close must remove it.
+	t.Run("paused or cut off, a task fails its health checks", f.healthFaults)
+}
 
-	network, err := docker.CreateNetwork(ctx, cli, runID)
+// runtimeFixture is a docker runtime on a network of its own for one run,
+// with the run's faults; the runtime and the network go at the test's end.
+type runtimeFixture struct {
+	cli     *testcontainers.DockerClient
+	ctx     context.Context
+	runID   string
+	network string
+	rt      *docker.Runtime
+	faults  *docker.Faults
+	seq     int // the last task id handed out
+}
+
+// newRuntimeFixture starts a runtime with opts on a new run's network;
+// task ids count on from seq.
+func newRuntimeFixture(t *testing.T, cli *testcontainers.DockerClient, ctx context.Context, opts docker.Options, seq int) *runtimeFixture {
+	t.Helper()
+	f := &runtimeFixture{cli: cli, ctx: ctx, runID: docker.NewRunID(), seq: seq}
+	noLeftovers(t, cli, f.runID)
+	network, err := docker.CreateNetwork(ctx, cli, f.runID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.network = network
 	t.Cleanup(func() {
 		// Fails, and so leaves the network to noLeftovers, if the runtime
 		// left a container on it.
@@ -109,190 +135,197 @@ func TestRuntime(t *testing.T) {
 			t.Errorf("removing the network: %v", err)
 		}
 	})
-	bus := events.NewBus(0)
-	rt, err := docker.New(cli, docker.Options{RunID: runID, Network: network, Image: img, XDSAddress: "127.0.0.1:18000", Events: bus})
+	opts.RunID, opts.Network = f.runID, network
+	f.rt, err = docker.New(cli, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := rt.Close(); err != nil {
+		if err := f.rt.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	faults := docker.NewFaults(cli, runID, network)
-	seq := 0
-	newTask := func() string {
-		seq++
-		return fmt.Sprintf("%032x", seq)
+	f.faults = docker.NewFaults(cli, f.runID, network)
+	return f
+}
+
+// newTask returns a new task id.
+func (f *runtimeFixture) newTask() string {
+	f.seq++
+	return fmt.Sprintf("%032x", f.seq)
+}
+
+// servesWithSidecar: serves in its own network namespace with its sidecar, labelled.
+func (f *runtimeFixture) servesWithSidecar(t *testing.T) {
+	id := f.newTask()
+	r := make(taskReports, 100)
+	sc := ecs.ContainerSpec{Name: "envoy", Image: contract.SidecarImage, Essential: true, Env: map[string]string{
+		contract.EnvResourceARN: "arn:aws:appmesh:us-east-1:000000000000:mesh/m/virtualNode/web-v1",
+	}}
+	started, err := f.rt.Start(f.ctx, taskSpec(id, appContainer(nil), sc), r.report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(f.ctx, t, "app HEALTHY", health("app", ecs.HealthHealthy))
+	sidecarReady(t, started.IP)
+
+	resp, err := http.Get("http://" + started.IP + ":8080/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get(contract.HeaderTask) != id || resp.Header.Get(contract.HeaderVersion) != "v1" {
+		t.Errorf("GET /: %s, task %q, version %q", resp.Status, resp.Header.Get(contract.HeaderTask), resp.Header.Get(contract.HeaderVersion))
 	}
 
-	t.Run("serves in its own network namespace with its sidecar, labelled", func(t *testing.T) {
-		id := newTask()
-		r := make(taskReports, 100)
-		sc := ecs.ContainerSpec{Name: "envoy", Image: contract.SidecarImage, Essential: true, Env: map[string]string{
-			contract.EnvResourceARN: "arn:aws:appmesh:us-east-1:000000000000:mesh/m/virtualNode/web-v1",
-		}}
-		started, err := rt.Start(ctx, taskSpec(id, appContainer(nil), sc), r.report)
-		if err != nil {
-			t.Fatal(err)
+	list, err := f.cli.ContainerList(f.ctx, client.ContainerListOptions{Filters: make(client.Filters).Add("label", docker.LabelRun+"="+f.runID).Add("label", docker.LabelTask+"="+id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, modes := map[string]string{}, map[string]string{}
+	for _, c := range list.Items {
+		ids[c.Labels[docker.LabelContainer]] = c.ID
+		modes[c.Labels[docker.LabelContainer]] = c.HostConfig.NetworkMode
+		if c.Labels[docker.LabelRun] != f.runID || c.Labels[docker.LabelService] != "web-v1" || c.Labels[docker.LabelVersion] != "v1" {
+			t.Errorf("container %v: labels %v", c.Names, c.Labels)
 		}
-		r.wait(ctx, t, "app HEALTHY", health("app", ecs.HealthHealthy))
-		sidecarReady(t, started.IP)
+		prefix := "/meshsim-" + f.runID + "-web-v1-" + id[:12] + "-"
+		if len(c.Names) != 1 || !strings.HasPrefix(c.Names[0], prefix) {
+			t.Errorf("container names %v, want %s<container>", c.Names, prefix)
+		}
+	}
+	if len(ids) != 2 || modes["app"] != f.network || modes["envoy"] != "container:"+ids["app"] {
+		t.Errorf("task containers %v with network modes %v; want app on %s and envoy in app's namespace", ids, modes, f.network)
+	}
+	tasks, err := f.faults.Tasks(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 1 || tasks[0].ID != id || tasks[0].IP != started.IP || strings.Join(tasks[0].Containers, ",") != "app,envoy" {
+		t.Errorf("Tasks: %+v", tasks)
+	}
 
-		resp, err := http.Get("http://" + started.IP + ":8080/")
-		if err != nil {
-			t.Fatal(err)
+	if err := f.rt.Stop(f.ctx, id, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// Stop returns once the exits are reported.
+	exits := map[string]int{}
+	var reasons []string
+	for _, tr := range r.drain() {
+		if tr.Exit != nil {
+			exits[tr.Container] = tr.Exit.Code
+			reasons = append(reasons, tr.Container+": "+tr.Exit.Reason)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 || resp.Header.Get(contract.HeaderTask) != id || resp.Header.Get(contract.HeaderVersion) != "v1" {
-			t.Errorf("GET /: %s, task %q, version %q", resp.Status, resp.Header.Get(contract.HeaderTask), resp.Header.Get(contract.HeaderVersion))
-		}
+	}
+	if len(exits) != 2 || exits["app"] != 0 || exits["envoy"] != 0 {
+		t.Errorf("exit codes after SIGTERM: %v (%s), want app and envoy 0", exits, strings.Join(reasons, "; "))
+	}
+	if left, _ := f.faults.Tasks(f.ctx); len(left) != 0 {
+		t.Errorf("after Stop: %+v", left)
+	}
+}
 
-		list, err := cli.ContainerList(ctx, client.ContainerListOptions{Filters: make(client.Filters).Add("label", docker.LabelRun+"="+runID).Add("label", docker.LabelTask+"="+id)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids, modes := map[string]string{}, map[string]string{}
-		for _, c := range list.Items {
-			ids[c.Labels[docker.LabelContainer]] = c.ID
-			modes[c.Labels[docker.LabelContainer]] = c.HostConfig.NetworkMode
-			if c.Labels[docker.LabelRun] != runID || c.Labels[docker.LabelService] != "web-v1" || c.Labels[docker.LabelVersion] != "v1" {
-				t.Errorf("container %v: labels %v", c.Names, c.Labels)
-			}
-			prefix := "/meshsim-" + runID + "-web-v1-" + id[:12] + "-"
-			if len(c.Names) != 1 || !strings.HasPrefix(c.Names[0], prefix) {
-				t.Errorf("container names %v, want %s<container>", c.Names, prefix)
-			}
-		}
-		if len(ids) != 2 || modes["app"] != network || modes["envoy"] != "container:"+ids["app"] {
-			t.Errorf("task containers %v with network modes %v; want app on %s and envoy in app's namespace", ids, modes, network)
-		}
-		tasks, err := faults.Tasks(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(tasks) != 1 || tasks[0].ID != id || tasks[0].IP != started.IP || strings.Join(tasks[0].Containers, ",") != "app,envoy" {
-			t.Errorf("Tasks: %+v", tasks)
-		}
+// killedReported: a killed container is reported.
+func (f *runtimeFixture) killedReported(t *testing.T) {
+	id := f.newTask()
+	r := make(taskReports, 100)
+	if _, err := f.rt.Start(f.ctx, taskSpec(id, appContainer(nil)), r.report); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(f.ctx, t, "app HEALTHY", health("app", ecs.HealthHealthy))
+	if err := f.faults.Kill(f.ctx, id, "app"); err != nil {
+		t.Fatal(err)
+	}
+	tr := r.wait(f.ctx, t, "app exit", exited("app"))
+	if tr.Exit.Code != 137 {
+		t.Errorf("exit %+v, want code 137", *tr.Exit)
+	}
+	if err := f.rt.Stop(f.ctx, id, time.Second); err != nil {
+		t.Error(err)
+	}
+}
 
-		if err := rt.Stop(ctx, id, 5*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		// Stop returns once the exits are reported.
-		exits := map[string]int{}
-		var reasons []string
-		for _, tr := range r.drain() {
-			if tr.Exit != nil {
-				exits[tr.Container] = tr.Exit.Code
-				reasons = append(reasons, tr.Container+": "+tr.Exit.Reason)
-			}
-		}
-		if len(exits) != 2 || exits["app"] != 0 || exits["envoy"] != 0 {
-			t.Errorf("exit codes after SIGTERM: %v (%s), want app and envoy 0", exits, strings.Join(reasons, "; "))
-		}
-		if left, _ := faults.Tasks(ctx); len(left) != 0 {
-			t.Errorf("after Stop: %+v", left)
-		}
-	})
+// crashSaysWhy: a container that crashes says why.
+func (f *runtimeFixture) crashSaysWhy(t *testing.T) {
+	id := f.newTask()
+	r := make(taskReports, 100)
+	if _, err := f.rt.Start(f.ctx, taskSpec(id, appContainer(map[string]string{contract.EnvService: ""})), r.report); err != nil {
+		t.Fatal(err)
+	}
+	tr := r.wait(f.ctx, t, "app exit", exited("app"))
+	if tr.Exit.Code == 0 || !strings.Contains(tr.Exit.Reason, "MESHSIM_SERVICE is not set") {
+		t.Errorf("exit %+v, want a failing code and the sample service's complaint", *tr.Exit)
+	}
+	if err := f.rt.Stop(f.ctx, id, time.Second); err != nil {
+		t.Error(err)
+	}
+}
 
-	t.Run("a killed container is reported", func(t *testing.T) {
-		id := newTask()
-		r := make(taskReports, 100)
-		if _, err := rt.Start(ctx, taskSpec(id, appContainer(nil)), r.report); err != nil {
-			t.Fatal(err)
-		}
-		r.wait(ctx, t, "app HEALTHY", health("app", ecs.HealthHealthy))
-		if err := faults.Kill(ctx, id, "app"); err != nil {
-			t.Fatal(err)
-		}
-		tr := r.wait(ctx, t, "app exit", exited("app"))
-		if tr.Exit.Code != 137 {
-			t.Errorf("exit %+v, want code 137", *tr.Exit)
-		}
-		if err := rt.Stop(ctx, id, time.Second); err != nil {
-			t.Error(err)
-		}
-	})
+// killedAfterStopTimeout: what outlives the stop timeout is killed.
+func (f *runtimeFixture) killedAfterStopTimeout(t *testing.T) {
+	id := f.newTask()
+	r := make(taskReports, 100)
+	if _, err := f.rt.Start(f.ctx, taskSpec(id, appContainer(map[string]string{contract.EnvDrain: "30s"})), r.report); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(f.ctx, t, "app HEALTHY", health("app", ecs.HealthHealthy))
+	begun := time.Now()
+	if err := f.rt.Stop(f.ctx, id, 500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	tr := r.wait(f.ctx, t, "app exit", exited("app"))
+	if tr.Exit.Code != 137 || tr.Exit.Reason != "killed after the stop timeout" {
+		t.Errorf("exit %+v, want 137, killed after the stop timeout", *tr.Exit)
+	}
+	// Well under the 30 s drain it would otherwise take.
+	if took := time.Since(begun); took > 25*time.Second {
+		t.Errorf("Stop took %s with a grace of 500ms", took)
+	}
+}
 
-	t.Run("a container that crashes says why", func(t *testing.T) {
-		id := newTask()
-		r := make(taskReports, 100)
-		if _, err := rt.Start(ctx, taskSpec(id, appContainer(map[string]string{contract.EnvService: ""})), r.report); err != nil {
-			t.Fatal(err)
-		}
-		tr := r.wait(ctx, t, "app exit", exited("app"))
-		if tr.Exit.Code == 0 || !strings.Contains(tr.Exit.Reason, "MESHSIM_SERVICE is not set") {
-			t.Errorf("exit %+v, want a failing code and the sample service's complaint", *tr.Exit)
-		}
-		if err := rt.Stop(ctx, id, time.Second); err != nil {
-			t.Error(err)
-		}
-	})
+// imageNotPulled: an image the engine lacks is not pulled.
+func (f *runtimeFixture) imageNotPulled(t *testing.T) {
+	id := f.newTask()
+	c := appContainer(nil)
+	c.Image = "registry.invalid/meshsim/nothing:1"
+	_, err := f.rt.Start(f.ctx, taskSpec(id, c), nil)
+	if err == nil || !strings.Contains(err.Error(), "CannotPullContainerError") {
+		t.Fatalf("Start: %v, want CannotPullContainerError", err)
+	}
+}
 
-	t.Run("what outlives the stop timeout is killed", func(t *testing.T) {
-		id := newTask()
-		r := make(taskReports, 100)
-		if _, err := rt.Start(ctx, taskSpec(id, appContainer(map[string]string{contract.EnvDrain: "30s"})), r.report); err != nil {
-			t.Fatal(err)
+// healthFaults: paused or cut off, a task fails its health checks.
+func (f *runtimeFixture) healthFaults(t *testing.T) {
+	id := f.newTask()
+	r := make(taskReports, 100)
+	started, err := f.rt.Start(f.ctx, taskSpec(id, appContainer(nil)), r.report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(f.ctx, t, "app HEALTHY", health("app", ecs.HealthHealthy))
+	steps := []struct {
+		name  string
+		fault func(context.Context, string) error
+		want  ecs.HealthStatus
+	}{
+		{"pause", f.faults.Pause, ecs.HealthUnhealthy},
+		{"unpause", f.faults.Unpause, ecs.HealthHealthy},
+		{"disconnect", f.faults.Disconnect, ecs.HealthUnhealthy},
+		{"reconnect", f.faults.Reconnect, ecs.HealthHealthy},
+	}
+	for _, st := range steps {
+		if err := st.fault(f.ctx, id); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
 		}
-		r.wait(ctx, t, "app HEALTHY", health("app", ecs.HealthHealthy))
-		begun := time.Now()
-		if err := rt.Stop(ctx, id, 500*time.Millisecond); err != nil {
-			t.Fatal(err)
-		}
-		tr := r.wait(ctx, t, "app exit", exited("app"))
-		if tr.Exit.Code != 137 || tr.Exit.Reason != "killed after the stop timeout" {
-			t.Errorf("exit %+v, want 137, killed after the stop timeout", *tr.Exit)
-		}
-		// Well under the 30 s drain it would otherwise take.
-		if took := time.Since(begun); took > 25*time.Second {
-			t.Errorf("Stop took %s with a grace of 500ms", took)
-		}
-	})
-
-	t.Run("an image the engine lacks is not pulled", func(t *testing.T) {
-		id := newTask()
-		c := appContainer(nil)
-		c.Image = "registry.invalid/meshsim/nothing:1"
-		_, err := rt.Start(ctx, taskSpec(id, c), nil)
-		if err == nil || !strings.Contains(err.Error(), "CannotPullContainerError") {
-			t.Fatalf("Start: %v, want CannotPullContainerError", err)
-		}
-	})
-
-	// Left running: Close must remove it.
-	t.Run("paused or cut off, a task fails its health checks", func(t *testing.T) {
-		id := newTask()
-		r := make(taskReports, 100)
-		started, err := rt.Start(ctx, taskSpec(id, appContainer(nil)), r.report)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.wait(ctx, t, "app HEALTHY", health("app", ecs.HealthHealthy))
-		steps := []struct {
-			name  string
-			fault func(context.Context, string) error
-			want  ecs.HealthStatus
-		}{
-			{"pause", faults.Pause, ecs.HealthUnhealthy},
-			{"unpause", faults.Unpause, ecs.HealthHealthy},
-			{"disconnect", faults.Disconnect, ecs.HealthUnhealthy},
-			{"reconnect", faults.Reconnect, ecs.HealthHealthy},
-		}
-		for _, st := range steps {
-			if err := st.fault(ctx, id); err != nil {
-				t.Fatalf("%s: %v", st.name, err)
-			}
-			r.wait(ctx, t, fmt.Sprintf("app %s after %s", st.want, st.name), health("app", st.want))
-		}
-		tasks, err := faults.Tasks(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(tasks) != 1 || tasks[0].IP != started.IP {
-			t.Errorf("after reconnecting: %+v, want the address %s back", tasks, started.IP)
-		}
-	})
+		r.wait(f.ctx, t, fmt.Sprintf("app %s after %s", st.want, st.name), health("app", st.want))
+	}
+	tasks, err := f.faults.Tasks(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) != 1 || tasks[0].IP != started.IP {
+		t.Errorf("after reconnecting: %+v, want the address %s back", tasks, started.IP)
+	}
 }
 
 // sidecarReady waits until the task's sidecar serves its admin API: a

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -145,161 +144,160 @@ func TestUserImage(t *testing.T) {
 	img := image(t, cli)
 	ctx := testContext(t)
 	app := userImage(ctx, t, cli)
-	runID := docker.NewRunID()
-	noLeftovers(t, cli, runID)
-	network, err := docker.CreateNetwork(ctx, cli, runID)
+	f := &userImageFixture{
+		runtimeFixture: newRuntimeFixture(t, cli, ctx, docker.Options{Image: img, XDSAddress: "127.0.0.1:18000", Events: events.NewBus(0), Images: []string{app}}, 100),
+		img:            img, app: app,
+	}
+	t.Run("runs as the task definition says, its sidecar beside it", f.runsAsDefined)
+	t.Run("CMD-SHELL fails without a shell, as on ECS", f.cmdShellFails)
+	t.Run("SIGTERM ignored: killed after the stopTimeout", f.sigtermIgnored)
+	t.Run("only the run's images", f.onlyRunImages)
+	t.Run("a missing image fails the world up front", f.missingImageFailsWorld)
+}
+
+// userImageFixture is the runtime of TestUserImage with meshsim's image img
+// and the user's image app.
+type userImageFixture struct {
+	*runtimeFixture
+	img, app string
+}
+
+// cmdCheck is the health check of the user's image that works: CMD, run by
+// the engine in the container.
+var cmdCheck = []string{"CMD", "/app", "-check", "http://localhost:9090/"}
+
+// userContainer is the user's image app in a task definition's container,
+// with the health check check and the command.
+func userContainer(app string, check []string, command ...string) ecs.ContainerSpec {
+	return ecs.ContainerSpec{
+		Name: "api", Image: app, Essential: true,
+		EntryPoint: []string{"/app"}, Command: command,
+		Env:              map[string]string{"GREETING": "hello"},
+		User:             "1234:1234",
+		WorkingDirectory: "/",
+		Ports:            []ecs.PortMapping{{ContainerPort: 9090, Protocol: "tcp"}},
+		HealthCheck: &ecs.HealthCheck{
+			Command:  check,
+			Interval: 200 * time.Millisecond, Timeout: 2 * time.Second, Retries: 2,
+		},
+		StopTimeout: 30 * time.Second,
+	}
+}
+
+// runsAsDefined: runs as the task definition says, its sidecar beside it.
+func (f *userImageFixture) runsAsDefined(t *testing.T) {
+	id := f.newTask()
+	r := make(taskReports, 100)
+	sc := ecs.ContainerSpec{Name: "envoy", Image: contract.SidecarImage, Essential: true, Env: map[string]string{
+		contract.EnvResourceARN: "arn:aws:appmesh:us-east-1:000000000000:mesh/m/virtualNode/api-v1",
+	}}
+	started, err := f.rt.Start(f.ctx, taskSpec(id, userContainer(f.app, cmdCheck, "-addr", ":9090", "-say", "v1"), sc), r.report)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if _, err := cli.NetworkRemove(context.Background(), network, client.NetworkRemoveOptions{}); err != nil {
-			t.Errorf("removing the network: %v", err)
-		}
-	})
-	rt, err := docker.New(cli, docker.Options{
-		RunID: runID, Network: network, Image: img, XDSAddress: "127.0.0.1:18000",
-		Events: events.NewBus(0), Images: []string{app},
-	})
+	r.wait(f.ctx, t, "api HEALTHY (CMD, run by the engine)", health("api", ecs.HealthHealthy))
+	sidecarReady(t, started.IP)
+	resp, err := http.Get("http://" + started.IP + ":9090/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := rt.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	seq := 100
-	newTask := func() string {
-		seq++
-		return fmt.Sprintf("%032x", seq)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if got, want := string(body), "v1 hello uid=1234 wd=/"; got != want {
+		t.Errorf("GET /: %q, want %q (command, environment, user, workingDirectory)", got, want)
 	}
-	userContainer := func(check []string, command ...string) ecs.ContainerSpec {
-		return ecs.ContainerSpec{
-			Name: "api", Image: app, Essential: true,
-			EntryPoint: []string{"/app"}, Command: command,
-			Env:              map[string]string{"GREETING": "hello"},
-			User:             "1234:1234",
-			WorkingDirectory: "/",
-			Ports:            []ecs.PortMapping{{ContainerPort: 9090, Protocol: "tcp"}},
-			HealthCheck: &ecs.HealthCheck{
-				Command:  check,
-				Interval: 200 * time.Millisecond, Timeout: 2 * time.Second, Retries: 2,
-			},
-			StopTimeout: 30 * time.Second,
+	for k := range resp.Header {
+		if strings.HasPrefix(strings.ToLower(k), "x-meshsim") {
+			t.Errorf("the user's app answered with meshsim header %s", k)
 		}
 	}
-	cmdCheck := []string{"CMD", "/app", "-check", "http://localhost:9090/"}
-
-	t.Run("runs as the task definition says, its sidecar beside it", func(t *testing.T) {
-		id := newTask()
-		r := make(taskReports, 100)
-		sc := ecs.ContainerSpec{Name: "envoy", Image: contract.SidecarImage, Essential: true, Env: map[string]string{
-			contract.EnvResourceARN: "arn:aws:appmesh:us-east-1:000000000000:mesh/m/virtualNode/api-v1",
-		}}
-		started, err := rt.Start(ctx, taskSpec(id, userContainer(cmdCheck, "-addr", ":9090", "-say", "v1"), sc), r.report)
+	list, err := f.cli.ContainerList(f.ctx, client.ContainerListOptions{Filters: make(client.Filters).Add("label", docker.LabelRun+"="+f.runID).Add("label", docker.LabelTask+"="+id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, modes := map[string]string{}, map[string]string{}
+	for _, c := range list.Items {
+		ids[c.Labels[docker.LabelContainer]] = c.ID
+		modes[c.Labels[docker.LabelContainer]] = c.HostConfig.NetworkMode
+	}
+	if modes["api"] != f.network || modes["envoy"] != "container:"+ids["api"] {
+		t.Errorf("network modes %v; want api on %s and envoy in api's namespace", modes, f.network)
+	}
+	for name, cid := range ids {
+		in, err := f.cli.ContainerInspect(f.ctx, cid, client.ContainerInspectOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.wait(ctx, t, "api HEALTHY (CMD, run by the engine)", health("api", ecs.HealthHealthy))
-		sidecarReady(t, started.IP)
-		resp, err := http.Get("http://" + started.IP + ":9090/")
-		if err != nil {
-			t.Fatal(err)
+		hc := in.Container.HostConfig
+		if strings.Join(hc.CapDrop, ",") != "ALL" || !strings.Contains(strings.Join(hc.SecurityOpt, ","), "no-new-privileges") ||
+			hc.Memory != docker.DefaultTaskLimits.Memory || hc.PidsLimit == nil || *hc.PidsLimit != docker.DefaultTaskLimits.PIDs {
+			t.Errorf("%s: CapDrop %v, SecurityOpt %v, Memory %d, PidsLimit %v; want ALL, no-new-privileges and the default limits",
+				name, hc.CapDrop, hc.SecurityOpt, hc.Memory, hc.PidsLimit)
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if got, want := string(body), "v1 hello uid=1234 wd=/"; got != want {
-			t.Errorf("GET /: %q, want %q (command, environment, user, workingDirectory)", got, want)
+		if want := map[string]string{"api": "1234:1234", "envoy": docker.User}[name]; in.Container.Config.User != want {
+			t.Errorf("%s runs as %q, want %q", name, in.Container.Config.User, want)
 		}
-		for k := range resp.Header {
-			if strings.HasPrefix(strings.ToLower(k), "x-meshsim") {
-				t.Errorf("the user's app answered with meshsim header %s", k)
-			}
+	}
+	if err := f.rt.Stop(f.ctx, id, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range r.drain() {
+		if tr.Exit != nil && tr.Exit.Code != 0 {
+			t.Errorf("%s exited %+v after SIGTERM, want 0", tr.Container, *tr.Exit)
 		}
-		list, err := cli.ContainerList(ctx, client.ContainerListOptions{Filters: make(client.Filters).Add("label", docker.LabelRun+"="+runID).Add("label", docker.LabelTask+"="+id)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids, modes := map[string]string{}, map[string]string{}
-		for _, c := range list.Items {
-			ids[c.Labels[docker.LabelContainer]] = c.ID
-			modes[c.Labels[docker.LabelContainer]] = c.HostConfig.NetworkMode
-		}
-		if modes["api"] != network || modes["envoy"] != "container:"+ids["api"] {
-			t.Errorf("network modes %v; want api on %s and envoy in api's namespace", modes, network)
-		}
-		for name, cid := range ids {
-			in, err := cli.ContainerInspect(ctx, cid, client.ContainerInspectOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			hc := in.Container.HostConfig
-			if strings.Join(hc.CapDrop, ",") != "ALL" || !strings.Contains(strings.Join(hc.SecurityOpt, ","), "no-new-privileges") ||
-				hc.Memory != docker.DefaultTaskLimits.Memory || hc.PidsLimit == nil || *hc.PidsLimit != docker.DefaultTaskLimits.PIDs {
-				t.Errorf("%s: CapDrop %v, SecurityOpt %v, Memory %d, PidsLimit %v; want ALL, no-new-privileges and the default limits",
-					name, hc.CapDrop, hc.SecurityOpt, hc.Memory, hc.PidsLimit)
-			}
-			if want := map[string]string{"api": "1234:1234", "envoy": docker.User}[name]; in.Container.Config.User != want {
-				t.Errorf("%s runs as %q, want %q", name, in.Container.Config.User, want)
-			}
-		}
-		if err := rt.Stop(ctx, id, 30*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		for _, tr := range r.drain() {
-			if tr.Exit != nil && tr.Exit.Code != 0 {
-				t.Errorf("%s exited %+v after SIGTERM, want 0", tr.Container, *tr.Exit)
-			}
-		}
-	})
+	}
+}
 
-	t.Run("CMD-SHELL fails without a shell, as on ECS", func(t *testing.T) {
-		id := newTask()
-		r := make(taskReports, 100)
-		c := userContainer([]string{"CMD-SHELL", "/app -check http://localhost:9090/ || exit 1"}, "-addr", ":9090")
-		if _, err := rt.Start(ctx, taskSpec(id, c), r.report); err != nil {
-			t.Fatal(err)
-		}
-		r.wait(ctx, t, "api UNHEALTHY", health("api", ecs.HealthUnhealthy))
-		if err := rt.Stop(ctx, id, 30*time.Second); err != nil {
-			t.Fatal(err)
-		}
-	})
+// cmdShellFails: CMD-SHELL fails without a shell, as on ECS.
+func (f *userImageFixture) cmdShellFails(t *testing.T) {
+	id := f.newTask()
+	r := make(taskReports, 100)
+	c := userContainer(f.app, []string{"CMD-SHELL", "/app -check http://localhost:9090/ || exit 1"}, "-addr", ":9090")
+	if _, err := f.rt.Start(f.ctx, taskSpec(id, c), r.report); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(f.ctx, t, "api UNHEALTHY", health("api", ecs.HealthUnhealthy))
+	if err := f.rt.Stop(f.ctx, id, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
 
-	t.Run("SIGTERM ignored: killed after the stopTimeout", func(t *testing.T) {
-		id := newTask()
-		r := make(taskReports, 100)
-		c := userContainer(cmdCheck, "-addr", ":9090", "-ignore-term")
-		c.StopTimeout = time.Second
-		if _, err := rt.Start(ctx, taskSpec(id, c), r.report); err != nil {
-			t.Fatal(err)
-		}
-		r.wait(ctx, t, "api HEALTHY", health("api", ecs.HealthHealthy))
-		// The task's grace is longer; the container's own stopTimeout
-		// holds.
-		if err := rt.Stop(ctx, id, 30*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		tr := r.wait(ctx, t, "api exit", exited("api"))
-		if tr.Exit.Code != 137 || tr.Exit.Reason != "killed after the stop timeout" {
-			t.Errorf("exit %+v, want 137, killed after the stop timeout", *tr.Exit)
-		}
-	})
+// sigtermIgnored: SIGTERM ignored: killed after the stopTimeout.
+func (f *userImageFixture) sigtermIgnored(t *testing.T) {
+	id := f.newTask()
+	r := make(taskReports, 100)
+	c := userContainer(f.app, cmdCheck, "-addr", ":9090", "-ignore-term")
+	c.StopTimeout = time.Second
+	if _, err := f.rt.Start(f.ctx, taskSpec(id, c), r.report); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(f.ctx, t, "api HEALTHY", health("api", ecs.HealthHealthy))
+	// The task's grace is longer; the container's own stopTimeout
+	// holds.
+	if err := f.rt.Stop(f.ctx, id, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tr := r.wait(f.ctx, t, "api exit", exited("api"))
+	if tr.Exit.Code != 137 || tr.Exit.Reason != "killed after the stop timeout" {
+		t.Errorf("exit %+v, want 137, killed after the stop timeout", *tr.Exit)
+	}
+}
 
-	t.Run("only the run's images", func(t *testing.T) {
-		c := userContainer(nil, "-addr", ":9090")
-		c.HealthCheck = nil
-		c.Image = img // present in the engine, but not one of the run's user images
-		_, err := rt.Start(ctx, taskSpec(newTask(), c), nil)
-		if err == nil || !strings.Contains(err.Error(), "not one of this run's images") {
-			t.Errorf("Start with an image not of the run: %v", err)
-		}
-	})
+// onlyRunImages: only the run's images.
+func (f *userImageFixture) onlyRunImages(t *testing.T) {
+	c := userContainer(f.app, nil, "-addr", ":9090")
+	c.HealthCheck = nil
+	c.Image = f.img // present in the engine, but not one of the run's user images
+	_, err := f.rt.Start(f.ctx, taskSpec(f.newTask(), c), nil)
+	if err == nil || !strings.Contains(err.Error(), "not one of this run's images") {
+		t.Errorf("Start with an image not of the run: %v", err)
+	}
+}
 
-	t.Run("a missing image fails the world up front", func(t *testing.T) {
-		_, err := docker.StartWorld(ctx, cli, docker.WorldOptions{RunID: docker.NewRunID(), Image: img, Images: []string{"myorg/absent:1.3"}})
-		if err == nil || !strings.Contains(err.Error(), "myorg/absent:1.3") {
-			t.Errorf("StartWorld with a missing image: %v, want an error naming it", err)
-		}
-	})
+// missingImageFailsWorld: a missing image fails the world up front.
+func (f *userImageFixture) missingImageFailsWorld(t *testing.T) {
+	_, err := docker.StartWorld(f.ctx, f.cli, docker.WorldOptions{RunID: docker.NewRunID(), Image: f.img, Images: []string{"myorg/absent:1.3"}})
+	if err == nil || !strings.Contains(err.Error(), "myorg/absent:1.3") {
+		t.Errorf("StartWorld with a missing image: %v, want an error naming it", err)
+	}
 }
