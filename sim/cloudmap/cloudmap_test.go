@@ -101,8 +101,17 @@ func wantCode(t *testing.T, err error, code string) {
 
 func TestNamespaces(t *testing.T) {
 	h := newHarness(t, Options{})
-	ctx := context.Background()
+	checkCreateHTTPNamespace(t, h)
+	checkCreatePrivateDNSNamespace(t, h)
+	checkListNamespaces(t, h)
+}
 
+// checkCreateHTTPNamespace creates the HTTP namespace apps and checks its
+// operation, what GetNamespace tells of it (by id and by ARN), and that a
+// retry with the same CreatorRequestId returns the same operation.
+func checkCreateHTTPNamespace(t *testing.T, h *harness) {
+	t.Helper()
+	ctx := context.Background()
 	created, err := h.c.CreateHttpNamespace(ctx, &sd.CreateHttpNamespaceInput{
 		Name: aws.String("apps"), Description: aws.String("sample apps"), CreatorRequestId: aws.String("req-1"),
 	})
@@ -145,7 +154,13 @@ func TestNamespaces(t *testing.T) {
 	if aws.ToString(again.OperationId) != aws.ToString(created.OperationId) {
 		t.Fatalf("retry operation %s, want %s", aws.ToString(again.OperationId), aws.ToString(created.OperationId))
 	}
+}
 
+// checkCreatePrivateDNSNamespace creates the private DNS namespace
+// svc.local and checks its properties.
+func checkCreatePrivateDNSNamespace(t *testing.T, h *harness) {
+	t.Helper()
+	ctx := context.Background()
 	dns, err := h.c.CreatePrivateDnsNamespace(ctx, &sd.CreatePrivateDnsNamespaceInput{
 		Name: aws.String("svc.local"), Vpc: aws.String("vpc-1"),
 		Properties: &types.PrivateDnsNamespaceProperties{DnsProperties: &types.PrivateDnsPropertiesMutable{SOA: &types.SOA{TTL: aws.Int64(60)}}},
@@ -166,7 +181,13 @@ func TestNamespaces(t *testing.T) {
 		aws.ToInt64(dnsNS.Namespace.Properties.DnsProperties.SOA.TTL) != 60 {
 		t.Fatalf("private DNS namespace = %+v", dnsNS.Namespace.Properties.DnsProperties)
 	}
+}
 
+// checkListNamespaces checks that ListNamespaces lists apps and svc.local,
+// filters by type, and paginates one at a time through both.
+func checkListNamespaces(t *testing.T, h *harness) {
+	t.Helper()
+	ctx := context.Background()
 	list, err := h.c.ListNamespaces(ctx, &sd.ListNamespacesInput{})
 	if err != nil {
 		t.Fatal(err)

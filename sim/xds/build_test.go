@@ -188,41 +188,9 @@ func TestBuildEgressRoutes(t *testing.T) {
 	}
 	beta, grpcRoute, def, drained := movie.GetRoutes()[0], movie.GetRoutes()[1], movie.GetRoutes()[2], movie.GetRoutes()[3]
 
-	if got := beta.GetMatch().GetPrefix(); got != "/api" {
-		t.Errorf("beta prefix = %q", got)
-	}
-	if h := beta.GetMatch().GetHeaders(); len(h) != 2 || h[0].GetName() != "x-beta" || h[0].GetStringMatch().GetExact() != "true" ||
-		!h[1].GetInvertMatch() || h[1].GetStringMatch().GetSafeRegex().GetRegex() != "on|yes" {
-		t.Errorf("beta headers = %v", h)
-	}
-
-	if got := grpcRoute.GetMatch().GetPath(); got != "/movie.Catalog/List" {
-		t.Errorf("grpc path = %q", got)
-	}
-	if grpcRoute.GetMatch().GetGrpc() == nil {
-		t.Error("grpc route does not require gRPC requests")
-	}
-	if got := grpcRoute.GetRoute().GetRetryPolicy().GetRetryOn(); got != "unavailable" {
-		t.Errorf("grpc retry_on = %q", got)
-	}
-
-	wc := def.GetRoute().GetWeightedClusters().GetClusters()
-	if len(wc) != 2 || wc[0].GetName() != ClusterName("bookingapp", "movie-v1") || wc[0].GetWeight().GetValue() != 75 ||
-		wc[1].GetName() != ClusterName("bookingapp", "movie-v2") || wc[1].GetWeight().GetValue() != 25 {
-		t.Errorf("default weighted clusters = %v (weight-0 target must be dropped)", wc)
-	}
-	rp := def.GetRoute().GetRetryPolicy()
-	if rp.GetRetryOn() != "5xx,reset,gateway-error,connect-failure" || rp.GetNumRetries().GetValue() != 2 || rp.GetPerTryTimeout().AsDuration() != 500*time.Millisecond {
-		t.Errorf("default retry policy = %v", rp)
-	}
-	if def.GetRoute().GetTimeout().AsDuration() != 3*time.Second || def.GetRoute().GetIdleTimeout().AsDuration() != time.Minute {
-		t.Errorf("default timeouts = %v, %v", def.GetRoute().GetTimeout(), def.GetRoute().GetIdleTimeout())
-	}
-
-	if rp := beta.GetRoute().GetRetryPolicy(); rp.GetRetryOn() != "connect-failure,refused-stream,reset,unavailable,retriable-status-codes" ||
-		rp.GetNumRetries().GetValue() != 2 || len(rp.GetRetriableStatusCodes()) != 1 || rp.GetRetriableStatusCodes()[0] != 503 {
-		t.Errorf("route without retry policy got %v, want App Mesh's default", rp)
-	}
+	checkBetaRoute(t, beta)
+	checkGRPCRoute(t, grpcRoute)
+	checkDefaultRoute(t, def)
 
 	if dr := drained.GetDirectResponse(); dr.GetStatus() != 503 || dr.GetBody().GetInlineString() != "no healthy upstream" {
 		t.Errorf("all-zero route = %v, want direct 503", drained.GetAction())
@@ -234,6 +202,56 @@ func TestBuildEgressRoutes(t *testing.T) {
 	}
 	if ticket.GetRoutes()[0].GetRoute().GetRetryPolicy().GetNumRetries().GetValue() != 2 {
 		t.Error("virtual node provider route lacks App Mesh's default retry policy")
+	}
+}
+
+// checkBetaRoute checks the egress route beta of bookingWorld: a prefix and
+// header match, and App Mesh's default retry policy (it names none).
+func checkBetaRoute(t *testing.T, beta *route.Route) {
+	t.Helper()
+	if got := beta.GetMatch().GetPrefix(); got != "/api" {
+		t.Errorf("beta prefix = %q", got)
+	}
+	if h := beta.GetMatch().GetHeaders(); len(h) != 2 || h[0].GetName() != "x-beta" || h[0].GetStringMatch().GetExact() != "true" ||
+		!h[1].GetInvertMatch() || h[1].GetStringMatch().GetSafeRegex().GetRegex() != "on|yes" {
+		t.Errorf("beta headers = %v", h)
+	}
+	if rp := beta.GetRoute().GetRetryPolicy(); rp.GetRetryOn() != "connect-failure,refused-stream,reset,unavailable,retriable-status-codes" ||
+		rp.GetNumRetries().GetValue() != 2 || len(rp.GetRetriableStatusCodes()) != 1 || rp.GetRetriableStatusCodes()[0] != 503 {
+		t.Errorf("route without retry policy got %v, want App Mesh's default", rp)
+	}
+}
+
+// checkGRPCRoute checks the egress gRPC route of bookingWorld: a method
+// path, gRPC requests only, its retry policy.
+func checkGRPCRoute(t *testing.T, grpcRoute *route.Route) {
+	t.Helper()
+	if got := grpcRoute.GetMatch().GetPath(); got != "/movie.Catalog/List" {
+		t.Errorf("grpc path = %q", got)
+	}
+	if grpcRoute.GetMatch().GetGrpc() == nil {
+		t.Error("grpc route does not require gRPC requests")
+	}
+	if got := grpcRoute.GetRoute().GetRetryPolicy().GetRetryOn(); got != "unavailable" {
+		t.Errorf("grpc retry_on = %q", got)
+	}
+}
+
+// checkDefaultRoute checks the default egress route of bookingWorld: its
+// weighted clusters without the weight-0 target, retry policy and timeouts.
+func checkDefaultRoute(t *testing.T, def *route.Route) {
+	t.Helper()
+	wc := def.GetRoute().GetWeightedClusters().GetClusters()
+	if len(wc) != 2 || wc[0].GetName() != ClusterName("bookingapp", "movie-v1") || wc[0].GetWeight().GetValue() != 75 ||
+		wc[1].GetName() != ClusterName("bookingapp", "movie-v2") || wc[1].GetWeight().GetValue() != 25 {
+		t.Errorf("default weighted clusters = %v (weight-0 target must be dropped)", wc)
+	}
+	rp := def.GetRoute().GetRetryPolicy()
+	if rp.GetRetryOn() != "5xx,reset,gateway-error,connect-failure" || rp.GetNumRetries().GetValue() != 2 || rp.GetPerTryTimeout().AsDuration() != 500*time.Millisecond {
+		t.Errorf("default retry policy = %v", rp)
+	}
+	if def.GetRoute().GetTimeout().AsDuration() != 3*time.Second || def.GetRoute().GetIdleTimeout().AsDuration() != time.Minute {
+		t.Errorf("default timeouts = %v, %v", def.GetRoute().GetTimeout(), def.GetRoute().GetIdleTimeout())
 	}
 }
 
