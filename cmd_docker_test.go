@@ -160,97 +160,9 @@ func TestRunDocker(t *testing.T) {
 	}
 	defer os.RemoveAll(filepath.Dir(bin))
 
-	t.Run("run", func(t *testing.T) {
-		p := startMeshsim(ctx, t, cli, bin, "run", "bookingapp-canary", "--runtime", "docker", "--bake", "1s", "--rate", "100",
-			"--quiet", "--envoy-image", "registry.invalid/envoy:absent", "--out", filepath.Join(t.TempDir(), "run"))
-		code := p.wait()
-		out, stderr := p.stdout.String(), p.errText()
-		// With a one-second bake the weights are judged on too few
-		// requests: the run must complete and no request fail.
-		// On a starved machine the run may be inconclusive, never failed
-		// for want of CPU.
-		if (code != exitOK && code != exitFailed && code != exitInconclusive) || strings.Contains(stderr, "did not complete") ||
-			(code != exitInconclusive && !strings.Contains(out, "PASS  no-failed-requests")) {
-			t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
-		}
-		if !strings.Contains(stderr, "registry.invalid/envoy:absent is not in the local Docker engine") {
-			t.Errorf("no word of the absent Envoy image in stderr:\n%s", stderr)
-		}
-		m := runIDPattern.FindStringSubmatch(stderr)
-		if m == nil {
-			t.Fatalf("no run id in stderr:\n%s", stderr)
-		}
-		if left := runContainers(ctx, t, cli, m[1], true); len(left) > 0 {
-			t.Errorf("run %s left %v", m[1], left)
-		}
-		ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("label", docker.LabelRun+"="+m[1])})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(ns.Items) > 0 {
-			t.Errorf("run %s left %d networks", m[1], len(ns.Items))
-		}
-	})
+	t.Run("run", func(t *testing.T) { testDockerRun(ctx, t, cli, bin) })
 
-	t.Run("SIGKILL leaves nothing running", func(t *testing.T) {
-		p := startMeshsim(ctx, t, cli, bin, "run", "bookingapp-canary", "--runtime", "docker", "--bake", "2m", "--rate", "20",
-			"--quiet", "--out", filepath.Join(t.TempDir(), "run"))
-		var runID string
-		select {
-		case runID = <-p.runID:
-		case <-p.done:
-			t.Fatalf("meshsim exited before naming its run:\n%s", p.errText())
-		case <-ctx.Done():
-			t.Fatalf("no run id: %v\n%s", ctx.Err(), p.errText())
-		}
-		// Kill it once its tasks run: the engine's events say when.
-		started := cli.Events(ctx, client.EventsListOptions{Filters: make(client.Filters).
-			Add("label", docker.LabelRun+"="+runID).Add("label", docker.LabelRole+"=task").Add("type", "container").Add("event", "start")})
-		select {
-		case <-started.Messages:
-		case err := <-started.Err:
-			t.Fatalf("waiting for a task container: %v\n%s", err, p.errText())
-		case <-p.done:
-			t.Fatalf("meshsim exited before starting a task:\n%s", p.errText())
-		}
-		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		p.wait()
-		killed := time.Now()
-
-		// The fakes lose the control channel (its connection closes at
-		// once; failing that, no beat comes for HeartbeatTimeout) and
-		// exit, and the kernel ends every task process with them.
-		wctx, cancel := context.WithTimeout(ctx, docker.HeartbeatTimeout+30*time.Second)
-		defer cancel()
-		var running []string
-		if err := poll.Until(wctx, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
-			running = runContainers(ctx, t, cli, runID, false)
-			return len(running) == 0, nil
-		}); err != nil {
-			t.Fatalf("%s after SIGKILL, still running: %v (%v)", time.Since(killed).Round(time.Millisecond), running, err)
-		}
-		t.Logf("nothing of run %s running %s after SIGKILL (heartbeat timeout %s)", runID, time.Since(killed).Round(time.Millisecond), docker.HeartbeatTimeout)
-		fakes, err := cli.ContainerLogs(ctx, "meshsim-"+runID+"-fakes", client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		logs, _ := io.ReadAll(fakes)
-		fakes.Close()
-		if !bytes.Contains(logs, []byte("meshsim process that started run "+runID+" is gone")) {
-			t.Errorf("the fakes' logs do not say why they stopped:\n%s", logs)
-		}
-
-		// What is left is stopped; meshsim clean removes it.
-		out, stderr, code := execute(t, "clean", "--run", runID)
-		if code != exitOK || !strings.Contains(out, "1 networks") {
-			t.Errorf("clean: exit %d, stdout %q, stderr %q", code, out, stderr)
-		}
-		if left := runContainers(ctx, t, cli, runID, true); len(left) > 0 {
-			t.Errorf("after clean: %v", left)
-		}
-	})
+	t.Run("SIGKILL leaves nothing running", func(t *testing.T) { testDockerSIGKILL(ctx, t, cli, bin) })
 
 	t.Run("a missing image fails the run up front", func(t *testing.T) {
 		src, err := os.ReadFile("scenarios/builtin/bookingapp-canary.yaml")
@@ -288,6 +200,103 @@ func TestRunDocker(t *testing.T) {
 			t.Errorf("exit %d, stderr %q", code, stderr)
 		}
 	})
+}
+
+// testDockerRun runs the meshsim binary bin with the docker runtime: the run
+// completes, says the Envoy image is absent, and leaves nothing behind.
+func testDockerRun(ctx context.Context, t *testing.T, cli *testcontainers.DockerClient, bin string) {
+	p := startMeshsim(ctx, t, cli, bin, "run", "bookingapp-canary", "--runtime", "docker", "--bake", "1s", "--rate", "100",
+		"--quiet", "--envoy-image", "registry.invalid/envoy:absent", "--out", filepath.Join(t.TempDir(), "run"))
+	code := p.wait()
+	out, stderr := p.stdout.String(), p.errText()
+	// With a one-second bake the weights are judged on too few
+	// requests: the run must complete and no request fail.
+	// On a starved machine the run may be inconclusive, never failed
+	// for want of CPU.
+	if (code != exitOK && code != exitFailed && code != exitInconclusive) || strings.Contains(stderr, "did not complete") ||
+		(code != exitInconclusive && !strings.Contains(out, "PASS  no-failed-requests")) {
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	if !strings.Contains(stderr, "registry.invalid/envoy:absent is not in the local Docker engine") {
+		t.Errorf("no word of the absent Envoy image in stderr:\n%s", stderr)
+	}
+	m := runIDPattern.FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("no run id in stderr:\n%s", stderr)
+	}
+	if left := runContainers(ctx, t, cli, m[1], true); len(left) > 0 {
+		t.Errorf("run %s left %v", m[1], left)
+	}
+	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("label", docker.LabelRun+"="+m[1])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ns.Items) > 0 {
+		t.Errorf("run %s left %d networks", m[1], len(ns.Items))
+	}
+}
+
+// testDockerSIGKILL kills the meshsim binary bin once its tasks run: the
+// fakes exit, saying why, nothing keeps running, and meshsim clean removes
+// what is left.
+func testDockerSIGKILL(ctx context.Context, t *testing.T, cli *testcontainers.DockerClient, bin string) {
+	p := startMeshsim(ctx, t, cli, bin, "run", "bookingapp-canary", "--runtime", "docker", "--bake", "2m", "--rate", "20",
+		"--quiet", "--out", filepath.Join(t.TempDir(), "run"))
+	var runID string
+	select {
+	case runID = <-p.runID:
+	case <-p.done:
+		t.Fatalf("meshsim exited before naming its run:\n%s", p.errText())
+	case <-ctx.Done():
+		t.Fatalf("no run id: %v\n%s", ctx.Err(), p.errText())
+	}
+	// Kill it once its tasks run: the engine's events say when.
+	started := cli.Events(ctx, client.EventsListOptions{Filters: make(client.Filters).
+		Add("label", docker.LabelRun+"="+runID).Add("label", docker.LabelRole+"=task").Add("type", "container").Add("event", "start")})
+	select {
+	case <-started.Messages:
+	case err := <-started.Err:
+		t.Fatalf("waiting for a task container: %v\n%s", err, p.errText())
+	case <-p.done:
+		t.Fatalf("meshsim exited before starting a task:\n%s", p.errText())
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.wait()
+	killed := time.Now()
+
+	// The fakes lose the control channel (its connection closes at
+	// once; failing that, no beat comes for HeartbeatTimeout) and
+	// exit, and the kernel ends every task process with them.
+	wctx, cancel := context.WithTimeout(ctx, docker.HeartbeatTimeout+30*time.Second)
+	defer cancel()
+	var running []string
+	if err := poll.Until(wctx, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
+		running = runContainers(ctx, t, cli, runID, false)
+		return len(running) == 0, nil
+	}); err != nil {
+		t.Fatalf("%s after SIGKILL, still running: %v (%v)", time.Since(killed).Round(time.Millisecond), running, err)
+	}
+	t.Logf("nothing of run %s running %s after SIGKILL (heartbeat timeout %s)", runID, time.Since(killed).Round(time.Millisecond), docker.HeartbeatTimeout)
+	fakes, err := cli.ContainerLogs(ctx, "meshsim-"+runID+"-fakes", client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := io.ReadAll(fakes)
+	fakes.Close()
+	if !bytes.Contains(logs, []byte("meshsim process that started run "+runID+" is gone")) {
+		t.Errorf("the fakes' logs do not say why they stopped:\n%s", logs)
+	}
+
+	// What is left is stopped; meshsim clean removes it.
+	out, stderr, code := execute(t, "clean", "--run", runID)
+	if code != exitOK || !strings.Contains(out, "1 networks") {
+		t.Errorf("clean: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	if left := runContainers(ctx, t, cli, runID, true); len(left) > 0 {
+		t.Errorf("after clean: %v", left)
+	}
 }
 
 // TestTaskLimitFlags: bad task container limits are refused before
