@@ -17,6 +17,7 @@ import (
 const (
 	DefaultMaxLag      = 500 * time.Millisecond
 	DefaultMinAchieved = 0.9
+	DefaultMaxCPUWait  = 100 * time.Millisecond
 )
 
 // minExpectedForRate is the least number of requests a step must have been
@@ -31,6 +32,7 @@ type Instrument struct {
 	// MaxLag and MinAchieved are the limits of a conclusive step.
 	MaxLag      time.Duration `json:"maxLagNs"`
 	MinAchieved float64       `json:"minAchieved"`
+	MaxCPUWait  time.Duration `json:"maxCPUWaitNs"`
 	// LagP99 is the p99 of the load generator's lag over every request of
 	// the run; Achieved the fraction of the offered rate it sent.
 	LagP99   time.Duration `json:"lagP99Ns"`
@@ -102,9 +104,12 @@ type StepInstrument struct {
 
 // instrumentLimits are the run's limits of a conclusive step, or the
 // defaults.
-func instrumentLimits(meta rundir.Meta) (maxLag time.Duration, minAchieved float64) {
-	maxLag, minAchieved = DefaultMaxLag, DefaultMinAchieved
+func instrumentLimits(meta rundir.Meta) (maxLag time.Duration, minAchieved float64, maxCPUWait time.Duration) {
+	maxLag, minAchieved, maxCPUWait = DefaultMaxLag, DefaultMinAchieved, DefaultMaxCPUWait
 	if l := meta.Instrument; l != nil {
+		if l.MaxCPUWait > 0 {
+			maxCPUWait = l.MaxCPUWait
+		}
 		if l.MaxLag > 0 {
 			maxLag = l.MaxLag
 		}
@@ -112,15 +117,15 @@ func instrumentLimits(meta rundir.Meta) (maxLag time.Duration, minAchieved float
 			minAchieved = l.MinAchieved
 		}
 	}
-	return maxLag, minAchieved
+	return maxLag, minAchieved, maxCPUWait
 }
 
 // analyzeInstrument measures the load generator of each reached step from
 // its requests and marks the steps whose instrument saturated. obs are the
 // requests of each step, in r.Steps' order; all are the run's requests.
 func analyzeInstrument(r *Report, meta rundir.Meta, obs [][]*rundir.Observation, all []*rundir.Observation, samples []rundir.InstrumentSample) {
-	maxLag, minAchieved := instrumentLimits(meta)
-	in := &Instrument{MaxLag: maxLag, MinAchieved: minAchieved, Requests: len(all)}
+	maxLag, minAchieved, maxCPUWait := instrumentLimits(meta)
+	in := &Instrument{MaxLag: maxLag, MinAchieved: minAchieved, MaxCPUWait: maxCPUWait, Requests: len(all)}
 	offered := meta.Load.Rate
 	sampled, run := sampleFigures(samples)
 	run.fillRun(in)
@@ -169,8 +174,8 @@ func analyzeInstrument(r *Report, meta rundir.Meta, obs [][]*rundir.Observation,
 		} else if si.Overdue > maxLag {
 			why = append(why, fmt.Sprintf("the load generator's next request was %s overdue, %d requests behind (limit %s)", durationText(si.Overdue), si.Backlog, durationText(maxLag)))
 		}
-		if si.SchedWait > maxLag {
-			why = append(why, fmt.Sprintf("meshsim's goroutines waited up to %s for a CPU (p99 over a second; limit %s)", durationText(si.SchedWait), durationText(maxLag)))
+		if si.SchedWait > maxCPUWait {
+			why = append(why, fmt.Sprintf("meshsim's goroutines waited up to %s for a CPU (p99 over a second; limit %s)", durationText(si.SchedWait), durationText(maxCPUWait)))
 		}
 		if si.StreamLag > maxLag {
 			why = append(why, fmt.Sprintf("the streams' messages went out up to %s late (limit %s)", durationText(si.StreamLag), durationText(maxLag)))
@@ -370,6 +375,9 @@ func headroomText(si *StepInstrument, in *Instrument) string {
 	used := float64(si.LagP99) / float64(in.MaxLag)
 	if si.RateJudged && in.MinAchieved < 1 {
 		used = max(used, (1-si.Achieved)/(1-in.MinAchieved))
+	}
+	if in.MaxCPUWait > 0 {
+		used = max(used, float64(si.SchedWait)/float64(in.MaxCPUWait))
 	}
 	return pct(roundTo(max(used, 0), 2)) + " of the limit"
 }

@@ -316,7 +316,7 @@ var maxItems = map[string]int{
 }
 
 func (d *decoder) scenario(n *yaml.Node) *Scenario {
-	sc := &Scenario{Instrument: Instrument{MaxLag: -1, MinAchieved: -1}}
+	sc := &Scenario{Instrument: Instrument{MaxLag: -1, MinAchieved: -1, MaxCPUWait: -1}}
 	d.topKeys = d.fields(n, "the scenario", map[string]func(*yaml.Node){
 		"name":        func(v *yaml.Node) { d.name(v, "name", &sc.Name) },
 		"description": func(v *yaml.Node) { d.label(v, "description", 1000, &sc.Description) },
@@ -492,10 +492,11 @@ func (d *decoder) request(n *yaml.Node) Request {
 
 // instrument decodes the instrument section.
 func (d *decoder) instrument(n *yaml.Node) Instrument {
-	in := Instrument{MaxLag: -1, MinAchieved: -1, Pos: d.pos(n)}
+	in := Instrument{MaxLag: -1, MinAchieved: -1, MaxCPUWait: -1, Pos: d.pos(n)}
 	d.fields(n, "instrument", map[string]func(*yaml.Node){
 		"maxLag":      func(v *yaml.Node) { d.duration(v, "instrument.maxLag", &in.MaxLag) },
 		"minAchieved": func(v *yaml.Node) { d.float(v, "instrument.minAchieved", 0, 1, &in.MinAchieved) },
+		"maxCPUWait":  func(v *yaml.Node) { d.duration(v, "instrument.maxCPUWait", &in.MaxCPUWait) },
 	})
 	return in
 }

@@ -54,13 +54,21 @@ type Instrument struct {
 	// MinAchieved is the smallest achieved/offered request rate of a step
 	// (a fraction 0..1, default 0.9).
 	MinAchieved float64
-	Pos         Pos
+	// MaxCPUWait is the p99 of how long meshsim's goroutines may wait for
+	// a CPU once runnable, in any second of a step (default 100ms). The
+	// sidecars and the in-process tasks run on those goroutines, so a
+	// request pays that wait at every hop even when the load generator
+	// keeps its schedule.
+	MaxCPUWait time.Duration
+	Pos        Pos
 }
 
-// DefaultMaxLag and DefaultMinAchieved are Instrument's defaults.
+// DefaultMaxLag, DefaultMinAchieved and DefaultMaxCPUWait are Instrument's
+// defaults.
 const (
 	DefaultMaxLag      = 500 * time.Millisecond
 	DefaultMinAchieved = 0.9
+	DefaultMaxCPUWait  = 100 * time.Millisecond
 )
 
 // Fault breaks tasks of a service at a moment of the rollout: After into

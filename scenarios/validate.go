@@ -129,6 +129,9 @@ func (v *validator) defaults() {
 	if sc.Instrument.MinAchieved < 0 {
 		sc.Instrument.MinAchieved = DefaultMinAchieved
 	}
+	if sc.Instrument.MaxCPUWait < 0 {
+		sc.Instrument.MaxCPUWait = DefaultMaxCPUWait
+	}
 }
 
 func (v *validator) loadDefaults() {

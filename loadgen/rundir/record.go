@@ -229,12 +229,14 @@ type Meta struct {
 
 // InstrumentLimits are the limits of a conclusive step: a step whose load
 // generator fell further behind its schedule (p99 of sent − scheduled)
-// than MaxLag, or sent less than MinAchieved of the offered rate, measured
-// the machine rather than the rollout and is inconclusive. Zero fields
-// take the defaults.
+// than MaxLag, or sent less than MinAchieved of the offered rate, or whose
+// goroutines waited longer than MaxCPUWait for a CPU (p99 over a second),
+// measured the machine rather than the rollout and is inconclusive. Zero
+// fields take the defaults.
 type InstrumentLimits struct {
 	MaxLag      time.Duration `json:"maxLagNs,omitempty"`
 	MinAchieved float64       `json:"minAchieved,omitempty"`
+	MaxCPUWait  time.Duration `json:"maxCPUWaitNs,omitempty"`
 }
 
 // Step is one scenario step as planned, and when it really ran.

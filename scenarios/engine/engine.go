@@ -146,7 +146,7 @@ func meta(sc *scenarios.Scenario, opts Options) rundir.Meta {
 			Duration: sc.Duration(),
 			Streams:  sc.Load.Streams,
 		},
-		Instrument: &rundir.InstrumentLimits{MaxLag: sc.Instrument.MaxLag, MinAchieved: sc.Instrument.MinAchieved},
+		Instrument: &rundir.InstrumentLimits{MaxLag: sc.Instrument.MaxLag, MinAchieved: sc.Instrument.MinAchieved, MaxCPUWait: sc.Instrument.MaxCPUWait},
 	}
 	for i, st := range sc.Rollout.Steps {
 		weights := map[string]float64{}
