@@ -141,7 +141,7 @@ func up(ctx context.Context, stdout io.Writer, sc *scenarios.Scenario, out, addr
 	case runErr != nil:
 		return &exitError{exitFailed, fmt.Errorf("the run did not complete: %w", runErr)}
 	case code != exitOK:
-		return &exitError{code, errors.New("")}
+		return verdictExit(code)
 	}
 	return nil
 }

@@ -42,6 +42,14 @@ const (
 	exitInterrupted  = 130 // meshsim run was interrupted (SIGINT, SIGTERM); the partial run is reported
 )
 
+// verdictExit is the error of a run or report whose verdict is not PASS:
+// the exit code is the verdict's, and the message names it (the summary on
+// standard output says why).
+func verdictExit(code int) error {
+	verdict := map[int]string{exitFailed: "FAIL", exitInconclusive: "INCONCLUSIVE", exitErrored: "ERROR"}[code]
+	return &exitError{code, fmt.Errorf("verdict %s (exit %d); the summary says why", verdict, code)}
+}
+
 // verdictCode is the exit code of a report's verdict.
 func verdictCode(verdict string) int {
 	switch verdict {
@@ -256,7 +264,7 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 		}
 		return &exitError{code, fmt.Errorf("the run did not complete: %w", runErr)}
 	case code != exitOK:
-		return &exitError{code, errors.New("")}
+		return verdictExit(code)
 	}
 	return nil
 }
@@ -294,7 +302,7 @@ run directory.`,
 				return &exitError{exitBadInput, err}
 			}
 			if code != exitOK {
-				return &exitError{code, errors.New("")}
+				return verdictExit(code)
 			}
 			return nil
 		},

@@ -4,32 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/meshsim/meshsim/examples/tinyapp/tinyapptest"
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/reports"
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/scenarios/engine"
 	"github.com/meshsim/meshsim/sim"
 )
-
-// tinyapp builds examples/tinyapp, an HTTP service that knows nothing of
-// meshsim (it sets no meshsim header), into a temporary directory.
-func tinyapp(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tinyapp")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(goTool, "build", "-o", bin, "github.com/meshsim/meshsim/examples/tinyapp").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build tinyapp: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // example loads a scenario of examples/tinyapp with its command pointed at
 // bin.
@@ -77,7 +63,7 @@ func TestUserAppCanary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end rehearsal; skipped with -short")
 	}
-	dir, run, rep := runWithTasks(t, example(t, "canary.yaml", tinyapp(t)))
+	dir, run, rep := runWithTasks(t, example(t, "canary.yaml", tinyapptest.Build(t)))
 	if !rep.Passed() {
 		t.Errorf("assertions failed: %+v", rep.Assertions)
 	}
@@ -122,7 +108,7 @@ func TestUserAppSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end rehearsal; skipped with -short")
 	}
-	bin := tinyapp(t)
+	bin := tinyapptest.Build(t)
 	for _, tt := range []struct {
 		file      string
 		wantDrops bool

@@ -7,32 +7,18 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/meshsim/meshsim/examples/tinyapp/tinyapptest"
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/ecs"
 	"github.com/meshsim/meshsim/sim/poll/polltest"
 )
-
-// buildTinyapp builds examples/tinyapp, an HTTP service that knows nothing
-// of meshsim, into a temporary directory.
-func buildTinyapp(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tinyapp")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(goTool, "build", "-o", bin, "github.com/meshsim/meshsim/examples/tinyapp").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build tinyapp: %v\n%s", err, out)
-	}
-	return bin
-}
 
 func readExit(t *testing.T, path string) Exit {
 	t.Helper()
@@ -51,7 +37,7 @@ func readExit(t *testing.T, path string) Exit {
 // bound to the task's own address through HOST and PORT, health-checked,
 // stopped with SIGTERM, its output and exit kept per task.
 func TestCommandTask(t *testing.T) {
-	bin := buildTinyapp(t)
+	bin := tinyapptest.Build(t)
 	logs := t.TempDir()
 	rt := New(Options{})
 	defer rt.Close()
