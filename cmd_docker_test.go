@@ -1,10 +1,15 @@
 package main
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +23,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 
+	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/sim/docker"
 	"github.com/meshsim/meshsim/sim/poll"
 )
@@ -161,6 +167,8 @@ func TestRunDocker(t *testing.T) {
 	defer os.RemoveAll(filepath.Dir(bin))
 
 	t.Run("run", func(t *testing.T) { testDockerRun(ctx, t, cli, bin) })
+
+	t.Run("a user's image by canary", func(t *testing.T) { testDockerUserImage(ctx, t, cli, bin, v.Arch) })
 
 	t.Run("SIGKILL leaves nothing running", func(t *testing.T) { testDockerSIGKILL(ctx, t, cli, bin) })
 
@@ -314,4 +322,153 @@ func TestTaskLimitFlags(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want an error naming %s", args, code, stderr, args[0])
 		}
 	}
+}
+
+// tinyappImage builds examples/tinyapp (static, for the engine's
+// architecture arch) into an image FROM scratch, tagged by its content,
+// and removes it when the test ends.
+func tinyappImage(ctx context.Context, t *testing.T, cli *testcontainers.DockerClient, arch string) string {
+	t.Helper()
+	bin, err := docker.BuildBinary(ctx, filepath.Join("examples", "tinyapp"), arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(filepath.Dir(bin))
+	app, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(app)
+	tag := "meshsim-test/tinyapp:" + hex.EncodeToString(sum[:8])
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range []struct {
+		name string
+		mode int64
+		data []byte
+	}{
+		{"Dockerfile", 0o644, []byte("FROM scratch\nCOPY tinyapp /tinyapp\nENTRYPOINT [\"/tinyapp\"]\n")},
+		{"tinyapp", 0o755, app},
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cli.ImageRemove(ctx, tag, client.ImageRemoveOptions{Force: true})
+	})
+	res, err := cli.ImageBuild(ctx, &buf, client.ImageBuildOptions{Tags: []string{tag}, Remove: true, ForceRemove: true})
+	if err != nil {
+		t.Fatalf("building the tinyapp image: %v", err)
+	}
+	out, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if _, err := cli.ImageInspect(ctx, tag); err != nil {
+		t.Fatalf("building the tinyapp image: %v\n%s", err, out)
+	}
+	return tag
+}
+
+// tinyappDockerScenario rolls two versions of the image tag out by canary,
+// 100/0 then 50/50; tinyapp sets no meshsim header.
+const tinyappDockerScenario = `name: tinyapp-docker
+timeScale: 10
+services:
+  - name: web
+    port: 8080
+    healthCheckPath: /health
+    versions:
+      - {name: v1, count: 1, image: "%[1]s", env: {APP_VERSION: v1}}
+      - {name: v2, count: 1, image: "%[1]s", env: {APP_VERSION: v2}}
+ingress: {service: web}
+load: {rate: 100, timeout: 2s}
+rollout:
+  service: web
+  steps:
+    - {name: baseline, weights: {v1: 100, v2: 0}, bake: 2s}
+    - {name: half, weights: {v1: 50, v2: 50}, bake: 4s}
+assertions:
+  - no-failed-requests
+  - weight-binomial: 3
+`
+
+// testDockerUserImage runs the meshsim binary bin with the docker runtime
+// on a user's image, tinyapp FROM scratch: the data plane attributes each
+// request to its version (the app names none), the split holds within
+// the binomial tolerance, no request fails, nothing is left behind.
+func testDockerUserImage(ctx context.Context, t *testing.T, cli *testcontainers.DockerClient, bin, arch string) {
+	bctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	tag := tinyappImage(bctx, t, cli, arch)
+	file := filepath.Join(t.TempDir(), "tinyapp-docker.yaml")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(tinyappDockerScenario, tag)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	p := startMeshsim(ctx, t, cli, bin, "run", file, "--runtime", "docker", "--quiet", "--out", dir)
+	code := p.wait()
+	out, stderr := p.stdout.String(), p.errText()
+	switch {
+	case code == exitInconclusive && strings.Contains(out, "the instrument saturated"):
+		t.Logf("inconclusive on this machine:\n%s", out)
+	case code != exitOK:
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	case !strings.Contains(out, "PASS  no-failed-requests") || !strings.Contains(out, "PASS  weight-binomial"):
+		t.Errorf("report:\n%s", out)
+	}
+	m := runIDPattern.FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("no run id in stderr:\n%s", stderr)
+	}
+	if left := runContainers(ctx, t, cli, m[1], true); len(left) > 0 {
+		t.Errorf("run %s left %v", m[1], left)
+	}
+
+	run, err := rundir.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// steps[i][version] counts the requests of step i each version
+	// served, as the ingress proxy reported.
+	steps := make([]map[string]int, 2)
+	for i := range steps {
+		steps[i] = map[string]int{}
+	}
+	failed := 0
+	for _, o := range run.Observations {
+		if !o.IsRequest() {
+			continue
+		}
+		if !o.OK() {
+			failed++
+			continue
+		}
+		if o.Endpoint == "" || o.Chain != "" || o.Step < 0 || o.Step >= len(steps) {
+			t.Fatalf("observation %+v: want an endpoint from the proxy, no chain from the application, step 0 or 1", o)
+		}
+		steps[o.Step][o.Version]++
+	}
+	if failed > 0 {
+		t.Errorf("%d requests failed", failed)
+	}
+	if len(steps[0]) != 1 || steps[0]["v1"] == 0 {
+		t.Errorf("baseline (100/0): requests per version %v, want v1 only", steps[0])
+	}
+	n := steps[1]["v1"] + steps[1]["v2"]
+	if len(steps[1]) != 2 || n == 0 {
+		t.Fatalf("half (50/50): requests per version %v, want v1 and v2 only", steps[1])
+	}
+	// Within 3σ of the binomial's mean: n·0.5 ± 3·sqrt(n·0.25).
+	if dev, tol := math.Abs(float64(steps[1]["v2"])-float64(n)/2), 3*math.Sqrt(float64(n)/4); dev > tol {
+		t.Errorf("half (50/50): v2 served %d of %d, %.1f from the mean, over 3σ (%.1f)", steps[1]["v2"], n, dev, tol)
+	}
+	t.Logf("baseline %v, half %v", steps[0], steps[1])
 }
