@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -32,16 +33,17 @@ func main() {
 	drain := flag.Duration("drain", 500*time.Millisecond, "how long to keep serving after SIGTERM, while the load balancers stop sending")
 	latency := flag.Duration("latency", 0, "how long each answer takes")
 	startDelay := flag.Duration("start-delay", 0, "how long to wait before listening")
+	logRequests := flag.Bool("log-requests", false, `log each request but /health to stderr: "request METHOD URI BODY-BYTES"`)
 	flag.Parse()
 	if *sigterm != "drain" && *sigterm != "exit" {
 		log.Fatalf("-sigterm %q: want drain or exit", *sigterm)
 	}
-	if err := run(*sigterm, *drain, *latency, *startDelay); err != nil {
+	if err := run(*sigterm, *drain, *latency, *startDelay, *logRequests); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(sigterm string, drain, latency, startDelay time.Duration) error {
+func run(sigterm string, drain, latency, startDelay time.Duration, logRequests bool) error {
 	host, port := os.Getenv("HOST"), os.Getenv("PORT")
 	if host == "" {
 		host = "0.0.0.0"
@@ -59,6 +61,10 @@ func run(sigterm string, drain, latency, startDelay time.Duration) error {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if logRequests {
+			n, _ := io.Copy(io.Discard, r.Body)
+			log.Printf("request %s %s %d", r.Method, r.URL.RequestURI(), n)
+		}
 		select {
 		case <-time.After(latency):
 		case <-r.Context().Done():

@@ -3,6 +3,8 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,4 +218,180 @@ assertions:
 	if versions["v1"] == 0 || versions["v2"] == 0 {
 		t.Errorf("calls per version %v, want both versions called", versions)
 	}
+}
+
+// appRequests counts, per "METHOD URI BODY-BYTES", the requests the tasks
+// of a run in dir logged (tinyapp -log-requests), but for meshsim's own
+// "GET /" that waits for the data plane to route before the load starts.
+func appRequests(t *testing.T, dir string) map[string]int {
+	t.Helper()
+	logs, err := filepath.Glob(filepath.Join(dir, rundir.TasksDir, "*", "app.stderr"))
+	if err != nil || len(logs) == 0 {
+		t.Fatalf("no app.stderr in %s (%v)", dir, err)
+	}
+	got := map[string]int{}
+	for _, f := range logs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if _, req, ok := strings.Cut(line, " request "); ok {
+				got[req]++
+			}
+		}
+	}
+	delete(got, "GET / 0")
+	return got
+}
+
+// within3σ reports whether k of n is within three standard deviations of
+// a binomial's mean for the share p, and the deviation and tolerance.
+func within3σ(k, n int, p float64) (ok bool, dev, tol float64) {
+	dev = math.Abs(float64(k) - float64(n)*p)
+	tol = 3 * math.Sqrt(float64(n)*p*(1-p))
+	return dev <= tol, dev, tol
+}
+
+// checkHalf checks a run of two steps, 100/0 then 50/50: every answered
+// request attributed by the ingress proxy (the application names no
+// version), and the report's shares per step (which leave out the
+// requests either step's weights may have routed) v1 only, then 50/50
+// within 3σ. It returns the shares.
+func checkHalf(t *testing.T, run *rundir.Run, rep *reports.Report) [2]map[string]int {
+	t.Helper()
+	for _, o := range run.Observations {
+		if o.IsRequest() && o.OK() && (o.Endpoint == "" || o.Chain != "" || o.Version == "") {
+			t.Fatalf("observation %+v: want an endpoint and a version from the proxy, no chain from the application", o)
+		}
+	}
+	if len(rep.Steps) != 2 {
+		t.Fatalf("%d steps in the report, want 2", len(rep.Steps))
+	}
+	var split [2]map[string]int
+	for i, st := range rep.Steps {
+		split[i] = map[string]int{}
+		for _, v := range st.Versions {
+			split[i][v.Version] = v.Requests
+		}
+	}
+	if split[0]["v1"] == 0 || split[0]["v2"] != 0 {
+		t.Errorf("100/0: requests per version %v, want v1 only", split[0])
+	}
+	n := split[1]["v1"] + split[1]["v2"]
+	if split[1]["v1"] == 0 || split[1]["v2"] == 0 {
+		t.Fatalf("50/50: requests per version %v, want v1 and v2", split[1])
+	}
+	if ok, dev, tol := within3σ(split[1]["v2"], n, 0.5); !ok {
+		t.Errorf("50/50: v2 served %d of %d, %.1f from the mean, over 3σ (%.1f)", split[1]["v2"], n, dev, tol)
+	}
+	return split
+}
+
+// TestUserTrafficTargetsFile rolls tinyapp out under the requests of a
+// vegeta targets file (examples/tinyapp/traffic.yaml): each target reaches
+// the application with its method, path and body, in equal shares, and
+// the route splits them per version.
+func TestUserTrafficTargetsFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end rehearsal; skipped with -short")
+	}
+	bin := tinyapptest.Build(t)
+	body, err := os.ReadFile(filepath.Join("..", "..", "examples", "tinyapp", "bodies", "booking.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The targets file's @body paths are relative to where meshsim runs.
+	t.Chdir(filepath.Join("..", "..", "examples", "tinyapp"))
+	data, err := os.ReadFile("traffic.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scenarios.Parse("traffic.yaml", []byte(strings.ReplaceAll(string(data), `"./bin/tinyapp"`, `"`+bin+`", "-log-requests"`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, run, rep := runWithTasks(t, sc)
+	if !rep.Passed() {
+		t.Errorf("assertions failed: %+v", rep.Assertions)
+	}
+	split := checkHalf(t, run, rep)
+
+	got := appRequests(t, dir)
+	want := []string{"GET /movies?page=1 0", "GET /movies/42 0", fmt.Sprintf("POST /bookings %d", len(body))}
+	n := 0
+	for _, k := range want {
+		n += got[k]
+	}
+	if answered := rep.Run.Totals.Requests - rep.Run.Totals.Failed - rep.Run.Totals.Canceled; n < answered {
+		t.Errorf("the app logged %d of the targets' requests, fewer than the %d answered: %v", n, answered, got)
+	}
+	if len(got) != len(want) {
+		t.Errorf("the app got %v, want only %v", got, want)
+	}
+	for _, k := range want {
+		if ok, dev, tol := within3σ(got[k], n, 1.0/3); !ok {
+			t.Errorf("%q reached the app %d times of %d, %.1f from a third, over 3σ (%.1f)", k, got[k], n, dev, tol)
+		}
+	}
+	t.Logf("per request %v; per version %v", got, split)
+}
+
+// TestUserTrafficWeightedRequests rolls tinyapp out under the scenario's
+// weighted requests (load.requests): they reach the application with their
+// methods, paths and bodies, in the weights' proportion (3:1) within the
+// binomial tolerance, and the route splits them per version.
+func TestUserTrafficWeightedRequests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end rehearsal; skipped with -short")
+	}
+	bin := tinyapptest.Build(t)
+	doc := `name: weighted
+timeScale: 10
+services:
+  - name: web
+    port: 8080
+    healthCheckPath: /health
+    versions:
+      - {name: v1, count: 1, command: ["` + bin + `", "-log-requests"], env: {APP_VERSION: v1}}
+      - {name: v2, count: 1, command: ["` + bin + `", "-log-requests"], env: {APP_VERSION: v2}}
+ingress: {service: web}
+load:
+  rate: 100
+  timeout: 2s
+  requests:
+    - {path: "/movies?page=1", weight: 3}
+    - {method: POST, path: /bookings, headers: {Content-Type: application/json}, body: '{"movie":"42"}'}
+rollout:
+  service: web
+  steps:
+    - {name: baseline, weights: {v1: 100, v2: 0}, bake: 2s}
+    - {name: half, weights: {v1: 50, v2: 50}, bake: 3s}
+assertions:
+  - no-failed-requests
+  - weight-binomial: 3
+`
+	sc, err := scenarios.Parse("weighted.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, run, rep := runWithTasks(t, sc)
+	if !rep.Passed() {
+		t.Errorf("assertions failed: %+v", rep.Assertions)
+	}
+	split := checkHalf(t, run, rep)
+
+	got := appRequests(t, dir)
+	get, post := "GET /movies?page=1 0", fmt.Sprintf("POST /bookings %d", len(`{"movie":"42"}`))
+	n := got[get] + got[post]
+	if answered := rep.Run.Totals.Requests - rep.Run.Totals.Failed - rep.Run.Totals.Canceled; n < answered {
+		t.Errorf("the app logged %d of the requests, fewer than the %d answered: %v", n, answered, got)
+	}
+	if len(got) != 2 {
+		t.Errorf("the app got %v, want only %q and %q", got, get, post)
+	}
+	if ok, dev, tol := within3σ(got[get], n, 0.75); !ok {
+		t.Errorf("%q reached the app %d times of %d, %.1f from 3/4, over 3σ (%.1f)", get, got[get], n, dev, tol)
+	}
+	t.Logf("per request %v; per version %v", got, split)
 }
