@@ -515,60 +515,73 @@ func TestStreamsTaskReplaced(t *testing.T) {
 
 			tot := endTotals(t, sink)
 			t.Logf("breaks by kind %v, lost %d, reconnect up to %v", sum.BreaksByKind, sum.Lost, sum.MaxReconnect)
-			if tot.connected != 2*n || tot.versions["v2"] != 2*n || sum.Unresumed != 0 {
-				t.Errorf("at the end %d streams connected, by version %v, %d unresumed; want all on v2", tot.connected, tot.versions, sum.Unresumed)
-			}
-			if tot.breaks != 2*n || sum.Breaks != 2*n || sum.Resumes != 2*n {
-				t.Errorf("%d breaks (summary %d) and %d resumes, want %d each", tot.breaks, sum.Breaks, sum.Resumes, 2*n)
-			}
-			for kind, c := range sum.BreaksByKind {
-				if !slices.Contains(tt.kinds, kind) {
-					t.Errorf("%d breaks of kind %q, want only %v", c, kind, tt.kinds)
-				}
-			}
-			for _, o := range sink.sorted() {
-				switch o.Kind {
-				case rundir.KindStreamBreak:
-					if o.Version != "v1" || o.GRPCCode != "UNAVAILABLE" || o.Stream.Received == 0 {
-						t.Errorf("break %+v %+v", o, *o.Stream)
-					}
-				case rundir.KindStreamResume:
-					s := o.Stream
-					if o.Version != "v2" || s.FromVersion != "v1" || s.Reconnect <= 0 || o.Sent.Before(replacing) || s.ResumeSeq != s.LastSeq+1 || s.Call < 2 {
-						t.Errorf("resume %+v %+v", o, *s)
-					}
-				case rundir.KindStreamGap:
-					if o.Stream.Method != MethodSubscribe || o.Stream.Lost == 0 || o.Stream.Duplicated+o.Stream.OutOfOrder != 0 {
-						t.Errorf("gap %+v %+v", o, *o.Stream)
-					}
-				}
-			}
-			if tot.duplicated+tot.ooo != 0 {
-				t.Errorf("%d duplicated and %d out-of-order messages", tot.duplicated, tot.ooo)
-			}
-			// The replacement loses messages of every feed: the first
-			// message of each resumed Subscribe call skips them. (A reader
-			// that a busy machine holds back longer than the feed's
-			// retention loses messages too: those gaps name no version
-			// the stream came from, and are only logged.)
-			gaps := sink.count(rundir.KindStreamGap, nil)
-			replaced := map[string]int{}
-			for _, o := range sink.sorted() {
-				if o.Kind == rundir.KindStreamGap && o.Stream.FromVersion == "v1" {
-					replaced[o.Stream.ID]++
-				}
-			}
-			if other := gaps - len(replaced); other > 0 {
-				t.Logf("%d gaps besides those of the replacement (a reader held back past the feed's retention)", other)
-			}
-			switch {
-			case tt.lossy && (tot.lost == 0 || len(replaced) != n || sum.Lost != tot.lost):
-				t.Errorf("lost %d messages (summary %d), replacement gaps by stream %v; want one in each of the %d feeds", tot.lost, sum.Lost, replaced, n)
-			case tt.lossy && slices.ContainsFunc(slices.Collect(maps.Values(replaced)), func(c int) bool { return c != 1 }):
-				t.Errorf("replacement gaps by stream %v, want one each", replaced)
-			case !tt.lossy && tot.lost != 0:
-				t.Errorf("lost %d messages", tot.lost)
-			}
+			checkReplacedStreams(t, sink, sum, tot, n, tt.kinds, replacing)
+			checkReplacementGaps(t, sink, sum, tot, n, tt.lossy)
 		})
+	}
+}
+
+// checkReplacedStreams checks that all 2n streams (n of each method) broke
+// on v1 with a break of one of kinds and resumed on v2 after replacing,
+// where they are at the end, without duplicated or out-of-order messages.
+func checkReplacedStreams(t *testing.T, sink *memSink, sum StreamSummary, tot streamTotals, n int, kinds []string, replacing time.Time) {
+	t.Helper()
+	if tot.connected != 2*n || tot.versions["v2"] != 2*n || sum.Unresumed != 0 {
+		t.Errorf("at the end %d streams connected, by version %v, %d unresumed; want all on v2", tot.connected, tot.versions, sum.Unresumed)
+	}
+	if tot.breaks != 2*n || sum.Breaks != 2*n || sum.Resumes != 2*n {
+		t.Errorf("%d breaks (summary %d) and %d resumes, want %d each", tot.breaks, sum.Breaks, sum.Resumes, 2*n)
+	}
+	for kind, c := range sum.BreaksByKind {
+		if !slices.Contains(kinds, kind) {
+			t.Errorf("%d breaks of kind %q, want only %v", c, kind, kinds)
+		}
+	}
+	for _, o := range sink.sorted() {
+		switch o.Kind {
+		case rundir.KindStreamBreak:
+			if o.Version != "v1" || o.GRPCCode != "UNAVAILABLE" || o.Stream.Received == 0 {
+				t.Errorf("break %+v %+v", o, *o.Stream)
+			}
+		case rundir.KindStreamResume:
+			s := o.Stream
+			if o.Version != "v2" || s.FromVersion != "v1" || s.Reconnect <= 0 || o.Sent.Before(replacing) || s.ResumeSeq != s.LastSeq+1 || s.Call < 2 {
+				t.Errorf("resume %+v %+v", o, *s)
+			}
+		case rundir.KindStreamGap:
+			if o.Stream.Method != MethodSubscribe || o.Stream.Lost == 0 || o.Stream.Duplicated+o.Stream.OutOfOrder != 0 {
+				t.Errorf("gap %+v %+v", o, *o.Stream)
+			}
+		}
+	}
+	if tot.duplicated+tot.ooo != 0 {
+		t.Errorf("%d duplicated and %d out-of-order messages", tot.duplicated, tot.ooo)
+	}
+}
+
+// checkReplacementGaps checks what the replacement lost: when lossy, one
+// gap in each of the n Subscribe feeds (the first message of each resumed
+// call skips them), else nothing. A reader that a busy machine holds back
+// longer than the feed's retention loses messages too: those gaps name no
+// version the stream came from, and are only logged.
+func checkReplacementGaps(t *testing.T, sink *memSink, sum StreamSummary, tot streamTotals, n int, lossy bool) {
+	t.Helper()
+	gaps := sink.count(rundir.KindStreamGap, nil)
+	replaced := map[string]int{}
+	for _, o := range sink.sorted() {
+		if o.Kind == rundir.KindStreamGap && o.Stream.FromVersion == "v1" {
+			replaced[o.Stream.ID]++
+		}
+	}
+	if other := gaps - len(replaced); other > 0 {
+		t.Logf("%d gaps besides those of the replacement (a reader held back past the feed's retention)", other)
+	}
+	switch {
+	case lossy && (tot.lost == 0 || len(replaced) != n || sum.Lost != tot.lost):
+		t.Errorf("lost %d messages (summary %d), replacement gaps by stream %v; want one in each of the %d feeds", tot.lost, sum.Lost, replaced, n)
+	case lossy && slices.ContainsFunc(slices.Collect(maps.Values(replaced)), func(c int) bool { return c != 1 }):
+		t.Errorf("replacement gaps by stream %v, want one each", replaced)
+	case !lossy && tot.lost != 0:
+		t.Errorf("lost %d messages", tot.lost)
 	}
 }

@@ -312,7 +312,17 @@ func TestGRPCThroughSidecar(t *testing.T) {
 	_, _, c, _ := startEcho(t, echoWorld(endpoints(v1), nil, 100, 0))
 	ctx := testCtx(t)
 
-	t.Run("unary", func(t *testing.T) {
+	t.Run("unary", grpcUnaryThrough(ctx, c))
+	t.Run("unary status and trailers", grpcUnaryStatusThrough(ctx, c))
+	t.Run("large message", grpcLargeMessageThrough(ctx, c))
+	t.Run("server streaming", grpcServerStreamThrough(ctx, c))
+	t.Run("bidi ping-pong", grpcBidiPingPongThrough(ctx, c))
+	t.Run("bidi status", grpcBidiStatusThrough(ctx, c))
+}
+
+// grpcUnaryThrough tests a unary call and its attribution header and trailer through the sidecar's client c.
+func grpcUnaryThrough(ctx context.Context, c testpb.TestServiceClient) func(*testing.T) {
+	return func(t *testing.T) {
 		var header, trailer metadata.MD
 		res, err := c.UnaryCall(ctx, &testpb.SimpleRequest{Payload: &testpb.Payload{Body: []byte("hi")}},
 			grpc.Header(&header), grpc.Trailer(&trailer))
@@ -331,9 +341,12 @@ func TestGRPCThroughSidecar(t *testing.T) {
 		if got := trailer.Get("x-meshsim-task"); len(got) != 1 || got[0] != "t1" {
 			t.Errorf("trailer x-meshsim-task = %v", got)
 		}
-	})
+	}
+}
 
-	t.Run("unary status and trailers", func(t *testing.T) {
+// grpcUnaryStatusThrough tests a unary call's status as the backend sent it, with trailers through the sidecar's client c.
+func grpcUnaryStatusThrough(ctx context.Context, c testpb.TestServiceClient) func(*testing.T) {
+	return func(t *testing.T) {
 		var trailer metadata.MD
 		_, err := c.UnaryCall(ctx, &testpb.SimpleRequest{ResponseStatus: &testpb.EchoStatus{Code: int32(codes.NotFound), Message: "no such movie: 42"}},
 			grpc.Trailer(&trailer))
@@ -343,9 +356,12 @@ func TestGRPCThroughSidecar(t *testing.T) {
 		if got := trailer.Get("x-meshsim-task"); len(got) != 1 || got[0] != "t1" {
 			t.Errorf("trailer x-meshsim-task = %v", got)
 		}
-	})
+	}
+}
 
-	t.Run("large message", func(t *testing.T) {
+// grpcLargeMessageThrough tests a 3 MB message, many HTTP/2 frames through the sidecar's client c.
+func grpcLargeMessageThrough(ctx context.Context, c testpb.TestServiceClient) func(*testing.T) {
+	return func(t *testing.T) {
 		body := strings.Repeat("0123456789", 300_000) // 3 MB, many HTTP/2 frames
 		res, err := c.UnaryCall(ctx, &testpb.SimpleRequest{Payload: &testpb.Payload{Body: []byte(body)}}, grpc.MaxCallSendMsgSize(8<<20))
 		if err != nil {
@@ -354,9 +370,12 @@ func TestGRPCThroughSidecar(t *testing.T) {
 		if string(res.GetPayload().GetBody()) != body {
 			t.Errorf("echoed %d bytes, want the %d sent", len(res.GetPayload().GetBody()), len(body))
 		}
-	})
+	}
+}
 
-	t.Run("server streaming", func(t *testing.T) {
+// grpcServerStreamThrough tests a server stream of 50 messages and its final status and trailer through the sidecar's client c.
+func grpcServerStreamThrough(ctx context.Context, c testpb.TestServiceClient) func(*testing.T) {
+	return func(t *testing.T) {
 		params := make([]*testpb.ResponseParameters, 50)
 		for i := range params {
 			params[i] = &testpb.ResponseParameters{IntervalUs: 1000}
@@ -384,9 +403,12 @@ func TestGRPCThroughSidecar(t *testing.T) {
 		if got := st.Trailer().Get("x-meshsim-task"); len(got) != 1 || got[0] != "t1" {
 			t.Errorf("trailer x-meshsim-task = %v", got)
 		}
-	})
+	}
+}
 
-	t.Run("bidi ping-pong", func(t *testing.T) {
+// grpcBidiPingPongThrough tests a bidi stream, each message answered before the next is sent through the sidecar's client c.
+func grpcBidiPingPongThrough(ctx context.Context, c testpb.TestServiceClient) func(*testing.T) {
+	return func(t *testing.T) {
 		// Each message is answered before the next is sent: a proxy that
 		// buffered either direction would stall here.
 		st, err := c.FullDuplexCall(ctx)
@@ -414,9 +436,12 @@ func TestGRPCThroughSidecar(t *testing.T) {
 		if got := st.Trailer().Get("x-meshsim-task"); len(got) != 1 || got[0] != "t1" {
 			t.Errorf("trailer x-meshsim-task = %v", got)
 		}
-	})
+	}
+}
 
-	t.Run("bidi status", func(t *testing.T) {
+// grpcBidiStatusThrough tests a bidi stream's status as the backend sent it through the sidecar's client c.
+func grpcBidiStatusThrough(ctx context.Context, c testpb.TestServiceClient) func(*testing.T) {
+	return func(t *testing.T) {
 		st, err := c.FullDuplexCall(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -430,7 +455,7 @@ func TestGRPCThroughSidecar(t *testing.T) {
 		if _, err := st.Recv(); status.Code(err) != codes.ResourceExhausted || status.Convert(err).Message() != "quota" {
 			t.Errorf("status = %v, want ResourceExhausted quota", err)
 		}
-	})
+	}
 }
 
 func TestGRPCIngressReachesLocalApp(t *testing.T) {
@@ -660,29 +685,8 @@ func TestGRPCStreamSurvivesWeightChange(t *testing.T) {
 }
 
 func TestGRPCTimeouts(t *testing.T) {
-	hang := func(ctx context.Context, _ int64) error {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	isRST := func(err error) bool {
-		return status.Code(err) == codes.Internal && strings.Contains(err.Error(), "RST_STREAM")
-	}
-	feedParams := func(n int, every time.Duration) []*testpb.ResponseParameters {
-		ps := make([]*testpb.ResponseParameters, n)
-		for i := range ps {
-			ps[i] = &testpb.ResponseParameters{IntervalUs: int32(every / time.Microsecond)}
-		}
-		return ps
-	}
-	setup := func(t *testing.T, rt xds.Route) (*echoBackend, testpb.TestServiceClient, context.Context) {
-		v1 := startEchoBackend(t, "v1", "t1")
-		rt.Name, rt.Targets = "echo", []xds.WeightedTarget{{VirtualNode: "echo-v1", Weight: 1}}
-		_, _, c, _ := startEcho(t, echoWorld(endpoints(v1), nil, 0, 0, rt))
-		return v1, c, testCtx(t)
-	}
-
 	t.Run("idle before the response", func(t *testing.T) {
-		_, c, ctx := setup(t, xds.Route{Protocol: xds.GRPC, IdleTimeoutMillis: 200})
+		_, c, ctx := setupTimeoutRoute(t, xds.Route{Protocol: xds.GRPC, IdleTimeoutMillis: 200})
 		st, err := c.FullDuplexCall(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -693,7 +697,7 @@ func TestGRPCTimeouts(t *testing.T) {
 		}
 	})
 	t.Run("idle after the response started", func(t *testing.T) {
-		_, c, ctx := setup(t, xds.Route{Protocol: xds.GRPC, IdleTimeoutMillis: 200})
+		_, c, ctx := setupTimeoutRoute(t, xds.Route{Protocol: xds.GRPC, IdleTimeoutMillis: 200})
 		st, err := c.FullDuplexCall(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -713,7 +717,7 @@ func TestGRPCTimeouts(t *testing.T) {
 		}
 	})
 	t.Run("grpc per-request timeout bounds a stream", func(t *testing.T) {
-		_, c, ctx := setup(t, xds.Route{Protocol: xds.GRPC, PerRequestTimeoutMillis: 300})
+		_, c, ctx := setupTimeoutRoute(t, xds.Route{Protocol: xds.GRPC, PerRequestTimeoutMillis: 300})
 		began := time.Now()
 		feed, err := c.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{ResponseParameters: feedParams(40, 50*time.Millisecond)})
 		if err != nil {
@@ -734,92 +738,134 @@ func TestGRPCTimeouts(t *testing.T) {
 		}
 	})
 	t.Run("grpc per-request timeout before the response", func(t *testing.T) {
-		v1, c, ctx := setup(t, xds.Route{Protocol: xds.GRPC, PerRequestTimeoutMillis: 300})
-		v1.unary = hang
+		v1, c, ctx := setupTimeoutRoute(t, xds.Route{Protocol: xds.GRPC, PerRequestTimeoutMillis: 300})
+		v1.unary = hangUnary
 		_, err := c.UnaryCall(ctx, &testpb.SimpleRequest{})
 		if s := status.Convert(err); s.Code() != codes.DeadlineExceeded || s.Message() != "downstream duration timeout" {
 			t.Errorf("hanging call: %v, want DeadlineExceeded downstream duration timeout", err)
 		}
 	})
-	t.Run("grpc deadline is forwarded and capped", func(t *testing.T) {
-		v1, c, ctx := setup(t, xds.Route{Protocol: xds.GRPC, PerRequestTimeoutMillis: 700})
-		v1.deadlines = make(chan time.Duration, 1)
-		// The backend sees at most the smaller of the client's deadline
-		// and the cap, and no less than that minus the call's time.
-		tests := []struct {
-			deadline time.Duration // 0: none
-			max      time.Duration
-		}{
-			{0, 700 * time.Millisecond},
-			{400 * time.Millisecond, 400 * time.Millisecond},
-			{time.Hour, 700 * time.Millisecond},
+	t.Run("grpc deadline is forwarded and capped", testGRPCDeadlineCapped)
+	t.Run("grpc default keeps the deadline", testGRPCDefaultDeadline)
+	t.Run("http2 route timeout starts at the end of the request", testHTTP2RouteTimeout)
+}
+
+// hangUnary is an echoBackend's unary handler that answers nothing before
+// the call ends.
+func hangUnary(ctx context.Context, _ int64) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// isRST says whether err is a stream the proxy reset.
+func isRST(err error) bool {
+	return status.Code(err) == codes.Internal && strings.Contains(err.Error(), "RST_STREAM")
+}
+
+// feedParams asks a server stream for n messages, every apart.
+func feedParams(n int, every time.Duration) []*testpb.ResponseParameters {
+	ps := make([]*testpb.ResponseParameters, n)
+	for i := range ps {
+		ps[i] = &testpb.ResponseParameters{IntervalUs: int32(every / time.Microsecond)}
+	}
+	return ps
+}
+
+// setupTimeoutRoute starts a backend v1 behind a sidecar with the route rt
+// to it, and returns the backend, the sidecar's client and the test's
+// context.
+func setupTimeoutRoute(t *testing.T, rt xds.Route) (*echoBackend, testpb.TestServiceClient, context.Context) {
+	v1 := startEchoBackend(t, "v1", "t1")
+	rt.Name, rt.Targets = "echo", []xds.WeightedTarget{{VirtualNode: "echo-v1", Weight: 1}}
+	_, _, c, _ := startEcho(t, echoWorld(endpoints(v1), nil, 0, 0, rt))
+	return v1, c, testCtx(t)
+}
+
+// testGRPCDeadlineCapped tests that the backend sees the smaller of the client's deadline and the
+// route's per-request timeout.
+func testGRPCDeadlineCapped(t *testing.T) {
+	v1, c, ctx := setupTimeoutRoute(t, xds.Route{Protocol: xds.GRPC, PerRequestTimeoutMillis: 700})
+	v1.deadlines = make(chan time.Duration, 1)
+	// The backend sees at most the smaller of the client's deadline
+	// and the cap, and no less than that minus the call's time.
+	tests := []struct {
+		deadline time.Duration // 0: none
+		max      time.Duration
+	}{
+		{0, 700 * time.Millisecond},
+		{400 * time.Millisecond, 400 * time.Millisecond},
+		{time.Hour, 700 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		cctx, cancel := context.WithCancel(ctx)
+		if tt.deadline > 0 {
+			cctx, cancel = context.WithTimeout(ctx, tt.deadline)
 		}
-		for _, tt := range tests {
-			cctx, cancel := context.WithCancel(ctx)
-			if tt.deadline > 0 {
-				cctx, cancel = context.WithTimeout(ctx, tt.deadline)
-			}
-			began := time.Now()
-			_, err := c.UnaryCall(cctx, &testpb.SimpleRequest{})
-			took := time.Since(began)
-			cancel()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if left := <-v1.deadlines; left < tt.max-took || left > tt.max {
-				t.Errorf("client deadline %v: backend sees %v left, want %v to %v (the call took %v)", tt.deadline, left, tt.max-took, tt.max, took)
-			}
-		}
-	})
-	t.Run("grpc default keeps the deadline", func(t *testing.T) {
-		began := time.Now() // before the test's 10 s context is made
-		v1, c, ctx := setup(t, xds.Route{Protocol: xds.GRPC})
-		v1.deadlines = make(chan time.Duration, 1)
-		if _, err := c.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
-			t.Fatal(err)
-		}
+		began := time.Now()
+		_, err := c.UnaryCall(cctx, &testpb.SimpleRequest{})
 		took := time.Since(began)
-		if left := <-v1.deadlines; left < 10*time.Second-took || left > 10*time.Second {
-			t.Errorf("backend sees %v left of a 10 s deadline (the call took %v)", left, took)
-		}
-		cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		defer cancel()
-		v1.unary = hang
-		if _, err := c.UnaryCall(cctx, &testpb.SimpleRequest{}); status.Code(err) != codes.DeadlineExceeded {
-			t.Errorf("call past its deadline: %v, want DeadlineExceeded", err)
-		}
-		<-v1.deadlines
-	})
-	t.Run("http2 route timeout starts at the end of the request", func(t *testing.T) {
-		// Envoy's route timeout bounds the response once the request is
-		// complete: it never starts for a bidi stream the client keeps
-		// open, and cuts a server stream whose request ended.
-		_, c, ctx := setup(t, xds.Route{Protocol: xds.HTTP2, PerRequestTimeoutMillis: 300})
-		bidi, err := c.FullDuplexCall(ctx)
+		cancel()
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := range 12 { // 600 ms
-			if _, err := chat(bidi, strconv.Itoa(i)); err != nil {
-				t.Fatalf("open bidi stream, message %d: %v", i, err)
-			}
-			time.Sleep(50 * time.Millisecond)
+		if left := <-v1.deadlines; left < tt.max-took || left > tt.max {
+			t.Errorf("client deadline %v: backend sees %v left, want %v to %v (the call took %v)", tt.deadline, left, tt.max-took, tt.max, took)
 		}
-		bidi.CloseSend()
-		if _, err := bidi.Recv(); err != io.EOF {
-			t.Errorf("bidi end: %v", err)
+	}
+}
+
+// testGRPCDefaultDeadline tests that without a per-request timeout the backend sees the client's
+// deadline, and a call past it ends DeadlineExceeded.
+func testGRPCDefaultDeadline(t *testing.T) {
+	began := time.Now() // before the test's 10 s context is made
+	v1, c, ctx := setupTimeoutRoute(t, xds.Route{Protocol: xds.GRPC})
+	v1.deadlines = make(chan time.Duration, 1)
+	if _, err := c.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(began)
+	if left := <-v1.deadlines; left < 10*time.Second-took || left > 10*time.Second {
+		t.Errorf("backend sees %v left of a 10 s deadline (the call took %v)", left, took)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	v1.unary = hangUnary
+	if _, err := c.UnaryCall(cctx, &testpb.SimpleRequest{}); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("call past its deadline: %v, want DeadlineExceeded", err)
+	}
+	<-v1.deadlines
+}
+
+// testHTTP2RouteTimeout tests that an http2 route's timeout starts once the request is complete.
+func testHTTP2RouteTimeout(t *testing.T) {
+	// Envoy's route timeout bounds the response once the request is
+	// complete: it never starts for a bidi stream the client keeps
+	// open, and cuts a server stream whose request ended.
+	_, c, ctx := setupTimeoutRoute(t, xds.Route{Protocol: xds.HTTP2, PerRequestTimeoutMillis: 300})
+	bidi, err := c.FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 { // 600 ms
+		if _, err := chat(bidi, strconv.Itoa(i)); err != nil {
+			t.Fatalf("open bidi stream, message %d: %v", i, err)
 		}
-		feed, err := c.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{ResponseParameters: feedParams(40, 50*time.Millisecond)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for err == nil {
-			_, err = feed.Recv()
-		}
-		if !isRST(err) {
-			t.Errorf("server stream: %v, want it reset by the route timeout", err)
-		}
-	})
+		time.Sleep(50 * time.Millisecond)
+	}
+	bidi.CloseSend()
+	if _, err := bidi.Recv(); err != io.EOF {
+		t.Errorf("bidi end: %v", err)
+	}
+	feed, err := c.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{ResponseParameters: feedParams(40, 50*time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = feed.Recv()
+	}
+	if !isRST(err) {
+		t.Errorf("server stream: %v, want it reset by the route timeout", err)
+	}
 }
 
 func TestGRPCRetries(t *testing.T) {
