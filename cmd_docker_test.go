@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/reports"
+	"github.com/meshsim/meshsim/reports/reportstest"
 	"github.com/meshsim/meshsim/sim/docker"
 	"github.com/meshsim/meshsim/sim/poll"
 )
@@ -442,44 +442,11 @@ func testDockerUserImage(ctx context.Context, t *testing.T, cli *testcontainers.
 	if err != nil {
 		t.Fatal(err)
 	}
-	failed := 0
 	for _, o := range run.Observations {
-		if !o.IsRequest() {
-			continue
-		}
-		if !o.OK() {
-			failed++
-		} else if o.Endpoint == "" || o.Chain != "" || o.Version == "" {
-			t.Fatalf("observation %+v: want an endpoint and a version from the proxy, no chain from the application", o)
+		if o.IsRequest() && !o.OK() {
+			t.Errorf("request %d failed: status %d %s (%s)", o.Seq, o.Status, o.Error, o.ErrorKind)
 		}
 	}
-	if failed > 0 {
-		t.Errorf("%d requests failed", failed)
-	}
-	// The report's shares per step leave out the requests either step's
-	// weights may have routed (in flight at a step's end, or sent before
-	// the new weights were acknowledged).
-	rep := reports.Analyze(run)
-	if len(rep.Steps) != 2 {
-		t.Fatalf("%d steps in the report, want 2", len(rep.Steps))
-	}
-	var steps [2]map[string]int
-	for i, st := range rep.Steps {
-		steps[i] = map[string]int{}
-		for _, v := range st.Versions {
-			steps[i][v.Version] = v.Requests
-		}
-	}
-	if steps[0]["v1"] == 0 || steps[0]["v2"] != 0 {
-		t.Errorf("baseline (100/0): requests per version %v, want v1 only", steps[0])
-	}
-	n := steps[1]["v1"] + steps[1]["v2"]
-	if steps[1]["v1"] == 0 || steps[1]["v2"] == 0 {
-		t.Fatalf("half (50/50): requests per version %v, want v1 and v2", steps[1])
-	}
-	// Within 3σ of the binomial's mean: n·0.5 ± 3·sqrt(n·0.25).
-	if dev, tol := math.Abs(float64(steps[1]["v2"])-float64(n)/2), 3*math.Sqrt(float64(n)/4); dev > tol {
-		t.Errorf("half (50/50): v2 served %d of %d, %.1f from the mean, over 3σ (%.1f)", steps[1]["v2"], n, dev, tol)
-	}
+	steps := reportstest.CheckAttributedHalf(t, run, reports.Analyze(run))
 	t.Logf("baseline %v, half %v", steps[0], steps[1])
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/meshsim/meshsim/examples/tinyapp/tinyapptest"
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/reports"
+	"github.com/meshsim/meshsim/reports/reportstest"
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/scenarios/engine"
 	"github.com/meshsim/meshsim/sim"
@@ -245,49 +245,6 @@ func appRequests(t *testing.T, dir string) map[string]int {
 	return got
 }
 
-// within3σ reports whether k of n is within three standard deviations of
-// a binomial's mean for the share p, and the deviation and tolerance.
-func within3σ(k, n int, p float64) (ok bool, dev, tol float64) {
-	dev = math.Abs(float64(k) - float64(n)*p)
-	tol = 3 * math.Sqrt(float64(n)*p*(1-p))
-	return dev <= tol, dev, tol
-}
-
-// checkHalf checks a run of two steps, 100/0 then 50/50: every answered
-// request attributed by the ingress proxy (the application names no
-// version), and the report's shares per step (which leave out the
-// requests either step's weights may have routed) v1 only, then 50/50
-// within 3σ. It returns the shares.
-func checkHalf(t *testing.T, run *rundir.Run, rep *reports.Report) [2]map[string]int {
-	t.Helper()
-	for _, o := range run.Observations {
-		if o.IsRequest() && o.OK() && (o.Endpoint == "" || o.Chain != "" || o.Version == "") {
-			t.Fatalf("observation %+v: want an endpoint and a version from the proxy, no chain from the application", o)
-		}
-	}
-	if len(rep.Steps) != 2 {
-		t.Fatalf("%d steps in the report, want 2", len(rep.Steps))
-	}
-	var split [2]map[string]int
-	for i, st := range rep.Steps {
-		split[i] = map[string]int{}
-		for _, v := range st.Versions {
-			split[i][v.Version] = v.Requests
-		}
-	}
-	if split[0]["v1"] == 0 || split[0]["v2"] != 0 {
-		t.Errorf("100/0: requests per version %v, want v1 only", split[0])
-	}
-	n := split[1]["v1"] + split[1]["v2"]
-	if split[1]["v1"] == 0 || split[1]["v2"] == 0 {
-		t.Fatalf("50/50: requests per version %v, want v1 and v2", split[1])
-	}
-	if ok, dev, tol := within3σ(split[1]["v2"], n, 0.5); !ok {
-		t.Errorf("50/50: v2 served %d of %d, %.1f from the mean, over 3σ (%.1f)", split[1]["v2"], n, dev, tol)
-	}
-	return split
-}
-
 // TestUserTrafficTargetsFile rolls tinyapp out under the requests of a
 // vegeta targets file (examples/tinyapp/traffic.yaml): each target reaches
 // the application with its method, path and body, in equal shares, and
@@ -315,7 +272,7 @@ func TestUserTrafficTargetsFile(t *testing.T) {
 	if !rep.Passed() {
 		t.Errorf("assertions failed: %+v", rep.Assertions)
 	}
-	split := checkHalf(t, run, rep)
+	split := reportstest.CheckAttributedHalf(t, run, rep)
 
 	got := appRequests(t, dir)
 	want := []string{"GET /movies?page=1 0", "GET /movies/42 0", fmt.Sprintf("POST /bookings %d", len(body))}
@@ -330,7 +287,7 @@ func TestUserTrafficTargetsFile(t *testing.T) {
 		t.Errorf("the app got %v, want only %v", got, want)
 	}
 	for _, k := range want {
-		if ok, dev, tol := within3σ(got[k], n, 1.0/3); !ok {
+		if ok, dev, tol := reportstest.Within3Sigma(got[k], n, 1.0/3); !ok {
 			t.Errorf("%q reached the app %d times of %d, %.1f from a third, over 3σ (%.1f)", k, got[k], n, dev, tol)
 		}
 	}
@@ -379,7 +336,7 @@ assertions:
 	if !rep.Passed() {
 		t.Errorf("assertions failed: %+v", rep.Assertions)
 	}
-	split := checkHalf(t, run, rep)
+	split := reportstest.CheckAttributedHalf(t, run, rep)
 
 	got := appRequests(t, dir)
 	get, post := "GET /movies?page=1 0", fmt.Sprintf("POST /bookings %d", len(`{"movie":"42"}`))
@@ -390,7 +347,7 @@ assertions:
 	if len(got) != 2 {
 		t.Errorf("the app got %v, want only %q and %q", got, get, post)
 	}
-	if ok, dev, tol := within3σ(got[get], n, 0.75); !ok {
+	if ok, dev, tol := reportstest.Within3Sigma(got[get], n, 0.75); !ok {
 		t.Errorf("%q reached the app %d times of %d, %.1f from 3/4, over 3σ (%.1f)", get, got[get], n, dev, tol)
 	}
 	t.Logf("per request %v; per version %v", got, split)
