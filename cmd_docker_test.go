@@ -1,12 +1,9 @@
 package main
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -339,41 +336,14 @@ func tinyappImage(ctx context.Context, t *testing.T, cli *testcontainers.DockerC
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(app)
-	tag := "meshsim-test/tinyapp:" + hex.EncodeToString(sum[:8])
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range []struct {
-		name string
-		mode int64
-		data []byte
-	}{
-		{"Dockerfile", 0o644, []byte("FROM scratch\nCOPY tinyapp /tinyapp\nENTRYPOINT [\"/tinyapp\"]\n")},
-		{"tinyapp", 0o755, app},
-	} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	tag, err := docker.BuildAppImage(ctx, cli, "meshsim-test/tinyapp", app)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		cli.ImageRemove(ctx, tag, client.ImageRemoveOptions{Force: true})
 	})
-	res, err := cli.ImageBuild(ctx, &buf, client.ImageBuildOptions{Tags: []string{tag}, Remove: true, ForceRemove: true})
 	if err != nil {
 		t.Fatalf("building the tinyapp image: %v", err)
-	}
-	out, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if _, err := cli.ImageInspect(ctx, tag); err != nil {
-		t.Fatalf("building the tinyapp image: %v\n%s", err, out)
 	}
 	return tag
 }

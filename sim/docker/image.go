@@ -175,7 +175,7 @@ func EnsureImage(ctx context.Context, cli *testcontainers.DockerClient, bin stri
 		return "", false, fmt.Errorf("looking for image %s: %w", tag, err)
 	}
 
-	archive, err := buildContext(data, digest)
+	archive, err := buildContext(fmt.Appendf(nil, dockerfile, digest), "meshsim", data)
 	if err != nil {
 		return "", false, err
 	}
@@ -210,8 +210,9 @@ USER ` + User + `
 ENTRYPOINT ["/meshsim"]
 `
 
-// buildContext returns the tar archive of the image's build context.
-func buildContext(binary []byte, digest string) ([]byte, error) {
+// buildContext returns the tar archive of an image's build context: the
+// Dockerfile and the program binary under name.
+func buildContext(dockerfile []byte, name string, binary []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	files := []struct {
@@ -219,8 +220,8 @@ func buildContext(binary []byte, digest string) ([]byte, error) {
 		mode int64
 		data []byte
 	}{
-		{"Dockerfile", 0o644, fmt.Appendf(nil, dockerfile, digest)},
-		{"meshsim", 0o755, binary},
+		{"Dockerfile", 0o644, dockerfile},
+		{name, 0o755, binary},
 	}
 	for _, f := range files {
 		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
@@ -234,4 +235,26 @@ func buildContext(binary []byte, digest string) ([]byte, error) {
 		return nil, fmt.Errorf("image build context: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// BuildAppImage builds binary, a static linux program, into an image FROM
+// scratch whose entrypoint is /app, tagged REPO:CONTENT-HASH, and returns
+// the tag: a stand-in for a user's own image (nothing is pulled).
+func BuildAppImage(ctx context.Context, cli *testcontainers.DockerClient, repo string, binary []byte) (string, error) {
+	sum := sha256.Sum256(binary)
+	tag := repo + ":" + hex.EncodeToString(sum[:8])
+	archive, err := buildContext([]byte("FROM scratch\nCOPY app /app\nENTRYPOINT [\"/app\"]\n"), "app", binary)
+	if err != nil {
+		return "", err
+	}
+	res, err := cli.ImageBuild(ctx, bytes.NewReader(archive), client.ImageBuildOptions{Tags: []string{tag}, Remove: true, ForceRemove: true})
+	if err != nil {
+		return "", fmt.Errorf("building image %s: %w", tag, err)
+	}
+	out, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if _, err := cli.ImageInspect(ctx, tag); err != nil {
+		return "", fmt.Errorf("building image %s: %w\n%s", tag, err, out)
+	}
+	return tag, nil
 }

@@ -1,11 +1,7 @@
 package docker_test
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"os"
@@ -98,39 +94,15 @@ func userImage(ctx context.Context, t *testing.T, cli *testcontainers.DockerClie
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(bin)
-	tag := "meshsim-test/userapp:" + hex.EncodeToString(sum[:8])
-
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range []struct {
-		name string
-		mode int64
-		data []byte
-	}{
-		{"Dockerfile", 0o644, []byte("FROM scratch\nCOPY app /app\nENTRYPOINT [\"/app\"]\n")},
-		{"app", 0o755, bin},
-	} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(f.data)
-	}
-	tw.Close()
-	res, err := cli.ImageBuild(ctx, &buf, client.ImageBuildOptions{Tags: []string{tag}, Remove: true, ForceRemove: true})
-	if err != nil {
-		t.Fatalf("building the user's image: %v", err)
-	}
-	out, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if _, err := cli.ImageInspect(ctx, tag); err != nil {
-		t.Fatalf("building the user's image: %v\n%s", err, out)
-	}
+	tag, err := docker.BuildAppImage(ctx, cli, "meshsim-test/userapp", bin)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		cli.ImageRemove(ctx, tag, client.ImageRemoveOptions{Force: true})
 	})
+	if err != nil {
+		t.Fatalf("building the user's image: %v", err)
+	}
 	return tag
 }
 
