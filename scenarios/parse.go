@@ -383,14 +383,19 @@ func (d *decoder) service(n *yaml.Node) Service {
 func (d *decoder) version(n *yaml.Node) Version {
 	v := Version{Count: 1, Pos: d.pos(n)}
 	keys := d.fields(n, "a version", map[string]func(*yaml.Node){
-		"name":       func(x *yaml.Node) { d.versionName(x, &v.Name) },
-		"count":      func(x *yaml.Node) { d.integer(x, "versions[].count", 0, 50, &v.Count) },
-		"latency":    func(x *yaml.Node) { d.duration(x, "versions[].latency", &v.Latency) },
-		"errorRate":  func(x *yaml.Node) { d.float(x, "versions[].errorRate", 0, 1, &v.ErrorRate) },
-		"startDelay": func(x *yaml.Node) { d.duration(x, "versions[].startDelay", &v.StartDelay) },
-		"shutdown":   func(x *yaml.Node) { d.oneOf(x, "versions[].shutdown", []string{"graceful", "abrupt"}, &v.Shutdown) },
-		"drain":      func(x *yaml.Node) { d.duration(x, "versions[].drain", &v.Drain) },
-		"crashAfter": func(x *yaml.Node) { d.duration(x, "versions[].crashAfter", &v.CrashAfter) },
+		"name":    func(x *yaml.Node) { d.versionName(x, &v.Name) },
+		"count":   func(x *yaml.Node) { d.integer(x, "versions[].count", 0, 50, &v.Count) },
+		"latency": func(x *yaml.Node) { d.duration(x, "versions[].latency", &v.Latency) },
+		"latencyDistribution": func(x *yaml.Node) {
+			d.oneOf(x, "versions[].latencyDistribution", []string{"fixed", "exponential", "uniform", "lognormal"}, &v.LatencyDist)
+		},
+		"cpu":         func(x *yaml.Node) { d.duration(x, "versions[].cpu", &v.CPU) },
+		"concurrency": func(x *yaml.Node) { d.integer(x, "versions[].concurrency", 0, 100000, &v.Concurrency) },
+		"errorRate":   func(x *yaml.Node) { d.float(x, "versions[].errorRate", 0, 1, &v.ErrorRate) },
+		"startDelay":  func(x *yaml.Node) { d.duration(x, "versions[].startDelay", &v.StartDelay) },
+		"shutdown":    func(x *yaml.Node) { d.oneOf(x, "versions[].shutdown", []string{"graceful", "abrupt"}, &v.Shutdown) },
+		"drain":       func(x *yaml.Node) { d.duration(x, "versions[].drain", &v.Drain) },
+		"crashAfter":  func(x *yaml.Node) { d.duration(x, "versions[].crashAfter", &v.CrashAfter) },
 		"health": func(x *yaml.Node) {
 			var h string
 			d.oneOf(x, "versions[].health", []string{"ok", "fail"}, &h)
@@ -407,7 +412,7 @@ func (d *decoder) version(n *yaml.Node) Version {
 }
 
 // sampleKnobs are the fields that shape meshsim's sample service.
-var sampleKnobs = []string{"latency", "errorRate", "startDelay", "shutdown", "drain", "crashAfter", "health"}
+var sampleKnobs = []string{"latency", "latencyDistribution", "cpu", "concurrency", "errorRate", "startDelay", "shutdown", "drain", "crashAfter", "health"}
 
 // checkSoftware checks that a version is either a sample or the user's
 // software, and names one way to run the latter.

@@ -157,8 +157,17 @@ type Version struct {
 	// stopping task has between SIGTERM and SIGKILL (2s-120s; 0 means the
 	// engine's default).
 	StopTimeout time.Duration
-	// Latency is added by the sample service to every response.
+	// Latency is added by the sample service to every response: exactly,
+	// or as the mean of LatencyDist.
 	Latency time.Duration
+	// LatencyDist is the distribution of the sample service's latency:
+	// fixed (the default), exponential, uniform or lognormal.
+	LatencyDist string
+	// CPU is the CPU work the sample service does per request.
+	CPU time.Duration
+	// Concurrency is how many requests one task of the sample service
+	// serves at once (0: no limit); the others wait their turn.
+	Concurrency int
 	// ErrorRate is the share of requests the sample service fails with 500.
 	ErrorRate float64
 	// StartDelay delays the health check passing after start.

@@ -543,7 +543,7 @@ func (w *world) appContainer(name, version string, protocol scenarios.Protocol, 
 	}
 	for k, d := range map[string]time.Duration{
 		contract.EnvLatency: v.Latency, contract.EnvStartDelay: v.StartDelay,
-		contract.EnvDrain: v.Drain, contract.EnvCrashAfter: v.CrashAfter,
+		contract.EnvDrain: v.Drain, contract.EnvCrashAfter: v.CrashAfter, contract.EnvCPU: v.CPU,
 	} {
 		if d > 0 {
 			env[k] = d.String()
@@ -551,6 +551,12 @@ func (w *world) appContainer(name, version string, protocol scenarios.Protocol, 
 	}
 	if v.ErrorRate > 0 {
 		env[contract.EnvErrorRate] = fmt.Sprint(v.ErrorRate)
+	}
+	if v.LatencyDist != "" {
+		env[contract.EnvLatencyDist] = v.LatencyDist
+	}
+	if v.Concurrency > 0 {
+		env[contract.EnvConcurrency] = fmt.Sprint(v.Concurrency)
 	}
 	if v.Shutdown != "" {
 		env[contract.EnvShutdown] = v.Shutdown

@@ -60,6 +60,11 @@ const (
 	EnvShutdown   = "MESHSIM_SHUTDOWN"
 	EnvCrashAfter = "MESHSIM_CRASH_AFTER"
 	EnvHealth     = "MESHSIM_HEALTH"
+	// The cost of a request (sim/sampleapp Config.CPU, LatencyDist,
+	// Concurrency), for capacity sweeps.
+	EnvCPU         = "MESHSIM_CPU"
+	EnvLatencyDist = "MESHSIM_LATENCY_DIST"
+	EnvConcurrency = "MESHSIM_CONCURRENCY"
 	// Of the sample gRPC service only.
 	EnvHealthPort    = "MESHSIM_HEALTH_PORT"
 	EnvFeedInterval  = "MESHSIM_FEED_INTERVAL"

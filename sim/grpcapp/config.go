@@ -35,6 +35,11 @@ type Config struct {
 	HealthAddr string
 	// Latency is added to every Echo call.
 	Latency time.Duration
+	// LatencyDist, CPU and Concurrency shape the cost of an Echo call as
+	// sampleapp.Config's do (Latency is the distribution's mean).
+	LatencyDist string
+	CPU         time.Duration
+	Concurrency int
 	// ErrorRate is the share of Echo calls, in [0, 1], answered with
 	// INTERNAL.
 	ErrorRate float64
@@ -75,17 +80,20 @@ func ConfigFromEnv(env map[string]string, taskID, taskIP string) (Config, error)
 		return Config{}, fmt.Errorf("grpcapp: %w", err)
 	}
 	cfg := Config{
-		Service:    base.Service,
-		Version:    base.Version,
-		TaskID:     base.TaskID,
-		Addr:       base.Addr,
-		Latency:    base.Latency,
-		ErrorRate:  base.ErrorRate,
-		StartDelay: base.StartDelay,
-		Drain:      base.Drain,
-		Abrupt:     base.Abrupt,
-		CrashAfter: base.CrashAfter,
-		FailHealth: base.FailHealth,
+		Service:     base.Service,
+		Version:     base.Version,
+		TaskID:      base.TaskID,
+		Addr:        base.Addr,
+		Latency:     base.Latency,
+		LatencyDist: base.LatencyDist,
+		CPU:         base.CPU,
+		Concurrency: base.Concurrency,
+		ErrorRate:   base.ErrorRate,
+		StartDelay:  base.StartDelay,
+		Drain:       base.Drain,
+		Abrupt:      base.Abrupt,
+		CrashAfter:  base.CrashAfter,
+		FailHealth:  base.FailHealth,
 	}
 	if s := strings.TrimSpace(env[contract.EnvHealthPort]); s != "" {
 		p, err := strconv.Atoi(s)

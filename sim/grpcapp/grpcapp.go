@@ -61,6 +61,7 @@ const ServiceName = "meshsim.echo.v1.Echo"
 // Server is a running sample gRPC service.
 type Server struct {
 	cfg    Config
+	cost   *sampleapp.Cost
 	taskIP string
 	self   string // this task's chain entry
 	header metadata.MD
@@ -107,6 +108,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	self := cfg.Service + "/" + cfg.Version + "/" + cfg.TaskID
 	s := &Server{
 		cfg:    cfg,
+		cost:   sampleapp.NewCost(sampleapp.Config{Latency: cfg.Latency, LatencyDist: cfg.LatencyDist, CPU: cfg.CPU, Concurrency: cfg.Concurrency}),
 		taskIP: taskIP,
 		self:   self,
 		header: metadata.Pairs(contract.HeaderVersion, cfg.Version, contract.HeaderTask, cfg.TaskID, contract.HeaderChain, self),
@@ -318,18 +320,17 @@ type echoService struct {
 	s *Server
 }
 
-// Echo greets the caller after cfg.Latency, failing cfg.ErrorRate of the
+// Echo greets the caller after the call's cost (cfg.Latency, LatencyDist,
+// CPU, in one of cfg.Concurrency slots), failing cfg.ErrorRate of the
 // calls with INTERNAL.
 func (e *echoService) Echo(ctx context.Context, req *echopb.EchoRequest) (*echopb.EchoResponse, error) {
 	s := e.s
-	if s.cfg.Latency > 0 {
-		t := time.NewTimer(s.cfg.Latency)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, status.FromContextError(ctx.Err()).Err()
-		}
+	if !s.cost.Acquire(ctx) {
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+	defer s.cost.Release()
+	if !s.cost.Spend(ctx) {
+		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	if s.cfg.ErrorRate > 0 && rand.Float64() < s.cfg.ErrorRate {
 		return nil, status.Errorf(codes.Internal, "injected error (error rate %v)", s.cfg.ErrorRate)

@@ -25,6 +25,16 @@ type Config struct {
 	Proxy string
 	// Latency is added to every request before the backends are called.
 	Latency time.Duration
+	// LatencyDist is the distribution Latency is drawn from, per request:
+	// one of LatencyDists ("" is LatencyFixed); Latency is its mean.
+	LatencyDist string
+	// CPU is the CPU work each request costs (burnt on one core).
+	CPU time.Duration
+	// Concurrency, when positive, is how many requests the task serves at
+	// once; the others wait for a free slot (their wait counts in their
+	// latency), as with a worker pool. Latency, CPU and the backend calls
+	// are spent holding a slot.
+	Concurrency int
 	// ErrorRate is the share of requests, in [0, 1], answered with 500.
 	ErrorRate float64
 	// StartDelay is how long after Start the task stays unready: /health
@@ -51,7 +61,8 @@ type Config struct {
 // (default 8080), MESHSIM_BACKENDS (comma-separated http:// or grpc://
 // URLs), MESHSIM_PROXY (a URL), the durations (Go syntax, "250ms") MESHSIM_LATENCY,
 // MESHSIM_START_DELAY, MESHSIM_DRAIN and MESHSIM_CRASH_AFTER,
-// MESHSIM_ERROR_RATE (0 to 1), MESHSIM_SHUTDOWN (graceful or abrupt) and
+// MESHSIM_ERROR_RATE (0 to 1), the cost of a request (MESHSIM_CPU,
+// MESHSIM_LATENCY_DIST, MESHSIM_CONCURRENCY; see costFromEnv), MESHSIM_SHUTDOWN (graceful or abrupt) and
 // MESHSIM_HEALTH (ok or fail).
 // The task listens on taskIP (all interfaces when empty). An error names the
 // variable and its value.
@@ -106,6 +117,9 @@ func ConfigFromEnv(env map[string]string, taskID, taskIP string) (Config, error)
 
 	var err error
 	if cfg.Latency, err = durationEnv(env, contract.EnvLatency); err != nil {
+		return Config{}, err
+	}
+	if err := costFromEnv(env, &cfg); err != nil {
 		return Config{}, err
 	}
 	if cfg.StartDelay, err = durationEnv(env, contract.EnvStartDelay); err != nil {
@@ -177,6 +191,9 @@ func (c Config) validate() error {
 		return fmt.Errorf("sampleapp: Config.ErrorRate %v is not between 0 and 1", c.ErrorRate)
 	case c.Latency < 0 || c.StartDelay < 0 || c.Drain < 0:
 		return fmt.Errorf("sampleapp: Config durations must not be negative")
+	}
+	if err := c.validateCost(); err != nil {
+		return err
 	}
 	for _, b := range c.Backends {
 		if err := checkBackendURL(b); err != nil {

@@ -68,6 +68,7 @@ type BackendResult struct {
 // Server is a running sample service.
 type Server struct {
 	cfg      Config
+	cost     *Cost
 	self     string // this task's chain entry
 	ready    time.Time
 	draining atomic.Bool
@@ -120,6 +121,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg:       cfg,
+		cost:      NewCost(cfg),
 		self:      cfg.Service + "/" + cfg.Version + "/" + cfg.TaskID,
 		ready:     time.Now().Add(cfg.StartDelay),
 		ln:        ln,
@@ -210,14 +212,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, resp)
 		return
 	}
-	if s.cfg.Latency > 0 {
-		t := time.NewTimer(s.cfg.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return // the caller is gone
-		}
+	if !s.cost.Acquire(r.Context()) {
+		return // the caller is gone
+	}
+	defer s.cost.Release()
+	if !s.cost.Spend(r.Context()) {
+		return // the caller is gone
 	}
 	if s.cfg.ErrorRate > 0 && rand.Float64() < s.cfg.ErrorRate {
 		resp.Error = "injected error (error rate " + fmt.Sprint(s.cfg.ErrorRate) + ")"
