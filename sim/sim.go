@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshsim/meshsim/sim/appmesh"
 	"github.com/meshsim/meshsim/sim/cloudmap"
+	"github.com/meshsim/meshsim/sim/cloudwatch"
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/ecs"
 	"github.com/meshsim/meshsim/sim/endpoint"
@@ -73,12 +74,15 @@ type World struct {
 
 	bus      *events.Bus
 	cloudMap *cloudmap.Fake
-	ecs      *ecs.Fake
-	runtime  Runtime
-	httpSrv  *http.Server
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	once     sync.Once
+	// cloudWatch holds the metrics and alarms; ECS reads its alarms'
+	// states during deployments.
+	cloudWatch *cloudwatch.Fake
+	ecs        *ecs.Fake
+	runtime    Runtime
+	httpSrv    *http.Server
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	once       sync.Once
 }
 
 // Start starts the world. It returns once the endpoint and the control
@@ -136,6 +140,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		scale = 1
 	}
 	hooks := lambda.New(w.bus, 0)
+	w.cloudWatch = cloudwatch.New(cloudwatch.Options{Bus: w.bus, Second: time.Duration(float64(time.Second) / scale)})
 	w.ecs = ecs.New(ecs.Options{
 		Bus: w.bus, Runtime: w.runtime, Registry: w.cloudMap, Namespaces: w.cloudMap, Hooks: hooks,
 		Second:              time.Duration(float64(time.Second) / scale),
@@ -148,6 +153,9 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	ep.HandleTarget(cloudmap.TargetPrefix, w.cloudMap)
 	ep.HandlePath(appmesh.PathPrefix, mesh)
 	ep.HandlePath(contract.HookPathPrefix, hooks)
+	ep.HandlePath(cloudwatch.PathPrefix, w.cloudWatch)
+	ep.HandleTarget(cloudwatch.Service, w.cloudWatch)
+	ep.HandlePath(cloudwatch.PublishPath, w.cloudWatch)
 	w.httpSrv = ep.Server()
 
 	cp := xds.NewServer(xds.Options{Bus: w.bus})
@@ -165,7 +173,11 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		return nil, fmt.Errorf("xDS control plane: %w", err)
 	}
 	meshChanged, mapChanged, ecsChanged := mesh.Watch(ctx), w.cloudMap.Watch(ctx), w.ecs.Watch(ctx)
-	w.wg.Add(3)
+	w.wg.Add(4)
+	go func() {
+		defer w.wg.Done()
+		w.cloudWatch.Run(ctx)
+	}()
 	go func() {
 		defer w.wg.Done()
 		for {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/appmesh"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/servicediscovery"
 	"github.com/aws/smithy-go/middleware"
@@ -34,6 +35,8 @@ type Clients struct {
 	ECS      *ecs.Client
 	CloudMap *servicediscovery.Client
 	AppMesh  *appmesh.Client
+	// CloudWatch speaks RPC v2 CBOR to the fake, as to AWS.
+	CloudWatch *cloudwatch.Client
 }
 
 // New returns clients for endpointURL in region, with apiOptions as for
@@ -44,6 +47,8 @@ func New(endpointURL, region string, apiOptions ...func(*middleware.Stack) error
 		ECS:      ecs.NewFromConfig(cfg),
 		CloudMap: servicediscovery.NewFromConfig(cfg),
 		AppMesh:  appmesh.NewFromConfig(cfg),
+
+		CloudWatch: cloudwatch.NewFromConfig(cfg),
 	}
 }
 
