@@ -1,6 +1,8 @@
 // Package awsproto speaks the AWS wire protocols the fakes serve: JSON 1.1
-// (ECS, Cloud Map: POST / with X-Amz-Target) and REST-JSON (App Mesh), with
-// AWS's error shapes, ARNs, and the region taken from the request signature.
+// (ECS, Cloud Map: POST / with X-Amz-Target), REST-JSON (App Mesh) and
+// Query (Elastic Load Balancing: form-encoded Action requests, XML answers;
+// query.go), with AWS's error shapes, ARNs, and the region and service
+// taken from the request signature.
 package awsproto
 
 import (

@@ -1,6 +1,8 @@
 // Package endpoint is the fakes' single front door, LocalStack-style: one
-// HTTP endpoint that routes JSON 1.1 requests by their X-Amz-Target prefix
-// and REST-JSON requests by path, ignoring the Host header (so the SDK's
+// HTTP endpoint that routes JSON 1.1 requests by their X-Amz-Target prefix,
+// REST-JSON requests by path and Query protocol requests (form-encoded,
+// with an Action) by the service named in their SigV4 credential scope,
+// ignoring the Host header (so the SDK's
 // "data-" host prefix and any virtual host reach the same place). It also
 // serves meshsim's own paths under /_meshsim/.
 package endpoint
@@ -35,9 +37,10 @@ type Endpoint struct {
 	// headers have; 0 means 30 s.
 	BodyTimeout time.Duration
 
-	targets map[string]http.Handler // X-Amz-Target prefix (before the dot)
-	paths   []pathRoute
-	bus     *events.Bus
+	targets  map[string]http.Handler // X-Amz-Target prefix (before the dot)
+	services map[string]queryRoute   // SigV4 service name
+	paths    []pathRoute
+	bus      *events.Bus
 }
 
 // Server returns an http.Server that serves e with its header timeout and
@@ -50,6 +53,11 @@ func (e *Endpoint) Server() *http.Server {
 	}
 }
 
+type queryRoute struct {
+	namespace string
+	h         http.Handler
+}
+
 type pathRoute struct {
 	prefix string
 	h      http.Handler
@@ -58,7 +66,15 @@ type pathRoute struct {
 // New returns an endpoint that serves the events of bus on
 // GET /_meshsim/events.
 func New(bus *events.Bus) *Endpoint {
-	return &Endpoint{targets: make(map[string]http.Handler), bus: bus}
+	return &Endpoint{targets: make(map[string]http.Handler), services: make(map[string]queryRoute), bus: bus}
+}
+
+// HandleService routes requests without an X-Amz-Target whose SigV4
+// credential scope names service (for example "elasticloadbalancing") to
+// h, a Query protocol service whose XML namespace is namespace (used for
+// the errors the endpoint itself answers).
+func (e *Endpoint) HandleService(service, namespace string, h http.Handler) {
+	e.services[service] = queryRoute{namespace, h}
 }
 
 // HandleTarget routes JSON 1.1 requests whose X-Amz-Target is PREFIX.Op to h,
@@ -97,6 +113,14 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.ServeHTTP(w, r)
+		return
+	}
+	if q, ok := e.services[awsproto.Service(r)]; ok {
+		if err := e.readBody(w, r); err != nil {
+			awsproto.WriteQueryError(w, q.namespace, err)
+			return
+		}
+		q.h.ServeHTTP(w, r)
 		return
 	}
 	for _, p := range e.paths {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/meshsim/meshsim/sim/contract"
@@ -96,5 +97,40 @@ func TestEventStream(t *testing.T) {
 	bad.Body.Close()
 	if bad.StatusCode != http.StatusBadRequest {
 		t.Errorf("since=x: HTTP %d", bad.StatusCode)
+	}
+}
+
+// Query protocol requests carry no X-Amz-Target: they reach the service
+// their SigV4 credential scope names.
+func TestQueryRouting(t *testing.T) {
+	ep := New(events.NewBus(0))
+	ep.HandleService("elasticloadbalancing", "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/",
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			io.WriteString(w, "elb "+string(b))
+		}))
+	srv := httptest.NewServer(ep)
+	defer srv.Close()
+	tests := []struct {
+		service string
+		status  int
+		body    string
+	}{
+		{"elasticloadbalancing", 200, "elb Action=DescribeLoadBalancers&Version=2015-12-01"},
+		{"monitoring", 404, ""}, // no such service here
+	}
+	for _, tc := range tests {
+		req, _ := http.NewRequest("POST", srv.URL+"/", strings.NewReader("Action=DescribeLoadBalancers&Version=2015-12-01"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/"+tc.service+"/aws4_request, SignedHeaders=host, Signature=x")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || (tc.body != "" && string(b) != tc.body) {
+			t.Errorf("%s: %d %q", tc.service, resp.StatusCode, b)
+		}
 	}
 }
