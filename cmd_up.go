@@ -51,13 +51,17 @@ directory and reports as "meshsim run" does, with one step per route update and
 deployment change that App Mesh and ECS reported.`,
 		Example: `  meshsim up examples/tinyapp/canary.yaml
   # in another shell:
-  export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=meshsim AWS_SECRET_ACCESS_KEY=meshsim
+  export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=meshsim AWS_SECRET_ACCESS_KEY=meshsim
   aws appmesh update-route --mesh-name tinyapp-canary --virtual-router-name web-router --route-name web-route --spec file://route.json
   meshsim down`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeScenario,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc, err := scenarios.Resolve(args[0])
 			if err != nil {
+				return &exitError{exitBadInput, err}
+			}
+			if err := checkOut(out); err != nil {
 				return &exitError{exitBadInput, err}
 			}
 			if cmd.Flags().Changed("time-scale") {
@@ -74,6 +78,7 @@ deployment change that App Mesh and ECS reported.`,
 	f.StringVar(&addr, "addr", "127.0.0.1:4566", "address of the AWS endpoint your tools call")
 	f.StringVar(&xdsAddr, "xds-addr", "127.0.0.1:0", "address of the xDS (ADS) control plane")
 	f.Float64Var(&timeScale, "time-scale", 0, "run AWS-side durations N times faster; overrides the scenario's timeScale")
+	completeRunFlags(cmd)
 	return cmd
 }
 
@@ -153,7 +158,7 @@ func printEnvironment(w io.Writer, sc *scenarios.Scenario, endpoint, out string)
 The world is up and measured. Drive your rollout against the fakes, for example:
 
   export AWS_ENDPOINT_URL=%s
-  export AWS_REGION=%s AWS_ACCESS_KEY_ID=meshsim AWS_SECRET_ACCESS_KEY=meshsim
+  export AWS_REGION=%[2]s AWS_DEFAULT_REGION=%[2]s AWS_ACCESS_KEY_ID=meshsim AWS_SECRET_ACCESS_KEY=meshsim
   aws ecs list-services --cluster %s
   aws appmesh list-routes --mesh-name %s --virtual-router-name %s-router
 

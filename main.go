@@ -132,21 +132,26 @@ run is still reported).`,
 		Example: `  meshsim run bookingapp-canary
   meshsim run bookingapp-canary --bake 2s --rate 300
   meshsim run ./my-scenario.yaml --out /tmp/run1`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeScenario,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc, err := scenarios.Resolve(args[0])
 			if err != nil {
 				return &exitError{exitBadInput, err}
 			}
 			if cmd.Flags().Changed("rate") {
-				if rate <= 0 || rate > 20000 {
-					return &exitError{exitBadInput, fmt.Errorf("--rate must be between 0 and 20000 requests per second, not %g", rate)}
+				if rate < 0.1 || rate > 20000 {
+					return &exitError{exitBadInput, fmt.Errorf("--rate must be from 0.1 to 20000 requests per second, not %g", rate)}
 				}
 				sc.Load.Rate = rate
 			}
 			if cmd.Flags().Changed("bake") {
 				if bake <= 0 {
 					return &exitError{exitBadInput, fmt.Errorf("--bake must be a positive duration, not %s", bake)}
+				}
+				if len(sc.Rollout.Deployments) > 0 {
+					return &exitError{exitBadInput, fmt.Errorf("--bake sets the bake time of route steps; %s rolls out by ECS deployments, "+
+						"whose bake times are ECS's (bakeTimeInMinutes, whole minutes): shorten them with --time-scale (at 60 an ECS minute lasts a second)", sc.Name)}
 				}
 				for i := range sc.Rollout.Steps {
 					sc.Rollout.Steps[i].Bake = bake
@@ -160,6 +165,9 @@ run is still reported).`,
 			}
 			if runtimeName != "inproc" && runtimeName != "docker" && endpoint == "" {
 				return &exitError{exitBadInput, fmt.Errorf("--runtime %q: want inproc or docker", runtimeName)}
+			}
+			if err := checkOut(out); err != nil {
+				return &exitError{exitBadInput, err}
 			}
 			return runScenario(cmd, sc, runtimeName, out, endpoint, xdsAddr, quiet, plain)
 		},
@@ -175,6 +183,7 @@ run is still reported).`,
 	f.Float64Var(&timeScale, "time-scale", 0, "run AWS-side durations (ECS bake times, health checks, stop timeouts) N times faster; overrides the scenario's timeScale")
 	f.BoolVar(&quiet, "quiet", false, "print only the final summary")
 	f.BoolVar(&plain, "plain", false, "print progress as plain lines even when stdout is a terminal (no live dashboard)")
+	completeRunFlags(cmd)
 	return cmd
 }
 
@@ -333,8 +342,9 @@ func scenariosCmd() *cobra.Command {
 	}
 	show := &cobra.Command{
 		Use:   "show NAME",
-		Short: "Print a built-in scenario's YAML, to copy and adapt",
-		Args:  cobra.ExactArgs(1),
+		Short:             "Print a built-in scenario's YAML, to copy and adapt",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeBuiltin,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := scenarios.BuiltinSource(args[0])
 			if err != nil {
@@ -368,7 +378,8 @@ file:line:col: message. The exit code is 0 when all files are valid and 2 otherw
 			return nil
 		},
 	}
-	cmd.AddCommand(list, show, validate)
+	validate.ValidArgsFunction = completeYAMLFiles
+	cmd.AddCommand(list, show, validate, schemaCmd())
 	return cmd
 }
 

@@ -43,6 +43,23 @@ func TestCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	broken := strings.Replace(string(src), "bake: 6s}", "bake: soon}", 1)
+	// A directory that holds another run: --out to it must fail before
+	// anything touches it.
+	oldRun := filepath.Join(dir, "old-run")
+	if err := os.MkdirAll(oldRun, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	oldMeta := []byte(`{"runId":"old"}`)
+	if err := os.WriteFile(filepath.Join(oldRun, "run.json"), oldMeta, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		entries, _ := os.ReadDir(oldRun)
+		meta, _ := os.ReadFile(filepath.Join(oldRun, "run.json"))
+		if len(entries) != 1 || string(meta) != string(oldMeta) {
+			t.Errorf("--out touched the old run: %d entries, run.json %q", len(entries), meta)
+		}
+	}()
 	if err := os.WriteFile(bad, []byte(broken), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +78,16 @@ func TestCommands(t *testing.T) {
 		{"validate bad", []string{"scenarios", "validate", good, bad}, exitBadInput, "", "bad.yaml:40:57: steps[].bake must be a duration"},
 		{"run bad file", []string{"run", bad}, exitBadInput, "", "steps[].bake must be a duration"},
 		{"run unknown", []string{"run", "no-such-scenario"}, exitBadInput, "", "meshsim scenarios list"},
-		{"run bad rate", []string{"run", "bookingapp-canary", "--rate", "-3"}, exitBadInput, "", "--rate must be between"},
+		{"run bad rate", []string{"run", "bookingapp-canary", "--rate", "-3"}, exitBadInput, "", "--rate must be from 0.1 to 20000 requests per second, not -3"},
+		{"run zero rate", []string{"run", "bookingapp-canary", "--rate", "0"}, exitBadInput, "", "--rate must be from 0.1 to 20000 requests per second, not 0"},
+		{"run typo", []string{"run", "bookingap-canary"}, exitBadInput, "", "did you mean bookingapp-canary?"},
+		{"run bake on deployments", []string{"run", "ecs-canary", "--bake", "2s"}, exitBadInput, "", "rolls out by ECS deployments"},
+		{"run out holds a run", []string{"run", "bookingapp-canary", "--out", oldRun}, exitBadInput, "", "already holds a run (run.json)"},
+		{"up out holds a run", []string{"up", "bookingapp-canary", "--out", oldRun}, exitBadInput, "", "already holds a run (run.json)"},
+		{"schema", []string{"scenarios", "schema"}, exitOK, `"$schema": "https://json-schema.org/draft/2020-12/schema"`, ""},
+		{"complete scenario", []string{"__complete", "run", "bookingapp-c"}, exitOK, "bookingapp-canary\t", ""},
+		{"complete runtime", []string{"__complete", "run", "x", "--runtime", ""}, exitOK, "inproc\t", ""},
+		{"complete file", []string{"__complete", "run", "./"}, exitOK, "yaml\nyml\n:8", ""},
 		{"run bad flag", []string{"run", "bookingapp-canary", "--nope"}, exitBadInput, "", "unknown flag: --nope"},
 		{"unknown command", []string{"fly"}, exitBadInput, "", `unknown command "fly"`},
 		{"report missing dir", []string{"report", filepath.Join(dir, "missing")}, exitBadInput, "", "reading the run directory"},

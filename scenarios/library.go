@@ -40,9 +40,9 @@ func List() ([]Info, error) {
 
 // Builtin parses the built-in scenario name.
 func Builtin(name string) (*Scenario, error) {
-	data, err := builtin.ReadFile(path.Join("builtin", name+".yaml"))
+	data, err := BuiltinSource(name)
 	if err != nil {
-		return nil, fmt.Errorf("no built-in scenario %q (see `meshsim scenarios list`)", name)
+		return nil, err
 	}
 	sc, err := Parse("builtin:"+name, data)
 	if err != nil {
@@ -56,9 +56,64 @@ func Builtin(name string) (*Scenario, error) {
 func BuiltinSource(name string) ([]byte, error) {
 	data, err := builtin.ReadFile(path.Join("builtin", name+".yaml"))
 	if err != nil {
+		if near := Suggest(name); near != "" {
+			return nil, fmt.Errorf("no built-in scenario %q: did you mean %s? (see `meshsim scenarios list`)", name, near)
+		}
 		return nil, fmt.Errorf("no built-in scenario %q (see `meshsim scenarios list`)", name)
 	}
 	return data, nil
+}
+
+// Names returns the names of the built-in scenarios, sorted.
+func Names() []string {
+	entries, _ := fs.ReadDir(builtin, "builtin") // an embedded directory: no error
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Suggest returns the built-in scenario name closest to name, when one is
+// close enough to be a likely typo (an edit distance of at most a third of
+// its length, and at least 2 allowed), or one that name is a prefix or
+// part of; "" when none is.
+func Suggest(name string) string {
+	name = strings.ToLower(name)
+	limit := max(2, len(name)/3)
+	best, bestDist := "", -1
+	for _, cand := range Names() {
+		d := editDistance(name, cand)
+		if d > limit && (len(name) < 3 || !strings.Contains(cand, name)) {
+			continue
+		}
+		if bestDist < 0 || d < bestDist {
+			best, bestDist = cand, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // Resolve loads arg as a scenario file when a file of that name exists (or
