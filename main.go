@@ -341,7 +341,7 @@ func scenariosCmd() *cobra.Command {
 		},
 	}
 	show := &cobra.Command{
-		Use:   "show NAME",
+		Use:               "show NAME",
 		Short:             "Print a built-in scenario's YAML, to copy and adapt",
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeBuiltin,

@@ -48,7 +48,9 @@ func integer(desc string, lo, hi int) map[string]any {
 	return map[string]any{"type": "integer", "description": desc, "minimum": lo, "maximum": hi}
 }
 
-func boolean(desc string) map[string]any { return map[string]any{"type": "boolean", "description": desc} }
+func boolean(desc string) map[string]any {
+	return map[string]any{"type": "boolean", "description": desc}
+}
 
 func listOf(field, desc string, items any) map[string]any {
 	l := map[string]any{"type": "array", "description": desc, "items": items}
