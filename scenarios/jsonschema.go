@@ -127,20 +127,23 @@ func serviceSchema() map[string]any {
 
 func versionSchema() map[string]any {
 	return object("A version: one of meshsim's sample services (knobs) or your software (image, command or taskDefinitionFile)", map[string]any{
-		"name":               pattern("The version's name", validVersion.String()),
-		"count":              integer("How many tasks", 0, 50),
-		"latency":            duration("The sample's latency"),
-		"errorRate":          number("The sample's share of 500 answers", 0, 1),
-		"startDelay":         duration("How long the sample takes to start"),
-		"shutdown":           enumOf("How the sample stops", []string{"graceful", "abrupt"}),
-		"drain":              duration("How long a graceful sample drains"),
-		"crashAfter":         duration("The sample exits after this long"),
-		"health":             enumOf("What the sample's health check answers", []string{"ok", "fail"}),
-		"image":              str("A local Docker image (docker runtime)"),
-		"command":            map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"type": "string"}, "description": "A local command, one process per task (inproc runtime)"},
-		"env":                stringMap("Environment variables of your software", validEnvName.String()),
-		"taskDefinitionFile": str("An ECS RegisterTaskDefinition input (JSON), relative to the scenario"),
-		"stopTimeout":        duration("ECS's stopTimeout, whole seconds from 2s to 120s"),
+		"name":                pattern("The version's name", validVersion.String()),
+		"count":               integer("How many tasks", 0, 50),
+		"latency":             duration("The sample's latency"),
+		"latencyDistribution": enumOf("How the sample's latency varies around latency", []string{"fixed", "exponential", "uniform", "lognormal"}),
+		"cpu":                 duration("CPU time the sample spends on each request"),
+		"concurrency":         integer("Requests the sample serves at once (0: no limit)", 0, 100000),
+		"errorRate":           number("The sample's share of 500 answers", 0, 1),
+		"startDelay":          duration("How long the sample takes to start"),
+		"shutdown":            enumOf("How the sample stops", []string{"graceful", "abrupt"}),
+		"drain":               duration("How long a graceful sample drains"),
+		"crashAfter":          duration("The sample exits after this long"),
+		"health":              enumOf("What the sample's health check answers", []string{"ok", "fail"}),
+		"image":               str("A local Docker image (docker runtime)"),
+		"command":             map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"type": "string"}, "description": "A local command, one process per task (inproc runtime)"},
+		"env":                 stringMap("Environment variables of your software", validEnvName.String()),
+		"taskDefinitionFile":  str("An ECS RegisterTaskDefinition input (JSON), relative to the scenario"),
+		"stopTimeout":         duration("ECS's stopTimeout, whole seconds from 2s to 120s"),
 	}, "name")
 }
 
