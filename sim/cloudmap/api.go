@@ -74,6 +74,14 @@ type healthCheckCustomConfig struct {
 	FailureThreshold *int32 `json:"FailureThreshold,omitempty"`
 }
 
+// healthCheckConfig is a Route 53 health check of a service in a public
+// DNS namespace.
+type healthCheckConfig struct {
+	Type             string `json:"Type"`
+	ResourcePath     string `json:"ResourcePath,omitempty"`
+	FailureThreshold *int32 `json:"FailureThreshold,omitempty"`
+}
+
 type serviceJSON struct {
 	Arn                     string                   `json:"Arn"`
 	CreateDate              epochTime                `json:"CreateDate"`
@@ -81,6 +89,7 @@ type serviceJSON struct {
 	CreatorRequestID        string                   `json:"CreatorRequestId,omitempty"`
 	Description             string                   `json:"Description,omitempty"`
 	DNSConfig               *dnsConfig               `json:"DnsConfig,omitempty"`
+	HealthCheckConfig       *healthCheckConfig       `json:"HealthCheckConfig,omitempty"`
 	HealthCheckCustomConfig *healthCheckCustomConfig `json:"HealthCheckCustomConfig,omitempty"`
 	ID                      string                   `json:"Id"`
 	InstanceCount           int                      `json:"InstanceCount"`
@@ -157,7 +166,7 @@ func (f *Fake) nsJSON(ns *namespace) namespaceJSON {
 		ServiceCount:     f.serviceCount(ns.id),
 		Type:             ns.typ,
 	}
-	if ns.typ == typeDNSPrivate {
+	if ns.isDNS() {
 		out.Properties.DNSProperties = &dnsProperties{HostedZoneID: ns.hostedZoneID, SOA: &soa{TTL: ns.soaTTL}}
 	}
 	return out
@@ -171,6 +180,7 @@ func svcJSON(s *service) serviceJSON {
 		CreatorRequestID:        s.creatorRequestID,
 		Description:             s.description,
 		DNSConfig:               s.dnsConfig,
+		HealthCheckConfig:       s.healthCheck,
 		HealthCheckCustomConfig: s.customHealth,
 		ID:                      s.id,
 		InstanceCount:           len(s.instances),
@@ -219,30 +229,64 @@ func (f *Fake) apiCreateHTTPNamespace(r *http.Request, region string) (any, erro
 		typ:              typeHTTP,
 		description:      in.Description,
 		creatorRequestID: in.CreatorRequestID,
+		tags:             tagMap(in.Tags),
 	})
 }
 
-func (f *Fake) apiCreatePrivateDNSNamespace(r *http.Request, region string) (any, error) {
-	var in struct {
-		Name             string `json:"Name"`
-		Vpc              string `json:"Vpc"`
-		CreatorRequestID string `json:"CreatorRequestId"`
-		Description      string `json:"Description"`
-		Properties       *struct {
-			DNSProperties *struct {
-				SOA *soa `json:"SOA"`
-			} `json:"DnsProperties"`
-		} `json:"Properties"`
-		Tags []tag `json:"Tags"`
+// dnsNamespaceInput is the request of CreatePrivateDnsNamespace and
+// CreatePublicDnsNamespace (which has no Vpc).
+type dnsNamespaceInput struct {
+	Name             string `json:"Name"`
+	Vpc              string `json:"Vpc"`
+	CreatorRequestID string `json:"CreatorRequestId"`
+	Description      string `json:"Description"`
+	Properties       *struct {
+		DNSProperties *struct {
+			SOA *soa `json:"SOA"`
+		} `json:"DnsProperties"`
+	} `json:"Properties"`
+	Tags []tag `json:"Tags"`
+}
+
+// soaTTL returns the SOA TTL a request sets, checked against the model.
+func (in *dnsNamespaceInput) soaTTL() (*int64, error) {
+	p := in.Properties
+	if p == nil || p.DNSProperties == nil || p.DNSProperties.SOA == nil {
+		return nil, nil
 	}
+	return checkSOATTL(p.DNSProperties.SOA.TTL)
+}
+
+func checkSOATTL(ttl *int64) (*int64, error) {
+	if ttl == nil || *ttl < 0 || *ttl > 2147483647 {
+		return nil, invalidInput("Properties.DnsProperties.SOA.TTL must be between 0 and 2147483647")
+	}
+	return ttl, nil
+}
+
+func (f *Fake) apiCreatePrivateDNSNamespace(r *http.Request, region string) (any, error) {
+	return f.apiCreateDNSNamespace(r, region, typeDNSPrivate)
+}
+
+func (f *Fake) apiCreatePublicDNSNamespace(r *http.Request, region string) (any, error) {
+	return f.apiCreateDNSNamespace(r, region, typeDNSPublic)
+}
+
+// apiCreateDNSNamespace creates a private (with a Vpc) or public DNS
+// namespace.
+func (f *Fake) apiCreateDNSNamespace(r *http.Request, region, typ string) (any, error) {
+	var in dnsNamespaceInput
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
 	if err := validateNamespaceName(in.Name, 253); err != nil {
 		return nil, err
 	}
-	if in.Vpc == "" {
+	switch {
+	case typ == typeDNSPrivate && in.Vpc == "":
 		return nil, invalidInput("Vpc is required for a private DNS namespace")
+	case typ == typeDNSPublic && in.Vpc != "":
+		return nil, invalidInput("a public DNS namespace takes no Vpc")
 	}
 	if err := validateDescription(in.Description); err != nil {
 		return nil, err
@@ -250,21 +294,19 @@ func (f *Fake) apiCreatePrivateDNSNamespace(r *http.Request, region string) (any
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
-	var ttl *int64
-	if p := in.Properties; p != nil && p.DNSProperties != nil && p.DNSProperties.SOA != nil {
-		ttl = p.DNSProperties.SOA.TTL
-		if ttl == nil || *ttl < 0 || *ttl > 2147483647 {
-			return nil, invalidInput("Properties.DnsProperties.SOA.TTL must be between 0 and 2147483647")
-		}
+	ttl, err := in.soaTTL()
+	if err != nil {
+		return nil, err
 	}
 	return f.apiCreateNamespace(region, &namespace{
 		name:             in.Name,
-		typ:              typeDNSPrivate,
+		typ:              typ,
 		description:      in.Description,
 		creatorRequestID: in.CreatorRequestID,
 		vpc:              in.Vpc,
 		hostedZoneID:     newHostedZoneID(),
 		soaTTL:           ttl,
+		tags:             tagMap(in.Tags),
 	})
 }
 
@@ -408,38 +450,71 @@ func (f *Fake) apiDeleteNamespace(r *http.Request) (any, error) {
 	return opOutput(f.deleteNamespace(in.ID))
 }
 
-func (f *Fake) apiCreateService(r *http.Request, region string) (any, error) {
-	var in struct {
-		Name                    string                   `json:"Name"`
-		CreatorRequestID        string                   `json:"CreatorRequestId"`
-		Description             string                   `json:"Description"`
-		DNSConfig               *dnsConfig               `json:"DnsConfig"`
-		HealthCheckConfig       *struct{}                `json:"HealthCheckConfig"`
-		HealthCheckCustomConfig *healthCheckCustomConfig `json:"HealthCheckCustomConfig"`
-		NamespaceID             string                   `json:"NamespaceId"`
-		Tags                    []tag                    `json:"Tags"`
-		Type                    string                   `json:"Type"`
+// createServiceInput is the request of CreateService.
+type createServiceInput struct {
+	Name                    string                   `json:"Name"`
+	CreatorRequestID        string                   `json:"CreatorRequestId"`
+	Description             string                   `json:"Description"`
+	DNSConfig               *dnsConfig               `json:"DnsConfig"`
+	HealthCheckConfig       *healthCheckConfig       `json:"HealthCheckConfig"`
+	HealthCheckCustomConfig *healthCheckCustomConfig `json:"HealthCheckCustomConfig"`
+	NamespaceID             string                   `json:"NamespaceId"`
+	Tags                    []tag                    `json:"Tags"`
+	Type                    string                   `json:"Type"`
+}
+
+// validate checks what can be checked without the namespace.
+func (in *createServiceInput) validate() error {
+	for _, check := range []func() error{
+		func() error { return validateServiceName(in.Name) },
+		func() error { return validateDescription(in.Description) },
+		func() error { return validateTags(in.Tags) },
+		func() error { return validateHealthCheckConfig(in.HealthCheckConfig) },
+	} {
+		if err := check(); err != nil {
+			return err
+		}
 	}
+	if in.Type != "" && in.Type != serviceHTTP {
+		return invalidInput("Type must be HTTP, not %q", in.Type)
+	}
+	if in.HealthCheckConfig != nil && in.HealthCheckCustomConfig != nil {
+		return invalidInput("a service takes HealthCheckConfig or HealthCheckCustomConfig, not both")
+	}
+	if c := in.HealthCheckCustomConfig; c != nil && c.FailureThreshold != nil && (*c.FailureThreshold < 1 || *c.FailureThreshold > 10) {
+		return invalidInput("HealthCheckCustomConfig.FailureThreshold must be between 1 and 10")
+	}
+	return nil
+}
+
+// serviceType checks the request's DnsConfig and HealthCheckConfig against
+// namespace ns and returns the type of the service it creates.
+func (in *createServiceInput) serviceType(ns *namespace) (string, error) {
+	if in.HealthCheckConfig != nil && ns.typ != typeDNSPublic {
+		return "", invalidInput("HealthCheckConfig (Route 53 health checks) is only supported in public DNS namespaces; use HealthCheckCustomConfig")
+	}
+	if in.DNSConfig == nil {
+		return serviceHTTP, nil
+	}
+	if in.Type == serviceHTTP {
+		return "", invalidInput("a service of Type HTTP cannot have a DnsConfig")
+	}
+	if !ns.isDNS() {
+		return "", invalidInput("DnsConfig is not supported in HTTP namespace %s", ns.id)
+	}
+	if err := validateDNSConfig(in.DNSConfig); err != nil {
+		return "", err
+	}
+	return serviceDNSHTTP, nil
+}
+
+func (f *Fake) apiCreateService(r *http.Request, region string) (any, error) {
+	var in createServiceInput
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	if err := validateServiceName(in.Name); err != nil {
+	if err := in.validate(); err != nil {
 		return nil, err
-	}
-	if err := validateDescription(in.Description); err != nil {
-		return nil, err
-	}
-	if err := validateTags(in.Tags); err != nil {
-		return nil, err
-	}
-	if in.Type != "" && in.Type != serviceHTTP {
-		return nil, invalidInput("Type must be HTTP, not %q", in.Type)
-	}
-	if in.HealthCheckConfig != nil {
-		return nil, invalidInput("HealthCheckConfig (Route 53 health checks) is only supported in public DNS namespaces; use HealthCheckCustomConfig")
-	}
-	if c := in.HealthCheckCustomConfig; c != nil && c.FailureThreshold != nil && (*c.FailureThreshold < 1 || *c.FailureThreshold > 10) {
-		return nil, invalidInput("HealthCheckCustomConfig.FailureThreshold must be between 1 and 10")
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -454,18 +529,9 @@ func (f *Fake) apiCreateService(r *http.Request, region string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	typ := serviceHTTP
-	if in.DNSConfig != nil {
-		if in.Type == serviceHTTP {
-			return nil, invalidInput("a service of Type HTTP cannot have a DnsConfig")
-		}
-		if ns.typ != typeDNSPrivate {
-			return nil, invalidInput("DnsConfig is not supported in HTTP namespace %s", ns.id)
-		}
-		if err := validateDNSConfig(in.DNSConfig); err != nil {
-			return nil, err
-		}
-		typ = serviceDNSHTTP
+	typ, err := in.serviceType(ns)
+	if err != nil {
+		return nil, err
 	}
 	for _, s := range f.services {
 		if s.namespaceID != ns.id || s.name != in.Name {
@@ -498,8 +564,10 @@ func (f *Fake) apiCreateService(r *http.Request, region string) (any, error) {
 		creatorRequestID: in.CreatorRequestID,
 		dnsConfig:        dc,
 		customHealth:     in.HealthCheckCustomConfig,
+		healthCheck:      in.HealthCheckConfig,
 		created:          f.now(),
 		instances:        make(map[string]*instance),
+		tags:             tagMap(in.Tags),
 	}
 	if svc.customHealth != nil && svc.customHealth.FailureThreshold == nil {
 		one := int32(1)

@@ -87,13 +87,17 @@ type Fake struct {
 
 	mu         sync.Mutex
 	seq        uint64 // orders namespaces and services by creation
+	opSeq      uint64 // orders operations by submission
 	namespaces map[string]*namespace
 	services   map[string]*service
 	operations map[string]*operation
 	// registerTokens maps the CreatorRequestId of RegisterInstance calls to
 	// their operation, so that a retried call is not applied twice.
 	registerTokens map[string]string
-	queue          []*operation // pending operations, in due order
+	// updateTokens maps the UpdaterRequestId of namespace updates to their
+	// operation, likewise.
+	updateTokens map[string]string
+	queue        []*operation // pending operations, in due order
 	// finished holds the ids of finished operations, oldest first; beyond
 	// opLimit of them the oldest are forgotten, as AWS forgets old
 	// operations, so the history stays bounded however long the run.
@@ -118,6 +122,7 @@ func New(opts Options) *Fake {
 		services:       make(map[string]*service),
 		operations:     make(map[string]*operation),
 		registerTokens: make(map[string]string),
+		updateTokens:   make(map[string]string),
 		opLimit:        OperationHistory,
 		wake:           make(chan struct{}, 1),
 		done:           make(chan struct{}),
@@ -279,6 +284,41 @@ func (f *Fake) serve(r *http.Request) (any, error) {
 		return f.apiUpdateInstanceCustomHealthStatus(r)
 	case "GetOperation":
 		return f.apiGetOperation(r)
+	}
+	return f.serveMore(r, op, region)
+}
+
+// serveMore serves the operations added for the wider Cloud Map surface:
+// public DNS namespaces, namespace and service updates, service
+// attributes, operations and health listings, tags.
+func (f *Fake) serveMore(r *http.Request, op, region string) (any, error) {
+	switch op {
+	case "CreatePublicDnsNamespace":
+		return f.apiCreatePublicDNSNamespace(r, region)
+	case "UpdateHttpNamespace":
+		return f.apiUpdateHTTPNamespace(r)
+	case "UpdatePrivateDnsNamespace":
+		return f.apiUpdatePrivateDNSNamespace(r)
+	case "UpdatePublicDnsNamespace":
+		return f.apiUpdatePublicDNSNamespace(r)
+	case "UpdateService":
+		return f.apiUpdateService(r)
+	case "GetServiceAttributes":
+		return f.apiGetServiceAttributes(r)
+	case "UpdateServiceAttributes":
+		return f.apiUpdateServiceAttributes(r)
+	case "DeleteServiceAttributes":
+		return f.apiDeleteServiceAttributes(r)
+	case "ListOperations":
+		return f.apiListOperations(r)
+	case "GetInstancesHealthStatus":
+		return f.apiGetInstancesHealthStatus(r)
+	case "ListTagsForResource":
+		return f.apiListTagsForResource(r)
+	case "TagResource":
+		return f.apiTagResource(r)
+	case "UntagResource":
+		return f.apiUntagResource(r)
 	}
 	return nil, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException",
 		"operation %s is not supported by meshsim's Cloud Map", op)

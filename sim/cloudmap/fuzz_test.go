@@ -15,6 +15,9 @@ var fuzzOps = []string{
 	"CreateService", "GetService", "ListServices", "DeleteService",
 	"RegisterInstance", "DeregisterInstance", "GetInstance", "ListInstances",
 	"DiscoverInstances", "DiscoverInstancesRevision", "UpdateInstanceCustomHealthStatus", "GetOperation",
+	"CreatePublicDnsNamespace", "UpdateHttpNamespace", "UpdatePrivateDnsNamespace", "UpdatePublicDnsNamespace",
+	"UpdateService", "GetServiceAttributes", "UpdateServiceAttributes", "DeleteServiceAttributes",
+	"ListOperations", "GetInstancesHealthStatus", "ListTagsForResource", "TagResource", "UntagResource",
 }
 
 // fuzzSeeds are valid requests of each operation and malformed ones. In a
@@ -43,7 +46,21 @@ var fuzzSeeds = []struct {
 	{"DiscoverInstancesRevision", `{"NamespaceName":"apps","ServiceName":"movie"}`},
 	{"UpdateInstanceCustomHealthStatus", `{"ServiceId":"$SVC","InstanceId":"t1","Status":"UNHEALTHY"}`},
 	{"GetOperation", `{"OperationId":"$OP"}`},
+	{"CreatePublicDnsNamespace", `{"Name":"example.com","Properties":{"DnsProperties":{"SOA":{"TTL":60}}},"Tags":[{"Key":"k","Value":"v"}]}`},
+	{"UpdateHttpNamespace", `{"Id":"$NS","UpdaterRequestId":"u1","Namespace":{"Description":"new"}}`},
+	{"UpdatePrivateDnsNamespace", `{"Id":"$NS","Namespace":{"Description":"d","Properties":{"DnsProperties":{"SOA":{"TTL":5}}}}}`},
+	{"UpdatePublicDnsNamespace", `{"Id":"$NS","Namespace":{"Description":"d"}}`},
+	{"UpdateService", `{"Id":"$SVC","Service":{"Description":"d","DnsConfig":{"DnsRecords":[{"Type":"A","TTL":5}]},"HealthCheckConfig":{"Type":"TCP"}}}`},
+	{"GetServiceAttributes", `{"ServiceId":"$SVC"}`},
+	{"UpdateServiceAttributes", `{"ServiceId":"$SVC","Attributes":{"a":"1"}}`},
+	{"DeleteServiceAttributes", `{"ServiceId":"$SVC","Attributes":["a"]}`},
+	{"ListOperations", `{"Filters":[{"Name":"UPDATE_DATE","Values":["0","9e9"],"Condition":"BETWEEN"},{"Name":"TYPE","Values":["REGISTER_INSTANCE"],"Condition":"IN"}],"MaxResults":1}`},
+	{"GetInstancesHealthStatus", `{"ServiceId":"$SVC","Instances":["t1"],"MaxResults":1}`},
+	{"ListTagsForResource", `{"ResourceARN":"arn:aws:servicediscovery:us-east-1:000000000000:service/$SVC"}`},
+	{"TagResource", `{"ResourceARN":"arn:aws:servicediscovery:us-east-1:000000000000:service/$SVC","Tags":[{"Key":"k","Value":"v"}]}`},
+	{"UntagResource", `{"ResourceARN":"arn:aws:servicediscovery:us-east-1:000000000000:service/$SVC","TagKeys":["k"]}`},
 	// Malformed.
+	{"ListOperations", `{"Filters":[{"Name":"UPDATE_DATE","Values":["NaN","1e999"],"Condition":"BETWEEN"}]}`},
 	{"CreateService", `{`},
 	{"CreateService", `[]`},
 	{"CreateService", `null`},

@@ -16,6 +16,7 @@ import (
 const (
 	typeHTTP       = "HTTP"
 	typeDNSPrivate = "DNS_PRIVATE"
+	typeDNSPublic  = "DNS_PUBLIC"
 )
 
 // Service types.
@@ -30,6 +31,8 @@ const (
 	opDeleteNamespace    = "DELETE_NAMESPACE"
 	opRegisterInstance   = "REGISTER_INSTANCE"
 	opDeregisterInstance = "DEREGISTER_INSTANCE"
+	opUpdateNamespace    = "UPDATE_NAMESPACE"
+	opUpdateService      = "UPDATE_SERVICE"
 
 	statusSubmitted = "SUBMITTED"
 	statusSuccess   = "SUCCESS"
@@ -51,7 +54,11 @@ type namespace struct {
 	soaTTL           *int64
 	created          time.Time
 	createOp         string
+	tags             map[string]string
 }
+
+// isDNS reports whether the namespace has DNS records (private or public).
+func (ns *namespace) isDNS() bool { return ns.typ == typeDNSPrivate || ns.typ == typeDNSPublic }
 
 type service struct {
 	seq              uint64
@@ -63,9 +70,15 @@ type service struct {
 	creatorRequestID string
 	dnsConfig        *dnsConfig
 	customHealth     *healthCheckCustomConfig
-	created          time.Time
-	instances        map[string]*instance
-	revision         int64
+	// healthCheck is a Route 53 health check (public DNS namespaces only);
+	// meshsim does not run it (see GetInstancesHealthStatus).
+	healthCheck *healthCheckConfig
+	created     time.Time
+	instances   map[string]*instance
+	revision    int64
+	// attributes are the service attributes (UpdateServiceAttributes).
+	attributes map[string]string
+	tags       map[string]string
 }
 
 type instance struct {
@@ -78,6 +91,7 @@ type instance struct {
 }
 
 type operation struct {
+	seq              uint64 // orders operations by submission
 	id               string
 	typ              string
 	status           string
@@ -86,6 +100,7 @@ type operation struct {
 	errorCode        string
 	errorMessage     string
 	creatorRequestID string
+	updaterRequestID string
 	due              time.Time
 	// pending is the namespace a CREATE_NAMESPACE operation will create.
 	pending *namespace
@@ -493,6 +508,8 @@ func matchAttrs(attrs, want map[string]string) bool {
 // goroutine when there is a propagation delay. f.mu must be held.
 func (f *Fake) submit(op *operation) {
 	now := f.now()
+	f.opSeq++
+	op.seq = f.opSeq
 	op.created, op.updated = now, now
 	f.operations[op.id] = op
 	if f.delay <= 0 {
@@ -540,6 +557,9 @@ func (f *Fake) forget(opID string) {
 	delete(f.operations, opID)
 	if t := op.creatorRequestID; t != "" && f.registerTokens[t] == opID {
 		delete(f.registerTokens, t)
+	}
+	if t := op.updaterRequestID; t != "" && f.updateTokens[t] == opID {
+		delete(f.updateTokens, t)
 	}
 }
 

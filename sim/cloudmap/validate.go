@@ -206,3 +206,28 @@ func validateRecordAttributes(svc *service, attrs map[string]string) error {
 	}
 	return nil
 }
+
+// validateHealthCheckConfig checks a Route 53 health check configuration
+// against the model: a Type of HTTP, HTTPS or TCP, a ResourcePath (not for
+// TCP) of at most 255 characters, a FailureThreshold of 1 to 10.
+func validateHealthCheckConfig(c *healthCheckConfig) error {
+	if c == nil {
+		return nil
+	}
+	switch c.Type {
+	case "HTTP", "HTTPS":
+	case "TCP":
+		if c.ResourcePath != "" {
+			return invalidInput("HealthCheckConfig.ResourcePath cannot be set for a TCP health check")
+		}
+	default:
+		return invalidInput("HealthCheckConfig.Type must be HTTP, HTTPS or TCP, not %q", c.Type)
+	}
+	if len(c.ResourcePath) > 255 {
+		return invalidInput("HealthCheckConfig.ResourcePath is longer than 255 characters")
+	}
+	if t := c.FailureThreshold; t != nil && (*t < 1 || *t > 10) {
+		return invalidInput("HealthCheckConfig.FailureThreshold must be between 1 and 10")
+	}
+	return nil
+}
