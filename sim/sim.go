@@ -1,5 +1,5 @@
-// Package sim is the simulated AWS world: the ECS, Cloud Map and App Mesh
-// fakes behind one endpoint, the xDS control plane that turns App Mesh and
+// Package sim is the simulated AWS world: the ECS, Cloud Map, App Mesh and
+// Route 53 fakes behind one endpoint (with Route 53's name server), the xDS control plane that turns App Mesh and
 // Cloud Map state into Envoy configuration, and the runtime that runs the
 // tasks ECS decides to run (sample services and their sidecars).
 //
@@ -8,6 +8,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"github.com/meshsim/meshsim/sim/grpcapp"
 	"github.com/meshsim/meshsim/sim/inproc"
 	"github.com/meshsim/meshsim/sim/lambda"
+	"github.com/meshsim/meshsim/sim/route53"
 	"github.com/meshsim/meshsim/sim/sampleapp"
 	"github.com/meshsim/meshsim/sim/sidecar"
 	"github.com/meshsim/meshsim/sim/taskexit"
@@ -51,6 +53,9 @@ type Options struct {
 	// runtime). It is called once, with the world's event bus; Close
 	// closes what it returns.
 	Runtime func(bus *events.Bus) (Runtime, error)
+	// DNSAddr is the listen address of the Route 53 fake's name server
+	// (default 127.0.0.1:0).
+	DNSAddr string
 	// TaskLogDir is where the embedded runtime keeps the output and exit
 	// of the containers it runs as local processes (the user's commands),
 	// one directory per task; empty discards them.
@@ -71,6 +76,9 @@ type World struct {
 	Endpoint string
 	// XDSAddress is the host:port of the ADS server sidecars connect to.
 	XDSAddress string
+	// DNSAddress is the host:port (UDP and TCP) of the name server that
+	// answers the Route 53 fake's hosted zones.
+	DNSAddress string
 
 	bus      *events.Bus
 	cloudMap *cloudmap.Fake
@@ -78,6 +86,8 @@ type World struct {
 	// states during deployments.
 	cloudWatch *cloudwatch.Fake
 	ecs        *ecs.Fake
+	route53    *route53.Fake
+	dns        *route53.DNSServer
 	runtime    Runtime
 	httpSrv    *http.Server
 	cancel     context.CancelFunc
@@ -148,10 +158,20 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		DeregistrationDelay: opts.DeregistrationDelay, // ECS scales it itself
 	})
 
+	w.route53 = route53.New(route53.Options{Bus: w.bus, Second: time.Duration(float64(time.Second) / scale)})
+	if w.dns, err = w.route53.ServeDNS(cmp.Or(opts.DNSAddr, "127.0.0.1:0")); err != nil {
+		cancel()
+		apiLn.Close()
+		xdsLn.Close()
+		return nil, errors.Join(err, w.route53.Close(), w.ecs.Close(), w.runtime.Close(), w.cloudMap.Close())
+	}
+	w.DNSAddress = w.dns.Addr
+
 	ep := endpoint.New(w.bus)
 	ep.HandleTarget(ecs.TargetPrefix, w.ecs)
 	ep.HandleTarget(cloudmap.TargetPrefix, w.cloudMap)
 	ep.HandlePath(appmesh.PathPrefix, mesh)
+	ep.HandlePath(route53.PathPrefix, w.route53)
 	ep.HandlePath(contract.HookPathPrefix, hooks)
 	ep.HandlePath(cloudwatch.PathPrefix, w.cloudWatch)
 	ep.HandleTarget(cloudwatch.Service, w.cloudWatch)
@@ -170,6 +190,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		cancel()
 		apiLn.Close()
 		xdsLn.Close()
+		_, _ = w.dns.Close(), w.route53.Close()
 		return nil, fmt.Errorf("xDS control plane: %w", err)
 	}
 	meshChanged, mapChanged, ecsChanged := mesh.Watch(ctx), w.cloudMap.Watch(ctx), w.ecs.Watch(ctx)
@@ -212,7 +233,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 func (w *World) Close() error {
 	var err error
 	w.once.Do(func() {
-		err = errors.Join(w.ecs.Close(), w.runtime.Close(), w.cloudMap.Close())
+		err = errors.Join(w.ecs.Close(), w.runtime.Close(), w.cloudMap.Close(), w.dns.Close(), w.route53.Close())
 		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if e := w.httpSrv.Shutdown(shutdown); e != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/appmesh"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/servicediscovery"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -37,6 +38,7 @@ type Clients struct {
 	AppMesh  *appmesh.Client
 	// CloudWatch speaks RPC v2 CBOR to the fake, as to AWS.
 	CloudWatch *cloudwatch.Client
+	Route53    *route53.Client
 }
 
 // New returns clients for endpointURL in region, with apiOptions as for
@@ -49,6 +51,7 @@ func New(endpointURL, region string, apiOptions ...func(*middleware.Stack) error
 		AppMesh:  appmesh.NewFromConfig(cfg),
 
 		CloudWatch: cloudwatch.NewFromConfig(cfg),
+		Route53:    route53.NewFromConfig(cfg),
 	}
 }
 

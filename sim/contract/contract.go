@@ -133,6 +133,7 @@ const (
 	SourceRuntime  Source = "runtime"
 	SourceSidecar  Source = "sidecar"
 	SourceLambda   Source = "lambda"
+	SourceRoute53  Source = "route53"
 	SourceEndpoint Source = "endpoint"
 	SourceEngine   Source = "engine"
 	// SourceEvents is the event bus itself (its gap marker, EventGap).
@@ -203,6 +204,13 @@ const (
 	EventDefinitionMapped EventType = "definition.mapped"
 	EventWorldReady       EventType = "world.ready"
 	EventTeardownError    EventType = "teardown.error"
+	// Route 53: a change batch applied to a hosted zone's record sets
+	// (detail "change", "zone"), a health check's status changed (detail
+	// "healthy", "status"), and the engine's record of a change reaching
+	// INSYNC (detail "change").
+	EventRecordSetsChanged EventType = "route53.rrsets.changed"
+	EventHealthCheckStatus EventType = "route53.healthcheck.status"
+	EventRecordSetsInSync  EventType = "route53.change.insync"
 )
 
 // Keys of an event's Detail.
