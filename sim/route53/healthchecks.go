@@ -150,7 +150,7 @@ func (f *Fake) createHealthCheck(w http.ResponseWriter, r *http.Request, _ []str
 		writeXML(w, http.StatusCreated, healthCheckResponse{XMLName: xmlName("CreateHealthCheckResponse"), Xmlns: xmlns, HealthCheck: resp})
 		return
 	}
-	h := &healthCheck{id: requestID(), callerRef: req.CallerReference, cfg: cfg, version: 1, healthy: true}
+	h := &healthCheck{id: awsproto.RequestID(), callerRef: req.CallerReference, cfg: cfg, version: 1, healthy: true}
 	ctx, cancel := context.WithCancel(f.ctx)
 	h.stop = cancel
 	f.checks[h.id] = h

@@ -156,14 +156,6 @@ func newID() string {
 	return strings.ToUpper(hex.EncodeToString(b))[:19]
 }
 
-// requestID returns a request id for a response.
-func requestID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
 // ServeHTTP implements http.Handler: Route 53's REST-XML API.
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs, err := pathSegments(r)

@@ -246,7 +246,7 @@ func writeXML(w http.ResponseWriter, status int, v any) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("X-Amzn-Requestid", requestID())
+	w.Header().Set("X-Amzn-Requestid", awsproto.RequestID())
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(xml.Header))
 	_, _ = w.Write(b)
@@ -257,37 +257,27 @@ type batchError struct{ messages []string }
 
 func (e *batchError) Error() string { return "InvalidChangeBatch: " + strings.Join(e.messages, "; ") }
 
-// writeError writes err as Route 53 does. An *awsproto.Error gives the
-// status and code; a *batchError is an InvalidChangeBatch (400) whose
-// message lists every message in brackets, as AWS writes it; anything else
-// is a 500 InternalFailure.
+// writeError writes err as Route 53 does, in the ErrorResponse document
+// of the Query protocol (awsproto.WriteQueryError): an *awsproto.Error
+// gives the status and code, anything else is a 500 InternalFailure. A
+// *batchError is an InvalidChangeBatch (400) whose message lists every
+// message in brackets, as AWS writes it, and whose Messages element holds
+// each (aws-sdk-go-v2's types.InvalidChangeBatch.Messages).
 func writeError(w http.ResponseWriter, err error) {
-	var resp errorResponse
-	resp.Xmlns, resp.RequestID = xmlns, requestID()
-	resp.Error.Type = "Sender"
-	status := http.StatusBadRequest
-	var (
-		ae *awsproto.Error
-		be *batchError
-	)
-	switch {
-	case errors.As(err, &be):
-		resp.Error.Code = "InvalidChangeBatch"
-		resp.Error.Message = "[" + strings.Join(be.messages, ", ") + "]"
-		resp.Error.Messages = be.messages
-	case errors.As(err, &ae):
-		resp.Error.Code, resp.Error.Message = ae.Code, ae.Message
-		if ae.Status != 0 {
-			status = ae.Status
-		}
-	default:
-		resp.Error.Type, resp.Error.Code, resp.Error.Message = "Receiver", "InternalFailure", err.Error()
-		status = http.StatusInternalServerError
+	var be *batchError
+	if !errors.As(err, &be) {
+		awsproto.WriteQueryError(w, xmlns, err)
+		return
 	}
+	var resp errorResponse
+	resp.Xmlns, resp.RequestID = xmlns, awsproto.RequestID()
+	resp.Error.Type, resp.Error.Code = "Sender", "InvalidChangeBatch"
+	resp.Error.Message = "[" + strings.Join(be.messages, ", ") + "]"
+	resp.Error.Messages = be.messages
 	b, _ := xml.Marshal(resp)
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("X-Amzn-Requestid", resp.RequestID)
-	w.WriteHeader(status)
+	w.WriteHeader(http.StatusBadRequest)
 	_, _ = w.Write([]byte(xml.Header))
 	_, _ = w.Write(b)
 }
