@@ -100,6 +100,11 @@ type HTTPConfig struct {
 	// called from RunHTTP's goroutine and returns "" for an endpoint it
 	// does not know.
 	Attribute func(endpoint string) (version, task string)
+	// Clients, when set, sends the load from a population of clients that
+	// each resolve the target's host name through a DNS server, cache the
+	// answer and keep their connections (see Clients), instead of from one
+	// client that connects to the host as given.
+	Clients *Clients
 	// Requests, when set, are the requests sent, each in proportion to its
 	// weight: its method, path, headers and body, to Target's (or the
 	// picked target's) scheme and host. Method is then unused.
@@ -192,10 +197,19 @@ func RunHTTP(ctx context.Context, cfg HTTPConfig, step func() int, sink Sink) (S
 		IdleConnTimeout:     90 * time.Second,
 	}
 	defer base.CloseIdleConnections()
+	var (
+		rt         http.RoundTripper = base
+		pickClient func() int
+	)
+	if cfg.Clients != nil {
+		pop := newPopulation(*cfg.Clients, base)
+		defer pop.closeIdle()
+		rt, pickClient = pop, pop.pick
+	}
 	client := &http.Client{
 		// The timeout is applied per request by the transport, which also
 		// ties each request to abortCtx.
-		Transport: &noReplayTransport{base: base, abort: abortCtx, timeout: cfg.Timeout},
+		Transport: &noReplayTransport{base: rt, abort: abortCtx, timeout: cfg.Timeout},
 		// Report redirects as they are rather than following them.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -210,7 +224,7 @@ func RunHTTP(ctx context.Context, cfg HTTPConfig, step func() int, sink Sink) (S
 	// from it is never later than the real one and never shortens a latency.
 	sched.stop = ctx.Done()
 	sched.start(time.Now())
-	results := atk.Attack(newTargeter(cfg), sched, cfg.Duration, "")
+	results := atk.Attack(newTargeter(cfg, pickClient), sched, cfg.Duration, "")
 
 	// Stop the attack when ctx is done; then abandon what is still in
 	// flight after stopGrace. The attacker is used for this one attack only:
@@ -288,6 +302,13 @@ func (c HTTPConfig) normalize() (HTTPConfig, error) {
 	case c.Timeout == 0:
 		c.Timeout = DefaultTimeout
 	}
+	if c.Clients != nil {
+		clients, err := c.Clients.normalize()
+		if err != nil {
+			return c, err
+		}
+		c.Clients = &clients
+	}
 	if c.MaxWorkers == 0 {
 		n := math.Ceil(c.Rate * c.Timeout.Seconds())
 		c.MaxWorkers = uint64(min(max(n, minWorkers), maxDefaultWorkers))
@@ -296,8 +317,10 @@ func (c HTTPConfig) normalize() (HTTPConfig, error) {
 }
 
 // newTargeter returns a targeter for cfg that gives each request a unique
-// X-Request-Id, so that it can be followed through proxies and services.
-func newTargeter(cfg HTTPConfig) vegeta.Targeter {
+// X-Request-Id, so that it can be followed through proxies and services,
+// and, when pickClient is not nil, the client of the population that sends
+// it (ClientHeader).
+func newTargeter(cfg HTTPConfig, pickClient func() int) vegeta.Targeter {
 	prefix := fmt.Sprintf("meshsim-%08x-", rand.Uint32())
 	var n atomic.Uint64
 	pick := requestPicker(cfg.Requests)
@@ -322,6 +345,9 @@ func newTargeter(cfg HTTPConfig) vegeta.Targeter {
 			}
 		}
 		t.Header.Set("X-Request-Id", prefix+strconv.FormatUint(n.Add(1), 10))
+		if pickClient != nil {
+			t.Header.Set(ClientHeader, strconv.Itoa(pickClient()))
+		}
 		if target.Host != "" {
 			t.Header.Set("Host", target.Host)
 		}
