@@ -136,6 +136,7 @@ const (
 	SourceRoute53  Source = "route53"
 	SourceEndpoint Source = "endpoint"
 	SourceEngine   Source = "engine"
+	SourceELB      Source = "elbv2"
 	// SourceEvents is the event bus itself (its gap marker, EventGap).
 	SourceEvents Source = "events"
 )
@@ -211,6 +212,10 @@ const (
 	EventRecordSetsChanged EventType = "route53.rrsets.changed"
 	EventHealthCheckStatus EventType = "route53.healthcheck.status"
 	EventRecordSetsInSync  EventType = "route53.change.insync"
+	// EventTargetHealth (source elbv2) is a load balancer target's new
+	// health state (DetailState, DetailReason) in a target group (the
+	// Resource), for target DetailTarget (ip:port).
+	EventTargetHealth EventType = "target.health"
 )
 
 // Keys of an event's Detail.
@@ -249,4 +254,8 @@ const (
 	DetailName   = "name"
 	DetailCut    = "cut"
 	DetailReason = "reason"
+	// DetailState and DetailTarget are a load balancer target's health
+	// state and its ip:port (target.health).
+	DetailState  = "state"
+	DetailTarget = "target"
 )
