@@ -41,7 +41,9 @@ func TestAWSCLI(t *testing.T) {
 			t.Fatalf("aws elbv2 %s: output is not JSON: %v\n%s", args[0], err, out)
 		}
 	}
-	var lbs struct{ LoadBalancers []struct{ LoadBalancerArn, DNSName, Type string } }
+	var lbs struct {
+		LoadBalancers []struct{ LoadBalancerArn, DNSName, Type string }
+	}
 	must(&lbs, "describe-load-balancers", "--names", "web")
 	if len(lbs.LoadBalancers) != 1 || lbs.LoadBalancers[0].LoadBalancerArn != w.lb || lbs.LoadBalancers[0].Type != "application" {
 		t.Errorf("describe-load-balancers: %+v", lbs)

@@ -140,6 +140,23 @@ func TestDescribeWhatWasCreated(t *testing.T) {
 		t.Errorf("green target group %+v", g)
 	}
 
+	checkRules(t, c, w)
+
+	attrs, err := c.ModifyTargetGroupAttributes(ctx, &elb.ModifyTargetGroupAttributesInput{TargetGroupArn: aws.String(w.blue),
+		Attributes: []elbtypes.TargetGroupAttribute{{Key: aws.String("deregistration_delay.timeout_seconds"), Value: aws.String("20")}}})
+	if err != nil || !hasAttr(attrs.Attributes, "deregistration_delay.timeout_seconds", "20") {
+		t.Errorf("ModifyTargetGroupAttributes: %v %+v", err, attrs)
+	}
+	tags, err := c.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: []string{w.lb}})
+	if err != nil || len(tags.TagDescriptions[0].Tags) != 1 || aws.ToString(tags.TagDescriptions[0].Tags[0].Key) != "team" {
+		t.Errorf("DescribeTags: %v %+v", err, tags)
+	}
+}
+
+// checkRules checks the listener's rules as created, then a weight shift.
+func checkRules(t *testing.T, c *elb.Client, w world) {
+	t.Helper()
+	ctx := context.Background()
 	rules, err := c.DescribeRules(ctx, &elb.DescribeRulesInput{ListenerArn: aws.String(w.listener)})
 	if err != nil || len(rules.Rules) != 2 {
 		t.Fatalf("DescribeRules: %v %+v", err, rules)
@@ -162,15 +179,6 @@ func TestDescribeWhatWasCreated(t *testing.T) {
 		t.Errorf("weights after ModifyRule: %+v", got)
 	}
 
-	attrs, err := c.ModifyTargetGroupAttributes(ctx, &elb.ModifyTargetGroupAttributesInput{TargetGroupArn: aws.String(w.blue),
-		Attributes: []elbtypes.TargetGroupAttribute{{Key: aws.String("deregistration_delay.timeout_seconds"), Value: aws.String("20")}}})
-	if err != nil || !hasAttr(attrs.Attributes, "deregistration_delay.timeout_seconds", "20") {
-		t.Errorf("ModifyTargetGroupAttributes: %v %+v", err, attrs)
-	}
-	tags, err := c.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: []string{w.lb}})
-	if err != nil || len(tags.TagDescriptions[0].Tags) != 1 || aws.ToString(tags.TagDescriptions[0].Tags[0].Key) != "team" {
-		t.Errorf("DescribeTags: %v %+v", err, tags)
-	}
 }
 
 func hasAttr(as []elbtypes.TargetGroupAttribute, k, v string) bool {
@@ -263,7 +271,9 @@ func TestTargetHealthAndDraining(t *testing.T) {
 		t.Fatalf("RegisterTargets: %v", err)
 	}
 	if err := elb.NewTargetInServiceWaiter(c).Wait(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(w.blue), Targets: targets}, time.Minute,
-		func(o *elb.TargetInServiceWaiterOptions) { o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond }); err != nil {
+		func(o *elb.TargetInServiceWaiterOptions) {
+			o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond
+		}); err != nil {
 		t.Fatalf("target-in-service waiter: %v", err)
 	}
 	if st := f.State().TargetGroups[w.blue]; len(st.Targets) != 2 {
@@ -291,7 +301,9 @@ func TestTargetHealthAndDraining(t *testing.T) {
 	}
 	polltest.Eventually(t, "a gone after the delay", func() bool { return f.TargetHealth(w.blue, a.ip, a.port) == "" })
 	if err := elb.NewTargetDeregisteredWaiter(c).Wait(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(w.blue), Targets: targets[:1]}, time.Minute,
-		func(o *elb.TargetDeregisteredWaiterOptions) { o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond }); err != nil {
+		func(o *elb.TargetDeregisteredWaiterOptions) {
+			o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond
+		}); err != nil {
 		t.Errorf("target-deregistered waiter: %v", err)
 	}
 }
