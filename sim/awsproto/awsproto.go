@@ -3,6 +3,31 @@
 // Query (Elastic Load Balancing: form-encoded Action requests, XML answers;
 // query.go), with AWS's error shapes, ARNs, and the region and service
 // taken from the request signature.
+//
+// The JSON fakes dispatch with it and page with it, so that they answer
+// alike: JSONRPC (by X-Amz-Target) or REST (by method and path) route a
+// request to the operation's Handler, read its body (MaxBodyBytes at most),
+// answer an operation they do not have with UnknownOperationException (400
+// in JSON 1.1, 404 in REST-JSON) and write the Handler's result or error in
+// the protocol's shape. Page pages a List operation's results with the
+// service's size member and error code.
+//
+//	api := &awsproto.JSONRPC{Service: "Cloud Map", TargetPrefix: "Route53AutoNaming_v20170314",
+//		MessageKey: "Message", BadRequest: "InvalidInput", Internal: "InternalFailure"}
+//	api.Handle("ListNamespaces", awsproto.Typed(f.listNamespaces))
+//	http.Handle("/", api)
+//
+//	var paging = awsproto.Paging{Default: 100, Max: 100, SizeMember: "MaxResults",
+//		TokenMember: "NextToken", Code: "InvalidInput"}
+//
+//	func (f *Fake) listNamespaces(c *awsproto.Call, in *listNamespacesInput) (any, error) {
+//		ids := f.sortedNamespaceIDs(c.Region)
+//		page, next, err := awsproto.Page(paging, ids, awsproto.Self, in.NextToken, in.MaxResults)
+//		if err != nil {
+//			return nil, err
+//		}
+//		return listNamespacesOutput{Namespaces: f.describe(page), NextToken: next}, nil
+//	}
 package awsproto
 
 import (
@@ -158,6 +183,12 @@ func Decode(r *http.Request, v any, invalidCode string) error {
 	if err != nil {
 		return err
 	}
+	return DecodeBytes(b, v, invalidCode)
+}
+
+// DecodeBytes decodes a JSON request body b into v as Decode does. An empty
+// body is an empty structure.
+func DecodeBytes(b []byte, v any, invalidCode string) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		b = []byte("{}")
 	}

@@ -12,6 +12,37 @@
 // tasks run, nor carries traffic: it decides how traffic is split between
 // the revisions of a service, and TrafficState and Watch tell the data
 // plane.
+//
+// # Layout
+//
+// The package is split by layer, one prefix per layer, so that a change
+// touches the layer it is about:
+//
+//   - wire_*.go, the wire layer: the JSON shapes of requests and responses
+//     (wire_shapes.go), the check of every request against the API model
+//     and the report of the members the fake ignores (wire_check.go,
+//     wire_honoured.go), the encoding of the state into responses
+//     (wire_encode.go) and paging (wire_page.go). Dispatch is
+//     awsproto.JSONRPC's, shared with the other fakes (ecs.go registers the
+//     operations).
+//   - api_*.go, the operations: one method per ECS operation, which
+//     validates its input as ECS does and reads or changes the state.
+//   - state*.go, the state: clusters, task definitions, services, their
+//     deployments and revisions, tasks (state.go); lookups by name or ARN
+//     (state_lookup.go); limits and retention.
+//   - ctl_*.go, the controllers that move the state on their own: the
+//     service scheduler (ctl_scheduler.go), the task lifecycle
+//     (ctl_task.go), deployments (ctl_deployments.go, ctl_strategy.go,
+//     ctl_shift.go), lifecycle hooks (ctl_hooks.go), Service Connect
+//     (ctl_serviceconnect.go) and the traffic split (ctl_traffic.go).
+//   - runtime.go and clock.go: what the fake needs from outside (a Runtime,
+//     a Registry, a Clock).
+//
+// These are files of one package rather than subpackages because the state
+// is one graph (a task points at its service, deployment, revision and
+// task definition) guarded by one mutex, which the operations and the
+// controllers take and change in place: subpackages would have to export
+// that graph's internals to each other, or copy it at every boundary.
 package ecs
 
 import (
@@ -54,6 +85,9 @@ type Options struct {
 	// Hooks runs the AWS_LAMBDA lifecycle hooks of deployments. Without
 	// it, such hooks fail, and their deployments roll back.
 	Hooks HookRunner
+
+	// Clock tells the time and makes the timers. Default: the real clock.
+	Clock Clock
 
 	// Second is how long one second of ECS time lasts: the health check
 	// interval, timeout and start period, stopTimeout, and
@@ -101,6 +135,9 @@ type Options struct {
 const maxDesiredCount = 5000
 
 func (o *Options) setDefaults() {
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
 	if o.Second <= 0 {
 		o.Second = time.Second
 	}
@@ -131,7 +168,7 @@ func (o *Options) setDefaults() {
 // whose X-Amz-Target starts with TargetPrefix.
 type Fake struct {
 	opts Options
-	ops  map[string]opFunc
+	api  *awsproto.JSONRPC
 
 	mu                 sync.Mutex
 	clusters           map[string]*cluster           // by ARN
@@ -173,30 +210,30 @@ func New(opts Options) *Fake {
 	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.runCtx, f.stopRuns = context.WithCancel(context.Background())
-	f.ops = map[string]opFunc{
-		"CreateCluster":              op(f, schemas.CreateClusterRequest, f.createCluster),
-		"DescribeClusters":           op(f, schemas.DescribeClustersRequest, f.describeClusters),
-		"ListClusters":               op(f, schemas.ListClustersRequest, f.listClusters),
-		"DeleteCluster":              op(f, schemas.DeleteClusterRequest, f.deleteCluster),
-		"RegisterTaskDefinition":     op(f, schemas.RegisterTaskDefinitionRequest, f.registerTaskDefinition),
-		"DescribeTaskDefinition":     op(f, schemas.DescribeTaskDefinitionRequest, f.describeTaskDefinition),
-		"DeregisterTaskDefinition":   op(f, schemas.DeregisterTaskDefinitionRequest, f.deregisterTaskDefinition),
-		"DeleteTaskDefinitions":      op(f, schemas.DeleteTaskDefinitionsRequest, f.deleteTaskDefinitions),
-		"CreateService":              op(f, schemas.CreateServiceRequest, f.createService),
-		"UpdateService":              op(f, schemas.UpdateServiceRequest, f.updateService),
-		"DescribeServices":           op(f, schemas.DescribeServicesRequest, f.describeServices),
-		"ListServices":               op(f, schemas.ListServicesRequest, f.listServices),
-		"DeleteService":              op(f, schemas.DeleteServiceRequest, f.deleteService),
-		"ListTasks":                  op(f, schemas.ListTasksRequest, f.listTasks),
-		"DescribeTasks":              op(f, schemas.DescribeTasksRequest, f.describeTasks),
-		"StopTask":                   op(f, schemas.StopTaskRequest, f.stopTask),
-		"ListServiceDeployments":     op(f, schemas.ListServiceDeploymentsRequest, f.listServiceDeployments),
-		"DescribeServiceDeployments": op(f, schemas.DescribeServiceDeploymentsRequest, f.describeServiceDeployments),
-		"DescribeServiceRevisions":   op(f, schemas.DescribeServiceRevisionsRequest, f.describeServiceRevisions),
-		"StopServiceDeployment":      op(f, schemas.StopServiceDeploymentRequest, f.stopServiceDeployment),
-		"ContinueServiceDeployment":  op(f, schemas.ContinueServiceDeploymentRequest, f.continueServiceDeployment),
-		"ListServicesByNamespace":    op(f, schemas.ListServicesByNamespaceRequest, f.listServicesByNamespace),
-	}
+	f.api = &awsproto.JSONRPC{Service: "ECS", TargetPrefix: TargetPrefix, MessageKey: "message",
+		BadRequest: codeInvalidParameter, Internal: "ServerException"}
+	f.api.Handle("CreateCluster", op(f, schemas.CreateClusterRequest, f.createCluster))
+	f.api.Handle("DescribeClusters", op(f, schemas.DescribeClustersRequest, f.describeClusters))
+	f.api.Handle("ListClusters", op(f, schemas.ListClustersRequest, f.listClusters))
+	f.api.Handle("DeleteCluster", op(f, schemas.DeleteClusterRequest, f.deleteCluster))
+	f.api.Handle("RegisterTaskDefinition", op(f, schemas.RegisterTaskDefinitionRequest, f.registerTaskDefinition))
+	f.api.Handle("DescribeTaskDefinition", op(f, schemas.DescribeTaskDefinitionRequest, f.describeTaskDefinition))
+	f.api.Handle("DeregisterTaskDefinition", op(f, schemas.DeregisterTaskDefinitionRequest, f.deregisterTaskDefinition))
+	f.api.Handle("DeleteTaskDefinitions", op(f, schemas.DeleteTaskDefinitionsRequest, f.deleteTaskDefinitions))
+	f.api.Handle("CreateService", op(f, schemas.CreateServiceRequest, f.createService))
+	f.api.Handle("UpdateService", op(f, schemas.UpdateServiceRequest, f.updateService))
+	f.api.Handle("DescribeServices", op(f, schemas.DescribeServicesRequest, f.describeServices))
+	f.api.Handle("ListServices", op(f, schemas.ListServicesRequest, f.listServices))
+	f.api.Handle("DeleteService", op(f, schemas.DeleteServiceRequest, f.deleteService))
+	f.api.Handle("ListTasks", op(f, schemas.ListTasksRequest, f.listTasks))
+	f.api.Handle("DescribeTasks", op(f, schemas.DescribeTasksRequest, f.describeTasks))
+	f.api.Handle("StopTask", op(f, schemas.StopTaskRequest, f.stopTask))
+	f.api.Handle("ListServiceDeployments", op(f, schemas.ListServiceDeploymentsRequest, f.listServiceDeployments))
+	f.api.Handle("DescribeServiceDeployments", op(f, schemas.DescribeServiceDeploymentsRequest, f.describeServiceDeployments))
+	f.api.Handle("DescribeServiceRevisions", op(f, schemas.DescribeServiceRevisionsRequest, f.describeServiceRevisions))
+	f.api.Handle("StopServiceDeployment", op(f, schemas.StopServiceDeploymentRequest, f.stopServiceDeployment))
+	f.api.Handle("ContinueServiceDeployment", op(f, schemas.ContinueServiceDeploymentRequest, f.continueServiceDeployment))
+	f.api.Handle("ListServicesByNamespace", op(f, schemas.ListServicesByNamespaceRequest, f.listServicesByNamespace))
 	loopCtx, stop := context.WithCancel(context.Background())
 	f.stopLoop = stop
 	go f.loop(loopCtx)
@@ -234,60 +271,37 @@ func (f *Fake) Close() error {
 	return nil
 }
 
-// opFunc serves operation name: it checks and decodes the request and
-// returns the response body or an error.
-type opFunc func(name, region string, r *http.Request) (any, error)
-
-// op adapts a typed operation whose input shape is schema to an opFunc.
-// The request is checked against schema first (see checkRequest); once
-// the operation succeeds, the members it ignored are reported.
-func op[In any](f *Fake, schema *smithy.Schema, fn func(region string, in *In) (any, error)) opFunc {
-	return func(name, region string, r *http.Request) (any, error) {
+// op adapts a typed operation whose input shape is schema to an
+// awsproto.Handler. The request is checked against schema first (see
+// checkRequest); once the operation succeeds, the members it ignored are
+// reported.
+func op[In any](f *Fake, schema *smithy.Schema, fn func(region string, in *In) (any, error)) awsproto.Handler {
+	return func(c *awsproto.Call) (any, error) {
 		code := codeInvalidParameter
-		if strings.Contains(name, "TaskDefinition") {
+		if strings.Contains(c.Operation, "TaskDefinition") {
 			code = codeClient // as ECS answers malformed task definitions
 		}
-		req, err := checkRequest(r, schema, honouredPatterns[name], code)
+		req, err := checkRequest(c.Body, schema, honouredPatterns[c.Operation], code)
 		if err != nil {
 			return nil, err
 		}
 		var in In
 		if err := json.Unmarshal(req.body, &in); err != nil {
-			return nil, awsproto.Errorf(http.StatusBadRequest, code, "%s: %v", name, err)
+			return nil, awsproto.Errorf(http.StatusBadRequest, code, "%s: %v", c.Operation, err)
 		}
-		out, err := fn(region, &in)
+		out, err := fn(c.Region, &in)
 		if err == nil {
-			f.reportIgnored(name, req)
+			f.reportIgnored(c.Operation, req)
 		}
 		return out, err
 	}
 }
 
-// ServeHTTP implements http.Handler.
-func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	prefix, name, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
-	fn, ok := f.ops[name]
-	switch {
-	case prefix != TargetPrefix:
-		awsproto.WriteJSON11Error(w, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException",
-			"X-Amz-Target %q is not an ECS operation", r.Header.Get("X-Amz-Target")), "message", "ServerException")
-		return
-	case r.Method != http.MethodPost:
-		awsproto.WriteJSON11Error(w, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException",
-			"ECS operations are POST requests, not %s", r.Method), "message", "ServerException")
-		return
-	case !ok:
-		awsproto.WriteJSON11Error(w, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException",
-			"meshsim's ECS does not implement %s", name), "message", "ServerException")
-		return
-	}
-	out, err := fn(name, awsproto.Region(r), r)
-	if err != nil {
-		awsproto.WriteJSON11Error(w, err, "message", "ServerException")
-		return
-	}
-	awsproto.WriteJSON11(w, out)
-}
+// ServeHTTP implements http.Handler: the ECS API in JSON 1.1.
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) { f.api.ServeHTTP(w, r) }
+
+// Operations returns the names of the ECS operations the fake implements.
+func (f *Fake) Operations() []string { return f.api.Operations() }
 
 // Error codes and messages of the ECS API.
 const (
@@ -339,33 +353,4 @@ func (f *Fake) minutes(n int) time.Duration { return time.Duration(n) * f.opts.M
 // scaled turns a duration of ECS time into real time.
 func (f *Fake) scaled(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * float64(f.opts.Second) / float64(time.Second))
-}
-
-// lastSegment returns what follows the last "/" of an ARN (or the whole
-// string when it has none): the name or id in the ARN's resource part.
-func lastSegment(ref string) string {
-	if i := strings.LastIndexByte(ref, '/'); i >= 0 {
-		return ref[i+1:]
-	}
-	return ref
-}
-
-// clusterARN returns the ARN of cluster ref (a name or an ARN) in region.
-func clusterARN(region, ref string) string {
-	if ref == "" {
-		ref = "default"
-	}
-	if strings.HasPrefix(ref, "arn:") {
-		return ref
-	}
-	return awsproto.ARN(region, "ecs", "cluster/"+ref)
-}
-
-// activeCluster returns the ACTIVE cluster ref in region. Callers hold f.mu.
-func (f *Fake) activeCluster(region, ref string) (*cluster, error) {
-	c, ok := f.clusters[clusterARN(region, ref)]
-	if !ok || c.status != clusterActive {
-		return nil, errClusterNotFound
-	}
-	return c, nil
 }

@@ -3,10 +3,12 @@ package ecs
 import (
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
 )
+
+// This file holds the service operations: Create/Update/Describe/List/
+// DeleteService and ListServicesByNamespace.
 
 func (f *Fake) createService(region string, in *createServiceInput) (any, error) {
 	if !nameRE.MatchString(in.ServiceName) {
@@ -65,7 +67,7 @@ func (f *Fake) createService(region string, in *createServiceInput) (any, error)
 		name:                 in.ServiceName,
 		cluster:              c,
 		status:               serviceActive,
-		createdAt:            time.Now(),
+		createdAt:            f.now(),
 		in:                   *in,
 		desiredCount:         *in.DesiredCount,
 		config:               config,
@@ -203,7 +205,7 @@ func (f *Fake) listServices(region string, in *listInput) (any, error) {
 		return nil, err
 	}
 	slices.Sort(arns)
-	return listResult("serviceArns", arns, in.NextToken, in.MaxResults, 10, 100)
+	return listResult("serviceArns", arns, in.NextToken, in.MaxResults, 10)
 }
 
 func (f *Fake) deleteService(region string, in *deleteServiceInput) (any, error) {
@@ -239,39 +241,6 @@ func checkDesiredCount(n int) error {
 	return nil
 }
 
-// checkTaskLimit checks that service s (nil for a new service) asking for
-// desired tasks keeps the desiredCount of all ACTIVE services within
-// MaxTasks. Callers hold f.mu.
-func (f *Fake) checkTaskLimit(s *service, desired int) error {
-	total := desired
-	for _, c := range f.clusters {
-		for _, other := range c.services {
-			if other != s && other.status == serviceActive {
-				total += other.desiredCount
-			}
-		}
-	}
-	if total > f.opts.MaxTasks {
-		return awsproto.Errorf(http.StatusBadRequest, codeLimitExceeded,
-			"meshsim runs at most %d tasks (the desiredCount of all services together; Options.MaxTasks); this request asks for %d.", f.opts.MaxTasks, total)
-	}
-	return nil
-}
-
-// findService returns service ref (a name or an ARN) of cluster ref.
-// Callers hold f.mu.
-func (f *Fake) findService(region, clusterRef, ref string) (*service, error) {
-	c, err := f.activeCluster(region, clusterRef)
-	if err != nil {
-		return nil, err
-	}
-	s, ok := c.services[lastSegment(ref)]
-	if !ok {
-		return nil, errServiceNotFound
-	}
-	return s, nil
-}
-
 // checkRegistries validates a service's serviceRegistries against the task
 // definition its tasks will run. Callers hold f.mu.
 func (f *Fake) checkRegistries(regs []serviceRegistry, td *taskDef) error {
@@ -294,101 +263,36 @@ func (f *Fake) checkRegistries(regs []serviceRegistry, td *taskDef) error {
 	return nil
 }
 
-// serviceOutput describes s. Callers hold f.mu.
-func (f *Fake) serviceOutput(s *service, tags bool) serviceOutput {
-	out := serviceOutput{
-		ServiceArn:                    s.arn,
-		ServiceName:                   s.name,
-		ClusterArn:                    s.cluster.arn,
-		Status:                        s.status,
-		DesiredCount:                  s.desiredCount,
-		TaskDefinition:                s.deployments[0].def.arn,
-		LaunchType:                    s.in.LaunchType,
-		PlatformVersion:               s.in.PlatformVersion,
-		DeploymentConfiguration:       s.config,
-		DeploymentController:          deploymentController{Type: "ECS"},
-		Deployments:                   []deploymentOutput{},
-		Events:                        s.events,
-		CreatedAt:                     timestamp(s.createdAt),
-		CreatedBy:                     "arn:aws:iam::" + awsproto.Account + ":root",
-		SchedulingStrategy:            "REPLICA",
-		LoadBalancers:                 orEmptyList(s.in.LoadBalancers),
-		ServiceRegistries:             s.registries,
-		NetworkConfiguration:          s.networkConfiguration,
-		CapacityProviderStrategy:      s.in.CapacityProviderStrategy,
-		PlacementConstraints:          orEmptyList(s.in.PlacementConstraints),
-		PlacementStrategy:             orEmptyList(s.in.PlacementStrategy),
-		HealthCheckGracePeriodSeconds: s.in.HealthCheckGracePeriodSeconds,
-		EnableECSManagedTags:          s.in.EnableECSManagedTags,
-		PropagateTags:                 s.in.PropagateTags,
-		EnableExecuteCommand:          s.in.EnableExecuteCommand,
-		CurrentServiceRevisions:       []currentRevision{},
+type listServicesByNamespaceInput struct {
+	Namespace  string `json:"namespace"`
+	NextToken  string `json:"nextToken"`
+	MaxResults *int   `json:"maxResults"`
+}
+
+func (f *Fake) listServicesByNamespace(region string, in *listServicesByNamespaceInput) (any, error) {
+	if in.Namespace == "" {
+		return nil, invalidParameter("namespace is required.")
 	}
-	if s.current != nil {
-		out.CurrentServiceDeployment = s.current.arn
+	if f.opts.Namespaces == nil {
+		return nil, awsproto.Errorf(http.StatusBadRequest, codeNamespaceNotFound, "Namespace %s not found.", in.Namespace)
 	}
-	if out.Events == nil {
-		out.Events = []serviceEvent{}
+	name, err := f.opts.Namespaces.NamespaceName(f.ctx, in.Namespace)
+	if err != nil {
+		return nil, namespaceError(in.Namespace, err)
 	}
-	if out.ServiceRegistries == nil {
-		out.ServiceRegistries = []serviceRegistry{}
-	}
-	if out.PropagateTags == "" {
-		out.PropagateTags = "NONE"
-	}
-	if tags {
-		out.Tags = orEmptyList(s.in.Tags)
-	}
-	counts := map[*deployment]*deploymentOutput{}
-	for _, d := range s.deployments {
-		out.Deployments = append(out.Deployments, deploymentOutput{
-			ID:                          d.id,
-			Status:                      d.status,
-			TaskDefinition:              d.def.arn,
-			DesiredCount:                f.requested(s, d),
-			FailedTasks:                 d.failedTasks,
-			CreatedAt:                   timestamp(d.createdAt),
-			UpdatedAt:                   timestamp(d.updatedAt),
-			LaunchType:                  s.in.LaunchType,
-			PlatformVersion:             s.in.PlatformVersion,
-			NetworkConfiguration:        d.revision.networkConfiguration,
-			RolloutState:                d.rolloutState,
-			RolloutStateReason:          d.rolloutStateReason,
-			ServiceConnectConfiguration: d.revision.serviceConnect,
-			ServiceConnectResources:     connectResources(d.revision.connect),
-		})
-	}
-	for i, d := range s.deployments {
-		counts[d] = &out.Deployments[i]
-	}
-	for _, t := range s.live {
-		d := counts[t.deployment]
-		switch {
-		case t.lastStatus == statusRunning:
-			out.RunningCount++
-			if d != nil {
-				d.RunningCount++
-			}
-		case t.pending():
-			out.PendingCount++
-			if d != nil {
-				d.PendingCount++
+	f.mu.Lock()
+	var arns []string
+	for _, c := range f.clusters {
+		if c.region != region {
+			continue
+		}
+		for _, s := range c.services {
+			if s.status == serviceActive && s.connect != nil && s.connect.Namespace == name {
+				arns = append(arns, s.arn)
 			}
 		}
 	}
-	// Deployments of the same revision (a rolling rollback to it) add up.
-	byRevision := map[*serviceRevision]*currentRevision{}
-	for _, d := range out.Deployments {
-		dep := s.deployments[slices.IndexFunc(s.deployments, func(x *deployment) bool { return x.id == d.ID })]
-		cr, ok := byRevision[dep.revision]
-		if !ok {
-			out.CurrentServiceRevisions = append(out.CurrentServiceRevisions, currentRevision{Arn: dep.revision.arn})
-			cr = &out.CurrentServiceRevisions[len(out.CurrentServiceRevisions)-1]
-			byRevision[dep.revision] = cr
-		}
-		cr.RequestedTaskCount += d.DesiredCount
-		cr.RunningTaskCount += d.RunningCount
-		cr.PendingTaskCount += d.PendingCount
-	}
-	return out
+	f.mu.Unlock()
+	slices.Sort(arns)
+	return listResult("serviceArns", arns, in.NextToken, in.MaxResults, 10)
 }

@@ -436,3 +436,106 @@ type attachmentOutput struct {
 	Status  string         `json:"status"`
 	Details []keyValuePair `json:"details"`
 }
+
+type serviceDeploymentBrief struct {
+	ServiceDeploymentArn     string    `json:"serviceDeploymentArn"`
+	ServiceArn               string    `json:"serviceArn"`
+	ClusterArn               string    `json:"clusterArn"`
+	StartedAt                timestamp `json:"startedAt,omitzero"`
+	CreatedAt                timestamp `json:"createdAt,omitzero"`
+	FinishedAt               timestamp `json:"finishedAt,omitzero"`
+	TargetServiceRevisionArn string    `json:"targetServiceRevisionArn"`
+	Status                   string    `json:"status"`
+	StatusReason             string    `json:"statusReason,omitempty"`
+}
+
+type serviceDeploymentOutput struct {
+	ServiceDeploymentArn     string             `json:"serviceDeploymentArn"`
+	ServiceArn               string             `json:"serviceArn"`
+	ClusterArn               string             `json:"clusterArn"`
+	CreatedAt                timestamp          `json:"createdAt,omitzero"`
+	StartedAt                timestamp          `json:"startedAt,omitzero"`
+	FinishedAt               timestamp          `json:"finishedAt,omitzero"`
+	StoppedAt                timestamp          `json:"stoppedAt,omitzero"`
+	UpdatedAt                timestamp          `json:"updatedAt,omitzero"`
+	SourceServiceRevisions   []revisionSummary  `json:"sourceServiceRevisions"`
+	TargetServiceRevision    revisionSummary    `json:"targetServiceRevision"`
+	Status                   string             `json:"status"`
+	StatusReason             string             `json:"statusReason,omitempty"`
+	LifecycleStage           string             `json:"lifecycleStage,omitempty"`
+	LifecycleHookDetails     []hookDetailOutput `json:"lifecycleHookDetails"`
+	DeploymentConfiguration  object             `json:"deploymentConfiguration"`
+	Rollback                 *rollbackOutput    `json:"rollback,omitempty"`
+	DeploymentCircuitBreaker breakerOutput      `json:"deploymentCircuitBreaker"`
+	Alarms                   alarmsOutput       `json:"alarms"`
+}
+
+type revisionSummary struct {
+	Arn                              string   `json:"arn"`
+	RequestedTaskCount               int      `json:"requestedTaskCount"`
+	RunningTaskCount                 int      `json:"runningTaskCount"`
+	PendingTaskCount                 int      `json:"pendingTaskCount"`
+	RequestedTestTrafficWeight       *float64 `json:"requestedTestTrafficWeight,omitempty"`
+	RequestedProductionTrafficWeight *float64 `json:"requestedProductionTrafficWeight,omitempty"`
+}
+
+type hookDetailOutput struct {
+	HookID        string    `json:"hookId"`
+	TargetType    string    `json:"targetType"`
+	TargetArn     string    `json:"targetArn,omitempty"`
+	Status        string    `json:"status"`
+	ExpiresAt     timestamp `json:"expiresAt,omitzero"`
+	TimeoutAction string    `json:"timeoutAction"`
+}
+
+type rollbackOutput struct {
+	Reason             string    `json:"reason"`
+	StartedAt          timestamp `json:"startedAt"`
+	ServiceRevisionArn string    `json:"serviceRevisionArn"`
+}
+
+type breakerOutput struct {
+	Status       string `json:"status"`
+	FailureCount int    `json:"failureCount"`
+	Threshold    int    `json:"threshold"`
+}
+
+type alarmsOutput struct {
+	Status              string   `json:"status"`
+	AlarmNames          []string `json:"alarmNames"`
+	TriggeredAlarmNames []string `json:"triggeredAlarmNames"`
+}
+
+type serviceRevisionOutput struct {
+	ServiceRevisionArn          string            `json:"serviceRevisionArn"`
+	ServiceArn                  string            `json:"serviceArn"`
+	ClusterArn                  string            `json:"clusterArn"`
+	TaskDefinition              string            `json:"taskDefinition"`
+	LaunchType                  string            `json:"launchType,omitempty"`
+	PlatformVersion             string            `json:"platformVersion,omitempty"`
+	LoadBalancers               json.RawMessage   `json:"loadBalancers"`
+	ServiceRegistries           []serviceRegistry `json:"serviceRegistries"`
+	NetworkConfiguration        json.RawMessage   `json:"networkConfiguration,omitempty"`
+	ContainerImages             []containerImage  `json:"containerImages"`
+	ServiceConnectConfiguration json.RawMessage   `json:"serviceConnectConfiguration,omitempty"`
+	CreatedAt                   timestamp         `json:"createdAt"`
+	GuardDutyEnabled            bool              `json:"guardDutyEnabled"`
+}
+
+type containerImage struct {
+	ContainerName string `json:"containerName"`
+	Image         string `json:"image"`
+}
+
+type serviceConnectResource struct {
+	DiscoveryName string `json:"discoveryName"`
+	DiscoveryArn  string `json:"discoveryArn"`
+}
+
+type deregisterTaskDefinitionInput struct {
+	TaskDefinition string `json:"taskDefinition"`
+}
+
+type deleteTaskDefinitionsInput struct {
+	TaskDefinitions []string `json:"taskDefinitions"`
+}

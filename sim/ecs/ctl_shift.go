@@ -138,7 +138,7 @@ func (f *Fake) enter(sd *serviceDeployment, stage string, change func()) bool {
 // Callers hold f.mu.
 func (f *Fake) setStage(sd *serviceDeployment, stage string) {
 	sd.stage = stage
-	sd.updatedAt = time.Now()
+	sd.updatedAt = f.now()
 	f.emit(contract.EventDeploymentStage, sd.arn, map[string]string{
 		"service":           sd.service.name,
 		"cluster":           sd.service.cluster.name,
@@ -162,9 +162,9 @@ func (f *Fake) proceed(sd *serviceDeployment, d time.Duration, cond func() bool)
 func (f *Fake) await(sd *serviceDeployment, d time.Duration, cond func() bool) bool {
 	var timeout <-chan time.Time
 	if d >= 0 {
-		t := time.NewTimer(d)
+		t := f.opts.Clock.NewTimer(d)
 		defer t.Stop()
-		timeout = t.C
+		timeout = t.C()
 	}
 	for {
 		f.mu.Lock()
@@ -188,9 +188,9 @@ func (f *Fake) await(sd *serviceDeployment, d time.Duration, cond func() bool) b
 func (f *Fake) pause(sd *serviceDeployment, d time.Duration) bool {
 	var timeout <-chan time.Time
 	if d >= 0 {
-		t := time.NewTimer(d)
+		t := f.opts.Clock.NewTimer(d)
 		defer t.Stop()
-		timeout = t.C
+		timeout = t.C()
 	}
 	select {
 	case <-sd.wake:
@@ -228,7 +228,7 @@ func (f *Fake) trafficChanged(sd *serviceDeployment) {
 		prod = append(prod, d.id+"="+formatPercent(d.production))
 		test = append(test, d.id+"="+formatPercent(d.test))
 	}
-	sd.updatedAt = time.Now()
+	sd.updatedAt = f.now()
 	f.emit(contract.EventDeploymentTraffic, sd.arn, map[string]string{
 		"service":           s.name,
 		"cluster":           s.cluster.name,
@@ -269,7 +269,7 @@ func (f *Fake) requestRollback(sd *serviceDeployment, reason, event string, brea
 func (f *Fake) rollBack(sd *serviceDeployment) {
 	f.mu.Lock()
 	s, green := sd.service, sd.target
-	now := time.Now()
+	now := f.now()
 	to := sd.source[0]
 	for _, d := range sd.source {
 		if sd.base[d] > sd.base[to] {

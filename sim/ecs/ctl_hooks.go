@@ -104,7 +104,7 @@ func (f *Fake) runHooks(sd *serviceDeployment, stage string) bool {
 		f.mu.Unlock()
 		return false
 	}
-	now := time.Now()
+	now := f.now()
 	var runs []*hookRun
 	for i := range sd.parsed.LifecycleHooks {
 		h := &sd.parsed.LifecycleHooks[i]
@@ -148,7 +148,7 @@ func (f *Fake) runHooks(sd *serviceDeployment, stage string) bool {
 
 	for {
 		f.mu.Lock()
-		now := time.Now()
+		now := f.now()
 		next := time.Duration(-1)
 		var failed *hookRun
 		pending := false
@@ -213,7 +213,7 @@ func (f *Fake) hookDone(sd *serviceDeployment, hr *hookRun, status, reason strin
 		return
 	}
 	hr.status, hr.reason = status, reason
-	sd.updatedAt = time.Now()
+	sd.updatedAt = f.now()
 	detail := f.hookDetail(sd, hr)
 	detail["status"], detail["reason"] = status, reason
 	f.emit(contract.EventHookResult, sd.arn, detail)
@@ -253,48 +253,4 @@ func (f *Fake) invocation(sd *serviceDeployment, stage string) HookInvocation {
 		inv.TestTrafficWeights[d.revision.arn] += w.test
 	}
 	return inv
-}
-
-type continueServiceDeploymentInput struct {
-	ServiceDeploymentArn string `json:"serviceDeploymentArn"`
-	HookID               string `json:"hookId"`
-	Action               string `json:"action"`
-}
-
-func (f *Fake) continueServiceDeployment(region string, in *continueServiceDeploymentInput) (any, error) {
-	action := cmp.Or(in.Action, hookActionContinue)
-	switch {
-	case in.ServiceDeploymentArn == "":
-		return nil, invalidParameter("serviceDeploymentArn is required.")
-	case in.HookID == "":
-		return nil, invalidParameter("hookId is required.")
-	case action != hookActionContinue && action != hookActionRollback:
-		return nil, invalidParameter("action must be CONTINUE or ROLLBACK, not %s.", in.Action)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	sd, err := f.findServiceDeployment(in.ServiceDeploymentArn)
-	if err != nil {
-		return nil, err
-	}
-	var hr *hookRun
-	for _, h := range sd.hooks {
-		if h.id == in.HookID {
-			hr = h
-		}
-	}
-	switch {
-	case hr == nil:
-		return nil, invalidParameter("Service deployment %s has no lifecycle hook %s.", sd.arn, in.HookID)
-	case hr.hook.targetType() != hookTargetPause:
-		return nil, invalidParameter("Lifecycle hook %s is an AWS_LAMBDA hook; only PAUSE hooks can be continued.", in.HookID)
-	case hr.status != hookAwaiting || !sd.active():
-		return nil, conflict(sd.arn, "Lifecycle hook %s is not awaiting action (status %s).", in.HookID, hr.status)
-	}
-	if action == hookActionContinue {
-		f.hookDone(sd, hr, hookSucceeded, "continued by ContinueServiceDeployment")
-	} else {
-		f.hookDone(sd, hr, hookFailed, "rolled back by ContinueServiceDeployment")
-	}
-	return map[string]any{"serviceDeploymentArn": sd.arn}, nil
 }

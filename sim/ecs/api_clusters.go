@@ -1,15 +1,14 @@
 package ecs
 
 import (
-	"encoding/json"
 	"net/http"
 	"regexp"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
 )
+
+// This file holds the cluster operations.
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,255}$`)
 
@@ -74,7 +73,7 @@ func (f *Fake) listClusters(region string, in *listInput) (any, error) {
 	}
 	f.mu.Unlock()
 	slices.Sort(arns)
-	return listResult("clusterArns", arns, in.NextToken, in.MaxResults, 100, 100)
+	return listResult("clusterArns", arns, in.NextToken, in.MaxResults, 100)
 }
 
 func (f *Fake) deleteCluster(region string, in *clusterRefInput) (any, error) {
@@ -98,74 +97,4 @@ func (f *Fake) deleteCluster(region string, in *clusterRefInput) (any, error) {
 	}
 	c.status = clusterInactive
 	return map[string]any{"cluster": f.clusterOutput(c, true)}, nil
-}
-
-// clusterOutput describes c. Callers hold f.mu.
-func (f *Fake) clusterOutput(c *cluster, tags bool) clusterOutput {
-	out := clusterOutput{
-		ClusterArn:                      c.arn,
-		ClusterName:                     c.name,
-		Status:                          c.status,
-		Statistics:                      []keyValuePair{},
-		Settings:                        c.in.Settings,
-		Configuration:                   c.in.Configuration,
-		CapacityProviders:               orEmptyList(c.in.CapacityProviders),
-		DefaultCapacityProviderStrategy: orEmptyList(c.in.DefaultCapacityProviderStrategy),
-		ServiceConnectDefaults:          c.in.ServiceConnectDefaults,
-	}
-	if out.Settings == nil {
-		out.Settings = json.RawMessage(`[{"name":"containerInsights","value":"disabled"}]`)
-	}
-	if tags {
-		out.Tags = orEmptyList(c.in.Tags)
-	}
-	for _, s := range c.services {
-		if s.status == serviceActive {
-			out.ActiveServicesCount++
-		}
-		for _, t := range s.live {
-			switch {
-			case t.lastStatus == statusRunning:
-				out.RunningTasksCount++
-			case t.pending():
-				out.PendingTasksCount++
-			}
-		}
-	}
-	return out
-}
-
-// orEmptyList returns raw, or an empty JSON list when raw is absent.
-func orEmptyList(raw json.RawMessage) json.RawMessage {
-	if len(raw) == 0 || string(raw) == "null" {
-		return json.RawMessage("[]")
-	}
-	return raw
-}
-
-// listResult returns the List* response holding, under key, the page of
-// items after token (an offset this fake handed out) of at most maxResults
-// (def when absent, at most limit), and the token of the next page.
-func listResult(key string, items []string, token string, maxResults *int, def, limit int) (map[string]any, error) {
-	start := 0
-	if token != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(token, "meshsim-"))
-		if err != nil || n < 0 || n > len(items) || !strings.HasPrefix(token, "meshsim-") {
-			return nil, invalidParameter("Invalid nextToken %q.", token)
-		}
-		start = n
-	}
-	size := def
-	if maxResults != nil {
-		if *maxResults < 1 || *maxResults > limit {
-			return nil, invalidParameter("maxResults must be between 1 and %d.", limit)
-		}
-		size = *maxResults
-	}
-	end := min(start+size, len(items))
-	out := map[string]any{key: append([]string{}, items[start:end]...)}
-	if end < len(items) {
-		out["nextToken"] = "meshsim-" + strconv.Itoa(end)
-	}
-	return out, nil
 }

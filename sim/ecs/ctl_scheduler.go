@@ -19,7 +19,7 @@ import (
 // ECS forgets) every ReconcileInterval.
 func (f *Fake) loop(ctx context.Context) {
 	defer close(f.loopDone)
-	tick := time.NewTicker(f.opts.ReconcileInterval)
+	tick := f.opts.Clock.NewTicker(f.opts.ReconcileInterval)
 	defer tick.Stop()
 	for {
 		select {
@@ -27,7 +27,7 @@ func (f *Fake) loop(ctx context.Context) {
 			return
 		case <-f.kickc:
 			f.reconcileDirty()
-		case <-tick.C:
+		case <-tick.C():
 			f.reconcileAll()
 		}
 	}
@@ -40,7 +40,7 @@ func (f *Fake) reconcileDirty() {
 	if f.closed {
 		return
 	}
-	now := time.Now()
+	now := f.now()
 	for s := range f.dirty {
 		delete(f.dirty, s)
 		if s.status != serviceInactive {
@@ -57,7 +57,7 @@ func (f *Fake) reconcileAll() {
 	if f.closed {
 		return
 	}
-	now := time.Now()
+	now := f.now()
 	clear(f.dirty)
 	for _, c := range f.clusters {
 		for _, s := range c.services {
@@ -331,7 +331,7 @@ func (f *Fake) failDeployment(s *service, d *deployment, reason, event string, b
 	if sd != nil && sd.status == sdRollbackInProgress && sd.rollback != nil && sd.rollback.to == d {
 		// What a rolling deployment rolled back to failed too: no further
 		// rollback.
-		d.rolloutState, d.rolloutStateReason, d.updatedAt = rolloutFailed, reason, time.Now()
+		d.rolloutState, d.rolloutStateReason, d.updatedAt = rolloutFailed, reason, f.now()
 		f.serviceEvent(s, fmt.Sprintf("(service %s) (deployment %s) deployment failed: %s", s.name, d.id, event))
 		f.emitDeployment(s, d)
 		f.endServiceDeployment(sd, sdRollbackFailed, reason)
@@ -349,7 +349,7 @@ func (f *Fake) failDeployment(s *service, d *deployment, reason, event string, b
 			sd.breaker, sd.breakerFailures = monitorTriggered, d.failedTasks
 		}
 	}
-	now := time.Now()
+	now := f.now()
 	d.rolloutState = rolloutFailed
 	d.rolloutStateReason = reason
 	d.updatedAt = now
@@ -529,7 +529,7 @@ func registryPort(r serviceRegistry, spec TaskSpec) int {
 // at most 100) and sends it to the bus. The list is copied, never changed
 // in place, as responses being encoded may hold it. Callers hold f.mu.
 func (f *Fake) serviceEvent(s *service, message string) {
-	e := serviceEvent{ID: newUUID(), CreatedAt: timestamp(time.Now()), Message: message}
+	e := serviceEvent{ID: newUUID(), CreatedAt: timestamp(f.now()), Message: message}
 	s.events = append([]serviceEvent{e}, s.events[:min(len(s.events), 99)]...)
 	f.emit(contract.EventServiceEvent, s.arn, map[string]string{
 		"service": s.name, "cluster": s.cluster.name, "id": e.ID, "message": message,

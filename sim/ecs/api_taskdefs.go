@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
 )
+
+// This file holds the task definition operations and their validation.
 
 func (f *Fake) registerTaskDefinition(region string, in *registerTaskDefinitionInput) (any, error) {
 	if err := in.validate(); err != nil {
@@ -38,7 +39,7 @@ func (f *Fake) registerTaskDefinition(region string, in *registerTaskDefinitionI
 	out.set("revision", rev)
 	out.set("status", taskDefActive)
 	out.set("containerDefinitions", in.ContainerDefinitions)
-	out.set("registeredAt", timestamp(time.Now()))
+	out.set("registeredAt", timestamp(f.now()))
 	out.set("registeredBy", "arn:aws:iam::"+awsproto.Account+":root")
 	out.setDefault("volumes", []any{})
 	out.setDefault("placementConstraints", []any{})
@@ -63,57 +64,6 @@ func (f *Fake) describeTaskDefinition(region string, in *describeTaskDefinitionI
 	return map[string]any{"taskDefinition": td.out, "tags": []any{}}, nil
 }
 
-// taskDefinition finds ref, which is "family" (the latest revision),
-// "family:revision" or the ARN of a revision, or returns nil. Callers hold
-// f.mu.
-func (f *Fake) taskDefinition(region, ref string) *taskDef {
-	if strings.HasPrefix(ref, "arn:") {
-		// arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REV
-		parts := strings.SplitN(ref, ":", 6)
-		if len(parts) < 6 || !strings.HasPrefix(parts[5], "task-definition/") {
-			return nil
-		}
-		region, ref = parts[3], strings.TrimPrefix(parts[5], "task-definition/")
-	}
-	name, revText, hasRev := strings.Cut(ref, ":")
-	fam, ok := f.families[region+"/"+name]
-	if !ok {
-		return nil
-	}
-	if !hasRev {
-		// The latest ACTIVE revision.
-		var latest *taskDef
-		for _, td := range fam.revisions {
-			if td.status == taskDefActive && (latest == nil || td.revision > latest.revision) {
-				latest = td
-			}
-		}
-		return latest
-	}
-	rev, err := strconv.Atoi(revText)
-	if err != nil {
-		return nil
-	}
-	return fam.revisions[rev]
-}
-
-// activeTaskDefinition finds ref as taskDefinition does and checks that
-// new tasks may run it. Callers hold f.mu.
-func (f *Fake) activeTaskDefinition(region, ref string) (*taskDef, error) {
-	td := f.taskDefinition(region, ref)
-	switch {
-	case td == nil:
-		return nil, invalidParameter("TaskDefinition not found.")
-	case td.status != taskDefActive:
-		return nil, invalidParameter("TaskDefinition is inactive.")
-	}
-	return td, nil
-}
-
-type deregisterTaskDefinitionInput struct {
-	TaskDefinition string `json:"taskDefinition"`
-}
-
 func (f *Fake) deregisterTaskDefinition(region string, in *deregisterTaskDefinitionInput) (any, error) {
 	if !strings.Contains(strings.TrimPrefix(in.TaskDefinition, "arn:"), ":") {
 		return nil, clientError("taskDefinition must name a revision (family:revision or its ARN).")
@@ -129,13 +79,9 @@ func (f *Fake) deregisterTaskDefinition(region string, in *deregisterTaskDefinit
 		// Responses being encoded may hold the old object: replace it.
 		td.out = td.out.merged(object{})
 		td.out.set("status", taskDefInactive)
-		td.out.set("deregisteredAt", timestamp(time.Now()))
+		td.out.set("deregisteredAt", timestamp(f.now()))
 	}
 	return map[string]any{"taskDefinition": td.out}, nil
-}
-
-type deleteTaskDefinitionsInput struct {
-	TaskDefinitions []string `json:"taskDefinitions"`
 }
 
 func (f *Fake) deleteTaskDefinitions(region string, in *deleteTaskDefinitionsInput) (any, error) {

@@ -30,14 +30,14 @@ type request struct {
 	unknown []string // paths of members the model does not have (dropped)
 }
 
-// checkRequest reads r's body and checks it against schema, the input
+// checkRequest checks a request body against schema, the input
 // shape of the operation; honoured are the member patterns the fake acts
 // on (see honoured), nil to report no ignored member. A body that is not
-// one JSON value in UTF-8 (awsproto.Decode), or a member of the wrong
+// one JSON value in UTF-8 (awsproto.DecodeBytes), or a member of the wrong
 // type, is an error with code.
-func checkRequest(r *http.Request, schema *smithy.Schema, honoured *patternSet, code string) (*request, error) {
+func checkRequest(body []byte, schema *smithy.Schema, honoured *patternSet, code string) (*request, error) {
 	var b json.RawMessage
-	if err := awsproto.Decode(r, &b, code); err != nil {
+	if err := awsproto.DecodeBytes(body, &b, code); err != nil {
 		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))

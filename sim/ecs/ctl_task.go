@@ -32,12 +32,12 @@ func (f *Fake) runTask(t *task) {
 // to run.
 func (f *Fake) provision(t *task) bool {
 	if d := f.opts.ProvisionDelay; d > 0 {
-		timer := time.NewTimer(d)
+		timer := f.opts.Clock.NewTimer(d)
 		defer timer.Stop()
 	wait:
 		for {
 			select {
-			case <-timer.C:
+			case <-timer.C():
 				break wait
 			case <-t.wake:
 				if f.stopRequested(t) {
@@ -58,7 +58,7 @@ func (f *Fake) start(t *task) bool {
 		return false
 	}
 	f.setStatus(t, statusPending)
-	t.pullStartedAt = time.Now()
+	t.pullStartedAt = f.now()
 	ctx, cancel := context.WithCancel(f.ctx)
 	defer cancel()
 	t.cancelStart = cancel
@@ -73,7 +73,7 @@ func (f *Fake) start(t *task) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	t.cancelStart = nil
-	t.pullStoppedAt = time.Now()
+	t.pullStoppedAt = f.now()
 	if err != nil {
 		if t.desiredStatus == statusRunning {
 			for _, c := range t.containers {
@@ -84,7 +84,7 @@ func (f *Fake) start(t *task) bool {
 		return false
 	}
 	t.ip = started.IP
-	t.connectivityAt = time.Now()
+	t.connectivityAt = f.now()
 	for _, c := range t.containers {
 		if c.lastStatus == statusPending {
 			c.lastStatus = statusRunning
@@ -137,7 +137,7 @@ func (f *Fake) activate(t *task) bool {
 	if t.desiredStatus == statusStopped {
 		return false
 	}
-	t.startedAt = time.Now()
+	t.startedAt = f.now()
 	f.setStatus(t, statusRunning)
 	if s := t.service; s != nil {
 		s.failStreak, s.launchAfter = 0, time.Time{}
@@ -180,8 +180,8 @@ func (f *Fake) deactivate(t *task) {
 		}
 	}
 	if d := f.scaled(f.opts.DeregistrationDelay); d > 0 && len(registered) > 0 {
-		timer := time.NewTimer(d)
-		<-timer.C
+		timer := f.opts.Clock.NewTimer(d)
+		<-timer.C()
 	}
 
 	f.mu.Lock()
@@ -191,7 +191,7 @@ func (f *Fake) deactivate(t *task) {
 		f.taskError(t, "stop", err)
 	}
 	f.mu.Lock()
-	t.executionStoppedAt = time.Now()
+	t.executionStoppedAt = f.now()
 	f.setStatus(t, statusDeprovisioning)
 	f.mu.Unlock()
 }
@@ -209,7 +209,7 @@ func (f *Fake) finish(t *task) {
 	for _, c := range t.containers {
 		c.lastStatus = statusStopped
 	}
-	t.stoppedAt = time.Now()
+	t.stoppedAt = f.now()
 	f.setStatus(t, statusStopped)
 	f.stoppedTasks.push(t)
 	if s := t.service; s != nil {
@@ -318,7 +318,7 @@ func (f *Fake) requestStop(t *task, reason, code string) {
 	}
 	t.desiredStatus = statusStopped
 	t.stoppedReason, t.stopCode = reason, code
-	t.stoppingAt = time.Now()
+	t.stoppingAt = f.now()
 	t.version++
 	if t.lastStatus == statusRunning || t.lastStatus == statusActivating {
 		f.setStatus(t, statusDeactivating)
@@ -345,7 +345,7 @@ func (f *Fake) failTask(t *task, reason, code string, counts bool) {
 	if s == nil {
 		return
 	}
-	now := time.Now()
+	now := f.now()
 	s.failStreak++
 	s.launchAfter = now.Add(f.opts.RestartBackoff << min(s.failStreak-1, 5))
 	if !counts {
@@ -370,7 +370,7 @@ func (f *Fake) setStatus(t *task, to string) {
 	t.lastStatus = to
 	t.version++
 	if t.deployment != nil {
-		t.deployment.updatedAt = time.Now()
+		t.deployment.updatedAt = f.now()
 	}
 	detail := map[string]string{
 		"from":           from,
