@@ -51,7 +51,7 @@ var coveredAPIs = []apiCoverage{
 		client:     func(c awsclient.Clients) any { return c.CloudMap },
 		moto:       "27",
 		localStack: "23",
-		leftOut:    notYet("CreatePublicDnsNamespace", "DeleteServiceAttributes", "GetInstancesHealthStatus", "GetServiceAttributes", "ListOperations", "ListTagsForResource", "TagResource", "UntagResource", "UpdateHttpNamespace", "UpdatePrivateDnsNamespace", "UpdatePublicDnsNamespace", "UpdateService", "UpdateServiceAttributes"),
+		leftOut:    nil,
 	},
 	{
 		name:       "App Mesh",
