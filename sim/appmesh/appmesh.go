@@ -63,6 +63,9 @@ type Fake struct {
 	// (the SDK gives every create its own token).
 	tokenOrder []string
 	tokenLimit int
+	// tags holds the tags of every resource, by ARN; a resource has an
+	// entry (perhaps empty) from its creation to its deletion.
+	tags map[string][]TagRef
 }
 
 // TokenHistory is how many clientTokens the fake remembers: a request that
@@ -75,6 +78,9 @@ type meshEntry struct {
 	services map[string]*VirtualServiceData
 	routers  map[string]*VirtualRouterData
 	routes   map[string]map[string]*RouteData // by virtual router name
+	gateways map[string]*VirtualGatewayData
+	// gatewayRoutes holds the gateway routes by virtual gateway name.
+	gatewayRoutes map[string]map[string]*GatewayRouteData
 }
 
 // tokenUse is what a clientToken was first used for, so that a retried
@@ -86,12 +92,13 @@ type tokenUse struct {
 
 // call is one API request with its path parameters.
 type call struct {
-	r      *http.Request
-	region string
-	owner  string // meshOwner query parameter
-	mesh   string
-	router string
-	name   string
+	r       *http.Request
+	region  string
+	owner   string // meshOwner query parameter
+	mesh    string
+	router  string
+	gateway string
+	name    string
 }
 
 // operation maps a method and path pattern to a handler. Pattern segments in
@@ -110,6 +117,7 @@ func New(opts Options) *Fake {
 		meshes:     make(map[string]*meshEntry),
 		tokens:     make(map[string]tokenUse),
 		tokenLimit: TokenHistory,
+		tags:       make(map[string][]TagRef),
 	}
 	add := func(method, pattern string, h func(*Fake, call) (any, error)) {
 		f.ops = append(f.ops, operation{method: method, pattern: strings.Split(pattern, "/"), handle: h})
@@ -143,6 +151,22 @@ func New(opts Options) *Fake {
 	add(http.MethodGet, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", routes.describe)
 	add(http.MethodPut, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", routes.update)
 	add(http.MethodDelete, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", routes.delete)
+
+	add(http.MethodPut, "meshes/{mesh}/virtualGateways", (*Fake).createVirtualGateway)
+	add(http.MethodGet, "meshes/{mesh}/virtualGateways", virtualGateways.list)
+	add(http.MethodGet, "meshes/{mesh}/virtualGateways/{name}", virtualGateways.describe)
+	add(http.MethodPut, "meshes/{mesh}/virtualGateways/{name}", virtualGateways.update)
+	add(http.MethodDelete, "meshes/{mesh}/virtualGateways/{name}", virtualGateways.delete)
+
+	add(http.MethodPut, "meshes/{mesh}/virtualGateway/{gateway}/gatewayRoutes", (*Fake).createGatewayRoute)
+	add(http.MethodGet, "meshes/{mesh}/virtualGateway/{gateway}/gatewayRoutes", gatewayRoutes.list)
+	add(http.MethodGet, "meshes/{mesh}/virtualGateway/{gateway}/gatewayRoutes/{name}", gatewayRoutes.describe)
+	add(http.MethodPut, "meshes/{mesh}/virtualGateway/{gateway}/gatewayRoutes/{name}", gatewayRoutes.update)
+	add(http.MethodDelete, "meshes/{mesh}/virtualGateway/{gateway}/gatewayRoutes/{name}", gatewayRoutes.delete)
+
+	add(http.MethodGet, "tags", (*Fake).listTagsForResource)
+	add(http.MethodPut, "tag", (*Fake).tagResource)
+	add(http.MethodPut, "untag", (*Fake).untagResource)
 	return f
 }
 
@@ -175,7 +199,7 @@ func (f *Fake) serve(r *http.Request) (any, error) {
 			continue
 		}
 		c := call{r: r, region: awsproto.Region(r), owner: r.URL.Query().Get("meshOwner"),
-			mesh: params["mesh"], router: params["router"], name: params["name"]}
+			mesh: params["mesh"], router: params["router"], gateway: params["gateway"], name: params["name"]}
 		return op.handle(f, c)
 	}
 	return nil, unknownOperation(r)
@@ -215,7 +239,8 @@ func (f *Fake) Watch(ctx context.Context) <-chan struct{} {
 }
 
 // State returns a deep copy of all meshes with their virtual nodes, virtual
-// services, virtual routers and routes, each level ordered by name.
+// services, virtual routers and routes, virtual gateways and gateway
+// routes, each level ordered by name.
 func (f *Fake) State() State {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -235,6 +260,13 @@ func (f *Fake) State() State {
 				rs.Routes = append(rs.Routes, deepCopy(*m.routes[n][rn]))
 			}
 			ms.VirtualRouters = append(ms.VirtualRouters, rs)
+		}
+		for _, n := range sortedNames(m.gateways) {
+			gs := VirtualGatewayState{VirtualGateway: deepCopy(*m.gateways[n])}
+			for _, rn := range sortedNames(m.gatewayRoutes[n]) {
+				gs.GatewayRoutes = append(gs.GatewayRoutes, deepCopy(*m.gatewayRoutes[n][rn]))
+			}
+			ms.VirtualGateways = append(ms.VirtualGateways, gs)
 		}
 		st.Meshes = append(st.Meshes, ms)
 	}

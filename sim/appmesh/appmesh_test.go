@@ -548,10 +548,15 @@ func TestErrors(t *testing.T) {
 			_, err := h.c.ListVirtualNodes(ctx, &am.ListVirtualNodesInput{MeshName: demo, Limit: aws.Int32(500)})
 			return err
 		}, "BadRequestException", "limit"},
-		{"unimplemented operation", func() error {
-			_, err := h.c.ListVirtualGateways(ctx, &am.ListVirtualGatewaysInput{MeshName: demo})
-			return err
-		}, "UnknownOperationException", "virtualGateways"},
+		{"unknown operation", func() error {
+			resp, err := http.Get(h.url + "/v20190125/meshes/demo/virtualWidgets")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return &smithy.GenericAPIError{Code: resp.Header.Get("X-Amzn-Errortype"), Message: fmt.Sprintf("%d %s", resp.StatusCode, b)}
+		}, "UnknownOperationException", "404"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,8 @@ var fuzzWorld = []awsprototest.Request{
 	{Method: http.MethodPut, Path: "/v20190125/meshes/m/virtualRouters", Body: []byte(`{"virtualRouterName":"r","spec":{"listeners":[{"portMapping":{"port":8080,"protocol":"http"}}]}}`)},
 	{Method: http.MethodPut, Path: "/v20190125/meshes/m/virtualRouter/r/routes", Body: []byte(`{"routeName":"rt","spec":{"httpRoute":{"match":{"prefix":"/"},"action":{"weightedTargets":[{"virtualNode":"n","weight":1}]}}}}`)},
 	{Method: http.MethodPut, Path: "/v20190125/meshes/m/virtualServices", Body: []byte(`{"virtualServiceName":"s.local","spec":{"provider":{"virtualRouter":{"virtualRouterName":"r"}}}}`)},
+	{Method: http.MethodPut, Path: "/v20190125/meshes/m/virtualGateways", Body: []byte(`{"virtualGatewayName":"gw","spec":{"listeners":[{"portMapping":{"port":8080,"protocol":"http"}}]},"tags":[{"key":"k","value":"v"}]}`)},
+	{Method: http.MethodPut, Path: "/v20190125/meshes/m/virtualGateway/gw/gatewayRoutes", Body: []byte(`{"gatewayRouteName":"gr","spec":{"httpRoute":{"match":{"prefix":"/"},"action":{"target":{"virtualService":{"virtualServiceName":"s.local"}}}}}}`)},
 }
 
 // fuzzSeeds are valid requests of each operation and malformed ones.
@@ -43,7 +45,21 @@ var fuzzSeeds = []awsprototest.Request{
 	{Method: http.MethodGet, Path: "/v20190125/meshes/m/virtualServices"},
 	{Method: http.MethodPut, Path: "/v20190125/meshes/m/virtualServices/s.local", Body: []byte(`{"spec":{"provider":{"virtualNode":{"virtualNodeName":"n"}}}}`)},
 	{Method: http.MethodDelete, Path: "/v20190125/meshes/m/virtualServices/s.local"},
+	{Method: http.MethodGet, Path: "/v20190125/meshes/m/virtualGateways?limit=1"},
+	{Method: http.MethodGet, Path: "/v20190125/meshes/m/virtualGateways/gw"},
+	{Method: http.MethodPut, Path: "/v20190125/meshes/m/virtualGateways/gw", Body: []byte(`{"spec":{"listeners":[{"portMapping":{"port":8080,"protocol":"http"},"connectionPool":{"http":{"maxConnections":10}},"healthCheck":{"healthyThreshold":2,"unhealthyThreshold":2,"intervalMillis":5000,"timeoutMillis":2000,"protocol":"http","path":"/"}}],"logging":{"accessLog":{"file":{"path":"/dev/stdout"}}}}}`)},
+	{Method: http.MethodDelete, Path: "/v20190125/meshes/m/virtualGateways/gw"},
+	{Method: http.MethodGet, Path: "/v20190125/meshes/m/virtualGateway/gw/gatewayRoutes"},
+	{Method: http.MethodGet, Path: "/v20190125/meshes/m/virtualGateway/gw/gatewayRoutes/gr"},
+	{Method: http.MethodPut, Path: "/v20190125/meshes/m/virtualGateway/gw/gatewayRoutes/gr", Body: []byte(`{"spec":{"priority":1,"httpRoute":{"match":{"prefix":"/a/","hostname":{"suffix":".example.com"},"queryParameters":[{"name":"q","match":{"exact":"1"}}],"headers":[{"name":"x","match":{"prefix":"y"}}]},"action":{"target":{"virtualService":{"virtualServiceName":"s.local"},"port":8080},"rewrite":{"prefix":{"value":"/b/"},"hostname":{"defaultTargetHostname":"DISABLED"}}}}}}`)},
+	{Method: http.MethodPut, Path: "/v20190125/meshes/m/virtualGateway/gw/gatewayRoutes", Body: []byte(`{"gatewayRouteName":"p","spec":{"httpRoute":{"match":{"path":{"exact":"/x"}},"action":{"target":{"virtualService":{"virtualServiceName":"s.local"}},"rewrite":{"path":{"exact":"/y"}}}}}}`)},
+	{Method: http.MethodDelete, Path: "/v20190125/meshes/m/virtualGateway/gw/gatewayRoutes/gr"},
+	{Method: http.MethodGet, Path: "/v20190125/tags?resourceArn=arn%3Aaws%3Aappmesh%3Aus-east-1%3A000000000000%3Amesh%2Fm%2FvirtualGateway%2Fgw"},
+	{Method: http.MethodPut, Path: "/v20190125/tag?resourceArn=arn%3Aaws%3Aappmesh%3Aus-east-1%3A000000000000%3Amesh%2Fm", Body: []byte(`{"tags":[{"key":"a","value":"b"}]}`)},
+	{Method: http.MethodPut, Path: "/v20190125/untag?resourceArn=arn%3Aaws%3Aappmesh%3Aus-east-1%3A000000000000%3Amesh%2Fm", Body: []byte(`{"tagKeys":["a"]}`)},
 	// Malformed.
+	{Method: http.MethodPut, Path: "/v20190125/meshes/m/virtualGateway/gw/gatewayRoutes", Body: []byte(`{"gatewayRouteName":"q","spec":{"grpcRoute":{"match":{},"action":{"target":{}}}}}`)},
+	{Method: http.MethodPut, Path: "/v20190125/tag?resourceArn=", Body: []byte(`{"tags":null}`)},
 	{Method: http.MethodPut, Path: "/v20190125/meshes", Body: []byte(`{"meshName":"a/b"}`)},
 	{Method: http.MethodPut, Path: "/v20190125/meshes", Body: []byte("{\"meshName\":\"a\xffb\"}")},
 	{Method: http.MethodPut, Path: "/v20190125/meshes", Body: []byte(`{"meshName":"..","spec":[]}`)},

@@ -63,15 +63,18 @@ func (f *Fake) createMesh(c call) (any, error) {
 			Spec:     spec,
 			Status:   ResourceStatus{Status: StatusActive},
 		},
-		nodes:    make(map[string]*VirtualNodeData),
-		services: make(map[string]*VirtualServiceData),
-		routers:  make(map[string]*VirtualRouterData),
-		routes:   make(map[string]map[string]*RouteData),
+		nodes:         make(map[string]*VirtualNodeData),
+		services:      make(map[string]*VirtualServiceData),
+		routers:       make(map[string]*VirtualRouterData),
+		routes:        make(map[string]map[string]*RouteData),
+		gateways:      make(map[string]*VirtualGatewayData),
+		gatewayRoutes: make(map[string]map[string]*GatewayRouteData),
 	}
 	if err := f.rememberToken(token, "CreateMesh", key, in); err != nil {
 		return nil, err
 	}
 	f.meshes[in.MeshName] = m
+	f.tags[m.data.Metadata.ARN] = append([]TagRef{}, in.Tags...)
 	f.emit(kindMesh, "created", m.data.Metadata.ARN, detail(in.MeshName, m.data.Metadata))
 	f.changed()
 	return m.data, nil
@@ -134,11 +137,12 @@ func (f *Fake) deleteMesh(c call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(m.nodes)+len(m.services)+len(m.routers) > 0 {
-		return nil, inUse("Mesh %s still has %d virtual node(s), %d virtual service(s) and %d virtual router(s); delete them before deleting the mesh",
-			c.mesh, len(m.nodes), len(m.services), len(m.routers))
+	if len(m.nodes)+len(m.services)+len(m.routers)+len(m.gateways) > 0 {
+		return nil, inUse("Mesh %s still has %d virtual node(s), %d virtual service(s), %d virtual router(s) and %d virtual gateway(s); delete them before deleting the mesh",
+			c.mesh, len(m.nodes), len(m.services), len(m.routers), len(m.gateways))
 	}
 	delete(f.meshes, c.mesh)
+	delete(f.tags, m.data.Metadata.ARN)
 	out := m.data
 	out.Status = ResourceStatus{Status: StatusDeleted}
 	f.emit(kindMesh, "deleted", out.Metadata.ARN, detail(c.mesh, out.Metadata))
@@ -243,6 +247,7 @@ var virtualServices = &kind[VirtualServiceData, VirtualServiceSpec, VirtualServi
 	check: func(m *meshEntry, c call, _ string, spec *VirtualServiceSpec) error {
 		return checkProvider(m, c.mesh, spec)
 	},
+	release: releaseService,
 	new: func(c call, name string, md ResourceMetadata, spec VirtualServiceSpec) *VirtualServiceData {
 		return &VirtualServiceData{MeshName: c.mesh, Metadata: md, Spec: spec, Status: ResourceStatus{Status: StatusActive}, VirtualServiceName: name}
 	},

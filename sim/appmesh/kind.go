@@ -54,6 +54,9 @@ func inMesh[D any](pick func(m *meshEntry) map[string]*D) func(f *Fake, c call) 
 // parent returns the key of the mesh or virtual router whose resources c
 // addresses, and where messages say they are.
 func (c call) parent() (key, where string) {
+	if c.gateway != "" {
+		return "mesh/" + c.mesh + "/virtualGateway/" + c.gateway, fmt.Sprintf("under virtualGateway %s in mesh %s", c.gateway, c.mesh)
+	}
 	if c.router != "" {
 		return "mesh/" + c.mesh + "/virtualRouter/" + c.router, fmt.Sprintf("under virtualRouter %s in mesh %s", c.router, c.mesh)
 	}
@@ -124,6 +127,7 @@ func (k *kind[D, S, R]) create(f *Fake, c call, token, name string, tags []TagRe
 	d := k.new(c, name, f.newMetadata(c.region, key), *spec)
 	items[name] = d
 	md, _, _ := k.parts(d)
+	f.tags[md.ARN] = append([]TagRef{}, tags...)
 	f.emit(k.event, "created", md.ARN, k.detail(d))
 	f.changed()
 	return *d, nil
@@ -199,6 +203,7 @@ func (k *kind[D, S, R]) delete(f *Fake, c call) (any, error) {
 	delete(items, c.name)
 	out := *d
 	md, _, status := k.parts(&out)
+	delete(f.tags, md.ARN)
 	*status = ResourceStatus{Status: StatusDeleted}
 	f.emit(k.event, "deleted", md.ARN, k.detail(&out))
 	f.changed()

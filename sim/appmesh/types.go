@@ -681,6 +681,7 @@ type MeshState struct {
 	VirtualNodes    []VirtualNodeData
 	VirtualServices []VirtualServiceData
 	VirtualRouters  []VirtualRouterState
+	VirtualGateways []VirtualGatewayState
 }
 
 // VirtualRouterState is a virtual router and its routes.
