@@ -50,7 +50,7 @@ var coveredAPIs = []apiCoverage{
 		name:       "Cloud Map",
 		client:     func(c awsclient.Clients) any { return c.CloudMap },
 		moto:       "27",
-		localStack: "23",
+		localStack: "23 (Pro only)",
 		leftOut:    nil,
 	},
 	{
@@ -58,7 +58,7 @@ var coveredAPIs = []apiCoverage{
 		client:     func(c awsclient.Clients) any { return c.AppMesh },
 		moto:       "32",
 		localStack: "—",
-		leftOut:    notYet("CreateGatewayRoute", "CreateVirtualGateway", "DeleteGatewayRoute", "DeleteVirtualGateway", "DescribeGatewayRoute", "DescribeVirtualGateway", "ListGatewayRoutes", "ListTagsForResource", "ListVirtualGateways", "TagResource", "UntagResource", "UpdateGatewayRoute", "UpdateVirtualGateway"),
+		leftOut:    nil,
 	},
 }
 
