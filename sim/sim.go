@@ -22,6 +22,7 @@ import (
 	"github.com/meshsim/meshsim/sim/cloudwatch"
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/ecs"
+	"github.com/meshsim/meshsim/sim/elbv2"
 	"github.com/meshsim/meshsim/sim/endpoint"
 	"github.com/meshsim/meshsim/sim/events"
 	"github.com/meshsim/meshsim/sim/grpcapp"
@@ -87,6 +88,7 @@ type World struct {
 	cloudWatch *cloudwatch.Fake
 	ecs        *ecs.Fake
 	route53    *route53.Fake
+	elb        *elbv2.Fake
 	dns        *route53.DNSServer
 	runtime    Runtime
 	httpSrv    *http.Server
@@ -158,12 +160,14 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		DeregistrationDelay: opts.DeregistrationDelay, // ECS scales it itself
 	})
 
+	w.elb = elbv2.New(elbv2.Options{Bus: w.bus, Second: time.Duration(float64(time.Second) / scale),
+		Proxies: &lbProxies{rt: w.runtime, tasks: map[string]string{}}})
 	w.route53 = route53.New(route53.Options{Bus: w.bus, Second: time.Duration(float64(time.Second) / scale)})
 	if w.dns, err = w.route53.ServeDNS(cmp.Or(opts.DNSAddr, "127.0.0.1:0")); err != nil {
 		cancel()
 		apiLn.Close()
 		xdsLn.Close()
-		return nil, errors.Join(err, w.route53.Close(), w.ecs.Close(), w.runtime.Close(), w.cloudMap.Close())
+		return nil, errors.Join(err, w.route53.Close(), w.ecs.Close(), w.elb.Close(), w.runtime.Close(), w.cloudMap.Close())
 	}
 	w.DNSAddress = w.dns.Addr
 
@@ -175,6 +179,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	ep.HandlePath(contract.HookPathPrefix, hooks)
 	ep.HandlePath(cloudwatch.PathPrefix, w.cloudWatch)
 	ep.HandleTarget(cloudwatch.Service, w.cloudWatch)
+	ep.HandleService(elbv2.Service, elbv2.Namespace, w.elb)
 	ep.HandlePath(cloudwatch.PublishPath, w.cloudWatch)
 	w.httpSrv = ep.Server()
 
@@ -184,16 +189,19 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	world := func() xds.World {
 		xw := meshWorld(mesh.State(), w.cloudMap)
 		xw.Meshes = append(xw.Meshes, serviceConnectWorld(w.ecs.TrafficState(), w.cloudMap)...)
+		xw.LoadBalancers = loadBalancerWorld(w.elb.State())
 		return xw
 	}
 	if err := cp.Update(ctx, world()); err != nil {
 		cancel()
 		apiLn.Close()
 		xdsLn.Close()
-		_, _ = w.dns.Close(), w.route53.Close()
+		_, _, _ = w.dns.Close(), w.route53.Close(), w.elb.Close()
 		return nil, fmt.Errorf("xDS control plane: %w", err)
 	}
-	meshChanged, mapChanged, ecsChanged := mesh.Watch(ctx), w.cloudMap.Watch(ctx), w.ecs.Watch(ctx)
+	meshChanged, mapChanged, ecsChanged, elbChanged := mesh.Watch(ctx), w.cloudMap.Watch(ctx), w.ecs.Watch(ctx), w.elb.Watch(ctx)
+	// A target in slow start changes its weight with time alone.
+	slowStart := time.NewTicker(500 * time.Millisecond)
 	w.wg.Add(4)
 	go func() {
 		defer w.wg.Done()
@@ -201,6 +209,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 	}()
 	go func() {
 		defer w.wg.Done()
+		defer slowStart.Stop()
 		for {
 			select {
 			case <-ctx.Done():
@@ -208,6 +217,11 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 			case <-meshChanged:
 			case <-mapChanged:
 			case <-ecsChanged:
+			case <-elbChanged:
+			case <-slowStart.C:
+				if !w.elb.SlowStarting() {
+					continue
+				}
 			}
 			if err := cp.Update(ctx, world()); err != nil && ctx.Err() == nil {
 				w.bus.Emit(events.Event{Source: contract.SourceXDS, Type: contract.EventXDSError, Detail: map[string]string{"error": err.Error()}})
@@ -233,7 +247,7 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 func (w *World) Close() error {
 	var err error
 	w.once.Do(func() {
-		err = errors.Join(w.ecs.Close(), w.runtime.Close(), w.cloudMap.Close(), w.dns.Close(), w.route53.Close())
+		err = errors.Join(w.ecs.Close(), w.elb.Close(), w.runtime.Close(), w.cloudMap.Close(), w.dns.Close(), w.route53.Close())
 		shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if e := w.httpSrv.Shutdown(shutdown); e != nil {

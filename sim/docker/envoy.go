@@ -30,7 +30,7 @@ const envoyAdminPort = 9901
 // xDS v3) from the control plane at xdsAddress, and the admin interface on
 // port 9901. The xDS resources are the ones the embedded sidecar gets.
 func EnvoyBootstrap(nodeID, xdsAddress string) ([]byte, error) {
-	if _, _, err := xds.ParseNodeID(nodeID); err != nil {
+	if err := xds.CheckNodeID(nodeID); err != nil {
 		return nil, fmt.Errorf("envoy bootstrap: %w", err)
 	}
 	host, portText, err := net.SplitHostPort(xdsAddress)

@@ -79,6 +79,28 @@ type Action struct {
 	FixedResponseConfig *FixedResponseConfig `json:"FixedResponseConfig,omitempty"`
 }
 
+// ForwardTargets returns the weighted target groups of a forward action
+// (one of weight 1 when it names only TargetGroupArn); nil for another
+// action.
+func (a Action) ForwardTargets() []TargetGroupTuple {
+	switch {
+	case a.Type != "forward":
+		return nil
+	case a.ForwardConfig != nil && len(a.ForwardConfig.TargetGroups) > 0:
+		out := make([]TargetGroupTuple, len(a.ForwardConfig.TargetGroups))
+		for i, t := range a.ForwardConfig.TargetGroups {
+			w := int32(1)
+			if t.Weight != nil {
+				w = *t.Weight
+			}
+			out[i] = TargetGroupTuple{TargetGroupArn: t.TargetGroupArn, Weight: &w}
+		}
+		return out
+	}
+	one := int32(1)
+	return []TargetGroupTuple{{TargetGroupArn: a.TargetGroupArn, Weight: &one}}
+}
+
 // ForwardConfig forwards to weighted target groups.
 type ForwardConfig struct {
 	TargetGroups                []TargetGroupTuple `json:"TargetGroups"`

@@ -37,7 +37,7 @@ type Config struct {
 }
 
 func (c Config) validate() error {
-	if _, _, err := xds.ParseNodeID(c.NodeID); err != nil {
+	if err := xds.CheckNodeID(c.NodeID); err != nil {
 		return fmt.Errorf("sidecar: NodeID: %w", err)
 	}
 	if c.XDSAddress == "" {
@@ -70,7 +70,7 @@ func ConfigFromEnv(env map[string]string, bindIP string) (Config, error) {
 	if cfg.NodeID == "" {
 		return Config{}, fmt.Errorf("sidecar: %s (or %s) is not set", contract.EnvResourceARN, contract.EnvVirtualNodeName)
 	}
-	if _, _, err := xds.ParseNodeID(cfg.NodeID); err != nil {
+	if err := xds.CheckNodeID(cfg.NodeID); err != nil {
 		return Config{}, fmt.Errorf("sidecar: %s: %w", nodeVar, err)
 	}
 	cfg.XDSAddress = env[contract.EnvXDSEndpoint]

@@ -260,10 +260,14 @@ func parseCluster(c *cluster.Cluster, bindIP string) (*clusterSpec, error) {
 
 // parseLoadAssignment returns the addresses of the healthy endpoints of
 // the highest-priority level that has any; degraded endpoints are used
-// only when no level has a healthy one.
+// only when no level has a healthy one. Endpoints of unequal
+// load_balancing_weight appear in proportion to it, interleaved, so that
+// round robin over the list is weighted round robin (the weights of an
+// ELBv2 target in slow start).
 func parseLoadAssignment(cla *endpoint.ClusterLoadAssignment) ([]string, error) {
 	best, degraded := -1, -1
 	var bestAddrs, degradedAddrs []string
+	var bestWeights []uint32
 	for _, loc := range cla.GetEndpoints() {
 		prio := int(loc.GetPriority())
 		for _, lb := range loc.GetLbEndpoints() {
@@ -287,6 +291,7 @@ func parseLoadAssignment(cla *endpoint.ClusterLoadAssignment) ([]string, error) 
 				}
 				if prio == best {
 					bestAddrs = append(bestAddrs, addr)
+					bestWeights = append(bestWeights, lb.GetLoadBalancingWeight().GetValue())
 				}
 			case core.HealthStatus_DEGRADED:
 				if degraded < 0 || prio < degraded {
@@ -299,7 +304,47 @@ func parseLoadAssignment(cla *endpoint.ClusterLoadAssignment) ([]string, error) 
 		}
 	}
 	if best >= 0 {
-		return bestAddrs, nil
+		return weighted(bestAddrs, bestWeights), nil
 	}
 	return degradedAddrs, nil
+}
+
+// weighted repeats each address in proportion to its weight (0 or unset
+// counts as 1), reduced by the weights' greatest common divisor, taking
+// one of each remaining address in turn.
+func weighted(addrs []string, weights []uint32) []string {
+	g := uint32(0)
+	for i := range weights {
+		weights[i] = max(weights[i], 1)
+		g = gcd(g, weights[i])
+	}
+	if g == 0 || len(addrs) < 2 {
+		return addrs
+	}
+	left := make([]uint32, len(weights))
+	total := 0
+	for i, w := range weights {
+		left[i] = w / g
+		total += int(left[i])
+	}
+	if total == len(addrs) {
+		return addrs
+	}
+	out := make([]string, 0, total)
+	for len(out) < total {
+		for i := range addrs {
+			if left[i] > 0 {
+				out = append(out, addrs[i])
+				left[i]--
+			}
+		}
+	}
+	return out
+}
+
+func gcd(a, b uint32) uint32 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }

@@ -200,6 +200,20 @@ func Build(w World) (map[string]NodeResources, error) {
 			out[contract.NodeID(m.Name, vn.Name)] = res
 		}
 	}
+	for i := range w.LoadBalancers {
+		lb := &w.LoadBalancers[i]
+		if lb.NodeID == "" || out[lb.NodeID].Listeners != nil {
+			return nil, fmt.Errorf("load balancer %q: node id %q is empty or taken", lb.Name, lb.NodeID)
+		}
+		res, err := buildLoadBalancer(lb)
+		if err == nil {
+			err = res.Validate()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load balancer %q: %w", lb.Name, err)
+		}
+		out[lb.NodeID] = res
+	}
 	return out, nil
 }
 

@@ -10,16 +10,31 @@ import (
 // NormalizeNodeID returns the short form "mesh/M/virtualNode/VN" of a node
 // id given either in that form or as the virtual node's ARN
 // ("arn:aws:appmesh:REGION:ACCOUNT:mesh/M/virtualNode/VN"), as App Mesh's
-// Envoy bootstrap sends it. Any other id is returned unchanged.
+// Envoy bootstrap sends it, and "loadbalancer/app/NAME/ID" of a load
+// balancer's ARN. Any other id is returned unchanged.
 func NormalizeNodeID(id string) string {
 	if !strings.HasPrefix(id, "arn:") {
 		return id
 	}
 	parts := strings.SplitN(id, ":", 6)
-	if len(parts) != 6 || !strings.HasPrefix(parts[5], "mesh/") {
+	if len(parts) != 6 || !strings.HasPrefix(parts[5], "mesh/") && !strings.HasPrefix(parts[5], "loadbalancer/") {
 		return id
 	}
 	return parts[5]
+}
+
+// CheckNodeID checks a proxy's node id: a virtual node's (see ParseNodeID)
+// or a load balancer's, "loadbalancer/app|net/NAME/ID" or the load
+// balancer's ARN.
+func CheckNodeID(id string) error {
+	parts := strings.Split(NormalizeNodeID(id), "/")
+	if len(parts) == 4 && parts[0] == "loadbalancer" && (parts[1] == "app" || parts[1] == "net") && parts[2] != "" && parts[3] != "" {
+		return nil
+	}
+	if _, _, err := ParseNodeID(id); err != nil {
+		return fmt.Errorf("node id %q: want mesh/<mesh>/virtualNode/<name>, loadbalancer/app|net/<name>/<id> or their ARNs", id)
+	}
+	return nil
 }
 
 // ParseNodeID returns the mesh and virtual node named by a node id in

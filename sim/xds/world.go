@@ -6,6 +6,9 @@ package xds
 // Build is a pure function of it.
 type World struct {
 	Meshes []Mesh
+	// LoadBalancers are the ELBv2 load balancers, each served by its own
+	// proxy.
+	LoadBalancers []LoadBalancer
 }
 
 // Mesh is an App Mesh service mesh.
