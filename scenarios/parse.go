@@ -311,7 +311,7 @@ func (d *decoder) list(n *yaml.Node, field string, each func(item *yaml.Node)) {
 var maxItems = map[string]int{
 	"services": 100, "services[].backends": 100, "services[].versions": 50,
 	"load.requests": 10000, "rollout.steps": 1000, "rollout.deployments": 100,
-	"deployments[].hooks": 10, "hooks[].stages": len(LifecycleStages),
+	"deployments[].hooks": 10, "hooks[].stages": len(LifecycleStages), "deployments[].alarms": 10,
 	"faults": 1000, "assertions": 100,
 }
 
@@ -521,7 +521,7 @@ func (d *decoder) rollout(n *yaml.Node) Rollout {
 }
 
 func (d *decoder) deployment(n *yaml.Node) Deployment {
-	dep := Deployment{Pos: d.pos(n), MinimumHealthyPercent: -1, MaximumPercent: -1}
+	dep := Deployment{Pos: d.pos(n), MinimumHealthyPercent: -1, MaximumPercent: -1, AlarmRollback: true}
 	keys := d.fields(n, "a deployment", map[string]func(*yaml.Node){
 		"name":     func(v *yaml.Node) { d.label(v, "deployments[].name", 128, &dep.Name) },
 		"to":       func(v *yaml.Node) { d.name(v, "deployments[].to", &dep.To) },
@@ -552,6 +552,10 @@ func (d *decoder) deployment(n *yaml.Node) Deployment {
 		"hooks": func(v *yaml.Node) {
 			d.list(v, "deployments[].hooks", func(item *yaml.Node) { dep.Hooks = append(dep.Hooks, d.hook(item)) })
 		},
+		"alarms": func(v *yaml.Node) {
+			d.list(v, "deployments[].alarms", func(item *yaml.Node) { dep.Alarms = append(dep.Alarms, d.alarm(item)) })
+		},
+		"alarmRollback": func(v *yaml.Node) { d.boolean(v, "deployments[].alarmRollback", &dep.AlarmRollback) },
 		"expect": func(v *yaml.Node) {
 			d.oneOf(v, "deployments[].expect", []string{"SUCCESSFUL", "ROLLBACK_SUCCESSFUL"}, &dep.Expect)
 		},

@@ -290,6 +290,11 @@ type Deployment struct {
 	CanaryBake, LinearBake       time.Duration
 	// Hooks are lifecycle hooks: gates judged by meshsim's measurements.
 	Hooks []Hook
+	// Alarms are CloudWatch alarms the deployment watches
+	// (deploymentConfiguration.alarms); AlarmRollback (default true) rolls
+	// the deployment back when one goes into ALARM.
+	Alarms        []Alarm
+	AlarmRollback bool
 	// Expect is the deployment's expected outcome: SUCCESSFUL (default) or
 	// ROLLBACK_SUCCESSFUL.
 	Expect string

@@ -167,6 +167,9 @@ func deploymentDefaults(dep *Deployment, i int) {
 		setDefault(&dep.LinearPercent, 10)
 		setDefault(&dep.LinearBake, 6*time.Minute)
 	}
+	for j := range dep.Alarms {
+		alarmDefaults(&dep.Alarms[j])
+	}
 	for j := range dep.Hooks {
 		h := &dep.Hooks[j]
 		setDefault(&h.Window, DefaultHookWindow)
@@ -525,6 +528,7 @@ func (v *validator) deployment(i int) {
 			v.at(dep.Pos, "%s.%s is %s: ECS takes whole minutes up to 1440 (use timeScale to rehearse faster)", where, b.name, b.d)
 		}
 	}
+	v.alarms(where, dep, map[string]string{})
 	for j, h := range dep.Hooks {
 		if len(h.Stages) == 0 {
 			v.at(h.Pos, "%s.hooks[%d].stages: name at least one lifecycle stage", where, j)

@@ -55,6 +55,9 @@ func (r *runner) deploy(ctx context.Context, wld *world, u unit, di int, dep sce
 		Expect: dep.Expect, ExpectReason: dep.ExpectReason, Started: time.Now(),
 	})
 	cfg, hooks := deploymentConfig(r.sc.Region, di, dep)
+	if cfg.Alarms, err = putAlarms(ctx, wld.aws.CloudWatch, r.sc.Cluster, u.name, dep); err != nil {
+		return from, err
+	}
 	r.gates.arm(hooks, idx)
 	defer r.gates.arm(nil, -1)
 

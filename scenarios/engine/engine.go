@@ -269,6 +269,7 @@ func (r *runner) rollout(ctx context.Context, wld *world, ld *loadPlan, res *Res
 	r.timeline.onBegin = r.faults.stepBegan
 	r.gates.start(ctx)
 	stopInstrument := r.startInstrument()
+	stopPublishing := r.startPublishing(wld)
 	loadWG.Add(1)
 	go func() {
 		defer loadWG.Done()
@@ -290,6 +291,7 @@ func (r *runner) rollout(ctx context.Context, wld *world, ld *loadPlan, res *Res
 	stopLoad()
 	loadWG.Wait()
 	stopInstrument()
+	stopPublishing()
 	r.gates.stop()
 	r.faults.stop()
 	if stepErr != nil {
@@ -354,6 +356,9 @@ type observer struct {
 	mu  sync.Mutex
 	out *rundir.Writer
 	agg *metrics.Run
+	// pub publishes the observations to CloudWatch (nil before the load
+	// starts).
+	pub *publisher
 }
 
 // Observe implements loadgen.Sink.
@@ -361,6 +366,7 @@ func (o *observer) Observe(obs rundir.Observation) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.agg.Add(obs)
+	o.pub.add(&obs)
 	return o.out.Observe(obs)
 }
 

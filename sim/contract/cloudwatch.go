@@ -16,6 +16,11 @@ const SourceCloudWatch Source = "cloudwatch"
 // name; Detail: DetailFrom, DetailTo, DetailReason, DetailDatapoints).
 const EventAlarmState EventType = "alarm.state"
 
+// EventPublishError (source engine) says the engine could not publish its
+// observations to CloudWatch (Detail: DetailError); alarms then see
+// missing data.
+const EventPublishError EventType = "cloudwatch.publish.error"
+
 // DetailDatapoints lists the datapoints of an evaluation that breached the
 // alarm's threshold, as "RFC3339-TIME=VALUE", comma-separated.
 const DetailDatapoints = "datapoints"
@@ -33,7 +38,8 @@ const (
 	DimensionCluster           = "ClusterName"
 	DimensionService           = "ServiceName"
 	DimensionDiscoveryName     = "DiscoveryName"
-	// DimensionTaskDefinition is meshsim's own: the same traffic metrics
-	// per revision (family:revision), which AWS does not publish.
-	DimensionTaskDefinition = "TaskDefinition"
+	// DimensionVersion is meshsim's own: the same traffic metrics per
+	// version of the service (the scenario's version name, one task
+	// definition revision), which AWS does not publish.
+	DimensionVersion = "Version"
 )
