@@ -114,6 +114,7 @@ func Analyze(run *rundir.Run) *Report {
 	analyzeStreams(r, streams, streamsByStep)
 	r.Deployments = analyzeDeployments(meta)
 	r.Faults = faults(r.Steps, run.Events)
+	r.Alarms = analyzeAlarms(run.Events)
 	if len(meta.Deployments) > 0 {
 		service := meta.Deployments[0].Service
 		taskCapacity(service, r.Steps, run.Events)

@@ -194,7 +194,7 @@ func deploymentLines(r *Report, md bool) []string {
 		}
 		lines = append(lines, line)
 	}
-	return lines
+	return append(lines, alarmLines(r, md)...)
 }
 
 // TaskStop is one task of the deployed service that stopped during the run,

@@ -49,6 +49,9 @@ type Report struct {
 	UnexplainedFailures int        `json:"unexplainedFailures,omitempty"`
 	// Faults are the faults the scenario injected, in order.
 	Faults []Fault `json:"faults,omitempty"`
+	// Alarms are the CloudWatch alarms that changed state during the run,
+	// each with its changes and the datapoints that breached.
+	Alarms []AlarmReport `json:"alarms,omitempty"`
 }
 
 // RunInfo describes the run as a whole.

@@ -120,3 +120,19 @@ func (v *validator) alarms(where string, dep *Deployment, seen map[string]string
 func validAlarmPeriod(p time.Duration) bool {
 	return p == 10*time.Second || p == 20*time.Second || p == 30*time.Second || p > 0 && p%time.Minute == 0
 }
+
+// alarmSchema is an alarm's JSON Schema (see JSONSchema).
+func alarmSchema() map[string]any {
+	return object("A CloudWatch metric alarm on the rolled service's traffic", map[string]any{
+		"name":              str("The alarm's name"),
+		"metric":            enumOf("The metric watched (namespace AWS/ECS)", AlarmMetrics),
+		"statistic":         pattern("Sum, Average, Minimum, Maximum, SampleCount or a percentile pNN", `^(Sum|Average|Minimum|Maximum|SampleCount|p\d+(\.\d+)?)$`),
+		"threshold":         number("The threshold", -1e12, 1e12),
+		"comparison":        enumOf("How the statistic is compared with the threshold", AlarmComparisons),
+		"period":            duration("A datapoint's period (AWS time): 10s, 20s, 30s or whole minutes"),
+		"evaluationPeriods": integer("N: the datapoints evaluated", 1, 100),
+		"datapointsToAlarm": integer("M: the breaching datapoints that fire it", 1, 100),
+		"treatMissingData":  enumOf("How missing datapoints count", AlarmMissingData),
+		"version":           pattern("Watch only this version's requests", validName.String()),
+	}, "name", "metric", "threshold")
+}

@@ -196,13 +196,15 @@ func rolloutSchema() map[string]any {
 		"circuitBreaker": object("ECS's deployment circuit breaker", map[string]any{
 			"enable": boolean("Enable the circuit breaker"), "rollback": boolean("Roll back when it trips"),
 		}),
-		"bake":         duration("ECS's bakeTimeInMinutes (not for ROLLING)"),
-		"canary":       percentBake("CANARY configuration", 0.1),
-		"linear":       percentBake("LINEAR configuration", 3),
-		"hooks":        listOf("deployments[].hooks", "Lifecycle hooks", hook),
-		"expect":       enumOf("How the deployment should end", []string{"SUCCESSFUL", "ROLLBACK_SUCCESSFUL"}),
-		"hold":         duration("How long the settled state is held"),
-		"expectReason": str("The expected rollback reason"),
+		"bake":          duration("ECS's bakeTimeInMinutes (not for ROLLING)"),
+		"canary":        percentBake("CANARY configuration", 0.1),
+		"linear":        percentBake("LINEAR configuration", 3),
+		"hooks":         listOf("deployments[].hooks", "Lifecycle hooks", hook),
+		"alarms":        listOf("deployments[].alarms", "CloudWatch alarms the deployment watches (deploymentConfiguration.alarms)", alarmSchema()),
+		"alarmRollback": boolean("Roll back when an alarm goes into ALARM (default true)"),
+		"expect":        enumOf("How the deployment should end", []string{"SUCCESSFUL", "ROLLBACK_SUCCESSFUL"}),
+		"hold":          duration("How long the settled state is held"),
+		"expectReason":  str("The expected rollback reason"),
 	}, "to")
 	step := object("A route step: weights held for a bake time", map[string]any{
 		"name":    str("The step's name"),
