@@ -219,7 +219,9 @@ func (r *runner) startPublishing(wld *world) (stop func()) {
 		defer close(done)
 		p.run(ctx, func(err error) {
 			// Once is enough: the fakes' endpoint is down or refuses.
-			reported.Do(func() { r.engineEvent(contract.EventPublishError, "", map[string]string{contract.DetailError: err.Error()}) })
+			reported.Do(func() {
+				r.engineEvent(contract.EventPublishError, "", map[string]string{contract.DetailError: err.Error()})
+			})
 		})
 	}()
 	return func() {
