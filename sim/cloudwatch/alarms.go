@@ -380,12 +380,14 @@ func (f *Fake) setAlarmState(_ string, decode func(any) error) (any, error) {
 		return nil, awsproto.Errorf(http.StatusBadRequest, "InvalidFormatFault", "StateReasonData is not valid JSON.")
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	a, ok := f.alarms[in.AlarmName]
 	if !ok {
+		f.mu.Unlock()
 		return nil, awsproto.Errorf(http.StatusNotFound, "ResourceNotFound", "Alarm %s not found", in.AlarmName)
 	}
 	f.transition(a, f.now(), in.StateValue, in.StateReason, in.StateReasonData, nil)
+	f.mu.Unlock()
+	f.notify()
 	return struct{}{}, nil
 }
 
@@ -411,6 +413,9 @@ func (f *Fake) transition(a *alarm, now time.Time, state, reason, reasonData str
 		detail[contract.DetailDatapoints] = strings.Join(breaching, ",")
 	}
 	f.emitAlarm(a.def.AlarmName, detail)
+	if f.onChange != nil {
+		f.changed = append(f.changed, stateChange{a.def.AlarmName, state})
+	}
 }
 
 // AlarmState returns the state of the alarm named and whether it exists.
@@ -426,6 +431,7 @@ func (f *Fake) AlarmState(name string) (string, bool) {
 
 // evaluateDue evaluates every alarm whose period has come round.
 func (f *Fake) evaluateDue() {
+	defer f.notify()
 	now := f.now()
 	f.mu.Lock()
 	defer f.mu.Unlock()

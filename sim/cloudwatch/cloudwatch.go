@@ -60,29 +60,41 @@ type Options struct {
 	Second time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// OnStateChange, when set, is told of every alarm's change of state
+	// (ECS watches its deployments' alarms so). It is called without the
+	// fake's lock held, in the order the changes happened.
+	OnStateChange func(alarm, state string)
 }
 
 // Fake is the CloudWatch fake. It is an http.Handler for PathPrefix and
 // PublishPath; Run evaluates its alarms until its context ends.
 type Fake struct {
-	bus    *events.Bus
-	second time.Duration
-	now    func() time.Time
+	bus      *events.Bus
+	second   time.Duration
+	now      func() time.Time
+	onChange func(alarm, state string)
 
 	mu      sync.Mutex
 	metrics map[metricKey]*series
 	alarms  map[string]*alarm // by name
 	history []historyItem
+	// changed are the changes of state not yet told to onChange.
+	changed []stateChange
+	// notifying serialises the calls of onChange.
+	notifying sync.Mutex
 }
+
+type stateChange struct{ alarm, state string }
 
 // New returns an empty CloudWatch.
 func New(opts Options) *Fake {
 	f := &Fake{
-		bus:     opts.Bus,
-		second:  opts.Second,
-		now:     opts.Now,
-		metrics: make(map[metricKey]*series),
-		alarms:  make(map[string]*alarm),
+		bus:      opts.Bus,
+		second:   opts.Second,
+		now:      opts.Now,
+		onChange: opts.OnStateChange,
+		metrics:  make(map[metricKey]*series),
+		alarms:   make(map[string]*alarm),
 	}
 	if f.second <= 0 {
 		f.second = time.Second
@@ -223,5 +235,22 @@ func (f *Fake) evaluationTick() time.Duration {
 func (f *Fake) emitAlarm(name string, detail map[string]string) {
 	if f.bus != nil {
 		f.bus.Emit(events.Event{Source: contract.SourceCloudWatch, Type: contract.EventAlarmState, Resource: name, Detail: detail})
+	}
+}
+
+// notify tells onChange of the changes of state made since it last did.
+// Callers do not hold f.mu.
+func (f *Fake) notify() {
+	if f.onChange == nil {
+		return
+	}
+	f.notifying.Lock()
+	defer f.notifying.Unlock()
+	f.mu.Lock()
+	changes := f.changed
+	f.changed = nil
+	f.mu.Unlock()
+	for _, c := range changes {
+		f.onChange(c.alarm, c.state)
 	}
 }

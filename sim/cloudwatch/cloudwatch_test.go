@@ -195,7 +195,9 @@ func alarmInput(name, op string, threshold float64) *cloudwatch.PutMetricAlarmIn
 func TestAlarmLifecycle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		bus := events.NewBus(0)
-		f := fake.New(fake.Options{Bus: bus, Second: time.Second / 60}) // time scale 60: a period of 60 s lasts 1 s
+		var told []string // what OnStateChange was told
+		f := fake.New(fake.Options{Bus: bus, Second: time.Second / 60, // time scale 60: a period of 60 s lasts 1 s
+			OnStateChange: func(alarm, state string) { told = append(told, alarm+"="+state) }})
 		cw := client(f)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -242,6 +244,9 @@ func TestAlarmLifecycle(t *testing.T) {
 		}
 		if s, ok := f.AlarmState("movie-5xx"); !ok || s != fake.StateAlarm {
 			t.Errorf("AlarmState = %s, %v", s, ok)
+		}
+		if want := []string{"movie-5xx=OK", "movie-5xx=ALARM"}; !slices.Equal(told, want) {
+			t.Errorf("OnStateChange was told %v, want %v", told, want)
 		}
 		var changes []events.Event
 		for len(changes) < 2 {
