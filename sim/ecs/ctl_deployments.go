@@ -94,6 +94,7 @@ func (f *Fake) deploy(s *service, rev *serviceRevision) {
 	if cb := s.parsed.DeploymentCircuitBreaker; cb != nil && cb.Enable {
 		sd.breaker = monitorMonitoring
 	}
+	f.watchAlarms(sd)
 	s.current = sd
 	s.history = append(s.history, sd)
 	f.serviceDeployments[sd.arn] = sd

@@ -428,6 +428,7 @@ func TestTrafficShiftingRollback(t *testing.T) {
 		wantProd    []string // production weights of the target over time
 		wantReason  string
 		wantBreaker types.ServiceDeploymentRollbackMonitorsStatus
+		wantAlarms  []string // the alarms that triggered
 	}{
 		{name: "hook FAILED before traffic moves",
 			config: types.DeploymentConfiguration{Strategy: types.DeploymentStrategyBlueGreen,
@@ -481,6 +482,20 @@ func TestTrafficShiftingRollback(t *testing.T) {
 				}
 			},
 			wantProd: []string{"0", "10", "100", "0"}, wantReason: "rolled back by StopServiceDeployment"},
+		{name: "alarm into ALARM",
+			config: types.DeploymentConfiguration{Strategy: types.DeploymentStrategyBlueGreen,
+				Alarms:         &types.DeploymentAlarms{AlarmNames: []string{"web-5xx"}, Enable: true, Rollback: true},
+				LifecycleHooks: pause(types.DeploymentLifecycleHookStagePreProductionTrafficShift, nil)},
+			act: func(t *testing.T, w *world, arn string) {
+				awaitPause(t, w, arn)
+				w.fake.AlarmChanged("web-5xx", "OK")
+				w.fake.AlarmChanged("other-alarm", "ALARM")
+				if st := w.serviceDeployment(t, arn).Status; st != types.ServiceDeploymentStatusInProgress {
+					t.Fatalf("after an OK and another alarm's ALARM the deployment is %s", st)
+				}
+				w.fake.AlarmChanged("web-5xx", "ALARM")
+			},
+			wantProd: []string{"0", "0"}, wantReason: "web-5xx went into ALARM state", wantAlarms: []string{"web-5xx"}},
 		{name: "circuit breaker",
 			image: "meshsim/missing:v2",
 			config: types.DeploymentConfiguration{Strategy: types.DeploymentStrategyBlueGreen,
@@ -513,6 +528,11 @@ func TestTrafficShiftingRollback(t *testing.T) {
 			svc = w.waitStable(t, "web")
 			checkRolledBack(t, w, first, svc, rollback{arn: arn, v1: v1, blue: blue, blueDeployment: blueDeployment, green: green,
 				reason: tt.wantReason, breaker: tt.wantBreaker, prod: tt.wantProd})
+			if tt.wantAlarms != nil {
+				if a := w.serviceDeployment(t, arn).Alarms; a == nil || a.Status != types.ServiceDeploymentRollbackMonitorsStatusTriggered || !slices.Equal(a.TriggeredAlarmNames, tt.wantAlarms) {
+					t.Errorf("alarms %+v, want TRIGGERED by %v", a, tt.wantAlarms)
+				}
+			}
 		})
 	}
 }
@@ -812,5 +832,35 @@ func TestSupersededDeployment(t *testing.T) {
 	svc := w.waitStable(t, "web")
 	if aws.ToString(svc.TaskDefinition) != v3 || len(svc.Deployments) != 1 || w.serviceDeployment(t, arn).Status != types.ServiceDeploymentStatusSuccessful {
 		t.Errorf("service runs %s with %d deployments", aws.ToString(svc.TaskDefinition), len(svc.Deployments))
+	}
+}
+
+// alarmStates are CloudWatch alarms' states for ecs.Options.Alarms.
+type alarmStates map[string]string
+
+func (a alarmStates) AlarmState(name string) (string, bool) {
+	s, ok := a[name]
+	return s, ok
+}
+
+// TestDeploymentAlarmInAlarmAtStart: an alarm already in ALARM when the
+// deployment starts is ignored, as ECS ignores it, until it leaves that
+// state; the deployment completes with its alarms MONITORING_COMPLETE.
+func TestDeploymentAlarmInAlarmAtStart(t *testing.T) {
+	w := newWorld(t, func(o *ecs.Options) { o.Alarms = alarmStates{"web-5xx": "ALARM"} })
+	v1 := w.register(t, "meshsim/test-http:v1", "v1")
+	w.register(t, "meshsim/test-http:v2", "v2")
+	config := types.DeploymentConfiguration{Strategy: types.DeploymentStrategyBlueGreen, BakeTimeInMinutes: aws.Int32(0),
+		Alarms: &types.DeploymentAlarms{AlarmNames: []string{"web-5xx"}, Enable: true, Rollback: true}}
+	w.createService(t, "web", v1, 2, &config)
+	w.waitStable(t, "web")
+	svc := w.update(t, "web", sdk.UpdateServiceInput{TaskDefinition: aws.String("web:2")})
+	arn := aws.ToString(svc.CurrentServiceDeployment)
+	w.fake.AlarmChanged("web-5xx", "ALARM") // still in ALARM: ignored
+	w.waitStable(t, "web")
+	sd := w.serviceDeployment(t, arn)
+	if sd.Status != types.ServiceDeploymentStatusSuccessful || sd.Alarms == nil || sd.Alarms.Status != types.ServiceDeploymentRollbackMonitorsStatusMonitoringComplete ||
+		len(sd.Alarms.TriggeredAlarmNames) != 0 || !slices.Equal(sd.Alarms.AlarmNames, []string{"web-5xx"}) {
+		t.Errorf("service deployment %s, alarms %+v; want SUCCESSFUL with the alarm ignored", sd.Status, sd.Alarms)
 	}
 }

@@ -85,6 +85,11 @@ type Options struct {
 	// Hooks runs the AWS_LAMBDA lifecycle hooks of deployments. Without
 	// it, such hooks fail, and their deployments roll back.
 	Hooks HookRunner
+	// Alarms reads the CloudWatch alarms that deployments watch
+	// (deploymentConfiguration.alarms); tell the fake of their changes with
+	// AlarmChanged. Without it, deployments watch their alarms but only
+	// AlarmChanged can fire them.
+	Alarms AlarmStates
 
 	// Clock tells the time and makes the timers. Default: the real clock.
 	Clock Clock

@@ -187,6 +187,9 @@ type serviceDeployment struct {
 	hooks                                                  []*hookRun
 	rollback                                               *rollbackInfo
 	breaker                                                string // monitor status
+	alarms                                                 string // monitor status of the alarms
+	alarmsTriggered                                        []string
+	alarmsIgnored                                          map[string]bool // in ALARM when the deployment started
 	breakerFailures                                        int    // failures when it tripped
 	rollbackReason                                         string // set when a rollback is requested
 	rollbackEvent                                          string // the service event's "deployment failed: " text

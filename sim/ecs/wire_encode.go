@@ -322,12 +322,12 @@ func (f *Fake) serviceDeploymentOutput(sd *serviceDeployment) serviceDeploymentO
 		out.DeploymentCircuitBreaker.FailureCount = sd.breakerFailures
 	}
 	if a := sd.parsed.Alarms; a != nil && a.Enable {
-		// meshsim has no CloudWatch: the alarms are watched, never raised.
-		out.Alarms.Status = monitorComplete
-		if sd.active() {
-			out.Alarms.Status = monitorMonitoring
+		out.Alarms.Status = sd.alarms
+		if sd.alarms == monitorMonitoring && !sd.active() {
+			out.Alarms.Status = monitorComplete
 		}
 		out.Alarms.AlarmNames = slices.Clone(a.AlarmNames)
+		out.Alarms.TriggeredAlarmNames = append([]string{}, sd.alarmsTriggered...)
 	}
 	return out
 }
