@@ -190,9 +190,9 @@ type serviceDeployment struct {
 	alarms                                                 string // monitor status of the alarms
 	alarmsTriggered                                        []string
 	alarmsIgnored                                          map[string]bool // in ALARM when the deployment started
-	breakerFailures                                        int    // failures when it tripped
-	rollbackReason                                         string // set when a rollback is requested
-	rollbackEvent                                          string // the service event's "deployment failed: " text
+	breakerFailures                                        int             // failures when it tripped
+	rollbackReason                                         string          // set when a rollback is requested
+	rollbackEvent                                          string          // the service event's "deployment failed: " text
 	wake                                                   chan struct{}
 }
 
