@@ -152,9 +152,13 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		scale = 1
 	}
 	hooks := lambda.New(w.bus, 0)
-	w.cloudWatch = cloudwatch.New(cloudwatch.Options{Bus: w.bus, Second: time.Duration(float64(time.Second) / scale)})
+	w.cloudWatch = cloudwatch.New(cloudwatch.Options{
+		Bus: w.bus, Second: time.Duration(float64(time.Second) / scale),
+		// ECS fails the deployments that watch an alarm gone into ALARM.
+		OnStateChange: func(alarm, state string) { w.ecs.AlarmChanged(alarm, state) },
+	})
 	w.ecs = ecs.New(ecs.Options{
-		Bus: w.bus, Runtime: w.runtime, Registry: w.cloudMap, Namespaces: w.cloudMap, Hooks: hooks,
+		Bus: w.bus, Runtime: w.runtime, Registry: w.cloudMap, Namespaces: w.cloudMap, Hooks: hooks, Alarms: w.cloudWatch,
 		Second:              time.Duration(float64(time.Second) / scale),
 		Minute:              time.Duration(float64(time.Minute) / scale),
 		DeregistrationDelay: opts.DeregistrationDelay, // ECS scales it itself
