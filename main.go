@@ -231,25 +231,26 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 		defer world.Close()
 		endpoint, xdsAddr = world.Endpoint, world.XDSAddress
 	}
-	var (
-		progress engine.Progress
-		dash     *tui.Dashboard
-	)
+	opts := engine.Options{
+		Endpoint: endpoint, XDSAddress: xdsAddr, XDSResolver: proxyless.NewResolver, Faults: faults, Dir: out, RunID: runID, Runtime: runtimeName,
+	}
+	var dash *tui.Dashboard
 	if !quiet {
 		fmt.Fprintf(stdout, "meshsim: rehearsing %s (%s) on the %s runtime; fakes at %s; run directory %s\n",
 			sc.Name, sc.Source, runtimeName, endpoint, out)
 		if !plain && tui.IsTerminal(stdout) {
-			dash = tui.StartDashboard(tui.NewModel(sc.Name, cancel), tea.WithOutput(stdout))
+			// The dashboard's keys steer the run (pause, advance, roll back,
+			// abort) and its log shows the run's events.
+			opts.Steer = engine.NewSteer()
+			dash = tui.StartDashboard(tui.NewModel(sc.Name, cancel).WithControls(opts.Steer).WithRunID(runID), tea.WithOutput(stdout))
 			defer dash.Close() // restores the terminal on every return
-			progress = dash
+			opts.Progress, opts.Events = dash, dash
 		} else {
-			progress = tui.NewPlain(stdout, 2*time.Second)
+			opts.Progress = tui.NewPlain(stdout, 2*time.Second)
 		}
 	}
 	started := time.Now()
-	res, runErr := engine.Run(ctx, sc, engine.Options{
-		Endpoint: endpoint, XDSAddress: xdsAddr, XDSResolver: proxyless.NewResolver, Faults: faults, Dir: out, RunID: runID, Runtime: runtimeName, Progress: progress,
-	})
+	res, runErr := engine.Run(ctx, sc, opts)
 	if dash != nil { // give the terminal back before the summary
 		if err := dash.Close(); err != nil {
 			fmt.Fprintln(cmd.ErrOrStderr(), "meshsim:", err)

@@ -1,17 +1,12 @@
 package tui
 
 import (
-	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
-	"sync"
+	"time"
 
-	"charm.land/bubbles/v2/progress"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/term"
 
 	"github.com/meshsim/meshsim/scenarios/engine/status"
@@ -24,46 +19,81 @@ func IsTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(f.Fd())
 }
 
+// Controls steer the run from the dashboard's keys; the engine honours
+// them at step boundaries (engine.Steer implements it). Its methods must
+// not block.
+type Controls interface {
+	// TogglePause asks the run to hold at the end of the current step, or
+	// to go on; it returns whether the run is now paused.
+	TogglePause() bool
+	// Advance ends the step held now.
+	Advance()
+	// Rollback returns to the first step's weights (route steps) or stops
+	// the ECS deployment with ROLLBACK.
+	Rollback()
+	// Abort stops the run now; the partial run is reported.
+	Abort()
+}
+
 // StatusMsg carries one engine status into the dashboard's program.
 type StatusMsg status.Status
+
+// EventsMsg carries the run's events recorded since the last, oldest
+// first.
+type EventsMsg []status.Event
 
 // endMsg tells the model that the run ended: Dashboard.Close sends it
 // before stopping the program, so the last frame left on screen offers
 // no keys.
 type endMsg struct{}
 
-// historyLen is how many ended steps the dashboard shows.
-const historyLen = 8
+// historyLen is how many ended steps the dashboard shows; maxEvents how
+// many events it keeps for its log.
+const (
+	historyLen = 6
+	maxEvents  = 500
+)
 
-// Model is the live dashboard as a bubbletea model: the latest status of the
-// run, the steps that ended, and whether the user asked the run to stop.
-// Statuses arrive as StatusMsg; q or ctrl+c calls the cancel func once.
+// Model is the live dashboard as a bubbletea model: the latest status of
+// the run, the steps that ended, the event log, and what the user asked
+// with the keys. Statuses arrive as StatusMsg and events as EventsMsg.
 type Model struct {
-	scenario string
-	cancel   func()
-	width    int
+	scenario, runID string
+	cancel          func()
+	controls        Controls
+	zone            *time.Location
+	width, height   int
 
-	status   status.Status
-	history  []status.Status // the last status of each ended step, oldest first
-	stopping bool
-	ended    bool // the run ended and the dashboard is closing
-	rows     int  // the tallest the body has been, in lines
+	status  status.Status
+	history []status.Status // the last status of each ended step, oldest first
+	events  []status.Event  // the newest last, at most maxEvents
+	// decisions are the gate verdicts, rollbacks and aborts, newest last:
+	// they stay on screen when the log scrolls on.
+	decisions []status.Event
+	scroll    int // events scrolled back from the newest
 
-	stepBar, weightBar, shareBar progress.Model
+	help, confirmQuit bool
+	notice            string // what the last key did
+	stopping          bool
+	ended             bool // the run ended and the dashboard is closing
+	rows              int  // the tallest the body has been, in lines
 }
 
 // NewModel returns the dashboard model for the named scenario. cancel is
-// called when the user asks the run to stop; it must not block.
+// called when the user quits (q, confirmed, or ctrl+c); it must not block.
 func NewModel(scenario string, cancel func()) Model {
-	return Model{
-		scenario:  scenario,
-		cancel:    cancel,
-		width:     80,
-		stepBar:   progress.New(progress.WithFillCharacters(progress.DefaultFullCharFullBlock, '░'), progress.WithColors(lipgloss.Color("4"))),
-		weightBar: progress.New(progress.WithFillCharacters(progress.DefaultFullCharFullBlock, '░'), progress.WithColors(lipgloss.Color("8")), progress.WithoutPercentage()),
-		shareBar:  progress.New(progress.WithFillCharacters(progress.DefaultFullCharFullBlock, '░'), progress.WithColors(lipgloss.Color("2")), progress.WithoutPercentage()),
-	}
+	return Model{scenario: scenario, cancel: cancel, width: 100, zone: time.Local}
 }
+
+// WithControls returns m with the run's controls: p, n, r and a act on
+// them.
+func (m Model) WithControls(c Controls) Model { m.controls = c; return m }
+
+// WithRunID returns m showing the run's id.
+func (m Model) WithRunID(id string) Model { m.runID = id; return m }
+
+// WithZone returns m showing event times in zone.
+func (m Model) WithZone(zone *time.Location) Model { m.zone = zone; return m }
 
 // Stopping reports whether the user asked the run to stop.
 func (m Model) Stopping() bool { return m.stopping }
@@ -76,32 +106,107 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case StatusMsg:
 		m.apply(status.Status(msg))
+	case EventsMsg:
+		m.addEvents(msg)
 	case endMsg:
-		m.ended = true
+		m.ended, m.confirmQuit, m.help = true, false, false
 	case tea.KeyPressMsg:
-		switch msg.String() {
-		case "q", "ctrl+c":
-			if !m.stopping {
-				m.stopping = true
-				if m.cancel != nil {
-					m.cancel()
-				}
-			}
-		}
+		m.key(msg.String())
 	case tea.WindowSizeMsg:
 		if msg.Width > 0 {
 			m.width = msg.Width
 		}
+		m.height = msg.Height
 	}
 	m.rows = max(m.rows, strings.Count(m.body(), "\n"))
 	return m, nil
+}
+
+// key handles a key press.
+func (m *Model) key(k string) {
+	if m.ended {
+		return
+	}
+	if k == "ctrl+c" {
+		m.quit()
+		return
+	}
+	if m.confirmQuit {
+		switch k {
+		case "y", "Y", "q", "enter":
+			m.quit()
+		default:
+			m.confirmQuit = false
+			m.notice = "the run goes on"
+		}
+		return
+	}
+	switch k {
+	case "?":
+		m.help = !m.help
+	case "q":
+		if !m.stopping {
+			m.confirmQuit = true
+		}
+	case "up", "k":
+		m.scroll = min(m.scroll+1, max(len(m.events)-1, 0))
+	case "down", "j":
+		m.scroll = max(m.scroll-1, 0)
+	case "end", "G":
+		m.scroll = 0
+	case "p", "n", "r", "a":
+		m.steer(k)
+	case "esc":
+		m.help = false
+	}
+}
+
+// steer hands p, n, r or a to the run's controls.
+func (m *Model) steer(k string) {
+	if m.stopping {
+		return
+	}
+	if m.controls == nil {
+		m.notice = "this run has no controls"
+		return
+	}
+	switch k {
+	case "p":
+		if m.controls.TogglePause() {
+			m.notice = "pausing: the run holds at the end of this step (p resumes, n advances)"
+		} else {
+			m.notice = "resumed"
+		}
+	case "n":
+		m.controls.Advance()
+		m.notice = "advancing: this step ends now"
+	case "r":
+		m.controls.Rollback()
+		m.notice = "rolling back"
+	case "a":
+		m.controls.Abort()
+		m.stopping = true
+		m.notice = "aborting: the run stops now; the partial run is reported"
+	}
+}
+
+// quit asks the run to stop, once.
+func (m *Model) quit() {
+	m.confirmQuit = false
+	if m.stopping {
+		return
+	}
+	m.stopping = true
+	if m.cancel != nil {
+		m.cancel()
+	}
 }
 
 // apply makes s the current status. A rollout step ends when a status for
 // another step or another phase arrives; its last status goes to history.
 func (m *Model) apply(s status.Status) {
 	cur := m.status
-	if cur.Phase == "rollout" && (s.Phase != "rollout" || s.Step != cur.Step) {
+	if cur.Phase == status.PhaseRollout && (s.Phase != status.PhaseRollout || s.Step != cur.Step) {
 		if n := len(m.history); n > 0 && m.history[n-1].Step == cur.Step {
 			m.history[n-1] = cur
 		} else {
@@ -109,6 +214,13 @@ func (m *Model) apply(s status.Status) {
 		}
 		if n := len(m.history); n > historyLen {
 			m.history = append([]status.Status(nil), m.history[n-historyLen:]...)
+		}
+	}
+	if s.Phase != status.PhaseRollout {
+		// Keep the last figures on screen while the run winds down.
+		s.Live = cur.Live
+		if len(s.Plan) == 0 {
+			s.Plan = cur.Plan
 		}
 	}
 	m.status = s
@@ -128,285 +240,22 @@ func (m *Model) applyTotals(totals []status.StepTotal) {
 	}
 }
 
-var (
-	titleStyle = lipgloss.NewStyle().Bold(true)
-	faintStyle = lipgloss.NewStyle().Faint(true)
-	badStyle   = lipgloss.NewStyle().Foreground(lipgloss.Color("1")).Bold(true)
-)
-
-// View implements tea.Model. The body (title, current step, ended steps)
-// is padded to the tallest it has been, so the frame never shrinks: the
-// inline renderer of bubbletea v2.0.10 misplaces a frame drawn after a
-// taller one and leaves lines of the old one on screen.
-func (m Model) View() tea.View {
-	body := m.body()
-	if n := strings.Count(body, "\n"); n < m.rows {
-		body += strings.Repeat("\n", m.rows-n)
-	}
-	var footer string
-	switch {
-	case m.ended && m.stopping:
-		footer = badStyle.Render("stopped") + " at your request"
-	case m.ended:
-	case m.stopping:
-		footer = badStyle.Render("stopping:") + " the run is winding down; the report follows"
-	default:
-		footer = faintStyle.Render("q or ctrl+c: stop the run (the partial run is reported)")
-	}
-	// The last line stays empty: on exit the renderer leaves the cursor
-	// there and erases from it down.
-	return tea.NewView(body + "\n" + ansi.Truncate(footer, m.width, "…") + "\n")
-}
-
-// body renders the dashboard above its footer, one "\n"-terminated line
-// per row, each cut to the width.
-func (m Model) body() string {
-	var b strings.Builder
-	s := m.status
-	phase := s.Phase
-	if phase == "" {
-		phase = "starting"
-	}
-	line := func(str string) {
-		b.WriteString(ansi.Truncate(str, m.width, "…"))
-		b.WriteByte('\n')
-	}
-	line(titleStyle.Render("meshsim · "+m.scenario) + " · " + phase)
-	if s.Phase == "rollout" {
-		m.viewStep(line, s)
-	} else if s.Message != "" {
-		line(s.Message)
-	}
-	if len(m.history) > 0 {
-		line("")
-		line(titleStyle.Render("ended steps"))
-		for _, h := range m.history {
-			line("  " + historyLine(h))
+// addEvents appends events to the log, keeping the newest maxEvents, and
+// the decisions apart.
+func (m *Model) addEvents(evs []status.Event) {
+	for _, e := range evs {
+		if isDecision(e) {
+			m.decisions = append(m.decisions, e)
+			if n := len(m.decisions); n > 3 {
+				m.decisions = m.decisions[n-3:]
+			}
 		}
 	}
-	return b.String()
-}
-
-// viewStep renders the current rollout step: its progress, configured
-// weights against observed shares, and counts.
-func (m Model) viewStep(line func(string), s status.Status) {
-	elapsed := fmt.Sprintf("%.1fs", s.StepElapsed.Seconds())
-	if s.StepBake > 0 {
-		elapsed += " / " + s.StepBake.String()
+	m.events = append(m.events, evs...)
+	if n := len(m.events); n > maxEvents {
+		m.events = append([]status.Event(nil), m.events[n-maxEvents:]...)
 	}
-	line(stepLabel(s) + "  " + elapsed)
-	if s.StepBake > 0 {
-		bar := m.stepBar
-		bar.SetWidth(min(m.width, 60))
-		line(bar.ViewAs(float64(s.StepElapsed) / float64(s.StepBake)))
+	if m.scroll > 0 { // keep the lines being read in place
+		m.scroll = min(m.scroll+len(evs), max(len(m.events)-1, 0))
 	}
-
-	versions := stepVersions(s)
-	ok := answered(s)
-	nameW := 7
-	for _, v := range versions {
-		nameW = max(nameW, len(displayVersion(v)))
-	}
-	nameW = min(nameW, 20)
-	barW := min(max((m.width-nameW-2-2*7-4)/2, 8), 40)
-	weightBar, shareBar := m.weightBar, m.shareBar
-	weightBar.SetWidth(barW)
-	shareBar.SetWidth(barW)
-	line(fmt.Sprintf("%-*s  %-*s       %s", nameW, "version", barW, "configured", "observed"))
-	weights := map[string]int{}
-	for _, w := range s.Weights {
-		weights[w.Version] = w.Weight
-	}
-	for _, v := range versions {
-		conf, confText := 0.0, "   -"
-		if w, ok := weights[v]; ok {
-			conf, confText = float64(w)/100, fmt.Sprintf("%3d%%", w)
-		}
-		share, shareText := 0.0, "     -"
-		if ok > 0 {
-			share = float64(s.Versions[v]) / float64(ok)
-			shareText = fmt.Sprintf("%5.1f%%", 100*share)
-		}
-		line(fmt.Sprintf("%-*s  %s %s  %s %s", nameW, displayVersion(v), weightBar.ViewAs(conf), confText, shareBar.ViewAs(share), shareText))
-	}
-	failed := fmt.Sprintf("failed %d", s.Failed)
-	if s.Failed > 0 {
-		failed = badStyle.Render(failed)
-	}
-	line(fmt.Sprintf("requests %d   %s", s.Requests, failed))
-}
-
-// stepLabel names a step: "step 2/5 canary-25", or "step 3 name" when the
-// number of steps is not known (deployment phases).
-func stepLabel(s status.Status) string {
-	if s.Steps > 0 {
-		return fmt.Sprintf("step %d/%d %s", s.Step+1, s.Steps, s.StepName)
-	}
-	return fmt.Sprintf("step %d %s", s.Step+1, s.StepName)
-}
-
-// stepVersions lists the versions of a step: the configured ones in their
-// order, then any other version that answered, sorted.
-func stepVersions(s status.Status) []string {
-	seen := map[string]bool{}
-	var versions, extra []string
-	for _, w := range s.Weights {
-		if !seen[w.Version] {
-			seen[w.Version] = true
-			versions = append(versions, w.Version)
-		}
-	}
-	for v := range s.Versions {
-		if !seen[v] {
-			extra = append(extra, v)
-		}
-	}
-	sort.Strings(extra)
-	return append(versions, extra...)
-}
-
-// historyLine renders an ended step on one line:
-//
-//	step 1/5 base  v1=100 v2=0 → v1 100.0% v2 0.0%  1200 req  0 failed
-func historyLine(s status.Status) string {
-	var b strings.Builder
-	b.WriteString(stepLabel(s))
-	b.WriteString(" ")
-	for _, w := range s.Weights {
-		fmt.Fprintf(&b, " %s=%d", w.Version, w.Weight)
-	}
-	b.WriteString(" →")
-	ok := answered(s)
-	if ok == 0 {
-		b.WriteString(" -")
-	}
-	for _, v := range stepVersions(s) {
-		if ok > 0 {
-			fmt.Fprintf(&b, " %s %.1f%%", displayVersion(v), 100*float64(s.Versions[v])/float64(ok))
-		}
-	}
-	fmt.Fprintf(&b, "  %d req  %d failed", s.Requests, s.Failed)
-	return b.String()
-}
-
-// maxPending bounds the statuses waiting for the program.
-const maxPending = 64
-
-// Dashboard runs a Model in a bubbletea program and implements
-// engine.Progress: Update hands each status to the program without ever
-// blocking the engine. Statuses of the same step (or, outside the rollout,
-// the same phase) that the program has not taken yet are coalesced, the
-// latest kept. Close stops the program and restores the terminal.
-type Dashboard struct {
-	prog *tea.Program
-
-	mu      sync.Mutex
-	pending []status.Status
-	closed  bool
-
-	wake      chan struct{} // a status is pending
-	stop      chan struct{} // Close was called
-	forwarded chan struct{} // the forwarding goroutine returned
-	done      chan struct{} // the program returned
-	closeOnce sync.Once
-
-	final tea.Model // the program's final model, once done is closed
-	err   error
-}
-
-// StartDashboard starts the program showing m, with opts (for example
-// tea.WithOutput). The program does not handle SIGINT or SIGTERM: the
-// caller does, by cancelling the run, as m's cancel func does for q and
-// ctrl+c. Call Close when the run ends.
-func StartDashboard(m Model, opts ...tea.ProgramOption) *Dashboard {
-	d := &Dashboard{
-		prog:      tea.NewProgram(m, append([]tea.ProgramOption{tea.WithoutSignalHandler()}, opts...)...),
-		wake:      make(chan struct{}, 1),
-		stop:      make(chan struct{}),
-		forwarded: make(chan struct{}),
-		done:      make(chan struct{}),
-	}
-	go func() {
-		defer close(d.done)
-		d.final, d.err = d.prog.Run()
-	}()
-	go d.forward()
-	return d
-}
-
-// Update implements engine.Progress. It never blocks on the program.
-func (d *Dashboard) Update(s status.Status) {
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		return
-	}
-	if n := len(d.pending); n > 0 && sameSlot(d.pending[n-1], s) {
-		d.pending[n-1] = s
-	} else {
-		if n == maxPending {
-			d.pending = append(d.pending[:0], d.pending[1:]...)
-		}
-		d.pending = append(d.pending, s)
-	}
-	d.mu.Unlock()
-	select {
-	case d.wake <- struct{}{}:
-	default: // the forwarder is already due to look
-	}
-}
-
-// sameSlot reports whether b supersedes a: the same rollout step, or the
-// same phase outside the rollout.
-func sameSlot(a, b status.Status) bool {
-	if a.Phase != b.Phase {
-		return false
-	}
-	return a.Phase != "rollout" || a.Step == b.Step
-}
-
-// forward sends pending statuses to the program until Close, then sends
-// what is left and returns.
-func (d *Dashboard) forward() {
-	defer close(d.forwarded)
-	for {
-		select {
-		case <-d.wake:
-			d.send()
-		case <-d.stop:
-			d.send()
-			return
-		}
-	}
-}
-
-func (d *Dashboard) send() {
-	d.mu.Lock()
-	batch := d.pending
-	d.pending = nil
-	d.mu.Unlock()
-	for _, s := range batch {
-		d.prog.Send(StatusMsg(s)) // returns at once if the program has ended
-	}
-}
-
-// Close hands the last statuses to the program, stops it and waits until
-// it has restored the terminal, leaving the last frame on screen. Later
-// Updates are dropped. It returns the program's error, if any; it is safe
-// to call more than once.
-func (d *Dashboard) Close() error {
-	d.closeOnce.Do(func() {
-		d.mu.Lock()
-		d.closed = true
-		d.mu.Unlock()
-		close(d.stop)
-		<-d.forwarded
-		d.prog.Send(endMsg{})
-		d.prog.Quit()
-		<-d.done
-	})
-	if d.err != nil {
-		return fmt.Errorf("dashboard: %w", d.err)
-	}
-	return nil
 }

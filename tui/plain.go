@@ -66,11 +66,7 @@ func (p *Plain) Update(s status.Status) {
 //	step 2/5 canary-25  weights v1=75 v2=25  3.0s/6s  1503 req  0 failed  observed v1 74.8% v2 25.2%
 func StepLine(s status.Status) string {
 	var b strings.Builder
-	if s.Steps > 0 {
-		fmt.Fprintf(&b, "step %d/%d %-12s", s.Step+1, s.Steps, s.StepName)
-	} else { // deployment phases: how many there will be is not known
-		fmt.Fprintf(&b, "step %d %-12s", s.Step+1, s.StepName)
-	}
+	fmt.Fprintf(&b, "%-20s", stepLabel(s))
 	if len(s.Weights) > 0 {
 		b.WriteString(" weights")
 	}
@@ -94,6 +90,25 @@ func StepLine(s status.Status) string {
 		}
 	}
 	return b.String()
+}
+
+// stepLabel names a step: "step 2/5 canary-25"; for an ECS deployment
+// phase, the deployment of how many and the lifecycle stage of how many
+// ("deployment 1/2 canary · stage 7/8 PRODUCTION_TRAFFIC_SHIFT · step 4");
+// "step 1/3 baseline" for the steps around ECS deployments, counting the
+// deployments to come.
+func stepLabel(s status.Status) string {
+	switch {
+	case s.Steps > 0:
+		return fmt.Sprintf("step %d/%d %s", s.Step+1, s.Steps, s.StepName)
+	case s.Deployment > 0 && s.StageIndex > 0:
+		return fmt.Sprintf("deployment %d/%d %s · stage %d/%d %s · step %d", s.Deployment, s.Deployments, s.DeploymentName, s.StageIndex, s.Stages, s.Stage, s.Step+1)
+	case s.Deployment > 0:
+		return fmt.Sprintf("deployment %d/%d · step %d %s", s.Deployment, s.Deployments, s.Step+1, s.StepName)
+	case len(s.Plan) > 0:
+		return fmt.Sprintf("step %d/%d %s", s.Step+1, len(s.Plan), s.StepName)
+	}
+	return fmt.Sprintf("step %d %s", s.Step+1, s.StepName)
 }
 
 func displayVersion(v string) string {

@@ -151,3 +151,23 @@ func (s *Step) Counts() Counts {
 	}
 	return c
 }
+
+// Summary is a tally's counts and quantiles, safe to hand to another
+// goroutine.
+type Summary struct {
+	Requests, Failed int
+	ErrorsByKind     map[string]int
+	Latency          Quantiles
+}
+
+// Summary copies the tally's counts and reads its quantiles.
+func (r *Tally) Summary() Summary {
+	s := Summary{Requests: r.Requests, Failed: r.Failed, Latency: r.Latency.Quantiles()}
+	if len(r.ErrorsByKind) > 0 {
+		s.ErrorsByKind = make(map[string]int, len(r.ErrorsByKind))
+		for k, n := range r.ErrorsByKind {
+			s.ErrorsByKind[k] = n
+		}
+	}
+	return s
+}

@@ -20,6 +20,10 @@ type Run struct {
 	added  int
 	recent []indexed // requests in arrival order
 	head   int       // recent[:head] ended before the span, awaiting compaction
+	// streams is each stream's last event kind, by stream id;
+	// streamTotals counts its breaks, resumes and gaps.
+	streams      map[string]string
+	streamTotals StreamCounts
 }
 
 type indexed struct {
@@ -40,6 +44,7 @@ func (r *Run) Add(o rundir.Observation) {
 	i := r.added
 	r.added++
 	if !o.IsRequest() {
+		r.addStream(&o)
 		return
 	}
 	s := r.steps[o.Step]
@@ -124,4 +129,89 @@ func WindowOf(obs []rundir.Observation, from, to time.Time, through int) Window 
 func inWindow(o *rundir.Observation, from, to time.Time) bool {
 	c := Completed(o)
 	return !c.Before(from) && c.Before(to)
+}
+
+// Recent aggregates, per version, the requests that completed in
+// [from, to) among those kept (the live dashboard's last second). It reads
+// the newest requests first and stops at those that completed well
+// before from: requests arrive in about the order they complete.
+func (r *Run) Recent(from, to time.Time) *Step {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := NewStep()
+	stop := from.Add(-recentSlack)
+	for i := len(r.recent) - 1; i >= r.head; i-- {
+		o := &r.recent[i].o
+		c := Completed(o)
+		if c.Before(stop) {
+			break
+		}
+		if !c.Before(from) && c.Before(to) {
+			s.Add(o)
+		}
+	}
+	return s
+}
+
+// recentSlack is how far out of completion order requests may arrive.
+const recentSlack = 5 * time.Second
+
+// StreamCounts is the state of the run's long-lived streams by their last
+// event: open (delivering: opened or resumed), broken (awaiting a resume),
+// ended; and the breaks, resumes and message gaps so far.
+type StreamCounts struct {
+	Open, Broken, Ended   int
+	Breaks, Resumes, Gaps int
+}
+
+// Streams returns the state of the run's streams.
+func (r *Run) Streams() StreamCounts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.streamTotals
+	for _, kind := range r.streams {
+		switch kind {
+		case rundir.KindStreamOpen, rundir.KindStreamResume:
+			c.Open++
+		case rundir.KindStreamBreak:
+			c.Broken++
+		case rundir.KindStreamEnd:
+			c.Ended++
+		}
+	}
+	return c
+}
+
+// addStream follows a stream event; r.mu is held.
+func (r *Run) addStream(o *rundir.Observation) {
+	if o.Stream == nil || o.Stream.ID == "" {
+		return
+	}
+	switch o.Kind {
+	case rundir.KindStreamGap:
+		r.streamTotals.Gaps++
+		return
+	case rundir.KindStreamBreak:
+		r.streamTotals.Breaks++
+	case rundir.KindStreamResume:
+		r.streamTotals.Resumes++
+	}
+	if r.streams == nil {
+		r.streams = map[string]string{}
+	}
+	r.streams[o.Stream.ID] = o.Kind
+}
+
+// StepVersions summarizes step i so far per version that answered: its
+// counts, failures by kind and latency quantiles.
+func (r *Run) StepVersions(i int) map[string]Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]Summary{}
+	if s := r.steps[i]; s != nil {
+		for v, t := range s.Versions {
+			out[v] = t.Summary()
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -29,17 +30,45 @@ func (r *runner) runDeployments(ctx context.Context, wld *world) error {
 	u := wld.unitFor(svc)
 	current := u.version.Name
 
-	i := r.timeline.add("baseline", map[string]float64{current: 100}, time.Now())
-	if err := r.timeline.hold(ctx, i, sc.Rollout.Deployments[0].Hold); err != nil {
-		return err
+	deps := sc.Rollout.Deployments
+	pending := func(from int) []string {
+		var names []string
+		for j := from; j < len(deps); j++ {
+			names = append(names, fmt.Sprintf("deployment %d/%d: %s", j+1, len(deps), deps[j].Name))
+		}
+		return names
 	}
-	for di, dep := range sc.Rollout.Deployments {
+	r.timeline.setDeployment(deploymentStatus{pending: pending(0)})
+	i := r.timeline.add("baseline", map[string]float64{current: 100}, time.Now())
+	if err := r.timeline.hold(ctx, i, deps[0].Hold); err != nil {
+		return r.stoppedBetween(err)
+	}
+	for di, dep := range deps {
+		r.timeline.setDeployment(deploymentStatus{i: di + 1, n: len(deps), name: dep.Name, pending: pending(di + 1)})
 		next, err := r.deploy(ctx, wld, u, di, dep, current)
 		if err != nil {
+			if errors.Is(err, errRolledBack) {
+				return r.stoppedBetween(err)
+			}
 			return fmt.Errorf("deployment %d (%s): %w", di+1, dep.Name, err)
 		}
 		current = next
 	}
+	return nil
+}
+
+// stoppedBetween ends a run of deployments that the user rolled back while
+// no deployment was in progress (a baseline or settled hold): the service
+// runs one revision, so nothing is deployed any more. Other errors pass.
+func (r *runner) stoppedBetween(err error) error {
+	if !errors.Is(err, errRolledBack) {
+		return err
+	}
+	r.opts.Steer.takeRollback()
+	r.engineEvent(contract.EventControl, "", map[string]string{
+		contract.DetailAction: "rollback",
+		contract.DetailReason: "rolled back by the user between deployments: the deployments still to run are skipped",
+	})
 	return nil
 }
 
@@ -164,6 +193,7 @@ func (p *phases) saw(sd *ecstypes.ServiceDeployment, weights map[string]float64)
 	if p.step >= 0 {
 		p.r.timeline.end(p.step, false)
 	}
+	p.r.timeline.setStage(stage)
 	p.step = p.r.timeline.add(fmt.Sprintf("%s: %s", p.name, phaseName(stage, sd.Status)), weights, at)
 	p.lastKey = key
 	p.r.deployments.update(p.idx, func(d *rundir.Deployment) {
@@ -191,6 +221,9 @@ func (r *runner) follow(ctx context.Context, wld *world, idx int, dep scenarios.
 			final = sd
 			return true, nil
 		}
+		if err := r.steerDeployment(ctx, wld, arn); err != nil {
+			return false, err
+		}
 		r.timeline.report(p.step, time.Since(r.timeline.start(p.step)), 0)
 		return false, nil
 	})
@@ -198,6 +231,27 @@ func (r *runner) follow(ctx context.Context, wld *world, idx int, dep scenarios.
 		r.timeline.end(p.step, err != nil)
 	}
 	return final, err
+}
+
+// steerDeployment carries out what the user asked while deployment arn
+// runs: a rollback stops it with ROLLBACK (ECS then rolls back, and the
+// follower sees it as usual); an abort stops the run.
+func (r *runner) steerDeployment(ctx context.Context, wld *world, arn string) error {
+	if r.opts.Steer.aborted() {
+		return errAborted
+	}
+	if !r.opts.Steer.takeRollback() {
+		return nil
+	}
+	_, err := wld.aws.ECS.StopServiceDeployment(ctx, &ecs.StopServiceDeploymentInput{
+		ServiceDeploymentArn: aws.String(arn), StopType: ecstypes.StopServiceDeploymentStopTypeRollback,
+	})
+	reason := "rolled back by the user: ECS StopServiceDeployment ROLLBACK"
+	if err != nil {
+		reason = fmt.Sprintf("rollback asked by the user failed: ecs StopServiceDeployment: %v", err)
+	}
+	r.engineEvent(contract.EventControl, arn, map[string]string{contract.DetailAction: "rollback", contract.DetailReason: reason})
+	return nil
 }
 
 // recordOutcome records how deployment idx ended, with ECS's reason for a

@@ -62,6 +62,18 @@ type Options struct {
 	// Ready, when set, is called once the world answers through the
 	// ingress and the load is about to start.
 	Ready func()
+	// Steer, when set, is the user's controls of the run (pause, advance,
+	// roll back, abort); nil for none.
+	Steer *Steer
+	// Events, when set, receives every event the run records (AWS calls,
+	// world events, the engine's own), for a live log.
+	Events Events
+}
+
+// Events receives the run's events as they are recorded. Event is called
+// from the engine's goroutines, concurrently; it must not block.
+type Events interface {
+	Event(status.Event)
 }
 
 // Progress receives the engine's status as the run goes. Update is called
@@ -185,13 +197,17 @@ type runner struct {
 	// external receives the events that begin steps in external-driver
 	// mode; nil otherwise.
 	external *external
+	// live assembles the status's live figures.
+	live *live
 }
 
 func newRunner(sc *scenarios.Scenario, opts Options, w *rundir.Writer, steps []rundir.Step) *runner {
 	r := &runner{sc: sc, opts: opts, out: w, progress: opts.Progress, deployments: &deploymentLog{}, changes: newChanges(), tasks: newTaskBook()}
 	agg := metrics.NewRun(max(recentSpan, longestGateSpan(sc)))
 	r.obs = &observer{out: w, agg: agg}
+	r.live = newLive(agg, r.tasks)
 	r.timeline = newTimeline(steps, len(sc.Rollout.Steps) > 0 && opts.Until == nil, agg, opts.Progress, r.engineEvent)
+	r.timeline.steer, r.timeline.live = opts.Steer, r.live
 	if opts.Until != nil {
 		r.external = newExternal()
 	}
@@ -206,12 +222,14 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 	// run, teardown included.
 	stopEvents := recordEvents(r.opts.Endpoint, r.out, func(e rundir.Event) {
 		r.tasks.observe(e)
+		r.live.observe(e)
+		r.forward(e)
 		r.external.observe(e)
 		r.onEvent(e)
 	})
 	defer stopEvents()
 
-	clients := awsclient.New(r.opts.Endpoint, r.sc.Region, recordCalls(r.out))
+	clients := awsclient.New(r.opts.Endpoint, r.sc.Region, recordCalls(r.record))
 	wld := &world{sc: r.sc, aws: clients, tasks: r.tasks, event: r.engineEvent}
 	defer r.teardown(wld)
 
@@ -315,7 +333,7 @@ func (r *runner) teardown(wld *world) {
 }
 
 // runSteps applies each route step's weights and holds them for the bake
-// time.
+// time. A rollback the user asks for returns to the first step's weights.
 func (r *runner) runSteps(ctx context.Context, wld *world) error {
 	for i, st := range r.sc.Rollout.Steps {
 		r.timeline.begin(i, time.Now())
@@ -325,11 +343,40 @@ func (r *runner) runSteps(ctx context.Context, wld *world) error {
 				return fmt.Errorf("step %d (%s): %w", i+1, st.Name, err)
 			}
 		}
-		if err := r.timeline.hold(ctx, i, st.Bake); err != nil {
+		err := r.timeline.hold(ctx, i, st.Bake)
+		if errors.Is(err, errRolledBack) {
+			return r.rollBack(ctx, wld, i)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// rollBack ends a rollout of route steps that the user rolled back during
+// step i: the steps after it are dropped, and a "rollback" step puts the
+// first step's weights back and holds them for its bake time.
+func (r *runner) rollBack(ctx context.Context, wld *world, i int) error {
+	r.opts.Steer.takeRollback()
+	first := r.sc.Rollout.Steps[0]
+	r.engineEvent(contract.EventControl, "", map[string]string{
+		contract.DetailAction: "rollback",
+		contract.DetailReason: fmt.Sprintf("rolled back by the user during step %d (%s): weights back to %s's", i+1, r.sc.Rollout.Steps[i].Name, first.Name),
+	})
+	weights := make(map[string]float64, len(first.Weights))
+	for v, w := range first.Weights {
+		weights[v] = float64(w)
+	}
+	r.timeline.cutAfter(i)
+	j := r.timeline.add("rollback", weights, time.Now())
+	if !wld.migration() {
+		if err := wld.setWeights(ctx, first.Weights); err != nil {
+			r.timeline.end(j, false)
+			return fmt.Errorf("rollback: %w", err)
+		}
+	}
+	return r.timeline.hold(ctx, j, first.Bake)
 }
 
 // onEvent hands each world event to the parts that react to one: ECS
@@ -346,7 +393,22 @@ func (r *runner) engineEvent(typ contract.EventType, resource string, detail map
 
 // engineEventAt records an engine event that happened at `at`.
 func (r *runner) engineEventAt(at time.Time, typ contract.EventType, resource string, detail map[string]string) {
-	_ = r.out.Event(rundir.Event{Time: at, Source: contract.SourceEngine, Type: typ, Resource: resource, Detail: detail})
+	r.record(rundir.Event{Time: at, Source: contract.SourceEngine, Type: typ, Resource: resource, Detail: detail})
+}
+
+// record writes an event the engine made to the run directory and hands
+// it to the live log.
+func (r *runner) record(e rundir.Event) {
+	_ = r.out.Event(e)
+	r.forward(e)
+}
+
+// forward hands an event to the live log, if there is one.
+func (r *runner) forward(e rundir.Event) {
+	if r.opts.Events == nil {
+		return
+	}
+	r.opts.Events.Event(status.Event{Time: e.Time, Source: string(e.Source), Type: string(e.Type), Resource: e.Resource, Detail: e.Detail})
 }
 
 // observer is the load's sink: it adds each observation to the live

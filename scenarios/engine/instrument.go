@@ -131,10 +131,12 @@ func (in *instrument) sample() {
 		if mr.Sent == 0 && !mr.Scheduled {
 			continue // a generator this run does not use
 		}
-		_ = in.r.out.Instrument(rundir.InstrumentSample{
+		s := rundir.InstrumentSample{
 			Kind: rundir.SampleLoadgen, Time: now, Interval: now.Sub(in.lastGen[g.name]), Step: step,
 			Generator: g.name, Due: mr.Due, Sent: mr.Sent, Lag: mr.Lag, MaxLag: mr.MaxLag,
-		})
+		}
+		_ = in.r.out.Instrument(s)
+		in.r.live.sample(s)
 		in.lastGen[g.name] = now
 	}
 }
@@ -169,6 +171,7 @@ func (in *instrument) writeHost(prev, rd hostload.Reading, step int) {
 		s.Unreadable = append(s.Unreadable, last.StealErr.Error())
 	}
 	_ = in.r.out.Instrument(s)
+	in.r.live.sample(s)
 }
 
 // sampleSidecars reads the stats of every running task's sidecar, at once.

@@ -71,7 +71,7 @@ func streamEvents(ctx context.Context, endpoint string, since uint64, out *rundi
 
 // recordCalls returns an SDK middleware option that records each AWS call
 // the engine makes (service, operation, duration, error) as an event.
-func recordCalls(out *rundir.Writer) func(*middleware.Stack) error {
+func recordCalls(record func(rundir.Event)) func(*middleware.Stack) error {
 	return func(stack *middleware.Stack) error {
 		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("meshsimRecordCall",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
@@ -85,7 +85,7 @@ func recordCalls(out *rundir.Writer) func(*middleware.Stack) error {
 				if err != nil {
 					detail["error"] = err.Error()
 				}
-				_ = out.Event(rundir.Event{Time: start, Source: contract.SourceEngine, Type: contract.EventAWSCall, Detail: detail})
+				record(rundir.Event{Time: start, Source: contract.SourceEngine, Type: contract.EventAWSCall, Detail: detail})
 				return o, md, err
 			}), middleware.After)
 	}

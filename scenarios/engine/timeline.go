@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,11 +32,41 @@ type timeline struct {
 	onBegin func(name string)
 	// tick is how often hold reports progress.
 	tick time.Duration
+	// steer is the user's controls (nil for none); live assembles the
+	// run's live figures for the status (nil for none).
+	steer *Steer
+	live  *live
 
 	cur atomic.Int32 // index of the step in force
 
 	mu    sync.Mutex
 	steps []rundir.Step
+	// deploy is the ECS deployment in progress, for the status.
+	deploy deploymentStatus
+}
+
+// deploymentStatus is where a run of ECS deployments is: deployment i
+// (from 1) of n, and the lifecycle stage ECS reports.
+type deploymentStatus struct {
+	i, n        int
+	name, stage string
+	// pending names the deployments still to run.
+	pending []string
+}
+
+// setDeployment records which ECS deployment runs (i from 1; 0 for none)
+// and the stage ECS reports.
+func (t *timeline) setDeployment(d deploymentStatus) {
+	t.mu.Lock()
+	t.deploy = d
+	t.mu.Unlock()
+}
+
+// setStage records the lifecycle stage the deployment in progress is in.
+func (t *timeline) setStage(stage string) {
+	t.mu.Lock()
+	t.deploy.stage = stage
+	t.mu.Unlock()
 }
 
 func newTimeline(steps []rundir.Step, planned bool, agg *metrics.Run, progress Progress, event func(contract.EventType, string, map[string]string)) *timeline {
@@ -69,13 +100,20 @@ func (t *timeline) add(name string, weights map[string]float64, at time.Time) in
 	if i > 0 && !at.After(t.steps[i-1].Start) {
 		at = time.Now()
 	}
-	if i > 0 && (t.steps[i-1].End.IsZero() || t.steps[i-1].End.After(at)) {
+	if i > 0 && !t.steps[i-1].Start.IsZero() && (t.steps[i-1].End.IsZero() || t.steps[i-1].End.After(at)) {
 		t.steps[i-1].End = at
 	}
 	t.steps = append(t.steps, rundir.Step{Index: i, Name: name, Weights: weights})
 	t.mu.Unlock()
 	t.begin(i, at)
 	return i
+}
+
+// cutAfter drops the planned steps after step i, which will not run.
+func (t *timeline) cutAfter(i int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.steps = t.steps[:i+1]
 }
 
 // end records the end of step i; cut marks a step the run stopped short.
@@ -90,25 +128,40 @@ func (t *timeline) end(i int, cut bool) {
 	t.event(contract.EventStepEnd, "", detail)
 }
 
-// hold keeps step i in force for d, reporting progress, then ends it. When
-// ctx ends first, the step ends cut and hold returns ctx's error.
+// hold keeps step i in force for d, reporting progress, then ends it. The
+// user's controls can end it early (advance), keep it in force past d
+// (pause), or stop the run (abort: errAborted; roll back: errRolledBack),
+// the step then ending cut. When ctx ends first, the step ends cut and
+// hold returns ctx's error.
 func (t *timeline) hold(ctx context.Context, i int, d time.Duration) error {
 	start := time.Now()
 	done := time.NewTimer(d)
 	defer done.Stop()
 	tick := time.NewTicker(t.tick)
 	defer tick.Stop()
+	elapsed := false
 	for {
+		switch t.steer.decide(elapsed) {
+		case holdEnd:
+			t.report(i, time.Since(start), d)
+			t.end(i, false)
+			return nil
+		case holdAbort:
+			t.end(i, true)
+			return errAborted
+		case holdRollback:
+			t.end(i, true)
+			return errRolledBack
+		}
 		t.report(i, time.Since(start), d)
 		select {
 		case <-ctx.Done():
 			t.end(i, true)
 			return ctx.Err()
 		case <-tick.C:
+		case <-t.steer.woken():
 		case <-done.C:
-			t.report(i, d, d)
-			t.end(i, false)
-			return nil
+			elapsed = true
 		}
 	}
 }
@@ -123,11 +176,17 @@ func (t *timeline) status(i int, elapsed, bake time.Duration) status.Status {
 	t.mu.Lock()
 	st := t.steps[i]
 	steps := len(t.steps)
-	t.mu.Unlock()
-	if !t.planned {
-		steps = 0 // deployment phases appear as ECS reports them
+	s := status.Status{Phase: status.PhaseRollout, Step: i, StepName: st.Name, StepElapsed: elapsed, StepBake: bake}
+	s.Plan, s.Left = t.plan(i, elapsed, bake)
+	if d := t.deploy; d.i > 0 {
+		s.Deployment, s.Deployments, s.DeploymentName, s.Stage = d.i, d.n, d.name, d.stage
+		s.Stages = len(scenarios.LifecycleStages)
+		s.StageIndex = slices.Index(scenarios.LifecycleStages, d.stage) + 1
 	}
-	s := status.Status{Phase: status.PhaseRollout, Step: i, Steps: steps, StepName: st.Name, StepElapsed: elapsed, StepBake: bake}
+	t.mu.Unlock()
+	if t.planned {
+		s.Steps = steps
+	}
 	for _, v := range sortedKeys(st.Weights) {
 		s.Weights = append(s.Weights, status.VersionWeight{Version: v, Weight: int(math.Round(st.Weights[v]))})
 	}
@@ -137,7 +196,35 @@ func (t *timeline) status(i int, elapsed, bake time.Duration) status.Status {
 	for v, n := range c.Versions {
 		s.Versions[v] = int64(n)
 	}
+	s.Control = t.steer.State()
+	s.Live = t.live.view(i, s.Weights)
 	return s
+}
+
+// plan lists the run's steps, step i current, with the deployments still
+// to run, and the time the planned holds still take (0 when ECS decides
+// how long the run lasts); t.mu is held.
+func (t *timeline) plan(i int, elapsed, bake time.Duration) ([]status.PlanStep, time.Duration) {
+	plan := make([]status.PlanStep, 0, len(t.steps)+len(t.deploy.pending))
+	left := max(bake-elapsed, 0)
+	for j, st := range t.steps {
+		p := status.PlanStep{Name: st.Name, Bake: st.Bake, State: status.StateDone}
+		switch {
+		case j == i:
+			p.State = status.StateCurrent
+		case j > i:
+			p.State = status.StatePending
+			left += st.Bake
+		}
+		plan = append(plan, p)
+	}
+	for _, name := range t.deploy.pending {
+		plan = append(plan, status.PlanStep{Name: name, State: status.StatePending})
+	}
+	if !t.planned {
+		left = 0
+	}
+	return plan, left
 }
 
 // totals returns every step's counts so far; once the load has stopped,

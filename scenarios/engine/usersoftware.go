@@ -199,6 +199,17 @@ func (b *taskBook) observe(e rundir.Event) {
 	b.byIP[ip] = bookedTask{id: e.Resource[strings.LastIndexByte(e.Resource, '/')+1:], taskDefinition: e.Detail[contract.DetailTaskDefinition]}
 }
 
+// version returns the version task definition arn runs, or else its
+// FAMILY:REVISION.
+func (b *taskBook) version(arn string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if v, ok := b.versions[arn]; ok {
+		return v
+	}
+	return arn[strings.LastIndexByte(arn, '/')+1:]
+}
+
 // attribute returns the version and task at endpoint (host:port): the
 // version the task's definition was registered for, or else the task
 // definition's FAMILY:REVISION (one the user registered).

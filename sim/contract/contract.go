@@ -216,6 +216,10 @@ const (
 	// health state (DetailState, DetailReason) in a target group (the
 	// Resource), for target DetailTarget (ip:port).
 	EventTargetHealth EventType = "target.health"
+	// EventControl is a request the user made through the run's controls
+	// (the dashboard's keys): DetailAction is pause, resume, advance,
+	// rollback or abort; DetailReason says what it did.
+	EventControl EventType = "control"
 )
 
 // Keys of an event's Detail.
