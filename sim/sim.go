@@ -211,6 +211,13 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		defer w.wg.Done()
 		w.cloudWatch.Run(ctx)
 	}()
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		// Container Insights publishes once a minute; ten AWS seconds
+		// give alarms on task counts a datapoint in any period.
+		publishTaskCounts(ctx, w.ecs, w.cloudWatch, max(10*time.Duration(float64(time.Second)/scale), 100*time.Millisecond))
+	}()
 	go func() {
 		defer w.wg.Done()
 		defer slowStart.Stop()

@@ -75,3 +75,37 @@ func (f *Fake) servicesWatching(name string) []*service {
 	}
 	return out
 }
+
+// ServiceTaskCounts are one ACTIVE service's task counts, as Container
+// Insights publishes them (RunningTaskCount, PendingTaskCount,
+// DesiredTaskCount, DeploymentCount).
+type ServiceTaskCounts struct {
+	Cluster, Service                        string
+	Desired, Running, Pending, Deployments int
+}
+
+// TaskCounts returns the task counts of every ACTIVE service, for the
+// metrics CloudWatch holds about them.
+func (f *Fake) TaskCounts() []ServiceTaskCounts {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []ServiceTaskCounts
+	for _, c := range f.clusters {
+		for _, s := range c.services {
+			if s.status != serviceActive {
+				continue
+			}
+			n := ServiceTaskCounts{Cluster: c.name, Service: s.name, Desired: s.desiredCount, Deployments: len(s.deployments)}
+			for _, t := range s.live {
+				switch {
+				case t.lastStatus == statusRunning:
+					n.Running++
+				case t.pending():
+					n.Pending++
+				}
+			}
+			out = append(out, n)
+		}
+	}
+	return out
+}
