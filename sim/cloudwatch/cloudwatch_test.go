@@ -195,7 +195,7 @@ func alarmInput(name, op string, threshold float64) *cloudwatch.PutMetricAlarmIn
 func TestAlarmLifecycle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		bus := events.NewBus(0)
-		var told []string // what OnStateChange was told
+		var told []string                                              // what OnStateChange was told
 		f := fake.New(fake.Options{Bus: bus, Second: time.Second / 60, // time scale 60: a period of 60 s lasts 1 s
 			OnStateChange: func(alarm, state string) { told = append(told, alarm+"="+state) }})
 		cw := client(f)

@@ -80,7 +80,7 @@ func (f *Fake) servicesWatching(name string) []*service {
 // Insights publishes them (RunningTaskCount, PendingTaskCount,
 // DesiredTaskCount, DeploymentCount).
 type ServiceTaskCounts struct {
-	Cluster, Service                        string
+	Cluster, Service                       string
 	Desired, Running, Pending, Deployments int
 }
 
