@@ -1,0 +1,144 @@
+package capacity
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// syntheticSweep is a sweep of a service whose task count scales by truth
+// (the saturation throughput of n tasks is truth.Throughput(n)), whose
+// latency below its knee follows M/M/c with slots per task, and which
+// breaks the objective exactly past its knee.
+func syntheticSweep(truth USL, slots int, service time.Duration, counts []int, target float64) Sweep {
+	s := Sweep{
+		Service: "movie", Objective: Objective{Quantile: 0.99, Latency: 200 * time.Millisecond, ErrorBudget: 0.001},
+		TargetRate: target, MinimumHealthyPercent: 50, MaximumPercent: 200, Host: Host{CPUs: 2},
+		Limits: Limits{MaxLag: 500 * time.Millisecond, MinAchieved: 0.9, MaxCPUWait: 100 * time.Millisecond},
+	}
+	for _, n := range counts {
+		knee := truth.Throughput(float64(n))
+		for _, f := range []float64{0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1.1, 1.4} {
+			r := f * knee
+			p := Point{Tasks: n, Offered: r, Duration: 3 * time.Second, Requests: int(3 * r), Sent: r, Throughput: min(r, knee)}
+			q := MMC{Rate: r, Servers: slots * n, ServiceTime: service}
+			p.ServiceTime.Mean = service
+			if r < knee {
+				p.Objective = min(q.ResponseQuantile(0.99), 150*time.Millisecond)
+			} else {
+				p.Objective = time.Second
+			}
+			p.Latency.Mean = service
+			p.Concurrency = p.Throughput * service.Seconds()
+			Judge(&p, s.Objective, s.Limits)
+			s.Points = append(s.Points, p)
+		}
+	}
+	return s
+}
+
+func TestAnalyzeSynthetic(t *testing.T) {
+	truth := USL{Sigma: 0.05, Kappa: 0.002, Lambda: 200}
+	s := syntheticSweep(truth, 4, 20*time.Millisecond, []int{1, 2, 4, 8}, 1000)
+	r := Analyze(s)
+	if len(r.Counts) != 4 {
+		t.Fatalf("%d task counts, want 4", len(r.Counts))
+	}
+	for _, c := range r.Counts {
+		want := truth.Throughput(float64(c.Tasks))
+		if !c.Knee.Found || math.Abs(c.Knee.Throughput-want)/want > 0.05 {
+			t.Errorf("%d tasks: knee %+v, want %.0f ± 5%%", c.Tasks, c.Knee, want)
+		}
+		// The last point that met the objective was offered at 0.95 × knee.
+		if math.Abs(c.Capacity-0.95*want)/want > 0.01 || math.Abs(c.Next-1.1*want)/want > 0.01 {
+			t.Errorf("%d tasks: capacity %.0f (next %.0f), want %.0f (%.0f)", c.Tasks, c.Capacity, c.Next, 0.95*want, 1.1*want)
+		}
+	}
+	if r.ByTasks == nil {
+		t.Fatalf("no USL fit by tasks: %s", r.ByTasksErr)
+	}
+	// Capacities are 0.95 × the truth: σ and κ are scale-free.
+	if math.Abs(r.ByTasks.Sigma-truth.Sigma) > 0.01 || math.Abs(r.ByTasks.Kappa-truth.Kappa) > 0.001 || math.Abs(r.ByTasks.Lambda-0.95*truth.Lambda) > 2 {
+		t.Errorf("USL by tasks %+v, want σ %.3f κ %.4f λ %.0f", r.ByTasks.USL, truth.Sigma, truth.Kappa, 0.95*truth.Lambda)
+	}
+	if math.Abs(r.SlotsPerTask-4) > 0.2 {
+		t.Errorf("slots per task %.2f, want 4 (knee 200/s × 20ms)", r.SlotsPerTask)
+	}
+	rec := r.Recommendation
+	if rec == nil || rec.Unreachable != "" || len(rec.Rows) < 4 {
+		t.Fatalf("recommendation %+v", rec)
+	}
+	// The fewest n with 0.95 × X(n) ≥ 1000.
+	want := 0
+	for n := 1; n < 100; n++ {
+		if 0.95*truth.Throughput(float64(n)) >= 1000 {
+			want = n
+			break
+		}
+	}
+	steady := rec.Rows[0]
+	if steady.Tasks != want || steady.Low > want || steady.High < want {
+		t.Errorf("steady state %+v, want %d tasks", steady, want)
+	}
+	roll := rec.Rows[1]
+	if roll.Tasks != 2*want-1 { // minimumHealthyPercent 50 keeps ⌈half⌉ in service
+		t.Errorf("rollout row %+v, want %d tasks", roll, 2*want-1)
+	}
+	if rec.Rows[2].Tasks != want+1 || rec.Rows[3].Tasks != want+2 {
+		t.Errorf("N+1 / N+2 rows %+v %+v", rec.Rows[2], rec.Rows[3])
+	}
+}
+
+func TestAnalyzeLeavesSaturatedOut(t *testing.T) {
+	s := syntheticSweep(USL{Lambda: 200}, 4, 20*time.Millisecond, []int{1}, 0)
+	// The generator fell behind in the last point: it must not count.
+	last := &s.Points[len(s.Points)-1]
+	last.LagP99 = 2 * time.Second
+	last.Throughput = 50
+	Judge(last, s.Objective, s.Limits)
+	if last.Saturated == "" {
+		t.Fatal("a point 2s behind schedule is not marked saturated")
+	}
+	r := Analyze(s)
+	c := r.Counts[0]
+	if c.Saturated != 1 || math.Abs(c.Knee.Throughput-200) > 10 {
+		t.Errorf("count %+v: want 1 saturated point and the knee at 200 from the others", c)
+	}
+	if r.Instrument.Saturated != 1 {
+		t.Errorf("instrument %+v", r.Instrument)
+	}
+}
+
+func TestRolloutTasks(t *testing.T) {
+	tests := []struct{ need, minHealthy, want int }{
+		{4, 100, 4}, {4, 50, 7}, {3, 50, 5}, {5, 75, 6}, {1, 0, 0}, {2, 200, 2},
+	}
+	for _, tc := range tests {
+		if got := rolloutTasks(tc.need, tc.minHealthy); got != tc.want {
+			t.Errorf("rolloutTasks(%d, %d%%) = %d, want %d", tc.need, tc.minHealthy, got, tc.want)
+		}
+	}
+}
+
+func TestParseObjective(t *testing.T) {
+	q, d, err := ParseObjective("p99=200ms")
+	if err != nil || q != 0.99 || d != 200*time.Millisecond {
+		t.Errorf("p99=200ms: %v %v %v", q, d, err)
+	}
+	q, _, err = ParseObjective("p99.9=1s")
+	if err != nil || math.Abs(q-0.999) > 1e-12 {
+		t.Errorf("p99.9: %v %v", q, err)
+	}
+	for _, bad := range []string{"99=1s", "p100=1s", "p99=", "p99=-1s", "p99"} {
+		if _, _, err := ParseObjective(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	b, err := ParseBudget("0.1%")
+	if err != nil || math.Abs(b-0.001) > 1e-12 {
+		t.Errorf("0.1%%: %v %v", b, err)
+	}
+	if _, err := ParseBudget("100%"); err == nil {
+		t.Error("100% accepted")
+	}
+}
