@@ -1,7 +1,11 @@
 package capacity
 
 import (
+	"encoding/json"
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -140,5 +144,42 @@ func TestParseObjective(t *testing.T) {
 	}
 	if _, err := ParseBudget("100%"); err == nil {
 		t.Error("100% accepted")
+	}
+}
+
+func TestWriteFiles(t *testing.T) {
+	s := syntheticSweep(USL{Sigma: 0.05, Kappa: 0.002, Lambda: 200}, 4, 20*time.Millisecond, []int{1, 2, 4, 8}, 1000)
+	s.Points[3].Saturated = "the load generator fell 1s behind schedule"
+	dir := t.TempDir()
+	r := Analyze(s)
+	if err := WriteFiles(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	html, err := os.ReadFile(filepath.Join(dir, HTMLFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(html), "<svg"); n != 4 {
+		t.Errorf("capacity.html has %d charts, want 4", n)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, MarkdownFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Recommendation", "rolling deployment (minimumHealthyPercent 50, maximumPercent 200)", "N+1", "M/M/c estimate", "USL fitted", "What this machine can and cannot say", "saturated: the load generator"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("capacity.md lacks %q", want)
+		}
+	}
+	var back Report
+	data, err := os.ReadFile(filepath.Join(dir, JSONFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Recommendation == nil || back.Recommendation.Rows[0].Tasks != r.Recommendation.Rows[0].Tasks || len(back.Sweep.Points) != len(s.Points) {
+		t.Errorf("capacity.json does not carry the recommendation and points back")
 	}
 }
