@@ -316,7 +316,7 @@ var maxItems = map[string]int{
 }
 
 func (d *decoder) scenario(n *yaml.Node) *Scenario {
-	sc := &Scenario{Instrument: Instrument{MaxLag: -1, MinAchieved: -1, MaxCPUWait: -1}}
+	sc := &Scenario{Instrument: Instrument{MaxLag: -1, MinAchieved: -1, MaxCPUWait: -1}, Capacity: Capacity{ErrorBudget: -1}}
 	d.topKeys = d.fields(n, "the scenario", map[string]func(*yaml.Node){
 		"name":        func(v *yaml.Node) { d.name(v, "name", &sc.Name) },
 		"description": func(v *yaml.Node) { d.label(v, "description", 1000, &sc.Description) },
@@ -336,6 +336,7 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 			d.list(v, "faults", func(item *yaml.Node) { sc.Faults = append(sc.Faults, d.fault(item)) })
 		},
 		"instrument": func(v *yaml.Node) { sc.Instrument = d.instrument(v) },
+		"capacity":   func(v *yaml.Node) { sc.Capacity = d.capacity(v) },
 		"assertions": func(v *yaml.Node) {
 			d.list(v, "assertions", func(item *yaml.Node) {
 				if a, ok := d.assertion(item); ok {

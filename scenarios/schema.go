@@ -43,6 +43,8 @@ type Scenario struct {
 	// Instrument holds the limits on meshsim's own measurement beyond
 	// which a step's verdict is INCONCLUSIVE.
 	Instrument Instrument
+	// Capacity configures `meshsim capacity` (see Capacity).
+	Capacity Capacity
 }
 
 // Instrument is how far meshsim's measurement may fall short before a

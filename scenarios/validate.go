@@ -46,6 +46,7 @@ func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
 		v.fault(i)
 	}
 	v.assertions()
+	v.capacity()
 	v.length()
 	v.tasks()
 }

@@ -124,29 +124,6 @@ func TestRolloutTasks(t *testing.T) {
 	}
 }
 
-func TestParseObjective(t *testing.T) {
-	q, d, err := ParseObjective("p99=200ms")
-	if err != nil || q != 0.99 || d != 200*time.Millisecond {
-		t.Errorf("p99=200ms: %v %v %v", q, d, err)
-	}
-	q, _, err = ParseObjective("p99.9=1s")
-	if err != nil || math.Abs(q-0.999) > 1e-12 {
-		t.Errorf("p99.9: %v %v", q, err)
-	}
-	for _, bad := range []string{"99=1s", "p100=1s", "p99=", "p99=-1s", "p99"} {
-		if _, _, err := ParseObjective(bad); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-	b, err := ParseBudget("0.1%")
-	if err != nil || math.Abs(b-0.001) > 1e-12 {
-		t.Errorf("0.1%%: %v %v", b, err)
-	}
-	if _, err := ParseBudget("100%"); err == nil {
-		t.Error("100% accepted")
-	}
-}
-
 func TestWriteFiles(t *testing.T) {
 	s := syntheticSweep(USL{Sigma: 0.05, Kappa: 0.002, Lambda: 200}, 4, 20*time.Millisecond, []int{1, 2, 4, 8}, 1000)
 	s.Points[3].Saturated = "the load generator fell 1s behind schedule"

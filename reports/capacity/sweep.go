@@ -93,38 +93,6 @@ func (o Objective) String() string {
 	return "p" + q + "=" + o.Latency.String()
 }
 
-// ParseObjective parses --slo's "pNN=DURATION" (p50, p90, p95, p99, p99.9…).
-func ParseObjective(s string) (quantile float64, latency time.Duration, err error) {
-	q, d, ok := strings.Cut(strings.TrimSpace(s), "=")
-	if !ok || !strings.HasPrefix(q, "p") {
-		return 0, 0, fmt.Errorf("%q: want pNN=DURATION, e.g. p99=200ms", s)
-	}
-	pct, err := strconv.ParseFloat(q[1:], 64)
-	if err != nil || !(pct > 0 && pct < 100) {
-		return 0, 0, fmt.Errorf("%q: the quantile %q is not p followed by a percentage between 0 and 100", s, q)
-	}
-	latency, err = time.ParseDuration(d)
-	if err != nil || latency <= 0 {
-		return 0, 0, fmt.Errorf("%q: %q is not a positive duration such as 200ms", s, d)
-	}
-	return pct / 100, latency, nil
-}
-
-// ParseBudget parses --error-budget: a percentage ("0.1%") or a fraction
-// ("0.001").
-func ParseBudget(s string) (float64, error) {
-	t := strings.TrimSpace(s)
-	scale := 1.0
-	if strings.HasSuffix(t, "%") {
-		t, scale = strings.TrimSuffix(t, "%"), 0.01
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < 0 || v*scale >= 1 {
-		return 0, fmt.Errorf("%q: want a share of failed requests below 100%%, as 0.1%% or 0.001", s)
-	}
-	return v * scale, nil
-}
-
 // Point is one constant rate offered to one task count.
 type Point struct {
 	// Tasks is the task count measured; Offered the rate scheduled
@@ -187,8 +155,13 @@ func (p Point) ErrorRate() float64 {
 // OK reports whether the point met the objective and meshsim kept up.
 func (p Point) OK() bool { return p.Broken == "" && p.Saturated == "" }
 
+// overloaded is the share of the sent rate below which a point's throughput
+// means the service could not keep up.
+const overloaded = 0.9
+
 // Judge fills in p.Broken and p.Saturated: which objective the point
-// broke, and whether the instrument saturated (the generator fell behind
+// broke (latency, errors, or a throughput below 90% of what was sent: the
+// service fell behind), and whether the instrument saturated (the generator fell behind
 // its schedule or sent too little of the offered rate, or meshsim's
 // goroutines waited too long for a CPU).
 func Judge(p *Point, obj Objective, lim Limits) {
@@ -201,6 +174,11 @@ func Judge(p *Point, obj Objective, lim Limits) {
 	}
 	if er := p.ErrorRate(); er > obj.ErrorBudget {
 		broken = append(broken, fmt.Sprintf("errors %s > %s", pctText(er), pctText(obj.ErrorBudget)))
+	}
+	if w := p.Duration.Seconds(); p.Sent > 0 && p.Throughput < overloaded*p.Sent-2/max(w, 1) {
+		// The queue grew through the point: over a longer one the
+		// latency would grow without bound.
+		broken = append(broken, fmt.Sprintf("served %.0f of %.0f req/s sent (overloaded: the queue grows)", p.Throughput, p.Sent))
 	}
 	p.Broken = strings.Join(broken, "; ")
 	var sat []string
