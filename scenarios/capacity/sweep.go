@@ -49,7 +49,8 @@ type Options struct {
 	MaxRate     float64
 	MaxDuration time.Duration
 	// Limits are the instrument's (default as a rehearsal's: 500ms lag,
-	// 90% of the offered rate sent, 100ms CPU wait).
+	// 90% of the offered rate sent, 100ms CPU wait, the latter at most a
+	// quarter of the latency objective).
 	Limits capreport.Limits
 	// Progress, when set, receives one line per event of the sweep.
 	Progress func(string)
@@ -115,7 +116,9 @@ func (o *Options) defaults(sc *scenarios.Scenario) {
 		}
 	}
 	if o.Limits.MaxCPUWait == 0 {
-		o.Limits.MaxCPUWait = orDur(sc.Instrument.MaxCPUWait, scenarios.DefaultMaxCPUWait)
+		// A sweep judges latency against the objective: a CPU wait of a
+		// quarter of it would move the measured quantile by as much.
+		o.Limits.MaxCPUWait = min(orDur(sc.Instrument.MaxCPUWait, scenarios.DefaultMaxCPUWait), o.Objective.Latency/4)
 	}
 	if o.Progress == nil {
 		o.Progress = func(string) {}

@@ -78,14 +78,28 @@ func TestSweepFindsKnee(t *testing.T) {
 		t.Fatalf("the run directory's record: %v (%d points)", err, len(back.Points))
 	}
 	r := capreport.Analyze(*rec)
+	if r.Instrument.Saturated > 0 && len(r.Counts) < 2 {
+		// The machine, not the service, set the limit: nothing to judge
+		// the knee of 2 tasks by (a crowded machine; see the log).
+		t.Skipf("meshsim saturated before 2 tasks were measured: %s", rec.Stopped)
+	}
 	if len(r.Counts) != 2 {
 		t.Fatalf("measured %d task counts, want 1 and 2 (stopped: %s)", len(r.Counts), rec.Stopped)
 	}
+	judged := 0
 	for _, c := range r.Counts {
+		if c.Saturated > 0 && !c.Knee.Found {
+			t.Logf("%d tasks: meshsim saturated before the knee", c.Tasks)
+			continue
+		}
+		judged++
 		truth := 200 * float64(c.Tasks)
 		if !c.Knee.Found || math.Abs(c.Knee.Throughput-truth)/truth > 0.2 {
 			t.Errorf("%d tasks: knee %+v, want %.0f req/s ± 20%% (saturated points: %d)", c.Tasks, c.Knee, truth, c.Saturated)
 		}
+	}
+	if judged == 0 {
+		t.Skipf("meshsim saturated before the knee at every task count: %s", rec.Stopped)
 	}
 	if math.Abs(r.SlotsPerTask-4) > 0.8 {
 		t.Errorf("slots per task %.2f, want 4 ± 20%%", r.SlotsPerTask)
