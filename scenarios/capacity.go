@@ -105,3 +105,17 @@ func ParseErrorBudget(s string) (float64, error) {
 	}
 	return v * scale, nil
 }
+
+// capacitySchema is the capacity section's JSON Schema.
+func capacitySchema() map[string]any {
+	return object("The capacity sweep of meshsim capacity (flags override it)", map[string]any{
+		"service":     pattern("The service sized", validName.String()),
+		"version":     pattern("Its version sized (default: its first)", validVersion.String()),
+		"slo":         pattern("The latency objective, pNN=DURATION such as p99=200ms", `^p[0-9]+(\.[0-9]+)?=.+$`),
+		"errorBudget": number("The share of requests that may fail (0.001 for 0.1%)", 0, 0.5),
+		"targetRate":  number("The request rate to size for, per second", 0.1, 1e6),
+		"maxTasks":    integer("The most tasks swept (1, 2, 4, …)", 1, 64),
+		"step":        duration("How long each rate is offered"),
+		"startRate":   number("The first rate offered to one task, per second", 0.1, 20000),
+	})
+}

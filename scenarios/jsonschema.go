@@ -102,6 +102,7 @@ func scenarioSchema() map[string]any {
 		"rollout":    rolloutSchema(),
 		"faults":     listOf("faults", "Tasks broken at a moment of the rollout", faultSchema()),
 		"instrument": instrumentSchema(),
+		"capacity":   capacitySchema(),
 		"assertions": listOf("assertions", "The checks that set the exit code", assertionSchema()),
 	}, "name")
 	s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
