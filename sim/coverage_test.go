@@ -60,7 +60,37 @@ var coveredAPIs = []apiCoverage{
 		localStack: "—",
 		leftOut:    nil,
 	},
+	{
+		name:       "CloudWatch",
+		client:     func(c awsclient.Clients) any { return c.CloudWatch },
+		moto:       "not measured",
+		localStack: "not measured",
+		leftOut:    cloudWatchLeftOut,
+	},
 }
+
+// cloudWatchLeftOut are the CloudWatch operations the fake leaves out: a
+// rehearsal watches metric alarms on its own metrics (issue 18), not
+// dashboards, anomaly bands, composite or log alarms, Contributor Insights,
+// metric streams or OpenTelemetry enrichment.
+var cloudWatchLeftOut = merge(
+	reason("composite, log and contributor alarms, mute rules: meshsim's alarms watch one metric",
+		"PutCompositeAlarm", "PutLogAlarm", "DescribeAlarmContributors", "PutAlarmMuteRule", "GetAlarmMuteRule",
+		"DeleteAlarmMuteRule", "ListAlarmMuteRules"),
+	reason("anomaly detection: no model to fit in a rehearsal", "PutAnomalyDetector", "DeleteAnomalyDetector", "DescribeAnomalyDetectors"),
+	reason("dashboards and widget images: nothing to look at locally; meshsim's report charts the run",
+		"PutDashboard", "GetDashboard", "DeleteDashboards", "ListDashboards", "GetMetricWidgetImage"),
+	reason("Contributor Insights rules: they read CloudWatch Logs, which meshsim has not",
+		"PutInsightRule", "DeleteInsightRules", "DescribeInsightRules", "EnableInsightRules", "DisableInsightRules",
+		"GetInsightRuleReport", "PutManagedInsightRules", "ListManagedInsightRules"),
+	reason("metric streams: they deliver to Kinesis Firehose, which meshsim has not",
+		"PutMetricStream", "GetMetricStream", "DeleteMetricStream", "ListMetricStreams", "StartMetricStreams", "StopMetricStreams"),
+	reason("saved metric queries, datasets, resource metrics configuration and OpenTelemetry enrichment (2025–2026 additions no rehearsal uses)",
+		"PutMetricDataQueryDefinition", "GetMetricDataQueryDefinition", "DeleteMetricDataQueryDefinition", "ListMetricDataQueryDefinitions",
+		"AssociateDatasetKmsKey", "DisassociateDatasetKmsKey", "GetDataset", "CreateResourceMetricsConfiguration",
+		"GetResourceMetricsConfiguration", "UpdateResourceMetricsConfiguration", "DeleteResourceMetricsConfiguration",
+		"GetOTelEnrichment", "StartOTelEnrichment", "StopOTelEnrichment", "UpdateOTelEnrichment"),
+)
 
 // ecsLeftOut are the ECS operations the fake leaves out: the APIs for ECS
 // Managed Instances daemons, Express Mode services and gateways, which
