@@ -157,15 +157,15 @@ func Start(ctx context.Context, opts Options) (*World, error) {
 		// ECS fails the deployments that watch an alarm gone into ALARM.
 		OnStateChange: func(alarm, state string) { w.ecs.AlarmChanged(alarm, state) },
 	})
+	w.elb = elbv2.New(elbv2.Options{Bus: w.bus, Second: time.Duration(float64(time.Second) / scale),
+		Proxies: &lbProxies{rt: w.runtime, tasks: map[string]string{}}})
 	w.ecs = ecs.New(ecs.Options{
-		Bus: w.bus, Runtime: w.runtime, Registry: w.cloudMap, Namespaces: w.cloudMap, Hooks: hooks, Alarms: w.cloudWatch,
+		Bus: w.bus, Runtime: w.runtime, Registry: w.cloudMap, Namespaces: w.cloudMap, Hooks: hooks, Alarms: w.cloudWatch, LoadBalancers: w.elb,
 		Second:              time.Duration(float64(time.Second) / scale),
 		Minute:              time.Duration(float64(time.Minute) / scale),
 		DeregistrationDelay: opts.DeregistrationDelay, // ECS scales it itself
 	})
 
-	w.elb = elbv2.New(elbv2.Options{Bus: w.bus, Second: time.Duration(float64(time.Second) / scale),
-		Proxies: &lbProxies{rt: w.runtime, tasks: map[string]string{}}})
 	w.route53 = route53.New(route53.Options{Bus: w.bus, Second: time.Duration(float64(time.Second) / scale)})
 	if w.dns, err = w.route53.ServeDNS(cmp.Or(opts.DNSAddr, "127.0.0.1:0")); err != nil {
 		cancel()

@@ -159,6 +159,10 @@ func (w *world) userServiceInput(u unit, td string) (*ecs.CreateServiceInput, []
 		mapped = append(mapped, "serviceRegistries → the rehearsal's Cloud Map service")
 		in.ServiceRegistries = nil
 	}
+	if len(in.LoadBalancers) > 0 {
+		mapped = append(mapped, "loadBalancers → none (the rehearsal's target groups are its own)")
+		in.LoadBalancers = nil
+	}
 	return in, mapped, nil
 }
 

@@ -62,6 +62,10 @@ func (f *Fake) createService(region string, in *createServiceInput) (any, error)
 	if err != nil {
 		return nil, err
 	}
+	lb, err := f.parseLoadBalancers(in.LoadBalancers, td)
+	if err != nil {
+		return nil, err
+	}
 	s := &service{
 		arn:                  awsproto.ARN(region, "ecs", "service/"+c.name+"/"+in.ServiceName),
 		name:                 in.ServiceName,
@@ -76,6 +80,7 @@ func (f *Fake) createService(region string, in *createServiceInput) (any, error)
 		networkConfiguration: in.NetworkConfiguration,
 		serviceConnect:       in.ServiceConnectConfiguration,
 		connect:              connect,
+		lb:                   lb,
 		tasks:                make(map[string]*task),
 	}
 	c.services[s.name] = s

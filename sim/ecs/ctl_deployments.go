@@ -95,6 +95,7 @@ func (f *Fake) deploy(s *service, rev *serviceRevision) {
 		sd.breaker = monitorMonitoring
 	}
 	f.watchAlarms(sd)
+	s.lb.assignTargetGroups(d, sd.shift)
 	s.current = sd
 	s.history = append(s.history, sd)
 	f.serviceDeployments[sd.arn] = sd

@@ -493,6 +493,7 @@ func (f *Fake) launch(s *service, d *deployment, now time.Time) *task {
 	for _, r := range d.revision.registries {
 		t.registrations = append(t.registrations, registration{serviceID: r.RegistryArn, port: registryPort(r, t.spec)})
 	}
+	t.targets = s.lb.targetsFor(d)
 	if sc != nil {
 		for _, cs := range sc.Services {
 			t.registrations = append(t.registrations, registration{serviceID: cs.DiscoveryARN, port: int(cs.ContainerPort)})

@@ -229,6 +229,7 @@ func (f *Fake) trafficChanged(sd *serviceDeployment) {
 		test = append(test, d.id+"="+formatPercent(d.test))
 	}
 	sd.updatedAt = f.now()
+	f.shiftListenerRules(sd)
 	f.emit(contract.EventDeploymentTraffic, sd.arn, map[string]string{
 		"service":           s.name,
 		"cluster":           s.cluster.name,

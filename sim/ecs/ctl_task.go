@@ -132,6 +132,10 @@ func (f *Fake) activate(t *task) bool {
 		}
 	}
 
+	if !f.registerTargets(t) {
+		return false
+	}
+
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if t.desiredStatus == statusStopped {
@@ -179,8 +183,12 @@ func (f *Fake) deactivate(t *task) {
 			f.taskError(t, "deregister", err)
 		}
 	}
-	if d := f.scaled(f.opts.DeregistrationDelay); d > 0 && len(registered) > 0 {
-		timer := f.opts.Clock.NewTimer(d)
+	drain := f.deregisterTargets(t) // the target groups' deregistration delay
+	if len(registered) > 0 {
+		drain = max(drain, f.scaled(f.opts.DeregistrationDelay))
+	}
+	if drain > 0 {
+		timer := f.opts.Clock.NewTimer(drain)
 		<-timer.C()
 	}
 

@@ -78,6 +78,10 @@ type Options struct {
 	// Service Connect are registered. Without one, such services cannot be
 	// created.
 	Registry Registry
+	// LoadBalancers is the ELBv2 that services with loadBalancers register
+	// their tasks in (see ctl_loadbalancers.go). Without one, a service's
+	// loadBalancers are accepted and echoed to no effect.
+	LoadBalancers LoadBalancers
 	// Namespaces resolves the namespaces of Service Connect configurations
 	// and makes their Cloud Map services. Without it, services cannot use
 	// Service Connect.

@@ -104,6 +104,8 @@ type service struct {
 	serviceConnect       json.RawMessage
 	// connect is serviceConnect resolved: nil when Service Connect is off.
 	connect *ServiceConnect
+	// lb is the service's loadBalancers; nil without any.
+	lb *loadBalancing
 
 	deployments []*deployment  // deployments[0] is the PRIMARY one
 	lastGood    *deployment    // the last deployment that completed
@@ -237,7 +239,11 @@ type task struct {
 	// registrations are made when the task is RUNNING and healthy;
 	// registered counts those made.
 	registrations []registration
-	registered    int
+	// targets are the task's load balancer targets, registered (when
+	// targetsRegistered) once its registrations are made.
+	targets           []lbTarget
+	targetsRegistered bool
+	registered        int
 
 	lastStatus    string
 	desiredStatus string

@@ -56,6 +56,8 @@ var serviceMembers = []string{
 	"serviceConnectConfiguration.services[].clientAliases[].testTrafficRules",
 	"serviceConnectConfiguration.services[].ingressPortOverride",
 	"serviceConnectConfiguration.services[].timeout",
+	"loadBalancers[].targetGroupArn", "loadBalancers[].containerName", "loadBalancers[].containerPort",
+	"loadBalancers[].advancedConfiguration", "healthCheckGracePeriodSeconds",
 }
 
 // resourceMembers name, for each reported operation, the member that

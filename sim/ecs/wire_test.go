@@ -275,12 +275,12 @@ func TestIgnoredMembersReported(t *testing.T) {
 			"cpu", "executionRoleArn", "memory", "requiresCompatibilities", "runtimePlatform",
 		}},
 		{"CreateService", "service-rolling.json", "webserver-rolling", []string{
-			"enableECSManagedTags", "healthCheckGracePeriodSeconds", "launchType", "loadBalancers",
+			"enableECSManagedTags", "launchType",
 			"networkConfiguration.awsvpcConfiguration.assignPublicIp", "networkConfiguration.awsvpcConfiguration.securityGroups",
 			"platformVersion", "propagateTags",
 		}},
 		{"CreateService", "service-blue-green.json", "webserver-blue-green", []string{
-			"deploymentConfiguration.lifecycleHooks[0].roleArn", "launchType", "loadBalancers",
+			"deploymentConfiguration.lifecycleHooks[0].roleArn", "launchType",
 			"networkConfiguration.awsvpcConfiguration.assignPublicIp", "networkConfiguration.awsvpcConfiguration.securityGroups",
 		}},
 	}
