@@ -13,15 +13,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"reflect"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -50,7 +47,7 @@ type Options struct {
 type Fake struct {
 	bus *events.Bus
 	now func() time.Time
-	ops []operation
+	api *awsproto.REST
 
 	changes events.Changes
 
@@ -92,21 +89,13 @@ type tokenUse struct {
 
 // call is one API request with its path parameters.
 type call struct {
-	r       *http.Request
+	*awsproto.Call
 	region  string
 	owner   string // meshOwner query parameter
 	mesh    string
 	router  string
 	gateway string
 	name    string
-}
-
-// operation maps a method and path pattern to a handler. Pattern segments in
-// braces capture path parameters.
-type operation struct {
-	method  string
-	pattern []string
-	handle  func(f *Fake, c call) (any, error)
 }
 
 // New returns an empty App Mesh.
@@ -119,116 +108,66 @@ func New(opts Options) *Fake {
 		tokenLimit: TokenHistory,
 		tags:       make(map[string][]TagRef),
 	}
-	add := func(method, pattern string, h func(*Fake, call) (any, error)) {
-		f.ops = append(f.ops, operation{method: method, pattern: strings.Split(pattern, "/"), handle: h})
+	f.api = &awsproto.REST{Service: "App Mesh", PathPrefix: PathPrefix, BadRequest: "BadRequestException"}
+	add := func(op, method, pattern string, h func(*Fake, call) (any, error)) {
+		f.api.Handle(op, method, pattern, func(ac *awsproto.Call) (any, error) {
+			return h(f, call{Call: ac, region: ac.Region, owner: ac.Query.Get("meshOwner"),
+				mesh: ac.Params["mesh"], router: ac.Params["router"], gateway: ac.Params["gateway"], name: ac.Params["name"]})
+		})
 	}
-	add(http.MethodPut, "meshes", (*Fake).createMesh)
-	add(http.MethodGet, "meshes", (*Fake).listMeshes)
-	add(http.MethodGet, "meshes/{mesh}", (*Fake).describeMesh)
-	add(http.MethodPut, "meshes/{mesh}", (*Fake).updateMesh)
-	add(http.MethodDelete, "meshes/{mesh}", (*Fake).deleteMesh)
+	add("CreateMesh", http.MethodPut, "meshes", (*Fake).createMesh)
+	add("ListMeshes", http.MethodGet, "meshes", (*Fake).listMeshes)
+	add("DescribeMesh", http.MethodGet, "meshes/{mesh}", (*Fake).describeMesh)
+	add("UpdateMesh", http.MethodPut, "meshes/{mesh}", (*Fake).updateMesh)
+	add("DeleteMesh", http.MethodDelete, "meshes/{mesh}", (*Fake).deleteMesh)
 
-	add(http.MethodPut, "meshes/{mesh}/virtualNodes", (*Fake).createVirtualNode)
-	add(http.MethodGet, "meshes/{mesh}/virtualNodes", virtualNodes.list)
-	add(http.MethodGet, "meshes/{mesh}/virtualNodes/{name}", virtualNodes.describe)
-	add(http.MethodPut, "meshes/{mesh}/virtualNodes/{name}", virtualNodes.update)
-	add(http.MethodDelete, "meshes/{mesh}/virtualNodes/{name}", virtualNodes.delete)
+	add("CreateVirtualNode", http.MethodPut, "meshes/{mesh}/virtualNodes", (*Fake).createVirtualNode)
+	add("ListVirtualNodes", http.MethodGet, "meshes/{mesh}/virtualNodes", virtualNodes.list)
+	add("DescribeVirtualNode", http.MethodGet, "meshes/{mesh}/virtualNodes/{name}", virtualNodes.describe)
+	add("UpdateVirtualNode", http.MethodPut, "meshes/{mesh}/virtualNodes/{name}", virtualNodes.update)
+	add("DeleteVirtualNode", http.MethodDelete, "meshes/{mesh}/virtualNodes/{name}", virtualNodes.delete)
 
-	add(http.MethodPut, "meshes/{mesh}/virtualServices", (*Fake).createVirtualService)
-	add(http.MethodGet, "meshes/{mesh}/virtualServices", virtualServices.list)
-	add(http.MethodGet, "meshes/{mesh}/virtualServices/{name}", virtualServices.describe)
-	add(http.MethodPut, "meshes/{mesh}/virtualServices/{name}", virtualServices.update)
-	add(http.MethodDelete, "meshes/{mesh}/virtualServices/{name}", virtualServices.delete)
+	add("CreateVirtualService", http.MethodPut, "meshes/{mesh}/virtualServices", (*Fake).createVirtualService)
+	add("ListVirtualServices", http.MethodGet, "meshes/{mesh}/virtualServices", virtualServices.list)
+	add("DescribeVirtualService", http.MethodGet, "meshes/{mesh}/virtualServices/{name}", virtualServices.describe)
+	add("UpdateVirtualService", http.MethodPut, "meshes/{mesh}/virtualServices/{name}", virtualServices.update)
+	add("DeleteVirtualService", http.MethodDelete, "meshes/{mesh}/virtualServices/{name}", virtualServices.delete)
 
-	add(http.MethodPut, "meshes/{mesh}/virtualRouters", (*Fake).createVirtualRouter)
-	add(http.MethodGet, "meshes/{mesh}/virtualRouters", virtualRouters.list)
-	add(http.MethodGet, "meshes/{mesh}/virtualRouters/{name}", virtualRouters.describe)
-	add(http.MethodPut, "meshes/{mesh}/virtualRouters/{name}", virtualRouters.update)
-	add(http.MethodDelete, "meshes/{mesh}/virtualRouters/{name}", virtualRouters.delete)
+	add("CreateVirtualRouter", http.MethodPut, "meshes/{mesh}/virtualRouters", (*Fake).createVirtualRouter)
+	add("ListVirtualRouters", http.MethodGet, "meshes/{mesh}/virtualRouters", virtualRouters.list)
+	add("DescribeVirtualRouter", http.MethodGet, "meshes/{mesh}/virtualRouters/{name}", virtualRouters.describe)
+	add("UpdateVirtualRouter", http.MethodPut, "meshes/{mesh}/virtualRouters/{name}", virtualRouters.update)
+	add("DeleteVirtualRouter", http.MethodDelete, "meshes/{mesh}/virtualRouters/{name}", virtualRouters.delete)
 
-	add(http.MethodPut, "meshes/{mesh}/virtualRouter/{router}/routes", (*Fake).createRoute)
-	add(http.MethodGet, "meshes/{mesh}/virtualRouter/{router}/routes", routes.list)
-	add(http.MethodGet, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", routes.describe)
-	add(http.MethodPut, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", routes.update)
-	add(http.MethodDelete, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", routes.delete)
+	add("CreateRoute", http.MethodPut, "meshes/{mesh}/virtualRouter/{router}/routes", (*Fake).createRoute)
+	add("ListRoutes", http.MethodGet, "meshes/{mesh}/virtualRouter/{router}/routes", routes.list)
+	add("DescribeRoute", http.MethodGet, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", routes.describe)
+	add("UpdateRoute", http.MethodPut, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", routes.update)
+	add("DeleteRoute", http.MethodDelete, "meshes/{mesh}/virtualRouter/{router}/routes/{name}", routes.delete)
 
-	add(http.MethodPut, "meshes/{mesh}/virtualGateways", (*Fake).createVirtualGateway)
-	add(http.MethodGet, "meshes/{mesh}/virtualGateways", virtualGateways.list)
-	add(http.MethodGet, "meshes/{mesh}/virtualGateways/{name}", virtualGateways.describe)
-	add(http.MethodPut, "meshes/{mesh}/virtualGateways/{name}", virtualGateways.update)
-	add(http.MethodDelete, "meshes/{mesh}/virtualGateways/{name}", virtualGateways.delete)
+	add("CreateVirtualGateway", http.MethodPut, "meshes/{mesh}/virtualGateways", (*Fake).createVirtualGateway)
+	add("ListVirtualGateways", http.MethodGet, "meshes/{mesh}/virtualGateways", virtualGateways.list)
+	add("DescribeVirtualGateway", http.MethodGet, "meshes/{mesh}/virtualGateways/{name}", virtualGateways.describe)
+	add("UpdateVirtualGateway", http.MethodPut, "meshes/{mesh}/virtualGateways/{name}", virtualGateways.update)
+	add("DeleteVirtualGateway", http.MethodDelete, "meshes/{mesh}/virtualGateways/{name}", virtualGateways.delete)
 
-	add(http.MethodPut, "meshes/{mesh}/virtualGateway/{gateway}/gatewayRoutes", (*Fake).createGatewayRoute)
-	add(http.MethodGet, "meshes/{mesh}/virtualGateway/{gateway}/gatewayRoutes", gatewayRoutes.list)
-	add(http.MethodGet, "meshes/{mesh}/virtualGateway/{gateway}/gatewayRoutes/{name}", gatewayRoutes.describe)
-	add(http.MethodPut, "meshes/{mesh}/virtualGateway/{gateway}/gatewayRoutes/{name}", gatewayRoutes.update)
-	add(http.MethodDelete, "meshes/{mesh}/virtualGateway/{gateway}/gatewayRoutes/{name}", gatewayRoutes.delete)
+	add("CreateGatewayRoute", http.MethodPut, "meshes/{mesh}/virtualGateway/{gateway}/gatewayRoutes", (*Fake).createGatewayRoute)
+	add("ListGatewayRoutes", http.MethodGet, "meshes/{mesh}/virtualGateway/{gateway}/gatewayRoutes", gatewayRoutes.list)
+	add("DescribeGatewayRoute", http.MethodGet, "meshes/{mesh}/virtualGateway/{gateway}/gatewayRoutes/{name}", gatewayRoutes.describe)
+	add("UpdateGatewayRoute", http.MethodPut, "meshes/{mesh}/virtualGateway/{gateway}/gatewayRoutes/{name}", gatewayRoutes.update)
+	add("DeleteGatewayRoute", http.MethodDelete, "meshes/{mesh}/virtualGateway/{gateway}/gatewayRoutes/{name}", gatewayRoutes.delete)
 
-	add(http.MethodGet, "tags", (*Fake).listTagsForResource)
-	add(http.MethodPut, "tag", (*Fake).tagResource)
-	add(http.MethodPut, "untag", (*Fake).untagResource)
+	add("ListTagsForResource", http.MethodGet, "tags", (*Fake).listTagsForResource)
+	add("TagResource", http.MethodPut, "tag", (*Fake).tagResource)
+	add("UntagResource", http.MethodPut, "untag", (*Fake).untagResource)
 	return f
 }
 
 // ServeHTTP implements the App Mesh REST-JSON API.
-func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	out, err := f.serve(r)
-	if err != nil {
-		awsproto.WriteRESTError(w, err)
-		return
-	}
-	awsproto.WriteREST(w, out)
-}
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) { f.api.ServeHTTP(w, r) }
 
-func (f *Fake) serve(r *http.Request) (any, error) {
-	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), PathPrefix)
-	if !ok {
-		return nil, unknownOperation(r)
-	}
-	segs := strings.Split(rest, "/")
-	for i, s := range segs {
-		u, err := url.PathUnescape(s)
-		if err != nil {
-			return nil, badRequest("path segment %q is not valid: %v", s, err)
-		}
-		segs[i] = u
-	}
-	for _, op := range f.ops {
-		params, ok := match(op.pattern, segs)
-		if !ok || op.method != r.Method {
-			continue
-		}
-		c := call{r: r, region: awsproto.Region(r), owner: r.URL.Query().Get("meshOwner"),
-			mesh: params["mesh"], router: params["router"], gateway: params["gateway"], name: params["name"]}
-		return op.handle(f, c)
-	}
-	return nil, unknownOperation(r)
-}
-
-func match(pattern, segs []string) (map[string]string, bool) {
-	if len(pattern) != len(segs) {
-		return nil, false
-	}
-	params := make(map[string]string)
-	for i, p := range pattern {
-		if strings.HasPrefix(p, "{") {
-			if segs[i] == "" {
-				return nil, false
-			}
-			params[strings.Trim(p, "{}")] = segs[i]
-			continue
-		}
-		if p != segs[i] {
-			return nil, false
-		}
-	}
-	return params, true
-}
-
-func unknownOperation(r *http.Request) error {
-	return awsproto.Errorf(http.StatusNotFound, "UnknownOperationException",
-		"meshsim's App Mesh does not implement %s %s", r.Method, r.URL.Path)
-}
+// Operations returns the names of the operations the fake serves, sorted.
+func (f *Fake) Operations() []string { return f.api.Operations() }
 
 // Watch returns a channel that receives a value after any resource is
 // created, updated or deleted. Notifications coalesce: the channel has a
@@ -379,34 +318,24 @@ func inUse(format string, args ...any) error {
 	return awsproto.Errorf(http.StatusConflict, "ResourceInUseException", format, args...)
 }
 
-func decode(c call, v any) error { return awsproto.Decode(c.r, v, "BadRequestException") }
+func decode(c call, v any) error { return c.Decode(v) }
+
+// paging is how App Mesh's List operations page: limit 1 to 100 (100 by
+// default), opaque nextTokens, BadRequestException for a bad value.
+var paging = awsproto.Paging{Default: 100, Max: 100, SizeMember: "limit", TokenMember: "nextToken", Code: "BadRequestException"}
 
 // pageOf returns one page of the sorted names after nextToken, and the token
-// of the following page. The limit query parameter is 1 to 100.
+// of the following page, as the limit and nextToken query parameters ask.
 func pageOf(c call, names []string) ([]string, string, error) {
-	q := c.r.URL.Query()
-	limit := 100
-	if s := q.Get("limit"); s != "" {
+	var size *int
+	if s := c.Query.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 100 {
+		if err != nil {
 			return nil, "", badRequest("limit must be between 1 and 100, not %q", s)
 		}
-		limit = n
+		size = &n
 	}
-	from := 0
-	if tok := q.Get("nextToken"); tok != "" {
-		b, err := base64.RawURLEncoding.DecodeString(tok)
-		if err != nil {
-			return nil, "", badRequest("nextToken %q is not valid", tok)
-		}
-		from = sort.SearchStrings(names, string(b))
-	}
-	to := min(from+limit, len(names))
-	next := ""
-	if to < len(names) {
-		next = base64.RawURLEncoding.EncodeToString([]byte(names[to]))
-	}
-	return names[from:to], next, nil
+	return awsproto.Page(paging, names, awsproto.Self, c.Query.Get("nextToken"), size)
 }
 
 func sortedNames[V any](m map[string]V) []string {

@@ -13,7 +13,7 @@ const maxTags = 50
 // taggedResource returns the tags of the resource c's resourceArn query
 // parameter names. f.mu must be held.
 func (f *Fake) taggedResource(c call) (string, []TagRef, error) {
-	arn := c.r.URL.Query().Get("resourceArn")
+	arn := c.Query.Get("resourceArn")
 	if arn == "" {
 		return "", nil, badRequest("1 validation error detected: resourceArn: is required")
 	}

@@ -1,7 +1,7 @@
 package cloudmap
 
 import (
-	"encoding/base64"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -151,8 +151,6 @@ type serviceOutput struct {
 
 type empty struct{}
 
-func decode(r *http.Request, v any) error { return awsproto.Decode(r, v, "InvalidInput") }
-
 func (f *Fake) nsJSON(ns *namespace) namespaceJSON {
 	out := namespaceJSON{
 		Arn:              ns.arn,
@@ -205,14 +203,14 @@ func opJSON(op *operation) operationJSON {
 	}
 }
 
-func (f *Fake) apiCreateHTTPNamespace(r *http.Request, region string) (any, error) {
+func (f *Fake) apiCreateHTTPNamespace(c *awsproto.Call) (any, error) {
 	var in struct {
 		Name             string `json:"Name"`
 		CreatorRequestID string `json:"CreatorRequestId"`
 		Description      string `json:"Description"`
 		Tags             []tag  `json:"Tags"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	if err := validateNamespaceName(in.Name, 1024); err != nil {
@@ -224,7 +222,7 @@ func (f *Fake) apiCreateHTTPNamespace(r *http.Request, region string) (any, erro
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
-	return f.apiCreateNamespace(region, &namespace{
+	return f.apiCreateNamespace(c.Region, &namespace{
 		name:             in.Name,
 		typ:              typeHTTP,
 		description:      in.Description,
@@ -264,19 +262,19 @@ func checkSOATTL(ttl *int64) (*int64, error) {
 	return ttl, nil
 }
 
-func (f *Fake) apiCreatePrivateDNSNamespace(r *http.Request, region string) (any, error) {
-	return f.apiCreateDNSNamespace(r, region, typeDNSPrivate)
+func (f *Fake) apiCreatePrivateDNSNamespace(c *awsproto.Call) (any, error) {
+	return f.apiCreateDNSNamespace(c, typeDNSPrivate)
 }
 
-func (f *Fake) apiCreatePublicDNSNamespace(r *http.Request, region string) (any, error) {
-	return f.apiCreateDNSNamespace(r, region, typeDNSPublic)
+func (f *Fake) apiCreatePublicDNSNamespace(c *awsproto.Call) (any, error) {
+	return f.apiCreateDNSNamespace(c, typeDNSPublic)
 }
 
 // apiCreateDNSNamespace creates a private (with a Vpc) or public DNS
 // namespace.
-func (f *Fake) apiCreateDNSNamespace(r *http.Request, region, typ string) (any, error) {
+func (f *Fake) apiCreateDNSNamespace(c *awsproto.Call, typ string) (any, error) {
 	var in dnsNamespaceInput
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	if err := validateNamespaceName(in.Name, 253); err != nil {
@@ -298,7 +296,7 @@ func (f *Fake) apiCreateDNSNamespace(r *http.Request, region, typ string) (any, 
 	if err != nil {
 		return nil, err
 	}
-	return f.apiCreateNamespace(region, &namespace{
+	return f.apiCreateNamespace(c.Region, &namespace{
 		name:             in.Name,
 		typ:              typ,
 		description:      in.Description,
@@ -321,11 +319,11 @@ func (f *Fake) apiCreateNamespace(region string, ns *namespace) (any, error) {
 	return opOutput(f.createNamespace(ns))
 }
 
-func (f *Fake) apiGetNamespace(r *http.Request) (any, error) {
+func (f *Fake) apiGetNamespace(c *awsproto.Call) (any, error) {
 	var in struct {
 		ID string `json:"Id"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -339,13 +337,13 @@ func (f *Fake) apiGetNamespace(r *http.Request) (any, error) {
 	}{f.nsJSON(ns)}, nil
 }
 
-func (f *Fake) apiListNamespaces(r *http.Request) (any, error) {
+func (f *Fake) apiListNamespaces(c *awsproto.Call) (any, error) {
 	var in struct {
 		Filters    []filter `json:"Filters"`
 		MaxResults *int     `json:"MaxResults"`
 		NextToken  string   `json:"NextToken"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -361,7 +359,7 @@ func (f *Fake) apiListNamespaces(r *http.Request) (any, error) {
 		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].seq < all[j].seq })
-	from, to, next, err := page(len(all), in.MaxResults, 100, in.NextToken)
+	all, next, err := awsproto.Page(paging, all, func(ns *namespace) string { return seqKey(ns.seq) }, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +367,7 @@ func (f *Fake) apiListNamespaces(r *http.Request) (any, error) {
 		Namespaces []namespaceJSON `json:"Namespaces"`
 		NextToken  string          `json:"NextToken,omitempty"`
 	}{Namespaces: []namespaceJSON{}, NextToken: next}
-	for _, ns := range all[from:to] {
+	for _, ns := range all {
 		j := f.nsJSON(ns)
 		j.CreatorRequestID = "" // NamespaceSummary has no CreatorRequestId
 		out.Namespaces = append(out.Namespaces, j)
@@ -438,11 +436,11 @@ func matchFilter(flt filter, got string, allowed []string) (bool, error) {
 	return false, nil
 }
 
-func (f *Fake) apiDeleteNamespace(r *http.Request) (any, error) {
+func (f *Fake) apiDeleteNamespace(c *awsproto.Call) (any, error) {
 	var in struct {
 		ID string `json:"Id"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -508,9 +506,9 @@ func (in *createServiceInput) serviceType(ns *namespace) (string, error) {
 	return serviceDNSHTTP, nil
 }
 
-func (f *Fake) apiCreateService(r *http.Request, region string) (any, error) {
+func (f *Fake) apiCreateService(c *awsproto.Call) (any, error) {
 	var in createServiceInput
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	if err := in.validate(); err != nil {
@@ -556,7 +554,7 @@ func (f *Fake) apiCreateService(r *http.Request, region string) (any, error) {
 	svc := &service{
 		seq:              f.seq,
 		id:               id,
-		arn:              awsproto.ARN(region, "servicediscovery", "service/"+id),
+		arn:              awsproto.ARN(c.Region, "servicediscovery", "service/"+id),
 		name:             in.Name,
 		namespaceID:      ns.id,
 		typ:              typ,
@@ -579,11 +577,11 @@ func (f *Fake) apiCreateService(r *http.Request, region string) (any, error) {
 	return serviceOutput{svcJSON(svc)}, nil
 }
 
-func (f *Fake) apiGetService(r *http.Request) (any, error) {
+func (f *Fake) apiGetService(c *awsproto.Call) (any, error) {
 	var in struct {
 		ID string `json:"Id"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -595,13 +593,13 @@ func (f *Fake) apiGetService(r *http.Request) (any, error) {
 	return serviceOutput{svcJSON(svc)}, nil
 }
 
-func (f *Fake) apiListServices(r *http.Request) (any, error) {
+func (f *Fake) apiListServices(c *awsproto.Call) (any, error) {
 	var in struct {
 		Filters    []filter `json:"Filters"`
 		MaxResults *int     `json:"MaxResults"`
 		NextToken  string   `json:"NextToken"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -617,7 +615,7 @@ func (f *Fake) apiListServices(r *http.Request) (any, error) {
 		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].seq < all[j].seq })
-	from, to, next, err := page(len(all), in.MaxResults, 100, in.NextToken)
+	all, next, err := awsproto.Page(paging, all, func(s *service) string { return seqKey(s.seq) }, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
@@ -625,7 +623,7 @@ func (f *Fake) apiListServices(r *http.Request) (any, error) {
 		Services  []serviceJSON `json:"Services"`
 		NextToken string        `json:"NextToken,omitempty"`
 	}{Services: []serviceJSON{}, NextToken: next}
-	for _, s := range all[from:to] {
+	for _, s := range all {
 		j := svcJSON(s)
 		j.CreatorRequestID, j.NamespaceID = "", "" // ServiceSummary has neither
 		out.Services = append(out.Services, j)
@@ -657,11 +655,11 @@ func matchService(s *service, filters []filter) (bool, error) {
 	return keep, nil
 }
 
-func (f *Fake) apiDeleteService(r *http.Request) (any, error) {
+func (f *Fake) apiDeleteService(c *awsproto.Call) (any, error) {
 	var in struct {
 		ID string `json:"Id"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -680,14 +678,14 @@ func (f *Fake) apiDeleteService(r *http.Request) (any, error) {
 	return empty{}, nil
 }
 
-func (f *Fake) apiRegisterInstance(r *http.Request) (any, error) {
+func (f *Fake) apiRegisterInstance(c *awsproto.Call) (any, error) {
 	var in struct {
 		Attributes       map[string]string `json:"Attributes"`
 		InstanceID       string            `json:"InstanceId"`
 		ServiceID        string            `json:"ServiceId"`
 		CreatorRequestID string            `json:"CreatorRequestId"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -695,12 +693,12 @@ func (f *Fake) apiRegisterInstance(r *http.Request) (any, error) {
 	return opOutput(f.registerInstance(in.ServiceID, in.InstanceID, in.CreatorRequestID, in.Attributes))
 }
 
-func (f *Fake) apiDeregisterInstance(r *http.Request) (any, error) {
+func (f *Fake) apiDeregisterInstance(c *awsproto.Call) (any, error) {
 	var in struct {
 		InstanceID string `json:"InstanceId"`
 		ServiceID  string `json:"ServiceId"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -708,12 +706,12 @@ func (f *Fake) apiDeregisterInstance(r *http.Request) (any, error) {
 	return opOutput(f.deregisterInstance(in.ServiceID, in.InstanceID))
 }
 
-func (f *Fake) apiGetInstance(r *http.Request) (any, error) {
+func (f *Fake) apiGetInstance(c *awsproto.Call) (any, error) {
 	var in struct {
 		InstanceID string `json:"InstanceId"`
 		ServiceID  string `json:"ServiceId"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -736,13 +734,13 @@ func (f *Fake) apiGetInstance(r *http.Request) (any, error) {
 	}, nil
 }
 
-func (f *Fake) apiListInstances(r *http.Request) (any, error) {
+func (f *Fake) apiListInstances(c *awsproto.Call) (any, error) {
 	var in struct {
 		ServiceID  string `json:"ServiceId"`
 		MaxResults *int   `json:"MaxResults"`
 		NextToken  string `json:"NextToken"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -756,7 +754,7 @@ func (f *Fake) apiListInstances(r *http.Request) (any, error) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	from, to, next, err := page(len(ids), in.MaxResults, 100, in.NextToken)
+	ids, next, err := awsproto.Page(paging, ids, awsproto.Self, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
@@ -765,7 +763,7 @@ func (f *Fake) apiListInstances(r *http.Request) (any, error) {
 		NextToken     string         `json:"NextToken,omitempty"`
 		ResourceOwner string         `json:"ResourceOwner"`
 	}{Instances: []instanceJSON{}, NextToken: next, ResourceOwner: awsproto.Account}
-	for _, id := range ids[from:to] {
+	for _, id := range ids {
 		inst := svc.instances[id]
 		out.Instances = append(out.Instances, instanceJSON{Attributes: inst.attrs, CreatedByAccount: awsproto.Account, ID: id})
 	}
@@ -784,9 +782,9 @@ type discoverInput struct {
 
 // decodeDiscover decodes a DiscoverInstances or DiscoverInstancesRevision
 // request. A namespace of another account is not found.
-func decodeDiscover(r *http.Request) (discoverInput, error) {
+func decodeDiscover(c *awsproto.Call) (discoverInput, error) {
 	var in discoverInput
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return in, err
 	}
 	if in.OwnerAccount != "" && in.OwnerAccount != awsproto.Account {
@@ -795,8 +793,8 @@ func decodeDiscover(r *http.Request) (discoverInput, error) {
 	return in, nil
 }
 
-func (f *Fake) apiDiscoverInstances(r *http.Request) (any, error) {
-	in, err := decodeDiscover(r)
+func (f *Fake) apiDiscoverInstances(c *awsproto.Call) (any, error) {
+	in, err := decodeDiscover(c)
 	if err != nil {
 		return nil, err
 	}
@@ -832,8 +830,8 @@ func (f *Fake) apiDiscoverInstances(r *http.Request) (any, error) {
 	return out, nil
 }
 
-func (f *Fake) apiDiscoverInstancesRevision(r *http.Request) (any, error) {
-	in, err := decodeDiscover(r)
+func (f *Fake) apiDiscoverInstancesRevision(c *awsproto.Call) (any, error) {
+	in, err := decodeDiscover(c)
 	if err != nil {
 		return nil, err
 	}
@@ -848,13 +846,13 @@ func (f *Fake) apiDiscoverInstancesRevision(r *http.Request) (any, error) {
 	}{rev}, nil
 }
 
-func (f *Fake) apiUpdateInstanceCustomHealthStatus(r *http.Request) (any, error) {
+func (f *Fake) apiUpdateInstanceCustomHealthStatus(c *awsproto.Call) (any, error) {
 	var in struct {
 		InstanceID string `json:"InstanceId"`
 		ServiceID  string `json:"ServiceId"`
 		Status     string `json:"Status"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -865,12 +863,12 @@ func (f *Fake) apiUpdateInstanceCustomHealthStatus(r *http.Request) (any, error)
 	return empty{}, nil
 }
 
-func (f *Fake) apiGetOperation(r *http.Request) (any, error) {
+func (f *Fake) apiGetOperation(c *awsproto.Call) (any, error) {
 	var in struct {
 		OperationID  string `json:"OperationId"`
 		OwnerAccount string `json:"OwnerAccount"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -884,27 +882,9 @@ func (f *Fake) apiGetOperation(r *http.Request) (any, error) {
 	}{opJSON(op)}, nil
 }
 
-// page returns the slice bounds of one page of n items and the token of the
-// next page. Tokens are opaque offsets.
-func page(n int, maxResults *int, limit int, token string) (from, to int, next string, err error) {
-	size := limit
-	if maxResults != nil {
-		if *maxResults < 1 || *maxResults > limit {
-			return 0, 0, "", invalidInput("MaxResults must be between 1 and %d", limit)
-		}
-		size = *maxResults
-	}
-	if token != "" {
-		b, decErr := base64.RawURLEncoding.DecodeString(token)
-		off, convErr := strconv.Atoi(string(b))
-		if decErr != nil || convErr != nil || off < 0 || off > n {
-			return 0, 0, "", invalidInput("NextToken %q is not valid", token)
-		}
-		from = off
-	}
-	to = min(from+size, n)
-	if to < n {
-		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(to)))
-	}
-	return from, to, next, nil
-}
+// paging is how Cloud Map's List operations page: up to 100 items (the
+// default), opaque NextTokens, InvalidInput for a bad value.
+var paging = awsproto.Paging{Default: 100, Max: 100, SizeMember: "MaxResults", TokenMember: "NextToken", Code: "InvalidInput"}
+
+// seqKey is the paging key of an item ordered by its sequence number.
+func seqKey(seq uint64) string { return fmt.Sprintf("%020d", seq) }

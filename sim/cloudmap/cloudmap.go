@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -81,6 +80,7 @@ type Instance struct {
 // Fake is an in-memory Cloud Map. It is safe for concurrent use. Create it
 // with New and release it with Close.
 type Fake struct {
+	api   *awsproto.JSONRPC
 	bus   *events.Bus
 	delay time.Duration
 	now   func() time.Time
@@ -127,6 +127,7 @@ func New(opts Options) *Fake {
 		wake:           make(chan struct{}, 1),
 		done:           make(chan struct{}),
 	}
+	f.handle()
 	if f.delay > 0 {
 		f.wg.Add(1)
 		go f.run()
@@ -229,99 +230,49 @@ func (f *Fake) Instances(namespaceName, serviceName string) ([]Instance, error) 
 }
 
 // ServeHTTP implements the Cloud Map JSON 1.1 API.
-func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	out, err := f.serve(r)
-	if err != nil {
-		awsproto.WriteJSON11Error(w, err, "Message", "InternalFailure")
-		return
-	}
-	awsproto.WriteJSON11(w, out)
-}
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) { f.api.ServeHTTP(w, r) }
 
-func (f *Fake) serve(r *http.Request) (any, error) {
-	if r.Method != http.MethodPost {
-		return nil, awsproto.Errorf(http.StatusMethodNotAllowed, "InvalidAction",
-			"the Cloud Map API takes POST requests, not %s", r.Method)
-	}
-	prefix, op, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
-	if prefix != TargetPrefix {
-		return nil, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException",
-			"X-Amz-Target %q is not a Cloud Map operation", r.Header.Get("X-Amz-Target"))
-	}
-	region := awsproto.Region(r)
-	switch op {
-	case "CreateHttpNamespace":
-		return f.apiCreateHTTPNamespace(r, region)
-	case "CreatePrivateDnsNamespace":
-		return f.apiCreatePrivateDNSNamespace(r, region)
-	case "GetNamespace":
-		return f.apiGetNamespace(r)
-	case "ListNamespaces":
-		return f.apiListNamespaces(r)
-	case "DeleteNamespace":
-		return f.apiDeleteNamespace(r)
-	case "CreateService":
-		return f.apiCreateService(r, region)
-	case "GetService":
-		return f.apiGetService(r)
-	case "ListServices":
-		return f.apiListServices(r)
-	case "DeleteService":
-		return f.apiDeleteService(r)
-	case "RegisterInstance":
-		return f.apiRegisterInstance(r)
-	case "DeregisterInstance":
-		return f.apiDeregisterInstance(r)
-	case "GetInstance":
-		return f.apiGetInstance(r)
-	case "ListInstances":
-		return f.apiListInstances(r)
-	case "DiscoverInstances":
-		return f.apiDiscoverInstances(r)
-	case "DiscoverInstancesRevision":
-		return f.apiDiscoverInstancesRevision(r)
-	case "UpdateInstanceCustomHealthStatus":
-		return f.apiUpdateInstanceCustomHealthStatus(r)
-	case "GetOperation":
-		return f.apiGetOperation(r)
-	}
-	return f.serveMore(r, op, region)
-}
+// Operations returns the names of the operations the fake serves, sorted.
+func (f *Fake) Operations() []string { return f.api.Operations() }
 
-// serveMore serves the operations added for the wider Cloud Map surface:
-// public DNS namespaces, namespace and service updates, service
-// attributes, operations and health listings, tags.
-func (f *Fake) serveMore(r *http.Request, op, region string) (any, error) {
-	switch op {
-	case "CreatePublicDnsNamespace":
-		return f.apiCreatePublicDNSNamespace(r, region)
-	case "UpdateHttpNamespace":
-		return f.apiUpdateHTTPNamespace(r)
-	case "UpdatePrivateDnsNamespace":
-		return f.apiUpdatePrivateDNSNamespace(r)
-	case "UpdatePublicDnsNamespace":
-		return f.apiUpdatePublicDNSNamespace(r)
-	case "UpdateService":
-		return f.apiUpdateService(r)
-	case "GetServiceAttributes":
-		return f.apiGetServiceAttributes(r)
-	case "UpdateServiceAttributes":
-		return f.apiUpdateServiceAttributes(r)
-	case "DeleteServiceAttributes":
-		return f.apiDeleteServiceAttributes(r)
-	case "ListOperations":
-		return f.apiListOperations(r)
-	case "GetInstancesHealthStatus":
-		return f.apiGetInstancesHealthStatus(r)
-	case "ListTagsForResource":
-		return f.apiListTagsForResource(r)
-	case "TagResource":
-		return f.apiTagResource(r)
-	case "UntagResource":
-		return f.apiUntagResource(r)
+// handle registers the Cloud Map operations with the dispatcher.
+func (f *Fake) handle() {
+	f.api = &awsproto.JSONRPC{Service: "Cloud Map", TargetPrefix: TargetPrefix, MessageKey: "Message",
+		BadRequest: "InvalidInput", Internal: "InternalFailure"}
+	for op, h := range map[string]awsproto.Handler{
+		"CreateHttpNamespace":              f.apiCreateHTTPNamespace,
+		"CreatePrivateDnsNamespace":        f.apiCreatePrivateDNSNamespace,
+		"CreatePublicDnsNamespace":         f.apiCreatePublicDNSNamespace,
+		"GetNamespace":                     f.apiGetNamespace,
+		"ListNamespaces":                   f.apiListNamespaces,
+		"DeleteNamespace":                  f.apiDeleteNamespace,
+		"UpdateHttpNamespace":              f.apiUpdateHTTPNamespace,
+		"UpdatePrivateDnsNamespace":        f.apiUpdatePrivateDNSNamespace,
+		"UpdatePublicDnsNamespace":         f.apiUpdatePublicDNSNamespace,
+		"CreateService":                    f.apiCreateService,
+		"GetService":                       f.apiGetService,
+		"ListServices":                     f.apiListServices,
+		"DeleteService":                    f.apiDeleteService,
+		"UpdateService":                    f.apiUpdateService,
+		"GetServiceAttributes":             f.apiGetServiceAttributes,
+		"UpdateServiceAttributes":          f.apiUpdateServiceAttributes,
+		"DeleteServiceAttributes":          f.apiDeleteServiceAttributes,
+		"RegisterInstance":                 f.apiRegisterInstance,
+		"DeregisterInstance":               f.apiDeregisterInstance,
+		"GetInstance":                      f.apiGetInstance,
+		"ListInstances":                    f.apiListInstances,
+		"DiscoverInstances":                f.apiDiscoverInstances,
+		"DiscoverInstancesRevision":        f.apiDiscoverInstancesRevision,
+		"UpdateInstanceCustomHealthStatus": f.apiUpdateInstanceCustomHealthStatus,
+		"GetInstancesHealthStatus":         f.apiGetInstancesHealthStatus,
+		"GetOperation":                     f.apiGetOperation,
+		"ListOperations":                   f.apiListOperations,
+		"ListTagsForResource":              f.apiListTagsForResource,
+		"TagResource":                      f.apiTagResource,
+		"UntagResource":                    f.apiUntagResource,
+	} {
+		f.api.Handle(op, h)
 	}
-	return nil, awsproto.Errorf(http.StatusBadRequest, "UnknownOperationException",
-		"operation %s is not supported by meshsim's Cloud Map", op)
 }
 
 func copyMap(m map[string]string) map[string]string {

@@ -1,11 +1,12 @@
 package cloudmap
 
 import (
-	"net/http"
 	"slices"
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/meshsim/meshsim/sim/awsproto"
 )
 
 // operationFilterRules are the conditions each ListOperations filter takes
@@ -99,13 +100,13 @@ func matchOperation(op *operation, filters []filter) bool {
 	return true
 }
 
-func (f *Fake) apiListOperations(r *http.Request) (any, error) {
+func (f *Fake) apiListOperations(c *awsproto.Call) (any, error) {
 	var in struct {
 		Filters    []filter `json:"Filters"`
 		MaxResults *int     `json:"MaxResults"`
 		NextToken  string   `json:"NextToken"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	for i, flt := range in.Filters {
@@ -124,7 +125,7 @@ func (f *Fake) apiListOperations(r *http.Request) (any, error) {
 		}
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].seq < all[j].seq })
-	from, to, next, err := page(len(all), in.MaxResults, 100, in.NextToken)
+	all, next, err := awsproto.Page(paging, all, func(op *operation) string { return seqKey(op.seq) }, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +137,7 @@ func (f *Fake) apiListOperations(r *http.Request) (any, error) {
 		Operations []summary `json:"Operations"`
 		NextToken  string    `json:"NextToken,omitempty"`
 	}{Operations: []summary{}, NextToken: next}
-	for _, op := range all[from:to] {
+	for _, op := range all {
 		out.Operations = append(out.Operations, summary{ID: op.id, Status: op.status})
 	}
 	return out, nil
@@ -148,14 +149,14 @@ func (f *Fake) apiListOperations(r *http.Request) (any, error) {
 // AWS_INIT_HEALTH_STATUS), UNKNOWN in one without. meshsim runs no Route 53
 // health checks, so the instances of a service with a HealthCheckConfig are
 // UNKNOWN too.
-func (f *Fake) apiGetInstancesHealthStatus(r *http.Request) (any, error) {
+func (f *Fake) apiGetInstancesHealthStatus(c *awsproto.Call) (any, error) {
 	var in struct {
 		ServiceID  string   `json:"ServiceId"`
 		Instances  []string `json:"Instances"`
 		MaxResults *int     `json:"MaxResults"`
 		NextToken  string   `json:"NextToken"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	if in.Instances != nil && (len(in.Instances) < 1 || len(in.Instances) > 100) {
@@ -178,7 +179,7 @@ func (f *Fake) apiGetInstancesHealthStatus(r *http.Request) (any, error) {
 			return nil, errInstanceNotFound(svc.id, id)
 		}
 	}
-	from, to, next, err := page(len(ids), in.MaxResults, 100, in.NextToken)
+	page, next, err := awsproto.Page(paging, ids, awsproto.Self, in.NextToken, in.MaxResults)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +187,7 @@ func (f *Fake) apiGetInstancesHealthStatus(r *http.Request) (any, error) {
 		Status    map[string]string `json:"Status"`
 		NextToken string            `json:"NextToken,omitempty"`
 	}{Status: map[string]string{}, NextToken: next}
-	for _, id := range ids[from:to] {
+	for _, id := range page {
 		out.Status[id] = instanceHealth(svc, svc.instances[id])
 	}
 	return out, nil

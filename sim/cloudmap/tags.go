@@ -42,11 +42,11 @@ func (f *Fake) tagged(arn string) (*map[string]string, error) {
 	return nil, awsproto.Errorf(http.StatusBadRequest, "ResourceNotFoundException", "Resource not found: %s", arn)
 }
 
-func (f *Fake) apiListTagsForResource(r *http.Request) (any, error) {
+func (f *Fake) apiListTagsForResource(c *awsproto.Call) (any, error) {
 	var in struct {
 		ResourceARN string `json:"ResourceARN"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -64,12 +64,12 @@ func (f *Fake) apiListTagsForResource(r *http.Request) (any, error) {
 	return out, nil
 }
 
-func (f *Fake) apiTagResource(r *http.Request) (any, error) {
+func (f *Fake) apiTagResource(c *awsproto.Call) (any, error) {
 	var in struct {
 		ResourceARN string `json:"ResourceARN"`
 		Tags        []tag  `json:"Tags"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	if in.Tags == nil {
@@ -98,12 +98,12 @@ func (f *Fake) apiTagResource(r *http.Request) (any, error) {
 	return empty{}, nil
 }
 
-func (f *Fake) apiUntagResource(r *http.Request) (any, error) {
+func (f *Fake) apiUntagResource(c *awsproto.Call) (any, error) {
 	var in struct {
 		ResourceARN string   `json:"ResourceARN"`
 		TagKeys     []string `json:"TagKeys"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	if in.TagKeys == nil {

@@ -27,24 +27,24 @@ type updateNamespaceInput struct {
 	UpdaterRequestID string           `json:"UpdaterRequestId"`
 }
 
-func (f *Fake) apiUpdateHTTPNamespace(r *http.Request) (any, error) {
-	return f.apiUpdateNamespace(r, typeHTTP)
+func (f *Fake) apiUpdateHTTPNamespace(c *awsproto.Call) (any, error) {
+	return f.apiUpdateNamespace(c, typeHTTP)
 }
 
-func (f *Fake) apiUpdatePrivateDNSNamespace(r *http.Request) (any, error) {
-	return f.apiUpdateNamespace(r, typeDNSPrivate)
+func (f *Fake) apiUpdatePrivateDNSNamespace(c *awsproto.Call) (any, error) {
+	return f.apiUpdateNamespace(c, typeDNSPrivate)
 }
 
-func (f *Fake) apiUpdatePublicDNSNamespace(r *http.Request) (any, error) {
-	return f.apiUpdateNamespace(r, typeDNSPublic)
+func (f *Fake) apiUpdatePublicDNSNamespace(c *awsproto.Call) (any, error) {
+	return f.apiUpdateNamespace(c, typeDNSPublic)
 }
 
 // apiUpdateNamespace starts the UPDATE_NAMESPACE operation of a namespace
 // of type typ: the operation of each Update*Namespace call must match the
 // namespace's type, as in AWS.
-func (f *Fake) apiUpdateNamespace(r *http.Request, typ string) (any, error) {
+func (f *Fake) apiUpdateNamespace(c *awsproto.Call, typ string) (any, error) {
 	var in updateNamespaceInput
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	ch := in.Namespace
@@ -130,12 +130,12 @@ type serviceChange struct {
 // or, when omitted, deleted, the description is replaced when given; a
 // HealthCheckCustomConfig stays as it is. A service of an HTTP namespace
 // cannot be updated.
-func (f *Fake) apiUpdateService(r *http.Request) (any, error) {
+func (f *Fake) apiUpdateService(c *awsproto.Call) (any, error) {
 	var in struct {
 		ID      string         `json:"Id"`
 		Service *serviceChange `json:"Service"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	ch := in.Service
@@ -224,11 +224,11 @@ func (f *Fake) checkServiceChange(svc *service, ch *serviceChange) ([]dnsRecord,
 // maxServiceAttributes is how many attributes a service can have.
 const maxServiceAttributes = 30
 
-func (f *Fake) apiGetServiceAttributes(r *http.Request) (any, error) {
+func (f *Fake) apiGetServiceAttributes(c *awsproto.Call) (any, error) {
 	var in struct {
 		ServiceID string `json:"ServiceId"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -252,12 +252,12 @@ type serviceAttributesJSON struct {
 	ServiceArn    string            `json:"ServiceArn"`
 }
 
-func (f *Fake) apiUpdateServiceAttributes(r *http.Request) (any, error) {
+func (f *Fake) apiUpdateServiceAttributes(c *awsproto.Call) (any, error) {
 	var in struct {
 		ServiceID  string            `json:"ServiceId"`
 		Attributes map[string]string `json:"Attributes"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	if len(in.Attributes) == 0 {
@@ -292,12 +292,12 @@ func (f *Fake) apiUpdateServiceAttributes(r *http.Request) (any, error) {
 	return empty{}, nil
 }
 
-func (f *Fake) apiDeleteServiceAttributes(r *http.Request) (any, error) {
+func (f *Fake) apiDeleteServiceAttributes(c *awsproto.Call) (any, error) {
 	var in struct {
 		ServiceID  string   `json:"ServiceId"`
 		Attributes []string `json:"Attributes"`
 	}
-	if err := decode(r, &in); err != nil {
+	if err := c.Decode(&in); err != nil {
 		return nil, err
 	}
 	if n := len(in.Attributes); n < 1 || n > maxServiceAttributes {
