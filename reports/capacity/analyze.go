@@ -453,6 +453,10 @@ func caveats(r *Report) []string {
 		"What this measurement can say: how the service's throughput and latency respond to load and to more tasks when the service's own limits (concurrency, service time, locks, its backends) bind first — the shape of the curves, where the knee is relative to its cost per request, whether adding tasks scales linearly (σ and κ of the USL near 0) or not, and how much headroom a rollout and a lost task take. The sample service's cost is settable, so its knee is known and checks the method.",
 		"What it cannot say: the absolute capacity of a production task. Real tasks run on other CPUs, with real network latency between the load balancer, the proxies and the tasks, and real backends and databases that have limits of their own; the task count at which those saturate is not measured here. Treat the recommended task counts as the result for this service's cost profile on this machine, to be confirmed by a load test in the target environment.",
 	}
+	if r.SlotsPerTask > 0 {
+		out = append(out, fmt.Sprintf("The M/M/c estimate assumes Poisson arrivals and exponential service times of the measured mean (%s): its p99 is 4.6 times the mean even at low load. For a service whose times vary less (the load generator sends at a constant pace, and many services answer in a steady time) it overstates the tail and the tasks needed; for one with a heavier tail it understates them. Read it as a second opinion beside the measured curves.",
+			roundDur(r.ServiceTime)))
+	}
 	if in.Saturated > 0 {
 		out = append(out, fmt.Sprintf("%d of %d points were marked saturated: meshsim itself (the load generator's lag up to %s p99, its goroutines' CPU wait up to %s) was the bottleneck there, so they were left out of the fits. Capacity beyond them was not measurable on this machine.",
 			in.Saturated, in.Points, roundDur(in.LagP99), roundDur(in.SchedWait)))

@@ -238,6 +238,23 @@ func tasksChart(r *Report) (*plot.Plot, bool, error) {
 	if rec := r.Recommendation; rec != nil && len(rec.Rows) > 0 {
 		maxN = max(maxN, float64(rec.Rows[0].High))
 	}
+	if r.ByTasks == nil {
+		// The recommendation's model: linear scaling of the worst
+		// per-task capacity.
+		per := math.Inf(1)
+		for i := range n {
+			per = min(per, lo[i]/n[i])
+		}
+		l, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: maxN, Y: per * maxN}})
+		if err != nil {
+			return nil, false, err
+		}
+		l.Color = plotutil.Color(1)
+		l.Width = vg.Points(1.5)
+		l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("linear, %.0f req/s per task (no USL fit)", per), l)
+	}
 	if r.ByTasks != nil {
 		l, err := plotter.NewLine(curveOf(r.ByTasks.Throughput, 1, maxN))
 		if err != nil {

@@ -75,7 +75,10 @@ func countsTable(r *Report) table {
 	t := table{Columns: []string{"tasks", "points", "knee (req/s)", "capacity within objective (req/s)", "M/M/c (req/s)", "USL by concurrency σ / κ / λ (R²)", "saturated"}}
 	for _, c := range r.Counts {
 		knee := fmt.Sprintf("%.0f", c.Knee.Throughput)
-		if !c.Knee.Found {
+		switch {
+		case c.Saturated == len(c.Points):
+			knee = "- (every point saturated meshsim)"
+		case !c.Knee.Found:
 			knee = "≥ " + knee + " (not reached)"
 		}
 		capText := "none met it"
@@ -242,6 +245,10 @@ func WriteSummary(w io.Writer, r *Report) {
 		fmt.Fprintln(w, l)
 	}
 	for _, c := range r.Counts {
+		if c.Saturated == len(c.Points) {
+			fmt.Fprintf(w, "  %s: every point saturated meshsim (not measured)\n", countLabel(c.Tasks))
+			continue
+		}
 		knee := fmt.Sprintf("knee %.0f req/s", c.Knee.Throughput)
 		if !c.Knee.Found {
 			knee = fmt.Sprintf("no knee up to %.0f req/s", c.Knee.Throughput)
