@@ -49,8 +49,8 @@ type Options struct {
 	MaxRate     float64
 	MaxDuration time.Duration
 	// Limits are the instrument's (default as a rehearsal's: 500ms lag,
-	// 90% of the offered rate sent, 100ms CPU wait, the latter at most a
-	// quarter of the latency objective).
+	// 90% of the offered rate sent, 100ms CPU wait; the lag and the wait
+	// at most a quarter of the latency objective).
 	Limits capreport.Limits
 	// Progress, when set, receives one line per event of the sweep.
 	Progress func(string)
@@ -79,6 +79,10 @@ const (
 	// scaleTimeout bounds scaling to a task count and the data plane
 	// reaching every task.
 	scaleTimeout = 90 * time.Second
+	// saturatedRetries is how many times a point where meshsim saturated
+	// is measured again, after saturatedPause, before the sweep stops.
+	saturatedRetries = 2
+	saturatedPause   = 2 * time.Second
 	// minGain is how much more capacity a doubled task count must bring
 	// for the sweep to go on.
 	minGain = 1.1
@@ -106,8 +110,11 @@ func (o *Options) defaults(sc *scenarios.Scenario) {
 	if o.MaxDuration == 0 {
 		o.MaxDuration = DefaultMaxDuration
 	}
+	// A sweep judges latency against the objective: a generator lag or a
+	// CPU wait of a quarter of it would move the measured quantile by as
+	// much, so neither may reach it.
 	if o.Limits.MaxLag == 0 {
-		o.Limits.MaxLag = orDur(sc.Instrument.MaxLag, scenarios.DefaultMaxLag)
+		o.Limits.MaxLag = min(orDur(sc.Instrument.MaxLag, scenarios.DefaultMaxLag), o.Objective.Latency/4)
 	}
 	if o.Limits.MinAchieved == 0 {
 		o.Limits.MinAchieved = sc.Instrument.MinAchieved
@@ -116,8 +123,6 @@ func (o *Options) defaults(sc *scenarios.Scenario) {
 		}
 	}
 	if o.Limits.MaxCPUWait == 0 {
-		// A sweep judges latency against the objective: a CPU wait of a
-		// quarter of it would move the measured quantile by as much.
 		o.Limits.MaxCPUWait = min(orDur(sc.Instrument.MaxCPUWait, scenarios.DefaultMaxCPUWait), o.Objective.Latency/4)
 	}
 	if o.Progress == nil {
@@ -224,7 +229,7 @@ func (s *sweep) run(ctx context.Context) error {
 		}
 		switch {
 		case res.saturated != "":
-			s.rec.Stopped = fmt.Sprintf("meshsim saturated twice at %d task(s) (%s): higher rates cannot be measured on this machine", tasks, res.saturated)
+			s.rec.Stopped = fmt.Sprintf("meshsim saturated at %d task(s) three times in a row (%s): higher rates cannot be measured on this machine", tasks, res.saturated)
 			return nil
 		case res.stopped != "":
 			s.rec.Stopped = res.stopped
@@ -281,8 +286,12 @@ func (s *sweep) ramp(ctx context.Context, tasks int, start float64) (rampResult,
 		if err != nil {
 			return res, err
 		}
-		if p.Saturated != "" {
-			// Once more: a burst of other work on a shared machine passes.
+		for retry := 0; p.Saturated != "" && retry < saturatedRetries; retry++ {
+			// Again after a pause: a burst of other work on a shared
+			// machine passes.
+			if err := pause(ctx, saturatedPause); err != nil {
+				return res, err
+			}
 			if p, err = s.point(ctx, tasks, rate, &res); err != nil {
 				return res, err
 			}
@@ -316,6 +325,18 @@ func (s *sweep) ramp(ctx context.Context, tasks int, start float64) (rampResult,
 		}
 	}
 	return res, nil
+}
+
+// pause waits d, or until ctx is done.
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // point measures one rate and records it.
