@@ -7,6 +7,7 @@
 package metrics
 
 import (
+	"fmt"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -64,6 +65,63 @@ func (h *Histogram) Quantiles() Quantiles {
 		P99:   us(h.h.ValueAtQuantile(99)),
 		Max:   us(h.h.Max()),
 	}
+}
+
+// Merge adds every latency of o to h.
+func (h *Histogram) Merge(o *Histogram) { h.h.Merge(o.h) }
+
+// Bucket is one non-empty bucket of a histogram: Count latencies between
+// Low and High, equal at the histogram's precision.
+type Bucket struct {
+	Low, High time.Duration
+	Count     int64
+}
+
+// Mid is the middle of the bucket.
+func (b Bucket) Mid() time.Duration { return b.Low + (b.High-b.Low)/2 }
+
+// Buckets lists the histogram's non-empty buckets, lowest first: the
+// distribution the statistical tests (Mann–Whitney) read.
+func (h *Histogram) Buckets() []Bucket {
+	us := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
+	var out []Bucket
+	for _, b := range h.h.Distribution() {
+		if b.Count > 0 {
+			out = append(out, Bucket{Low: us(b.From), High: us(b.To), Count: b.Count})
+		}
+	}
+	return out
+}
+
+// MarshalText encodes the histogram in HdrHistogram's compressed V2
+// format, base64: a few hundred bytes where the counts array is 190 KiB,
+// readable by every HdrHistogram implementation.
+func (h *Histogram) MarshalText() ([]byte, error) {
+	b, err := h.h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the latency histogram: %w", err)
+	}
+	return b, nil
+}
+
+// UnmarshalText decodes what MarshalText wrote.
+func (h *Histogram) UnmarshalText(text []byte) error {
+	d, err := hdrhistogram.Decode(text)
+	if err != nil {
+		return fmt.Errorf("decoding the latency histogram: %w", err)
+	}
+	if d.LowestTrackableValue() != lowestMicros || d.HighestTrackableValue() != highestMicros || d.SignificantFigures() != sigFigs {
+		// Another meshsim's precision: re-record at ours.
+		h.h = hdrhistogram.New(lowestMicros, highestMicros, sigFigs)
+		for _, b := range d.Distribution() {
+			if b.Count > 0 {
+				_ = h.h.RecordValues(min(max(b.To, 0), highestMicros), b.Count)
+			}
+		}
+		return nil
+	}
+	h.h = d
+	return nil
 }
 
 // Tally aggregates request outcomes: how many, how many failed and why,

@@ -85,7 +85,7 @@ func TestWindowMatchesRunDirectory(t *testing.T) {
 		t.Errorf("live window %d through, %d requests, %d failed; want 5, 3, 2", live.Through, live.Requests, live.Failed)
 	}
 	if again.Requests != live.Requests || again.Failed != live.Failed || again.Latency.Quantiles() != live.Latency.Quantiles() {
-		t.Errorf("recomputed %+v %+v, live %+v %+v", again.Tally, again.Latency.Quantiles(), live.Tally, live.Latency.Quantiles())
+		t.Errorf("recomputed %+v %+v, live %+v %+v", again.Step.Tally, again.Latency.Quantiles(), live.Step.Tally, live.Latency.Quantiles())
 	}
 	if all := run.Window(from, to); all.Requests != 4 {
 		t.Errorf("window after every arrival: %d requests, want 4", all.Requests)
@@ -116,5 +116,48 @@ func BenchmarkRunAdd(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		at := t0.Add(time.Duration(i) * time.Millisecond)
 		run.Add(rundir.Observation{Kind: rundir.KindHTTP, Scheduled: at, Sent: at, Status: 200, Latency: time.Duration(i%1000) * time.Microsecond, Version: "v1"})
+	}
+}
+
+// TestHistogramText round-trips a histogram through its compact text form
+// (what a baseline file stores) and lists its buckets.
+func TestHistogramText(t *testing.T) {
+	h := metrics.NewHistogram()
+	for i := range 1000 {
+		h.Record(time.Duration(1000+i*37) * time.Microsecond)
+	}
+	h.Record(250 * time.Millisecond)
+	text, err := h.MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(text) > 8000 {
+		t.Errorf("encoded histogram is %d bytes; want it compact", len(text))
+	}
+	back := metrics.NewHistogram()
+	if err := back.UnmarshalText(text); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := back.Quantiles(), h.Quantiles(); got != want {
+		t.Errorf("decoded quantiles %+v, want %+v", got, want)
+	}
+	var n int64
+	for _, b := range back.Buckets() {
+		if b.Count <= 0 || b.High < b.Low {
+			t.Errorf("bucket %+v", b)
+		}
+		n += b.Count
+	}
+	if n != 1001 {
+		t.Errorf("buckets hold %d latencies, want 1001", n)
+	}
+	if err := back.UnmarshalText([]byte("not a histogram")); err == nil {
+		t.Error("garbage decoded without error")
+	}
+	m := metrics.NewHistogram()
+	m.Merge(h)
+	m.Merge(back)
+	if m.Quantiles().Count != 2002 {
+		t.Errorf("merged count %d, want 2002", m.Quantiles().Count)
 	}
 }

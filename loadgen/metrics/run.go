@@ -89,13 +89,14 @@ func (r *Run) StepQuantiles(i int) Quantiles {
 }
 
 // Window is what the requests that completed in [From, To) came to, among
-// the first Through observations of the run. A live gate judges "the last
+// the first Through observations of the run, in all and per version (a
+// canary analysis compares the versions measured in the same window). A live gate judges "the last
 // few seconds" by completion, so that requests still in flight are not
 // missing from its window.
 type Window struct {
 	From, To time.Time
 	Through  int
-	Tally
+	Step
 }
 
 // Window aggregates the requests that completed in [from, to) and have
@@ -104,7 +105,7 @@ type Window struct {
 func (r *Run) Window(from, to time.Time) Window {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	w := Window{From: from, To: to, Through: r.added, Tally: *NewTally()}
+	w := Window{From: from, To: to, Through: r.added, Step: *NewStep()}
 	for i := range r.recent[r.head:] {
 		if o := &r.recent[r.head+i].o; inWindow(o, from, to) {
 			w.Add(o)
@@ -117,7 +118,7 @@ func (r *Run) Window(from, to time.Time) Window {
 // their file order): the requests that completed in [from, to) among the
 // first through of them.
 func WindowOf(obs []rundir.Observation, from, to time.Time, through int) Window {
-	w := Window{From: from, To: to, Through: through, Tally: *NewTally()}
+	w := Window{From: from, To: to, Through: through, Step: *NewStep()}
 	for i := range obs[:min(through, len(obs))] {
 		if o := &obs[i]; inWindow(o, from, to) {
 			w.Add(o)
