@@ -112,6 +112,7 @@ func Analyze(run *rundir.Run) *Report {
 	}
 	r.Run.WallTime = wallTime(run)
 	analyzeStreams(r, streams, streamsByStep)
+	analyzeCanaries(r, meta, steps, byStep)
 	r.Deployments = analyzeDeployments(meta)
 	r.Faults = faults(r.Steps, run.Events)
 	r.Alarms = analyzeAlarms(run.Events)

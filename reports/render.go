@@ -285,6 +285,11 @@ func writeMarkdown(b *bytes.Buffer, r *Report) {
 		mdRow(b, stepRow(s))
 	}
 
+	writeCanaryMarkdown(b, r, "##")
+	if r.Comparison != nil {
+		writeComparisonMarkdown(b, r.Comparison, "##")
+	}
+
 	if len(r.Deployments) > 0 {
 		fmt.Fprintf(b, "\n## Deployments\n\n")
 		for _, l := range deploymentLines(r, true) {

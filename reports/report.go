@@ -9,7 +9,11 @@
 // computed. The exit code of a run is the verdict of its assertions.
 package reports
 
-import "time"
+import (
+	"time"
+
+	"github.com/meshsim/meshsim/reports/canary"
+)
 
 // ReportVersion is the version of the report.json format written by this
 // package. It changes when a field changes meaning or goes away; adding
@@ -52,6 +56,9 @@ type Report struct {
 	// Alarms are the CloudWatch alarms that changed state during the run,
 	// each with its changes and the datapoints that breached.
 	Alarms []AlarmReport `json:"alarms,omitempty"`
+	// Comparison is this run compared with a baseline (meshsim run
+	// --baseline); nil without one.
+	Comparison *Comparison `json:"comparison,omitempty"`
 }
 
 // RunInfo describes the run as a whole.
@@ -178,6 +185,10 @@ type StepReport struct {
 	// Streams is the continuity of the long-lived gRPC streams during the
 	// step; nil when the run held none or the step was not reached.
 	Streams *StepStreams `json:"streams,omitempty"`
+	// Canary holds, for a step where the baseline version and a canary
+	// both had weight, the Kayenta-style analysis of each canary against
+	// the baseline measured in the step (package canary).
+	Canary []canary.Result `json:"canary,omitempty"`
 }
 
 // VersionShare is the share of one version in one step.
