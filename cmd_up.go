@@ -133,7 +133,7 @@ func up(ctx context.Context, stdout io.Writer, sc *scenarios.Scenario, out, addr
 		Progress: tui.NewPlain(stdout, 5*time.Second), Until: until, Ready: ready,
 	})
 	stopWatch()
-	code, err := writeReports(stdout, out)
+	code, err := writeReports(stdout, out, nil)
 	_ = os.Remove(filepath.Join(out, upPIDFile))
 	_ = os.Remove(filepath.Join(out, upDownFile))
 	if err != nil {

@@ -104,7 +104,7 @@ reports per step which share of requests each version served and what failed.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(runCmd(), upCmd(), downCmd(), scenariosCmd(), fakesCmd(), reportCmd(), versionCmd(), capacityCmd())
+	root.AddCommand(runCmd(), upCmd(), downCmd(), scenariosCmd(), fakesCmd(), reportCmd(), compareCmd(), versionCmd(), capacityCmd())
 	root.AddCommand(dockerCommands()...)
 	return root
 }
@@ -116,6 +116,7 @@ func runCmd() *cobra.Command {
 		rate, timeScale            float64
 		bake                       time.Duration
 		quiet, plain               bool
+		ci                         ciOutputs
 	)
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
@@ -169,7 +170,11 @@ run is still reported).`,
 			if err := checkOut(out); err != nil {
 				return &exitError{exitBadInput, err}
 			}
-			return runScenario(cmd, sc, runtimeName, out, endpoint, xdsAddr, quiet, plain)
+			ci.section = sc.Compare
+			if _, _, err := ci.check(); err != nil {
+				return &exitError{exitBadInput, err}
+			}
+			return runScenario(cmd, sc, runtimeName, out, endpoint, xdsAddr, quiet, plain, &ci)
 		},
 	}
 	f := cmd.Flags()
@@ -183,11 +188,12 @@ run is still reported).`,
 	f.Float64Var(&timeScale, "time-scale", 0, "run AWS-side durations (ECS bake times, health checks, stop timeouts) N times faster; overrides the scenario's timeScale")
 	f.BoolVar(&quiet, "quiet", false, "print only the final summary")
 	f.BoolVar(&plain, "plain", false, "print progress as plain lines even when stdout is a terminal (no live dashboard)")
+	ci.register(f)
 	completeRunFlags(cmd)
 	return cmd
 }
 
-func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, endpoint, xdsAddr string, quiet, plain bool) error {
+func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, endpoint, xdsAddr string, quiet, plain bool, ci *ciOutputs) error {
 	stdout := cmd.OutOrStdout()
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -260,7 +266,7 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 		// Another run's directory: leave its files alone.
 		return &exitError{exitBadInput, fmt.Errorf("--out %s: %w", out, runErr)}
 	}
-	code, err := writeReports(stdout, res.Dir)
+	code, err := writeReports(stdout, res.Dir, ci)
 	if err != nil {
 		return &exitError{exitErrored, errors.Join(runErr, err)}
 	}
@@ -279,24 +285,29 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 	return nil
 }
 
-// writeReports analyses the run directory, writes the reports into it and
-// prints the summary; it returns the exit code of the run's verdict.
-func writeReports(stdout io.Writer, dir string) (int, error) {
+// writeReports analyses the run directory, compares it with a baseline
+// and saves its own when ci asks (ci may be nil), writes the reports into
+// it and prints the summary; it returns the exit code of the run's
+// verdict, failed by a regression against the baseline.
+func writeReports(stdout io.Writer, dir string, ci *ciOutputs) (int, error) {
 	run, err := rundir.Read(dir)
 	if err != nil {
 		return exitErrored, fmt.Errorf("reading the run directory: %w", err)
 	}
 	rep := reports.Analyze(run)
+	_, ciErr := ci.apply(dir, run, rep)
 	if err := reports.WriteFiles(dir, rep); err != nil {
-		return exitErrored, fmt.Errorf("writing reports: %w", err)
+		return exitErrored, errors.Join(fmt.Errorf("writing reports: %w", err), ciErr)
 	}
 	fmt.Fprintln(stdout)
 	reports.WriteSummary(stdout, rep)
-	return verdictCode(rep.Verdict), nil
+	code, err := ci.finish(stdout, rep, verdictCode(rep.Verdict))
+	return code, errors.Join(ciErr, err)
 }
 
 func reportCmd() *cobra.Command {
-	return &cobra.Command{
+	var ci ciOutputs
+	cmd := &cobra.Command{
 		Use:   "report RUN_DIR",
 		Short: "Analyse a run directory again and rewrite its reports",
 		Long: `Analyse a run directory again, for example one cut short or written by an older
@@ -307,7 +318,10 @@ evidence: the setup failed or no request was sent); 2 when DIR is not a readable
 run directory.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			code, err := writeReports(cmd.OutOrStdout(), args[0])
+			if _, _, err := ci.check(); err != nil {
+				return &exitError{exitBadInput, err}
+			}
+			code, err := writeReports(cmd.OutOrStdout(), args[0], &ci)
 			if err != nil {
 				return &exitError{exitBadInput, err}
 			}
@@ -317,6 +331,8 @@ run directory.`,
 			return nil
 		},
 	}
+	ci.register(cmd.Flags())
+	return cmd
 }
 
 func scenariosCmd() *cobra.Command {

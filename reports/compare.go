@@ -247,6 +247,7 @@ func (k comparer) proportion(family, metric string, k1, n1, k2, n2 int, delta fl
 }
 
 func significance(p, alpha float64, overThreshold bool, threshold string) string {
+	p = math.Max(p, 1e-16)
 	switch {
 	case p < alpha && overThreshold:
 		return fmt.Sprintf("p %.3g < %g and over %s", p, alpha, threshold)
@@ -368,7 +369,7 @@ func (k comparer) shift(family, metric string, base, nw *metrics.Histogram, floo
 	}
 	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
 	r.Test, r.P = "mann-whitney-u", mw.P
-	r.Change = fmt.Sprintf("%+v", roundLatency(ms(mw.Shift)))
+	r.Change = signedDuration(roundLatency(ms(mw.Shift)))
 	r.Interval = fmt.Sprintf("[%v, %v]", roundLatency(ms(mw.Lo)), roundLatency(ms(mw.Hi)))
 	threshold := max(floor, time.Duration(k.o.LatencyTolerance*float64(bq.P50)))
 	r.Direction = direction(mw.Shift, 0)
@@ -381,6 +382,14 @@ func (k comparer) shift(family, metric string, base, nw *metrics.Histogram, floo
 	r.Regressed = mw.P < k.o.Alpha && ms(mw.Lo) > threshold
 	r.Why = significance(mw.P, k.o.Alpha, ms(mw.Lo) > threshold, "a shift of "+roundLatency(threshold).String())
 	return r
+}
+
+// signedDuration is d with its sign: "+1.2ms", "-300µs", "0s".
+func signedDuration(d time.Duration) string {
+	if d > 0 {
+		return "+" + d.String()
+	}
+	return d.String()
 }
 
 func latencyText(q metrics.Quantiles) string {
@@ -509,7 +518,7 @@ func (k comparer) deployments(c *Comparison, base, nw *Baseline) {
 		over := delta > k.o.MinDeploymentDelta && float64(d.Duration) > (1+k.o.DeploymentTolerance)*float64(b.Duration)
 		c.Rows = append(c.Rows, CompareRow{Family: FamilyDeployments, Metric: "deployment " + d.Name + " duration", P: math.NaN(),
 			Base: b.Duration.Round(100 * time.Millisecond).String(), New: d.Duration.Round(100 * time.Millisecond).String(),
-			Change: fmt.Sprintf("%+v", delta.Round(100*time.Millisecond)), Direction: direction(delta.Seconds(), k.o.MinDeploymentDelta.Seconds()/4),
+			Change: signedDuration(delta.Round(100 * time.Millisecond)), Direction: direction(delta.Seconds(), k.o.MinDeploymentDelta.Seconds()/4),
 			Regressed: over,
 			Why:       fmt.Sprintf("one measurement each: threshold +%.0f%% and +%v", 100*k.o.DeploymentTolerance, k.o.MinDeploymentDelta)})
 	}

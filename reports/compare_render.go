@@ -37,7 +37,16 @@ func pText(r CompareRow) string {
 	if r.Test == "" || math.IsNaN(r.P) {
 		return "threshold"
 	}
+	if r.P < 1e-16 {
+		return r.Test + " p<1e-16"
+	}
 	return fmt.Sprintf("%s p=%.3g", r.Test, r.P)
+}
+
+// compareGatingText says which families gate and at which levels.
+func compareGatingText(c *Comparison) string {
+	o := c.Options
+	return fmt.Sprintf("Gating: %s; alpha %g (one-sided tests), intervals at %g%%.", strings.Join(o.Gate, ", "), o.Alpha, 100*o.Level)
 }
 
 // comparisonLine is the one-line verdict of a comparison.
@@ -60,8 +69,7 @@ func WriteComparison(w io.Writer, c *Comparison) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\t%s\t%s: %s\n", r.Metric, r.Base, r.New, arrow(r.Direction), r.Change, pText(r), orDash(r.Interval), rowMark(r), r.Why)
 	}
 	tw.Flush()
-	o := c.Options
-	fmt.Fprintf(w, "gating: %s; alpha %g (one-sided), intervals at %g%%\n", strings.Join(o.Gate, ", "), o.Alpha, 100*o.Level)
+	fmt.Fprintln(w, compareGatingText(c))
 	fmt.Fprintln(w, comparisonLine(c))
 }
 
@@ -87,9 +95,7 @@ func writeComparisonMarkdown(b *bytes.Buffer, c *Comparison, heading string) {
 		}
 		mdRow(b, []string{mark, r.Metric, r.Base, r.New, arrow(r.Direction) + " " + r.Change, pText(r), orDash(r.Interval), rowMark(r) + ": " + r.Why})
 	}
-	o := c.Options
-	fmt.Fprintf(b, "\nGating: %s; alpha %g (one-sided), intervals at %g%%. ▲ worse, ▼ better, = no change beyond noise.\n",
-		mdText(strings.Join(o.Gate, ", ")), o.Alpha, 100*o.Level)
+	fmt.Fprintf(b, "\n%s ▲ worse, ▼ better, = no change beyond noise.\n", mdText(compareGatingText(c)))
 }
 
 // WriteStepSummary writes the Markdown summary for a CI step summary

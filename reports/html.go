@@ -28,6 +28,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 		Charts:      cs,
 		Deployments: htmlListLines(deploymentLines(r, false)),
 		Faults:      faultLines(r, false),
+		Analysis:    htmlAnalysisOf(r),
 	}
 	for _, s := range r.Steps {
 		page.StepRows = append(page.StepRows, stepRow(s))
@@ -75,6 +76,9 @@ type htmlPage struct {
 	Faults      []string
 	Streams     *htmlStreams
 	Instrument  *htmlTable
+	// Analysis is the canary analysis and the comparison with a baseline
+	// (template "analysis", html_analysis.go).
+	Analysis htmlAnalysis
 }
 
 // htmlTable is a section's sentence and table.
@@ -286,6 +290,7 @@ svg { max-width: 100%; height: auto; }
 </table>
 {{- end}}
 {{- end}}
+{{template "analysis" .Analysis}}
 </body>
 </html>
 `))

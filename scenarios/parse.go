@@ -312,8 +312,12 @@ var maxItems = map[string]int{
 	"services": 100, "services[].backends": 100, "services[].versions": 50,
 	"load.requests": 10000, "rollout.steps": 1000, "rollout.deployments": 100,
 	"deployments[].hooks": 10, "hooks[].stages": len(LifecycleStages), "deployments[].alarms": 10,
-	"faults": 1000, "assertions": 100,
+	"faults": 1000, "assertions": 100, "compare.gate": 7,
 }
+
+// CompareFamilies are the metric families `meshsim compare` can gate on
+// (reports.Families).
+var CompareFamilies = []string{"errors", "weights", "latency", "latency-tail", "streams", "propagation", "deployments"}
 
 func (d *decoder) scenario(n *yaml.Node) *Scenario {
 	sc := &Scenario{Instrument: Instrument{MaxLag: -1, MinAchieved: -1, MaxCPUWait: -1}, Capacity: Capacity{ErrorBudget: -1}}
@@ -337,6 +341,7 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 		},
 		"instrument": func(v *yaml.Node) { sc.Instrument = d.instrument(v) },
 		"capacity":   func(v *yaml.Node) { sc.Capacity = d.capacity(v) },
+		"compare":    func(v *yaml.Node) { sc.Compare = d.compare(v) },
 		"assertions": func(v *yaml.Node) {
 			d.list(v, "assertions", func(item *yaml.Node) {
 				if a, ok := d.assertion(item); ok {
@@ -616,8 +621,46 @@ func (d *decoder) hook(n *yaml.Node) Hook {
 		"minRequests":  func(v *yaml.Node) { d.integer(v, "hooks[].minRequests", 1, 1000000, &h.MinRequests) },
 		"noDataWait":   func(v *yaml.Node) { d.duration(v, "hooks[].noDataWait", &h.NoDataWait) },
 		"onNoData":     func(v *yaml.Node) { enum(d, v, "hooks[].onNoData", OnNoDatas, &h.OnNoData) },
+		"analysis":     func(v *yaml.Node) { h.Analysis = d.analysis(v) },
 	})
 	return h
+}
+
+// analysis decodes a hook's canary analysis.
+func (d *decoder) analysis(n *yaml.Node) *Analysis {
+	a := &Analysis{Pos: d.pos(n)}
+	keys := d.fields(n, "hooks[].analysis", map[string]func(*yaml.Node){
+		"pass":         func(v *yaml.Node) { d.float(v, "hooks[].analysis.pass", 0, 100, &a.Pass) },
+		"marginal":     func(v *yaml.Node) { d.float(v, "hooks[].analysis.marginal", 0, 100, &a.Marginal) },
+		"confLevel":    func(v *yaml.Node) { d.float(v, "hooks[].analysis.confLevel", 0.5, 0.9999, &a.ConfLevel) },
+		"interval":     func(v *yaml.Node) { d.duration(v, "hooks[].analysis.interval", &a.Interval) },
+		"threshold":    func(v *yaml.Node) { d.integer(v, "hooks[].analysis.threshold", 1, 1000, &a.Threshold) },
+		"failureLimit": func(v *yaml.Node) { d.integer(v, "hooks[].analysis.failureLimit", 0, 1000, &a.FailureLimit) },
+	})
+	if k := keys["marginal"]; k != nil && keys["pass"] != nil && a.Marginal > a.Pass {
+		d.errorf(k, "hooks[].analysis.marginal %g is above pass %g: a marginal score lies between them", a.Marginal, a.Pass)
+	}
+	return a
+}
+
+// compare decodes the compare section.
+func (d *decoder) compare(n *yaml.Node) *Compare {
+	c := &Compare{Alpha: -1, ErrorRatePP: -1, WeightErrorPP: -1, LatencyTolerance: -1, MinLatencyShift: -1, Pos: d.pos(n)}
+	d.fields(n, "compare", map[string]func(*yaml.Node){
+		"alpha":            func(v *yaml.Node) { d.float(v, "compare.alpha", 1e-9, 0.5, &c.Alpha) },
+		"errorRatePp":      func(v *yaml.Node) { d.float(v, "compare.errorRatePp", 0, 100, &c.ErrorRatePP) },
+		"weightErrorPp":    func(v *yaml.Node) { d.float(v, "compare.weightErrorPp", 0, 100, &c.WeightErrorPP) },
+		"latencyTolerance": func(v *yaml.Node) { d.float(v, "compare.latencyTolerance", 0, 100, &c.LatencyTolerance) },
+		"minLatencyShift":  func(v *yaml.Node) { d.duration(v, "compare.minLatencyShift", &c.MinLatencyShift) },
+		"gate": func(v *yaml.Node) {
+			d.list(v, "compare.gate", func(item *yaml.Node) {
+				var g string
+				d.oneOf(item, "compare.gate[]", CompareFamilies, &g)
+				c.Gate = append(c.Gate, g)
+			})
+		},
+	})
+	return c
 }
 
 func (d *decoder) step(n *yaml.Node) Step {

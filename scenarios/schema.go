@@ -40,6 +40,9 @@ type Scenario struct {
 	Rollout  Rollout
 	Faults   []Fault
 	Asserts  []Assertion
+	// Compare holds the thresholds of `meshsim compare` for runs of this
+	// scenario (the compare section); nil for the command's defaults.
+	Compare *Compare
 	// Instrument holds the limits on meshsim's own measurement beyond
 	// which a step's verdict is INCONCLUSIVE.
 	Instrument Instrument
@@ -331,7 +334,46 @@ type Hook struct {
 	// OnNoData is the answer when the data never came (default
 	// OnNoDataRollback).
 	OnNoData OnNoData
+	// Analysis, when set, makes the gate a Kayenta-style canary analysis:
+	// the new version against the one deployed from, measured in the same
+	// window (package reports/canary); its verdict must be Pass.
+	Analysis *Analysis
 	Pos      Pos
+}
+
+// Analysis configures a canary analysis gate (hooks[].analysis). Zero
+// fields take reports/canary's defaults (pass 95, marginal 75, confidence
+// 0.98, one-second intervals, Flagger threshold 5, Argo failureLimit 0).
+type Analysis struct {
+	// Pass and Marginal are Kayenta's score thresholds (0..100).
+	Pass, Marginal float64
+	// ConfLevel is the confidence level of the tests.
+	ConfLevel float64
+	// Interval, Threshold and FailureLimit set the intervals, Flagger's
+	// threshold of failed checks and Argo Rollouts' failureLimit of the
+	// verdicts shown beside the analysis.
+	Interval     time.Duration
+	Threshold    int
+	FailureLimit int
+	Pos          Pos
+}
+
+// Compare is a scenario's thresholds for `meshsim compare` (the compare
+// section); a negative number or duration keeps the command's default.
+type Compare struct {
+	// Alpha is the significance level of each test.
+	Alpha float64
+	// ErrorRatePP is the smallest error rate increase that counts, in
+	// percentage points; WeightErrorPP the smallest growth of a step's
+	// weight error.
+	ErrorRatePP, WeightErrorPP float64
+	// LatencyTolerance is the smallest latency shift that counts, as a
+	// fraction of the baseline's median; MinLatencyShift its floor.
+	LatencyTolerance float64
+	MinLatencyShift  time.Duration
+	// Gate lists the metric families that decide the verdict.
+	Gate []string
+	Pos  Pos
 }
 
 // The defaults of a Hook.

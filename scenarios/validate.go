@@ -534,8 +534,8 @@ func (v *validator) deployment(i int) {
 		if len(h.Stages) == 0 {
 			v.at(h.Pos, "%s.hooks[%d].stages: name at least one lifecycle stage", where, j)
 		}
-		if h.MaxErrorRate < 0 && h.MaxP99 == 0 {
-			v.at(h.Pos, "%s.hooks[%d]: give maxErrorRate, maxP99 or both (the gate's criteria)", where, j)
+		if h.MaxErrorRate < 0 && h.MaxP99 == 0 && h.Analysis == nil {
+			v.at(h.Pos, "%s.hooks[%d]: give maxErrorRate, maxP99, analysis or several (the gate's criteria)", where, j)
 		}
 	}
 }

@@ -393,6 +393,13 @@ func (l *deploymentLog) update(i int, f func(*rundir.Deployment)) {
 	f(&l.list[i])
 }
 
+// get returns a copy of deployment i.
+func (l *deploymentLog) get(i int) rundir.Deployment {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.list[i]
+}
+
 // snapshot copies the deployments recorded so far.
 func (l *deploymentLog) snapshot() []rundir.Deployment {
 	l.mu.Lock()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/meshsim/meshsim/loadgen/metrics"
 	"github.com/meshsim/meshsim/loadgen/rundir"
+	"github.com/meshsim/meshsim/reports/canary"
 	"github.com/meshsim/meshsim/scenarios"
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/poll"
@@ -124,7 +125,12 @@ func (g *gates) observe(e rundir.Event) {
 
 // judge decides an invocation, records the decision and answers it.
 func (g *gates) judge(ctx context.Context, inv invocation) {
-	d, err := g.decide(ctx, inv.hook)
+	var from, to string
+	if inv.deployment >= 0 {
+		dep := g.log.get(inv.deployment)
+		from, to = dep.From, dep.To
+	}
+	d, err := g.decide(ctx, inv.hook, from, to)
 	if err != nil {
 		g.event(contract.EventGateUnanswered, inv.function, map[string]string{contract.DetailStage: inv.stage, contract.DetailReason: "the run ended before the gate decided: " + err.Error()})
 		return
@@ -144,7 +150,7 @@ func (g *gates) judge(ctx context.Context, inv invocation) {
 // once it holds enough requests; without them by the no-data limit it
 // applies the hook's no-data policy. It returns ctx's error if ctx ends
 // first.
-func (g *gates) decide(ctx context.Context, h scenarios.Hook) (rundir.Gate, error) {
+func (g *gates) decide(ctx context.Context, h scenarios.Hook, from, to string) (rundir.Gate, error) {
 	wait := time.NewTimer(h.Window)
 	defer wait.Stop()
 	select {
@@ -161,6 +167,9 @@ func (g *gates) decide(ctx context.Context, h scenarios.Hook) (rundir.Gate, erro
 		switch {
 		case w.Requests >= minRequests:
 			d = judgeWindow(h, w)
+			if h.Analysis != nil {
+				d = g.analyse(h, w, d, from, to)
+			}
 		case !now.Before(giveUp):
 			d = noData(h, w, noDataWait)
 		default:
@@ -170,6 +179,66 @@ func (g *gates) decide(ctx context.Context, h scenarios.Hook) (rundir.Gate, erro
 		return true, nil
 	})
 	return d, err
+}
+
+// analysisConfig is the canary analysis configuration of hook h.
+func analysisConfig(h scenarios.Hook) canary.Config {
+	a := h.Analysis
+	cfg := canary.Config{Pass: a.Pass, Marginal: a.Marginal, ConfLevel: a.ConfLevel, Interval: a.Interval,
+		Threshold: a.Threshold, FailureLimit: a.FailureLimit, MaxErrorRate: h.MaxErrorRate, MaxP99: h.MaxP99}
+	if cfg.MaxErrorRate < 0 { // no limit in the hook: Flagger's default
+		cfg.MaxErrorRate = 0
+	}
+	if cfg.MinRequests = h.MinRequests; cfg.MinRequests <= 0 {
+		cfg.MinRequests = 0
+	}
+	return cfg
+}
+
+// analyse adds the canary analysis of version to against version from, in
+// window w, to the decision d of the hook's other criteria: the gate fails
+// unless the analysis passes. Flagger's and Argo's verdicts on the same
+// window's intervals are named in the reason.
+func (g *gates) analyse(h scenarios.Hook, w metrics.Window, d rundir.Gate, from, to string) rundir.Gate {
+	cfg := analysisConfig(h)
+	if b := w.Versions[from]; b == nil || b.Requests < max(cfg.MinRequests, 1) {
+		// The baseline no longer takes traffic (the shift to 100%): there
+		// is no concurrent baseline to judge the canary against.
+		n := 0
+		if b != nil {
+			n = b.Requests
+		}
+		d.Reason += fmt.Sprintf("; canary analysis skipped: %s served %d requests in the window, no concurrent baseline", from, n)
+		return d
+	}
+	res := canary.Analyze(from, w.Versions[from], to, w.Versions[to], cfg)
+	var intervals []*metrics.Tally
+	for _, iv := range canary.Intervals(w.From, w.To, cfg) {
+		intervals = append(intervals, g.agg.Window(iv[0], iv[1]).Versions[to])
+	}
+	canary.JudgeOthers(&res, intervals, cfg)
+	var classes []string
+	for _, m := range res.Metrics {
+		c := m.Name + " " + m.Classification
+		if m.Classification == canary.High {
+			c += " (" + m.Effect + ")"
+		}
+		classes = append(classes, c)
+	}
+	text := fmt.Sprintf("canary analysis %s vs %s: %s, score %.0f (pass %.0f, marginal %.0f): %s; Flagger would %s, Argo Rollouts %s",
+		to, from, res.Verdict, res.Score, res.Pass, res.Marginal, strings.Join(classes, ", "), res.Flagger.Verdict, res.Argo.Phase)
+	if res.Verdict != canary.VerdictPass {
+		if d.Status == hookFailed {
+			d.Reason += "; " + text
+		} else {
+			d.Status, d.Reason = hookFailed, text
+		}
+		return d
+	}
+	if d.Status == hookSucceeded {
+		d.Reason += "; " + text
+	}
+	return d
 }
 
 // gateEvent is the event type of a gate's decision.
