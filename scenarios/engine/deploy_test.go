@@ -150,3 +150,48 @@ func TestGatedCanaryRollsBack(t *testing.T) {
 		}
 	}
 }
+
+// TestCanaryAnalysisGate runs the built-in canary-analysis scenarios: the
+// lifecycle hook's gate compares v2 with v1 as measured in its window
+// (Kayenta-style). The good canary passes the analysis and is promoted;
+// the bad one (slower, failing) fails it, and ECS rolls it back with the
+// analysis as the reason. The load is half the scenarios', so that the
+// test holds on a busy machine.
+func TestCanaryAnalysisGate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end rehearsal; skipped with -short")
+	}
+	for _, tc := range []struct {
+		scenario, status, outcome, verdict string
+	}{
+		{"canary-analysis", "SUCCEEDED", "SUCCESSFUL", "Pass"},
+		{"canary-analysis-bad", "FAILED", "ROLLBACK_SUCCESSFUL", "Fail"},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			sc, err := scenarios.Builtin(tc.scenario)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc.Load.Rate = 150
+			// What users felt is the scenario's business; this test is about
+			// the gate.
+			sc.Asserts = []scenarios.Assertion{{Kind: "deployments-as-expected"}}
+			run, _ := runScenario(t, sc)
+			d := run.Meta.Deployments[0]
+			if len(d.Gates) == 0 {
+				t.Fatalf("no gate decision recorded; deployment %+v", d)
+			}
+			g := d.Gates[0]
+			want := "canary analysis v2 vs v1: " + tc.verdict
+			if g.Status != tc.status || !strings.Contains(g.Reason, want) || !strings.Contains(g.Reason, "Flagger would") {
+				t.Errorf("first gate %s: %q; want %s with %q and Flagger's verdict", g.Status, g.Reason, tc.status, want)
+			}
+			if d.Outcome != tc.outcome {
+				t.Errorf("outcome %s (rollback reason %q); want %s", d.Outcome, d.RollbackReason, tc.outcome)
+			}
+			if tc.status == "FAILED" && (!strings.Contains(d.RollbackReason, "canary analysis") || !strings.Contains(g.Reason, "High")) {
+				t.Errorf("rollback reason %q, gate %q: want the analysis and a High metric named", d.RollbackReason, g.Reason)
+			}
+		})
+	}
+}
