@@ -103,6 +103,14 @@ func scenarioSchema() map[string]any {
 		"faults":     listOf("faults", "Tasks broken at a moment of the rollout", faultSchema()),
 		"instrument": instrumentSchema(),
 		"capacity":   capacitySchema(),
+		"compare": object("Thresholds of meshsim compare for runs of this scenario", map[string]any{
+			"alpha":            number("Significance level of each test", 1e-9, 0.5),
+			"errorRatePp":      number("Smallest error-rate increase that counts, in percentage points", 0, 100),
+			"weightErrorPp":    number("Smallest growth of a step's weight error that counts, in percentage points", 0, 100),
+			"latencyTolerance": number("Smallest latency shift that counts, as a fraction of the baseline's median", 0, 100),
+			"minLatencyShift":  duration("Smallest latency shift that counts"),
+			"gate":             listOf("compare.gate", "The metric families that decide the verdict", enumOf("A metric family", CompareFamilies)),
+		}),
 		"assertions": listOf("assertions", "The checks that set the exit code", assertionSchema()),
 	}, "name")
 	s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -187,6 +195,14 @@ func rolloutSchema() map[string]any {
 		"minRequests":  integer("The fewest requests to judge", 1, 1000000),
 		"noDataWait":   duration("How long to wait for data"),
 		"onNoData":     enumOf("The answer without data", OnNoDatas),
+		"analysis": object("A Kayenta-style canary analysis: the new version against the old one in the same window", map[string]any{
+			"pass":         number("The score that passes", 0, 100),
+			"marginal":     number("The score that is marginal (below: fail)", 0, 100),
+			"confLevel":    number("The tests' confidence level", 0.5, 0.9999),
+			"interval":     duration("The intervals of the Flagger and Argo Rollouts verdicts"),
+			"threshold":    integer("Flagger's threshold of failed checks", 1, 1000),
+			"failureLimit": integer("Argo Rollouts' failureLimit", 0, 1000),
+		}),
 	})
 	deployment := object("An ECS deployment (UpdateService)", map[string]any{
 		"name":                  str("The deployment's name"),

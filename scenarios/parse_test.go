@@ -213,7 +213,10 @@ func TestParseDeploymentErrors(t *testing.T) {
 		{"to: v2", "to: v9", `to: "v9" is not a version of service "api"`},
 		{"strategy: CANARY", "strategy: YOLO", "deployments[].strategy must be one of ROLLING, BLUE_GREEN, LINEAR, CANARY"},
 		{"stages: [PRE_PRODUCTION_TRAFFIC_SHIFT]", "stages: [LUNCH]", `hooks[].stages[] must be one of`},
-		{", maxErrorRate: 0.01, maxP99: 200ms", "", "give maxErrorRate, maxP99 or both"},
+		{", maxErrorRate: 0.01, maxP99: 200ms", "", "give maxErrorRate, maxP99, analysis or several"},
+		{", maxErrorRate: 0.01, maxP99: 200ms", ", analysis: {pass: 70, marginal: 80}", "hooks[].analysis.marginal 80 is above pass 70"},
+		{", maxErrorRate: 0.01, maxP99: 200ms", ", analysis: {pass: 120}", "hooks[].analysis.pass must be between 0 and 100"},
+		{", maxErrorRate: 0.01, maxP99: 200ms", ", analysis: {score: 9}", "score"},
 		{"health: fail", "health: meh", "versions[].health must be one of ok, fail"},
 		{"  deployments:", "  steps: [{weights: {v1: 100}, bake: 1s}]\n  deployments:", "give steps or deployments, not both"},
 	}
@@ -228,6 +231,29 @@ func TestParseDeploymentErrors(t *testing.T) {
 				t.Errorf("error %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseAnalysisAndCompare: a hook's canary analysis and the compare
+// section are read, and their mistakes named.
+func TestParseAnalysisAndCompare(t *testing.T) {
+	src := strings.Replace(deployments, ", maxErrorRate: 0.01, maxP99: 200ms", ", analysis: {pass: 90, marginal: 70, interval: 2s, threshold: 3}", 1)
+	src += "compare: {alpha: 0.05, errorRatePp: 0.5, minLatencyShift: 3ms, gate: [errors, latency]}\n"
+	sc, err := Parse("dep.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := sc.Rollout.Deployments[0].Hooks[0].Analysis
+	if a == nil || a.Pass != 90 || a.Marginal != 70 || a.Interval != 2*time.Second || a.Threshold != 3 {
+		t.Errorf("analysis %+v", a)
+	}
+	c := sc.Compare
+	if c == nil || c.Alpha != 0.05 || c.ErrorRatePP != 0.5 || c.MinLatencyShift != 3*time.Millisecond || c.WeightErrorPP != -1 || strings.Join(c.Gate, ",") != "errors,latency" {
+		t.Errorf("compare %+v", c)
+	}
+	_, err = Parse("dep.yaml", []byte(deployments+"compare: {gate: [vibes]}\n"))
+	if err == nil || !strings.Contains(err.Error(), "compare.gate[] must be one of errors, weights") {
+		t.Errorf("bad gate: %v", err)
 	}
 }
 
