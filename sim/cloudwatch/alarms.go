@@ -106,6 +106,20 @@ func (f *Fake) putMetricAlarm(region string, decode func(any) error) (any, error
 	return struct{}{}, nil
 }
 
+// How DescribeAlarms and DescribeAlarmHistory page (MaxRecords 1–100).
+var (
+	alarmPaging   = awsproto.Paging{Default: 50, Max: 100, SizeMember: "MaxRecords", TokenMember: "NextToken", Code: "InvalidNextToken"}
+	historyPaging = awsproto.Paging{Default: 100, Max: 100, SizeMember: "MaxRecords", TokenMember: "NextToken", Code: "InvalidNextToken"}
+)
+
+// nonZero is n's address, or nil for 0 (the member left out).
+func nonZero(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
+}
+
 // maxAlarms bounds the alarms one world holds.
 const maxAlarms = 5000
 
@@ -205,7 +219,7 @@ func (f *Fake) describeAlarms(_ string, decode func(any) error) (any, error) {
 	}
 	f.mu.Unlock()
 	slices.SortFunc(out, func(a, b metricAlarm) int { return cmp.Compare(a.AlarmName, b.AlarmName) })
-	page, next, err := pageOf(out, in.NextToken, cmp.Or(in.MaxRecords, 50))
+	page, next, err := awsproto.Page(alarmPaging, out, func(a metricAlarm) string { return a.AlarmName }, in.NextToken, nonZero(in.MaxRecords))
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +314,7 @@ func (f *Fake) describeAlarmHistory(_ string, decode func(any) error) (any, erro
 	if in.ScanBy != "TimestampAscending" {
 		slices.Reverse(out)
 	}
-	page, next, err := pageOf(out, in.NextToken, cmp.Or(in.MaxRecords, 100))
+	page, next, err := awsproto.Page(historyPaging, out, nil, in.NextToken, nonZero(in.MaxRecords))
 	if err != nil {
 		return nil, err
 	}

@@ -337,3 +337,43 @@ func TestAWSCLI(t *testing.T) {
 		t.Errorf("the CLI read %+v", got)
 	}
 }
+
+// DescribeAlarms pages by MaxRecords with the SDK's paginator, in name
+// order, and resumes where it should when an alarm goes between pages.
+func TestDescribeAlarmsPages(t *testing.T) {
+	f := fake.New(fake.Options{})
+	cw := client(f)
+	ctx := context.Background()
+	for _, n := range []string{"c", "a", "d", "b"} {
+		if _, err := cw.PutMetricAlarm(ctx, alarmInput(n, "GreaterThanThreshold", 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{MaxRecords: aws.Int32(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cw.DeleteAlarms(ctx, &cloudwatch.DeleteAlarmsInput{AlarmNames: []string{"c"}}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, a := range first.MetricAlarms {
+		names = append(names, *a.AlarmName)
+	}
+	p := cloudwatch.NewDescribeAlarmsPaginator(cw, &cloudwatch.DescribeAlarmsInput{MaxRecords: aws.Int32(2), NextToken: first.NextToken})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range page.MetricAlarms {
+			names = append(names, *a.AlarmName)
+		}
+	}
+	if !slices.Equal(names, []string{"a", "b", "d"}) {
+		t.Errorf("pages gave %v, want a, b, then d (c deleted between pages)", names)
+	}
+	if _, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{MaxRecords: aws.Int32(101)}); err == nil {
+		t.Error("MaxRecords 101 was accepted")
+	}
+}

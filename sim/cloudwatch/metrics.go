@@ -599,11 +599,8 @@ func (f *Fake) listMetrics(_ string, decode func(any) error) (any, error) {
 		}
 	}
 	f.mu.Unlock()
-	slices.SortFunc(all, func(a, b metricID) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.MetricName, b.MetricName),
-			cmp.Compare(keyOf("", "", a.Dimensions).dims, keyOf("", "", b.Dimensions).dims))
-	})
-	page, next, err := pageOf(all, in.NextToken, 500)
+	slices.SortFunc(all, func(a, b metricID) int { return cmp.Compare(metricSortKey(a), metricSortKey(b)) })
+	page, next, err := awsproto.Page(listPaging, all, metricSortKey, in.NextToken, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -626,25 +623,11 @@ func dimensionsMatch(dims []Dimension, filters []dimensionFilter) bool {
 	return true
 }
 
-// pageOf returns the page of items that token (an offset) starts, of at
-// most size items, and the token of the next page.
-func pageOf[T any](items []T, token string, size int) ([]T, string, error) {
-	start := 0
-	if token != "" {
-		n, err := strconv.Atoi(token)
-		if err != nil || n < 0 || n > len(items) {
-			return nil, "", awsproto.Errorf(http.StatusBadRequest, "InvalidNextToken", "The service returned an invalid next token.")
-		}
-		start = n
-	}
-	end := min(start+size, len(items))
-	next := ""
-	if end < len(items) {
-		next = strconv.Itoa(end)
-	}
-	page := items[start:end]
-	if page == nil {
-		page = []T{}
-	}
-	return page, next, nil
+// listPaging is how ListMetrics pages: 500 metrics a page, no size member.
+var listPaging = awsproto.Paging{Default: 500, Max: 500, SizeMember: "MaxRecords", TokenMember: "NextToken", Code: "InvalidNextToken"}
+
+// metricSortKey orders metrics by namespace, name and dimensions, and
+// resumes ListMetrics' pages.
+func metricSortKey(m metricID) string {
+	return m.Namespace + "\x00" + m.MetricName + "\x00" + keyOf("", "", m.Dimensions).dims
 }
