@@ -3,36 +3,14 @@ package awsproto
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 )
 
 // JSON10 is the content type of the JSON 1.0 protocol (CloudWatch's for
 // botocore and the AWS CLI: POST / with X-Amz-Target SERVICE.OP).
 const JSON10 = "application/x-amz-json-1.0"
-
-// DecodeJSON decodes a JSON request body into v as Decode does, from the
-// body already read.
-func DecodeJSON(b []byte, v any, invalidCode string) error {
-	if len(bytes.TrimSpace(b)) == 0 {
-		b = []byte("{}")
-	}
-	if !utf8.Valid(b) {
-		return Errorf(http.StatusBadRequest, invalidCode, "request body is not valid UTF-8 (invalid byte at offset %d)", invalidUTF8At(b))
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return Errorf(http.StatusBadRequest, invalidCode, "invalid value for field %q: expected %s, got JSON %s", te.Field, te.Type, te.Value)
-		}
-		return Errorf(http.StatusBadRequest, invalidCode, "request body is not valid JSON: %v", err)
-	}
-	return nil
-}
 
 // WriteJSON10 writes a successful JSON 1.0 response.
 func WriteJSON10(w http.ResponseWriter, v any) {

@@ -153,7 +153,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	)
 	if t := r.Header.Get("X-Amz-Target"); t != "" {
 		op, ok = strings.CutPrefix(t, Service+".")
-		decode = func(body []byte, v any) error { return awsproto.DecodeJSON(body, v, "SerializationException") }
+		decode = func(body []byte, v any) error { return awsproto.DecodeBytes(body, v, "SerializationException") }
 		write = func(v any) { awsproto.WriteJSON10(w, v) }
 		fail = func(err error) { awsproto.WriteJSON10Error(w, err, "InternalServiceFault", queryCodes) }
 	} else {
