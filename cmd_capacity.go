@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -226,4 +227,24 @@ func runCapacity(cmd *cobra.Command, sc *scenarios.Scenario, opts capacity.Optio
 		return &exitError{exitErrored, fmt.Errorf("the sweep did not complete: %w", runErr)}
 	}
 	return nil
+}
+
+// rewriteCapacityReport analyses a capacity sweep's directory (one with
+// capacity-sweep.json) again and rewrites its capacity report; done is
+// false for any other directory.
+func rewriteCapacityReport(stdout io.Writer, dir string) (done bool, err error) {
+	if _, err := os.Stat(filepath.Join(dir, capreport.SweepFile)); err != nil {
+		return false, nil
+	}
+	rec, err := capacity.ReadSweep(dir)
+	if err != nil {
+		return true, &exitError{exitBadInput, err}
+	}
+	r := capreport.Analyze(*rec)
+	if err := capreport.WriteFiles(dir, r); err != nil {
+		return true, &exitError{exitErrored, err}
+	}
+	capreport.WriteSummary(stdout, r)
+	fmt.Fprintf(stdout, "\ncapacity report %s\n", filepath.Join(dir, capreport.HTMLFile))
+	return true, nil
 }

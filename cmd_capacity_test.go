@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -31,5 +33,27 @@ func TestCapacityBadInput(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, exitBadInput, tc.want)
 			}
 		})
+	}
+}
+
+// TestCapacityReportAgain rewrites a sweep directory's capacity report
+// with meshsim report.
+func TestCapacityReportAgain(t *testing.T) {
+	dir := t.TempDir()
+	rec := `{"scenario":"knee","service":"api","objective":{"quantile":0.99,"latencyNs":200000000,"errorBudget":0.001},
+"stepDurationNs":1000000000,"host":{"cpus":2},"stopped":"reached --max-tasks 1",
+"points":[{"tasks":1,"offered":50,"durationNs":1000000000,"requests":40,"sent":50,"throughput":50,"latency":{"meanNs":21000000},"objectiveLatencyNs":25000000},
+{"tasks":1,"offered":300,"durationNs":1000000000,"requests":240,"sent":300,"throughput":200,"latency":{"meanNs":400000000},"objectiveLatencyNs":900000000,"broken":"p99 900ms > 200ms"}]}`
+	if err := os.WriteFile(filepath.Join(dir, "capacity-sweep.json"), []byte(rec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := execute(t, "report", dir)
+	if code != exitOK || !strings.Contains(stdout, "capacity.html") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, f := range []string{"capacity.html", "capacity.md", "capacity.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
 	}
 }

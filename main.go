@@ -315,11 +315,15 @@ meshsim, rewrite its report.json, report.junit.xml, report.md and report.html, a
 print the summary. The exit code is the run's verdict, as for "meshsim run": 0 pass,
 1 fail, 3 inconclusive (also for a partial run whose assertions hold), 4 error (no
 evidence: the setup failed or no request was sent); 2 when DIR is not a readable
-run directory.`,
+run directory. A capacity sweep's directory (meshsim capacity) gets its capacity
+report rewritten instead (exit 0).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, _, err := ci.check(); err != nil {
 				return &exitError{exitBadInput, err}
+			}
+			if done, err := rewriteCapacityReport(cmd.OutOrStdout(), args[0]); done || err != nil {
+				return err
 			}
 			code, err := writeReports(cmd.OutOrStdout(), args[0], &ci)
 			if err != nil {

@@ -8,10 +8,9 @@ import (
 	"time"
 )
 
-// TestErlangC checks Erlang C against textbook values: the M/M/1 case
-// (C = ρ) and the call-centre example of en.wikipedia.org/wiki/Erlang_(unit)
-// style tables (a = 10 Erlangs on 12 servers: C ≈ 0.4494, checked against
-// the closed form).
+// TestErlangC checks the recursion against the M/M/1 case (C = ρ) and
+// against Erlang C's textbook closed form (a = 10 Erlangs on 12 servers
+// gives C ≈ 0.4494, the value Erlang C tables list).
 func TestErlangC(t *testing.T) {
 	tests := []struct {
 		name string
