@@ -243,7 +243,7 @@ func (r *Report) capacityPoints() (n, lo, hi []float64) {
 func (r *Report) fitTasks() {
 	n, lo, _ := r.capacityPoints()
 	if len(n) < 3 {
-		r.ByTasksErr = fmt.Sprintf("%d task counts met the objective; a USL fit needs 3", len(n))
+		r.ByTasksErr = fmt.Sprintf("%d task count%s met the objective; a USL fit needs 3", len(n), plural(len(n)))
 		return
 	}
 	f, err := FitUSL(n, lo)
@@ -456,6 +456,10 @@ func caveats(r *Report) []string {
 	if r.SlotsPerTask > 0 {
 		out = append(out, fmt.Sprintf("The M/M/c estimate assumes Poisson arrivals and exponential service times of the measured mean (%s): its p99 is 4.6 times the mean even at low load. For a service whose times vary less (the load generator sends at a constant pace, and many services answer in a steady time) it overstates the tail and the tasks needed; for one with a heavier tail it understates them. Read it as a second opinion beside the measured curves.",
 			roundDur(r.ServiceTime)))
+	}
+	if in.CPUs > 0 && in.Load1 > float64(in.CPUs) {
+		out = append(out, fmt.Sprintf("Other programs competed for the machine: its load average reached %.1f on %d CPUs while meshsim's own process used at most %.2f cores. Every figure here is what the service achieved with the CPU share left to it; on a quiet machine the same sweep measures more, and fewer points are marked saturated.",
+			in.Load1, in.CPUs, in.ProcessCoresMax))
 	}
 	if in.Saturated > 0 {
 		out = append(out, fmt.Sprintf("%d of %d points were marked saturated: meshsim itself (the load generator's lag up to %s p99, its goroutines' CPU wait up to %s) was the bottleneck there, so they were left out of the fits. Capacity beyond them was not measurable on this machine.",
