@@ -64,3 +64,53 @@ func TestCompareCommand(t *testing.T) {
 		t.Errorf("report of the failing run has no comparison section")
 	}
 }
+
+// TestCompareRehearsals runs the CI example's rehearsal twice and once with
+// a regressed v2 (30 ms slower, 3% of its requests failing): compare says
+// no regression for the same scenario (or inconclusive, only when the
+// instrument saturated on a busy machine) and names the regressed metrics
+// with exit 1 for the other.
+func TestCompareRehearsals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end rehearsals; skipped with -short")
+	}
+	dir := t.TempDir()
+	src, err := os.ReadFile("examples/ci/rehearsal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	regressed := strings.Replace(string(src), "      - {name: v2, count: 2}", "      - {name: v2, count: 2, latency: 30ms, errorRate: 0.03}", 1)
+	if regressed == string(src) {
+		t.Fatal("the rehearsal's v2 line changed; update the test")
+	}
+	bad := filepath.Join(dir, "regressed.yaml")
+	if err := os.WriteFile(bad, []byte(regressed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(name, scenario string, extra ...string) string {
+		out := filepath.Join(dir, name)
+		args := append([]string{"run", scenario, "--quiet", "--bake", "2s", "--out", out}, extra...)
+		if stdout, stderr, code := execute(t, args...); code != exitOK && name != "regressed" {
+			t.Logf("run %s: exit %d\n%s\n%s", name, code, stdout, stderr)
+		}
+		return out
+	}
+	baseline := filepath.Join(dir, "baseline.json")
+	run("base", "examples/ci/rehearsal.yaml", "--save-baseline", baseline)
+	same := run("same", "examples/ci/rehearsal.yaml")
+	worse := run("regressed", bad)
+
+	out, _, code := execute(t, "compare", baseline, same, "--scenario", "examples/ci/rehearsal.yaml")
+	t.Logf("same scenario:\n%s", out)
+	switch {
+	case code == exitInconclusive && strings.Contains(out, "instrument saturated"):
+		t.Logf("inconclusive: the machine was too busy to judge")
+	case code != exitOK || !strings.Contains(out, "NO REGRESSION"):
+		t.Errorf("same scenario: exit %d, want 0 and NO REGRESSION", code)
+	}
+	out, _, code = execute(t, "compare", baseline, worse, "--scenario", "examples/ci/rehearsal.yaml")
+	t.Logf("regressed v2:\n%s", out)
+	if code != exitFailed || !strings.Contains(out, "REGRESSION: ") || !strings.Contains(out, "latency v2") || !strings.Contains(out, "failed requests") {
+		t.Errorf("regressed v2: exit %d, want 1 naming latency v2 and failed requests", code)
+	}
+}

@@ -247,14 +247,17 @@ func (k comparer) proportion(family, metric string, k1, n1, k2, n2 int, delta fl
 }
 
 func significance(p, alpha float64, overThreshold bool, threshold string) string {
-	p = math.Max(p, 1e-16)
+	pt := fmt.Sprintf("p %.3g", p)
+	if p < 1e-16 {
+		pt = "p<1e-16"
+	}
 	switch {
 	case p < alpha && overThreshold:
-		return fmt.Sprintf("p %.3g < %g and over %s", p, alpha, threshold)
+		return fmt.Sprintf("%s < %g and over %s", pt, alpha, threshold)
 	case p < alpha:
-		return fmt.Sprintf("significant (p %.3g) but within %s", p, threshold)
+		return fmt.Sprintf("significant (%s) but within %s", pt, threshold)
 	default:
-		return fmt.Sprintf("within noise (p %.3g ≥ %g)", p, alpha)
+		return fmt.Sprintf("within noise (%s ≥ %g)", pt, alpha)
 	}
 }
 
