@@ -44,6 +44,9 @@ func meshWorld(state appmesh.State, cm instanceSource) xds.World {
 			}
 			m.VirtualRouters = append(m.VirtualRouters, r)
 		}
+		for _, gs := range ms.VirtualGateways {
+			m.VirtualGateways = append(m.VirtualGateways, virtualGateway(gs))
+		}
 		w.Meshes = append(w.Meshes, m)
 	}
 	return w
@@ -220,4 +223,102 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// virtualGateway translates a virtual gateway and its gateway routes.
+func virtualGateway(gs appmesh.VirtualGatewayState) xds.VirtualGateway {
+	g := xds.VirtualGateway{Name: gs.VirtualGateway.VirtualGatewayName}
+	for _, l := range gs.VirtualGateway.Spec.Listeners {
+		g.Listeners = append(g.Listeners, listener(l.PortMapping))
+	}
+	for _, gr := range gs.GatewayRoutes {
+		g.Routes = append(g.Routes, gatewayRoute(gr))
+	}
+	return g
+}
+
+// gatewayRoute translates a gateway route with App Mesh's defaults: the
+// Host is rewritten to the target virtual service's name, and a matched
+// prefix to "/", unless the route's rewrite disables them.
+func gatewayRoute(gr appmesh.GatewayRouteData) xds.GatewayRoute {
+	spec := gr.Spec
+	r := xds.GatewayRoute{Name: gr.GatewayRouteName, Protocol: xds.Protocol(spec.Protocol()), RewriteHostname: true}
+	if spec.Priority != nil {
+		p := int(*spec.Priority)
+		r.Priority = &p
+	}
+	if t := spec.Target(); t != nil && t.VirtualService != nil {
+		r.VirtualService = t.VirtualService.VirtualServiceName
+	}
+	var host *appmesh.GatewayRouteHostnameMatch
+	var hostRewrite *appmesh.GatewayRouteHostnameRewrite
+	switch {
+	case spec.HTTPRoute != nil:
+		host, hostRewrite = httpGatewayRoute(&r, spec.HTTPRoute)
+	case spec.HTTP2Route != nil:
+		host, hostRewrite = httpGatewayRoute(&r, spec.HTTP2Route)
+	case spec.GRPCRoute != nil:
+		if m := spec.GRPCRoute.Match; m != nil {
+			host, r.GRPCService = m.Hostname, m.ServiceName
+			for _, md := range m.Metadata {
+				r.Headers = append(r.Headers, headerMatch(md.Name, md.Invert, md.Match))
+			}
+		}
+		if a := spec.GRPCRoute.Action; a != nil && a.Rewrite != nil {
+			hostRewrite = a.Rewrite.Hostname
+		}
+	}
+	if host != nil {
+		r.HostnameExact, r.HostnameSuffix = host.Exact, host.Suffix
+	}
+	if hostRewrite != nil && hostRewrite.DefaultTargetHostname == "DISABLED" {
+		r.RewriteHostname = false
+	}
+	return r
+}
+
+// httpGatewayRoute translates an http or http2 gateway route's match and
+// path rewrites into r, and returns its hostname match and rewrite.
+func httpGatewayRoute(r *xds.GatewayRoute, h *appmesh.HTTPGatewayRoute) (*appmesh.GatewayRouteHostnameMatch, *appmesh.GatewayRouteHostnameRewrite) {
+	var rw *appmesh.HTTPGatewayRouteRewrite
+	if h.Action != nil {
+		rw = h.Action.Rewrite
+	}
+	m := h.Match
+	if m == nil {
+		return nil, nil
+	}
+	r.Prefix, r.Method = m.Prefix, m.Method
+	if m.Path != nil {
+		r.PathExact, r.PathRegex = m.Path.Exact, m.Path.Regex
+	}
+	for _, hd := range m.Headers {
+		r.Headers = append(r.Headers, headerMatch(hd.Name, hd.Invert, hd.Match))
+	}
+	for _, q := range m.QueryParameters {
+		qm := xds.QueryParameterMatch{Name: q.Name}
+		if q.Match != nil {
+			qm.Exact = q.Match.Exact
+		}
+		r.QueryParameters = append(r.QueryParameters, qm)
+	}
+	if r.Prefix != "" {
+		def := "/"
+		r.PrefixRewrite = &def // App Mesh's default: the matched prefix becomes "/"
+		if rw != nil && rw.Prefix != nil {
+			switch {
+			case rw.Prefix.Value != "":
+				r.PrefixRewrite = &rw.Prefix.Value
+			case rw.Prefix.DefaultPrefix == "DISABLED":
+				r.PrefixRewrite = nil
+			}
+		}
+	}
+	if rw != nil && rw.Path != nil {
+		r.PathRewrite = rw.Path.Exact
+	}
+	if rw == nil {
+		return m.Hostname, nil
+	}
+	return m.Hostname, rw.Hostname
 }

@@ -110,6 +110,12 @@ func NodeID(mesh, virtualNode string) string {
 	return "mesh/" + mesh + "/virtualNode/" + virtualNode
 }
 
+// GatewayNodeID returns App Mesh's node id for a virtual gateway:
+// "mesh/<mesh>/virtualGateway/<name>".
+func GatewayNodeID(mesh, virtualGateway string) string {
+	return "mesh/" + mesh + "/virtualGateway/" + virtualGateway
+}
+
 // HookPathPrefix is where a lifecycle hook's answer is posted on the fakes'
 // endpoint: POST HookPathPrefix+invocationId with a HookAnswer body.
 const HookPathPrefix = "/_meshsim/hooks/"

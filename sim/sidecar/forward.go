@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -123,12 +124,23 @@ func forwardOf(r *http.Request) *forward {
 }
 
 // rewrite points the outgoing request at the chosen endpoint, keeping the
-// Host the client asked for, as Envoy does.
+// Host the client asked for, as Envoy does, and applies the route's path
+// and host rewrites.
 func rewrite(pr *httputil.ProxyRequest) {
 	f := forwardOf(pr.In)
 	pr.Out.URL.Scheme = "http"
 	pr.Out.URL.Host = f.addr
 	pr.Out.Host = pr.In.Host
+	rt := f.route
+	if rt.rewriteHost != "" {
+		pr.Out.Host = rt.rewriteHost
+	}
+	if rt.rewritePrefix != "" || rt.rewriteRE != nil {
+		escaped := rt.rewritePath(pr.In.URL.EscapedPath())
+		if p, err := url.PathUnescape(escaped); err == nil {
+			pr.Out.URL.Path, pr.Out.URL.RawPath = p, escaped
+		}
+	}
 }
 
 // modifyResponse runs on the response that goes downstream: no attempt

@@ -59,6 +59,13 @@ type compiledRoute struct {
 	total    uint64
 	retry    *retryPolicy
 
+	// rewritePrefix, or else rewriteRE with rewriteWith, rewrite the path
+	// of the forwarded request; rewriteHost, when set, its Host.
+	rewritePrefix string
+	rewriteRE     *regexp.Regexp
+	rewriteWith   string
+	rewriteHost   string
+
 	timeout time.Duration // route timeout, from the end of the request; 0: none
 	idle    time.Duration // overrides the listener's stream idle timeout when idleSet
 	idleSet bool
@@ -244,6 +251,13 @@ func headerValue(r *http.Request, name string) (string, bool) {
 	case ":scheme":
 		return "http", true
 	}
+	if q, ok := strings.CutPrefix(name, queryPrefix); ok {
+		vs, ok := r.URL.Query()[q]
+		if !ok || len(vs) == 0 {
+			return "", false
+		}
+		return vs[0], true
+	}
 	vs, ok := r.Header[name]
 	if !ok {
 		return "", false
@@ -366,8 +380,6 @@ func compileRoute(r *route.Route, vhRetry *retryPolicy) (*compiledRoute, error) 
 		return nil, errors.New("no match")
 	}
 	switch {
-	case len(m.GetQueryParameters()) > 0:
-		return nil, errors.New("query parameter matching is not supported")
 	case len(m.GetCookies()) > 0:
 		return nil, errors.New("cookie matching is not supported")
 	case m.GetRuntimeFraction() != nil:
@@ -405,6 +417,13 @@ func compileRoute(r *route.Route, vhRetry *retryPolicy) (*compiledRoute, error) 
 		}
 		cr.headers = append(cr.headers, hm)
 	}
+	for _, q := range m.GetQueryParameters() {
+		qm, err := compileQueryMatch(q)
+		if err != nil {
+			return nil, fmt.Errorf("query parameter %q: %w", q.GetName(), err)
+		}
+		cr.headers = append(cr.headers, qm)
+	}
 
 	switch a := r.GetAction().(type) {
 	case *route.Route_DirectResponse:
@@ -435,9 +454,8 @@ func compileRoute(r *route.Route, vhRetry *retryPolicy) (*compiledRoute, error) 
 
 func compileAction(cr *compiledRoute, a *route.RouteAction, vhRetry *retryPolicy) error {
 	switch {
-	case a.GetPrefixRewrite() != "", a.GetRegexRewrite() != nil, a.GetPathRewrite() != "", a.GetPathRewritePolicy() != nil,
-		a.GetHostRewriteSpecifier() != nil:
-		return errors.New("path and host rewrites are not supported")
+	case a.GetPathRewrite() != "", a.GetPathRewritePolicy() != nil:
+		return errors.New("path_rewrite and path_rewrite_policy are not supported; use prefix_rewrite or regex_rewrite")
 	case len(a.GetRequestMirrorPolicies()) > 0:
 		return errors.New("request mirroring is not supported")
 	case a.GetHedgePolicy() != nil, a.GetRetryPolicyTypedConfig() != nil:
@@ -466,6 +484,9 @@ func compileAction(cr *compiledRoute, a *route.RouteAction, vhRetry *retryPolicy
 		}
 	default:
 		return fmt.Errorf("cluster specifier %T is not supported", cs)
+	}
+	if err := compileRewrites(cr, a); err != nil {
+		return err
 	}
 	if err := compileTimeouts(cr, a); err != nil {
 		return err
@@ -751,4 +772,82 @@ func (p *retryPolicy) backoff(n int) time.Duration {
 		limit = p.max
 	}
 	return rand.N(limit) + 1
+}
+
+// queryPrefix marks a headerMatch that matches a query parameter (the
+// rest of its name) rather than a header.
+const queryPrefix = "?"
+
+// compileQueryMatch compiles a query parameter matcher as a headerMatch of
+// the parameter's first value, with Envoy's semantics: a string match or
+// present_match (presence when neither is set).
+func compileQueryMatch(q *route.QueryParameterMatcher) (headerMatch, error) {
+	if q.GetName() == "" {
+		return headerMatch{}, errors.New("empty query parameter name")
+	}
+	h := &route.HeaderMatcher{Name: ":path"}
+	switch s := q.GetQueryParameterMatchSpecifier().(type) {
+	case nil:
+		h.HeaderMatchSpecifier = &route.HeaderMatcher_PresentMatch{PresentMatch: true}
+	case *route.QueryParameterMatcher_PresentMatch:
+		h.HeaderMatchSpecifier = &route.HeaderMatcher_PresentMatch{PresentMatch: s.PresentMatch}
+	case *route.QueryParameterMatcher_StringMatch:
+		h.HeaderMatchSpecifier = &route.HeaderMatcher_StringMatch{StringMatch: s.StringMatch}
+	default:
+		return headerMatch{}, fmt.Errorf("query parameter match %T is not supported", s)
+	}
+	hm, err := compileHeaderMatch(h)
+	hm.name = queryPrefix + q.GetName()
+	return hm, err
+}
+
+// envoySubstitution turns an Envoy regex_rewrite substitution (\1 for a
+// capture group) into a Go regexp template (${1}).
+var envoySubstitution = regexp.MustCompile(`\\([0-9])`)
+
+// compileRewrites compiles the route's path rewrite (prefix_rewrite, which
+// replaces the prefix the route matched, or regex_rewrite, which replaces
+// every match of its RE2 pattern in the path, query string excluded) and
+// its host rewrite (host_rewrite_literal), as Envoy applies them to the
+// request it forwards.
+func compileRewrites(cr *compiledRoute, a *route.RouteAction) error {
+	switch {
+	case a.GetPrefixRewrite() != "" && a.GetRegexRewrite() != nil:
+		return errors.New("prefix_rewrite and regex_rewrite are exclusive")
+	case a.GetPrefixRewrite() != "":
+		if cr.kind != pathPrefix && cr.kind != pathSeparatedPrefix {
+			return errors.New("prefix_rewrite needs a prefix match")
+		}
+		cr.rewritePrefix = a.GetPrefixRewrite()
+	case a.GetRegexRewrite() != nil:
+		rr := a.GetRegexRewrite()
+		// Unlike a match, a rewrite's pattern is not anchored: it replaces
+		// every part of the path it matches.
+		re, err := regexp.Compile(rr.GetPattern().GetRegex())
+		if err != nil {
+			return fmt.Errorf("regex_rewrite: pattern %q: %w", rr.GetPattern().GetRegex(), err)
+		}
+		with := strings.ReplaceAll(rr.GetSubstitution(), "$", "$$")
+		cr.rewriteRE, cr.rewriteWith = re, envoySubstitution.ReplaceAllString(with, `$${$1}`)
+	}
+	switch h := a.GetHostRewriteSpecifier().(type) {
+	case nil:
+	case *route.RouteAction_HostRewriteLiteral:
+		cr.rewriteHost = h.HostRewriteLiteral
+	default:
+		return fmt.Errorf("host rewrite %T is not supported; use host_rewrite_literal", h)
+	}
+	return nil
+}
+
+// rewritePath returns the escaped path a request for path is forwarded
+// with.
+func (rt *compiledRoute) rewritePath(path string) string {
+	switch {
+	case rt.rewritePrefix != "" && len(path) >= len(rt.path):
+		return rt.rewritePrefix + path[len(rt.path):]
+	case rt.rewriteRE != nil:
+		return rt.rewriteRE.ReplaceAllString(path, rt.rewriteWith)
+	}
+	return path
 }

@@ -164,7 +164,10 @@ func TestCompileRejectsWhatItCannotHonour(t *testing.T) {
 		{"bad regex", badRoute(func(r *route.Route) {
 			r.Match.Headers = []*route.HeaderMatcher{{Name: "x", HeaderMatchSpecifier: &route.HeaderMatcher_SafeRegexMatch{SafeRegexMatch: &matcher.RegexMatcher{Regex: "("}}}}
 		}), "regex"},
-		{"prefix rewrite", badRoute(func(r *route.Route) { r.GetRoute().PrefixRewrite = "/v2" }), "rewrites"},
+		{"path rewrite", badRoute(func(r *route.Route) { r.GetRoute().PathRewrite = "/v2" }), "path_rewrite"},
+		{"auto host rewrite", badRoute(func(r *route.Route) {
+			r.GetRoute().HostRewriteSpecifier = &route.RouteAction_AutoHostRewrite{AutoHostRewrite: wrapperspb.Bool(true)}
+		}), "host_rewrite_literal"},
 		{"redirect", badRoute(func(r *route.Route) {
 			r.Action = &route.Route_Redirect{Redirect: &route.RedirectAction{}}
 		}), "not supported"},

@@ -199,6 +199,17 @@ func Build(w World) (map[string]NodeResources, error) {
 			}
 			out[contract.NodeID(m.Name, vn.Name)] = res
 		}
+		for i := range m.VirtualGateways {
+			gw := &m.VirtualGateways[i]
+			res, err := ix.buildGateway(gw)
+			if err == nil {
+				err = res.Validate()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("mesh %q virtual gateway %q: %w", m.Name, gw.Name, err)
+			}
+			out[contract.GatewayNodeID(m.Name, gw.Name)] = res
+		}
 	}
 	for i := range w.LoadBalancers {
 		lb := &w.LoadBalancers[i]

@@ -37,12 +37,13 @@ func CheckNodeID(id string) error {
 	return nil
 }
 
-// ParseNodeID returns the mesh and virtual node named by a node id in
-// either form NormalizeNodeID accepts.
-func ParseNodeID(id string) (mesh, virtualNode string, err error) {
+// ParseNodeID returns the mesh and the virtual node or virtual gateway
+// (a proxy in the gateway role) named by a node id in either form
+// NormalizeNodeID accepts.
+func ParseNodeID(id string) (mesh, name string, err error) {
 	parts := strings.Split(NormalizeNodeID(id), "/")
-	if len(parts) != 4 || parts[0] != "mesh" || parts[2] != "virtualNode" || parts[1] == "" || parts[3] == "" {
-		return "", "", fmt.Errorf("node id %q: want mesh/<mesh>/virtualNode/<name> or its ARN", id)
+	if len(parts) != 4 || parts[0] != "mesh" || (parts[2] != "virtualNode" && parts[2] != "virtualGateway") || parts[1] == "" || parts[3] == "" {
+		return "", "", fmt.Errorf("node id %q: want mesh/<mesh>/virtualNode/<name>, mesh/<mesh>/virtualGateway/<name> or their ARN", id)
 	}
 	return parts[1], parts[3], nil
 }

@@ -17,6 +17,7 @@ type Mesh struct {
 	VirtualNodes    []VirtualNode
 	VirtualServices []VirtualService
 	VirtualRouters  []VirtualRouter
+	VirtualGateways []VirtualGateway
 }
 
 // Protocol is an App Mesh listener or route protocol.
@@ -145,4 +146,55 @@ type RetryPolicy struct {
 	HTTPRetryEvents       []string
 	TCPRetryEvents        []string
 	GRPCRetryEvents       []string
+}
+
+// VirtualGateway is an App Mesh virtual gateway: a standalone proxy that
+// lets traffic from outside the mesh in, routed by its gateway routes to
+// virtual services.
+type VirtualGateway struct {
+	Name string
+	// Listeners are the gateway's listeners (App Mesh allows one): the
+	// port the proxy listens on and its protocol (http, http2 or grpc).
+	Listeners []Listener
+	Routes    []GatewayRoute
+}
+
+// GatewayRoute is an App Mesh gateway route of a virtual gateway.
+type GatewayRoute struct {
+	Name string
+	// Priority orders routes: 0 is highest; routes without one come last.
+	Priority *int
+	Protocol Protocol
+	// Exactly one of Prefix, PathExact and PathRegex is set for an http or
+	// http2 route, unless only Hostname is (which matches any path).
+	Prefix, PathExact, PathRegex string
+	// HostnameExact or HostnameSuffix match the request's host, its port
+	// aside.
+	HostnameExact, HostnameSuffix string
+	// Headers the request must carry (http/http2) or metadata (grpc).
+	Headers []HeaderMatch
+	// Method is the HTTP method the request must have ("" for any).
+	Method string
+	// QueryParameters the request must carry.
+	QueryParameters []QueryParameterMatch
+	// GRPCService matches the gRPC service of a grpc route's calls.
+	GRPCService string
+
+	// VirtualService is the target virtual service.
+	VirtualService string
+	// RewriteHostname makes the forwarded Host the target virtual
+	// service's name (App Mesh's default).
+	RewriteHostname bool
+	// PrefixRewrite, when not nil, replaces the matched Prefix: "/"
+	// (App Mesh's default) strips it, any other value takes its place. Nil
+	// keeps the path (defaultPrefix DISABLED).
+	PrefixRewrite *string
+	// PathRewrite, when set, replaces the whole path matched by PathExact.
+	PathRewrite string
+}
+
+// QueryParameterMatch matches a query parameter: its value exactly, or
+// its presence when Exact is empty.
+type QueryParameterMatch struct {
+	Name, Exact string
 }
