@@ -39,6 +39,7 @@ func Analyze(run *rundir.Run) *Report {
 	r.Run = RunInfo{
 		Scenario:        meta.Scenario,
 		ScenarioSource:  meta.ScenarioSource,
+		ScenarioCopy:    run.ScenarioCopy,
 		RunID:           meta.RunID,
 		Runtime:         meta.Runtime,
 		Started:         meta.Started,
@@ -116,6 +117,7 @@ func Analyze(run *rundir.Run) *Report {
 	r.Deployments = analyzeDeployments(meta)
 	r.Faults = faults(r.Steps, run.Events)
 	r.Alarms = analyzeAlarms(run.Events)
+	r.Timeline = timeline(run, r.Steps)
 	if len(meta.Deployments) > 0 {
 		service := meta.Deployments[0].Service
 		taskCapacity(service, r.Steps, run.Events)

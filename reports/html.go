@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -21,6 +23,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 	page := htmlPage{
 		Report:      r,
 		Class:       r.Verdict,
+		Mark:        htmlIcon(r.Verdict),
 		Verdict:     verdictLine(r),
 		Reason:      orDash(r.Run.Reason),
 		RunRows:     htmlRunRows(r),
@@ -42,7 +45,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 		}
 	}
 	for _, a := range r.Assertions {
-		ha := htmlAssertion{AssertionResult: a, Title: assertionTitle(a), Mark: assertionMark(a), Class: a.outcome()}
+		ha := htmlAssertion{AssertionResult: a, Title: assertionTitle(a), Mark: htmlMark(a.outcome()), Class: a.outcome()}
 		if len(a.Failures) > 1 {
 			ha.List = a.Failures
 		}
@@ -54,6 +57,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 			page.Streams.Rows = append(page.Streams.Rows, streamRow(s))
 		}
 	}
+	page.ScenarioHref = scenarioLink(r)
 	if err := htmlTemplate.Execute(w, page); err != nil {
 		return fmt.Errorf("reports: render %s: %w", HTMLFile, err)
 	}
@@ -63,8 +67,10 @@ func WriteHTML(w io.Writer, r *Report) error {
 // htmlPage is what htmlTemplate renders.
 type htmlPage struct {
 	Report *Report
-	// Class is the verdict, as the CSS class of the verdict line.
+	// Class is the verdict, as the CSS class of the verdict line; Mark
+	// its icon.
 	Class       string
+	Mark        template.HTML
 	Verdict     string
 	Reason      string
 	RunRows     [][2]string
@@ -79,6 +85,8 @@ type htmlPage struct {
 	// Analysis is the canary analysis and the comparison with a baseline
 	// (template "analysis", html_analysis.go).
 	Analysis htmlAnalysis
+	// ScenarioHref links the scenario's source ("" for none).
+	ScenarioHref string
 }
 
 // htmlTable is a section's sentence and table.
@@ -91,9 +99,11 @@ type htmlTable struct {
 type htmlAssertion struct {
 	AssertionResult
 	Title string
-	// Mark is the verdict's mark: "✅ PASS", "❌ FAIL", "❔ INCONCLUSIVE";
-	// Class the verdict, as a CSS class.
-	Mark, Class string
+	// Mark is the verdict's icon and word (inline SVG: emoji marks show
+	// as empty boxes where no emoji font is installed); Class the
+	// verdict, as a CSS class.
+	Mark  template.HTML
+	Class string
 	// List is the failures to list under the message (when more than the
 	// one the message already names).
 	List []string
@@ -107,21 +117,65 @@ type htmlStreams struct {
 }
 
 // htmlLine is a line of a list; Sub marks the detail lines that belong to
-// the line before.
+// the line before; Icon is the line's mark as inline SVG.
 type htmlLine struct {
 	Text string
 	Sub  bool
+	Icon template.HTML
 }
 
 // htmlListLines turns the terminal form of a list, whose detail lines are
-// indented, into list items.
+// indented, into list items, its ✅/❌ marks into icons.
 func htmlListLines(lines []string) []htmlLine {
 	out := make([]htmlLine, len(lines))
 	for i, l := range lines {
 		trimmed := strings.TrimLeft(l, " ")
 		out[i] = htmlLine{Text: trimmed, Sub: trimmed != l}
+		for mark, outcome := range map[string]string{"✅ ": VerdictPass, "❌ ": VerdictFail} {
+			if rest, ok := strings.CutPrefix(trimmed, mark); ok {
+				out[i].Text, out[i].Icon = rest, htmlIcon(outcome)
+			}
+		}
 	}
 	return out
+}
+
+// htmlIcon is a verdict's icon as inline SVG: a check, a cross or a
+// question mark in a coloured disc. It renders in every browser, with no
+// font needed.
+func htmlIcon(outcome string) template.HTML {
+	fill, path := "#0a6b2c", `<path d="M4.5 8.5l2.2 2.2 4.8-5" fill="none" stroke="#fff" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"/>`
+	switch outcome {
+	case VerdictFail:
+		fill, path = "#b00020", `<path d="M5 5l6 6M11 5l-6 6" stroke="#fff" stroke-width="2" stroke-linecap="round"/>`
+	case VerdictInconclusive:
+		fill, path = "#8a5a00", `<text x="8" y="12" text-anchor="middle" font-size="11" font-weight="bold" font-family="sans-serif" fill="#fff">?</text>`
+	case VerdictError:
+		fill, path = "#6a1b9a", `<path d="M8 4v5" stroke="#fff" stroke-width="2" stroke-linecap="round"/><circle cx="8" cy="12" r="1.2" fill="#fff"/>`
+	}
+	return template.HTML(`<svg class="icon" width="16" height="16" viewBox="0 0 16 16" aria-hidden="true"><circle cx="8" cy="8" r="8" fill="` + fill + `"/>` + path + `</svg>`)
+}
+
+// htmlMark is a verdict's icon and word.
+func htmlMark(outcome string) template.HTML {
+	return htmlIcon(outcome) + template.HTML(" "+template.HTMLEscapeString(verdictWord(outcome)))
+}
+
+// scenarioLink is where the scenario's source can be opened: the copy in
+// the run directory (scenario.yaml, next to report.html) when the run
+// wrote one, else the file it came from.
+func scenarioLink(r *Report) string {
+	if r.Run.ScenarioCopy != "" {
+		return r.Run.ScenarioCopy
+	}
+	src := r.Run.ScenarioSource
+	if src == "" || strings.HasPrefix(src, "builtin:") {
+		return ""
+	}
+	if filepath.IsAbs(src) {
+		return (&url.URL{Scheme: "file", Path: src}).String()
+	}
+	return ""
 }
 
 // htmlRunRows are the rows of the run table (those of report.md).
@@ -160,7 +214,7 @@ var htmlTemplate = template.Must(template.New(HTMLFile).Funcs(template.FuncMap{"
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>meshsim report: {{.Report.Run.Scenario}}</title>
 <style>
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em; padding: 0 1em; color: #222; line-height: 1.4; }
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 110em; padding: 0 1.5em; color: #222; line-height: 1.4; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; vertical-align: top; }
 th { background: #f3f3f3; text-align: left; }
@@ -183,12 +237,18 @@ li.sub { list-style: none; margin-left: 1.5em; color: #555; }
 code { background: #f3f3f3; padding: 0 0.2em; }
 figure { margin: 1em 0 2em; }
 figcaption { font-weight: bold; margin-bottom: 0.3em; }
-svg { max-width: 100%; height: auto; }
+figure svg { width: 100%; height: auto; }
+svg.icon { vertical-align: -3px; }
+p.ids { color: #555; margin-top: -0.5em; }
 </style>
 </head>
 <body>
 <h1>meshsim report: {{.Report.Run.Scenario}}</h1>
-<p class="verdict {{.Class}}">{{.Verdict}}</p>
+<p class="ids">Scenario {{if .ScenarioHref}}<a href="{{.ScenarioHref}}">{{.Report.Run.Scenario}}</a>{{else}}<strong>{{.Report.Run.Scenario}}</strong>{{end}}
+{{- with .Report.Run.ScenarioSource}} (<code>{{.}}</code>){{end}}
+· run <a href="run.json" title="the run directory's run.json, next to this report">{{or .Report.Run.RunID "-"}}</a>
+· <a href="./">run directory</a></p>
+<p class="verdict {{.Class}}">{{.Mark}} {{.Verdict}}</p>
 {{- if .Report.Run.Partial}}
 <p class="warning">Partial run: {{.Reason}}. The assertions judge what was recorded.</p>
 {{- end}}
@@ -231,7 +291,7 @@ svg { max-width: 100%; height: auto; }
 
 <h2>Charts</h2>
 {{- range .Charts}}
-<figure>
+<figure id="chart-{{.ID}}">
 <figcaption>{{.Title}}</figcaption>
 {{if .SVG}}{{.SVG}}{{else}}<p>No chart: {{.Empty}}.</p>{{end}}
 </figure>
@@ -241,7 +301,7 @@ svg { max-width: 100%; height: auto; }
 <h2>Deployments</h2>
 <ul class="deployments">
 {{- range .Deployments}}
-<li{{if .Sub}} class="sub"{{end}}>{{.Text}}</li>
+<li{{if .Sub}} class="sub"{{end}}>{{.Icon}}{{if .Icon}} {{end}}{{.Text}}</li>
 {{- end}}
 </ul>
 {{- end}}

@@ -79,6 +79,19 @@ func cells(row *html.Node) []string {
 	return out
 }
 
+// charts are the charts of doc: the <svg role="img"> elements.
+func charts(doc *html.Node) []*html.Node {
+	var out []*html.Node
+	for _, svg := range elements(doc, "svg") {
+		for _, a := range svg.Attr {
+			if a.Key == "role" && a.Val == "img" {
+				out = append(out, svg)
+			}
+		}
+	}
+	return out
+}
+
 // checkSVGs checks that every inline <svg> element of page is well-formed
 // XML, and returns how many there are.
 func checkSVGs(t *testing.T, page string) int {
@@ -151,9 +164,9 @@ func TestWriteHTML(t *testing.T) {
 			rows:   []string{"0 baseline", "1 canary|10", "2 promote"},
 			cells:  []string{"v1 90 → 89.57, v2 10 → 10.43", "25.00 (3 excl.)", "no-healthy-upstream 1, reset 1", "not reached"},
 			passed: []string{"weight-within 2 pp"}, failed: []string{"no-failed-requests"},
-			svgs: 3,
+			svgs: 4,
 			texts: []string{"meshsim report: canary", "FAIL: 1 of 2 assertions failed", "builtin:canary",
-				"offered 100 req/s", "Share per version", "v2 observed", "v1 configured", "p99", "failed"},
+				"offered 100 req/s", "Share per version", "v2 observed", "v1 configured", "v1 p99", "failed", "reset", "no-healthy-upstream"},
 			absent: []string{"Partial run:", "Deployments", "Streams"},
 		},
 		{
@@ -173,7 +186,7 @@ func TestWriteHTML(t *testing.T) {
 			rows:   []string{"0 baseline", "1 " + evil, "2 promote"},
 			cells:  []string{"<b>v2</b> 10 → 10.43, v1 90 → 89.57"},
 			passed: []string{"weight-within 2 pp"}, failed: []string{"no-failed-requests"},
-			svgs:  3,
+			svgs:  4,
 			texts: []string{`meshsim report: a&b "<i>quoted</i>"`, "<b>v2</b> observed", `step 1 "` + evil + `"`},
 		},
 		{
@@ -181,8 +194,8 @@ func TestWriteHTML(t *testing.T) {
 			run:  htmlDeploymentRun,
 			rows: []string{"0 baseline", "1 rolling"}, cells: []string{"v1 → 60.00, v2 → 40.00"},
 			failed: []string{"deployments-as-expected"},
-			svgs:   3,
-			texts: []string{"Deployments", "❌ to-v2: ROLLING v1 → v2, ended ROLLBACK_SUCCESSFUL (expected SUCCESSFUL)",
+			svgs:   4,
+			texts: []string{"Deployments", "to-v2: ROLLING v1 → v2, ended ROLLBACK_SUCCESSFUL (expected SUCCESSFUL)",
 				"rollback: circuit breaker", "stages: SCALE_UP +1s", "Faults", "fault kill-task movie v2 task t9 in step 1"},
 		},
 		{
@@ -193,7 +206,7 @@ func TestWriteHTML(t *testing.T) {
 				return run
 			},
 			rows: []string{"0 baseline", "1 blue-green"}, failed: []string{"no-message-lost"},
-			svgs: 3,
+			svgs: 5,
 			texts: []string{"Partial run: interrupted. The assertions judge what was recorded.", "(partial run)",
 				"Streams", "5 streams", "Never resumed:", "s4"},
 		},
@@ -205,8 +218,8 @@ func TestWriteHTML(t *testing.T) {
 				return run
 			},
 			rows:  []string{"0 baseline"},
-			svgs:  2, // the configured weights and the (empty) request bars
-			texts: []string{"The scenario has no assertions.", "No chart: no step recorded a request."},
+			svgs:  1, // the (empty) request bars
+			texts: []string{"The scenario has no assertions.", "No chart: no version answered a request."},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,11 +235,19 @@ func TestWriteHTML(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := checkSVGs(t, page); n != tc.svgs {
-				t.Errorf("%d <svg> elements in the source, want %d", n, tc.svgs)
+			icons := len(elements(doc, "svg", "icon"))
+			if n := checkSVGs(t, page); n != tc.svgs+icons {
+				t.Errorf("%d <svg> elements in the source, want %d charts and %d icons", n, tc.svgs, icons)
 			}
-			if n := len(elements(doc, "svg")); n != tc.svgs {
-				t.Errorf("%d svg elements parsed, want %d", n, tc.svgs)
+			if n := len(charts(doc)); n != tc.svgs {
+				t.Errorf("%d charts parsed, want %d", n, tc.svgs)
+			}
+			// Icons are inline SVG: no emoji, which shows as an empty box
+			// where no emoji font is installed (headless Chromium).
+			for _, glyph := range []string{"✅", "❌", "❔", "⚠"} {
+				if strings.Contains(page, glyph) {
+					t.Errorf("the page holds the glyph %s", glyph)
+				}
 			}
 
 			// Self-contained and inert: no script, nothing loaded.
@@ -295,12 +316,12 @@ func checkAssertionMarks(t *testing.T, doc *html.Node, passed, failed []string) 
 	for _, want := range []struct {
 		class, mark string
 		titles      []string
-	}{{"pass", "✅ PASS", passed}, {"fail", "❌ FAIL", failed}} {
+	}{{"pass", "PASS", passed}, {"fail", "FAIL", failed}} {
 		var got []string
 		for _, ul := range elements(doc, "ul", "assertions") {
 			for _, li := range elements(ul, "li", want.class) {
-				if !strings.HasPrefix(text(li), want.mark+" ") {
-					t.Errorf("%s assertion without the mark %q: %q", want.class, want.mark, text(li))
+				if !strings.HasPrefix(text(li), " "+want.mark+" ") || len(elements(li, "svg", "icon")) != 1 {
+					t.Errorf("%s assertion without the icon and mark %q: %q", want.class, want.mark, text(li))
 				}
 				got = append(got, text(elements(li, "strong")[0]))
 			}

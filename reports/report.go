@@ -59,15 +59,22 @@ type Report struct {
 	// Comparison is this run compared with a baseline (meshsim run
 	// --baseline); nil without one.
 	Comparison *Comparison `json:"comparison,omitempty"`
+	// Timeline is the run second by second (or in wider buckets for a
+	// long run), with the world events that explain it: report.html's
+	// charts.
+	Timeline *Timeline `json:"timeline,omitempty"`
 }
 
 // RunInfo describes the run as a whole.
 type RunInfo struct {
-	Scenario       string    `json:"scenario"`
-	ScenarioSource string    `json:"scenarioSource,omitempty"`
-	RunID          string    `json:"runId"`
-	Runtime        string    `json:"runtime"`
-	Started        time.Time `json:"started"`
+	Scenario       string `json:"scenario"`
+	ScenarioSource string `json:"scenarioSource,omitempty"`
+	// ScenarioCopy is the copy of the scenario the run directory holds
+	// (rundir.ScenarioFile), relative to it; "" when it holds none.
+	ScenarioCopy string    `json:"scenarioCopy,omitempty"`
+	RunID        string    `json:"runId"`
+	Runtime      string    `json:"runtime"`
+	Started      time.Time `json:"started"`
 	// Ended is when the run ended; zero when it was cut off.
 	Ended time.Time `json:"ended,omitzero"`
 	// WallTime runs from Started to Ended or, for a run that was cut off, to

@@ -20,6 +20,9 @@ type Run struct {
 	// Instrument holds the run's measurements of itself (empty for a run
 	// written before they were recorded).
 	Instrument []InstrumentSample
+	// ScenarioCopy is ScenarioFile when the directory holds the copy of
+	// the scenario the run rehearsed, "" otherwise.
+	ScenarioCopy string
 	// TornLines counts the lines, one at most per file, that were cut off
 	// at the end of a file by a crash or by a writer still running, and were
 	// skipped.
@@ -54,6 +57,9 @@ func Read(dir string) (*Run, error) {
 		return nil, err
 	}
 	run.Instrument, run.TornLines = samples, run.TornLines+torn
+	if _, err := os.Stat(filepath.Join(dir, ScenarioFile)); err == nil {
+		run.ScenarioCopy = ScenarioFile
+	}
 	return run, nil
 }
 

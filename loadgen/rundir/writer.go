@@ -14,7 +14,10 @@ import (
 
 // File names inside a run directory.
 const (
-	MetaFile         = "run.json"
+	MetaFile = "run.json"
+	// ScenarioFile is the copy of the scenario the run rehearsed, as
+	// written (WriteScenario).
+	ScenarioFile     = "scenario.yaml"
 	ObservationsFile = "observations.jsonl"
 	EventsFile       = "events.jsonl"
 	// TasksDir holds, per task that ran as a local process (the user's
@@ -273,6 +276,15 @@ func writeMeta(dir string, m Meta) error {
 	if werr != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("rundir: writing %s: %w", MetaFile, werr)
+	}
+	return nil
+}
+
+// WriteScenario writes the scenario the run rehearses, as its file or
+// the built-in library holds it, to ScenarioFile: the report links it.
+func (w *Writer) WriteScenario(data []byte) error {
+	if err := os.WriteFile(filepath.Join(w.dir, ScenarioFile), data, 0o644); err != nil {
+		return fmt.Errorf("rundir: writing %s: %w", ScenarioFile, err)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -119,6 +120,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	if err != nil {
 		return res, fmt.Errorf("creating run directory: %w", err)
 	}
+	if data, err := scenarioSource(sc); err == nil {
+		_ = w.WriteScenario(data) // a copy for the report to link; the run goes on without it
+	}
 	r := newRunner(sc, opts, w, m.Steps)
 	runErr := r.run(ctx, res)
 
@@ -139,6 +143,15 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 		runErr = fmt.Errorf("closing the run directory: %w", err)
 	}
 	return res, runErr
+}
+
+// scenarioSource is the scenario's text: its file, or the built-in
+// library's YAML.
+func scenarioSource(sc *scenarios.Scenario) ([]byte, error) {
+	if name, ok := strings.CutPrefix(sc.Source, "builtin:"); ok {
+		return scenarios.BuiltinSource(name)
+	}
+	return os.ReadFile(sc.Source)
 }
 
 func meta(sc *scenarios.Scenario, opts Options) rundir.Meta {
