@@ -232,7 +232,7 @@ func TestReportVerdictExitCodes(t *testing.T) {
 			if !strings.Contains(f.md, "| Verdict | "+word+" |") || !strings.Contains(f.md, "**"+word+":") {
 				t.Errorf("report.md does not say %s", word)
 			}
-			if !strings.Contains(f.html, `<p class="verdict `+tc.verdict+`">`+word+":") {
+			if !strings.Contains(f.html, `<p class="verdict `+tc.verdict+`"><svg class="icon"`) || !strings.Contains(f.html, `</svg> `+word+":") {
 				t.Errorf("report.html does not say %s", word)
 			}
 			if tc.partial && (!strings.Contains(f.md, "(partial run)") && !strings.Contains(f.md, "partial run:")) {
