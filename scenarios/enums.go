@@ -19,10 +19,15 @@ const (
 	// (StackAppMesh, StackServiceConnect), as the weighted target groups of
 	// a load balancer do in AWS's App Mesh → Service Connect migration.
 	RoutingMigration Routing = "appmesh-to-serviceconnect"
+	// RoutingALB puts the ingress service behind an Application Load
+	// Balancer (the ELBv2 fake): load enters at the ALB's listener, ECS
+	// registers the service's tasks in target groups, and deployments
+	// shift the listener rules' weights (see LoadBalancer).
+	RoutingALB Routing = "alb"
 )
 
 // Routings are the routing modes, in the order the docs list them.
-var Routings = []Routing{RoutingAppMesh, RoutingServiceConnect, RoutingMigration}
+var Routings = []Routing{RoutingAppMesh, RoutingServiceConnect, RoutingMigration, RoutingALB}
 
 // Valid reports whether r is one of Routings.
 func (r Routing) Valid() bool { return slices.Contains(Routings, r) }

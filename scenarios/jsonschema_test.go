@@ -179,7 +179,8 @@ func TestSuggest(t *testing.T) {
 		{"bookingap-canary", "bookingapp-canary"},
 		{"ecs-canry", "ecs-canary"},
 		{"gated-canary-bda", "gated-canary-bad"},
-		{"blue-green", "ecs-blue-green"},
+		{"ecs-blue-gren", "ecs-blue-green"},
+		{"alb-blue", "alb-blue-green"},
 		{"zzzzzzzz", ""},
 	}
 	for _, tc := range tests {

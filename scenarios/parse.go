@@ -333,9 +333,10 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 		"services": func(v *yaml.Node) {
 			d.list(v, "services", func(item *yaml.Node) { sc.Services = append(sc.Services, d.service(item)) })
 		},
-		"ingress": func(v *yaml.Node) { sc.Ingress = d.ingress(v) },
-		"load":    func(v *yaml.Node) { sc.Load = d.load(v) },
-		"rollout": func(v *yaml.Node) { sc.Rollout = d.rollout(v) },
+		"ingress":      func(v *yaml.Node) { sc.Ingress = d.ingress(v) },
+		"loadBalancer": func(v *yaml.Node) { sc.LoadBalancer = d.loadBalancer(v) },
+		"load":         func(v *yaml.Node) { sc.Load = d.load(v) },
+		"rollout":      func(v *yaml.Node) { sc.Rollout = d.rollout(v) },
 		"faults": func(v *yaml.Node) {
 			d.list(v, "faults", func(item *yaml.Node) { sc.Faults = append(sc.Faults, d.fault(item)) })
 		},
@@ -443,6 +444,27 @@ func (d *decoder) ingress(n *yaml.Node) Ingress {
 		"service": func(v *yaml.Node) { d.name(v, "ingress.service", &in.Service) },
 	})
 	return in
+}
+
+func (d *decoder) loadBalancer(n *yaml.Node) LoadBalancer {
+	lb := LoadBalancer{Pos: d.pos(n)}
+	port := func(field string, dst *uint32) func(*yaml.Node) {
+		return func(v *yaml.Node) {
+			var p int
+			d.integer(v, field, 1, 65535, &p)
+			*dst = uint32(p)
+		}
+	}
+	d.fields(n, "loadBalancer", map[string]func(*yaml.Node){
+		"port":                port("loadBalancer.port", &lb.Port),
+		"testPort":            port("loadBalancer.testPort", &lb.TestPort),
+		"deregistrationDelay": func(v *yaml.Node) { d.duration(v, "loadBalancer.deregistrationDelay", &lb.DeregistrationDelay) },
+		"slowStart":           func(v *yaml.Node) { d.duration(v, "loadBalancer.slowStart", &lb.SlowStart) },
+		"healthCheckInterval": func(v *yaml.Node) { d.duration(v, "loadBalancer.healthCheckInterval", &lb.HealthCheckInterval) },
+		"healthyThreshold":    func(v *yaml.Node) { d.integer(v, "loadBalancer.healthyThreshold", 2, 10, &lb.HealthyThreshold) },
+		"unhealthyThreshold":  func(v *yaml.Node) { d.integer(v, "loadBalancer.unhealthyThreshold", 2, 10, &lb.UnhealthyThreshold) },
+	})
+	return lb
 }
 
 func (d *decoder) load(n *yaml.Node) Load {

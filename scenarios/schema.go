@@ -36,10 +36,12 @@ type Scenario struct {
 
 	Services []Service
 	Ingress  Ingress
-	Load     Load
-	Rollout  Rollout
-	Faults   []Fault
-	Asserts  []Assertion
+	// LoadBalancer configures the ALB of routing alb.
+	LoadBalancer LoadBalancer
+	Load         Load
+	Rollout      Rollout
+	Faults       []Fault
+	Asserts      []Assertion
 	// Compare holds the thresholds of `meshsim compare` for runs of this
 	// scenario (the compare section); nil for the command's defaults.
 	Compare *Compare
@@ -204,6 +206,27 @@ type Ingress struct {
 	Name    string
 	Service string
 	Pos     Pos
+}
+
+// LoadBalancer is the Application Load Balancer in front of the ingress
+// service with routing alb: a production listener on Port whose rule
+// forwards to the service's target groups (blue and green), a test
+// listener on TestPort for the BLUE_GREEN, LINEAR and CANARY strategies,
+// and the target groups' settings. Durations are AWS time (scaled).
+type LoadBalancer struct {
+	// Port and TestPort are the listeners' ports (default 8000 and 8001).
+	Port, TestPort uint32
+	// DeregistrationDelay is the target groups'
+	// deregistration_delay.timeout_seconds (default 300s, AWS's).
+	DeregistrationDelay time.Duration
+	// SlowStart is slow_start.duration_seconds (default 0: off).
+	SlowStart time.Duration
+	// HealthCheckInterval (default 5s), HealthyThreshold and
+	// UnhealthyThreshold (default 2 each) are the target groups' health
+	// checks, on the service's HealthCheckPath.
+	HealthCheckInterval                  time.Duration
+	HealthyThreshold, UnhealthyThreshold int
+	Pos                                  Pos
 }
 
 // Load is the traffic driven through the ingress while the rollout runs.

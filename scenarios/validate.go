@@ -38,6 +38,7 @@ func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
 	v.load()
 	v.rollout()
 	v.migration()
+	v.loadBalancer()
 	v.steps()
 	for i := range sc.Rollout.Deployments {
 		v.deployment(i)
@@ -112,6 +113,7 @@ func (v *validator) defaults() {
 		setDefault(&s.HostEnv, DefaultHostEnv)
 	}
 	setDefault(&sc.Ingress.Name, "ingress")
+	v.loadBalancerDefaults()
 	v.loadDefaults()
 	r := &sc.Rollout
 	if sc.Routing == RoutingMigration {
@@ -506,8 +508,8 @@ func (v *validator) deployment(i int) {
 	case svc != nil && !slices.Contains(svc.VersionNames(), dep.To):
 		v.at(dep.Pos, "%s.to: %q is not a version of service %q (versions: %s)", where, dep.To, svc.Name, strings.Join(svc.VersionNames(), ", "))
 	}
-	if dep.Strategy != StrategyRolling && sc.Routing != RoutingServiceConnect {
-		v.at(dep.Pos, "%s: strategy %s shifts traffic through Service Connect (as ECS does without a load balancer): set routing: serviceconnect", where, dep.Strategy)
+	if dep.Strategy != StrategyRolling && sc.Routing != RoutingServiceConnect && sc.Routing != RoutingALB {
+		v.at(dep.Pos, "%s: strategy %s shifts traffic through Service Connect or a load balancer's listener rules: set routing: serviceconnect or alb", where, dep.Strategy)
 	}
 	for j := range i {
 		if sc.Rollout.Deployments[j].Name == dep.Name {

@@ -267,7 +267,7 @@ func (r *runner) setup(ctx context.Context, wld *world) (*loadPlan, error) {
 	if err := wld.waitStable(setupCtx, r.opts.SetupTimeout); err != nil {
 		return nil, setupError(ctx, err)
 	}
-	ip, err := wld.taskIP(setupCtx, sc.Ingress.Name)
+	ip, err := wld.ingressIP(setupCtx)
 	if err != nil {
 		return nil, setupError(ctx, err)
 	}

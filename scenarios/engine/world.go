@@ -43,6 +43,8 @@ type world struct {
 	tasks *taskBook
 	// event, when set, records an engine event.
 	event func(typ contract.EventType, resource string, detail map[string]string)
+	// lb is the load balancer of routing alb; nil otherwise.
+	lb *albWorld
 	// ecsServices lists the ECS services created, in creation order.
 	ecsServices []string
 	created     []func(context.Context) error // undo actions, run in reverse
@@ -154,6 +156,17 @@ func (w *world) create(ctx context.Context) error {
 		_, err := w.aws.ECS.DeleteCluster(ctx, &ecs.DeleteClusterInput{Cluster: aws.String(sc.Cluster)})
 		return err
 	})
+	if w.alb() { // no mesh, no discovery: the load balancer's target groups
+		if err := w.createALB(ctx); err != nil {
+			return err
+		}
+		for _, u := range w.units() {
+			if err := w.createUnit(ctx, u); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if err := w.createNamespace(ctx); err != nil {
 		return err
 	}
@@ -488,7 +501,10 @@ func (w *world) createUnit(ctx context.Context, u unit) error {
 		}
 		w.mapped("service/"+u.name, u.service.ServiceFile, mapped)
 	}
-	if u.sc {
+	switch {
+	case w.alb():
+		in.LoadBalancers = w.albLoadBalancers(u)
+	case u.sc:
 		in.ServiceConnectConfiguration = &ecstypes.ServiceConnectConfiguration{
 			Enabled:   true,
 			Namespace: aws.String(w.sc.Namespace),
@@ -501,7 +517,7 @@ func (w *world) createUnit(ctx context.Context, u unit) error {
 				Timeout: &ecstypes.TimeoutConfiguration{PerRequestTimeoutSeconds: aws.Int32(10)},
 			}},
 		}
-	} else {
+	default:
 		in.ServiceRegistries = []ecstypes.ServiceRegistry{{
 			RegistryArn:   aws.String(w.registries[u.name]),
 			ContainerName: aws.String(w.appName(u)),
@@ -616,7 +632,7 @@ func (w *world) registerTaskDefinition(ctx context.Context, u unit, v scenarios.
 		app = w.userContainer(s, v)
 	}
 	containers := []ecstypes.ContainerDefinition{app}
-	if !u.sc {
+	if !u.sc && !w.alb() {
 		containers = append(containers, w.sidecarContainer(u.name))
 	}
 	arn, err := w.registerFamily(ctx, u.name, containers)
@@ -704,6 +720,9 @@ const ingressPort = 8080
 // carries, once the ingress task (App Mesh's, or Service Connect's when sc)
 // runs at ip.
 func (w *world) ingressTarget(ip string, sc bool) (target, host string) {
+	if w.alb() {
+		return fmt.Sprintf("http://%s:%d%s", ip, w.sc.LoadBalancer.Port, w.sc.Load.Path), ""
+	}
 	if sc {
 		return fmt.Sprintf("http://%s:%d%s", ip, ingressPort, w.sc.Load.Path), ""
 	}

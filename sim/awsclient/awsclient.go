@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/appmesh"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/servicediscovery"
 	"github.com/aws/smithy-go/middleware"
@@ -39,6 +40,8 @@ type Clients struct {
 	// CloudWatch speaks RPC v2 CBOR to the fake, as to AWS.
 	CloudWatch *cloudwatch.Client
 	Route53    *route53.Client
+	// ELB speaks the Query protocol (XML answers) to the ELBv2 fake.
+	ELB *elasticloadbalancingv2.Client
 }
 
 // New returns clients for endpointURL in region, with apiOptions as for
@@ -52,6 +55,7 @@ func New(endpointURL, region string, apiOptions ...func(*middleware.Stack) error
 
 		CloudWatch: cloudwatch.NewFromConfig(cfg),
 		Route53:    route53.NewFromConfig(cfg),
+		ELB:        elasticloadbalancingv2.NewFromConfig(cfg),
 	}
 }
 
