@@ -69,35 +69,55 @@ func TestALBBlueGreen(t *testing.T) {
 	}
 }
 
-// TestELBRolling runs the built-in elb-rolling's first update at a third
-// of its rate, each request taking 300 ms so that tasks always have some
-// in flight: the deregistration delay (10 s, 1 s at 10×) lets a draining
-// target finish them before ECS stops its abrupt app, so none is cut off.
+// TestELBRolling runs the built-in elb-rolling at a third of its rate,
+// each request taking 300 ms so that tasks always have some in flight.
+// With the scenario's deregistration delay (10 s, 1 s at 10×) a draining
+// target finishes them before ECS stops its abrupt app, so none is cut
+// off; with a delay shorter than the requests (1 s, 100 ms at 10×) the
+// app's exit cuts some, each put down to a stopping task.
 func TestELBRolling(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end rehearsal; skipped with -short")
 	}
-	sc, err := scenarios.Builtin("elb-rolling")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.Load.Rate, sc.Load.Timeout = 70, 10*time.Second
-	sc.Rollout.Deployments = sc.Rollout.Deployments[:1]
-	for i := range sc.Services[0].Versions {
-		sc.Services[0].Versions[i].Latency = 300 * time.Millisecond
-	}
-	start := time.Now()
-	run, rep := runScenario(t, sc)
-	cut, timeouts := cutOff(t, run)
-	t.Logf("elb-rolling (delay %s): wall time %s, %d requests, %d failed (%d cut off, %d timed out), %d tasks stopped",
-		sc.LoadBalancer.DeregistrationDelay, time.Since(start).Round(time.Millisecond), rep.Run.Totals.Requests, cut+timeouts, cut, timeouts, len(rep.TaskStops))
-	if d := rep.Deployments; len(d) != 1 || !d[0].AsExpected {
-		t.Errorf("deployments %+v", d)
-	}
-	if n := len(rep.TaskStops); n != 4 {
-		t.Errorf("%d tasks stopped, want the 4 of v1", n)
-	}
-	if cut != 0 {
-		t.Errorf("with the deregistration delay, %d requests were cut off", cut)
+	for _, tt := range []struct {
+		name  string
+		delay time.Duration // 0: the scenario's
+	}{{"scenario-delay", 0}, {"delay-shorter-than-requests", time.Second}} {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, err := scenarios.Builtin("elb-rolling")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc.Load.Rate, sc.Load.Timeout = 70, 10*time.Second
+			for i := range sc.Services[0].Versions {
+				sc.Services[0].Versions[i].Latency = 300 * time.Millisecond
+			}
+			if tt.delay > 0 {
+				sc.LoadBalancer.DeregistrationDelay = tt.delay
+			}
+			start := time.Now()
+			run, rep := runScenario(t, sc)
+			cut, timeouts := cutOff(t, run)
+			blamed := 0
+			for _, s := range rep.TaskStops {
+				blamed += s.Failures
+			}
+			t.Logf("elb-rolling (delay %s): wall time %s, %d requests, %d failed (%d cut off, %d timed out), %d tasks stopped",
+				sc.LoadBalancer.DeregistrationDelay, time.Since(start).Round(time.Millisecond), rep.Run.Totals.Requests, cut+timeouts, cut, timeouts, len(rep.TaskStops))
+			if d := rep.Deployments; len(d) != 2 || !d[0].AsExpected || !d[1].AsExpected {
+				t.Errorf("deployments %+v", d)
+			}
+			if n := len(rep.TaskStops); n != 8 {
+				t.Errorf("%d tasks stopped, want the 4 of v1 and the 4 of v2", n)
+			}
+			switch {
+			case tt.delay == 0 && cut != 0:
+				t.Errorf("with the deregistration delay, %d requests were cut off", cut)
+			case tt.delay > 0 && cut == 0:
+				t.Errorf("with a delay shorter than the requests, none was cut off (%d requests)", rep.Run.Totals.Requests)
+			case tt.delay > 0 && blamed < cut:
+				t.Errorf("%d requests cut off, only %d put down to stopping tasks", cut, blamed)
+			}
+		})
 	}
 }
