@@ -92,7 +92,7 @@ func canaryLines(r *Report) [][]string {
 			for _, m := range c.Metrics {
 				text := fmt.Sprintf("%s %s", m.Name, m.Classification)
 				if m.Test != "" && m.Classification != canary.NoData {
-					text += fmt.Sprintf(" (%s p=%.3g; %s)", m.Test, m.P, m.Effect)
+					text += fmt.Sprintf(" (%s %s; %s)", m.Test, pValueText(m.P), m.Effect)
 				}
 				metrics = append(metrics, text)
 			}

@@ -37,10 +37,15 @@ func pText(r CompareRow) string {
 	if r.Test == "" || math.IsNaN(r.P) {
 		return "threshold"
 	}
-	if r.P < 1e-16 {
-		return r.Test + " p<1e-16"
+	return r.Test + " " + pValueText(r.P)
+}
+
+// pValueText is "p=0.0123", or "p<1e-16" below what a float64 sum holds.
+func pValueText(p float64) string {
+	if p < 1e-16 {
+		return "p<1e-16"
 	}
-	return fmt.Sprintf("%s p=%.3g", r.Test, r.P)
+	return fmt.Sprintf("p=%.3g", p)
 }
 
 // compareGatingText says which families gate and at which levels.
