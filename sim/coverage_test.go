@@ -94,8 +94,7 @@ var cloudWatchLeftOut = merge(
 
 // ecsLeftOut are the ECS operations the fake leaves out: the APIs for ECS
 // Managed Instances daemons, Express Mode services and gateways, which
-// meshsim's rehearsals do not use; and, until they land, the operations
-// not implemented yet.
+// meshsim's rehearsals do not use.
 var ecsLeftOut = merge(
 	reason("ECS Managed Instances daemons: not rehearsed by meshsim",
 		"CreateDaemon", "DeleteDaemon", "DeleteDaemonTaskDefinition", "DescribeDaemon", "DescribeDaemonDeployments",
@@ -107,15 +106,6 @@ var ecsLeftOut = merge(
 		"AssociateGatewayWithCluster", "CreateGateway", "DeleteGateway", "DescribeGateway", "DescribeGatewayResources",
 		"DescribeGatewayRoute", "DisassociateGatewayFromCluster", "ListGatewayClusterAssociations", "ListGatewayRoutes",
 		"ListGateways", "UpdateGateway"),
-	notYet("CreateCapacityProvider", "CreateTaskSet", "DeleteAccountSetting", "DeleteAttributes", "DeleteCapacityProvider",
-		"DeleteTaskSet", "DeregisterContainerInstance", "DescribeCapacityProviders", "DescribeContainerInstances",
-		"DescribeTaskSets", "DiscoverPollEndpoint", "ExecuteCommand", "GetTaskProtection", "ListAccountSettings",
-		"ListAttributes", "ListContainerInstances", "ListTagsForResource", "ListTaskDefinitionFamilies", "ListTaskDefinitions",
-		"PutAccountSetting", "PutAccountSettingDefault", "PutAttributes", "PutClusterCapacityProviders",
-		"RegisterContainerInstance", "RunTask", "StartTask", "SubmitAttachmentStateChanges", "SubmitContainerStateChange",
-		"SubmitTaskStateChange", "TagResource", "UntagResource", "UpdateCapacityProvider", "UpdateCluster",
-		"UpdateClusterSettings", "UpdateContainerAgent", "UpdateContainerInstancesState", "UpdateServicePrimaryTaskSet",
-		"UpdateTaskProtection", "UpdateTaskSet"),
 )
 
 // reason gives each of ops the reason why it is left out.

@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"slices"
@@ -29,13 +30,20 @@ func (f *Fake) createCluster(region string, in *createClusterInput) (any, error)
 		return map[string]any{"cluster": f.clusterOutput(c, true)}, nil
 	}
 	c := &cluster{
-		arn:      arn,
-		name:     in.ClusterName,
-		region:   region,
-		status:   clusterActive,
-		in:       *in,
-		services: make(map[string]*service),
-		tasks:    make(map[string]*task),
+		arn:       arn,
+		name:      in.ClusterName,
+		region:    region,
+		status:    clusterActive,
+		in:        *in,
+		tags:      parseTags(in.Tags),
+		services:  make(map[string]*service),
+		tasks:     make(map[string]*task),
+		instances: make(map[string]*containerInstance),
+	}
+	if isAbsent(c.in.Settings) {
+		// New clusters take the account's containerInsights setting.
+		s, _ := f.accountSetting(region, rootPrincipal, "containerInsights", true)
+		c.in.Settings, _ = json.Marshal([]keyValuePair{{Name: "containerInsights", Value: s.Value}})
 	}
 	f.clusters[arn] = c
 	return map[string]any{"cluster": f.clusterOutput(c, true)}, nil
@@ -89,8 +97,14 @@ func (f *Fake) deleteCluster(region string, in *clusterRefInput) (any, error) {
 				"The Cluster cannot be deleted while Services are active.")
 		}
 	}
-	for _, s := range c.services {
-		if len(s.live) > 0 {
+	for _, inst := range c.instances {
+		if inst.status != instanceInactive {
+			return nil, awsproto.Errorf(http.StatusBadRequest, "ClusterContainsContainerInstancesException",
+				"The Cluster cannot be deleted while Container Instances are active or draining.")
+		}
+	}
+	for _, t := range c.tasks {
+		if t.alive() {
 			return nil, awsproto.Errorf(http.StatusBadRequest, "ClusterContainsTasksException",
 				"The Cluster cannot be deleted while Tasks are active.")
 		}

@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 
@@ -17,11 +18,12 @@ func (f *Fake) createService(region string, in *createServiceInput) (any, error)
 	if in.SchedulingStrategy != "" && in.SchedulingStrategy != "REPLICA" {
 		return nil, invalidParameter("meshsim's ECS supports the REPLICA scheduling strategy only, not %s.", in.SchedulingStrategy)
 	}
-	if in.DeploymentController != nil && in.DeploymentController.Type != "" && in.DeploymentController.Type != "ECS" {
-		return nil, invalidParameter("meshsim's ECS supports the ECS deployment controller only, not %s.", in.DeploymentController.Type)
+	controller := controllerECS
+	if in.DeploymentController != nil && in.DeploymentController.Type != "" {
+		controller = in.DeploymentController.Type
 	}
-	if in.DesiredCount == nil {
-		return nil, invalidParameter("desiredCount is required for a REPLICA service.")
+	if err := in.validate(controller); err != nil {
+		return nil, err
 	}
 	if err := checkTags(in.Tags); err != nil {
 		return nil, invalidParameter("%s", err.Error())
@@ -48,9 +50,14 @@ func (f *Fake) createService(region string, in *createServiceInput) (any, error)
 			return nil, invalidParameter("Unable to Start a service that is still Draining.")
 		}
 	}
-	td, err := f.activeTaskDefinition(region, in.TaskDefinition)
-	if err != nil {
-		return nil, err
+	var td *taskDef
+	if controller != controllerExternal {
+		if td, err = f.activeTaskDefinition(region, in.TaskDefinition); err != nil {
+			return nil, err
+		}
+		if err := in.checkLaunch(c, td); err != nil {
+			return nil, err
+		}
 	}
 	if err := f.checkTaskLimit(nil, *in.DesiredCount); err != nil {
 		return nil, err
@@ -58,9 +65,11 @@ func (f *Fake) createService(region string, in *createServiceInput) (any, error)
 	if err := f.checkRegistries(in.ServiceRegistries, td); err != nil {
 		return nil, err
 	}
-	connect, err := f.resolveServiceConnect(c, in.ServiceConnectConfiguration, td)
-	if err != nil {
-		return nil, err
+	var connect *ServiceConnect
+	if td != nil {
+		if connect, err = f.resolveServiceConnect(c, in.ServiceConnectConfiguration, td); err != nil {
+			return nil, err
+		}
 	}
 	lb, err := f.parseLoadBalancers(in.LoadBalancers, td)
 	if err != nil {
@@ -73,6 +82,8 @@ func (f *Fake) createService(region string, in *createServiceInput) (any, error)
 		status:               serviceActive,
 		createdAt:            f.now(),
 		in:                   *in,
+		tags:                 parseTags(in.Tags),
+		controller:           controller,
 		desiredCount:         *in.DesiredCount,
 		config:               config,
 		parsed:               parsed,
@@ -84,7 +95,16 @@ func (f *Fake) createService(region string, in *createServiceInput) (any, error)
 		tasks:                make(map[string]*task),
 	}
 	c.services[s.name] = s
-	f.deploy(s, f.newRevision(s, td))
+	switch controller {
+	case controllerECS:
+		f.deploy(s, f.newRevision(s, td))
+	case controllerCodeDeploy:
+		// ECS makes the first task set of a CODE_DEPLOY service from it.
+		ts := f.newTaskSet(s, td, &taskSetInput{NetworkConfiguration: in.NetworkConfiguration,
+			LoadBalancers: in.LoadBalancers, ServiceRegistries: in.ServiceRegistries,
+			PlatformVersion: in.PlatformVersion}, s.launchType(), 100)
+		ts.status, ts.d.status = taskSetPrimary, taskSetPrimary
+	}
 	f.kick(s)
 	f.publish(s)
 	return map[string]any{"service": f.serviceOutput(s, true)}, nil
@@ -109,6 +129,9 @@ func (f *Fake) updateService(region string, in *updateServiceInput) (any, error)
 		if err := f.checkTaskLimit(s, *in.DesiredCount); err != nil {
 			return nil, err
 		}
+	}
+	if s.controller != controllerECS {
+		return f.updateTaskSetService(s, in)
 	}
 	td := s.deployments[0].def
 	if in.TaskDefinition != "" {
@@ -300,4 +323,93 @@ func (f *Fake) listServicesByNamespace(region string, in *listServicesByNamespac
 	f.mu.Unlock()
 	slices.Sort(arns)
 	return listResult("serviceArns", arns, in.NextToken, in.MaxResults, 10)
+}
+
+// validate checks a CreateService request as ECS does, before the state is
+// looked at.
+func (in *createServiceInput) validate(controller string) error {
+	switch controller {
+	case controllerECS, controllerCodeDeploy, controllerExternal:
+	default:
+		return invalidParameter("deploymentController.type must be ECS, CODE_DEPLOY or EXTERNAL, not %s.", controller)
+	}
+	switch {
+	case in.DesiredCount == nil:
+		return invalidParameter("desiredCount is required for a REPLICA service.")
+	case in.LaunchType != "" && !isAbsent(in.CapacityProviderStrategy) && string(in.CapacityProviderStrategy) != "[]":
+		return invalidParameter("Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.")
+	case in.PropagateTags != "" && in.PropagateTags != "TASK_DEFINITION" && in.PropagateTags != "SERVICE" && in.PropagateTags != "NONE":
+		return invalidParameter("propagateTags must be TASK_DEFINITION, SERVICE or NONE.")
+	case in.HealthCheckGracePeriodSeconds != nil && (*in.HealthCheckGracePeriodSeconds < 0 || *in.HealthCheckGracePeriodSeconds > 2147483647):
+		return invalidParameter("healthCheckGracePeriodSeconds must be between 0 and 2147483647.")
+	case controller == controllerCodeDeploy && in.TaskDefinition == "":
+		return invalidParameter("taskDefinition can not be blank.")
+	case controller == controllerECS && in.TaskDefinition == "":
+		return invalidParameter("taskDefinition can not be blank.")
+	}
+	if err := checkLaunchType(in.LaunchType); err != nil {
+		return err
+	}
+	if controller == controllerExternal {
+		// What each task set sets is not the service's.
+		for member, set := range map[string]bool{
+			"taskDefinition": in.TaskDefinition != "", "launchType": in.LaunchType != "",
+			"platformVersion": in.PlatformVersion != "", "networkConfiguration": !isAbsent(in.NetworkConfiguration),
+			"loadBalancers":     !isAbsent(in.LoadBalancers) && string(in.LoadBalancers) != "[]",
+			"serviceRegistries": len(in.ServiceRegistries) > 0, "capacityProviderStrategy": !isAbsent(in.CapacityProviderStrategy) && string(in.CapacityProviderStrategy) != "[]",
+			"serviceConnectConfiguration": !isAbsent(in.ServiceConnectConfiguration),
+		} {
+			if set {
+				return invalidParameter("%s is set by each task set of a service with the EXTERNAL deployment controller (CreateTaskSet), not by the service.", member)
+			}
+		}
+	}
+	return nil
+}
+
+// checkLaunch checks that the service's tasks can run as it asks: the
+// network configuration awsvpc needs, the launch type the task definition
+// supports, the capacity providers of the cluster. Callers hold f.mu.
+func (in *createServiceInput) checkLaunch(c *cluster, td *taskDef) error {
+	if err := checkLaunch(td, in.LaunchType, in.NetworkConfiguration, in.PlacementConstraints, in.PlacementStrategy); err != nil {
+		return err
+	}
+	var strategy []strategyItem
+	if !isAbsent(in.CapacityProviderStrategy) {
+		if err := json.Unmarshal(in.CapacityProviderStrategy, &strategy); err != nil {
+			return invalidParameter("capacityProviderStrategy: %v", err)
+		}
+	}
+	if len(strategy) > 0 {
+		return checkStrategy(c, strategy)
+	}
+	return nil
+}
+
+// updateTaskSetService updates a service whose task sets deploy it: only
+// what is not set per task set can change. Callers hold f.mu.
+func (f *Fake) updateTaskSetService(s *service, in *updateServiceInput) (any, error) {
+	if in.TaskDefinition != "" || in.ForceNewDeployment || in.NetworkConfiguration != nil ||
+		in.ServiceRegistries != nil || in.ServiceConnectConfiguration != nil {
+		return nil, invalidParameter("Unable to update task definition on services with a %s deployment controller. Use %s.",
+			s.controller, map[string]string{controllerCodeDeploy: "AWS CodeDeploy to trigger a new deployment",
+				controllerExternal: "task sets (CreateTaskSet, UpdateServicePrimaryTaskSet)"}[s.controller])
+	}
+	if in.DesiredCount != nil {
+		s.desiredCount = *in.DesiredCount
+		s.steady = false
+	}
+	if in.DeploymentConfiguration != nil {
+		config, parsed, err := deploymentConfiguration(s.config, in.DeploymentConfiguration)
+		if err != nil {
+			return nil, err
+		}
+		s.config, s.parsed = config, parsed
+	}
+	if in.HealthCheckGracePeriodSeconds != nil {
+		s.in.HealthCheckGracePeriodSeconds = in.HealthCheckGracePeriodSeconds
+	}
+	f.kick(s)
+	f.publish(s)
+	return map[string]any{"service": f.serviceOutput(s, false)}, nil
 }

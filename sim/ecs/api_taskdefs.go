@@ -1,7 +1,11 @@
 package ecs
 
 import (
+	"cmp"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,11 +30,15 @@ func (f *Fake) registerTaskDefinition(region string, in *registerTaskDefinitionI
 	fam.last++
 	rev := fam.last
 	td := &taskDef{
-		arn:        awsproto.ARN(region, "ecs", "task-definition/"+in.Family+":"+strconv.Itoa(rev)),
-		family:     in.Family,
-		revision:   rev,
-		status:     taskDefActive,
-		containers: in.ContainerDefinitions,
+		arn:         awsproto.ARN(region, "ecs", "task-definition/"+in.Family+":"+strconv.Itoa(rev)),
+		family:      in.Family,
+		revision:    rev,
+		status:      taskDefActive,
+		containers:  in.ContainerDefinitions,
+		networkMode: in.NetworkMode,
+		cpu:         rawString(in.raw["cpu"]),
+		memory:      rawString(in.raw["memory"]),
+		tags:        parseTags(in.raw["tags"]),
 	}
 	out := object{}.merged(in.raw)
 	delete(out, "tags")
@@ -51,7 +59,7 @@ func (f *Fake) registerTaskDefinition(region string, in *registerTaskDefinitionI
 	out.set("compatibilities", compat)
 	td.out = out
 	fam.revisions[rev] = td
-	return map[string]any{"taskDefinition": td.out, "tags": orEmptyList(in.raw["tags"])}, nil
+	return map[string]any{"taskDefinition": td.out, "tags": tagsOut(td.tags)}, nil
 }
 
 func (f *Fake) describeTaskDefinition(region string, in *describeTaskDefinitionInput) (any, error) {
@@ -61,7 +69,11 @@ func (f *Fake) describeTaskDefinition(region string, in *describeTaskDefinitionI
 	if td == nil {
 		return nil, clientError("Unable to describe task definition.")
 	}
-	return map[string]any{"taskDefinition": td.out, "tags": []any{}}, nil
+	out := map[string]any{"taskDefinition": td.out}
+	if slices.Contains(in.Include, "TAGS") {
+		out["tags"] = tagsOut(td.tags)
+	}
+	return out, nil
 }
 
 func (f *Fake) deregisterTaskDefinition(region string, in *deregisterTaskDefinitionInput) (any, error) {
@@ -162,4 +174,104 @@ func (c *containerDefinition) validate(i int, names map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// rawString returns a raw JSON string member's value, "" when absent.
+func rawString(raw json.RawMessage) string {
+	var v string
+	_ = json.Unmarshal(raw, &v)
+	return v
+}
+
+type listTaskDefinitionsInput struct {
+	FamilyPrefix string `json:"familyPrefix"`
+	Status       string `json:"status"`
+	Sort         string `json:"sort"`
+	NextToken    string `json:"nextToken"`
+	MaxResults   *int   `json:"maxResults"`
+}
+
+func (f *Fake) listTaskDefinitions(region string, in *listTaskDefinitionsInput) (any, error) {
+	status := in.Status
+	switch status {
+	case "":
+		status = taskDefActive
+	case taskDefActive, taskDefInactive:
+	case "DELETE_IN_PROGRESS":
+		// Deleted revisions are gone at once here.
+	default:
+		return nil, invalidParameter("status must be ACTIVE, INACTIVE or DELETE_IN_PROGRESS.")
+	}
+	if in.Sort != "" && in.Sort != "ASC" && in.Sort != "DESC" {
+		return nil, invalidParameter("sort must be ASC or DESC.")
+	}
+	f.mu.Lock()
+	var defs []*taskDef
+	for key, fam := range f.families {
+		famRegion, name, _ := strings.Cut(key, "/")
+		if famRegion != region || !strings.HasPrefix(name, in.FamilyPrefix) {
+			continue
+		}
+		for _, td := range fam.revisions {
+			if td.status == status {
+				defs = append(defs, td)
+			}
+		}
+	}
+	f.mu.Unlock()
+	slices.SortFunc(defs, func(a, b *taskDef) int {
+		return cmp.Or(strings.Compare(a.family, b.family), cmp.Compare(a.revision, b.revision))
+	})
+	key := taskDefKey
+	if in.Sort == "DESC" {
+		slices.Reverse(defs)
+		key = nil // newest first: offsets
+	}
+	page, next, err := awsproto.Page(paging(100), defs, key, in.NextToken, in.MaxResults)
+	if err != nil {
+		return nil, err
+	}
+	arns := make([]string, len(page))
+	for i, td := range page {
+		arns[i] = td.arn
+	}
+	return pageResult("taskDefinitionArns", arns, next), nil
+}
+
+// taskDefKey orders task definitions by family and revision, for paging.
+func taskDefKey(td *taskDef) string { return fmt.Sprintf("%s\x00%010d", td.family, td.revision) }
+
+type listFamiliesInput struct {
+	FamilyPrefix string `json:"familyPrefix"`
+	Status       string `json:"status"`
+	NextToken    string `json:"nextToken"`
+	MaxResults   *int   `json:"maxResults"`
+}
+
+func (f *Fake) listTaskDefinitionFamilies(region string, in *listFamiliesInput) (any, error) {
+	switch in.Status {
+	case "", "ALL", taskDefActive, taskDefInactive:
+	default:
+		return nil, invalidParameter("status must be ACTIVE, INACTIVE or ALL.")
+	}
+	f.mu.Lock()
+	var names []string
+	for key, fam := range f.families {
+		famRegion, name, _ := strings.Cut(key, "/")
+		if famRegion != region || !strings.HasPrefix(name, in.FamilyPrefix) || len(fam.revisions) == 0 {
+			continue
+		}
+		active := slices.ContainsFunc(slices.Collect(maps.Values(fam.revisions)), func(td *taskDef) bool { return td.status == taskDefActive })
+		if in.Status == taskDefActive && !active || in.Status == taskDefInactive && active {
+			continue
+		}
+		names = append(names, name)
+	}
+	f.mu.Unlock()
+	slices.Sort(names)
+	page, next, err := awsproto.Page(paging(100), names, awsproto.Self, in.NextToken, in.MaxResults)
+	if err != nil {
+		return nil, err
+	}
+	return pageResult("families", page, next), nil
 }

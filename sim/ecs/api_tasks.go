@@ -41,7 +41,9 @@ func (f *Fake) listTasks(region string, in *listTasksInput) (any, error) {
 		switch {
 		case t.desiredStatus != desired,
 			in.Family != "" && t.def.family != in.Family,
-			in.StartedBy != "" && (t.deployment == nil || t.deployment.id != in.StartedBy):
+			in.StartedBy != "" && t.startedBy != in.StartedBy,
+			in.LaunchType != "" && t.launchType != in.LaunchType,
+			in.ContainerInstance != "" && (t.instance == nil || t.instance.id != lastSegment(in.ContainerInstance)):
 			continue
 		}
 		tasks = append(tasks, t)
@@ -66,6 +68,7 @@ func (f *Fake) describeTasks(region string, in *describeTasksInput) (any, error)
 	if len(in.Tasks) > 100 {
 		return nil, invalidParameter("tasks can have at most 100 items.")
 	}
+	tags := slices.Contains(in.Include, "TAGS")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, err := f.activeCluster(region, in.Cluster)
@@ -80,7 +83,7 @@ func (f *Fake) describeTasks(region string, in *describeTasksInput) (any, error)
 			failures = append(failures, failure{Arn: taskARN(c, ref), Reason: "MISSING"})
 			continue
 		}
-		out = append(out, f.taskOutput(t))
+		out = append(out, f.taskOutput(t, tags))
 	}
 	return map[string]any{"tasks": out, "failures": failures}, nil
 }
@@ -101,7 +104,7 @@ func (f *Fake) stopTask(region string, in *stopTaskInput) (any, error) {
 		reason = "Task stopped by user"
 	}
 	f.requestStop(t, reason, stopCodeUser)
-	return map[string]any{"task": f.taskOutput(t)}, nil
+	return map[string]any{"task": f.taskOutput(t, false)}, nil
 }
 
 // taskKey orders tasks by launch, for paging.

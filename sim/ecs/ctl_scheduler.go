@@ -83,6 +83,10 @@ func (f *Fake) reconcileAll() {
 // deployment runs, it decides the tasks of each deployment instead (see
 // reconcileShift). Callers hold f.mu.
 func (f *Fake) reconcile(s *service, now time.Time) {
+	if s.controller != controllerECS {
+		f.reconcileTaskSets(s, now)
+		return
+	}
 	if s.current.shifting() {
 		f.reconcileShift(s, now)
 		return
@@ -398,7 +402,33 @@ func (cb *circuitBreaker) threshold(desired int) int {
 // launch creates a task of deployment d of s, PROVISIONING, and starts the
 // goroutine that runs it. Callers hold f.mu.
 func (f *Fake) launch(s *service, d *deployment, now time.Time) *task {
-	c := s.cluster
+	sc := d.revision.connect
+	t := f.newTask(s.cluster, d.def, now, firstSubnet(d.revision.networkConfiguration), s, sc)
+	t.service, t.deployment = s, d
+	t.spec.Service = s.name
+	t.startedBy, t.group = d.id, "service:"+s.name
+	t.launchType, t.platformVersion = s.launchType(), s.in.PlatformVersion
+	t.execute = s.in.EnableExecuteCommand
+	t.tags = launchTags(s.cluster, s, d.def, s.in.PropagateTags, s.in.EnableECSManagedTags, nil)
+	for _, r := range d.revision.registries {
+		t.registrations = append(t.registrations, registration{serviceID: r.RegistryArn, port: registryPort(r, t.spec)})
+	}
+	t.targets = s.lb.targetsFor(d)
+	if sc != nil {
+		for _, cs := range sc.Services {
+			t.registrations = append(t.registrations, registration{serviceID: cs.DiscoveryARN, port: int(cs.ContainerPort)})
+		}
+	}
+	s.tasks[t.id] = t
+	s.live = append(s.live, t)
+	f.startTask(t)
+	return t
+}
+
+// newTask makes a task of task definition def in cluster c, with its
+// containers (after the Service Connect proxy of sc, when not nil, for
+// service s), in subnet. Callers hold f.mu and start it with startTask.
+func (f *Fake) newTask(c *cluster, def *taskDef, now time.Time, subnet string, s *service, sc *ServiceConnect) *task {
 	id := randomHex(32)
 	f.taskSeq++
 	t := &task{
@@ -406,27 +436,23 @@ func (f *Fake) launch(s *service, d *deployment, now time.Time) *task {
 		seq:           f.taskSeq,
 		arn:           awsproto.ARN(c.region, "ecs", "task/"+c.name+"/"+id),
 		cluster:       c,
-		service:       s,
-		deployment:    d,
-		def:           d.def,
+		def:           def,
 		desiredStatus: statusRunning,
 		health:        HealthUnknown,
 		createdAt:     now,
 		attachmentID:  newUUID(),
 		eniID:         "eni-" + randomHex(17),
-		subnetID:      firstSubnet(d.revision.networkConfiguration),
+		subnetID:      subnet,
 		wake:          make(chan struct{}, 1),
 	}
 	t.spec = TaskSpec{
 		TaskID:            id,
 		TaskARN:           t.arn,
 		Cluster:           c.name,
-		Service:           s.name,
-		Family:            d.def.family,
-		Revision:          d.def.revision,
-		TaskDefinitionARN: d.def.arn,
+		Family:            def.family,
+		Revision:          def.revision,
+		TaskDefinitionARN: def.arn,
 	}
-	sc := d.revision.connect
 	if sc != nil {
 		// ECS adds the Service Connect proxy, which starts first.
 		spec := f.connectContainer(s, sc)
@@ -441,7 +467,7 @@ func (f *Fake) launch(s *service, d *deployment, now time.Time) *task {
 			health:     HealthUnknown,
 		})
 	}
-	for _, cd := range d.def.containers {
+	for _, cd := range def.containers {
 		spec := ContainerSpec{
 			Name:             cd.Name,
 			Image:            cd.Image,
@@ -490,22 +516,17 @@ func (f *Fake) launch(s *service, d *deployment, now time.Time) *task {
 			health:         HealthUnknown,
 		})
 	}
-	for _, r := range d.revision.registries {
-		t.registrations = append(t.registrations, registration{serviceID: r.RegistryArn, port: registryPort(r, t.spec)})
-	}
-	t.targets = s.lb.targetsFor(d)
-	if sc != nil {
-		for _, cs := range sc.Services {
-			t.registrations = append(t.registrations, registration{serviceID: cs.DiscoveryARN, port: int(cs.ContainerPort)})
-		}
-	}
-	c.tasks[id] = t
-	s.tasks[id] = t
-	s.live = append(s.live, t)
+	t.cpu, t.memory = def.cpu, def.memory
+	return t
+}
+
+// startTask adds t to its cluster, PROVISIONING, and starts the goroutine
+// that runs it. Callers hold f.mu.
+func (f *Fake) startTask(t *task) {
+	t.cluster.tasks[t.id] = t
 	f.setStatus(t, statusProvisioning)
 	f.taskGroup.Add(1)
 	go f.runTask(t)
-	return t
 }
 
 // registryPort returns the port a service registry announces for the

@@ -365,7 +365,7 @@ func (f *Fake) failTask(t *task, reason, code string, counts bool) {
 	// A traffic-shifting deployment watches its tasks until it cleans up.
 	watching := s.current == nil || !s.current.shift || s.current.breaker == monitorMonitoring
 	cb := s.parsed.DeploymentCircuitBreaker
-	if cb != nil && cb.Enable && watching && d == s.deployments[0] && d.rolloutState == rolloutInProgress &&
+	if cb != nil && cb.Enable && watching && len(s.deployments) > 0 && d == s.deployments[0] && d.rolloutState == rolloutInProgress &&
 		d.failedTasks >= cb.threshold(s.desiredCount) {
 		f.failDeployment(s, d, reasonCircuitBreakerStart, "tasks failed to start.", true, cb.Rollback)
 	}

@@ -184,6 +184,8 @@ type Fake struct {
 	families           map[string]*family            // by region + "/" + family name
 	serviceDeployments map[string]*serviceDeployment // by ARN
 	revisions          map[string]*serviceRevision   // by ARN
+	capacityProviders  map[string]*capacityProvider  // by region + "/" + name
+	accountSettings    map[string]map[string]string  // by region + "/" + principal, then name
 	taskSeq            uint64                        // tasks launched so far
 	closed             bool
 	changes            events.Changes        // tells the watchers of traffic changes
@@ -213,6 +215,8 @@ func New(opts Options) *Fake {
 		families:           make(map[string]*family),
 		serviceDeployments: make(map[string]*serviceDeployment),
 		revisions:          make(map[string]*serviceRevision),
+		capacityProviders:  make(map[string]*capacityProvider),
+		accountSettings:    make(map[string]map[string]string),
 		dirty:              make(map[*service]struct{}),
 		kickc:              make(chan struct{}, 1),
 		loopDone:           make(chan struct{}),
@@ -243,6 +247,45 @@ func New(opts Options) *Fake {
 	f.api.Handle("StopServiceDeployment", op(f, schemas.StopServiceDeploymentRequest, f.stopServiceDeployment))
 	f.api.Handle("ContinueServiceDeployment", op(f, schemas.ContinueServiceDeploymentRequest, f.continueServiceDeployment))
 	f.api.Handle("ListServicesByNamespace", op(f, schemas.ListServicesByNamespaceRequest, f.listServicesByNamespace))
+	f.api.Handle("UpdateCluster", op(f, schemas.UpdateClusterRequest, f.updateCluster))
+	f.api.Handle("UpdateClusterSettings", op(f, schemas.UpdateClusterSettingsRequest, f.updateClusterSettings))
+	f.api.Handle("PutClusterCapacityProviders", op(f, schemas.PutClusterCapacityProvidersRequest, f.putClusterCapacityProviders))
+	f.api.Handle("CreateCapacityProvider", op(f, schemas.CreateCapacityProviderRequest, f.createCapacityProvider))
+	f.api.Handle("UpdateCapacityProvider", op(f, schemas.UpdateCapacityProviderRequest, f.updateCapacityProvider))
+	f.api.Handle("DeleteCapacityProvider", op(f, schemas.DeleteCapacityProviderRequest, f.deleteCapacityProvider))
+	f.api.Handle("DescribeCapacityProviders", op(f, schemas.DescribeCapacityProvidersRequest, f.describeCapacityProviders))
+	f.api.Handle("ListTaskDefinitions", op(f, schemas.ListTaskDefinitionsRequest, f.listTaskDefinitions))
+	f.api.Handle("ListTaskDefinitionFamilies", op(f, schemas.ListTaskDefinitionFamiliesRequest, f.listTaskDefinitionFamilies))
+	f.api.Handle("RunTask", op(f, schemas.RunTaskRequest, f.runTasks))
+	f.api.Handle("StartTask", op(f, schemas.StartTaskRequest, f.startTasks))
+	f.api.Handle("CreateTaskSet", op(f, schemas.CreateTaskSetRequest, f.createTaskSet))
+	f.api.Handle("UpdateTaskSet", op(f, schemas.UpdateTaskSetRequest, f.updateTaskSet))
+	f.api.Handle("UpdateServicePrimaryTaskSet", op(f, schemas.UpdateServicePrimaryTaskSetRequest, f.updateServicePrimaryTaskSet))
+	f.api.Handle("DeleteTaskSet", op(f, schemas.DeleteTaskSetRequest, f.deleteTaskSet))
+	f.api.Handle("DescribeTaskSets", op(f, schemas.DescribeTaskSetsRequest, f.describeTaskSets))
+	f.api.Handle("TagResource", op(f, schemas.TagResourceRequest, f.tagResource))
+	f.api.Handle("UntagResource", op(f, schemas.UntagResourceRequest, f.untagResource))
+	f.api.Handle("ListTagsForResource", op(f, schemas.ListTagsForResourceRequest, f.listTagsForResource))
+	f.api.Handle("PutAccountSetting", op(f, schemas.PutAccountSettingRequest, f.putAccountSetting))
+	f.api.Handle("PutAccountSettingDefault", op(f, schemas.PutAccountSettingDefaultRequest, f.putAccountSettingDefault))
+	f.api.Handle("DeleteAccountSetting", op(f, schemas.DeleteAccountSettingRequest, f.deleteAccountSetting))
+	f.api.Handle("ListAccountSettings", op(f, schemas.ListAccountSettingsRequest, f.listAccountSettings))
+	f.api.Handle("PutAttributes", op(f, schemas.PutAttributesRequest, f.putAttributes))
+	f.api.Handle("DeleteAttributes", op(f, schemas.DeleteAttributesRequest, f.deleteAttributes))
+	f.api.Handle("ListAttributes", op(f, schemas.ListAttributesRequest, f.listAttributes))
+	f.api.Handle("RegisterContainerInstance", op(f, schemas.RegisterContainerInstanceRequest, f.registerContainerInstance))
+	f.api.Handle("DeregisterContainerInstance", op(f, schemas.DeregisterContainerInstanceRequest, f.deregisterContainerInstance))
+	f.api.Handle("DescribeContainerInstances", op(f, schemas.DescribeContainerInstancesRequest, f.describeContainerInstances))
+	f.api.Handle("ListContainerInstances", op(f, schemas.ListContainerInstancesRequest, f.listContainerInstances))
+	f.api.Handle("UpdateContainerInstancesState", op(f, schemas.UpdateContainerInstancesStateRequest, f.updateContainerInstancesState))
+	f.api.Handle("GetTaskProtection", op(f, schemas.GetTaskProtectionRequest, f.getTaskProtection))
+	f.api.Handle("UpdateTaskProtection", op(f, schemas.UpdateTaskProtectionRequest, f.updateTaskProtection))
+	f.api.Handle("ExecuteCommand", op(f, schemas.ExecuteCommandRequest, f.executeCommand))
+	f.api.Handle("SubmitTaskStateChange", op(f, schemas.SubmitTaskStateChangeRequest, f.submitTaskStateChange))
+	f.api.Handle("SubmitContainerStateChange", op(f, schemas.SubmitContainerStateChangeRequest, f.submitContainerStateChange))
+	f.api.Handle("SubmitAttachmentStateChanges", op(f, schemas.SubmitAttachmentStateChangesRequest, f.submitAttachmentStateChanges))
+	f.api.Handle("DiscoverPollEndpoint", op(f, schemas.DiscoverPollEndpointRequest, f.discoverPollEndpoint))
+	f.api.Handle("UpdateContainerAgent", op(f, schemas.UpdateContainerAgentRequest, f.updateContainerAgent))
 	loopCtx, stop := context.WithCancel(context.Background())
 	f.stopLoop = stop
 	go f.loop(loopCtx)

@@ -979,7 +979,7 @@ func TestTaskStopping(t *testing.T) {
 			w := newWorld(t, func(o *ecs.Options) { o.DeregistrationDelay = 5 * time.Second })
 			ctx := context.Background()
 			out, err := w.client.RegisterTaskDefinition(ctx, &sdk.RegisterTaskDefinitionInput{
-				Family: aws.String("web"),
+				Family: aws.String("web"), NetworkMode: types.NetworkModeAwsvpc,
 				ContainerDefinitions: []types.ContainerDefinition{{
 					Name: aws.String("app"), Image: aws.String("meshsim/test-http:v1"), StopTimeout: aws.Int32(3),
 					PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(8080)}},
@@ -1041,7 +1041,7 @@ func TestContainerProcess(t *testing.T) {
 	w := newWorld(t, func(o *ecs.Options) { o.Runtime = specRuntime{Runtime: o.Runtime, specs: specs} })
 	ctx := context.Background()
 	out, err := w.client.RegisterTaskDefinition(ctx, &sdk.RegisterTaskDefinitionInput{
-		Family: aws.String("web"),
+		Family: aws.String("web"), NetworkMode: types.NetworkModeAwsvpc,
 		ContainerDefinitions: []types.ContainerDefinition{{
 			Name: aws.String("app"), Image: aws.String("meshsim/test-http:v1"),
 			EntryPoint:       []string{"/bin/app", "--verbose"},

@@ -87,7 +87,7 @@ func FuzzAPI(f *testing.F) {
 		}
 		must("CreateCluster", `{"clusterName":"c"}`)
 		must("RegisterTaskDefinition", `{"family":"web","networkMode":"awsvpc","containerDefinitions":[{"name":"app","image":"meshsim/sample-http","memory":128,"portMappings":[{"containerPort":8080}]}]}`)
-		must("CreateService", `{"cluster":"c","serviceName":"svc","taskDefinition":"web","desiredCount":1}`)
+		must("CreateService", `{"cluster":"c","serviceName":"svc","taskDefinition":"web","desiredCount":1,"networkConfiguration":{"awsvpcConfiguration":{"subnets":["subnet-1"]}}}`)
 
 		send(fuzzOps[int(op)%len(fuzzOps)], string(body))
 

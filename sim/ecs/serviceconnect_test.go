@@ -45,6 +45,7 @@ func (w *world) createConnected(t *testing.T, cluster, name, taskDef string, des
 	_, err := w.client.CreateService(context.Background(), &sdk.CreateServiceInput{
 		Cluster: aws.String(cluster), ServiceName: aws.String(name), TaskDefinition: aws.String(taskDef),
 		DesiredCount: aws.Int32(desired), ServiceConnectConfiguration: sc, DeploymentConfiguration: config,
+		NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"subnet-0123456789abcdef0"}}},
 	})
 	return err
 }
@@ -277,7 +278,7 @@ func TestServiceConnectValidation(t *testing.T) {
 	w.namespace(t, testNamespace)
 	td := w.register(t, "meshsim/test-http:v1", "v1")
 	raw, err := w.client.RegisterTaskDefinition(ctx, &sdk.RegisterTaskDefinitionInput{
-		Family: aws.String("raw"),
+		Family: aws.String("raw"), NetworkMode: types.NetworkModeAwsvpc,
 		ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("app"), Image: aws.String("meshsim/test-http"),
 			PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(8080), Name: aws.String("tcp")}}}},
 	})

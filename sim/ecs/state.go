@@ -66,9 +66,12 @@ const (
 type cluster struct {
 	arn, name, region string
 	status            string
-	in                createClusterInput
-	services          map[string]*service // by name
-	tasks             map[string]*task    // by task id
+	in                createClusterInput // settings, configuration, capacity providers: as set
+	tags              []tagKV
+	services          map[string]*service           // by name
+	tasks             map[string]*task              // by task id
+	instances         map[string]*containerInstance // by container instance id
+	instanceSeq       uint64                        // container instances registered so far
 }
 
 // family holds the revisions of a task definition family that have not
@@ -85,6 +88,10 @@ type taskDef struct {
 	revision   int
 	status     string // ACTIVE or INACTIVE
 	containers []containerDefinition
+	// cpu and memory are the task size, as registered ("" when absent).
+	cpu, memory string
+	networkMode string // as registered; "" is ECS's default, bridge
+	tags        []tagKV
 	// out is the taskDefinition member of DescribeTaskDefinition.
 	out object
 }
@@ -95,6 +102,13 @@ type service struct {
 	status    string
 	createdAt time.Time
 	in        createServiceInput // echoed members
+	tags      []tagKV
+	// controller is the deployment controller: ECS, or EXTERNAL and
+	// CODE_DEPLOY, whose services run task sets instead of deployments.
+	controller string
+	// taskSets are the task sets of an EXTERNAL or CODE_DEPLOY service,
+	// the PRIMARY one first; deployments is empty for such a service.
+	taskSets []*taskSet
 
 	desiredCount         int
 	config               object // deploymentConfiguration, defaults filled in
@@ -232,10 +246,27 @@ type task struct {
 	seq        uint64 // launch order
 	cluster    *cluster
 	service    *service
-	deployment *deployment
+	deployment *deployment // nil for a task RunTask or StartTask started
 	def        *taskDef
-	spec       TaskSpec
-	grace      time.Duration
+	// startedBy and group are as ECS reports them: the deployment (or task
+	// set) id and "service:NAME" for a service's tasks, what RunTask was
+	// given (group "family:FAMILY" by default) for the others.
+	startedBy, group string
+	launchType       string
+	platformVersion  string
+	// overrides is the task's overrides as given (containerOverrides, cpu,
+	// memory…); cpu and memory the task size after them.
+	overrides   json.RawMessage
+	cpu, memory string
+	tags        []tagKV
+	// instance is the container instance of an EC2 task StartTask placed.
+	instance       *containerInstance
+	capacityName   string // capacity provider of the task, if any
+	execute        bool   // enableExecuteCommand
+	protected      bool   // task scale-in protection
+	protectedUntil time.Time
+	spec           TaskSpec
+	grace          time.Duration
 	// registrations are made when the task is RUNNING and healthy;
 	// registered counts those made.
 	registrations []registration
@@ -342,4 +373,25 @@ func randomToken(n int) string {
 		b[i] = alphabet[v%64]
 	}
 	return string(b)
+}
+
+// launchType returns the launch type of the service's tasks: the one it
+// was created with, FARGATE by default.
+func (s *service) launchType() string {
+	if s.in.LaunchType != "" {
+		return s.in.LaunchType
+	}
+	return "FARGATE"
+}
+
+// taskDefinitionARN returns the task definition the service runs: its
+// primary deployment's, or its primary task set's ("" when it has none).
+func (s *service) taskDefinitionARN() string {
+	switch {
+	case len(s.deployments) > 0:
+		return s.deployments[0].def.arn
+	case len(s.taskSets) > 0 && s.taskSets[0].status == taskSetPrimary:
+		return s.taskSets[0].d.def.arn
+	}
+	return ""
 }

@@ -144,7 +144,8 @@ func (w *clockWorld) createService(t *testing.T, taskDef string, desired int32, 
 	if _, err := w.client.CreateService(context.Background(), &sdk.CreateServiceInput{
 		Cluster: aws.String(testCluster), ServiceName: aws.String("web"), TaskDefinition: aws.String(taskDef),
 		DesiredCount: aws.Int32(desired), DeploymentConfiguration: config,
-		ServiceRegistries: []types.ServiceRegistry{{RegistryArn: aws.String(testRegistry), ContainerName: aws.String("app")}},
+		ServiceRegistries:    []types.ServiceRegistry{{RegistryArn: aws.String(testRegistry), ContainerName: aws.String("app")}},
+		NetworkConfiguration: &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"subnet-0123456789abcdef0"}}},
 	}); err != nil {
 		t.Fatal(err)
 	}

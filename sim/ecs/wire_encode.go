@@ -25,23 +25,23 @@ func (f *Fake) clusterOutput(c *cluster, tags bool) clusterOutput {
 		DefaultCapacityProviderStrategy: orEmptyList(c.in.DefaultCapacityProviderStrategy),
 		ServiceConnectDefaults:          c.in.ServiceConnectDefaults,
 	}
-	if out.Settings == nil {
-		out.Settings = json.RawMessage(`[{"name":"containerInsights","value":"disabled"}]`)
-	}
 	if tags {
-		out.Tags = orEmptyList(c.in.Tags)
+		out.Tags = tagsOut(c.tags)
 	}
 	for _, s := range c.services {
 		if s.status == serviceActive {
 			out.ActiveServicesCount++
 		}
-		for _, t := range s.live {
-			switch {
-			case t.lastStatus == statusRunning:
-				out.RunningTasksCount++
-			case t.pending():
-				out.PendingTasksCount++
-			}
+		tallyTasks(&out, s.live)
+	}
+	for _, inst := range c.instances {
+		if inst.status != instanceInactive {
+			out.RegisteredContainerInstancesCount++
+		}
+	}
+	for _, t := range c.tasks {
+		if t.service == nil && t.alive() {
+			tallyTasks(&out, []*task{t})
 		}
 	}
 	return out
@@ -63,11 +63,11 @@ func (f *Fake) serviceOutput(s *service, tags bool) serviceOutput {
 		ClusterArn:                    s.cluster.arn,
 		Status:                        s.status,
 		DesiredCount:                  s.desiredCount,
-		TaskDefinition:                s.deployments[0].def.arn,
+		TaskDefinition:                s.taskDefinitionARN(),
 		LaunchType:                    s.in.LaunchType,
 		PlatformVersion:               s.in.PlatformVersion,
 		DeploymentConfiguration:       s.config,
-		DeploymentController:          deploymentController{Type: "ECS"},
+		DeploymentController:          deploymentController{Type: s.controller},
 		Deployments:                   []deploymentOutput{},
 		Events:                        s.events,
 		CreatedAt:                     timestamp(s.createdAt),
@@ -88,6 +88,12 @@ func (f *Fake) serviceOutput(s *service, tags bool) serviceOutput {
 	if s.current != nil {
 		out.CurrentServiceDeployment = s.current.arn
 	}
+	if s.controller != controllerECS {
+		out.TaskSets = []map[string]any{}
+		for _, ts := range s.taskSets {
+			out.TaskSets = append(out.TaskSets, f.taskSetOutput(ts, false))
+		}
+	}
 	if out.Events == nil {
 		out.Events = []serviceEvent{}
 	}
@@ -98,7 +104,7 @@ func (f *Fake) serviceOutput(s *service, tags bool) serviceOutput {
 		out.PropagateTags = "NONE"
 	}
 	if tags {
-		out.Tags = orEmptyList(s.in.Tags)
+		out.Tags = tagsOut(s.tags)
 	}
 	counts := map[*deployment]*deploymentOutput{}
 	for _, d := range s.deployments {
@@ -154,8 +160,9 @@ func (f *Fake) serviceOutput(s *service, tags bool) serviceOutput {
 	return out
 }
 
-// taskOutput describes t. Callers hold f.mu.
-func (f *Fake) taskOutput(t *task) taskOutput {
+// taskOutput describes t, with its tags when tags is true. Callers hold
+// f.mu.
+func (f *Fake) taskOutput(t *task, tags bool) taskOutput {
 	region := t.cluster.region
 	out := taskOutput{
 		TaskArn:            t.arn,
@@ -164,7 +171,6 @@ func (f *Fake) taskOutput(t *task) taskOutput {
 		LastStatus:         t.lastStatus,
 		DesiredStatus:      t.desiredStatus,
 		HealthStatus:       string(t.health),
-		LaunchType:         "FARGATE",
 		AvailabilityZone:   region + "a",
 		CreatedAt:          timestamp(t.createdAt),
 		PullStartedAt:      timestamp(t.pullStartedAt),
@@ -177,19 +183,25 @@ func (f *Fake) taskOutput(t *task) taskOutput {
 		StopCode:           t.stopCode,
 		StoppedReason:      t.stoppedReason,
 		Version:            t.version,
-		Overrides:          taskOverride{ContainerOverrides: []any{}},
+		Overrides:          t.overridesOut(),
+		CPU:                t.cpu,
+		Memory:             t.memory,
+		LaunchType:         t.launchType,
+		PlatformVersion:    t.platformVersion,
+		StartedBy:          t.startedBy,
+		Group:              t.group,
+		CapacityProvider:   t.capacityName,
+		EnableExecute:      t.execute,
 		Containers:         []containerOutput{},
 	}
 	if !t.connectivityAt.IsZero() {
 		out.Connectivity = "CONNECTED"
 	}
-	if s := t.service; s != nil {
-		out.Group = "service:" + s.name
-		out.StartedBy = t.deployment.id
-		if s.in.LaunchType != "" {
-			out.LaunchType = s.in.LaunchType
-		}
-		out.PlatformVersion = s.in.PlatformVersion
+	if t.instance != nil {
+		out.ContainerInstance = t.instance.arn
+	}
+	if tags {
+		out.Tags = tagsOut(t.tags)
 	}
 
 	status := "PRECREATED"
@@ -368,4 +380,29 @@ func connectResources(sc *ServiceConnect) []serviceConnectResource {
 		out = append(out, serviceConnectResource{DiscoveryName: s.DiscoveryName, DiscoveryArn: s.DiscoveryARN})
 	}
 	return out
+}
+
+// overridesOut returns the task's overrides as ECS describes them: as
+// given, with containerOverrides always a list.
+func (t *task) overridesOut() json.RawMessage {
+	o := object{}
+	if !isAbsent(t.overrides) {
+		_ = json.Unmarshal(t.overrides, &o)
+	}
+	o.setDefault("containerOverrides", []any{})
+	o.setDefault("inferenceAcceleratorOverrides", []any{})
+	b, _ := json.Marshal(map[string]json.RawMessage(o))
+	return b
+}
+
+// tallyTasks counts the RUNNING and pending tasks among tasks into out.
+func tallyTasks(out *clusterOutput, tasks []*task) {
+	for _, t := range tasks {
+		switch {
+		case t.lastStatus == statusRunning:
+			out.RunningTasksCount++
+		case t.pending():
+			out.PendingTasksCount++
+		}
+	}
 }

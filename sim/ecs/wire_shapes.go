@@ -84,7 +84,7 @@ type clusterOutput struct {
 	PendingTasksCount                 int             `json:"pendingTasksCount"`
 	ActiveServicesCount               int             `json:"activeServicesCount"`
 	Statistics                        []keyValuePair  `json:"statistics"`
-	Tags                              json.RawMessage `json:"tags,omitempty"`
+	Tags                              []tagKV         `json:"tags,omitzero"`
 	Settings                          json.RawMessage `json:"settings,omitempty"`
 	Configuration                     json.RawMessage `json:"configuration,omitempty"`
 	CapacityProviders                 json.RawMessage `json:"capacityProviders"`
@@ -226,7 +226,8 @@ func (h healthCheck) withDefaults() healthCheck {
 }
 
 type describeTaskDefinitionInput struct {
-	TaskDefinition string `json:"taskDefinition"`
+	TaskDefinition string   `json:"taskDefinition"`
+	Include        []string `json:"include"`
 }
 
 // Services.
@@ -299,7 +300,7 @@ type serviceOutput struct {
 	DesiredCount                  int                  `json:"desiredCount"`
 	RunningCount                  int                  `json:"runningCount"`
 	PendingCount                  int                  `json:"pendingCount"`
-	TaskDefinition                string               `json:"taskDefinition"`
+	TaskDefinition                string               `json:"taskDefinition,omitempty"`
 	LaunchType                    string               `json:"launchType,omitempty"`
 	PlatformVersion               string               `json:"platformVersion,omitempty"`
 	DeploymentConfiguration       object               `json:"deploymentConfiguration"`
@@ -319,7 +320,8 @@ type serviceOutput struct {
 	EnableECSManagedTags          bool                 `json:"enableECSManagedTags"`
 	PropagateTags                 string               `json:"propagateTags"`
 	EnableExecuteCommand          bool                 `json:"enableExecuteCommand"`
-	Tags                          json.RawMessage      `json:"tags,omitempty"`
+	Tags                          []tagKV              `json:"tags,omitzero"`
+	TaskSets                      []map[string]any     `json:"taskSets,omitzero"`
 	CurrentServiceDeployment      string               `json:"currentServiceDeployment,omitempty"`
 	CurrentServiceRevisions       []currentRevision    `json:"currentServiceRevisions"`
 }
@@ -359,18 +361,21 @@ type serviceEvent struct {
 // Tasks.
 
 type listTasksInput struct {
-	Cluster       string `json:"cluster"`
-	ServiceName   string `json:"serviceName"`
-	Family        string `json:"family"`
-	StartedBy     string `json:"startedBy"`
-	DesiredStatus string `json:"desiredStatus"`
-	NextToken     string `json:"nextToken"`
-	MaxResults    *int   `json:"maxResults"`
+	Cluster           string `json:"cluster"`
+	ServiceName       string `json:"serviceName"`
+	Family            string `json:"family"`
+	StartedBy         string `json:"startedBy"`
+	ContainerInstance string `json:"containerInstance"`
+	LaunchType        string `json:"launchType"`
+	DesiredStatus     string `json:"desiredStatus"`
+	NextToken         string `json:"nextToken"`
+	MaxResults        *int   `json:"maxResults"`
 }
 
 type describeTasksInput struct {
 	Cluster string   `json:"cluster"`
 	Tasks   []string `json:"tasks"`
+	Include []string `json:"include"`
 }
 
 type stopTaskInput struct {
@@ -405,11 +410,13 @@ type taskOutput struct {
 	StopCode           string             `json:"stopCode,omitempty"`
 	StoppedReason      string             `json:"stoppedReason,omitempty"`
 	Version            int64              `json:"version"`
-	Overrides          taskOverride       `json:"overrides"`
-}
-
-type taskOverride struct {
-	ContainerOverrides []any `json:"containerOverrides"`
+	Overrides          json.RawMessage    `json:"overrides"`
+	CPU                string             `json:"cpu,omitempty"`
+	Memory             string             `json:"memory,omitempty"`
+	ContainerInstance  string             `json:"containerInstanceArn,omitempty"`
+	CapacityProvider   string             `json:"capacityProviderName,omitempty"`
+	EnableExecute      bool               `json:"enableExecuteCommand"`
+	Tags               []tagKV            `json:"tags,omitzero"`
 }
 
 type containerOutput struct {
