@@ -50,7 +50,7 @@ func (f *Fake) createCapacityProvider(region string, in *capacityProviderInput) 
 	case isAbsent(in.AutoScalingGroupProvider) == isAbsent(in.ManagedInstancesProvider):
 		return nil, invalidParameter("A capacity provider takes one of autoScalingGroupProvider and managedInstancesProvider.")
 	}
-	if err := checkASGProvider(in.AutoScalingGroupProvider); err != nil {
+	if err := checkASGProvider(in.AutoScalingGroupProvider, true); err != nil {
 		return nil, err
 	}
 	if err := checkTags(in.Tags); err != nil {
@@ -76,8 +76,9 @@ func (f *Fake) createCapacityProvider(region string, in *capacityProviderInput) 
 	return map[string]any{"capacityProvider": cp.output(true)}, nil
 }
 
-// checkASGProvider checks an autoScalingGroupProvider as ECS does.
-func checkASGProvider(raw json.RawMessage) error {
+// checkASGProvider checks an autoScalingGroupProvider as ECS does; one
+// that creates a capacity provider names its Auto Scaling group.
+func checkASGProvider(raw json.RawMessage, create bool) error {
 	if isAbsent(raw) {
 		return nil
 	}
@@ -90,7 +91,7 @@ func checkASGProvider(raw json.RawMessage) error {
 	if err := json.Unmarshal(raw, &asg); err != nil {
 		return invalidParameter("autoScalingGroupProvider: %v", err)
 	}
-	if !strings.HasPrefix(asg.AutoScalingGroupArn, "arn:") && asg.AutoScalingGroupArn == "" {
+	if create && asg.AutoScalingGroupArn == "" {
 		return invalidParameter("autoScalingGroupProvider.autoScalingGroupArn can not be blank.")
 	}
 	if ms := asg.ManagedScaling; ms != nil && ms.TargetCapacity != nil && (*ms.TargetCapacity < 1 || *ms.TargetCapacity > 100) {
@@ -100,7 +101,7 @@ func checkASGProvider(raw json.RawMessage) error {
 }
 
 func (f *Fake) updateCapacityProvider(region string, in *capacityProviderInput) (any, error) {
-	if err := checkASGProvider(in.AutoScalingGroupProvider); err != nil {
+	if err := checkASGProvider(in.AutoScalingGroupProvider, false); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()

@@ -224,6 +224,10 @@ func scaleInOrder(tasks []*task) []*task {
 // primary deployment once it runs alone at the desired count, and notes a
 // steady state. Callers hold f.mu.
 func (f *Fake) settle(s *service, now time.Time) {
+	if s.controller != controllerECS {
+		f.settleTaskSets(s, now)
+		return
+	}
 	alive := map[*deployment]int{}
 	runningOf := map[*deployment]int{}
 	running, total := 0, 0
