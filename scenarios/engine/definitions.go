@@ -119,6 +119,16 @@ func (w *world) userTaskDefinition(u unit, v scenarios.Version) (in *ecs.Registe
 			}
 		}
 	}
+	if in.NetworkMode != ecstypes.NetworkModeAwsvpc {
+		// The rehearsal's services run on Fargate, in awsvpc mode, as ECS
+		// requires of Fargate tasks (each task has its own address here).
+		from := string(in.NetworkMode)
+		if from == "" {
+			from = "(bridge, the default)"
+		}
+		mapped = append(mapped, fmt.Sprintf("networkMode %s → awsvpc", from))
+		in.NetworkMode = ecstypes.NetworkModeAwsvpc
+	}
 	if !u.sc && !hasEnvoy {
 		in.ContainerDefinitions = append(in.ContainerDefinitions, w.sidecarContainer(u.name))
 		mapped = append(mapped, "added the App Mesh proxy container envoy of virtual node "+u.name)

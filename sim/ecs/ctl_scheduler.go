@@ -129,14 +129,14 @@ func (f *Fake) reconcile(s *service, now time.Time) {
 		}
 	}
 	// Scale the primary deployment in: tasks that are not running first,
-	// then the newest.
+	// then the newest; never a task protected from scale-in.
 	if extra := len(live[primary]) - desired; extra > 0 {
 		for _, t := range scaleInOrder(live[primary]) {
 			if extra == 0 {
 				break
 			}
-			if t.lastStatus == statusRunning && running-1 < minHealthy {
-				continue
+			if t.lastStatus == statusRunning && running-1 < minHealthy || t.isProtected(now) {
+				continue // within minimumHealthyPercent, or protected from scale-in
 			}
 			stop(t)
 			extra--

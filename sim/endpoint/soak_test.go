@@ -111,7 +111,8 @@ var soakCases = []soakCase{{
 			name := fmt.Sprintf("svc-%d", i)
 			if _, err := c.ECS.CreateService(ctx, &ecs.CreateServiceInput{
 				Cluster: aws.String("soak"), ServiceName: aws.String(name), TaskDefinition: aws.String("soak"),
-				DesiredCount: aws.Int32(0)}); err != nil {
+				DesiredCount: aws.Int32(0), NetworkConfiguration: &ecstypes.NetworkConfiguration{
+					AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{Subnets: []string{"subnet-1"}}}}); err != nil {
 				return err
 			}
 			_, err := c.ECS.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String("soak"), Service: aws.String(name)})
