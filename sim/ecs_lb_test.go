@@ -132,6 +132,7 @@ func TestECSBlueGreenOnALB(t *testing.T) {
 			AdvancedConfiguration: &ecstypes.AdvancedConfiguration{AlternateTargetGroupArn: aws.String(a.green),
 				ProductionListenerRule: aws.String(a.prodRule), TestListenerRule: aws.String(a.testRule), RoleArn: aws.String(a.role)}}},
 		DeploymentConfiguration: &ecstypes.DeploymentConfiguration{Strategy: ecstypes.DeploymentStrategyBlueGreen, BakeTimeInMinutes: aws.Int32(0)},
+		NetworkConfiguration:    &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{Subnets: []string{"subnet-1"}}},
 	})
 	if err != nil {
 		t.Fatalf("CreateService: %v", err)
