@@ -118,17 +118,9 @@ func (f *Fake) updateService(region string, in *updateServiceInput) (any, error)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s, err := f.findService(region, in.Cluster, in.Service)
+	s, err := f.serviceToUpdate(region, in)
 	if err != nil {
 		return nil, err
-	}
-	if s.status != serviceActive {
-		return nil, errServiceNotActive
-	}
-	if in.DesiredCount != nil {
-		if err := f.checkTaskLimit(s, *in.DesiredCount); err != nil {
-			return nil, err
-		}
 	}
 	if s.controller != controllerECS {
 		return f.updateTaskSetService(s, in)
@@ -412,4 +404,23 @@ func (f *Fake) updateTaskSetService(s *service, in *updateServiceInput) (any, er
 	f.kick(s)
 	f.publish(s)
 	return map[string]any{"service": f.serviceOutput(s, false)}, nil
+}
+
+// serviceToUpdate returns the ACTIVE service an UpdateService request
+// names, once its new desired count is within the task limit. Callers
+// hold f.mu.
+func (f *Fake) serviceToUpdate(region string, in *updateServiceInput) (*service, error) {
+	s, err := f.findService(region, in.Cluster, in.Service)
+	if err != nil {
+		return nil, err
+	}
+	if s.status != serviceActive {
+		return nil, errServiceNotActive
+	}
+	if in.DesiredCount != nil {
+		if err := f.checkTaskLimit(s, *in.DesiredCount); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }

@@ -228,6 +228,12 @@ func (f *Fake) settle(s *service, now time.Time) {
 		f.settleTaskSets(s, now)
 		return
 	}
+	f.settleDeployments(s, now)
+}
+
+// settleDeployments settles a service that the ECS deployment controller
+// deploys. Callers hold f.mu.
+func (f *Fake) settleDeployments(s *service, now time.Time) {
 	alive := map[*deployment]int{}
 	runningOf := map[*deployment]int{}
 	running, total := 0, 0

@@ -109,6 +109,7 @@ func (f *Fake) tagsOf(arn string) (*[]tagKV, error) {
 			return &ts.tags, nil
 		}
 	case "capacity-provider":
+		f.builtInProviders(region)
 		if cp := f.capacityProviders[region+"/"+rest]; cp != nil && cp.status == "ACTIVE" {
 			return &cp.tags, nil
 		}
