@@ -150,6 +150,7 @@ func newTimePlot(tl *Timeline, yLabel string) *plot.Plot {
 func addSteps(p *plot.Plot, r *Report, top float64) error {
 	tl := r.Timeline
 	var labels plotter.XYLabels
+	row := 0
 	for _, s := range r.Steps {
 		if !s.Reached || s.Start.IsZero() {
 			continue
@@ -161,8 +162,11 @@ func addSteps(p *plot.Plot, r *Report, top float64) error {
 		}
 		l.Color, l.Width, l.Dashes = boundaryColor, vg.Points(0.8), []vg.Length{vg.Points(2), vg.Points(2)}
 		p.Add(l)
-		labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: top})
+		// Three rows of names, in turn, so that short steps' names do
+		// not overlap.
+		labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: top * (1 - 0.045*float64(row%3))})
 		labels.Labels = append(labels.Labels, " "+s.Name)
+		row++
 	}
 	if len(labels.XYs) == 0 {
 		return nil

@@ -72,7 +72,9 @@ func eventText(e status.Event) string {
 	case "route.updated", "route.created":
 		return fmt.Sprintf("App Mesh route %s %s %s", res, strings.TrimPrefix(e.Type, "route."), d["weights"])
 	case "xds.push", "xds.ack", "xds.nack", "xds.snapshot":
-		return fmt.Sprintf("xDS %s %s %s", strings.TrimPrefix(e.Type, "xds."), res, d["node"]+d["typeUrl"])
+		return strings.TrimSpace(fmt.Sprintf("xDS %s %s %s", strings.TrimPrefix(e.Type, "xds."), firstOf(d, "node")+orEmpty(d["node"] == "", res), shortType(d["typeUrl"])))
+	case "sidecar.xds.applied", "sidecar.xds.nack":
+		return strings.TrimSpace(fmt.Sprintf("sidecar %s %s %s", res, strings.TrimPrefix(e.Type, "sidecar.xds."), shortType(d["typeUrl"])))
 	case "gate.succeeded", "gate.failed", "gate.unanswered", "gate.error":
 		return fmt.Sprintf("gate %s %s: %s", strings.ToUpper(strings.TrimPrefix(e.Type, "gate.")), d["stage"], firstOf(d, "reason", "error"))
 	case "control":
@@ -88,6 +90,18 @@ func eventText(e status.Event) string {
 		return fmt.Sprintf("step %s ends", d["step"])
 	}
 	return strings.TrimSpace(fmt.Sprintf("%s %s %s %s", e.Source, e.Type, res, details(d)))
+}
+
+// shortType is the message name of an xDS type URL:
+// "type.googleapis.com/envoy.config.route.v3.RouteConfiguration" →
+// "RouteConfiguration".
+func shortType(url string) string { return url[strings.LastIndexByte(url, '.')+1:] }
+
+func orEmpty(cond bool, s string) string {
+	if cond {
+		return s
+	}
+	return ""
 }
 
 func firstOf(d map[string]string, keys ...string) string {

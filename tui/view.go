@@ -277,7 +277,7 @@ func (m Model) viewWorld(line func(string), l *status.Live) {
 			st.Open, broken, st.Ended, st.Breaks, st.Resumes, st.Gaps))
 	}
 	in := l.Instrument
-	lag := fmt.Sprintf("lag %s (max %s)", shortDuration(in.Lag), shortDuration(in.MaxLag))
+	lag := fmt.Sprintf("lag %s (max %s)", orZero(shortDuration(in.Lag)), orZero(shortDuration(in.MaxLag)))
 	if in.MaxLag > 100*time.Millisecond {
 		lag = warnStyle.Render(lag)
 	}
@@ -491,6 +491,14 @@ func sparkline(values []float64, width int) string {
 func progressBar(f float64, width int) string {
 	full := min(max(int(f*float64(width)+0.5), 0), width)
 	return strings.Repeat("█", full) + strings.Repeat("░", width-full)
+}
+
+// orZero shows a zero duration as 0 where it is a measurement.
+func orZero(s string) string {
+	if s == "-" {
+		return "0"
+	}
+	return s
 }
 
 // shortDuration renders a latency in at most 7 characters.

@@ -103,7 +103,7 @@ func TestTimelinePlan(t *testing.T) {
 	}
 	tl.setDeployment(deploymentStatus{i: 1, n: 2, name: "canary", stage: "PRODUCTION_TRAFFIC_SHIFT", pending: []string{"deployment 2/2: next"}})
 	s = tl.status(1, 0, 0)
-	if s.Deployment != 1 || s.Deployments != 2 || s.StageIndex != 7 || s.Stages != 8 || len(s.Plan) != 4 {
+	if s.Deployment != 1 || s.Deployments != 2 || s.StageIndex != 7 || s.Stages != 10 || len(s.Plan) != 4 {
 		t.Errorf("deployment status %+v", s)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
 	"github.com/meshsim/meshsim/loadgen/metrics"
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/scenarios"
@@ -180,8 +182,9 @@ func (t *timeline) status(i int, elapsed, bake time.Duration) status.Status {
 	s.Plan, s.Left = t.plan(i, elapsed, bake)
 	if d := t.deploy; d.i > 0 {
 		s.Deployment, s.Deployments, s.DeploymentName, s.Stage = d.i, d.n, d.name, d.stage
-		s.Stages = len(scenarios.LifecycleStages)
-		s.StageIndex = slices.Index(scenarios.LifecycleStages, d.stage) + 1
+		stages := ecstypes.ServiceDeploymentLifecycleStage("").Values()
+		s.Stages = len(stages)
+		s.StageIndex = slices.Index(stages, ecstypes.ServiceDeploymentLifecycleStage(d.stage)) + 1
 	}
 	t.mu.Unlock()
 	if t.planned {
