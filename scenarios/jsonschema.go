@@ -97,6 +97,19 @@ func scenarioSchema() map[string]any {
 		"ingress": object("The service the load enters by", map[string]any{
 			"name":    pattern("The ingress proxy's name", validName.String()),
 			"service": pattern("The service it forwards to", validName.String()),
+			"virtualGateway": object("Run the ingress as an App Mesh virtual gateway (routing appmesh)", map[string]any{
+				"port": integer("The gateway's listener port (default 8088)", 1, 65535),
+				"routes": listOf("ingress.virtualGateway.routes", "Its gateway routes, highest priority first (default: prefix / to the ingress service)",
+					object("An http gateway route", map[string]any{
+						"name":          pattern("The gateway route's name (default route-N)", validName.String()),
+						"prefix":        str("The path prefix it matches"),
+						"path":          str("The exact path it matches"),
+						"service":       pattern("The service it sends to (default the ingress service)", validName.String()),
+						"rewritePrefix": str("Replaces the matched prefix: / by default, disabled to keep it, or a path"),
+						"rewritePath":   str("Replaces the matched path"),
+						"keepHostname":  boolean("Keep the client's Host instead of the virtual service's name"),
+					})),
+			}),
 		}),
 		"loadBalancer": object("The Application Load Balancer of routing alb", map[string]any{
 			"port":                integer("The production listener's port", 1, 65535),

@@ -312,7 +312,7 @@ var maxItems = map[string]int{
 	"services": 100, "services[].backends": 100, "services[].versions": 50,
 	"load.requests": 10000, "rollout.steps": 1000, "rollout.deployments": 100,
 	"deployments[].hooks": 10, "hooks[].stages": len(LifecycleStages), "deployments[].alarms": 10,
-	"faults": 1000, "assertions": 100, "compare.gate": 7,
+	"faults": 1000, "assertions": 100, "compare.gate": 7, "ingress.virtualGateway.routes": 50,
 }
 
 // CompareFamilies are the metric families `meshsim compare` can gate on
@@ -442,6 +442,10 @@ func (d *decoder) ingress(n *yaml.Node) Ingress {
 	d.fields(n, "ingress", map[string]func(*yaml.Node){
 		"name":    func(v *yaml.Node) { d.name(v, "ingress.name", &in.Name) },
 		"service": func(v *yaml.Node) { d.name(v, "ingress.service", &in.Service) },
+		"virtualGateway": func(v *yaml.Node) {
+			gw := d.virtualGateway(v)
+			in.VirtualGateway = &gw
+		},
 	})
 	return in
 }
@@ -465,6 +469,32 @@ func (d *decoder) loadBalancer(n *yaml.Node) LoadBalancer {
 		"unhealthyThreshold":  func(v *yaml.Node) { d.integer(v, "loadBalancer.unhealthyThreshold", 2, 10, &lb.UnhealthyThreshold) },
 	})
 	return lb
+}
+
+func (d *decoder) virtualGateway(n *yaml.Node) VirtualGateway {
+	gw := VirtualGateway{Pos: d.pos(n)}
+	d.fields(n, "ingress.virtualGateway", map[string]func(*yaml.Node){
+		"port": func(v *yaml.Node) { d.integer(v, "ingress.virtualGateway.port", 1, 65535, &gw.Port) },
+		"routes": func(v *yaml.Node) {
+			d.list(v, "ingress.virtualGateway.routes", func(item *yaml.Node) { gw.Routes = append(gw.Routes, d.gatewayRoute(item)) })
+		},
+	})
+	return gw
+}
+
+func (d *decoder) gatewayRoute(n *yaml.Node) GatewayRoute {
+	r := GatewayRoute{Pos: d.pos(n)}
+	const f = "ingress.virtualGateway.routes[]."
+	d.fields(n, "ingress.virtualGateway.routes[]", map[string]func(*yaml.Node){
+		"name":          func(v *yaml.Node) { d.name(v, f+"name", &r.Name) },
+		"prefix":        func(v *yaml.Node) { d.str(v, f+"prefix", &r.Prefix) },
+		"path":          func(v *yaml.Node) { d.str(v, f+"path", &r.Path) },
+		"service":       func(v *yaml.Node) { d.name(v, f+"service", &r.Service) },
+		"rewritePrefix": func(v *yaml.Node) { d.str(v, f+"rewritePrefix", &r.RewritePrefix) },
+		"rewritePath":   func(v *yaml.Node) { d.str(v, f+"rewritePath", &r.RewritePath) },
+		"keepHostname":  func(v *yaml.Node) { d.boolean(v, f+"keepHostname", &r.KeepHostname) },
+	})
+	return r
 }
 
 func (d *decoder) load(n *yaml.Node) Load {

@@ -205,7 +205,46 @@ func (v Version) UserSoftware() bool {
 type Ingress struct {
 	Name    string
 	Service string
-	Pos     Pos
+	// VirtualGateway, when set, makes the ingress an App Mesh virtual
+	// gateway named Name (routing appmesh): a standalone proxy whose
+	// gateway routes send the load to virtual services, as the App Mesh
+	// walkthroughs do (gateway → virtual service → router → weighted
+	// nodes). Unset, the ingress is a virtual node's proxy whose egress
+	// listener the load is sent to.
+	VirtualGateway *VirtualGateway
+	Pos            Pos
+}
+
+// VirtualGateway is the App Mesh virtual gateway an ingress runs as.
+type VirtualGateway struct {
+	// Port is the gateway's listener port (default 8088).
+	Port int
+	// Routes are its gateway routes, highest priority first. Default: one
+	// route, prefix "/", to the ingress service.
+	Routes []GatewayRoute
+	Pos    Pos
+}
+
+// GatewayRoute is one http gateway route of an ingress virtual gateway.
+type GatewayRoute struct {
+	// Name names the gateway route (default: route-N, N its place).
+	Name string
+	// Prefix or Path (an exact path) is what the route matches; neither
+	// matches every path (prefix "/").
+	Prefix, Path string
+	// Service is the scenario service the route sends to (its virtual
+	// service); default the ingress service.
+	Service string
+	// RewritePrefix replaces a matched Prefix before the request is sent
+	// on: App Mesh's default "/" when empty, "disabled" to keep it, or a
+	// path that takes its place.
+	RewritePrefix string
+	// RewritePath replaces a matched Path.
+	RewritePath string
+	// KeepHostname keeps the Host the client sent, instead of App Mesh's
+	// default rewrite to the virtual service's name.
+	KeepHostname bool
+	Pos          Pos
 }
 
 // LoadBalancer is the Application Load Balancer in front of the ingress

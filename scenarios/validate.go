@@ -114,6 +114,19 @@ func (v *validator) defaults() {
 	}
 	setDefault(&sc.Ingress.Name, "ingress")
 	v.loadBalancerDefaults()
+	if gw := sc.Ingress.VirtualGateway; gw != nil {
+		if gw.Port == 0 {
+			gw.Port = DefaultGatewayPort
+		}
+		if len(gw.Routes) == 0 {
+			gw.Routes = []GatewayRoute{{Pos: gw.Pos}}
+		}
+		for i := range gw.Routes {
+			r := &gw.Routes[i]
+			setDefault(&r.Name, fmt.Sprintf("route-%d", i+1))
+			setDefault(&r.Service, sc.Ingress.Service)
+		}
+	}
 	v.loadDefaults()
 	r := &sc.Rollout
 	if sc.Routing == RoutingMigration {
@@ -354,6 +367,61 @@ func (v *validator) ingress() {
 		v.at(in.Pos, "ingress.service is required: the service load enters through")
 	} else if !v.services[in.Service] {
 		v.at(in.Pos, "ingress.service %q is not a service of this scenario", in.Service)
+	}
+	if in.VirtualGateway != nil {
+		v.virtualGateway(in.VirtualGateway)
+	}
+}
+
+// DefaultGatewayPort is the listener port of an ingress virtual gateway
+// that sets none.
+const DefaultGatewayPort = 8088
+
+// virtualGateway checks an ingress virtual gateway: App Mesh routing, an
+// HTTP ingress service, a port of its own, and gateway routes that App
+// Mesh would accept, each to a service of the scenario.
+func (v *validator) virtualGateway(gw *VirtualGateway) {
+	sc := v.sc
+	if sc.Routing != RoutingAppMesh {
+		v.at(gw.Pos, "ingress.virtualGateway is an App Mesh ingress: it needs routing %s, not %s", RoutingAppMesh, sc.Routing)
+	}
+	switch gw.Port {
+	case contract.IngressPort, contract.EgressPort, contract.AdminPort:
+		v.at(gw.Pos, "ingress.virtualGateway.port %d is taken by the proxy's own listeners (%d, %d, %d)", gw.Port, contract.IngressPort, contract.EgressPort, contract.AdminPort)
+	}
+	names := map[string]bool{}
+	for i := range gw.Routes {
+		r := &gw.Routes[i]
+		if names[r.Name] {
+			v.at(r.Pos, "ingress.virtualGateway.routes[%d].name %q is used by another route", i, r.Name)
+		}
+		names[r.Name] = true
+		v.gatewayRoute(i, r)
+	}
+}
+
+func (v *validator) gatewayRoute(i int, r *GatewayRoute) {
+	at := func(format string, args ...any) {
+		v.at(r.Pos, "ingress.virtualGateway.routes[%d] (%s): %s", i, r.Name, fmt.Sprintf(format, args...))
+	}
+	if s, ok := v.service(r.Service); !ok {
+		at("service %q is not a service of this scenario", r.Service)
+	} else if s.Protocol == ProtocolGRPC {
+		at("service %q speaks grpc; an ingress virtual gateway carries HTTP load", r.Service)
+	}
+	switch {
+	case r.Prefix != "" && r.Path != "":
+		at("give prefix or path, not both")
+	case r.Prefix != "" && !strings.HasPrefix(r.Prefix, "/"), r.Path != "" && !strings.HasPrefix(r.Path, "/"):
+		at("prefix and path start with \"/\"")
+	case r.RewritePrefix != "" && r.Prefix == "":
+		at("rewritePrefix needs a prefix")
+	case r.RewritePath != "" && r.Path == "":
+		at("rewritePath needs a path")
+	case r.RewritePrefix != "" && r.RewritePrefix != "disabled" && !strings.HasPrefix(r.RewritePrefix, "/"):
+		at("rewritePrefix is a path starting with \"/\", or \"disabled\", not %q", r.RewritePrefix)
+	case r.RewritePath != "" && !strings.HasPrefix(r.RewritePath, "/"):
+		at("rewritePath starts with \"/\", not %q", r.RewritePath)
 	}
 }
 

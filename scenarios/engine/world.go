@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -229,7 +230,79 @@ func (w *world) createMesh(ctx context.Context) error {
 			return err
 		}
 	}
+	if sc.Ingress.VirtualGateway != nil {
+		return w.createGateway(ctx)
+	}
 	return w.createVirtualNode(ctx, sc.Ingress.Name, nil, []string{sc.Ingress.Service}, "")
+}
+
+// createGateway creates the ingress as an App Mesh virtual gateway with
+// its gateway routes, in priority order, to the virtual services of the
+// scenario's services.
+func (w *world) createGateway(ctx context.Context) error {
+	sc, gw := w.sc, w.sc.Ingress.VirtualGateway
+	name := sc.Ingress.Name
+	_, err := w.aws.AppMesh.CreateVirtualGateway(ctx, &appmesh.CreateVirtualGatewayInput{
+		MeshName:           aws.String(sc.Mesh),
+		VirtualGatewayName: aws.String(name),
+		Spec: &amtypes.VirtualGatewaySpec{Listeners: []amtypes.VirtualGatewayListener{{
+			PortMapping: &amtypes.VirtualGatewayPortMapping{Port: aws.Int32(int32(gw.Port)), Protocol: amtypes.VirtualGatewayPortProtocolHttp},
+		}}},
+	})
+	if err != nil {
+		return fmt.Errorf("appmesh CreateVirtualGateway %s: %w", name, err)
+	}
+	w.undo(func(ctx context.Context) error {
+		_, err := w.aws.AppMesh.DeleteVirtualGateway(ctx, &appmesh.DeleteVirtualGatewayInput{MeshName: aws.String(sc.Mesh), VirtualGatewayName: aws.String(name)})
+		return err
+	})
+	for i, r := range gw.Routes {
+		_, err := w.aws.AppMesh.CreateGatewayRoute(ctx, &appmesh.CreateGatewayRouteInput{
+			MeshName:           aws.String(sc.Mesh),
+			VirtualGatewayName: aws.String(name),
+			GatewayRouteName:   aws.String(r.Name),
+			Spec:               w.gatewayRouteSpec(r, i),
+		})
+		if err != nil {
+			return fmt.Errorf("appmesh CreateGatewayRoute %s: %w", r.Name, err)
+		}
+		w.undo(func(ctx context.Context) error {
+			_, err := w.aws.AppMesh.DeleteGatewayRoute(ctx, &appmesh.DeleteGatewayRouteInput{MeshName: aws.String(sc.Mesh),
+				VirtualGatewayName: aws.String(name), GatewayRouteName: aws.String(r.Name)})
+			return err
+		})
+	}
+	return nil
+}
+
+// gatewayRouteSpec is the http gateway route r of the ingress gateway, at
+// priority i.
+func (w *world) gatewayRouteSpec(r scenarios.GatewayRoute, i int) *amtypes.GatewayRouteSpec {
+	match := &amtypes.HttpGatewayRouteMatch{Prefix: aws.String(cmp.Or(r.Prefix, "/"))}
+	if r.Path != "" {
+		match = &amtypes.HttpGatewayRouteMatch{Path: &amtypes.HttpPathMatch{Exact: aws.String(r.Path)}}
+	}
+	var rw amtypes.HttpGatewayRouteRewrite
+	switch r.RewritePrefix {
+	case "":
+	case "disabled":
+		rw.Prefix = &amtypes.HttpGatewayRoutePrefixRewrite{DefaultPrefix: amtypes.DefaultGatewayRouteRewriteDisabled}
+	default:
+		rw.Prefix = &amtypes.HttpGatewayRoutePrefixRewrite{Value: aws.String(r.RewritePrefix)}
+	}
+	if r.RewritePath != "" {
+		rw.Path = &amtypes.HttpGatewayRoutePathRewrite{Exact: aws.String(r.RewritePath)}
+	}
+	if r.KeepHostname {
+		rw.Hostname = &amtypes.GatewayRouteHostnameRewrite{DefaultTargetHostname: amtypes.DefaultGatewayRouteRewriteDisabled}
+	}
+	action := &amtypes.HttpGatewayRouteAction{Target: &amtypes.GatewayRouteTarget{
+		VirtualService: &amtypes.GatewayRouteVirtualService{VirtualServiceName: aws.String(w.virtualServiceName(r.Service))},
+	}}
+	if rw != (amtypes.HttpGatewayRouteRewrite{}) {
+		action.Rewrite = &rw
+	}
+	return &amtypes.GatewayRouteSpec{Priority: aws.Int32(int32(i)), HttpRoute: &amtypes.HttpGatewayRoute{Match: match, Action: action}}
 }
 
 // createNamespace creates the Cloud Map namespace: a private DNS namespace
@@ -469,6 +542,23 @@ func (w *world) nodeARN(node string) string {
 	return fmt.Sprintf("arn:aws:appmesh:%s:000000000000:mesh/%s/virtualNode/%s", w.sc.Region, w.sc.Mesh, node)
 }
 
+// gatewayContainer is the Envoy container of an App Mesh virtual gateway's
+// task: the proxy alone, identified by the gateway's ARN, listening on the
+// gateway's port.
+func (w *world) gatewayContainer(name string, port int) ecstypes.ContainerDefinition {
+	return ecstypes.ContainerDefinition{
+		Name:      aws.String("envoy"),
+		Image:     aws.String(contract.SidecarImage),
+		Essential: aws.Bool(true),
+		Environment: []ecstypes.KeyValuePair{{Name: aws.String("APPMESH_RESOURCE_ARN"),
+			Value: aws.String(fmt.Sprintf("arn:aws:appmesh:%s:000000000000:mesh/%s/virtualGateway/%s", w.sc.Region, w.sc.Mesh, name))}},
+		PortMappings: []ecstypes.PortMapping{
+			{ContainerPort: aws.Int32(int32(port)), Name: aws.String("gateway")},
+			{ContainerPort: aws.Int32(contract.AdminPort), Name: aws.String("admin")},
+		},
+	}
+}
+
 // sidecarContainer is the Envoy container App Mesh tasks carry.
 func (w *world) sidecarContainer(node string) ecstypes.ContainerDefinition {
 	return ecstypes.ContainerDefinition{
@@ -696,6 +786,13 @@ func (w *world) createIngressService(ctx context.Context) error {
 // createIngress creates one ingress service: App Mesh's (sc false) or
 // Service Connect's.
 func (w *world) createIngress(ctx context.Context, name string, sc bool) error {
+	if gw := w.sc.Ingress.VirtualGateway; !sc && gw != nil {
+		td, err := w.registerFamily(ctx, name, []ecstypes.ContainerDefinition{w.gatewayContainer(name, gw.Port)})
+		if err != nil {
+			return err
+		}
+		return w.createService(ctx, w.serviceInput(name, td, 1))
+	}
 	if !sc {
 		td, err := w.registerFamily(ctx, name, []ecstypes.ContainerDefinition{w.sidecarContainer(name)})
 		if err != nil {
@@ -725,6 +822,11 @@ func (w *world) ingressTarget(ip string, sc bool) (target, host string) {
 	}
 	if sc {
 		return fmt.Sprintf("http://%s:%d%s", ip, ingressPort, w.sc.Load.Path), ""
+	}
+	if gw := w.sc.Ingress.VirtualGateway; gw != nil {
+		// The client outside the mesh sends to the gateway's address; its
+		// gateway routes choose the virtual service.
+		return fmt.Sprintf("http://%s:%d%s", ip, gw.Port, w.sc.Load.Path), ""
 	}
 	s, _ := w.sc.Service(w.sc.Ingress.Service)
 	return fmt.Sprintf("http://%s:%d%s", ip, egressPort, w.sc.Load.Path),
