@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"time"
 
 	"gonum.org/v1/gonum/stat"
@@ -87,6 +88,11 @@ type Recommendation struct {
 	// Unreachable is set when no task count reaches the target within the
 	// objective by the model (the USL peaks below it).
 	Unreachable string `json:"unreachable,omitempty"`
+	// AtMost is set when a task count's capacity is only a lower bound
+	// (no rate broke its objective before meshsim saturated or the ramp
+	// ended): the task counts are then upper bounds, and Low means
+	// nothing.
+	AtMost string `json:"atMost,omitempty"`
 }
 
 // Row is one case of the recommendation: Tasks, and the range Low..High
@@ -342,6 +348,15 @@ func (r *Report) recommend() {
 		high = max(need, int(stat.Quantile(0.95, stat.Empirical, draws, nil)))
 	}
 	rec.Rows = r.rows(need, low, high, m)
+	var open []string
+	for _, c := range r.Counts {
+		if c.Capacity > 0 && c.Next == 0 {
+			open = append(open, fmt.Sprint(c.Tasks))
+		}
+	}
+	if len(open) > 0 {
+		rec.AtMost = fmt.Sprintf("no rate broke the objective at %s task(s) before the ramp ended, so the capacity measured there is a lower bound and these task counts are upper bounds", strings.Join(open, ", "))
+	}
 }
 
 // rows are the recommendation's cases for need tasks (low..high).

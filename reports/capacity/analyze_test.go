@@ -160,3 +160,26 @@ func TestWriteFiles(t *testing.T) {
 		t.Errorf("capacity.json does not carry the recommendation and points back")
 	}
 }
+
+// TestRecommendationAtMost: a count whose ramp never broke the objective
+// has only a lower bound on its capacity, so the tasks are upper bounds.
+func TestRecommendationAtMost(t *testing.T) {
+	s := syntheticSweep(USL{Lambda: 200}, 4, 20*time.Millisecond, []int{1}, 1000)
+	var kept []Point
+	for _, p := range s.Points {
+		if p.Broken == "" {
+			kept = append(kept, p)
+		}
+	}
+	s.Points = kept
+	r := Analyze(s)
+	rec := r.Recommendation
+	if rec == nil || rec.AtMost == "" || len(rec.Rows) == 0 {
+		t.Fatalf("recommendation %+v: want an upper bound", rec)
+	}
+	var md strings.Builder
+	WriteMarkdown(&md, r)
+	if !strings.Contains(md.String(), "at most") || !strings.Contains(md.String(), "| ≤ ") {
+		t.Errorf("capacity.md does not say the task counts are upper bounds:\n%s", md.String())
+	}
+}

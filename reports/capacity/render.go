@@ -131,6 +131,9 @@ func recommendationTable(r *Report) table {
 	}
 	for _, row := range r.Recommendation.Rows {
 		tasks, rng := fmt.Sprint(row.Tasks), fmt.Sprintf("%d–%d", row.Low, row.High)
+		if r.Recommendation.AtMost != "" {
+			tasks, rng = "≤ "+tasks, fmt.Sprintf("≤ %d", row.High)
+		}
 		if row.Tasks == 0 {
 			tasks, rng = "-", "-"
 		}
@@ -191,6 +194,8 @@ func summaryLines(r *Report) []string {
 		switch {
 		case rec.Unreachable != "":
 			lines = append(lines, fmt.Sprintf("Target %.0f req/s: %s.", rec.TargetRate, rec.Unreachable))
+		case len(rec.Rows) > 0 && rec.AtMost != "":
+			lines = append(lines, fmt.Sprintf("Target %.0f req/s: at most %d tasks, by %s; %s.", rec.TargetRate, rec.Rows[0].High, rec.Basis, rec.AtMost))
 		case len(rec.Rows) > 0:
 			lines = append(lines, fmt.Sprintf("Target %.0f req/s: %d tasks (%d–%d), by %s.", rec.TargetRate, rec.Rows[0].Tasks, rec.Rows[0].Low, rec.Rows[0].High, rec.Basis))
 		}
@@ -257,7 +262,10 @@ func WriteSummary(w io.Writer, r *Report) {
 	}
 	if r.Recommendation != nil {
 		for _, row := range r.Recommendation.Rows {
-			if row.Tasks > 0 {
+			switch {
+			case row.Tasks > 0 && r.Recommendation.AtMost != "":
+				fmt.Fprintf(w, "  %s: at most %d tasks\n", row.Case, row.High)
+			case row.Tasks > 0:
 				fmt.Fprintf(w, "  %s: %d tasks (%d–%d)\n", row.Case, row.Tasks, row.Low, row.High)
 			}
 		}
