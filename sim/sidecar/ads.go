@@ -368,10 +368,12 @@ func (c *adsClient) publish() {
 			addrs = c.endpoints[cs.edsName]
 		}
 		snap.clusters[name] = &upstream{
-			name:      name,
-			addrs:     addrs,
-			random:    cs.random,
-			transport: c.p.transport(transportKey{h2: cs.h2, connectTimeout: cs.connectTimeout}),
+			name:           name,
+			addrs:          addrs,
+			random:         cs.random,
+			transport:      c.p.transport(transportKey{h2: cs.h2, connectTimeout: cs.connectTimeout}),
+			h2:             cs.h2,
+			connectTimeout: cs.connectTimeout,
 		}
 	}
 	c.p.state.Store(snap)

@@ -5,15 +5,21 @@
 // they reference, ACKs what it applies and NACKs what it cannot, keeping
 // its last good configuration.
 //
-// Each listener is an HTTP server that speaks HTTP/1.1 and HTTP/2 over
-// cleartext (h2c, prior knowledge) on the same port. A request is routed
+// Each listener speaks HTTP/1.1 and HTTP/2 over cleartext (h2c, prior
+// knowledge) on the same port, telling them apart by a connection's first
+// bytes. HTTP/2 connections are served by x/net/http2's server with its
+// random write scheduler, whose cost per frame does not grow with the
+// streams a connection holds. HTTP/1.1 connections are served by
+// fasthttp: a request is read whole, forwarded on a pooled upstream
+// connection and answered with one write, all on the connection's
+// goroutine (see http1.go for what that changes about timeouts). A request is routed
 // as Envoy routes it: virtual host by Host (:authority), first matching
 // route (path, headers or gRPC metadata, and gRPC requests only where the
 // route says so), a weighted cluster picked at random per request (so
 // once per gRPC stream: a stream stays on its backend whatever the
-// weights become), an endpoint picked round robin, then forwarded with
-// httputil.ReverseProxy. Clusters of http2 and grpc virtual nodes speak
-// h2c upstream. Bodies stream in both directions without buffering,
+// weights become), an endpoint picked round robin, then forwarded (HTTP/2
+// with httputil.ReverseProxy). Clusters of http2 and grpc virtual nodes speak
+// h2c upstream. HTTP/2 bodies stream in both directions without buffering,
 // flushed as they arrive, and trailers (grpc-status, grpc-message and
 // trailer metadata) pass through. Configuration changes swap one
 // immutable routing snapshot, so they take effect for the next request

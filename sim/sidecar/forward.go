@@ -83,7 +83,7 @@ func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.localReply(w, r, http.StatusNotFound, msgRouteNotFound)
 		return
 	}
-	route := vh.match(r)
+	route := vh.match(stdRequest{r})
 	if route == nil {
 		p.localReply(w, r, http.StatusNotFound, msgRouteNotFound)
 		return

@@ -3,8 +3,6 @@ package sidecar
 import (
 	"context"
 	"fmt"
-	"io"
-	"log"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -53,6 +51,7 @@ type Proxy struct {
 	mu         sync.Mutex
 	listeners  map[string]*boundListener
 	transports map[transportKey]*http.Transport
+	h1clients  fastClients // the HTTP/1.1 path's upstream connection pools
 }
 
 // snapshot is the immutable routing state requests are served from; a
@@ -82,6 +81,10 @@ type upstream struct {
 	random    bool
 	rr        atomic.Uint64
 	transport http.RoundTripper
+	// h2 is set when the cluster speaks HTTP/2 upstream, which only the
+	// net/http path does; connectTimeout bounds a new connection.
+	h2             bool
+	connectTimeout time.Duration
 }
 
 // next picks an endpoint: round robin, or at random for RANDOM clusters.
@@ -106,7 +109,7 @@ type boundListener struct {
 	name atomic.Pointer[string] // the listener may be renamed by LDS
 	spec *listenerSpec          // guarded by Proxy.mu
 	ln   net.Listener
-	srv  *http.Server
+	srv  *connServer
 }
 
 // Start connects to the control plane and starts applying its
@@ -150,7 +153,7 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 		Transport:      retryTransport{queue: &p.queue},
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
-		ErrorLog:       log.New(io.Discard, "", 0),
+		ErrorLog:       discardLog,
 		BufferPool:     p.pool,
 	}
 	if err := p.startAdmin(); err != nil {
@@ -288,21 +291,9 @@ func (p *Proxy) commitListeners(plan *listenerPlan) {
 	p.listeners = plan.next
 	p.mu.Unlock()
 	for _, b := range plan.open {
-		var protos http.Protocols
-		protos.SetHTTP1(true)
-		protos.SetUnencryptedHTTP2(true)
-		b.srv = &http.Server{
-			Handler:           &listenerHandler{p: p, b: b},
-			Protocols:         &protos,
-			HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxConcurrentStreams},
-			ReadHeaderTimeout: 30 * time.Second,
-			ErrorLog:          log.New(io.Discard, "", 0),
-		}
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			_ = b.srv.Serve(b.ln) // returns http.ErrServerClosed on shutdown
-		}()
+		h := &listenerHandler{p: p, b: b}
+		b.srv = newConnServer(b.ln, newHTTP1Handler(h).serve, h)
+		b.srv.serve()
 	}
 	for _, b := range plan.close {
 		p.drain(b)
@@ -316,9 +307,7 @@ func (p *Proxy) drain(b *boundListener) {
 		defer p.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), p.drainTimeout)
 		defer cancel()
-		if err := b.srv.Shutdown(ctx); err != nil {
-			b.srv.Close()
-		}
+		b.srv.shutdown(ctx)
 	}()
 }
 
@@ -339,4 +328,5 @@ func (p *Proxy) shutdown() {
 		t.CloseIdleConnections()
 	}
 	p.mu.Unlock()
+	p.h1clients.closeIdle()
 }

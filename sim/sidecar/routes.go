@@ -156,8 +156,55 @@ func stripPort(host string) (string, bool) {
 	return h, true
 }
 
+// routed is what routing reads of a request, from either server: the
+// net/http one (HTTP/2, gRPC) or the HTTP/1.1 one.
+type routed interface {
+	// escapedPath is the request's path as sent, without the query.
+	escapedPath() string
+	// header returns the value of a canonical header name, one of the
+	// pseudo-headers :authority, :method, :path and :scheme, or a query
+	// parameter's first value (queryPrefix and its name), joining repeated
+	// headers with ",", as Envoy does.
+	header(name string) (string, bool)
+	isGRPC() bool
+}
+
+// stdRequest is a net/http request as routing reads it.
+type stdRequest struct{ *http.Request }
+
+func (r stdRequest) escapedPath() string { return r.URL.EscapedPath() }
+func (r stdRequest) isGRPC() bool        { return isGRPC(r.Request) }
+
+func (r stdRequest) header(name string) (string, bool) {
+	switch name {
+	case ":authority":
+		return r.Host, true
+	case ":method":
+		return r.Method, true
+	case ":path":
+		return r.URL.RequestURI(), true
+	case ":scheme":
+		return "http", true
+	}
+	if q, ok := strings.CutPrefix(name, queryPrefix); ok {
+		vs, ok := r.URL.Query()[q]
+		if !ok || len(vs) == 0 {
+			return "", false
+		}
+		return vs[0], true
+	}
+	vs, ok := r.Header[name]
+	if !ok {
+		return "", false
+	}
+	if len(vs) == 1 {
+		return vs[0], true
+	}
+	return strings.Join(vs, ","), true
+}
+
 // match returns the first route of vh that matches r, or nil.
-func (vh *virtualHost) match(r *http.Request) *compiledRoute {
+func (vh *virtualHost) match(r routed) *compiledRoute {
 	for _, rt := range vh.routes {
 		if rt.matches(r) {
 			return rt
@@ -166,8 +213,8 @@ func (vh *virtualHost) match(r *http.Request) *compiledRoute {
 	return nil
 }
 
-func (rt *compiledRoute) matches(r *http.Request) bool {
-	path := r.URL.EscapedPath()
+func (rt *compiledRoute) matches(r routed) bool {
+	path := r.escapedPath()
 	switch rt.kind {
 	case pathPrefix:
 		if !hasPrefix(path, rt.path, rt.ignoreCase) {
@@ -186,7 +233,7 @@ func (rt *compiledRoute) matches(r *http.Request) bool {
 			return false
 		}
 	}
-	if rt.grpc && !isGRPC(r) {
+	if rt.grpc && !r.isGRPC() {
 		return false
 	}
 	for i := range rt.headers {
@@ -238,38 +285,8 @@ type headerMatch struct {
 	missingEmpty bool
 }
 
-// headerValue returns the request's value of name, joining repeated
-// headers with ",", as Envoy does.
-func headerValue(r *http.Request, name string) (string, bool) {
-	switch name {
-	case ":authority":
-		return r.Host, true
-	case ":method":
-		return r.Method, true
-	case ":path":
-		return r.URL.RequestURI(), true
-	case ":scheme":
-		return "http", true
-	}
-	if q, ok := strings.CutPrefix(name, queryPrefix); ok {
-		vs, ok := r.URL.Query()[q]
-		if !ok || len(vs) == 0 {
-			return "", false
-		}
-		return vs[0], true
-	}
-	vs, ok := r.Header[name]
-	if !ok {
-		return "", false
-	}
-	if len(vs) == 1 {
-		return vs[0], true
-	}
-	return strings.Join(vs, ","), true
-}
-
-func (h *headerMatch) matches(r *http.Request) bool {
-	v, ok := headerValue(r, h.name)
+func (h *headerMatch) matches(r routed) bool {
+	v, ok := r.header(h.name)
 	if !ok && !h.missingEmpty {
 		if h.invert {
 			return h.kind == headerPresent && h.present
@@ -578,7 +595,7 @@ func compileHeaderMatch(h *route.HeaderMatcher) (headerMatch, error) {
 	if !strings.HasPrefix(name, ":") {
 		name = http.CanonicalHeaderKey(name)
 	} else if name == ":path" || name == ":method" || name == ":authority" || name == ":scheme" {
-		// served by headerValue
+		// served by routed.header
 	} else {
 		return headerMatch{}, fmt.Errorf("pseudo-header %q is not supported", name)
 	}
@@ -720,7 +737,16 @@ func compileRetryPolicy(p *route.RetryPolicy) (*retryPolicy, error) {
 // retryResponse reports whether a response with this status (and gRPC
 // status from a trailers-only response) should be retried.
 func (p *retryPolicy) retryResponse(res *http.Response) bool {
-	s := res.StatusCode
+	gs := ""
+	if v := res.Header["Grpc-Status"]; len(v) > 0 {
+		gs = v[0]
+	}
+	return p.retryStatus(res.StatusCode, gs)
+}
+
+// retryStatus reports whether a response with HTTP status s and gRPC
+// status gs ("" when none) should be retried.
+func (p *retryPolicy) retryStatus(s int, gs string) bool {
 	switch {
 	case p.on&retry5xx != 0 && s >= 500:
 		return true
@@ -731,11 +757,7 @@ func (p *retryPolicy) retryResponse(res *http.Response) bool {
 	case p.on&retryStatusCodes != 0 && slices.Contains(p.statusCodes, s):
 		return true
 	}
-	gs := res.Header["Grpc-Status"]
-	if len(gs) == 0 {
-		return false
-	}
-	switch gs[0] {
+	switch gs {
 	case "1":
 		return p.on&retryGRPCCancelled != 0
 	case "4":

@@ -39,14 +39,32 @@ type requestTimeouts struct {
 	route       time.Duration // from the end of the request; 0: none
 	idle        time.Duration // 0: none
 	maxDuration time.Duration // from the start; 0: none
+	// grpcHeader is the grpc-timeout to send upstream instead of the
+	// client's; dropGRPCHeader says to send none.
+	grpcHeader     string
+	dropGRPCHeader bool
 }
 
 // timeoutsFor works out the timeouts of request r on route rt of a
+// listener (see timeoutsOf) and sets the grpc-timeout header to send
+// upstream.
+func timeoutsFor(r *http.Request, rt *compiledRoute, ls *listenerState) requestTimeouts {
+	t := timeoutsOf(rt, ls, isGRPC(r), func() string { return r.Header.Get("Grpc-Timeout") })
+	if t.grpcHeader != "" {
+		r.Header["Grpc-Timeout"] = []string{t.grpcHeader}
+	} else if t.dropGRPCHeader {
+		delete(r.Header, "Grpc-Timeout")
+	}
+	return t
+}
+
+// timeoutsOf works out the timeouts of a request (a gRPC call when grpc,
+// whose grpc-timeout header grpcTimeout returns) on route rt of a
 // listener, as Envoy's router and connection manager do. When the route
 // has a max_stream_duration ("new timeouts"), the route timeout does not
 // apply and the grpc-timeout header sent upstream is set to the stream's
 // duration limit, or removed when there is none.
-func timeoutsFor(r *http.Request, rt *compiledRoute, ls *listenerState) requestTimeouts {
+func timeoutsOf(rt *compiledRoute, ls *listenerState, grpc bool, grpcTimeout func() string) requestTimeouts {
 	t := requestTimeouts{idle: ls.streamIdle, maxDuration: ls.maxStreamDuration}
 	if rt.idleSet {
 		t.idle = rt.idle
@@ -56,10 +74,9 @@ func timeoutsFor(r *http.Request, rt *compiledRoute, ls *listenerState) requestT
 		t.route = rt.timeout
 		return t
 	}
-	grpc := isGRPC(r)
 	header, ok := time.Duration(0), false
 	if grpc {
-		header, ok = parseGRPCTimeout(r.Header.Get("Grpc-Timeout"))
+		header, ok = parseGRPCTimeout(grpcTimeout())
 	}
 	switch {
 	case ok && sd.grpcHeaderMaxSet:
@@ -75,9 +92,9 @@ func timeoutsFor(r *http.Request, rt *compiledRoute, ls *listenerState) requestT
 	}
 	if grpc {
 		if t.maxDuration > 0 {
-			r.Header["Grpc-Timeout"] = []string{formatGRPCTimeout(t.maxDuration)}
+			t.grpcHeader = formatGRPCTimeout(t.maxDuration)
 		} else {
-			delete(r.Header, "Grpc-Timeout")
+			t.dropGRPCHeader = true
 		}
 	}
 	return t
