@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -914,12 +915,34 @@ func (w *world) waitTasksStopped(ctx context.Context) error {
 			return false, fmt.Errorf("ecs ListTasks: %w", err)
 		}
 		running = len(out.TaskArns)
-		return running == 0, nil
+		if running > 0 {
+			return false, nil
+		}
+		// A deleted service turns INACTIVE once its last task is gone,
+		// and only then may the cluster be deleted.
+		return w.servicesInactive(ctx)
 	})
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("%d tasks still running: %w", running, err)
 	}
 	return err
+}
+
+// servicesInactive reports whether every ECS service the world created
+// is INACTIVE (or gone).
+func (w *world) servicesInactive(ctx context.Context) (bool, error) {
+	for names := range slices.Chunk(w.ecsServices, 10) {
+		out, err := w.aws.ECS.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(w.sc.Cluster), Services: names})
+		if err != nil {
+			return false, fmt.Errorf("ecs DescribeServices: %w", err)
+		}
+		for _, s := range out.Services {
+			if aws.ToString(s.Status) != "INACTIVE" {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
 }
 
 // teardown deletes what create made, newest first: ECS services (which
