@@ -75,6 +75,7 @@ type replayBody struct {
 	gen       int
 	err       error // sticky error of src, io.EOF included
 	pumping   bool
+	large     bool // the latest pump filled its buffer: more is likely waiting
 	committed bool
 	overflow  bool
 	srcClosed bool
@@ -138,11 +139,22 @@ func (b *replayBody) trim() {
 	}
 }
 
-// pump reads once from src for the current attempt.
+// pump reads once from src for the current attempt. A pump mostly
+// waits for the client's next message, so it waits with a small buffer
+// and takes a copy buffer only while a read fills the small one.
 func (b *replayBody) pump() {
-	p := b.pool.Get()
+	b.mu.Lock()
+	large := b.large
+	b.mu.Unlock()
+	var p []byte
+	if large {
+		p = b.pool.Get()
+	} else {
+		p = b.pool.getSmall()
+	}
 	n, err := b.src.Read(p)
 	b.mu.Lock()
+	b.large = n == len(p)
 	if !b.committed && !b.overflow && b.total+int64(n) > replayLimit {
 		b.overflow = true
 	}
@@ -155,7 +167,7 @@ func (b *replayBody) pump() {
 	b.trim()
 	b.wake()
 	b.mu.Unlock()
-	b.pool.Put(p)
+	b.pool.putAny(p)
 }
 
 type replayReader struct {

@@ -345,18 +345,26 @@ func (b *cancelBody) Close() error {
 	return err
 }
 
-// copyBufferSize is the size of the buffers that copy bodies. A stream
-// holds one in each direction while it waits for its next message, so it
-// is kept small for the many long-lived gRPC streams a sidecar carries;
-// HTTP/2 frames are 16 KB by default anyway.
-const copyBufferSize = 8 << 10
+// copyBufferSize is the size of the buffers that copy bodies on the
+// HTTP/2 path. A stream holds one while it waits for its next message
+// from the backend, so it is kept small for the many long-lived gRPC
+// streams a sidecar carries: the HTTP/2 server writes a response in 4 KB
+// chunks anyway.
+const copyBufferSize = 2 << 10
+
+// smallBufferSize is the size of the buffer a request body pump waits
+// with (see replayBody.pump).
+const smallBufferSize = 256
 
 // bufferPool recycles the copy buffers of ReverseProxy and of request
 // body pumps.
-type bufferPool struct{ pool sync.Pool }
+type bufferPool struct{ pool, small sync.Pool }
 
 func newBufferPool() *bufferPool {
-	return &bufferPool{pool: sync.Pool{New: func() any { return new([copyBufferSize]byte) }}}
+	return &bufferPool{
+		pool:  sync.Pool{New: func() any { return new([copyBufferSize]byte) }},
+		small: sync.Pool{New: func() any { return new([smallBufferSize]byte) }},
+	}
 }
 
 func (p *bufferPool) Get() []byte { return p.pool.Get().(*[copyBufferSize]byte)[:] }
@@ -365,4 +373,15 @@ func (p *bufferPool) Put(b []byte) {
 	if len(b) == copyBufferSize {
 		p.pool.Put((*[copyBufferSize]byte)(b))
 	}
+}
+
+func (p *bufferPool) getSmall() []byte { return p.small.Get().(*[smallBufferSize]byte)[:] }
+
+// putAny returns a buffer of either size.
+func (p *bufferPool) putAny(b []byte) {
+	if len(b) == smallBufferSize {
+		p.small.Put((*[smallBufferSize]byte)(b))
+		return
+	}
+	p.Put(b)
 }

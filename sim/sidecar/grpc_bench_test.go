@@ -15,7 +15,7 @@ import (
 
 // echoClients returns a client of one echo backend connected directly and
 // one through an embedded sidecar, to tell the sidecar's cost apart.
-func echoClients(b *testing.B) map[string]testpb.TestServiceClient {
+func echoClients(b testing.TB) map[string]testpb.TestServiceClient {
 	v1 := startEchoBackend(b, "v1", "t1")
 	direct := dialSidecar(b, "127.0.0.1:"+strconv.Itoa(int(v1.port)), echoAuthority)
 	_, _, viaSidecar, _ := startEcho(b, echoWorld(endpoints(v1), nil, 1, 0))
@@ -90,7 +90,7 @@ func memory() int64 {
 
 // openStreams opens n streams of kind, each with one message through, and
 // returns a function that ends them.
-func openStreams(b *testing.B, c testpb.TestServiceClient, kind string, n int) (end func()) {
+func openStreams(b testing.TB, c testpb.TestServiceClient, kind string, n int) (end func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	type bidi = grpc.BidiStreamingClient[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse]
 	bidis := make([]bidi, n)
