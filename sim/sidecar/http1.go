@@ -220,7 +220,9 @@ func http1Deadline(start time.Time, req fastRequest, route *compiledRoute, ls *l
 // it forwards, as rewrite does on the net/http path.
 func rewriteHTTP1(req fastRequest, rt *compiledRoute) {
 	if rt.rewriteHost != "" {
+		// fasthttp writes the Host of the parsed URI.
 		req.Header.SetHost(rt.rewriteHost)
+		req.URI().SetHost(rt.rewriteHost)
 	}
 	if rt.rewritePrefix == "" && rt.rewriteRE == nil {
 		return
