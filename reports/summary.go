@@ -50,6 +50,9 @@ func WriteSummary(w io.Writer, r *Report) {
 		}
 	}
 	writeStreamsSummary(w, r)
+	for _, row := range canaryLines(r) {
+		fmt.Fprintf(w, "canary %s, step %s: %s; %s; Flagger would %s; Argo Rollouts %s\n", row[1], row[0], row[2], row[3], row[4], row[5])
+	}
 	if info.TimeScale > 1 {
 		fmt.Fprintf(w, "time scale %s\n", timeScaleText(info.TimeScale))
 	}
