@@ -116,9 +116,6 @@ func ConfigFromEnv(env map[string]string, taskID, taskIP string) (Config, error)
 	}
 
 	var err error
-	if cfg.Latency, err = durationEnv(env, contract.EnvLatency); err != nil {
-		return Config{}, err
-	}
 	if err := costFromEnv(env, &cfg); err != nil {
 		return Config{}, err
 	}

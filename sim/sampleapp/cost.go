@@ -154,11 +154,15 @@ var hashRate = sync.OnceValue(func() float64 {
 	return best
 })
 
-// costFromEnv reads the cost knobs: MESHSIM_CPU (a duration of CPU work),
+// costFromEnv reads the cost knobs: MESHSIM_LATENCY (a duration, the
+// mean), MESHSIM_CPU (a duration of CPU work),
 // MESHSIM_LATENCY_DIST (one of LatencyDists) and MESHSIM_CONCURRENCY (the
 // requests served at once; more wait their turn).
 func costFromEnv(env map[string]string, cfg *Config) error {
 	var err error
+	if cfg.Latency, err = durationEnv(env, contract.EnvLatency); err != nil {
+		return err
+	}
 	if cfg.CPU, err = durationEnv(env, contract.EnvCPU); err != nil {
 		return err
 	}
