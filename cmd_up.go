@@ -129,7 +129,7 @@ func up(ctx context.Context, stdout io.Writer, sc *scenarios.Scenario, out, addr
 	}
 	started := time.Now()
 	_, runErr := engine.Run(ctx, sc, engine.Options{
-		Endpoint: world.Endpoint, XDSAddress: world.XDSAddress, Dir: out, RunID: runID, Runtime: "inproc",
+		Endpoint: world.Endpoint, XDSAddress: world.XDSAddress, DNSAddress: world.DNSAddress, Dir: out, RunID: runID, Runtime: "inproc",
 		Progress: tui.NewPlain(stdout, 5*time.Second), Until: until, Ready: ready,
 	})
 	stopWatch()

@@ -214,7 +214,10 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 		runID, out = id, dir
 		defer os.Remove(out) // removes only an empty directory: a run that never started
 	}
-	var faults engine.Faults
+	var (
+		faults  engine.Faults
+		dnsAddr string // the name server of meshsim's own world (routing route53)
+	)
 	if endpoint == "" && runtimeName == "docker" {
 		world, err := startDockerWorld(ctx, cmd, sc)
 		if err != nil {
@@ -235,10 +238,10 @@ func runScenario(cmd *cobra.Command, sc *scenarios.Scenario, runtimeName, out, e
 			return &exitError{exitErrored, fmt.Errorf("starting the simulated world: %w", err)}
 		}
 		defer world.Close()
-		endpoint, xdsAddr = world.Endpoint, world.XDSAddress
+		endpoint, xdsAddr, dnsAddr = world.Endpoint, world.XDSAddress, world.DNSAddress
 	}
 	opts := engine.Options{
-		Endpoint: endpoint, XDSAddress: xdsAddr, XDSResolver: proxyless.NewResolver, Faults: faults, Dir: out, RunID: runID, Runtime: runtimeName,
+		Endpoint: endpoint, XDSAddress: xdsAddr, DNSAddress: dnsAddr, XDSResolver: proxyless.NewResolver, Faults: faults, Dir: out, RunID: runID, Runtime: runtimeName,
 	}
 	var dash *tui.Dashboard
 	if !quiet {
@@ -406,8 +409,8 @@ file:line:col: message. The exit code is 0 when all files are valid and 2 otherw
 
 func fakesCmd() *cobra.Command {
 	var (
-		addr, xdsAddr string
-		timeScale     float64
+		addr, xdsAddr, dnsAddr string
+		timeScale              float64
 	)
 	cmd := &cobra.Command{
 		Use:   "fakes",
@@ -428,18 +431,19 @@ from the xDS control plane on --xds-addr. World events stream from GET /_meshsim
 			if timeScale < 1 || timeScale > 100000 {
 				return &exitError{exitBadInput, fmt.Errorf("--time-scale must be between 1 and 100000, not %g", timeScale)}
 			}
-			world, err := sim.Start(ctx, sim.Options{Addr: addr, XDSAddr: xdsAddr, TimeScale: timeScale})
+			world, err := sim.Start(ctx, sim.Options{Addr: addr, XDSAddr: xdsAddr, DNSAddr: dnsAddr, TimeScale: timeScale})
 			if err != nil {
 				return &exitError{exitErrored, err}
 			}
 			defer world.Close()
-			fmt.Fprintf(cmd.OutOrStdout(), "meshsim fakes: AWS endpoint %s, xDS %s (Ctrl-C to stop)\n", world.Endpoint, world.XDSAddress)
+			fmt.Fprintf(cmd.OutOrStdout(), "meshsim fakes: AWS endpoint %s, xDS %s, Route 53 DNS %s (Ctrl-C to stop)\n", world.Endpoint, world.XDSAddress, world.DNSAddress)
 			<-ctx.Done()
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:4566", "address of the AWS endpoint")
 	cmd.Flags().StringVar(&xdsAddr, "xds-addr", "127.0.0.1:18000", "address of the xDS (ADS) control plane")
+	cmd.Flags().StringVar(&dnsAddr, "dns-addr", "127.0.0.1:18053", "address (UDP and TCP) of the name server answering the Route 53 fake's hosted zones")
 	cmd.Flags().Float64Var(&timeScale, "time-scale", 1, "run ECS time (bake times, health checks, stop timeouts) N times faster")
 	return cmd
 }

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -36,14 +36,14 @@ var CacheModes = []CacheMode{CacheTTL, CacheForever, CacheNone}
 
 // Clients is a population of HTTP clients that resolve the target's host
 // name themselves through a DNS server, as real clients do: each client
-// has its own DNS cache and its own kept-alive connections, so a client
-// keeps sending to the address it connected to until the connection
-// closes, and resolves again only when its cached answer has expired.
+// has its own DNS cache and its own kept-alive connection (one at a time),
+// so a client keeps sending to the address it connected to until the
+// connection closes, and resolves again only when its cached answer has expired.
 // Under DNS-weighted routing the split the servers see then lags the
 // weights by about the TTL, and by the connections' lifetime.
 type Clients struct {
-	// Count is the number of clients; the requests are dealt to them in
-	// turn (default 100).
+	// Count is the number of clients; each request goes to one of them at
+	// random (default 100).
 	Count int
 	// DNSServer is the host:port of the name server asked (UDP, TCP on
 	// truncation).
@@ -102,7 +102,6 @@ func (c Clients) normalize() (Clients, error) {
 type population struct {
 	cfg     Clients
 	clients []*client
-	next    atomic.Uint64
 	now     func() time.Time
 }
 
@@ -113,15 +112,21 @@ func newPopulation(cfg Clients, base *http.Transport) *population {
 		t := base.Clone()
 		t.DialContext = c.dial
 		t.DisableKeepAlives = cfg.NoKeepAlive
-		t.MaxIdleConnsPerHost = 4
+		// One connection at a time, as a simple HTTP/1.1 client keeps:
+		// the connection's age is then the client's, and its lifetime
+		// holds (a request finding it busy waits for it).
+		t.MaxConnsPerHost, t.MaxIdleConnsPerHost = 1, 1
 		c.transport = t
 		p.clients = append(p.clients, c)
 	}
 	return p
 }
 
-// pick names the client that sends the next request, in turn.
-func (p *population) pick() int { return int((p.next.Add(1) - 1) % uint64(len(p.clients))) }
+// pick names the client that sends the next request, at random: each
+// client then sends at its own irregular pace (Poisson), so the moments
+// at which clients connect and their cached answers expire spread out as
+// in a real population, instead of marching in step.
+func (p *population) pick() int { return rand.IntN(len(p.clients)) }
 
 // RoundTrip implements http.RoundTripper.
 func (p *population) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -272,3 +277,24 @@ func lookupA(ctx context.Context, server, host string, timeout time.Duration) ([
 	}
 	return addrs, time.Duration(ttl) * time.Second, nil
 }
+
+// Transport returns a RoundTripper that sends each request from a client
+// of the population c describes, and a function that
+// closes the clients' idle connections. It is for callers outside RunHTTP
+// (a readiness probe that must resolve as the load will).
+func (c Clients) Transport() (http.RoundTripper, func(), error) {
+	c, err := c.normalize()
+	if err != nil {
+		return nil, nil, err
+	}
+	pop := newPopulation(c, &http.Transport{Proxy: nil})
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		r := req.Clone(req.Context())
+		r.Header.Set(ClientHeader, strconv.Itoa(pop.pick()))
+		return pop.RoundTrip(r)
+	}), pop.closeIdle, nil
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -103,7 +103,11 @@ func Analyze(run *rundir.Run) *Report {
 	var stepTime time.Duration
 	for i, s := range steps {
 		start, end := stepWindow(steps, meta.Ended, i, byStep[i])
-		sr := analyzeStep(s, start, end, byStep[i], run.Events)
+		var dnsFrom map[string]float64 // the weights a DNS change moved from
+		if meta.DNS != nil && i > 0 {
+			dnsFrom = steps[i-1].Weights
+		}
+		sr := analyzeStep(s, start, end, byStep[i], run.Events, meta.DNS != nil, dnsFrom)
 		r.Steps = append(r.Steps, sr)
 		stepRequests += sr.Requests
 		stepTime += sr.Duration
@@ -112,6 +116,7 @@ func Analyze(run *rundir.Run) *Report {
 		r.Run.Load.AchievedRate = float64(stepRequests) / stepTime.Seconds()
 	}
 	r.Run.WallTime = wallTime(run)
+	r.DNS = analyzeDNS(meta, r.Steps)
 	analyzeStreams(r, streams, streamsByStep)
 	analyzeCanaries(r, meta, steps, byStep)
 	r.Deployments = analyzeDeployments(meta)
@@ -247,7 +252,11 @@ func stepWindow(steps []rundir.Step, ended time.Time, i int, obs []*rundir.Obser
 	return start, end
 }
 
-func analyzeStep(s rundir.Step, start, end time.Time, obs []*rundir.Observation, evs []rundir.Event) StepReport {
+// analyzeStep analyses one step; byDNS says that its weights reached the
+// clients through DNS, from the weights dnsFrom (nil for the first step),
+// so that its convergence is read from the split the tasks observed rather
+// than from xDS acknowledgements.
+func analyzeStep(s rundir.Step, start, end time.Time, obs []*rundir.Observation, evs []rundir.Event, byDNS bool, dnsFrom map[string]float64) StepReport {
 	sr := StepReport{
 		Index:    s.Index,
 		Name:     s.Name,
@@ -274,13 +283,21 @@ func analyzeStep(s rundir.Step, start, end time.Time, obs []*rundir.Observation,
 			sr.AchievedRate = float64(sr.Requests) / sr.Duration.Seconds()
 		}
 		sr.Convergence = convergence(evs, start, end)
+		if byDNS {
+			sr.Convergence = observedConvergence(dnsFrom, s.Weights, start, obs)
+		}
 	}
 	if _, weighted := normalise(s.Weights); !weighted {
 		// No configured split to converge to (a rolling update): every
 		// request counts for the observed shares.
 		sr.Convergence = Convergence{Basis: ConvergedAtStart, At: start}
 	}
-	converged := sr.Convergence.Basis == ConvergedOnAck || sr.Convergence.Basis == ConvergedAtStart
+	converged := sr.Convergence.Basis == ConvergedOnAck || sr.Convergence.Basis == ConvergedAtStart || sr.Convergence.Basis == ConvergedObserved
+	if byDNS && sr.Convergence.Basis == NotConverged {
+		// The split never reached the weights: every request counts, so
+		// the drift shows in the shares.
+		converged, sr.Convergence.At = true, start
+	}
 
 	counted := map[string]int{}
 	for _, o := range obs {

@@ -270,6 +270,8 @@ func whyNoShares(s StepReport) string {
 	switch {
 	case s.Requests == 0:
 		return "no requests"
+	case s.Convergence.Basis == NotConverged && s.Convergence.Pushes == 0:
+		return "the observed split never reached the weights"
 	case s.Convergence.Basis == NotConverged:
 		return fmt.Sprintf("weights never acknowledged: %d xDS pushes, no ACK", s.Convergence.Pushes)
 	case s.Convergence.Excluded == s.Requests:

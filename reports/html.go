@@ -32,6 +32,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 		Deployments: htmlListLines(deploymentLines(r, false)),
 		Faults:      faultLines(r, false),
 		Analysis:    htmlAnalysisOf(r),
+		DNS:         htmlListLines(dnsLines(r)),
 	}
 	for _, s := range r.Steps {
 		page.StepRows = append(page.StepRows, stepRow(s))
@@ -80,6 +81,7 @@ type htmlPage struct {
 	Charts      []chart
 	Deployments []htmlLine
 	Faults      []string
+	DNS         []htmlLine
 	Streams     *htmlStreams
 	Instrument  *htmlTable
 	// Analysis is the canary analysis and the comparison with a baseline
@@ -302,6 +304,15 @@ p.ids { color: #555; margin-top: -0.5em; }
 <ul class="deployments">
 {{- range .Deployments}}
 <li{{if .Sub}} class="sub"{{end}}>{{.Icon}}{{if .Icon}} {{end}}{{.Text}}</li>
+{{- end}}
+</ul>
+{{- end}}
+{{- if .DNS}}
+
+<h2>DNS</h2>
+<ul class="deployments">
+{{- range .DNS}}
+<li{{if .Sub}} class="sub"{{end}}>{{.Text}}</li>
 {{- end}}
 </ul>
 {{- end}}

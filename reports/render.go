@@ -296,6 +296,12 @@ func writeMarkdown(b *bytes.Buffer, r *Report) {
 			fmt.Fprintln(b, mdText(l))
 		}
 	}
+	if r.DNS != nil {
+		fmt.Fprintf(b, "\n## DNS\n\n")
+		for _, l := range dnsLines(r) {
+			fmt.Fprintln(b, mdText(l))
+		}
+	}
 	if len(r.Faults) > 0 {
 		fmt.Fprintf(b, "\n## Faults\n\n")
 		for _, l := range faultLines(r, true) {

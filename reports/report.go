@@ -63,6 +63,9 @@ type Report struct {
 	// long run), with the world events that explain it: report.html's
 	// charts.
 	Timeline *Timeline `json:"timeline,omitempty"`
+	// DNS is how a DNS-weighted rollout (routing route53) reached its
+	// clients: each weight change's observed lag against the TTL.
+	DNS *DNSReport `json:"dns,omitempty"`
 }
 
 // RunInfo describes the run as a whole.
@@ -250,7 +253,9 @@ const (
 	// were in force from its start.
 	ConvergedAtStart = "step-start"
 	// NotConverged: versions were pushed during the step and none was
-	// acknowledged within it.
+	// acknowledged within it; or, by DNS, the observed split never came
+	// within tolerance of the weights (every request then counts, so the
+	// drift shows in the shares).
 	NotConverged = "never"
 )
 

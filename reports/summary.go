@@ -62,7 +62,10 @@ func WriteSummary(w io.Writer, r *Report) {
 	for _, l := range faultLines(r, false) {
 		fmt.Fprintln(w, l)
 	}
-	if len(r.Deployments) > 0 || len(r.Faults) > 0 {
+	for _, l := range dnsLines(r) {
+		fmt.Fprintln(w, l)
+	}
+	if len(r.Deployments) > 0 || len(r.Faults) > 0 || r.DNS != nil {
 		fmt.Fprintln(w)
 	}
 

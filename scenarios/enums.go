@@ -19,6 +19,14 @@ const (
 	// (StackAppMesh, StackServiceConnect), as the weighted target groups of
 	// a load balancer do in AWS's App Mesh → Service Connect migration.
 	RoutingMigration Routing = "appmesh-to-serviceconnect"
+	// RoutingRoute53 moves traffic with Route 53 weighted records, as a
+	// DNS blue/green does: each version of the rolled service is a
+	// weighted record set of one name (the addresses of its tasks), the
+	// load comes from a population of clients that resolve that name and
+	// cache the answer (see DNS), and route steps change the records'
+	// weights with ChangeResourceRecordSets. The services call their
+	// backends through Service Connect.
+	RoutingRoute53 Routing = "route53"
 	// RoutingALB puts the ingress service behind an Application Load
 	// Balancer (the ELBv2 fake): load enters at the ALB's listener, ECS
 	// registers the service's tasks in target groups, and deployments
@@ -27,7 +35,7 @@ const (
 )
 
 // Routings are the routing modes, in the order the docs list them.
-var Routings = []Routing{RoutingAppMesh, RoutingServiceConnect, RoutingMigration, RoutingALB}
+var Routings = []Routing{RoutingAppMesh, RoutingServiceConnect, RoutingMigration, RoutingALB, RoutingRoute53}
 
 // Valid reports whether r is one of Routings.
 func (r Routing) Valid() bool { return slices.Contains(Routings, r) }

@@ -133,6 +133,7 @@ func scenarioSchema() map[string]any {
 			"minLatencyShift":  duration("Smallest latency shift that counts"),
 			"gate":             listOf("compare.gate", "The metric families that decide the verdict", enumOf("A metric family", CompareFamilies)),
 		}),
+		"dns":        dnsSchema(),
 		"assertions": listOf("assertions", "The checks that set the exit code", assertionSchema()),
 	}, "name")
 	s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -269,6 +270,19 @@ func faultSchema() map[string]any {
 		"delay":   duration("The delay a delay fault adds"),
 		"percent": number("The share a drop fault drops", 0, 100),
 	}, "action")
+}
+
+func dnsSchema() map[string]any {
+	return object("Route 53 weighted records and the clients that resolve them (routing: route53)", map[string]any{
+		"zone":               str("The hosted zone's name (default NAME.test)"),
+		"record":             str("The name the clients resolve, relative to the zone (default the rolled service's name)"),
+		"ttl":                duration("The records' TTL, whole seconds of AWS time (default 60s)"),
+		"clients":            integer("The number of clients, each with its own DNS cache and connections", 1, 10000),
+		"cache":              enumOf("How the clients cache answers", []string{"ttl", "forever", "none"}),
+		"keepAlive":          boolean("Whether the clients reuse their connections (default true)"),
+		"connectionLifetime": duration("How long a client keeps using a connection (AWS time; 0: until the server closes it)"),
+		"healthChecks":       boolean("Give each version's record a Route 53 health check"),
+	})
 }
 
 func instrumentSchema() map[string]any {

@@ -130,6 +130,7 @@ func TestJSONSchemaFields(t *testing.T) {
 		{"load:\n  zzz: 1\n", []string{"load"}},
 		{"load:\n  requests:\n  - zzz: 1\n", []string{"load", "requests", "[]"}},
 		{"instrument:\n  zzz: 1\n", []string{"instrument"}},
+		{"dns:\n  zzz: 1\n", []string{"dns"}},
 		{"rollout:\n  zzz: 1\n", []string{"rollout"}},
 		{"rollout:\n  steps:\n  - zzz: 1\n", []string{"rollout", "steps", "[]"}},
 		{"rollout:\n  deployments:\n  - zzz: 1\n", []string{"rollout", "deployments", "[]"}},

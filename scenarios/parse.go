@@ -320,7 +320,7 @@ var maxItems = map[string]int{
 var CompareFamilies = []string{"errors", "weights", "latency", "latency-tail", "streams", "propagation", "deployments"}
 
 func (d *decoder) scenario(n *yaml.Node) *Scenario {
-	sc := &Scenario{Instrument: Instrument{MaxLag: -1, MinAchieved: -1, MaxCPUWait: -1}, Capacity: Capacity{ErrorBudget: -1}}
+	sc := &Scenario{Instrument: Instrument{MaxLag: -1, MinAchieved: -1, MaxCPUWait: -1}, Capacity: Capacity{ErrorBudget: -1}, DNS: DNS{TTL: -1, KeepAlive: true}}
 	d.topKeys = d.fields(n, "the scenario", map[string]func(*yaml.Node){
 		"name":        func(v *yaml.Node) { d.name(v, "name", &sc.Name) },
 		"description": func(v *yaml.Node) { d.label(v, "description", 1000, &sc.Description) },
@@ -343,6 +343,7 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 		"instrument": func(v *yaml.Node) { sc.Instrument = d.instrument(v) },
 		"capacity":   func(v *yaml.Node) { sc.Capacity = d.capacity(v) },
 		"compare":    func(v *yaml.Node) { sc.Compare = d.compare(v) },
+		"dns":        func(v *yaml.Node) { sc.DNS = d.dns(v) },
 		"assertions": func(v *yaml.Node) {
 			d.list(v, "assertions", func(item *yaml.Node) {
 				if a, ok := d.assertion(item); ok {
@@ -352,6 +353,21 @@ func (d *decoder) scenario(n *yaml.Node) *Scenario {
 		},
 	})
 	return sc
+}
+
+func (d *decoder) dns(n *yaml.Node) DNS {
+	dns := DNS{TTL: -1, KeepAlive: true, Pos: d.pos(n)}
+	d.fields(n, "dns", map[string]func(*yaml.Node){
+		"zone":               func(v *yaml.Node) { d.str(v, "dns.zone", &dns.Zone) },
+		"record":             func(v *yaml.Node) { d.str(v, "dns.record", &dns.Record) },
+		"ttl":                func(v *yaml.Node) { d.duration(v, "dns.ttl", &dns.TTL) },
+		"clients":            func(v *yaml.Node) { d.integer(v, "dns.clients", 1, 10000, &dns.Clients) },
+		"cache":              func(v *yaml.Node) { d.oneOf(v, "dns.cache", []string{"ttl", "forever", "none"}, &dns.Cache) },
+		"keepAlive":          func(v *yaml.Node) { d.boolean(v, "dns.keepAlive", &dns.KeepAlive) },
+		"connectionLifetime": func(v *yaml.Node) { d.duration(v, "dns.connectionLifetime", &dns.ConnectionLifetime) },
+		"healthChecks":       func(v *yaml.Node) { d.boolean(v, "dns.healthChecks", &dns.HealthChecks) },
+	})
+	return dns
 }
 
 func (d *decoder) service(n *yaml.Node) Service {

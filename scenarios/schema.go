@@ -45,12 +45,50 @@ type Scenario struct {
 	// Compare holds the thresholds of `meshsim compare` for runs of this
 	// scenario (the compare section); nil for the command's defaults.
 	Compare *Compare
+	// DNS configures routing route53: the hosted zone, the weighted
+	// record and the clients that resolve it.
+	DNS DNS
 	// Instrument holds the limits on meshsim's own measurement beyond
 	// which a step's verdict is INCONCLUSIVE.
 	Instrument Instrument
 	// Capacity configures `meshsim capacity` (see Capacity).
 	Capacity Capacity
 }
+
+// DNS is the Route 53 side of routing route53 (RoutingRoute53).
+type DNS struct {
+	// Zone is the hosted zone's name (default NAME.test).
+	Zone string
+	// Record is the name the clients resolve, relative to Zone (default
+	// the rolled service's name): one weighted record set per version.
+	Record string
+	// TTL is the records' TTL (AWS time, whole seconds; default 60s). The
+	// clients keep an answer for TTL at the time scale.
+	TTL time.Duration
+	// Clients is the size of the client population the load comes from
+	// (default 100); each client has its own DNS cache and connections.
+	Clients int
+	// Cache is how the clients cache answers: "ttl" (the default),
+	// "forever" (the JVM's default under a security manager) or "none".
+	Cache string
+	// KeepAlive makes the clients reuse their connections (default true),
+	// so a client keeps sending to the address it connected to.
+	KeepAlive bool
+	// ConnectionLifetime is how long a client keeps using a connection
+	// before it closes it (AWS time); 0 keeps it until the server does.
+	ConnectionLifetime time.Duration
+	// HealthChecks gives each version's record set a Route 53 health check
+	// (HTTP, the service's health check path, on the version's first
+	// task), so Route 53 stops answering with a version whose check fails.
+	HealthChecks bool
+	Pos          Pos
+}
+
+// DefaultDNSTTL and DefaultDNSClients are DNS's defaults.
+const (
+	DefaultDNSTTL     = 60 * time.Second
+	DefaultDNSClients = 100
+)
 
 // Instrument is how far meshsim's measurement may fall short before a
 // step's verdict is INCONCLUSIVE rather than PASS or FAIL.

@@ -39,6 +39,7 @@ func (d *decoder) validate(sc *Scenario, root *yaml.Node) {
 	v.rollout()
 	v.migration()
 	v.loadBalancer()
+	v.dns()
 	v.steps()
 	for i := range sc.Rollout.Deployments {
 		v.deployment(i)
@@ -114,6 +115,17 @@ func (v *validator) defaults() {
 	}
 	setDefault(&sc.Ingress.Name, "ingress")
 	v.loadBalancerDefaults()
+	if sc.Routing == RoutingRoute53 {
+		// The clients call the rolled service by its DNS name.
+		setDefault(&sc.Ingress.Service, sc.Rollout.Service)
+		setDefault(&sc.DNS.Zone, strings.ToLower(sc.Name)+".test")
+		setDefault(&sc.DNS.Record, sc.Rollout.Service)
+	}
+	if sc.DNS.TTL < 0 {
+		sc.DNS.TTL = DefaultDNSTTL
+	}
+	setDefault(&sc.DNS.Clients, DefaultDNSClients)
+	setDefault(&sc.DNS.Cache, "ttl")
 	if gw := sc.Ingress.VirtualGateway; gw != nil {
 		if gw.Port == 0 {
 			gw.Port = DefaultGatewayPort
@@ -493,6 +505,54 @@ func (v *validator) rollout() {
 	case len(r.Steps) > 0 && sc.Routing == RoutingServiceConnect:
 		v.at(r.Pos, "rollout.steps shift App Mesh route weights: they need routing: appmesh (use deployments with strategy LINEAR or CANARY for Service Connect)")
 	}
+}
+
+// dns checks routing route53 and its dns section.
+func (v *validator) dns() {
+	sc := v.sc
+	d := &sc.DNS
+	if sc.Routing != RoutingRoute53 {
+		if k := v.d.topKeys["dns"]; k != nil {
+			v.at(v.d.pos(k), "dns configures Route 53 weighted records: it needs routing: %s", RoutingRoute53)
+		}
+		return
+	}
+	pos := d.Pos
+	if pos.Line == 0 {
+		pos = v.fieldPos("routing")
+	}
+	r := sc.Rollout
+	switch {
+	case len(r.Deployments) > 0:
+		v.at(r.Pos, "routing %s shifts traffic with rollout.steps (the weights of Route 53 records), not deployments", RoutingRoute53)
+	case sc.Ingress.Service != r.Service:
+		v.at(sc.Ingress.Pos, "routing %s: the clients resolve the rolled service's name and call its tasks: ingress.service must be %q (or left out)", RoutingRoute53, r.Service)
+	case v.rolled != nil && v.rolled.Protocol != ProtocolHTTP:
+		v.at(v.rolled.Pos, "routing %s: service %q must speak http (the clients send HTTP requests)", RoutingRoute53, v.rolled.Name)
+	}
+	if d.TTL%time.Second != 0 || d.TTL > 2147483647*time.Second {
+		v.at(pos, "dns.ttl %s: Route 53 takes a TTL of whole seconds, up to 2147483647", d.TTL)
+	}
+	for _, n := range []struct{ field, name string }{{"dns.zone", d.Zone}, {"dns.record", d.Record + "." + d.Zone}} {
+		if err := checkDNSName(n.name); err != nil {
+			v.at(pos, "%s %q: %v", n.field, n.name, err)
+		}
+	}
+}
+
+// checkDNSName checks a domain name as Route 53 takes it: labels of 1 to
+// 63 letters, digits, '-' or '_', at most 253 characters.
+func checkDNSName(name string) error {
+	name = strings.TrimSuffix(name, ".")
+	if name == "" || len(name) > 253 {
+		return fmt.Errorf("a domain name has 1 to 253 characters")
+	}
+	for _, l := range strings.Split(name, ".") {
+		if l == "" || len(l) > 63 || strings.Trim(strings.ToLower(l), "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			return fmt.Errorf("label %q: use 1-63 letters, digits, '-' and '_'", l)
+		}
+	}
+	return nil
 }
 
 // migration checks what a migration from App Mesh to Service Connect

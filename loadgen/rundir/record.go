@@ -225,6 +225,25 @@ type Meta struct {
 	// Instrument is the limits within which the instrument (the load
 	// generator) is trusted; nil for the defaults of package reports.
 	Instrument *InstrumentLimits `json:"instrument,omitempty"`
+	// DNS describes the Route 53 weighted records and the clients that
+	// resolved them, when the rollout moved traffic by DNS (routing
+	// route53); nil otherwise.
+	DNS *DNS `json:"dns,omitempty"`
+}
+
+// DNS is how a run's clients reached the rolled service by DNS: the
+// record, its TTL and the client population (AWS durations).
+type DNS struct {
+	// Record is the fully qualified name the clients resolved.
+	Record string        `json:"record"`
+	TTL    time.Duration `json:"ttlNs"`
+	// Clients is the population's size; Cache "ttl", "forever" or "none".
+	Clients   int    `json:"clients"`
+	Cache     string `json:"cache"`
+	KeepAlive bool   `json:"keepAlive"`
+	// ConnectionLifetime is how long a client kept a connection (0: until
+	// the server closed it).
+	ConnectionLifetime time.Duration `json:"connectionLifetimeNs,omitempty"`
 }
 
 // InstrumentLimits are the limits of a conclusive step: a step whose load

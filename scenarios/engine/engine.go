@@ -45,6 +45,10 @@ type Options struct {
 	// XDSAddress is the control plane's host:port, for proxyless gRPC
 	// clients (load.client: proxyless).
 	XDSAddress string
+	// DNSAddress is the host:port of the name server that answers the
+	// Route 53 fake's zones, through which routing route53's clients
+	// resolve (sim.World.DNSAddress).
+	DNSAddress string
 	// XDSResolver builds a proxyless client's xDS resolver
 	// (loadgen/proxyless.NewResolver); required for load.client: proxyless.
 	XDSResolver func(bootstrap []byte) (resolver.Builder, error)
@@ -115,6 +119,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*Result, er
 	if err := CheckUserSoftware(sc, opts.Runtime); err != nil {
 		return res, err
 	}
+	if err := CheckDNS(sc, opts.DNSAddress); err != nil {
+		return res, err
+	}
 	m := meta(sc, opts)
 	w, err := rundir.Create(opts.Dir, m)
 	if err != nil {
@@ -182,6 +189,12 @@ func meta(sc *scenarios.Scenario, opts Options) rundir.Meta {
 	}
 	if opts.Until != nil {
 		m.Steps = []rundir.Step{{Index: 0, Name: externalStep}}
+	}
+	if sc.Routing == scenarios.RoutingRoute53 {
+		d := sc.DNS
+		m.DNS = &rundir.DNS{Record: strings.ToLower(d.Record + "." + d.Zone + "."), TTL: d.TTL, Clients: d.Clients, Cache: d.Cache,
+			KeepAlive: d.KeepAlive, ConnectionLifetime: d.ConnectionLifetime}
+		m.Load.Target = fmt.Sprintf("%d clients → %s", d.Clients, m.DNS.Record)
 	}
 	for _, a := range sc.Asserts {
 		m.Assertions = append(m.Assertions, rundir.Assertion{Kind: a.Kind, Value: a.Value, Source: a.Pos.String()})
@@ -256,7 +269,6 @@ func (r *runner) run(ctx context.Context, res *Result) error {
 // setup creates the world and waits until its services are stable and the
 // data plane answers through the ingress.
 func (r *runner) setup(ctx context.Context, wld *world) (*loadPlan, error) {
-	sc := r.sc
 	setupCtx, cancel := context.WithTimeout(ctx, r.opts.SetupTimeout)
 	defer cancel()
 	r.progress.Update(status.Status{Phase: status.PhaseSetup, Message: "creating Cloud Map, App Mesh and ECS resources"})
@@ -267,23 +279,41 @@ func (r *runner) setup(ctx context.Context, wld *world) (*loadPlan, error) {
 	if err := wld.waitStable(setupCtx, r.opts.SetupTimeout); err != nil {
 		return nil, setupError(ctx, err)
 	}
-	ip, err := wld.ingressIP(setupCtx)
+	ld, err := r.planLoad(setupCtx, wld)
 	if err != nil {
 		return nil, setupError(ctx, err)
 	}
-	var twinIP string
-	if wld.migration() {
-		if twinIP, err = wld.taskIP(setupCtx, sc.Ingress.Name+"-sc"); err != nil {
-			return nil, setupError(ctx, err)
-		}
-	}
-	ld := planLoad(sc, r.opts, &r.meters, wld, ip, twinIP)
 	r.progress.Update(status.Status{Phase: status.PhaseSetup, Message: "waiting for the data plane to answer through " + ld.describe()})
 	if err := ld.ready(setupCtx); err != nil {
 		return nil, setupError(ctx, err)
 	}
 	r.engineEvent(contract.EventWorldReady, "", map[string]string{"ingress": ld.describe()})
 	return ld, nil
+}
+
+// planLoad plans the load once the world is steady: through the ingress
+// task (and, in a migration, its twin), or, with routing route53, from the
+// clients that resolve the weighted records it creates now.
+func (r *runner) planLoad(ctx context.Context, wld *world) (*loadPlan, error) {
+	sc := r.sc
+	if wld.route53() {
+		r.progress.Update(status.Status{Phase: status.PhaseSetup, Message: "creating the Route 53 hosted zone and weighted records"})
+		if err := wld.createRecords(ctx); err != nil {
+			return nil, err
+		}
+		return planDNSLoad(sc, &r.meters, wld, r.opts.DNSAddress), nil
+	}
+	ip, err := wld.ingressIP(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var twinIP string
+	if wld.migration() {
+		if twinIP, err = wld.taskIP(ctx, sc.Ingress.Name+"-sc"); err != nil {
+			return nil, err
+		}
+	}
+	return planLoad(sc, r.opts, &r.meters, wld, ip, twinIP), nil
 }
 
 // rollout drives the load while the timeline runs the steps or the
@@ -351,7 +381,13 @@ func (r *runner) runSteps(ctx context.Context, wld *world) error {
 	for i, st := range r.sc.Rollout.Steps {
 		r.timeline.begin(i, time.Now())
 		if i > 0 && !wld.migration() { // a migration's weights split the load itself
-			if err := wld.setWeights(ctx, st.Weights); err != nil {
+			set := wld.setWeights
+			if wld.route53() {
+				set = func(ctx context.Context, weights map[string]int) error {
+					return wld.setRecordWeights(ctx, st.Name, weights)
+				}
+			}
+			if err := set(ctx, st.Weights); err != nil {
 				r.timeline.end(i, false)
 				return fmt.Errorf("step %d (%s): %w", i+1, st.Name, err)
 			}

@@ -35,6 +35,18 @@ type loadPlan struct {
 	// tasks attributes the requests to versions by the endpoint the
 	// ingress forwarded to, when the measured service is the user's.
 	tasks *taskBook
+	// clients, with routing route53, is the population the HTTP load
+	// comes from, resolving target's name through the world's name server.
+	clients *loadgen.Clients
+}
+
+// planDNSLoad plans routing route53's load: HTTP requests to the record's
+// name at the rolled service's port, from a population of clients that
+// resolve it through dnsServer.
+func planDNSLoad(sc *scenarios.Scenario, m *meters, wld *world, dnsServer string) *loadPlan {
+	svc, _ := sc.Service(sc.Rollout.Service)
+	target := fmt.Sprintf("http://%s:%d%s", wld.recordName(), svc.Port, sc.Load.Path)
+	return &loadPlan{sc: sc, meters: m, target: target, clients: dnsClients(sc, dnsServer)}
 }
 
 // planLoad plans the scenario's load once the ingress task runs at ip
@@ -82,6 +94,9 @@ func (p *loadPlan) describe() string {
 	if p.host != "" {
 		return p.target + " (Host " + p.host + ")"
 	}
+	if p.clients != nil {
+		return fmt.Sprintf("%s (%d clients resolving through %s)", p.target, p.clients.Count, p.clients.DNSServer)
+	}
 	return p.target
 }
 
@@ -91,7 +106,7 @@ func (p *loadPlan) ready(ctx context.Context) error {
 		return p.readyGRPC(ctx)
 	}
 	for _, t := range p.targets {
-		if err := waitDataPlane(ctx, t.URL, t.Host, p.sc.Load.Measure); err != nil {
+		if err := waitDataPlane(ctx, &http.Client{Timeout: time.Second}, t.URL, t.Host, p.sc.Load.Measure); err != nil {
 			return err
 		}
 	}
@@ -102,7 +117,18 @@ func (p *loadPlan) ready(ctx context.Context) error {
 	if attributed(p.sc) {
 		measure = ""
 	}
-	return waitDataPlane(ctx, p.target, p.host, measure)
+	client := &http.Client{Timeout: time.Second}
+	if p.clients != nil {
+		// Resolve as the load will, without caching the first answer.
+		one := loadgen.Clients{Count: 1, DNSServer: p.clients.DNSServer, Cache: loadgen.CacheNone, NoKeepAlive: true}
+		rt, closeIdle, err := one.Transport()
+		if err != nil {
+			return err
+		}
+		defer closeIdle()
+		client.Transport = rt
+	}
+	return waitDataPlane(ctx, client, p.target, p.host, measure)
 }
 
 func (p *loadPlan) readyGRPC(ctx context.Context) error {
@@ -154,7 +180,7 @@ func (p *loadPlan) run(ctx context.Context, step, pick func() int, sink loadgen.
 		cfg := loadgen.HTTPConfig{
 			Target: p.target, Host: p.host, Method: http.MethodGet,
 			Rate: sc.Load.Rate, Timeout: sc.Load.Timeout, MeasuredService: sc.Load.Measure,
-			Meter: &p.meters.http,
+			Meter: &p.meters.http, Clients: p.clients,
 		}
 		if len(p.targets) > 0 {
 			cfg.Targets, cfg.Pick = p.targets, pick
@@ -202,10 +228,9 @@ func (p *loadPlan) run(ctx context.Context, step, pick func() int, sink loadgen.
 
 // waitDataPlane sends requests through the ingress until one is answered by
 // the measured service, so load starts on a mesh that routes.
-func waitDataPlane(ctx context.Context, target, host, measure string) error {
+func waitDataPlane(ctx context.Context, client *http.Client, target, host, measure string) error {
 	// An empty measure waits for an answer the ingress proxy attributes
 	// (the measured service is the user's, which names no version).
-	client := &http.Client{Timeout: time.Second}
 	var last string
 	err := poll.Until(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)

@@ -49,7 +49,9 @@ type world struct {
 	lb *albWorld
 	// ecsServices lists the ECS services created, in creation order.
 	ecsServices []string
-	created     []func(context.Context) error // undo actions, run in reverse
+	// dns is the hosted zone and weighted records of routing route53.
+	dns     *records
+	created []func(context.Context) error // undo actions, run in reverse
 }
 
 // versionName names the unit of a service version; a version such as 0.9
@@ -105,7 +107,7 @@ type unit struct {
 }
 
 func (w *world) units() []unit {
-	sc := w.sc.Routing == scenarios.RoutingServiceConnect
+	sc := w.serviceConnect()
 	var us []unit
 	for i := range w.sc.Services {
 		s := &w.sc.Services[i]
@@ -135,7 +137,12 @@ func (w *world) unitFor(s *scenarios.Service) unit {
 	return unit{}
 }
 
-func (w *world) serviceConnect() bool { return w.sc.Routing == scenarios.RoutingServiceConnect }
+// serviceConnect reports whether the services reach their backends
+// through Service Connect: with routing serviceconnect, and with routing
+// route53 (where the load reaches the rolled service by DNS).
+func (w *world) serviceConnect() bool {
+	return w.sc.Routing == scenarios.RoutingServiceConnect || w.route53()
+}
 
 // migration reports whether the world runs both stacks, App Mesh and its
 // Service Connect twin, for a migration rehearsal.
@@ -775,6 +782,9 @@ func (w *world) registerFamily(ctx context.Context, family string, containers []
 // gateway); with Service Connect, a sample service named after the ingress
 // that calls the ingress service through its client alias.
 func (w *world) createIngressService(ctx context.Context) error {
+	if w.route53() { // the clients call the rolled service's tasks by DNS
+		return nil
+	}
 	if w.migration() {
 		if err := w.createIngress(ctx, w.sc.Ingress.Name, false); err != nil {
 			return err
