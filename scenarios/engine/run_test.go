@@ -58,7 +58,7 @@ func runWith(ctx context.Context, t *testing.T, sc *scenarios.Scenario, progress
 		}
 	})
 	dir := filepath.Join(t.TempDir(), "run")
-	_, runErr := engine.Run(ctx, sc, engine.Options{Endpoint: world.Endpoint, Dir: dir, RunID: sc.Name, Runtime: "inproc", Progress: p})
+	_, runErr := engine.Run(ctx, sc, engine.Options{Endpoint: world.Endpoint, DNSAddress: world.DNSAddress, Dir: dir, RunID: sc.Name, Runtime: "inproc", Progress: p})
 	checkNoEngineGoroutines(t)
 	run, err := rundir.Read(dir)
 	if err != nil {
