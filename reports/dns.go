@@ -60,8 +60,10 @@ const convergenceWindow = 200
 // differences of the shares) and σ the binomial standard error of the
 // window. It is the time 90% of the change took to show, as a rise time is
 // measured: clients whose cached answer or connection outlives it still
-// count for the shares after it. With no such window the change never
-// showed within the step.
+// count for the shares after it. When the step's first window is within,
+// the change showed from the step's start; otherwise the time is known to
+// about half a window. With no such window the change never showed within
+// the step.
 func observedConvergence(prev, weights map[string]float64, start time.Time, obs []*rundir.Observation) Convergence {
 	shares, weighted := normalise(weights)
 	before, wasWeighted := normalise(prev)
@@ -102,7 +104,7 @@ func observedConvergence(prev, weights map[string]float64, start time.Time, obs 
 		}
 		if distance(window, shares) <= tol {
 			c := Convergence{Basis: ConvergedObserved, At: seen[i-k/2].Scheduled}
-			if c.At.Before(start) {
+			if i == k-1 || c.At.Before(start) { // the step's first window: from its start
 				c.At = start
 			}
 			c.After = c.At.Sub(start)
