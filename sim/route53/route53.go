@@ -205,6 +205,8 @@ func (f *Fake) route(method string, segs []string) handler {
 		{http.MethodGet, "hostedzonecount"}:                    f.getHostedZoneCount,
 		{http.MethodGet, "healthcheckcount"}:                   f.getHealthCheckCount,
 		{http.MethodGet, "healthcheck/{id}/lastfailurereason"}: f.getHealthCheckLastFailureReason,
+		{http.MethodGet, "testdnsanswer"}:                      f.testDNSAnswer,
+		{http.MethodPost, "hostedzone/{id}"}:                   f.updateHostedZoneComment,
 	}
 	return routes[key{method, shape}]
 }

@@ -336,3 +336,24 @@ func TestGetChangePropagates(t *testing.T) {
 		t.Errorf("GetChange(unknown) = %v, want NoSuchChange", err)
 	}
 }
+
+func TestTestDNSAnswerAndComment(t *testing.T) {
+	h := newHarness(t, Options{Propagation: -1})
+	zone := h.zone(t, "example.test")
+	ctx := context.Background()
+	if _, err := h.change(zone, create(weighted("app.example.test", "blue", 1, "127.0.0.2")), create(weighted("app.example.test", "green", 0, "127.0.0.3"))); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.c.TestDNSAnswer(ctx, &r53.TestDNSAnswerInput{HostedZoneId: aws.String(zone), RecordName: aws.String("app.example.test"), RecordType: types.RRTypeA})
+	if err != nil || aws.ToString(out.ResponseCode) != "NOERROR" || !slices.Equal(out.RecordData, []string{"127.0.0.2"}) || aws.ToString(out.Protocol) != "UDP" {
+		t.Errorf("TestDNSAnswer = %+v, %v; want NOERROR [127.0.0.2]", out, err)
+	}
+	out, err = h.c.TestDNSAnswer(ctx, &r53.TestDNSAnswerInput{HostedZoneId: aws.String(zone), RecordName: aws.String("nothing.example.test"), RecordType: types.RRTypeA})
+	if err != nil || aws.ToString(out.ResponseCode) != "NXDOMAIN" || len(out.RecordData) != 0 {
+		t.Errorf("TestDNSAnswer(nothing) = %+v, %v; want NXDOMAIN", out, err)
+	}
+	up, err := h.c.UpdateHostedZoneComment(ctx, &r53.UpdateHostedZoneCommentInput{Id: aws.String(zone), Comment: aws.String("blue/green")})
+	if err != nil || aws.ToString(up.HostedZone.Config.Comment) != "blue/green" {
+		t.Errorf("UpdateHostedZoneComment = %+v, %v", up, err)
+	}
+}

@@ -284,5 +284,8 @@ func writeError(w http.ResponseWriter, err error) {
 
 func formatTime(t time.Time) string { return t.UTC().Format(awsTime) }
 
+// xmlNameT is encoding/xml's Name, for root elements named by tags.
+type xmlNameT = xml.Name
+
 // xmlName names a response's root element.
 func xmlName(local string) xml.Name { return xml.Name{Local: local} }
