@@ -107,7 +107,9 @@ var route53LeftOut = merge(
 )
 
 // notYetIssue16 marks Route 53 operations as not implemented yet.
-func notYetIssue16(ops ...string) map[string]string { return reason("not implemented yet (issue 16)", ops...) }
+func notYetIssue16(ops ...string) map[string]string {
+	return reason("not implemented yet (issue 16)", ops...)
+}
 
 // cloudWatchLeftOut are the CloudWatch operations the fake leaves out: a
 // rehearsal watches metric alarms on its own metrics (issue 18), not
