@@ -230,10 +230,18 @@ func (r *Report) mmcCapacity(n int) float64 {
 }
 
 // capacityPoints are the task counts with a capacity within the objective,
-// and their capacity's range [lo, hi] (hi from the next broken rate).
+// and their capacity's range [lo, hi] (hi from the next broken rate). A
+// count whose ramp never broke the objective (meshsim saturated, or the
+// ramp ended) has only a lower bound: such censored counts are left out
+// while any count was bracketed, since taking a lower bound for the
+// capacity would bend the fit down.
 func (r *Report) capacityPoints() (n, lo, hi []float64) {
+	bracketed := false
 	for _, c := range r.Counts {
-		if c.Capacity <= 0 {
+		bracketed = bracketed || (c.Capacity > 0 && c.Next > 0)
+	}
+	for _, c := range r.Counts {
+		if c.Capacity <= 0 || (bracketed && c.Next == 0) {
 			continue
 		}
 		n, lo = append(n, float64(c.Tasks)), append(lo, c.Capacity)
@@ -244,6 +252,17 @@ func (r *Report) capacityPoints() (n, lo, hi []float64) {
 		hi = append(hi, h)
 	}
 	return n, lo, hi
+}
+
+// censored lists the task counts whose capacity is only a lower bound.
+func (r *Report) censored() []string {
+	var out []string
+	for _, c := range r.Counts {
+		if c.Capacity > 0 && c.Next == 0 {
+			out = append(out, fmt.Sprint(c.Tasks))
+		}
+	}
+	return out
 }
 
 func (r *Report) fitTasks() {
@@ -348,14 +367,10 @@ func (r *Report) recommend() {
 		high = max(need, int(stat.Quantile(0.95, stat.Empirical, draws, nil)))
 	}
 	rec.Rows = r.rows(need, low, high, m)
-	var open []string
-	for _, c := range r.Counts {
-		if c.Capacity > 0 && c.Next == 0 {
-			open = append(open, fmt.Sprint(c.Tasks))
-		}
-	}
-	if len(open) > 0 {
+	if open := r.censored(); len(open) == len(r.Counts) {
 		rec.AtMost = fmt.Sprintf("no rate broke the objective at %s task(s) before the ramp ended, so the capacity measured there is a lower bound and these task counts are upper bounds", strings.Join(open, ", "))
+	} else if len(open) > 0 {
+		rec.Basis += fmt.Sprintf(" (left out: %s task(s), where no rate broke the objective before the ramp ended, so only a lower bound was measured)", strings.Join(open, ", "))
 	}
 }
 

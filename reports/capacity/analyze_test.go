@@ -183,3 +183,27 @@ func TestRecommendationAtMost(t *testing.T) {
 		t.Errorf("capacity.md does not say the task counts are upper bounds:\n%s", md.String())
 	}
 }
+
+// TestCensoredCountLeftOut: a task count whose ramp ended before any rate
+// broke the objective only bounds its capacity from below; it is left out
+// of the model while other counts were bracketed.
+func TestCensoredCountLeftOut(t *testing.T) {
+	s := syntheticSweep(USL{Lambda: 200}, 4, 20*time.Millisecond, []int{1, 2, 4}, 1000)
+	var kept []Point
+	for _, p := range s.Points {
+		if p.Tasks == 4 && p.Offered > 0.3*800 { // meshsim stopped the 4-task ramp early
+			continue
+		}
+		kept = append(kept, p)
+	}
+	s.Points = kept
+	r := Analyze(s)
+	rec := r.Recommendation
+	if rec == nil || rec.AtMost != "" || !strings.Contains(rec.Basis, "left out: 4 task(s)") {
+		t.Fatalf("recommendation %+v: want the 4-task count left out, not an upper bound", rec)
+	}
+	// Linear from 1 and 2 tasks at 0.95 × 200 per task: ⌈1000/190⌉ = 6.
+	if rec.Rows[0].Tasks != 6 {
+		t.Errorf("steady state %+v, want 6 tasks", rec.Rows[0])
+	}
+}
