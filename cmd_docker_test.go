@@ -22,6 +22,7 @@ import (
 	"github.com/meshsim/meshsim/loadgen/rundir"
 	"github.com/meshsim/meshsim/reports"
 	"github.com/meshsim/meshsim/reports/reportstest"
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/docker"
 	"github.com/meshsim/meshsim/sim/poll"
 )
@@ -167,6 +168,8 @@ func TestRunDocker(t *testing.T) {
 	t.Run("run", func(t *testing.T) { testDockerRun(ctx, t, cli, bin) })
 
 	t.Run("a user's image by canary", func(t *testing.T) { testDockerUserImage(ctx, t, cli, bin, v.Arch) })
+
+	t.Run("an App Mesh virtual gateway as the ingress", func(t *testing.T) { testDockerGateway(ctx, t, cli, bin) })
 
 	t.Run("SIGKILL leaves nothing running", func(t *testing.T) { testDockerSIGKILL(ctx, t, cli, bin) })
 
@@ -419,4 +422,43 @@ func testDockerUserImage(ctx context.Context, t *testing.T, cli *testcontainers.
 	}
 	steps := reportstest.CheckAttributedHalf(t, run, reports.Analyze(run))
 	t.Logf("baseline %v, half %v", steps[0], steps[1])
+}
+
+// testDockerGateway runs appmesh-gateway-canary on the docker runtime: the
+// ingress is an App Mesh virtual gateway, the embedded sidecar in its own
+// container identified as mesh/<mesh>/virtualGateway/<name>, whose port
+// takes the load; no request fails, the gateway's proxy ACKed its
+// configuration, and nothing is left running.
+func testDockerGateway(ctx context.Context, t *testing.T, cli *testcontainers.DockerClient, bin string) {
+	dir := filepath.Join(t.TempDir(), "run")
+	p := startMeshsim(ctx, t, cli, bin, "run", "appmesh-gateway-canary", "--runtime", "docker", "--bake", "2s", "--rate", "100", "--quiet", "--out", dir)
+	code := p.wait()
+	out, stderr := p.stdout.String(), p.errText()
+	// Two-second steps judge the weights on too few requests: the run must
+	// complete and no request fail (an inconclusive run only for the
+	// instrument's saturation).
+	if (code != exitOK && code != exitFailed && code != exitInconclusive) || strings.Contains(stderr, "did not complete") ||
+		(code != exitInconclusive && !strings.Contains(out, "PASS  no-failed-requests")) {
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	if code == exitInconclusive && !strings.Contains(out, "the instrument saturated") {
+		t.Fatalf("inconclusive, but not for the instrument's saturation:\n%s", out)
+	}
+	m := runIDPattern.FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("no run id in stderr:\n%s", stderr)
+	}
+	if left := runContainers(ctx, t, cli, m[1], true); len(left) > 0 {
+		t.Errorf("run %s left %v", m[1], left)
+	}
+	run, err := rundir.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range run.Events {
+		if e.Type == contract.EventXDSAck && e.Resource == contract.GatewayNodeID("gateway", "gateway") {
+			return
+		}
+	}
+	t.Error("no xds.ack from the gateway's proxy (mesh/gateway/virtualGateway/gateway)")
 }
