@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"image/color"
 	"math"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -233,6 +234,16 @@ func tasksChart(r *Report) (*plot.Plot, bool, error) {
 		}
 	}
 	if err := scatter(p, pts, plotutil.Color(0), draw.CircleGlyph{}, "measured (bar: up to the rate that broke it)"); err != nil {
+		return nil, false, err
+	}
+	var bounds plotter.XYs
+	for _, c := range r.Counts {
+		if c.Capacity > 0 && c.Next == 0 && !slices.Contains(n, float64(c.Tasks)) {
+			bounds = append(bounds, plotter.XY{X: float64(c.Tasks), Y: c.Capacity})
+			maxN = max(maxN, float64(c.Tasks))
+		}
+	}
+	if err := scatter(p, bounds, plotutil.Color(0), draw.PyramidGlyph{}, "lower bound only (left out of the model)"); err != nil {
 		return nil, false, err
 	}
 	if rec := r.Recommendation; rec != nil && len(rec.Rows) > 0 {
