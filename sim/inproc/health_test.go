@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,5 +179,36 @@ func TestRunHealthCheckStartPeriod(t *testing.T) {
 		}
 	case <-time.After(polltest.Limit):
 		t.Fatal("no health report")
+	}
+}
+
+// TestRunHealthCheckFastForwarded: before the first regular probe (one
+// interval after start) a container is probed every startProbe, so it
+// turns HEALTHY as soon as it answers, and the failures before then do
+// not count.
+func TestRunHealthCheckFastForwarded(t *testing.T) {
+	var probes atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if probes.Add(1) <= 3 { // still starting
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	p, err := parseHealthCheck([]string{"CMD", "curl", "-f", srv.URL}, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports := make(chan ecs.HealthStatus, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go runHealthCheck(ctx, p, ecs.HealthCheck{Interval: time.Hour, Timeout: time.Second, Retries: 1},
+		func(h ecs.HealthStatus) { reports <- h })
+	select {
+	case h := <-reports:
+		if h != ecs.HealthHealthy {
+			t.Fatalf("first report %s after %d probes, want HEALTHY (early failures do not count)", h, probes.Load())
+		}
+	case <-time.After(polltest.Limit):
+		t.Fatalf("no health report within %v of an hour's interval: the first probes wait for it", polltest.Limit)
 	}
 }
