@@ -244,25 +244,55 @@ func (c *cluster) capacityProviderNames() []string {
 }
 
 // resolveStrategy checks a capacity provider strategy against the
-// providers of c and returns the provider the task runs on (the first
-// with a base, else the first). An empty strategy is the cluster's
-// default. Callers hold f.mu.
-func (f *Fake) resolveStrategy(c *cluster, strategy []strategyItem) (string, error) {
+// providers of c and spreads n tasks over it as ECS does: the provider
+// with a base gets up to base tasks first, the rest go by weight (the
+// provider furthest below its share next, the earlier on a tie; weight 0
+// places none, unless the provider is alone in the strategy). It
+// returns each task's provider, or nils when there is no strategy (an
+// empty one is the cluster's default). Callers hold f.mu.
+func (f *Fake) resolveStrategy(c *cluster, strategy []strategyItem, n int) ([]string, error) {
+	out := make([]string, n)
 	if len(strategy) == 0 {
 		_ = json.Unmarshal(c.in.DefaultCapacityProviderStrategy, &strategy)
 	}
 	if len(strategy) == 0 {
-		return "", nil
+		return out, nil
 	}
 	if err := checkStrategy(c, strategy); err != nil {
-		return "", err
+		return nil, err
 	}
-	for _, s := range strategy {
-		if s.Base != nil && *s.Base > 0 {
-			return s.CapacityProvider, nil
+	given := make([]int, len(strategy))
+	i := 0
+	for j, s := range strategy {
+		for ; s.Base != nil && given[j] < *s.Base && i < n; i++ {
+			out[i] = lastSegment(s.CapacityProvider)
+			given[j]++
 		}
 	}
-	return strategy[0].CapacityProvider, nil
+	// After the base, the weights share the remaining tasks.
+	given = make([]int, len(strategy))
+	for ; i < n; i++ {
+		best := -1
+		for j, s := range strategy {
+			w := deref(s.Weight, 0)
+			if w == 0 {
+				continue
+			}
+			// given[j]/w < given[best]/wbest, in integers.
+			if best < 0 || given[j]*deref(strategy[best].Weight, 0) < given[best]*w {
+				best = j
+			}
+		}
+		if best < 0 && len(strategy) == 1 {
+			best = 0 // a lone provider places tasks whatever its weight
+		}
+		if best < 0 {
+			return nil, invalidParameter("The capacity provider strategy has no capacity provider with a weight above 0 for the tasks beyond the base.")
+		}
+		out[i] = lastSegment(strategy[best].CapacityProvider)
+		given[best]++
+	}
+	return out, nil
 }
 
 // checkStrategy checks that every provider of a strategy is associated

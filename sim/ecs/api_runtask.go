@@ -80,13 +80,13 @@ func (f *Fake) runTasks(region string, in *runTaskInput) (any, error) {
 	if err := checkLaunch(td, launchType, in.NetworkConfiguration, in.PlacementConstraints, in.PlacementStrategy); err != nil {
 		return nil, err
 	}
-	capacity, err := f.resolveStrategy(c, in.CapacityProviderStrategy)
+	capacity, err := f.resolveStrategy(c, in.CapacityProviderStrategy, count)
 	if err != nil {
 		return nil, err
 	}
 	tasks := []taskOutput{}
 	failures := []failure{}
-	for range count {
+	for i := range count {
 		var inst *containerInstance
 		if launchType == "EC2" {
 			if inst = c.placeOn(td); inst == nil {
@@ -94,7 +94,7 @@ func (f *Fake) runTasks(region string, in *runTaskInput) (any, error) {
 				continue
 			}
 		}
-		t := f.standaloneTask(c, td, in, launchType, capacity, inst)
+		t := f.standaloneTask(c, td, in, launchType, capacity[i], inst)
 		tasks = append(tasks, f.taskOutput(t, false))
 	}
 	return map[string]any{"tasks": tasks, "failures": failures}, nil

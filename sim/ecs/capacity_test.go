@@ -60,6 +60,8 @@ func TestCapacityProviders(t *testing.T) {
 		t.Errorf("RunTask on the default strategy: %+v %v", run, err)
 	}
 
+	checkStrategySpread(t, w)
+
 	errs := []struct {
 		name     string
 		call     func() error
@@ -211,5 +213,24 @@ func TestAccountSettings(t *testing.T) {
 		if code, msg := apiError(tt.call()); code != "InvalidParameterException" || !strings.Contains(msg, tt.in) {
 			t.Errorf("%s: %s %q, want %q", tt.name, code, msg, tt.in)
 		}
+	}
+}
+
+// checkStrategySpread runs 5 tasks on FARGATE (base 1, weight 1) and
+// FARGATE_SPOT (weight 3): the base first, then 1:3.
+func checkStrategySpread(t *testing.T, w *world) {
+	t.Helper()
+	run, err := w.client.RunTask(context.Background(), &sdk.RunTaskInput{Cluster: aws.String(testCluster), TaskDefinition: aws.String("vpc"),
+		NetworkConfiguration: testNetwork, Count: aws.Int32(5), CapacityProviderStrategy: []types.CapacityProviderStrategyItem{
+			{CapacityProvider: aws.String("FARGATE"), Base: 1, Weight: 1}, {CapacityProvider: aws.String("ec2"), Weight: 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, task := range run.Tasks {
+		got[aws.ToString(task.CapacityProviderName)]++
+	}
+	if len(run.Tasks) != 5 || got["FARGATE"] != 2 || got["ec2"] != 3 {
+		t.Errorf("5 tasks spread over FARGATE base 1 weight 1 and ec2 weight 3: %v", got)
 	}
 }
