@@ -127,7 +127,7 @@ func checkErrorReports(t *testing.T, dir string) {
 	if !strings.Contains(f.md, "**ERROR: the run sent no request") || !strings.Contains(f.md, "| Verdict | ERROR |") {
 		t.Errorf("report.md does not say ERROR:\n%s", f.md)
 	}
-	if !strings.Contains(f.html, `<p class="verdict error">ERROR: the run sent no request`) {
+	if !strings.Contains(f.html, `<p class="verdict error"><svg class="icon"`) || !strings.Contains(f.html, `</svg> ERROR: the run sent no request`) {
 		t.Errorf("report.html does not say ERROR")
 	}
 	if f.junitErrors != 1 || f.junitFailures != 0 || !strings.HasPrefix(f.junitErrorMessage, "ERROR: ") {
