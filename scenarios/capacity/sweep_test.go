@@ -101,7 +101,14 @@ func TestSweepFindsKnee(t *testing.T) {
 	if judged == 0 {
 		t.Skipf("meshsim saturated before the knee at every task count: %s", rec.Stopped)
 	}
-	if math.Abs(r.SlotsPerTask-4) > 0.8 {
+	// The slots are the knee times the service time measured at low load:
+	// when other programs compete for the CPUs, the measured service time
+	// carries their scheduling delays too, and the estimate says so in the
+	// report instead of meeting the truth.
+	switch busy := r.Instrument.Load1 > float64(r.Instrument.CPUs); {
+	case busy:
+		t.Logf("slots per task %.2f (truth 4): not judged, the host's load average reached %.1f on %d CPUs", r.SlotsPerTask, r.Instrument.Load1, r.Instrument.CPUs)
+	case math.Abs(r.SlotsPerTask-4) > 0.8:
 		t.Errorf("slots per task %.2f, want 4 ± 20%%", r.SlotsPerTask)
 	}
 	if r.Recommendation == nil || len(r.Recommendation.Rows) == 0 || r.Recommendation.Rows[0].Tasks < 4 {
