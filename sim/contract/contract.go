@@ -211,13 +211,14 @@ const (
 	EventDefinitionMapped EventType = "definition.mapped"
 	EventWorldReady       EventType = "world.ready"
 	EventTeardownError    EventType = "teardown.error"
-	// Route 53: a change batch applied to a hosted zone's record sets
-	// (detail "change", "zone"), a health check's status changed (detail
-	// "healthy", "status"), and the engine's record of a change reaching
-	// INSYNC (detail "change").
+	// Route 53: a hosted zone created or deleted (detail "name"), a change
+	// batch applied to its record sets (detail "change", "zone",
+	// "changes"), and a health check's status changed (detail "healthy",
+	// "status").
+	EventHostedZoneCreated EventType = "route53.hostedzone.created"
+	EventHostedZoneDeleted EventType = "route53.hostedzone.deleted"
 	EventRecordSetsChanged EventType = "route53.rrsets.changed"
 	EventHealthCheckStatus EventType = "route53.healthcheck.status"
-	EventRecordSetsInSync  EventType = "route53.change.insync"
 	// EventTargetHealth (source elbv2) is a load balancer target's new
 	// health state (DetailState, DetailReason) in a target group (the
 	// Resource), for target DetailTarget (ip:port).

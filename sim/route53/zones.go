@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meshsim/meshsim/sim/awsproto"
+	"github.com/meshsim/meshsim/sim/contract"
 )
 
 // zone is a hosted zone: the record sets as the API shows them, and the
@@ -150,7 +151,7 @@ func (f *Fake) createHostedZone(w http.ResponseWriter, r *http.Request, _ []stri
 	} else {
 		resp.DelegationSet = &delegationSet{NameServers: nameServers}
 	}
-	f.emit("route53.hostedzone.created", "/hostedzone/"+z.id, map[string]string{"name": name})
+	f.emit(contract.EventHostedZoneCreated, "/hostedzone/"+z.id, map[string]string{"name": name})
 	w.Header().Set("Location", "https://route53.amazonaws.com/2013-04-01/hostedzone/"+z.id)
 	writeXML(w, http.StatusCreated, resp)
 }
@@ -213,7 +214,7 @@ func (f *Fake) deleteHostedZone(w http.ResponseWriter, _ *http.Request, segs []s
 	c := f.newChange("")
 	info := c.info(f.now())
 	f.mu.Unlock()
-	f.emit("route53.hostedzone.deleted", "/hostedzone/"+z.id, map[string]string{"name": z.name})
+	f.emit(contract.EventHostedZoneDeleted, "/hostedzone/"+z.id, map[string]string{"name": z.name})
 	writeXML(w, http.StatusOK, changeInfoResponse{XMLName: xmlName("DeleteHostedZoneResponse"), Xmlns: xmlns, ChangeInfo: info})
 }
 
