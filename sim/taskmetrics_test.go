@@ -33,7 +33,9 @@ func TestTaskCountMetrics(t *testing.T) {
 	}
 	td, err := c.ECS.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String("api"),
 		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String("app"), Image: aws.String(contract.SampleHTTPImage), Essential: aws.Bool(true),
-			Environment: []ecstypes.KeyValuePair{{Name: aws.String(contract.EnvService), Value: aws.String("api")}, {Name: aws.String(contract.EnvVersion), Value: aws.String("v1")}}}}})
+			// The port lets the runtime give each task an address where it is free.
+			PortMappings: []ecstypes.PortMapping{{ContainerPort: aws.Int32(contract.SampleDefaultPort)}},
+			Environment:  []ecstypes.KeyValuePair{{Name: aws.String(contract.EnvService), Value: aws.String("api")}, {Name: aws.String(contract.EnvVersion), Value: aws.String("v1")}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
