@@ -264,6 +264,7 @@ func (p *Proxy) fastRespond(ctx *fasthttp.RequestCtx, up *upstream, addr string,
 // as errorHandler does on the net/http path.
 func (p *Proxy) fastFailure(ctx *fasthttp.RequestCtx, up *upstream, addr string, err error, ls *listenerState) {
 	ctx.Response.Reset()
+	ctx.Response.SkipBody = ctx.IsHead() // Reset forgets what the server set
 	if ls != nil && ls.outbound {
 		ctx.Response.Header.Set(contract.HeaderUpstreamCluster, up.name)
 		ctx.Response.Header.Set(contract.HeaderUpstreamEndpoint, addr)
