@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/sidecar/sidecarbench"
 	"github.com/meshsim/meshsim/sim/xds"
 )
@@ -86,7 +87,7 @@ func benchBackendCmd() *cobra.Command {
 				version := "v" + strconv.Itoa(i+1)
 				body := []byte("hello from " + version + "\n")
 				srv := &http.Server{Addr: addr, ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-					w.Header().Set("X-Meshsim-Version", version)
+					w.Header().Set(contract.HeaderVersion, version)
 					_, _ = w.Write(body)
 				})}
 				go func() { errc <- srv.ListenAndServe() }()

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -371,21 +372,49 @@ func (p *Proxy) fastClient(addr string, connectTimeout time.Duration) fastClient
 		return c
 	}
 	d := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
-	c = fastClient{&fasthttp.HostClient{
-		Addr:                          addr,
-		Dial:                          func(addr string) (net.Conn, error) { return d.Dial("tcp", addr) },
-		MaxConns:                      1024,
-		MaxIdleConnDuration:           90 * time.Second,
-		MaxIdemponentCallAttempts:     1, // the route's retry policy decides
+	hc := &fasthttp.HostClient{
+		Addr:                addr,
+		Dial:                func(addr string) (net.Conn, error) { return d.Dial("tcp", addr) },
+		MaxConns:            1024,
+		MaxIdleConnDuration: 90 * time.Second,
+		// The route's retry policy decides retries; the pool only sends
+		// an idempotent request again, once, on a new connection, when
+		// the connection it took was closed under it before a response
+		// byte came back (a kept-alive connection to a task that stopped;
+		// the same address may serve a new task), as net/http's Transport
+		// does.
+		MaxIdemponentCallAttempts:     2,
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: false,
 		DisablePathNormalizing:        true,
-	}}
+	}
+	hc.RetryIfErr = func(req *fasthttp.Request, attempts int, err error) (bool, bool) {
+		retry := attempts == 1 && staleConn(req, err)
+		if retry {
+			// The upstream closed one kept-alive connection: it closed
+			// them all (it stopped, or restarted at this address).
+			hc.CloseIdleConnections()
+		}
+		return false, retry
+	}
+	c = fastClient{hc}
 	if cs.m == nil {
 		cs.m = make(map[fastClientKey]fastClient)
 	}
 	cs.m[k] = c
 	return c
+}
+
+// staleConn reports whether req may be sent again after err: it is
+// idempotent, and the upstream closed its connection before answering.
+func staleConn(req *fasthttp.Request, err error) bool {
+	switch string(req.Header.Method()) {
+	case fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodOptions, fasthttp.MethodTrace, fasthttp.MethodPut, fasthttp.MethodDelete:
+	default:
+		return false
+	}
+	return errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // closeIdle closes the pools' idle connections.
