@@ -103,13 +103,9 @@ var route53LeftOut = merge(
 	reason("tags, record set protections and hosted zone features (2025 additions no rehearsal uses)",
 		"ChangeTagsForResource", "ListTagsForResource", "ListTagsForResources", "CreateResourceRecordSetProtections",
 		"DeleteResourceRecordSetProtections", "ListResourceRecordSetProtections", "UpdateHostedZoneFeatures"),
-	notYetIssue16("UpdateHealthCheck"),
+	reason("updating a health check in place: a rehearsal creates its health checks with their configuration (delete and create one to change it)",
+		"UpdateHealthCheck"),
 )
-
-// notYetIssue16 marks Route 53 operations as not implemented yet.
-func notYetIssue16(ops ...string) map[string]string {
-	return reason("not implemented yet (issue 16)", ops...)
-}
 
 // cloudWatchLeftOut are the CloudWatch operations the fake leaves out: a
 // rehearsal watches metric alarms on its own metrics (issue 18), not
@@ -167,9 +163,6 @@ func merge(lists ...map[string]string) map[string]string {
 	}
 	return m
 }
-
-// notYet marks operations as not implemented yet (issue 13).
-func notYet(ops ...string) map[string]string { return reason("not implemented yet (issue 13)", ops...) }
 
 // TestOperationCoverage sends one minimal request per operation of each
 // API, as the SDK's client defines them, through the real client (its
