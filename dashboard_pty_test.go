@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -103,10 +104,21 @@ func TestDashboardInATerminal(t *testing.T) {
 		}
 	}
 
-	s := waitFor("step 2", has("meshsim · bookingapp-canary · rollout", "step 2/5", "weight → observed", "events", "AWS ", "tasks", "instrument", "q quit"))
+	// current matches the header of the step in force ("step 2/5
+	// canary-25  0.3s / 10s"), not the same step's line among the ended
+	// steps: n must be pressed while step 2 holds, or it skips another.
+	current := func(step string) func(string) bool {
+		re := regexp.MustCompile(regexp.QuoteMeta(step) + `\s+[0-9.]+s / 10s`)
+		return func(s string) bool { return re.MatchString(s) }
+	}
+	both := func(a, b func(string) bool) func(string) bool {
+		return func(s string) bool { return a(s) && b(s) }
+	}
+	s := waitFor("step 2", both(current("step 2/5 canary-25"),
+		has("meshsim · bookingapp-canary · rollout", "weight → observed", "events", "AWS ", "tasks", "instrument", "q quit")))
 	t.Logf("screen in step 2:\n%s", s)
 	press("n")
-	waitFor("step 3 after n", has("step 3/5"))
+	waitFor("step 3 after n", current("step 3/5 half"))
 	press("r")
 	s = waitFor("the rollback step", has("step 4/4 rollback", "decisions", "rollback: rolled back by the user during step 3"))
 	t.Logf("screen after r:\n%s", s)
