@@ -87,16 +87,6 @@ func TestDashboardInATerminal(t *testing.T) {
 			}
 		}
 	}
-	has := func(parts ...string) func(string) bool {
-		return func(s string) bool {
-			for _, p := range parts {
-				if !strings.Contains(s, p) {
-					return false
-				}
-			}
-			return true
-		}
-	}
 	press := func(keys string) {
 		t.Helper()
 		if _, err := ptmx.Write([]byte(keys)); err != nil {
@@ -104,16 +94,7 @@ func TestDashboardInATerminal(t *testing.T) {
 		}
 	}
 
-	// current matches the header of the step in force ("step 2/5
-	// canary-25  0.3s / 10s"), not the same step's line among the ended
-	// steps: n must be pressed while step 2 holds, or it skips another.
-	current := func(step string) func(string) bool {
-		re := regexp.MustCompile(regexp.QuoteMeta(step) + `\s+[0-9.]+s / 10s`)
-		return func(s string) bool { return re.MatchString(s) }
-	}
-	both := func(a, b func(string) bool) func(string) bool {
-		return func(s string) bool { return a(s) && b(s) }
-	}
+	// n must be pressed while step 2 holds, or it skips another.
 	s := waitFor("step 2", both(current("step 2/5 canary-25"),
 		has("meshsim · bookingapp-canary · rollout", "weight → observed", "events", "AWS ", "tasks", "instrument", "q quit")))
 	t.Logf("screen in step 2:\n%s", s)
@@ -135,6 +116,39 @@ func TestDashboardInATerminal(t *testing.T) {
 		t.Fatal("meshsim did not exit after q, y")
 	}
 
+	checkQuitRun(t, dir)
+}
+
+// has matches a screen that shows every one of parts.
+func has(parts ...string) func(string) bool {
+	return func(s string) bool {
+		for _, p := range parts {
+			if !strings.Contains(s, p) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// current matches the header of the step in force ("step 2/5 canary-25
+// 0.3s / 10s"), not the same step's line among the ended steps.
+func current(step string) func(string) bool {
+	re := regexp.MustCompile(regexp.QuoteMeta(step) + `\s+[0-9.]+s / 10s`)
+	return func(s string) bool { return re.MatchString(s) }
+}
+
+// both matches a screen that a and b match.
+func both(a, b func(string) bool) func(string) bool {
+	return func(s string) bool { return a(s) && b(s) }
+}
+
+// checkQuitRun checks the run directory of the run the test drove: the
+// first three steps and a rollback step with the first step's weights,
+// steps 2 and 3 cut short by the keys, one rollback control event, and a
+// partial report.
+func checkQuitRun(t *testing.T, dir string) {
+	t.Helper()
 	run, err := rundir.Read(dir)
 	if err != nil {
 		t.Fatal(err)

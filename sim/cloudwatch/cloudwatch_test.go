@@ -209,21 +209,7 @@ func TestAlarmLifecycle(t *testing.T) {
 		if _, err := cw.PutMetricAlarm(ctx, in); err != nil {
 			t.Fatal(err)
 		}
-		got, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"movie-5xx"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := got.MetricAlarms[0]
-		if a.StateValue != types.StateValueInsufficientData || *a.AlarmArn != "arn:aws:cloudwatch:eu-west-1:000000000000:alarm:movie-5xx" ||
-			*a.AlarmDescription != *in.AlarmDescription || *a.Threshold != 3 || *a.EvaluationPeriods != 2 || *a.DatapointsToAlarm != 1 ||
-			a.ComparisonOperator != in.ComparisonOperator || *a.TreatMissingData != "notBreaching" || a.Statistic != types.StatisticSum ||
-			*a.Period != 60 || *a.Dimensions[0].Value != "movie" || a.AlarmActions[0] != in.AlarmActions[0] || !*a.ActionsEnabled {
-			t.Fatalf("DescribeAlarms = %+v, want every field PutMetricAlarm set", a)
-		}
-		tags, err := cw.ListTagsForResource(ctx, &cloudwatch.ListTagsForResourceInput{ResourceARN: a.AlarmArn})
-		if err != nil || len(tags.Tags) != 1 || *tags.Tags[0].Value != "movies" {
-			t.Fatalf("tags = %+v, %v", tags, err)
-		}
+		checkDescribed(t, cw, in)
 
 		// Nothing published: notBreaching puts it in OK after a period.
 		time.Sleep(1500 * time.Millisecond)
@@ -248,34 +234,7 @@ func TestAlarmLifecycle(t *testing.T) {
 		if want := []string{"movie-5xx=OK", "movie-5xx=ALARM"}; !slices.Equal(told, want) {
 			t.Errorf("OnStateChange was told %v, want %v", told, want)
 		}
-		var changes []events.Event
-		for len(changes) < 2 {
-			e := <-sub
-			if e.Type == contract.EventAlarmState {
-				changes = append(changes, e)
-			}
-		}
-		if d := changes[1].Detail; d[contract.DetailTo] != fake.StateAlarm || !strings.Contains(d[contract.DetailDatapoints], "=5") ||
-			!strings.HasPrefix(d[contract.DetailReason], "Threshold Crossed: 1 out of the last 2 datapoints [") {
-			t.Errorf("alarm event = %+v", changes[1])
-		}
-		hist, err := cw.DescribeAlarmHistory(ctx, &cloudwatch.DescribeAlarmHistoryInput{AlarmName: aws.String("movie-5xx"), HistoryItemType: types.HistoryItemTypeStateUpdate})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(hist.AlarmHistoryItems) != 2 || *hist.AlarmHistoryItems[0].HistorySummary != "Alarm updated from OK to ALARM" {
-			t.Fatalf("history = %+v", hist.AlarmHistoryItems)
-		}
-		var data struct {
-			NewState struct {
-				StateReasonData struct {
-					RecentDatapoints []float64 `json:"recentDatapoints"`
-				} `json:"stateReasonData"`
-			} `json:"newState"`
-		}
-		if err := json.Unmarshal([]byte(*hist.AlarmHistoryItems[0].HistoryData), &data); err != nil || !slices.Contains(data.NewState.StateReasonData.RecentDatapoints, 5) {
-			t.Errorf("HistoryData = %s (%v)", *hist.AlarmHistoryItems[0].HistoryData, err)
-		}
+		checkBreach(t, cw, sub)
 
 		// SetAlarmState sets it until the next evaluation.
 		if _, err := cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("movie-5xx"), StateValue: types.StateValueOk, StateReason: aws.String("testing")}); err != nil {
@@ -291,6 +250,63 @@ func TestAlarmLifecycle(t *testing.T) {
 			t.Error("the alarm is still there after DeleteAlarms")
 		}
 	})
+}
+
+// checkDescribed checks that DescribeAlarms gives back every field
+// PutMetricAlarm set, in the alarm's first state, and its tags.
+func checkDescribed(t *testing.T, cw *cloudwatch.Client, in *cloudwatch.PutMetricAlarmInput) {
+	t.Helper()
+	ctx := context.Background()
+	got, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"movie-5xx"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := got.MetricAlarms[0]
+	if a.StateValue != types.StateValueInsufficientData || *a.AlarmArn != "arn:aws:cloudwatch:eu-west-1:000000000000:alarm:movie-5xx" ||
+		*a.AlarmDescription != *in.AlarmDescription || *a.Threshold != 3 || *a.EvaluationPeriods != 2 || *a.DatapointsToAlarm != 1 ||
+		a.ComparisonOperator != in.ComparisonOperator || *a.TreatMissingData != "notBreaching" || a.Statistic != types.StatisticSum ||
+		*a.Period != 60 || *a.Dimensions[0].Value != "movie" || a.AlarmActions[0] != in.AlarmActions[0] || !*a.ActionsEnabled {
+		t.Fatalf("DescribeAlarms = %+v, want every field PutMetricAlarm set", a)
+	}
+	tags, err := cw.ListTagsForResource(ctx, &cloudwatch.ListTagsForResourceInput{ResourceARN: a.AlarmArn})
+	if err != nil || len(tags.Tags) != 1 || *tags.Tags[0].Value != "movies" {
+		t.Fatalf("tags = %+v, %v", tags, err)
+	}
+}
+
+// checkBreach checks the events and the history of the alarm's change to
+// ALARM: the breaching datapoints and CloudWatch's wording.
+func checkBreach(t *testing.T, cw *cloudwatch.Client, sub <-chan events.Event) {
+	t.Helper()
+	ctx := context.Background()
+	var changes []events.Event
+	for len(changes) < 2 {
+		e := <-sub
+		if e.Type == contract.EventAlarmState {
+			changes = append(changes, e)
+		}
+	}
+	if d := changes[1].Detail; d[contract.DetailTo] != fake.StateAlarm || !strings.Contains(d[contract.DetailDatapoints], "=5") ||
+		!strings.HasPrefix(d[contract.DetailReason], "Threshold Crossed: 1 out of the last 2 datapoints [") {
+		t.Errorf("alarm event = %+v", changes[1])
+	}
+	hist, err := cw.DescribeAlarmHistory(ctx, &cloudwatch.DescribeAlarmHistoryInput{AlarmName: aws.String("movie-5xx"), HistoryItemType: types.HistoryItemTypeStateUpdate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist.AlarmHistoryItems) != 2 || *hist.AlarmHistoryItems[0].HistorySummary != "Alarm updated from OK to ALARM" {
+		t.Fatalf("history = %+v", hist.AlarmHistoryItems)
+	}
+	var data struct {
+		NewState struct {
+			StateReasonData struct {
+				RecentDatapoints []float64 `json:"recentDatapoints"`
+			} `json:"stateReasonData"`
+		} `json:"newState"`
+	}
+	if err := json.Unmarshal([]byte(*hist.AlarmHistoryItems[0].HistoryData), &data); err != nil || !slices.Contains(data.NewState.StateReasonData.RecentDatapoints, 5) {
+		t.Errorf("HistoryData = %s (%v)", *hist.AlarmHistoryItems[0].HistoryData, err)
+	}
 }
 
 func state(t *testing.T, cw *cloudwatch.Client, name string) types.StateValue {
