@@ -367,7 +367,7 @@ func (c *adsClient) publish() {
 		if cs.edsName != "" {
 			addrs = c.endpoints[cs.edsName]
 		}
-		snap.clusters[name] = &upstream{
+		up := &upstream{
 			name:           name,
 			addrs:          addrs,
 			random:         cs.random,
@@ -375,6 +375,10 @@ func (c *adsClient) publish() {
 			h2:             cs.h2,
 			connectTimeout: cs.connectTimeout,
 		}
+		if cs.h2 {
+			up.grpc = c.p.grpcTransport(cs.connectTimeout)
+		}
+		snap.clusters[name] = up
 	}
 	c.p.state.Store(snap)
 }

@@ -19,7 +19,9 @@
 // once per gRPC stream: a stream stays on its backend whatever the
 // weights become), an endpoint picked round robin, then forwarded (HTTP/2
 // with httputil.ReverseProxy). Clusters of http2 and grpc virtual nodes speak
-// h2c upstream. HTTP/2 bodies stream in both directions without buffering,
+// h2c upstream: gRPC calls over grpc-go's client transport (one channel
+// per endpoint, messages passed through as bytes; see grpcupstream.go),
+// other HTTP/2 requests over net/http's. HTTP/2 bodies stream in both directions without buffering,
 // flushed as they arrive, and trailers (grpc-status, grpc-message and
 // trailer metadata) pass through. Configuration changes swap one
 // immutable routing snapshot, so they take effect for the next request

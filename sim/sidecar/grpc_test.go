@@ -1,6 +1,7 @@
 package sidecar_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding/gzip"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -1115,4 +1117,51 @@ func readFeed(feed grpc.ServerStreamingClient[testpb.StreamingOutputCallResponse
 		return fmt.Errorf("feed end: %v, want EOF", err)
 	}
 	return nil
+}
+
+// TestGRPCMetadataAndStatusPassThrough checks what crosses the sidecar
+// besides messages: binary and text metadata both ways, a compressed
+// request, and an error status with a non-ASCII message, details and
+// trailer metadata, as a transparent HTTP/2 proxy passes them.
+func TestGRPCMetadataAndStatusPassThrough(t *testing.T) {
+	v1 := startEchoBackend(t, "v1", "t1")
+	got := make(chan metadata.MD, 1)
+	v1.unary = func(ctx context.Context, _ int64) error {
+		md, _ := metadata.FromIncomingContext(ctx)
+		got <- md
+		_ = grpc.SetHeader(ctx, metadata.Pairs("x-reply-bin", "\x00\xffheader"))
+		grpc.SetTrailer(ctx, metadata.Pairs("x-trailer-bin", "\x01trailer", "x-trailer", "text"))
+		st, err := status.New(codes.FailedPrecondition, "état: 100% invalide").WithDetails(&testpb.Payload{Body: []byte("detail")})
+		if err != nil {
+			return err
+		}
+		return st.Err()
+	}
+	_, _, client, _ := startEcho(t, echoWorld(endpoints(v1), nil, 1, 0))
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "x-request-bin", "\x00\x01raw", "x-request", "plain")
+	var header, trailer metadata.MD
+	_, err := client.UnaryCall(ctx, &testpb.SimpleRequest{Payload: &testpb.Payload{Body: bytes.Repeat([]byte("z"), 4096)}},
+		grpc.UseCompressor(gzip.Name), grpc.Header(&header), grpc.Trailer(&trailer))
+	st := status.Convert(err)
+	if st.Code() != codes.FailedPrecondition || st.Message() != "état: 100% invalide" {
+		t.Fatalf("status %v %q; want FailedPrecondition with the backend's message", st.Code(), st.Message())
+	}
+	if d := st.Details(); len(d) != 1 || string(d[0].(*testpb.Payload).GetBody()) != "detail" {
+		t.Errorf("details %v; want the backend's Payload", d)
+	}
+	md := <-got
+	if v := md.Get("x-request-bin"); len(v) != 1 || v[0] != "\x00\x01raw" {
+		t.Errorf("backend got x-request-bin %q", v)
+	}
+	if v := md.Get("x-request"); len(v) != 1 || v[0] != "plain" {
+		t.Errorf("backend got x-request %q", v)
+	}
+	// An error goes out trailers-only: the header metadata set before it
+	// comes with the trailers.
+	all := metadata.Join(header, trailer)
+	for k, want := range map[string]string{"x-reply-bin": "\x00\xffheader", "x-trailer-bin": "\x01trailer", "x-trailer": "text"} {
+		if v := all.Get(k); len(v) != 1 || v[0] != want {
+			t.Errorf("client got %s %q, want %q (header %v, trailer %v)", k, v, want, header, trailer)
+		}
+	}
 }

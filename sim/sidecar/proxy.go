@@ -51,7 +51,8 @@ type Proxy struct {
 	mu         sync.Mutex
 	listeners  map[string]*boundListener
 	transports map[transportKey]*http.Transport
-	h1clients  fastClients // the HTTP/1.1 path's upstream connection pools
+	grpcs      map[time.Duration]*grpcTransport // by connect timeout
+	h1clients  fastClients                      // the HTTP/1.1 path's upstream connection pools
 }
 
 // snapshot is the immutable routing state requests are served from; a
@@ -81,10 +82,24 @@ type upstream struct {
 	random    bool
 	rr        atomic.Uint64
 	transport http.RoundTripper
+	// grpc carries the gRPC requests of an HTTP/2 cluster; nil for
+	// HTTP/1.1 clusters.
+	grpc *grpcTransport
 	// h2 is set when the cluster speaks HTTP/2 upstream, which only the
 	// net/http path does; connectTimeout bounds a new connection.
 	h2             bool
 	connectTimeout time.Duration
+}
+
+// grpcCall reports whether req goes to u over the gRPC transport.
+func (u *upstream) grpcCall(req *http.Request) bool { return u.grpc != nil && isGRPC(req) }
+
+// roundTripper returns the transport that carries req to u.
+func (u *upstream) roundTripper(req *http.Request) http.RoundTripper {
+	if u.grpcCall(req) {
+		return u.grpc
+	}
+	return u.transport
 }
 
 // next picks an endpoint: round robin, or at random for RANDOM clusters.
@@ -138,6 +153,7 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 		done:         make(chan struct{}),
 		listeners:    make(map[string]*boundListener),
 		transports:   make(map[transportKey]*http.Transport),
+		grpcs:        make(map[time.Duration]*grpcTransport),
 	}
 	if p.bindIP == "" {
 		p.bindIP = "127.0.0.1"
@@ -234,6 +250,19 @@ func (p *Proxy) transport(k transportKey) *http.Transport {
 	return t
 }
 
+// grpcTransport returns the shared gRPC upstream transport for clusters
+// with this connect timeout, so channels survive configuration changes.
+func (p *Proxy) grpcTransport(connectTimeout time.Duration) *grpcTransport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.grpcs[connectTimeout]
+	if !ok {
+		t = newGRPCTransport(connectTimeout)
+		p.grpcs[connectTimeout] = t
+	}
+	return t
+}
+
 // listenerPlan is a listener change prepared by planListeners: sockets
 // are bound, nothing serves yet.
 type listenerPlan struct {
@@ -326,6 +355,9 @@ func (p *Proxy) shutdown() {
 	p.mu.Lock()
 	for _, t := range p.transports {
 		t.CloseIdleConnections()
+	}
+	for _, t := range p.grpcs {
+		t.close()
 	}
 	p.mu.Unlock()
 	p.h1clients.closeIdle()
