@@ -1,7 +1,8 @@
 // Package sidecarbench stands up what the sidecar's benchmarks measure,
 // for `go test -bench` and `meshsim bench` alike: a control plane with
 // sidecars on their own loopback addresses, a sidecar routing 50/50 to two
-// HTTP backends, and the propagation of a route change to many sidecars.
+// HTTP backends, the propagation of a route change to many sidecars, and
+// gRPC streams held open through a sidecar and directly (see StartGRPC).
 package sidecarbench
 
 import (
@@ -24,11 +25,14 @@ import (
 
 // Mesh, Service and Host name the benchmark's world: clients reach
 // Service's router (two weighted versions) through their sidecars, with
-// Host as the request's Host header.
+// Host as the request's Host header. The gRPC world's service is
+// GRPCService, which its clients call with GRPCAuthority.
 const (
-	Mesh    = "bench"
-	Service = "movie.bench.local"
-	Host    = Service + ":8080"
+	Mesh          = "bench"
+	Service       = "movie.bench.local"
+	Host          = Service + ":8080"
+	GRPCService   = "echo.bench.local"
+	GRPCAuthority = GRPCService + ":9090"
 )
 
 // World is a control plane and the sidecars connected to it.
@@ -51,12 +55,19 @@ func (w *World) Close() {
 // client-(n-1) call Service, split by weights w1:w2 between endpoints v1
 // and v2, and one sidecar per client, each on its own loopback address.
 func Start(ctx context.Context, n int, v1, v2 xds.Endpoint, w1, w2 uint32) (*World, error) {
+	return start(ctx, world(n, httpService, v1, v2, w1, w2))
+}
+
+// start starts a control plane serving world and a sidecar for each of
+// its client nodes.
+func start(ctx context.Context, world xds.World) (*World, error) {
+	n := clients(world)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	bus := events.NewBus(0)
-	w := &World{Bus: bus, CP: xds.NewServer(xds.Options{Bus: bus}), world: world(n, v1, v2, w1, w2)}
+	w := &World{Bus: bus, CP: xds.NewServer(xds.Options{Bus: bus}), world: world}
 	cctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -75,7 +86,7 @@ func Start(ctx context.Context, n int, v1, v2 xds.Endpoint, w1, w2 uint32) (*Wor
 	}
 	for i := range n {
 		p, err := sidecar.Start(context.Background(), sidecar.Config{
-			NodeID: "mesh/" + Mesh + "/virtualNode/client-" + strconv.Itoa(i), XDSAddress: ln.Addr().String(), BindIP: ips[i],
+			NodeID: contract.NodeID(Mesh, clientNode(i)), XDSAddress: ln.Addr().String(), BindIP: ips[i],
 		})
 		if err != nil {
 			w.Close()
@@ -95,28 +106,52 @@ func Start(ctx context.Context, n int, v1, v2 xds.Endpoint, w1, w2 uint32) (*Wor
 	return w, nil
 }
 
-func world(n int, v1, v2 xds.Endpoint, w1, w2 uint32) xds.World {
-	l := []xds.Listener{{Port: 8080, Protocol: xds.HTTP}}
+// service is the called service of a benchmark's world: its name (also
+// the prefix of its nodes' and router's names), virtual service, port and
+// protocol, and its route's path prefix.
+type service struct {
+	name, virtualService string
+	port                 uint32
+	protocol             xds.Protocol
+	prefix               string
+}
+
+var (
+	httpService = service{name: "movie", virtualService: Service, port: 8080, protocol: xds.HTTP, prefix: "/"}
+	grpcService = service{name: "echo", virtualService: GRPCService, port: 9090, protocol: xds.GRPC}
+)
+
+// world is clients client-0 … client-(n-1) of svc, whose router splits
+// it by weights w1:w2 between endpoints v1 and v2.
+func world(n int, svc service, v1, v2 xds.Endpoint, w1, w2 uint32) xds.World {
+	l := []xds.Listener{{Port: svc.port, Protocol: svc.protocol}}
 	m := xds.Mesh{
 		Name: Mesh,
 		VirtualNodes: []xds.VirtualNode{
-			{Name: "movie-v1", Listeners: l, Endpoints: []xds.Endpoint{v1}},
-			{Name: "movie-v2", Listeners: l, Endpoints: []xds.Endpoint{v2}},
+			{Name: svc.name + "-v1", Listeners: l, Endpoints: []xds.Endpoint{v1}},
+			{Name: svc.name + "-v2", Listeners: l, Endpoints: []xds.Endpoint{v2}},
 		},
-		VirtualServices: []xds.VirtualService{{Name: Service, ProviderRouter: "movie-router"}},
+		VirtualServices: []xds.VirtualService{{Name: svc.virtualService, ProviderRouter: svc.name + "-router"}},
 		VirtualRouters: []xds.VirtualRouter{{
-			Name: "movie-router", Listeners: l,
+			Name: svc.name + "-router", Listeners: l,
 			Routes: []xds.Route{{
-				Name: "movie", Protocol: xds.HTTP, Prefix: "/",
-				Targets: []xds.WeightedTarget{{VirtualNode: "movie-v1", Weight: w1}, {VirtualNode: "movie-v2", Weight: w2}},
+				Name: svc.name, Protocol: svc.protocol, Prefix: svc.prefix,
+				Targets: []xds.WeightedTarget{{VirtualNode: svc.name + "-v1", Weight: w1}, {VirtualNode: svc.name + "-v2", Weight: w2}},
 			}},
 		}},
 	}
+	client := []xds.Listener{{Port: 8080, Protocol: xds.HTTP}}
 	for i := range n {
-		m.VirtualNodes = append(m.VirtualNodes, xds.VirtualNode{Name: "client-" + strconv.Itoa(i), Listeners: l, Backends: []string{Service}})
+		m.VirtualNodes = append(m.VirtualNodes, xds.VirtualNode{Name: clientNode(i), Listeners: client, Backends: []string{svc.virtualService}})
 	}
 	return xds.World{Meshes: []xds.Mesh{m}}
 }
+
+// clientNode names the i-th client's virtual node.
+func clientNode(i int) string { return "client-" + strconv.Itoa(i) }
+
+// clients counts the client nodes of a world made by world.
+func clients(w xds.World) int { return len(w.Meshes[0].VirtualNodes) - 2 }
 
 // loopbackIPs returns n loopback addresses on which the sidecar's fixed
 // ports are free, one per sidecar as each task has its own address.
@@ -188,7 +223,7 @@ func routeVersions(w xds.World, n int) (map[string]string, error) {
 	}
 	want := make(map[string]string, n)
 	for i := range n {
-		node := contract.NodeID(Mesh, "client-"+strconv.Itoa(i))
+		node := contract.NodeID(Mesh, clientNode(i))
 		r, ok := res[node]
 		if !ok {
 			return nil, errors.New("no resources for " + node)
