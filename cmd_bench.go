@@ -24,52 +24,78 @@ import (
 	"github.com/meshsim/meshsim/sim/xds"
 )
 
+// benchSections are meshsim bench's sections, in the order they run.
+var benchSections = []string{"http", "vegeta", "grpc", "propagation"}
+
 // benchFlags configure meshsim bench.
 type benchFlags struct {
 	duration    time.Duration
 	rounds      int
 	connections int
+	rate        int
+	streams     int
 	sidecars    int
 	changes     int
+	only        []string
 }
 
 // benchCmd measures meshsim's own cost beside the anchors found on the
 // machine. Absolute figures on a shared machine are noise; what it reports
-// are ratios of runs made in the same moment (haproxy and the sidecar
+// are ratios of runs made in the same moment (meshsim and its anchor
 // interleaved, round by round) and CPU time per request.
 func benchCmd() *cobra.Command {
 	var f benchFlags
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure the sidecar against haproxy (with wrk) and a route change's propagation, printing ratios",
+		Short: "Measure meshsim's sidecar, load generator and gRPC path against haproxy, wrk and the vegeta CLI, printing ratios",
 		Long: `bench runs meshsim's instrument benchmarks side by side with the anchors
-present on the machine and prints ratios:
+present on the machine, prints ratios, and ends with a table of the
+targets met:
 
   http         wrk -t2 -c<connections> against the embedded sidecar and haproxy,
                both splitting 50/50 between the same two backends (a child
                process), interleaved round by round: requests/s, p99, and the
                proxy's CPU per request (meshsim's own CPU time; haproxy's from
                /proc); medians of the per-round ratios
+  vegeta       meshsim's load generator (in process, recording every
+               observation as a run does) and the vegeta CLI (a child process
+               writing its results to a file) at the same constant <rate>
+               against the same backend, interleaved round by round: achieved
+               rate, p99, success ratio, CPU time per 10k requests
+  grpc         <streams> bidi streams of the sample gRPC service held open
+               through a sidecar and directly, in a child process of their own
+               (memory is the process's): time to open them, the sidecar's
+               memory per held stream (live heap and stacks after a GC, the
+               sidecar run's minus the direct run's), goroutines per stream
   propagation  a route change pushed to <sidecars> sidecars: time from the
                control plane's update to the last sidecar's ACK (p50, p99) and
                the CPU time per change
 
-Anchors that are missing (wrk, haproxy) are skipped with a note. The gRPC
-stream figures are Go benchmarks: go test -bench GRPCStreams ./sim/sidecar.`,
+Anchors that are missing (wrk, haproxy, vegeta) are skipped with a note.
+The same figures are Go benchmarks in ./sim/sidecar (HTTPProxy,
+GRPCStreams, Propagation).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.rounds < 1 || f.connections < 1 || f.sidecars < 1 || f.changes < 1 || f.duration <= 0 {
-				return &exitError{exitBadInput, errors.New("--rounds, --connections, --sidecars, --changes and --duration must be positive")}
+			if f.rounds < 1 || f.connections < 1 || f.rate < 1 || f.streams < 1 || f.sidecars < 1 || f.changes < 1 || f.duration <= 0 {
+				return &exitError{exitBadInput, errors.New("--rounds, --connections, --rate, --streams, --sidecars, --changes and --duration must be positive")}
+			}
+			for _, s := range f.only {
+				if !slices.Contains(benchSections, s) {
+					return &exitError{exitBadInput, fmt.Errorf("--only %q: the sections are %s", s, strings.Join(benchSections, ", "))}
+				}
 			}
 			return runBench(cmd.Context(), cmd.OutOrStdout(), f)
 		},
 	}
 	fl := cmd.Flags()
-	fl.DurationVar(&f.duration, "duration", 5*time.Second, "length of each wrk run")
-	fl.IntVar(&f.rounds, "rounds", 3, "interleaved rounds of haproxy and the sidecar")
+	fl.DurationVar(&f.duration, "duration", 5*time.Second, "length of each wrk and load generator run")
+	fl.IntVar(&f.rounds, "rounds", 3, "interleaved rounds of meshsim and its anchor")
 	fl.IntVar(&f.connections, "connections", 50, "wrk's connections")
+	fl.IntVar(&f.rate, "rate", 5000, "requests/s both load generators offer")
+	fl.IntVar(&f.streams, "streams", 10_000, "gRPC streams held open")
 	fl.IntVar(&f.sidecars, "sidecars", 100, "sidecars a route change propagates to")
 	fl.IntVar(&f.changes, "changes", 100, "route changes measured")
+	fl.StringSliceVar(&f.only, "only", benchSections, "sections to run: "+strings.Join(benchSections, ", "))
 	return cmd
 }
 
@@ -102,12 +128,84 @@ func benchBackendCmd() *cobra.Command {
 	}
 }
 
-func runBench(ctx context.Context, out io.Writer, f benchFlags) error {
-	fmt.Fprintf(out, "meshsim bench — %s, %d CPUs; ratios are of runs made in the same moment\n\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU())
-	if err := benchHTTP(ctx, out, f); err != nil {
-		return err
+// benchRun is one meshsim bench: where it prints, its flags, the backends
+// its HTTP sections share, and the targets its sections judged.
+type benchRun struct {
+	out      io.Writer
+	f        benchFlags
+	backends []string
+	targets  []benchTarget
+}
+
+// benchTarget is one target of issue 12 and how the run fared.
+type benchTarget struct {
+	name     string
+	measured string // what was measured, or why it was not
+	met      bool
+	skipped  bool
+}
+
+func (b *benchRun) judge(name string, met bool, format string, args ...any) {
+	b.targets = append(b.targets, benchTarget{name: name, met: met, measured: fmt.Sprintf(format, args...)})
+}
+
+func (b *benchRun) skip(reason string, names ...string) {
+	for _, n := range names {
+		b.targets = append(b.targets, benchTarget{name: n, skipped: true, measured: reason})
 	}
-	return benchPropagation(ctx, out, f)
+}
+
+func runBench(ctx context.Context, out io.Writer, f benchFlags) error {
+	load := ""
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = ", load average " + strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	fmt.Fprintf(out, "meshsim bench — %s, %d CPUs%s; ratios are of runs made in the same moment\n\n",
+		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), load)
+	b := &benchRun{out: out, f: f}
+	if slices.Contains(f.only, "http") || slices.Contains(f.only, "vegeta") {
+		addrs, err := freeAddrs(2)
+		if err != nil {
+			return err
+		}
+		stop, err := startBenchBackends(ctx, addrs)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		b.backends = addrs
+	}
+	sections := map[string]func(context.Context) error{
+		"http": b.http, "vegeta": b.vegeta, "grpc": b.grpc, "propagation": b.propagation,
+	}
+	for _, s := range benchSections {
+		if !slices.Contains(f.only, s) {
+			continue
+		}
+		if err := sections[s](ctx); err != nil {
+			return err
+		}
+	}
+	b.summary()
+	return nil
+}
+
+// summary prints every target the run judged, met (✓) or not (✗), or
+// skipped (–) with the reason.
+func (b *benchRun) summary() {
+	fmt.Fprintln(b.out, "## Targets (issue 12)")
+	tw := tabwriter.NewWriter(b.out, 0, 0, 2, ' ', 0)
+	for _, t := range b.targets {
+		mark := "✗"
+		switch {
+		case t.skipped:
+			mark = "–"
+		case t.met:
+			mark = "✓"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", mark, t.name, t.measured)
+	}
+	tw.Flush()
 }
 
 // wrkResult is what one wrk run measured, with the proxy's CPU time.
@@ -125,24 +223,29 @@ func (r wrkResult) cpuPerRequest() time.Duration {
 	return r.cpu / time.Duration(r.requests)
 }
 
-func benchHTTP(ctx context.Context, out io.Writer, f benchFlags) error {
+// The targets of issue 12 that the HTTP and propagation sections judge.
+const (
+	targetHTTPRate  = "HTTP req/s ≥ 0.8× haproxy's"
+	targetHTTPP99   = "HTTP p99 ≤ 1.5× haproxy's"
+	targetHTTPCPU   = "HTTP proxy CPU/request ≤ 1.5× haproxy's"
+	targetPropagate = "propagation p99 ≤ 50 ms at 100 sidecars"
+)
+
+func (b *benchRun) http(ctx context.Context) error {
+	out, f := b.out, b.f
 	fmt.Fprintln(out, "## HTTP/1.1 proxy: embedded sidecar vs haproxy (50/50 weights, same backends)")
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
 		fmt.Fprintln(out, "skipped: wrk not found (apt-get install wrk)")
 		fmt.Fprintln(out)
+		b.skip("wrk not found", targetHTTPRate, targetHTTPP99, targetHTTPCPU)
 		return nil
 	}
-	addrs, err := freeAddrs(3)
+	addr, err := freeAddrs(1)
 	if err != nil {
 		return err
 	}
-	stopBackends, err := startBenchBackends(ctx, addrs[:2])
-	if err != nil {
-		return err
-	}
-	defer stopBackends()
-	v1, v2 := endpointOf(addrs[0], "t1"), endpointOf(addrs[1], "t2")
+	v1, v2 := endpointOf(b.backends[0], "t1"), endpointOf(b.backends[1], "t2")
 	w, err := sidecarbench.Start(ctx, 1, v1, v2, 50, 50)
 	if err != nil {
 		return fmt.Errorf("bench: sidecar: %w", err)
@@ -154,15 +257,16 @@ func benchHTTP(ctx context.Context, out io.Writer, f benchFlags) error {
 		cpu  func() time.Duration
 	}
 	proxies := []proxy{}
-	hp, stopHAProxy, err := startHAProxy(ctx, addrs[2], addrs[:2])
+	hp, stopHAProxy, err := startHAProxy(ctx, addr[0], b.backends)
 	switch {
 	case errors.Is(err, exec.ErrNotFound):
 		fmt.Fprintln(out, "note: haproxy not found (apt-get install haproxy): the sidecar alone, no ratios")
+		b.skip("haproxy not found", targetHTTPRate, targetHTTPP99, targetHTTPCPU)
 	case err != nil:
 		return err
 	default:
 		defer stopHAProxy()
-		proxies = append(proxies, proxy{"haproxy", addrs[2], func() time.Duration { return procCPU(hp) }})
+		proxies = append(proxies, proxy{"haproxy", addr[0], func() time.Duration { return procCPU(hp) }})
 	}
 	proxies = append(proxies, proxy{"sidecar", w.Sidecars[0].EgressAddr(), sidecarbench.ProcessCPU})
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -188,20 +292,29 @@ func benchHTTP(ctx context.Context, out io.Writer, f benchFlags) error {
 		}
 	}
 	tw.Flush()
-	if len(rpsRatio) > 0 {
+	switch {
+	case len(rpsRatio) > 0:
+		rps, p99, cpu := median(rpsRatio), median(p99Ratio), median(cpuRatio)
 		fmt.Fprintf(out, "sidecar/haproxy, medians of %d per-round ratios: req/s %.2f× (target ≥ 0.8), p99 %.2f× (≤ 1.5), CPU/req %.2f× (≤ 1.5)\n",
-			len(rpsRatio), median(rpsRatio), median(p99Ratio), median(cpuRatio))
+			len(rpsRatio), rps, p99, cpu)
+		b.judge(targetHTTPRate, rps >= 0.8, "%.2f×", rps)
+		b.judge(targetHTTPP99, p99 <= 1.5, "%.2f×", p99)
+		b.judge(targetHTTPCPU, cpu <= 1.5, "%.2f×", cpu)
+	case len(proxies) > 1:
+		b.skip("haproxy's CPU time unreadable (no /proc)", targetHTTPRate, targetHTTPP99, targetHTTPCPU)
 	}
 	fmt.Fprintln(out)
 	return nil
 }
 
-func benchPropagation(ctx context.Context, out io.Writer, f benchFlags) error {
+func (b *benchRun) propagation(ctx context.Context) error {
+	out, f := b.out, b.f
 	fmt.Fprintf(out, "## Propagation: route change → last ACK at %d sidecars\n", f.sidecars)
 	ep := xds.Endpoint{InstanceID: "t1", Address: "127.0.0.1", Port: 1}
 	w, err := sidecarbench.Start(ctx, f.sidecars, ep, ep, 50, 50)
 	if err != nil {
-		fmt.Fprintf(out, "skipped: %v\n", err)
+		fmt.Fprintf(out, "skipped: %v\n\n", err)
+		b.skip(err.Error(), targetPropagate)
 		return nil
 	}
 	defer w.Close()
@@ -215,10 +328,21 @@ func benchPropagation(ctx context.Context, out io.Writer, f benchFlags) error {
 		took = append(took, c.Took)
 		cpu += c.CPU
 	}
+	p99 := sidecarbench.Quantile(took, 0.99)
 	fmt.Fprintf(out, "%d changes: p50 %s, p99 %s (target ≤ 50ms), max %s; CPU per change %s (control plane and sidecars)\n\n",
-		f.changes, sidecarbench.Quantile(took, 0.5).Round(10*time.Microsecond), sidecarbench.Quantile(took, 0.99).Round(10*time.Microsecond),
+		f.changes, sidecarbench.Quantile(took, 0.5).Round(10*time.Microsecond), p99.Round(10*time.Microsecond),
 		sidecarbench.Quantile(took, 1).Round(10*time.Microsecond), (cpu / time.Duration(f.changes)).Round(10*time.Microsecond))
+	b.judge(targetPropagate, p99 <= 50*time.Millisecond, "%s%s", p99.Round(100*time.Microsecond), atScale(f.sidecars, 100, "sidecars"))
 	return nil
+}
+
+// atScale notes a figure measured at n rather than at the target's
+// scale.
+func atScale(n, target int, what string) string {
+	if n == target {
+		return ""
+	}
+	return fmt.Sprintf(" (at %d %s; the target is at %d)", n, what, target)
 }
 
 // runWrk runs wrk against addr and parses its report.

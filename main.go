@@ -104,7 +104,7 @@ reports per step which share of requests each version served and what failed.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(runCmd(), upCmd(), downCmd(), scenariosCmd(), fakesCmd(), reportCmd(), compareCmd(), versionCmd(), capacityCmd(), benchCmd(), benchBackendCmd())
+	root.AddCommand(runCmd(), upCmd(), downCmd(), scenariosCmd(), fakesCmd(), reportCmd(), compareCmd(), versionCmd(), capacityCmd(), benchCmd(), benchBackendCmd(), benchGRPCCmd())
 	root.AddCommand(dockerCommands()...)
 	return root
 }
