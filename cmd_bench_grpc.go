@@ -24,39 +24,42 @@ const (
 	targetGRPCMemory = "gRPC sidecar memory ≤ 40 KB per held stream"
 )
 
-// grpcRound is one measurement of meshsim bench-grpc: streams held open
-// via the sidecar or directly, in one round.
-type grpcRound struct {
-	Round               int              `json:"round"`
+// grpcMeasure is what meshsim bench-grpc measured: streams held open
+// via the sidecar or directly.
+type grpcMeasure struct {
 	Via                 sidecarbench.Via `json:"via"`
 	Open                time.Duration    `json:"openNs"`
 	BytesPerStream      float64          `json:"bytesPerStream"`
 	GoroutinesPerStream float64          `json:"goroutinesPerStream"`
 }
 
-// benchGRPCCmd holds gRPC streams open directly and through a sidecar, in
-// rounds, and prints one JSON grpcRound per line: meshsim bench's gRPC
-// section, in a process of its own so that the memory it measures is the
-// streams' alone.
+// benchGRPCCmd holds gRPC streams open via the sidecar or directly and
+// prints the figures as one JSON grpcMeasure: a measurement of meshsim
+// bench's gRPC section, in a process of its own so that the memory it
+// measures is the streams' alone, with nothing left over from an earlier
+// measurement. Both ways start the same world (the sample gRPC service, a
+// control plane, a sidecar, a client of each way).
 func benchGRPCCmd() *cobra.Command {
-	var streams, rounds int
+	var streams int
+	var via string
 	cmd := &cobra.Command{
 		Use:    "bench-grpc",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if streams < 1 || rounds < 1 {
-				return &exitError{exitBadInput, errors.New("--streams and --rounds must be positive")}
+			v := sidecarbench.Via(via)
+			if streams < 1 || (v != sidecarbench.Direct && v != sidecarbench.ThroughSidecar) {
+				return &exitError{exitBadInput, errors.New("--streams must be positive and --via direct or sidecar")}
 			}
-			return holdGRPCStreams(cmd.Context(), cmd.OutOrStdout(), streams, rounds)
+			return holdGRPCStreams(cmd.Context(), cmd.OutOrStdout(), v, streams)
 		},
 	}
 	cmd.Flags().IntVar(&streams, "streams", 10_000, "streams held open")
-	cmd.Flags().IntVar(&rounds, "rounds", 3, "rounds of direct and sidecar")
+	cmd.Flags().StringVar(&via, "via", string(sidecarbench.ThroughSidecar), "direct or sidecar")
 	return cmd
 }
 
-func holdGRPCStreams(ctx context.Context, out io.Writer, streams, rounds int) error {
+func holdGRPCStreams(ctx context.Context, out io.Writer, via sidecarbench.Via, streams int) error {
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	g, err := sidecarbench.StartGRPC(sctx)
 	cancel()
@@ -64,40 +67,33 @@ func holdGRPCStreams(ctx context.Context, out io.Writer, streams, rounds int) er
 		return err
 	}
 	defer g.Close()
-	enc := json.NewEncoder(out)
-	for r := 1; r <= rounds; r++ {
-		for _, via := range []sidecarbench.Via{sidecarbench.Direct, sidecarbench.ThroughSidecar} {
-			s, err := sidecarbench.HoldStreams(ctx, g.Client(via), sidecarbench.Bidi, streams)
-			if err != nil {
-				return fmt.Errorf("%s: %w", via, err)
-			}
-			if err := enc.Encode(grpcRound{Round: r, Via: via, Open: s.Open, BytesPerStream: s.BytesPerStream(), GoroutinesPerStream: s.GoroutinesPerStream()}); err != nil {
-				return err
-			}
-		}
+	s, err := sidecarbench.HoldStreams(ctx, g.Client(via), sidecarbench.Bidi, streams)
+	if err != nil {
+		return fmt.Errorf("%s: %w", via, err)
 	}
-	return nil
+	return json.NewEncoder(out).Encode(grpcMeasure{Via: via, Open: s.Open, BytesPerStream: s.BytesPerStream(), GoroutinesPerStream: s.GoroutinesPerStream()})
 }
 
 func (b *benchRun) grpc(ctx context.Context) error {
 	out, f := b.out, b.f
 	fmt.Fprintf(out, "## gRPC: %d bidi streams held through the sidecar vs direct (a process of their own)\n", f.streams)
-	rounds, err := runBenchGRPC(ctx, f)
-	if err != nil {
-		return err
-	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "round\tvia\topen\tKB/stream\tgoroutines/stream\t")
 	var openRatio, share []float64
-	direct := map[int]grpcRound{}
-	for _, r := range rounds {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.1f\t%.1f\t\n", r.Round, r.Via, r.Open.Round(time.Millisecond), r.BytesPerStream/1000, r.GoroutinesPerStream)
-		switch d, ok := direct[r.Round]; {
-		case r.Via == sidecarbench.Direct:
-			direct[r.Round] = r
-		case ok && d.Open > 0:
-			openRatio = append(openRatio, float64(r.Open)/float64(d.Open))
-			share = append(share, r.BytesPerStream-d.BytesPerStream)
+	for r := 1; r <= f.rounds; r++ {
+		res := map[sidecarbench.Via]grpcMeasure{}
+		for _, via := range []sidecarbench.Via{sidecarbench.Direct, sidecarbench.ThroughSidecar} {
+			m, err := runBenchGRPC(ctx, via, f.streams)
+			if err != nil {
+				return err
+			}
+			res[via] = m
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%.1f\t%.1f\t\n", r, via, m.Open.Round(time.Millisecond), m.BytesPerStream/1000, m.GoroutinesPerStream)
+		}
+		d, s := res[sidecarbench.Direct], res[sidecarbench.ThroughSidecar]
+		if d.Open > 0 {
+			openRatio = append(openRatio, float64(s.Open)/float64(d.Open))
+			share = append(share, s.BytesPerStream-d.BytesPerStream)
 		}
 	}
 	tw.Flush()
@@ -112,28 +108,22 @@ func (b *benchRun) grpc(ctx context.Context) error {
 	return nil
 }
 
-// runBenchGRPC runs meshsim bench-grpc and reads its rounds.
-func runBenchGRPC(ctx context.Context, f benchFlags) ([]grpcRound, error) {
+// runBenchGRPC runs meshsim bench-grpc --via via and reads what it
+// measured.
+func runBenchGRPC(ctx context.Context, via sidecarbench.Via, streams int) (grpcMeasure, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return grpcMeasure{}, err
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, self, "bench-grpc", "--streams", strconv.Itoa(f.streams), "--rounds", strconv.Itoa(f.rounds))
+	cmd := exec.CommandContext(ctx, self, "bench-grpc", "--via", string(via), "--streams", strconv.Itoa(streams))
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("bench: gRPC: meshsim bench-grpc: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
+		return grpcMeasure{}, fmt.Errorf("bench: gRPC: meshsim bench-grpc --via %s: %w: %s", via, err, bytes.TrimSpace(stderr.Bytes()))
 	}
-	var rounds []grpcRound
-	dec := json.NewDecoder(&stdout)
-	for {
-		var r grpcRound
-		switch err := dec.Decode(&r); {
-		case errors.Is(err, io.EOF):
-			return rounds, nil
-		case err != nil:
-			return nil, fmt.Errorf("bench: gRPC: reading meshsim bench-grpc's output: %w", err)
-		}
-		rounds = append(rounds, r)
+	var m grpcMeasure
+	if err := json.Unmarshal(stdout.Bytes(), &m); err != nil {
+		return grpcMeasure{}, fmt.Errorf("bench: gRPC: reading meshsim bench-grpc's output: %w: %s", err, stdout.Bytes())
 	}
+	return m, nil
 }

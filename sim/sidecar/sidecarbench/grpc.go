@@ -123,8 +123,9 @@ const openers = 64
 
 // HoldStreams opens n streams of kind through c, each with one message
 // through, measures what they cost while held, then ends them and waits
-// (up to 10 s) for their goroutines to finish. The memory measured is the
-// whole process's: run it where nothing else runs.
+// (up to a minute) for their goroutines to finish. The memory measured is
+// the whole process's: run it where nothing else runs (what an earlier
+// call left behind and frees meanwhile makes the figure smaller).
 func HoldStreams(ctx context.Context, c echopb.EchoClient, kind StreamKind, n int) (Streams, error) {
 	if n < 1 {
 		return Streams{}, errors.New("sidecarbench: no streams to hold")
@@ -141,7 +142,7 @@ func HoldStreams(ctx context.Context, c echopb.EchoClient, kind StreamKind, n in
 	s.Bytes, s.Goroutines = memory()-before, runtime.NumGoroutine()-goroutines
 	err = endStreams(chats)
 	cancel() // ends the server streams
-	for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > goroutines+100 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(time.Minute); runtime.NumGoroutine() > goroutines+100 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return s, err
