@@ -297,9 +297,9 @@ func (b *benchRun) http(ctx context.Context) error {
 		rps, p99, cpu := median(rpsRatio), median(p99Ratio), median(cpuRatio)
 		fmt.Fprintf(out, "sidecar/haproxy, medians of %d per-round ratios: req/s %.2f× (target ≥ 0.8), p99 %.2f× (≤ 1.5), CPU/req %.2f× (≤ 1.5)\n",
 			len(rpsRatio), rps, p99, cpu)
-		b.judge(targetHTTPRate, rps >= 0.8, "%.2f×", rps)
-		b.judge(targetHTTPP99, p99 <= 1.5, "%.2f×", p99)
-		b.judge(targetHTTPCPU, cpu <= 1.5, "%.2f×", cpu)
+		b.judge(targetHTTPRate, rps >= 0.8, "%.3f×", rps)
+		b.judge(targetHTTPP99, p99 <= 1.5, "%.3f×", p99)
+		b.judge(targetHTTPCPU, cpu <= 1.5, "%.3f×", cpu)
 	case len(proxies) > 1:
 		b.skip("haproxy's CPU time unreadable (no /proc)", targetHTTPRate, targetHTTPP99, targetHTTPCPU)
 	}

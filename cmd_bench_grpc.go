@@ -103,7 +103,7 @@ func (b *benchRun) grpc(ctx context.Context) error {
 	open, kb := median(openRatio), median(share)/1000
 	fmt.Fprintf(out, "sidecar/direct, medians of %d per-round figures: open %.2f× (target ≤ 2), the sidecar's memory %.1f KB per held stream (sidecar run's − direct run's; target ≤ 40 KB; 1 KB = 1000 B)\n\n",
 		len(openRatio), open, kb)
-	b.judge(targetGRPCOpen, open <= 2, "%.2f×%s", open, atScale(f.streams, 10_000, "streams"))
+	b.judge(targetGRPCOpen, open <= 2, "%.3f×%s", open, atScale(f.streams, 10_000, "streams"))
 	b.judge(targetGRPCMemory, kb <= 40, "%.1f KB%s", kb, atScale(f.streams, 10_000, "streams"))
 	return nil
 }

@@ -109,8 +109,8 @@ func (b *benchRun) vegeta(ctx context.Context) error {
 	if median(vegetaHeld) < 0.98 {
 		limit = fmt.Sprintf("; the vegeta CLI %.2f× offered: the machine is the limit, try a lower --rate", median(vegetaHeld))
 	}
-	b.judge(targetLoadRate, median(held) >= 0.98, "%.2f× offered, %.2f× the vegeta CLI's rate%s", median(held), rate, limit)
-	b.judge(targetLoadCPU, cpu <= 1.1, "%.2f×", cpu)
+	b.judge(targetLoadRate, median(held) >= 0.98, "%.3f× offered, %.3f× the vegeta CLI's rate%s", median(held), rate, limit)
+	b.judge(targetLoadCPU, cpu <= 1.1, "%.3f×", cpu)
 	return nil
 }
 
