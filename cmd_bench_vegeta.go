@@ -103,7 +103,7 @@ func (b *benchRun) vegeta(ctx context.Context) error {
 		return nil
 	}
 	rate, p99, cpu := median(rateRatio), median(p99Ratio), median(cpuRatio)
-	fmt.Fprintf(out, "loadgen/vegeta, medians of %d per-round ratios: achieved rate %.2f× (both hold the rate), p99 %.2f×, CPU per 10k requests %.2f× (target ≤ ~1.1)\n\n",
+	fmt.Fprintf(out, "loadgen/vegeta, medians of %d per-round ratios: achieved rate %.2f×, p99 %.2f×, CPU per 10k requests %.2f× (target ≤ ~1.1)\n\n",
 		len(rateRatio), rate, p99, cpu)
 	limit := ""
 	if median(vegetaHeld) < 0.98 {
