@@ -91,8 +91,15 @@ type upstream struct {
 	connectTimeout time.Duration
 }
 
-// grpcCall reports whether req goes to u over the gRPC transport.
-func (u *upstream) grpcCall(req *http.Request) bool { return u.grpc != nil && isGRPC(req) }
+// grpcCall reports whether req goes to u over the gRPC transport: a gRPC
+// call (not gRPC-Web, which is framed otherwise) to an HTTP/2 cluster.
+func (u *upstream) grpcCall(req *http.Request) bool {
+	if u.grpc == nil {
+		return false
+	}
+	ct := req.Header["Content-Type"]
+	return len(ct) > 0 && (ct[0] == "application/grpc" || contentSubtype(ct[0]) != "")
+}
 
 // roundTripper returns the transport that carries req to u.
 func (u *upstream) roundTripper(req *http.Request) http.RoundTripper {
