@@ -373,8 +373,17 @@ func (p *Proxy) fastClient(addr string, connectTimeout time.Duration) fastClient
 	}
 	d := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
 	hc := &fasthttp.HostClient{
-		Addr:                addr,
-		Dial:                func(addr string) (net.Conn, error) { return d.Dial("tcp", addr) },
+		Addr: addr,
+		Dial: func(addr string) (net.Conn, error) {
+			c, err := d.Dial("tcp", addr)
+			if err != nil {
+				return nil, err
+			}
+			if rw, ok := newRawIOConn(c, c); ok {
+				return rw, nil
+			}
+			return c, nil
+		},
 		MaxConns:            1024,
 		MaxIdleConnDuration: 90 * time.Second,
 		// The route's retry policy decides retries; the pool only sends

@@ -116,7 +116,7 @@ func (s *connServer) route(c *trackedConn) {
 		c.Close()
 		return
 	}
-	if !s.h1q.push(c) {
+	if !s.h1q.push(newHTTP1Conn(c)) {
 		c.Close()
 	}
 }
