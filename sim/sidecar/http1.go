@@ -379,10 +379,7 @@ func (p *Proxy) fastClient(addr string, connectTimeout time.Duration) fastClient
 			if err != nil {
 				return nil, err
 			}
-			if rw, ok := newRawIOConn(c, c); ok {
-				return rw, nil
-			}
-			return c, nil
+			return newUpstreamConn(c), nil
 		},
 		MaxConns:            1024,
 		MaxIdleConnDuration: 90 * time.Second,

@@ -53,6 +53,15 @@ func newHTTP1Conn(c *trackedConn) net.Conn {
 	return rw
 }
 
+// newUpstreamConn is a connection to an upstream as the HTTP/1.1 path's
+// pools read and write it.
+func newUpstreamConn(c net.Conn) net.Conn {
+	if rw, ok := newRawIOConn(c, c); ok {
+		return rw
+	}
+	return c
+}
+
 // newRawIOConn wraps c, whose socket is tcp's; it reports false when tcp
 // has no file descriptor to use.
 func newRawIOConn(c, tcp net.Conn) (*rawIOConn, bool) {
