@@ -63,7 +63,8 @@ targets met:
                against the same backend, interleaved round by round: achieved
                rate, p99, success ratio, CPU time per 10k requests
   grpc         <streams> bidi streams of the sample gRPC service held open
-               through a sidecar and directly, in a child process of their own
+               through a sidecar, through haproxy (HTTP/2 on both sides, the
+               anchor) and directly, each in a child process of its own
                (memory is the process's): time to open them, the sidecar's
                memory per held stream (live heap and stacks after a GC, the
                sidecar run's minus the direct run's), goroutines per stream
@@ -257,7 +258,7 @@ func (b *benchRun) http(ctx context.Context) error {
 		cpu  func() time.Duration
 	}
 	proxies := []proxy{}
-	hp, stopHAProxy, err := startHAProxy(ctx, addr[0], b.backends)
+	hp, stopHAProxy, err := startHAProxy(ctx, addr[0], b.backends, false)
 	switch {
 	case errors.Is(err, exec.ErrNotFound):
 		fmt.Fprintln(out, "note: haproxy not found (apt-get install haproxy): the sidecar alone, no ratios")
@@ -405,9 +406,11 @@ func startBenchBackends(ctx context.Context, addrs []string) (stop func(), err e
 	return stop, nil
 }
 
-// startHAProxy runs haproxy on addr splitting 50/50 between backends, as
-// the sidecar does (random choice by weight, connections reused).
-func startHAProxy(ctx context.Context, addr string, backends []string) (pid int, stop func(), err error) {
+// startHAProxy runs haproxy on addr splitting evenly between backends, as
+// the sidecar does (random choice by weight, connections reused). With h2
+// it speaks HTTP/2 over cleartext on both sides, as a gRPC proxy, and
+// lets a connection hold as many streams as the sidecar does.
+func startHAProxy(ctx context.Context, addr string, backends []string, h2 bool) (pid int, stop func(), err error) {
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
 		return 0, nil, err
@@ -416,23 +419,29 @@ func startHAProxy(ctx context.Context, addr string, backends []string) (pid int,
 	if err != nil {
 		return 0, nil, err
 	}
+	global, timeout, proto := "", "30s", ""
+	if h2 {
+		global, timeout, proto = "\n    tune.h2.max-concurrent-streams 100000", "5m", " proto h2"
+	}
+	var servers strings.Builder
+	for i, be := range backends {
+		fmt.Fprintf(&servers, "    server v%d %s weight 50%s\n", i+1, be, proto)
+	}
 	cfg := fmt.Sprintf(`global
     nbthread 2
-    maxconn 4000
+    maxconn 4000%s
 defaults
     mode http
     timeout connect 5s
-    timeout client 30s
-    timeout server 30s
+    timeout client %s
+    timeout server %s
     http-reuse always
 frontend fe
-    bind %s
+    bind %s%s
     default_backend be
 backend be
     balance random
-    server v1 %s weight 50
-    server v2 %s weight 50
-`, addr, backends[0], backends[1])
+%s`, global, timeout, timeout, addr, proto, servers.String())
 	path := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		os.RemoveAll(dir)

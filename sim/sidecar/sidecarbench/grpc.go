@@ -57,24 +57,44 @@ func StartGRPC(ctx context.Context) (*GRPC, error) {
 		return nil, err
 	}
 	for via, addr := range map[Via]string{Direct: backend.Addr(), ThroughSidecar: g.world.Sidecars[0].EgressAddr()} {
-		conn, err := grpc.NewClient("passthrough:///"+addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithAuthority(GRPCAuthority))
-		if err != nil {
+		if _, err := g.dial(ctx, via, addr); err != nil {
 			g.Close()
 			return nil, err
-		}
-		g.conns[via] = conn
-		if _, err := echopb.NewEchoClient(conn).Echo(ctx, &echopb.EchoRequest{Name: "bench"}, grpc.WaitForReady(true)); err != nil {
-			g.Close()
-			return nil, fmt.Errorf("sidecarbench: gRPC %s: %w", via, err)
 		}
 	}
 	return g, nil
 }
 
+// dial connects a client, named via, to the backend through addr and
+// makes one call.
+func (g *GRPC) dial(ctx context.Context, via Via, addr string) (echopb.EchoClient, error) {
+	conn, err := grpc.NewClient("passthrough:///"+addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithAuthority(GRPCAuthority))
+	if err != nil {
+		return nil, err
+	}
+	g.conns[via] = conn
+	c := echopb.NewEchoClient(conn)
+	if _, err := c.Echo(ctx, &echopb.EchoRequest{Name: "bench"}, grpc.WaitForReady(true)); err != nil {
+		return nil, fmt.Errorf("sidecarbench: gRPC %s: %w", via, err)
+	}
+	return c, nil
+}
+
 // Client returns the client that reaches the backend via.
 func (g *GRPC) Client(via Via) echopb.EchoClient { return echopb.NewEchoClient(g.conns[via]) }
+
+// BackendAddr returns the backend's address, for another proxy to put in
+// front of it (see ClientThrough).
+func (g *GRPC) BackendAddr() string { return g.backend.Addr() }
+
+// ClientThrough connects a client, named via, to the backend through
+// another proxy listening on addr (an anchor such as haproxy), once it
+// has made one call.
+func (g *GRPC) ClientThrough(ctx context.Context, via Via, addr string) (echopb.EchoClient, error) {
+	return g.dial(ctx, via, addr)
+}
 
 // Close closes the clients and stops the sidecar, the control plane and
 // the backend.
