@@ -22,6 +22,7 @@ import (
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/grpcapp"
 	"github.com/meshsim/meshsim/sim/poll"
+	"github.com/meshsim/meshsim/sim/sidecar/admin"
 )
 
 // egressPort is where the sidecar's egress listener answers; the
@@ -564,6 +565,21 @@ func (w *world) gatewayContainer(name string, port int) ecstypes.ContainerDefini
 			{ContainerPort: aws.Int32(int32(port)), Name: aws.String("gateway")},
 			{ContainerPort: aws.Int32(contract.AdminPort), Name: aws.String("admin")},
 		},
+		HealthCheck: sidecarHealthCheck(),
+	}
+}
+
+// sidecarHealthCheck is the health check App Mesh documents for its Envoy
+// container: the task turns healthy, and its service stable, only once
+// the proxy has its configuration (without it, a rehearsal could send
+// load to a task whose egress listener is not open yet).
+func sidecarHealthCheck() *ecstypes.HealthCheck {
+	return &ecstypes.HealthCheck{
+		Command:     admin.SidecarHealthCheck,
+		Interval:    aws.Int32(5),
+		Timeout:     aws.Int32(2),
+		Retries:     aws.Int32(3),
+		StartPeriod: aws.Int32(10),
 	}
 }
 
@@ -581,6 +597,7 @@ func (w *world) sidecarContainer(node string) ecstypes.ContainerDefinition {
 			{ContainerPort: aws.Int32(egressPort), Name: aws.String("egress")},
 			{ContainerPort: aws.Int32(contract.AdminPort), Name: aws.String("admin")},
 		},
+		HealthCheck: sidecarHealthCheck(),
 	}
 }
 
@@ -876,11 +893,13 @@ func (w *world) createService(ctx context.Context, in *ecs.CreateServiceInput) e
 }
 
 // waitStable waits, with the SDK's services-stable waiter, until every ECS
-// service runs its desired count.
+// service runs its desired count. The waiter polls at most every 250 ms
+// (its default backs off to 15 s, and 1 s here cost up to 0.8 s of a
+// docker run's start): DescribeServices takes about 2 ms of the fakes.
 func (w *world) waitStable(ctx context.Context, max time.Duration) error {
 	waiter := ecs.NewServicesStableWaiter(w.aws.ECS, func(o *ecs.ServicesStableWaiterOptions) {
-		o.MinDelay = 200 * time.Millisecond
-		o.MaxDelay = time.Second
+		o.MinDelay = 50 * time.Millisecond
+		o.MaxDelay = 250 * time.Millisecond
 	})
 	for i := 0; i < len(w.ecsServices); i += 10 { // DescribeServices takes at most 10
 		batch := w.ecsServices[i:min(i+10, len(w.ecsServices))]

@@ -104,6 +104,14 @@ func (p *Proxy) adminHandler() http.Handler {
 		writeFaults(w, f)
 	})
 	mux.HandleFunc("GET "+admin.StatsPath, p.serveStats)
+	mux.HandleFunc("GET "+admin.ServerInfoPath, p.serveServerInfo)
+	mux.HandleFunc("GET "+admin.ReadyPath, func(w http.ResponseWriter, _ *http.Request) {
+		state := p.adminState()
+		if state != admin.StateLive {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_, _ = io.WriteString(w, state+"\n")
+	})
 	mux.HandleFunc("DELETE "+admin.FaultsPath, func(w http.ResponseWriter, r *http.Request) {
 		p.adminMu.Lock()
 		defer p.adminMu.Unlock()
@@ -145,6 +153,28 @@ func (p *Proxy) startAdmin() error {
 		_ = p.admin.Serve(ln) // returns http.ErrServerClosed on Close
 	}()
 	return nil
+}
+
+// adminState is the proxy's state as Envoy's admin names it: LIVE once the
+// first complete configuration is applied.
+func (p *Proxy) adminState() string {
+	select {
+	case <-p.ready:
+		return admin.StateLive
+	default:
+		return admin.StateInitializing
+	}
+}
+
+// serveServerInfo answers Envoy's /server_info, the fields a health check
+// or an operator reads: state, version and node.
+func (p *Proxy) serveServerInfo(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"state":   p.adminState(),
+		"version": "meshsim-sidecar",
+		"node":    map[string]string{"id": p.node},
+	})
 }
 
 // AdminAddr returns the address of the admin listener.

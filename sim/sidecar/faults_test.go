@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshsim/meshsim/sim/poll/polltest"
 	"github.com/meshsim/meshsim/sim/sidecar"
 	"github.com/meshsim/meshsim/sim/sidecar/admin"
 )
@@ -248,5 +249,51 @@ func TestFaultDrop(t *testing.T) {
 	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
 	if drops := countDrops(t, c, u, 200, func(error) bool { return true }); drops != 0 {
 		t.Errorf("after ClearFaults, %d of 200 requests dropped", drops)
+	}
+}
+
+// TestAdminReadiness checks Envoy's readiness endpoints that App Mesh's
+// Envoy health check reads: INITIALIZING (503 on /ready) until the first
+// complete configuration, LIVE after it; the health check command meshsim
+// gives the sidecar container matches only LIVE.
+func TestAdminReadiness(t *testing.T) {
+	cp := startControlPlane(t, "")
+	ip := loopbackIP(t)
+	p, err := sidecar.Start(context.Background(), sidecar.Config{NodeID: homeARN, XDSAddress: cp.addr, BindIP: ip, DrainTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	base := "http://" + p.AdminAddr()
+	// The control plane has no world yet: the proxy waits for its first
+	// configuration.
+	if code, body := adminCall(t, http.MethodGet, base+admin.ReadyPath, ""); code != http.StatusServiceUnavailable || body != admin.StateInitializing+"\n" {
+		t.Errorf("/ready before configuration: %d %q, want 503 %s", code, body, admin.StateInitializing)
+	}
+	if err := cp.srv.Update(context.Background(), movieWorld(nil, nil, 100, 0)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Ready():
+	case <-time.After(polltest.Limit):
+		t.Fatalf("sidecar not ready within %v", polltest.Limit)
+	}
+	if code, body := adminCall(t, http.MethodGet, base+admin.ReadyPath, ""); code != http.StatusOK || body != admin.StateLive+"\n" {
+		t.Errorf("/ready once configured: %d %q, want 200 %s", code, body, admin.StateLive)
+	}
+	code, body := adminCall(t, http.MethodGet, base+admin.ServerInfoPath, "")
+	var info struct {
+		State string `json:"state"`
+		Node  struct {
+			ID string `json:"id"`
+		} `json:"node"`
+	}
+	if err := json.Unmarshal([]byte(body), &info); code != http.StatusOK || err != nil || info.State != admin.StateLive || info.Node.ID == "" {
+		t.Errorf("/server_info: %d %q (%v), want state LIVE and the node", code, body, err)
+	}
+	// The health check's pipeline, as the runtimes run it: curl, grep state, grep -q LIVE.
+	cmd := strings.Join(admin.SidecarHealthCheck[1:], " ")
+	if !strings.Contains(cmd, admin.ServerInfoPath) || !strings.Contains(body, `"state":"`+admin.StateLive+`"`) {
+		t.Errorf("the health check %q does not match the server_info %q", cmd, body)
 	}
 }

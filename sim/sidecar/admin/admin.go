@@ -19,6 +19,25 @@ import (
 // them, POST sets the ones its body names and DELETE clears them all.
 const FaultsPath = "/meshsim/faults"
 
+// Envoy's admin endpoints that tell whether the proxy is initialized:
+// ServerInfoPath answers JSON whose "state" is LIVE once the first
+// complete configuration is applied (what App Mesh's documented Envoy
+// health check greps for), ReadyPath 200 "LIVE" then and 503 before.
+const (
+	ServerInfoPath = "/server_info"
+	ReadyPath      = "/ready"
+)
+
+// The states of ServerInfoPath, as Envoy names them.
+const (
+	StateLive         = "LIVE"
+	StateInitializing = "INITIALIZING"
+)
+
+// SidecarHealthCheck is the health check command App Mesh documents for
+// its Envoy container; it succeeds once the proxy is LIVE.
+var SidecarHealthCheck = []string{"CMD-SHELL", "curl -s http://localhost:9901" + ServerInfoPath + " | grep state | grep -q " + StateLive}
+
 // maxFaultDelay bounds the latency a fault may add.
 const maxFaultDelay = 10 * time.Minute
 
