@@ -94,9 +94,12 @@ func TestDashboardInATerminal(t *testing.T) {
 		}
 	}
 
+	// The event log shows the engine's AWS calls (during setup: within a
+	// step, a route change's xDS events may scroll its UpdateRoute out).
+	waitFor("an AWS call in the event log", has("events", "AWS "))
 	// n must be pressed while step 2 holds, or it skips another.
 	s := waitFor("step 2", both(current("step 2/5 canary-25"),
-		has("meshsim · bookingapp-canary · rollout", "weight → observed", "events", "AWS ", "tasks", "instrument", "q quit")))
+		has("meshsim · bookingapp-canary · rollout", "weight → observed", "events", "tasks", "instrument", "q quit")))
 	t.Logf("screen in step 2:\n%s", s)
 	press("n")
 	waitFor("step 3 after n", current("step 3/5 half"))
