@@ -74,7 +74,8 @@ func newGRPCTransport(connectTimeout time.Duration) *grpcTransport {
 
 var errTransportClosed = errors.New("sidecar: gRPC transport closed")
 
-// channel returns the channel to addr, creating it on first use; it
+// channel returns the channel to addr, creating it on first use, with
+// one more open stream counted (so that it is not closed meanwhile); it
 // closes the channels left unused for grpcIdleTimeout.
 func (t *grpcTransport) channel(addr string) (*grpcChannel, error) {
 	t.mu.Lock()
@@ -83,6 +84,7 @@ func (t *grpcTransport) channel(addr string) (*grpcChannel, error) {
 		return nil, errTransportClosed
 	}
 	if ch, ok := t.conns[addr]; ok {
+		ch.streams.Add(1)
 		return ch, nil
 	}
 	now := time.Now().UnixNano()
@@ -120,6 +122,7 @@ func (t *grpcTransport) channel(addr string) (*grpcChannel, error) {
 		return nil, fmt.Errorf("sidecar: gRPC channel to %s: %w", addr, err)
 	}
 	ch.cc = cc
+	ch.streams.Add(1)
 	t.conns[addr] = ch
 	return ch, nil
 }
@@ -193,7 +196,6 @@ func (t *grpcTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody()
 		return nil, err
 	}
-	ch.streams.Add(1)
 	ctx, cancel := context.WithCancel(req.Context())
 	a := &grpcAttempt{ch: ch, cancel: cancel}
 	ctx = context.WithValue(ctx, attemptKey{}, a)
