@@ -57,5 +57,7 @@
 // /meshsim/stats, the proxy's queueing figures (requests in flight, those
 // waiting for their upstream, and the peaks of both since the previous
 // read), which a run samples to see whether the proxies queued (ReadStats,
-// or Proxy.Stats in the same process).
+// or Proxy.Stats in the same process), and Envoy's /server_info and /ready,
+// LIVE once the first complete configuration is applied, which the health
+// check App Mesh documents for its Envoy container reads.
 package sidecar
