@@ -96,9 +96,9 @@ func (t *grpcTransport) channel(addr string) (*grpcChannel, error) {
 	}
 	ch := &grpcChannel{}
 	d := &net.Dialer{Timeout: t.connectTimeout, KeepAlive: 30 * time.Second}
-	timeout := t.connectTimeout
-	if timeout <= 0 {
-		timeout = 20 * time.Second
+	connectTimeout := t.connectTimeout
+	if connectTimeout <= 0 { // no limit set: grpc-go's default, not none
+		connectTimeout = 20 * time.Second
 	}
 	cc, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -111,7 +111,7 @@ func (t *grpcTransport) channel(addr string) (*grpcChannel, error) {
 		// grpc-go waits a back-off between attempts, kept short here.
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
-			MinConnectTimeout: timeout,
+			MinConnectTimeout: connectTimeout,
 		}),
 		grpc.WithIdleTimeout(grpcIdleTimeout),
 		grpc.WithDisableRetry(), // the route's retry policy retries, not grpc-go
@@ -191,35 +191,35 @@ func (t *grpcTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			body.Close()
 		}
 	}
+	md, timeout, err := requestMetadata(req.Header)
+	if err != nil {
+		closeBody()
+		return nil, err
+	}
 	ch, err := t.channel(req.URL.Host)
 	if err != nil {
 		closeBody()
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(req.Context())
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(req.Context(), timeout)
+	}
 	a := &grpcAttempt{ch: ch, cancel: cancel}
-	ctx = context.WithValue(ctx, attemptKey{}, a)
-	md, timeout, err := requestMetadata(req.Header)
-	if err != nil {
+	// fail ends an attempt that got no response.
+	fail := func(err error) (*http.Response, error) {
 		a.end()
 		closeBody()
-		return nil, err
+		return nil, a.failure(err)
 	}
-	ctx = metadata.NewOutgoingContext(ctx, md)
-	if timeout > 0 {
-		var cancelTimeout context.CancelFunc
-		ctx, cancelTimeout = context.WithTimeout(ctx, timeout)
-		a.cancel = func() { cancelTimeout(); cancel() }
-	}
+	ctx = metadata.NewOutgoingContext(context.WithValue(ctx, attemptKey{}, a), md)
 	opts := []grpc.CallOption{grpc.ForceCodecV2(rawCodec{}), grpc.CallAuthority(req.Host)}
 	if sub := contentSubtype(req.Header.Get("Content-Type")); sub != "" {
 		opts = append(opts, grpc.CallContentSubtype(sub))
 	}
 	cs, err := ch.cc.NewStream(ctx, grpcStreamDesc, req.URL.RequestURI(), opts...)
 	if err != nil {
-		a.end()
-		closeBody()
-		return nil, a.failure(err)
+		return fail(err)
 	}
 	a.cs = cs
 	if body != nil && body != http.NoBody {
@@ -229,8 +229,7 @@ func (t *grpcTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		go a.send(body, decompress)
 	} else if err := cs.CloseSend(); err != nil {
-		a.end()
-		return nil, a.failure(err)
+		return fail(err)
 	}
 	hdr, err := cs.Header()
 	if err == nil && hdr != nil {
@@ -244,12 +243,10 @@ func (t *grpcTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var discard []byte
 	err = cs.RecvMsg(&discard)
 	if !a.trailers.Load() {
-		a.end()
-		closeBody()
 		if err == nil || errors.Is(err, io.EOF) {
 			err = errReset
 		}
-		return nil, a.failure(err)
+		return fail(err)
 	}
 	res := newGRPCResponse(req)
 	copyMetadata(res.Header, cs.Trailer())
