@@ -21,9 +21,9 @@ import (
 )
 
 // ImageRepository is the repository of meshsim's image. Its tag is the
-// first 16 hex digits of the SHA-256 of the image's recipe and the binary
-// inside, so a second run of the same binary finds the image built by the
-// first.
+// first 16 hex digits of a SHA-256 of the image's recipe and the binary
+// inside (see binaryDigest), so a second run of the same binary finds the
+// image built by the first.
 const ImageRepository = "meshsim/meshsim"
 
 // modulePath is the module whose main package is the meshsim command.
@@ -160,14 +160,10 @@ func goModModule(data []byte) string {
 // have it yet (the build's output goes to buildLog). built reports whether
 // it was built.
 func EnsureImage(ctx context.Context, cli *testcontainers.DockerClient, bin string, buildLog io.Writer) (tag string, built bool, err error) {
-	data, err := os.ReadFile(bin)
+	digest, err := binaryDigest(bin)
 	if err != nil {
-		return "", false, fmt.Errorf("reading the meshsim binary: %w", err)
+		return "", false, err
 	}
-	h := sha256.New()
-	h.Write([]byte(dockerfile))
-	h.Write(data)
-	digest := hex.EncodeToString(h.Sum(nil))
 	tag = ImageRepository + ":" + digest[:16]
 	if _, err := cli.ImageInspect(ctx, tag); err == nil {
 		return tag, false, nil
@@ -175,6 +171,10 @@ func EnsureImage(ctx context.Context, cli *testcontainers.DockerClient, bin stri
 		return "", false, fmt.Errorf("looking for image %s: %w", tag, err)
 	}
 
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return "", false, fmt.Errorf("reading the meshsim binary: %w", err)
+	}
 	archive, err := buildContext(fmt.Appendf(nil, dockerfile, digest), "meshsim", data)
 	if err != nil {
 		return "", false, err
@@ -199,6 +199,60 @@ func EnsureImage(ctx context.Context, cli *testcontainers.DockerClient, bin stri
 		return "", false, fmt.Errorf("the Docker engine refused to build image %s (FROM scratch, the meshsim binary only; nothing is pulled): %w", tag, err)
 	}
 	return tag, true, nil
+}
+
+// binaryDigest returns the hex SHA-256 that names the image of the
+// binary at path: of the image's recipe and the binary's Go build ID,
+// whose last part is a hash of the binary's content (so a run need not
+// read and hash the ~90 MB binary to find its image), or of the recipe
+// and the whole binary when it carries no build ID.
+func binaryDigest(path string) (string, error) {
+	h := sha256.New()
+	h.Write([]byte(dockerfile))
+	if id := goBuildID(path); id != "" {
+		h.Write([]byte("go build ID " + id))
+		return hex.EncodeToString(h.Sum(nil)), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("reading the meshsim binary: %w", err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("reading the meshsim binary: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// goBuildID returns the Go build ID that the linker wrote into the ELF
+// executable at path ("go tool buildid" prints it), or "" when it has none
+// whose last part, the content hash, is set.
+func goBuildID(path string) string {
+	f, err := elf.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sec := f.Section(".note.go.buildid")
+	if sec == nil {
+		return ""
+	}
+	note, err := sec.Data()
+	if err != nil || len(note) < 16 {
+		return ""
+	}
+	// An ELF note: name size, descriptor size, type (4: Go's build ID),
+	// the name "Go\x00\x00", then the descriptor, the ID itself.
+	bo := f.ByteOrder
+	nameSize, descSize, typ := bo.Uint32(note), bo.Uint32(note[4:]), bo.Uint32(note[8:])
+	if nameSize != 4 || typ != 4 || string(note[12:16]) != "Go\x00\x00" || uint64(len(note)) < 16+uint64(descSize) {
+		return ""
+	}
+	id := string(note[16 : 16+descSize])
+	if i := strings.LastIndexByte(id, '/'); i < 0 || i == len(id)-1 {
+		return ""
+	}
+	return id
 }
 
 // dockerfile is the image's recipe: the binary alone, nothing to pull,

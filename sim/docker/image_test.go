@@ -53,3 +53,57 @@ func TestStaticLinux(t *testing.T) {
 		}
 	}
 }
+
+// TestBinaryDigest names an image by the binary's Go build ID, which the
+// go tool reads the same way, and by the whole file when there is none.
+func TestBinaryDigest(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads ELF executables")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := exec.Command("go", "tool", "buildid", self).Output()
+	if err != nil {
+		t.Skipf("go tool buildid: %v", err)
+	}
+	if got := goBuildID(self); got != strings.TrimSpace(string(want)) {
+		t.Errorf("goBuildID(test binary) = %q, go tool buildid says %q", got, want)
+	}
+
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a, b := write("a", []byte("not an executable")), write("b", []byte("another file"))
+	digest := func(p string) string {
+		d, err := binaryDigest(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d) != 64 {
+			t.Fatalf("binaryDigest(%s) = %q, want 64 hex digits", p, d)
+		}
+		return d
+	}
+	if goBuildID(a) != "" {
+		t.Errorf("goBuildID(a text file) = %q, want none", goBuildID(a))
+	}
+	if digest(a) == digest(b) {
+		t.Error("two files without a build ID have the same digest")
+	}
+	if digest(a) != digest(write("a2", []byte("not an executable"))) {
+		t.Error("the same content has two digests")
+	}
+	if digest(self) == digest(a) || digest(self) != digest(self) {
+		t.Error("the test binary's digest is not its own")
+	}
+	if _, err := binaryDigest(filepath.Join(dir, "missing")); err == nil {
+		t.Error("binaryDigest of a missing file: no error")
+	}
+}
