@@ -30,6 +30,7 @@ var h2Preface = []byte("PRI ")
 // writes each request on the connection's goroutine and flushes each
 // response once.
 type connServer struct {
+	lh  *listenerHandler
 	ln  net.Listener
 	h1  *fasthttp.Server
 	h1q *connQueue // the HTTP/1.1 connections h1 serves
@@ -37,18 +38,22 @@ type connServer struct {
 	h2  *http2.Server
 	h2h http.Handler
 
-	mu    sync.Mutex
-	conns map[*trackedConn]struct{}
-	wg    sync.WaitGroup // the accept loop, sniffers and HTTP/2 connections
+	mu       sync.Mutex
+	conns    map[*trackedConn]struct{}
+	groups   map[*relayGroup]struct{} // the HTTP/2 connections the relay serves
+	draining bool
+	wg       sync.WaitGroup // the accept loop, sniffers and HTTP/2 connections
 }
 
-func newConnServer(ln net.Listener, h1 fasthttp.RequestHandler, h2h http.Handler) *connServer {
+func newConnServer(ln net.Listener, h1 fasthttp.RequestHandler, h2h *listenerHandler) *connServer {
 	s := &connServer{
-		ln:    ln,
-		h1q:   newConnQueue(ln.Addr()),
-		hs:    &http.Server{Handler: h2h, ErrorLog: discardLog},
-		h2h:   h2h,
-		conns: make(map[*trackedConn]struct{}),
+		lh:     h2h,
+		groups: make(map[*relayGroup]struct{}),
+		ln:     ln,
+		h1q:    newConnQueue(ln.Addr()),
+		hs:     &http.Server{Handler: h2h, ErrorLog: discardLog},
+		h2h:    h2h,
+		conns:  make(map[*trackedConn]struct{}),
 		h2: &http2.Server{
 			MaxConcurrentStreams: maxConcurrentStreams,
 			NewWriteScheduler:    http2.NewRandomWriteScheduler,
@@ -112,13 +117,36 @@ func (s *connServer) route(c *trackedConn) {
 	}
 	c.pending = buf[:n]
 	if bytes.Equal(buf[:n], h2Preface) {
-		s.h2.ServeConn(c, &http2.ServeConnOpts{Handler: s.h2h, BaseConfig: s.hs})
+		s.serveRelay(c)
 		c.Close()
 		return
 	}
 	if !s.h1q.push(newHTTP1Conn(c)) {
 		c.Close()
 	}
+}
+
+// serveH2 serves an HTTP/2 connection with the net/http path (x/net's
+// server and the listener's handler): the relay's internal connections.
+func (s *connServer) serveH2(c net.Conn) {
+	s.h2.ServeConn(c, &http2.ServeConnOpts{Handler: s.h2h, BaseConfig: s.hs})
+}
+
+// addGroup counts a relay group in, unless the server is draining.
+func (s *connServer) addGroup(g *relayGroup) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return false
+	}
+	s.groups[g] = struct{}{}
+	return true
+}
+
+func (s *connServer) removeGroup(g *relayGroup) {
+	s.mu.Lock()
+	delete(s.groups, g)
+	s.mu.Unlock()
 }
 
 func (s *connServer) track(c net.Conn) *trackedConn {
@@ -135,6 +163,16 @@ func (s *connServer) track(c net.Conn) *trackedConn {
 // connection is closed.
 func (s *connServer) shutdown(ctx context.Context) {
 	s.ln.Close()
+	s.mu.Lock()
+	s.draining = true
+	groups := make([]*relayGroup, 0, len(s.groups))
+	for g := range s.groups {
+		groups = append(groups, g)
+	}
+	s.mu.Unlock()
+	for _, g := range groups {
+		g.goAway() // GOAWAY to the clients of the relay
+	}
 	_ = s.hs.Shutdown(ctx) // GOAWAY to the HTTP/2 connections
 	h1done := make(chan struct{})
 	go func() {
