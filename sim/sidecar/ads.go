@@ -375,9 +375,6 @@ func (c *adsClient) publish() {
 			h2:             cs.h2,
 			connectTimeout: cs.connectTimeout,
 		}
-		if cs.h2 {
-			up.grpc = c.p.grpcTransport(cs.connectTimeout)
-		}
 		snap.clusters[name] = up
 	}
 	c.p.state.Store(snap)

@@ -55,8 +55,7 @@ const replayLimit = 64 << 10
 // HTTP/2 transport closes the attempt's body and waits for its reader.
 // So until commit, the body is read by a pump goroutine, one read at a
 // time as the current attempt needs data, and a closed attempt's reader
-// returns at once; what the pump read is kept for the next attempt. (The
-// gRPC transport does not wait for its reader: its readers pump inline.)
+// returns at once; what the pump read is kept for the next attempt.
 //
 // Once committed (the response is on its way: no attempt follows) the
 // current attempt reads the body itself and nothing is kept; closing its
@@ -93,17 +92,13 @@ func newReplayBody(src io.ReadCloser, pool *bufferPool, retries bool) *replayBod
 }
 
 // reader returns a reader for a new attempt, from the start of the body.
-// An inline reader reads the body in its own Read calls instead of a pump
-// goroutine's: for a transport that does not wait for a failed attempt's
-// reader to return, so that the reader may stay blocked until the client
-// sends more (what it reads then goes to the next attempt).
-func (b *replayBody) reader(inline bool) io.ReadCloser {
+func (b *replayBody) reader() io.ReadCloser {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.gen++
 	b.cur = 0
 	b.wake()
-	return &replayReader{b: b, gen: b.gen, inline: inline}
+	return &replayReader{b: b, gen: b.gen}
 }
 
 // replayable reports whether a new attempt can be sent the whole body.
@@ -179,7 +174,6 @@ type replayReader struct {
 	b      *replayBody
 	gen    int
 	off    int64
-	inline bool
 	closed bool // guarded by b.mu
 }
 
@@ -214,12 +208,6 @@ func (r *replayReader) Read(p []byte) (int, error) {
 		}
 		if !b.pumping {
 			b.pumping = true
-			if r.inline {
-				b.mu.Unlock()
-				b.pump()
-				b.mu.Lock()
-				continue
-			}
 			go b.pump()
 		}
 		if b.changed == nil {

@@ -7,25 +7,27 @@
 //
 // Each listener speaks HTTP/1.1 and HTTP/2 over cleartext (h2c, prior
 // knowledge) on the same port, telling them apart by a connection's first
-// bytes. HTTP/2 connections are served by x/net/http2's server with its
-// random write scheduler, whose cost per frame does not grow with the
-// streams a connection holds. HTTP/1.1 connections are served by
-// fasthttp: a request is read whole, forwarded on a pooled upstream
-// connection and answered with one write, all on the connection's
-// goroutine (see http1.go for what that changes about timeouts). A request is routed
-// as Envoy routes it: virtual host by Host (:authority), first matching
+// bytes. HTTP/2 connections are served by a frame relay (relay.go): a
+// gRPC call routed to an HTTP/2 cluster passes frame by frame between the
+// client's connection and a connection to the endpoint, with the stream
+// ids mapped, the headers decoded for routing and re-encoded, and each
+// side's flow control kept, so that a held stream costs the proxy no
+// goroutine and no buffer; every other HTTP/2 request (plain HTTP/2,
+// gRPC-Web) goes over an in-memory connection to x/net/http2's server and
+// httputil.ReverseProxy. HTTP/1.1 connections are served by fasthttp: a
+// request is read whole, forwarded on a pooled upstream connection and
+// answered with one write, all on the connection's goroutine (see
+// http1.go for what that changes about timeouts). A request is routed as
+// Envoy routes it: virtual host by Host (:authority), first matching
 // route (path, headers or gRPC metadata, and gRPC requests only where the
 // route says so), a weighted cluster picked at random per request (so
 // once per gRPC stream: a stream stays on its backend whatever the
-// weights become), an endpoint picked round robin, then forwarded (HTTP/2
-// with httputil.ReverseProxy). Clusters of http2 and grpc virtual nodes speak
-// h2c upstream: gRPC calls over grpc-go's client transport (one channel
-// per endpoint, messages passed through as bytes; see grpcupstream.go),
-// other HTTP/2 requests over net/http's. HTTP/2 bodies stream in both directions without buffering,
-// flushed as they arrive, and trailers (grpc-status, grpc-message and
-// trailer metadata) pass through. Configuration changes swap one
-// immutable routing snapshot, so they take effect for the next request
-// without touching in-flight ones.
+// weights become), an endpoint picked round robin, then forwarded.
+// Clusters of http2 and grpc virtual nodes speak h2c upstream. HTTP/2
+// bodies stream in both directions without buffering, and trailers
+// (grpc-status, grpc-message and trailer metadata) pass through.
+// Configuration changes swap one immutable routing snapshot, so they take
+// effect for the next request without touching in-flight ones.
 //
 // Timeouts are Envoy's: the route timeout (15 s unless set, 0 disables
 // it) starts once the whole request has been received and bounds the

@@ -256,7 +256,7 @@ func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	defer t.queue.done()
 	pol := f.route.retry
 	if pol == nil || pol.numRetries == 0 {
-		return f.up.roundTripper(req).RoundTrip(f.attempt(req, req))
+		return f.up.transport.RoundTrip(f.attempt(req, req))
 	}
 	for n := 0; ; n++ {
 		attempt := req
@@ -269,7 +269,7 @@ func (t retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			attempt.URL.Host = addr
 			f.tried = addr
 		}
-		res, timedOut, err := roundTrip(f.up.roundTripper(req), f.attempt(req, attempt), pol.perTry)
+		res, timedOut, err := roundTrip(f.up.transport, f.attempt(req, attempt), pol.perTry)
 		last := n >= pol.numRetries || req.Context().Err() != nil || (f.body != nil && !f.body.replayable())
 		switch {
 		case err != nil:
@@ -304,7 +304,7 @@ func (f *forward) attempt(req, attempt *http.Request) *http.Request {
 		attempt = new(http.Request)
 		*attempt = *req
 	}
-	attempt.Body = f.body.reader(f.up.grpcCall(req))
+	attempt.Body = f.body.reader()
 	return attempt
 }
 

@@ -12,12 +12,12 @@ import (
 
 func TestReplayBody(t *testing.T) {
 	b := newReplayBody(io.NopCloser(strings.NewReader("hello world")), newBufferPool(), true)
-	first := b.reader(false)
+	first := b.reader()
 	buf := make([]byte, 5)
 	if n, err := first.Read(buf); n != 5 || err != nil || string(buf) != "hello" {
 		t.Fatalf("first read: %d %v %q", n, err, buf)
 	}
-	second := b.reader(false)
+	second := b.reader()
 	if _, err := first.Read(buf); !errors.Is(err, errStaleAttempt) {
 		t.Fatalf("superseded reader: err = %v, want errStaleAttempt", err)
 	}
@@ -28,14 +28,14 @@ func TestReplayBody(t *testing.T) {
 	if !b.replayable() {
 		t.Error("a short body must stay replayable")
 	}
-	third, err := io.ReadAll(b.reader(false))
+	third, err := io.ReadAll(b.reader())
 	if err != nil || string(third) != "hello world" {
 		t.Fatalf("second replay: %q %v", third, err)
 	}
 
 	long := bytes.Repeat([]byte("x"), replayLimit+1)
 	lb := newReplayBody(io.NopCloser(bytes.NewReader(long)), newBufferPool(), true)
-	got, err = io.ReadAll(lb.reader(false))
+	got, err = io.ReadAll(lb.reader())
 	if err != nil || len(got) != len(long) {
 		t.Fatalf("long body: %d bytes, %v", len(got), err)
 	}
@@ -50,7 +50,7 @@ func TestReplayBody(t *testing.T) {
 func TestReplayBodyStreaming(t *testing.T) {
 	pr, pw := io.Pipe()
 	b := newReplayBody(pr, newBufferPool(), true)
-	first := b.reader(false)
+	first := b.reader()
 	firstErr := make(chan error, 1)
 	go func() {
 		_, err := first.Read(make([]byte, 16)) // the client has sent nothing yet
@@ -62,7 +62,7 @@ func TestReplayBodyStreaming(t *testing.T) {
 		t.Fatalf("closed attempt: %v, want errAttemptClosed", err)
 	}
 
-	second := b.reader(false) // the retry
+	second := b.reader() // the retry
 	go pw.Write([]byte("msg-1"))
 	buf := make([]byte, 16)
 	if n, err := second.Read(buf); err != nil || string(buf[:n]) != "msg-1" {
@@ -92,7 +92,7 @@ func TestReplayBodyWithoutRetries(t *testing.T) {
 	pr, pw := io.Pipe()
 	src := &signalReader{ReadCloser: pr, reading: make(chan struct{}, 2)}
 	b := newReplayBody(src, newBufferPool(), false)
-	r := b.reader(false)
+	r := b.reader()
 	go pw.Write([]byte("direct"))
 	buf := make([]byte, 16)
 	if n, err := r.Read(buf); err != nil || string(buf[:n]) != "direct" {
@@ -130,50 +130,4 @@ type signalReader struct {
 func (s *signalReader) Read(p []byte) (int, error) {
 	s.reading <- struct{}{}
 	return s.ReadCloser.Read(p)
-}
-
-// TestReplayBodyInline covers the gRPC transport's readers, which read
-// the body themselves: a failed attempt's reader stays blocked until the
-// client sends, and what it reads then goes to the retry.
-func TestReplayBodyInline(t *testing.T) {
-	pr, pw := io.Pipe()
-	src := &signalReader{ReadCloser: pr, reading: make(chan struct{}, 4)}
-	b := newReplayBody(src, newBufferPool(), true)
-	first := b.reader(true)
-	firstErr := make(chan error, 1)
-	go func() {
-		_, err := first.Read(make([]byte, 16))
-		firstErr <- err
-	}()
-	<-src.reading // the first attempt's reader itself waits for the client
-	first.Close() // the attempt failed; nothing waits for its reader
-
-	second := b.reader(true)
-	secondRead := make(chan string, 1)
-	go func() {
-		buf := make([]byte, 16)
-		n, err := second.Read(buf)
-		if err != nil {
-			secondRead <- err.Error()
-			return
-		}
-		secondRead <- string(buf[:n])
-	}()
-	polltest.Eventually(t, "the retry to wait for the blocked read", func() bool { return waiting(b) })
-	if _, err := pw.Write([]byte("msg-1")); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-firstErr; !errors.Is(err, errAttemptClosed) {
-		t.Fatalf("failed attempt's reader: %v, want errAttemptClosed", err)
-	}
-	if got := <-secondRead; got != "msg-1" {
-		t.Fatalf("the retry read %q; want the message the failed attempt's reader took in", got)
-	}
-
-	b.commit()
-	go pw.Write([]byte("msg-2"))
-	buf := make([]byte, 16)
-	if n, err := second.Read(buf); err != nil || string(buf[:n]) != "msg-2" {
-		t.Fatalf("after commit: %q, %v", buf[:n], err)
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	"github.com/meshsim/meshsim/sim/contract"
 	"github.com/meshsim/meshsim/sim/poll/polltest"
 	"github.com/meshsim/meshsim/sim/sidecar"
+	sidecaradmin "github.com/meshsim/meshsim/sim/sidecar/admin"
 	"github.com/meshsim/meshsim/sim/xds"
 )
 
@@ -1163,5 +1165,60 @@ func TestGRPCMetadataAndStatusPassThrough(t *testing.T) {
 		if v := all.Get(k); len(v) != 1 || v[0] != want {
 			t.Errorf("client got %s %q, want %q (header %v, trailer %v)", k, v, want, header, trailer)
 		}
+	}
+}
+
+// TestGRPCFaults sets the sidecar's faults while gRPC calls go through
+// it: a dropped call's stream is reset (RST_STREAM, INTERNAL_ERROR), a
+// delayed call reaches the backend only after the delay, even when its
+// request body came during it, and cleared faults leave calls alone.
+func TestGRPCFaults(t *testing.T) {
+	b := startEchoBackend(t, "v1", "task-a")
+	_, p, c, _ := startEcho(t, echoWorld(endpoints(b), nil, 100, 0))
+	ctx := testCtx(t)
+	if _, err := c.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	admin := func(set func(ctx context.Context, c *http.Client, addr string) error) {
+		t.Helper()
+		if err := set(ctx, http.DefaultClient, p.AdminAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	admin(func(ctx context.Context, c *http.Client, addr string) error {
+		return sidecaradmin.SetDropPercent(ctx, c, addr, 100)
+	})
+	calls := b.calls.Load()
+	for i := range 5 {
+		if _, err := c.UnaryCall(ctx, &testpb.SimpleRequest{}); !isRST(err) {
+			t.Errorf("call %d with every call dropped: %v, want its stream reset", i, err)
+		}
+	}
+	if n := b.calls.Load() - calls; n != 0 {
+		t.Errorf("%d dropped calls reached the backend", n)
+	}
+
+	const delay = 300 * time.Millisecond
+	admin(sidecaradmin.ClearFaults)
+	admin(func(ctx context.Context, c *http.Client, addr string) error {
+		return sidecaradmin.SetDelay(ctx, c, addr, delay)
+	})
+	start := time.Now()
+	st, err := c.FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := chat(st, "during the delay"); err != nil || got != b.who()+"during the delay" {
+		t.Fatalf("delayed stream: %q, %v", got, err)
+	}
+	if d := time.Since(start); d < delay {
+		t.Errorf("delayed stream answered after %v, before the %v delay", d, delay)
+	}
+	_ = st.CloseSend()
+
+	admin(sidecaradmin.ClearFaults)
+	if _, err := c.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
+		t.Errorf("after ClearFaults: %v", err)
 	}
 }

@@ -87,7 +87,9 @@ func (h *h2Conn) start() {
 		h.bw.WriteString(http2.ClientPreface)
 	}
 	settings := []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: relayStreamWindow}}
-	if !h.upstream {
+	if h.upstream {
+		settings = append(settings, http2.Setting{ID: http2.SettingEnablePush, Val: 0})
+	} else {
 		settings = append(settings, http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: maxConcurrentStreams})
 	}
 	h.fr.WriteSettings(settings...)

@@ -51,8 +51,7 @@ type Proxy struct {
 	mu         sync.Mutex
 	listeners  map[string]*boundListener
 	transports map[transportKey]*http.Transport
-	grpcs      map[time.Duration]*grpcTransport // by connect timeout
-	h1clients  fastClients                      // the HTTP/1.1 path's upstream connection pools
+	h1clients  fastClients // the HTTP/1.1 path's upstream connection pools
 }
 
 // snapshot is the immutable routing state requests are served from; a
@@ -82,31 +81,10 @@ type upstream struct {
 	random    bool
 	rr        atomic.Uint64
 	transport http.RoundTripper
-	// grpc carries the gRPC requests of an HTTP/2 cluster; nil for
-	// HTTP/1.1 clusters.
-	grpc *grpcTransport
 	// h2 is set when the cluster speaks HTTP/2 upstream, which only the
 	// net/http path does; connectTimeout bounds a new connection.
 	h2             bool
 	connectTimeout time.Duration
-}
-
-// grpcCall reports whether req goes to u over the gRPC transport: a gRPC
-// call (not gRPC-Web, which is framed otherwise) to an HTTP/2 cluster.
-func (u *upstream) grpcCall(req *http.Request) bool {
-	if u.grpc == nil {
-		return false
-	}
-	ct := req.Header["Content-Type"]
-	return len(ct) > 0 && (ct[0] == "application/grpc" || contentSubtype(ct[0]) != "")
-}
-
-// roundTripper returns the transport that carries req to u.
-func (u *upstream) roundTripper(req *http.Request) http.RoundTripper {
-	if u.grpcCall(req) {
-		return u.grpc
-	}
-	return u.transport
 }
 
 // next picks an endpoint: round robin, or at random for RANDOM clusters.
@@ -160,7 +138,6 @@ func Start(ctx context.Context, cfg Config) (*Proxy, error) {
 		done:         make(chan struct{}),
 		listeners:    make(map[string]*boundListener),
 		transports:   make(map[transportKey]*http.Transport),
-		grpcs:        make(map[time.Duration]*grpcTransport),
 	}
 	if p.bindIP == "" {
 		p.bindIP = "127.0.0.1"
@@ -257,19 +234,6 @@ func (p *Proxy) transport(k transportKey) *http.Transport {
 	return t
 }
 
-// grpcTransport returns the shared gRPC upstream transport for clusters
-// with this connect timeout, so channels survive configuration changes.
-func (p *Proxy) grpcTransport(connectTimeout time.Duration) *grpcTransport {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t, ok := p.grpcs[connectTimeout]
-	if !ok {
-		t = newGRPCTransport(connectTimeout)
-		p.grpcs[connectTimeout] = t
-	}
-	return t
-}
-
 // listenerPlan is a listener change prepared by planListeners: sockets
 // are bound, nothing serves yet.
 type listenerPlan struct {
@@ -362,9 +326,6 @@ func (p *Proxy) shutdown() {
 	p.mu.Lock()
 	for _, t := range p.transports {
 		t.CloseIdleConnections()
-	}
-	for _, t := range p.grpcs {
-		t.close()
 	}
 	p.mu.Unlock()
 	p.h1clients.closeIdle()

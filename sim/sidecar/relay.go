@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"strconv"
@@ -27,15 +28,17 @@ import (
 // the backend receives is what the client sent, compression and
 // user-agent included.
 //
-// The relay carries gRPC calls to HTTP/2 clusters on routes whose
-// behaviour it has: routing, weights, round robin, the route timeout, the
-// stream idle timeout, the local replies Envoy words (trailers-only gRPC
+// The relay carries every gRPC call routed to an HTTP/2 cluster, with the
+// sidecar's behaviour: routing, weights, round robin, retries (the request
+// body kept for a replay up to 64 KB, until the response starts), the
+// route, stream idle, per-try and maximum-duration timeouts (grpc-timeout
+// included), the faults, the local replies Envoy words (trailers-only gRPC
 // statuses), attribution, the queue statistics and draining. Every other
-// stream (a plain HTTP/2 request, gRPC-Web, a call on a route with a retry
-// policy or a maximum stream duration, any request while a fault is set)
-// goes over an in-memory HTTP/2 connection to the proxy's net/http
-// server, whose handler does all the sidecar does (see forward.go); the
-// relay passes that stream's frames as it passes an upstream's.
+// stream (a plain HTTP/2 request, gRPC-Web, a call no route takes to an
+// HTTP/2 cluster) goes over an in-memory HTTP/2 connection to the proxy's
+// net/http server, whose handler does all the sidecar does (see
+// forward.go); the relay passes that stream's frames as it passes an
+// upstream's.
 //
 // Each client connection has its own connections to the endpoints it
 // calls (a relayGroup): one reader goroutine per connection, and one lock
@@ -104,6 +107,7 @@ type streamSide struct {
 	send      int32 // what the peer lets the relay send on the stream
 	pending   []chunk
 	ended     bool // END_STREAM or RST_STREAM sent to this side
+	reset     bool // RST_STREAM sent to this side
 	recvEnded bool // END_STREAM received from this side
 }
 
@@ -271,9 +275,6 @@ func (g *relayGroup) newStream(f *http2.MetaHeadersFrame) {
 // its route asks for, and opens it towards the endpoint it picks.
 func (g *relayGroup) routeNative(s *relayStream, fields []hpack.HeaderField) bool {
 	p := g.p
-	if p.faults.Load() != nil {
-		return false
-	}
 	req := fieldsRequest(fields)
 	ct, _ := req.get("content-type")
 	if ct != "application/grpc" && contentSubtype(ct) == "" {
@@ -294,7 +295,7 @@ func (g *relayGroup) routeNative(s *relayStream, fields []hpack.HeaderField) boo
 		return false
 	}
 	up := snap.clusters[rt.pick()]
-	if up == nil || up.grpc == nil {
+	if up == nil || !up.h2 {
 		return false
 	}
 	p.queue.enter()
@@ -321,10 +322,37 @@ func (g *relayGroup) routeNative(s *relayStream, fields []hpack.HeaderField) boo
 	if s.requestEnds {
 		s.requestEnded()
 	}
-	p.queue.wait()
-	s.waiting = true
-	g.openAttempt(s)
+	if flt := p.faults.Load(); flt != nil {
+		if flt.DropPercent > 0 && rand.Float64()*100 < flt.DropPercent {
+			s.resetDown(http2.ErrCodeInternal) // as the net/http path drops an HTTP/2 request
+			return true
+		}
+		if flt.Delay > 0 {
+			s.retryTimer = time.AfterFunc(flt.Delay, s.delayed)
+			return true
+		}
+	}
+	s.send()
 	return true
+}
+
+// send sends the first attempt.
+func (s *relayStream) send() {
+	s.g.p.queue.wait()
+	s.waiting = true
+	s.g.openAttempt(s)
+}
+
+// delayed sends the first attempt of a stream the delay fault held back.
+func (s *relayStream) delayed() {
+	g := s.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if s.done {
+		return
+	}
+	s.send()
+	g.flush()
 }
 
 // openAttempt sends the request of native stream s to its endpoint.
@@ -536,11 +564,15 @@ func (g *relayGroup) open(s *relayStream, h *h2Conn) {
 	s.flushPending(h)
 }
 
+// maxStreamID is the highest stream id HTTP/2 allows: a connection that
+// used them all takes no new stream.
+const maxStreamID = 1<<31 - 1
+
 // upstreamConn returns a connection to addr with room for a stream,
 // dialling a new one when none has.
 func (g *relayGroup) upstreamConn(addr string, timeout time.Duration) *h2Conn {
 	for _, h := range g.ups[addr] {
-		if !h.closed && !h.goingAway && uint32(len(h.streams)+len(h.waiting)) < h.maxStreams {
+		if !h.closed && !h.goingAway && h.nextID < maxStreamID && uint32(len(h.streams)+len(h.waiting)) < h.maxStreams {
 			return h
 		}
 	}
@@ -900,7 +932,7 @@ func (s *relayStream) upstreamFailed(code http2.ErrCode) {
 func (s *relayStream) resetDown(code http2.ErrCode) {
 	if !s.down.ended {
 		s.down.conn.writeRST(s.down.id, code)
-		s.down.ended = true
+		s.down.ended, s.down.reset = true, true
 	}
 	s.finish()
 }
@@ -986,7 +1018,9 @@ func (s *relayStream) finish() {
 		delete(s.up.conn.streams, s.up.id)
 		s.g.closeIfDone(s.up.conn)
 	}
-	if !s.down.recvEnded && s.down.ended {
+	if !s.down.recvEnded && s.down.ended && !s.down.reset {
+		// The response ended before the request: the client need send
+		// no more (as net/http's and grpc-go's servers tell it).
 		s.down.conn.writeRST(s.down.id, http2.ErrCodeNo)
 	}
 	delete(s.down.conn.streams, s.down.id)
@@ -1021,7 +1055,7 @@ func (g *relayGroup) closeIfDone(h *h2Conn) {
 func (g *relayGroup) streamError(h *h2Conn, se http2.StreamError) {
 	if s := h.streams[se.StreamID]; s != nil {
 		if h == g.down {
-			s.down.ended = true
+			s.down.ended, s.down.reset = true, true
 			h.writeRST(se.StreamID, se.Code)
 			s.finish()
 		} else {
@@ -1110,6 +1144,15 @@ func (g *relayGroup) goAway() {
 	if len(g.down.streams) == 0 {
 		g.down.c.Close()
 	}
+}
+
+// contentSubtype returns the subtype of a gRPC content type
+// ("application/grpc+proto" is "proto"), lower-cased, or "".
+func contentSubtype(ct string) string {
+	if s, ok := strings.CutPrefix(ct, "application/grpc"); ok && len(s) > 1 && (s[0] == '+' || s[0] == ';') {
+		return strings.ToLower(s[1:])
+	}
+	return ""
 }
 
 // fieldsRequest is an HTTP/2 request's header fields as routing reads
