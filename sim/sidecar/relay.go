@@ -159,6 +159,12 @@ func (g *relayGroup) read(h *h2Conn) {
 				g.mu.Unlock()
 				continue
 			}
+			var ce http2.ConnectionError
+			if errors.As(err, &ce) && h == g.down && !h.closed {
+				// A protocol error: tell the client why before closing.
+				_ = h.fr.WriteGoAway(g.lastID, http2.ErrCode(ce), nil)
+				h.flush()
+			}
 			g.connClosed(h)
 			g.flush()
 			g.mu.Unlock()
