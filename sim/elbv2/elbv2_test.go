@@ -281,11 +281,16 @@ func TestTargetHealthAndDraining(t *testing.T) {
 	}
 
 	b.status.Store(503)
-	polltest.Eventually(t, "b unhealthy", func() bool { return f.TargetHealth(w.blue, b.ip, b.port) == "unhealthy" })
-	h, err := c.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(w.blue), Targets: targets[1:]})
-	if err != nil || h.TargetHealthDescriptions[0].TargetHealth.Reason != elbtypes.TargetHealthReasonEnumResponseCodeMismatch {
-		t.Errorf("DescribeTargetHealth: %v %+v", err, h)
-	}
+	// The fake's second is a millisecond here, so a check may also time out
+	// (2 ms) on a busy machine: wait for one that got b's 503.
+	polltest.Eventually(t, "b unhealthy for its 503", func() bool {
+		h, err := c.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(w.blue), Targets: targets[1:]})
+		if err != nil {
+			t.Fatalf("DescribeTargetHealth: %v", err)
+		}
+		th := h.TargetHealthDescriptions[0].TargetHealth
+		return th.State == elbtypes.TargetHealthStateEnumUnhealthy && th.Reason == elbtypes.TargetHealthReasonEnumResponseCodeMismatch
+	})
 	if st := f.State().TargetGroups[w.blue]; len(st.Targets) != 1 || st.Targets[0].IP != a.ip || st.Targets[0].Port != a.port {
 		t.Errorf("routable targets %+v, want a alone", st)
 	}
