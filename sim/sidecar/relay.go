@@ -253,8 +253,12 @@ func (s *relayStream) other(side *streamSide) *streamSide {
 // to an endpoint, or to the net/http path.
 func (g *relayGroup) newStream(f *http2.MetaHeadersFrame) {
 	id := f.StreamID
-	if id <= g.lastID || id%2 == 0 {
-		g.down.writeRST(id, http2.ErrCodeProtocol)
+	switch {
+	case id%2 == 0:
+		g.down.writeRST(id, http2.ErrCodeProtocol) // a client's streams are odd
+		return
+	case id <= g.lastID:
+		g.down.writeRST(id, http2.ErrCodeStreamClosed) // a stream that ended
 		return
 	}
 	g.lastID = id
