@@ -47,3 +47,42 @@ func BenchmarkHTTPProxy(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkH2CProxy is BenchmarkHTTPProxy over HTTP/2 without TLS (h2c
+// with prior knowledge): one client connection carrying 50 concurrent
+// streams. The sidecar's relay hands plain (non-gRPC) HTTP/2 requests to
+// its net/http path, so this measures that hand-off.
+func BenchmarkH2CProxy(b *testing.B) {
+	v1, v2 := startBackend(b, "v1", "t1", nil), startBackend(b, "v2", "t2", nil)
+	w, err := sidecarbench.Start(context.Background(), 1, v1.endpoint(), v2.endpoint(), 50, 50)
+	if err != nil {
+		b.Skip(err)
+	}
+	defer w.Close()
+	url := "http://" + w.Sidecars[0].EgressAddr() + "/movies"
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &protos}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	b.ReportAllocs()
+	b.SetParallelism(25)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Host = sidecarbench.Host
+			res, err := c.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || res.ProtoMajor != 2 {
+				b.Errorf("status %d over HTTP/%d", res.StatusCode, res.ProtoMajor)
+				return
+			}
+		}
+	})
+}
