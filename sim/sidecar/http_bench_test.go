@@ -16,36 +16,7 @@ import (
 // process, so ns/op is the whole exchange; meshsim bench compares the
 // sidecar alone with haproxy.
 func BenchmarkHTTPProxy(b *testing.B) {
-	v1, v2 := startBackend(b, "v1", "t1", nil), startBackend(b, "v2", "t2", nil)
-	w, err := sidecarbench.Start(context.Background(), 1, v1.endpoint(), v2.endpoint(), 50, 50)
-	if err != nil {
-		b.Skip(err)
-	}
-	defer w.Close()
-	url := "http://" + w.Sidecars[0].EgressAddr() + "/movies"
-	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	b.ReportAllocs()
-	b.SetParallelism(25) // × GOMAXPROCS 2 = 50 connections
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req, _ := http.NewRequest(http.MethodGet, url, nil)
-			req.Host = sidecarbench.Host
-			res, err := c.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode != http.StatusOK {
-				b.Errorf("status %d", res.StatusCode)
-				return
-			}
-		}
-	})
+	benchProxy(b, &http.Transport{MaxIdleConnsPerHost: 64}, 1)
 }
 
 // BenchmarkH2CProxy is BenchmarkHTTPProxy over HTTP/2 without TLS (h2c
@@ -53,6 +24,15 @@ func BenchmarkHTTPProxy(b *testing.B) {
 // streams. The sidecar's relay hands plain (non-gRPC) HTTP/2 requests to
 // its net/http path, so this measures that hand-off.
 func BenchmarkH2CProxy(b *testing.B) {
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	benchProxy(b, &http.Transport{Protocols: &protos}, 2)
+}
+
+// benchProxy sends GET requests through a sidecar splitting them 50/50
+// between two backends, from 50 goroutines over tr, each answered over
+// HTTP/proto.
+func benchProxy(b *testing.B, tr *http.Transport, proto int) {
 	v1, v2 := startBackend(b, "v1", "t1", nil), startBackend(b, "v2", "t2", nil)
 	w, err := sidecarbench.Start(context.Background(), 1, v1.endpoint(), v2.endpoint(), 50, 50)
 	if err != nil {
@@ -60,13 +40,10 @@ func BenchmarkH2CProxy(b *testing.B) {
 	}
 	defer w.Close()
 	url := "http://" + w.Sidecars[0].EgressAddr() + "/movies"
-	var protos http.Protocols
-	protos.SetUnencryptedHTTP2(true)
-	tr := &http.Transport{Protocols: &protos}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	b.ReportAllocs()
-	b.SetParallelism(25)
+	b.SetParallelism(25) // × GOMAXPROCS 2 = 50 connections or streams
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -79,7 +56,7 @@ func BenchmarkH2CProxy(b *testing.B) {
 			}
 			_, _ = io.Copy(io.Discard, res.Body)
 			res.Body.Close()
-			if res.StatusCode != http.StatusOK || res.ProtoMajor != 2 {
+			if res.StatusCode != http.StatusOK || res.ProtoMajor != proto {
 				b.Errorf("status %d over HTTP/%d", res.StatusCode, res.ProtoMajor)
 				return
 			}

@@ -314,10 +314,10 @@ func (g *relayGroup) routeNative(s *relayStream, fields []hpack.HeaderField) boo
 	t := timeoutsOf(rt, ls, true, func() string { v, _ := req.get("grpc-timeout"); return v })
 	s.routeTimeout, s.idleTimeout, s.maxDuration = t.route, t.idle, t.maxDuration
 	if s.idleTimeout > 0 {
-		s.idleTimer = time.AfterFunc(s.idleTimeout, s.idleCheck)
+		s.idleTimer = s.after(s.idleTimeout, s.idleCheck)
 	}
 	if s.maxDuration > 0 {
-		s.durationTimer = time.AfterFunc(s.maxDuration, s.durationExpired)
+		s.durationTimer = s.after(s.maxDuration, func() { s.timedOut(grpcDeadlineExceeded, msgDurationTimeout) })
 	}
 	if rt.retry != nil && rt.retry.numRetries > 0 {
 		s.policy, s.replay = rt.retry, true
@@ -338,7 +338,7 @@ func (g *relayGroup) routeNative(s *relayStream, fields []hpack.HeaderField) boo
 			return true
 		}
 		if flt.Delay > 0 {
-			s.retryTimer = time.AfterFunc(flt.Delay, s.delayed)
+			s.retryTimer = s.after(flt.Delay, s.send) // data sent meanwhile waits
 			return true
 		}
 	}
@@ -353,22 +353,25 @@ func (s *relayStream) send() {
 	s.g.openAttempt(s)
 }
 
-// delayed sends the first attempt of a stream the delay fault held back.
-func (s *relayStream) delayed() {
-	g := s.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if s.done {
-		return
-	}
-	s.send()
-	g.flush()
+// after runs action under the group's lock once d has passed, unless the
+// stream has ended by then, and flushes what it wrote: the stream's
+// timers.
+func (s *relayStream) after(d time.Duration, action func()) *time.Timer {
+	return time.AfterFunc(d, func() {
+		g := s.g
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if !s.done {
+			action()
+			g.flush()
+		}
+	})
 }
 
 // openAttempt sends the request of native stream s to its endpoint.
 func (g *relayGroup) openAttempt(s *relayStream) {
 	if p := s.policy; p != nil && p.perTry > 0 {
-		s.perTryTimer = time.AfterFunc(p.perTry, s.perTryExpired)
+		s.perTryTimer = s.after(p.perTry, s.perTryExpired)
 	}
 	g.open(s, g.upstreamConn(s.addr, s.cluster.connectTimeout))
 }
@@ -406,7 +409,7 @@ func (s *relayStream) canRetry() bool {
 func (s *relayStream) retryLater() {
 	s.detach()
 	s.retries++
-	s.retryTimer = time.AfterFunc(s.policy.backoff(s.retries), s.retryNow)
+	s.retryTimer = s.after(s.policy.backoff(s.retries), s.retryNow)
 }
 
 // detach leaves the current attempt's upstream stream, resetting it, and
@@ -434,12 +437,6 @@ func (s *relayStream) detach() {
 // retryNow sends the next attempt to the cluster's next endpoint, with
 // the request body received so far.
 func (s *relayStream) retryNow() {
-	g := s.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if s.done {
-		return
-	}
 	for _, c := range s.up.pending { // what came during the back-off is in the replay
 		if c.credit > 0 {
 			s.credit(&s.down, c.credit)
@@ -449,7 +446,6 @@ func (s *relayStream) retryNow() {
 	addr, ok := s.cluster.next()
 	if !ok {
 		s.localReply(grpcStatus(503), msgNoHealthy)
-		g.flush()
 		return
 	}
 	s.addr = addr
@@ -459,39 +455,15 @@ func (s *relayStream) retryNow() {
 	if s.reqTrailers != nil {
 		s.up.pending = append(s.up.pending, chunk{trailers: s.reqTrailers, end: true})
 	}
-	g.openAttempt(s)
-	g.flush()
+	s.g.openAttempt(s)
 }
 
 // perTryExpired fails the current attempt when its response headers did
 // not come within the per-try timeout.
 func (s *relayStream) perTryExpired() {
-	g := s.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if s.done || s.resStarted {
-		return
+	if !s.resStarted {
+		s.attemptFailed(false, true)
 	}
-	s.attemptFailed(false, true)
-	g.flush()
-}
-
-// durationExpired ends a stream that reached its maximum duration: before
-// the response with DEADLINE_EXCEEDED, as Envoy answers, after it with a
-// reset.
-func (s *relayStream) durationExpired() {
-	g := s.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if s.done {
-		return
-	}
-	if s.resStarted {
-		s.resetDown(http2.ErrCodeInternal)
-	} else {
-		s.localReply(grpcDeadlineExceeded, msgDurationTimeout)
-	}
-	g.flush()
 }
 
 // keep adds request data to what a retry replays, until it is too much.
@@ -807,7 +779,7 @@ func (s *relayStream) sentEnd(to *streamSide) {
 // the end of the request.
 func (s *relayStream) requestEnded() {
 	if s.routeTimer == nil && s.routeTimeout > 0 {
-		s.routeTimer = time.AfterFunc(s.routeTimeout, func() { s.timedOut(504, msgTimeout) })
+		s.routeTimer = s.after(s.routeTimeout, func() { s.timedOut(grpcStatus(504), msgTimeout) })
 	}
 }
 
@@ -979,39 +951,28 @@ func (s *relayStream) localReply(code int, msg string) {
 	s.sentEnd(&s.down)
 }
 
-// timedOut ends a stream whose route or idle timeout expired: before the
-// response with Envoy's local reply for status, after it with a reset.
-func (s *relayStream) timedOut(status int, msg string) {
-	g := s.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if s.done {
-		return
-	}
+// timedOut ends a stream whose timeout expired: before the response
+// with Envoy's local reply (gRPC status code and msg), after it with a
+// reset. The route timeout answers UNAVAILABLE "upstream request
+// timeout", the idle timeout UNKNOWN "stream timeout" (Envoy's 504 and
+// 408), the maximum duration DEADLINE_EXCEEDED.
+func (s *relayStream) timedOut(code int, msg string) {
 	if s.resStarted {
 		s.resetDown(http2.ErrCodeInternal)
 	} else {
-		s.localReply(grpcStatus(status), msg)
+		s.localReply(code, msg)
 	}
-	g.flush()
 }
 
 // idleCheck runs when the idle timeout may have expired: it ends the
 // stream when nothing passed for the whole timeout, and otherwise waits
 // for the rest of it.
 func (s *relayStream) idleCheck() {
-	s.g.mu.Lock()
-	if s.done {
-		s.g.mu.Unlock()
-		return
-	}
 	if rest := s.idleTimeout - time.Since(s.lastActive); rest > 0 {
 		s.idleTimer.Reset(rest)
-		s.g.mu.Unlock()
 		return
 	}
-	s.g.mu.Unlock()
-	s.timedOut(408, msgStreamTimeout)
+	s.timedOut(grpcStatus(408), msgStreamTimeout)
 }
 
 // finish ends the stream once its response has ended (or either side
