@@ -316,10 +316,7 @@ func TestH2FlowControl(t *testing.T) {
 		// gives it back: a proxy that forgot to would stall its client and
 		// upstream connections after a few MiB (however much was in flight
 		// each time, which depends on the machine).
-		params := make([]*testpb.ResponseParameters, 8)
-		for i := range params {
-			params[i] = &testpb.ResponseParameters{Size: 256 << 10}
-		}
+		params := sizedParams(8, 256<<10)
 		for i := range 16 {
 			// A server stream the client cancels with data on the way.
 			cctx, cancel := context.WithCancel(ctx)
@@ -386,10 +383,7 @@ func TestH2Backpressure(t *testing.T) {
 
 	t.Run("server stream of 8 MiB to a paused reader", func(t *testing.T) {
 		const n, size = 64, 128 << 10
-		params := make([]*testpb.ResponseParameters, n)
-		for i := range params {
-			params[i] = &testpb.ResponseParameters{Size: size}
-		}
+		params := sizedParams(n, size)
 		feed, err := s.client.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{ResponseParameters: params})
 		if err != nil {
 			t.Fatal(err)
@@ -426,10 +420,7 @@ func TestH2Backpressure(t *testing.T) {
 		// stops short (on a busy machine the check below may look before
 		// it stops, and checks less).
 		const n, size = 64, 1 << 20
-		params := make([]*testpb.ResponseParameters, n)
-		for i := range params {
-			params[i] = &testpb.ResponseParameters{Size: size}
-		}
+		params := sizedParams(n, size)
 		cctx := metadata.AppendToOutgoingContext(ctx, watchKey, "stalled")
 		feed, err := s.client.StreamingOutputCall(cctx, &testpb.StreamingOutputCallRequest{ResponseParameters: params})
 		if err != nil {
@@ -651,10 +642,7 @@ func TestH2Cancellation(t *testing.T) {
 	t.Run("client cancels a server stream stalled on flow control", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(ctx, watchKey, "feed"))
 		defer cancel()
-		params := make([]*testpb.ResponseParameters, 64)
-		for i := range params {
-			params[i] = &testpb.ResponseParameters{Size: 256 << 10} // 16 MiB, more than the windows hold
-		}
+		params := sizedParams(64, 256<<10) // 16 MiB, more than the windows hold
 		feed, err := s.client.StreamingOutputCall(cctx, &testpb.StreamingOutputCallRequest{ResponseParameters: params})
 		if err != nil {
 			t.Fatal(err)
@@ -703,10 +691,7 @@ func TestH2Cancellation(t *testing.T) {
 
 	t.Run("backend ends a server stream with a status", func(t *testing.T) {
 		const n, size = 8, 512 << 10
-		params := make([]*testpb.ResponseParameters, n)
-		for i := range params {
-			params[i] = &testpb.ResponseParameters{Size: size}
-		}
+		params := sizedParams(n, size)
 		feed, err := s.client.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{
 			ResponseParameters: params,
 			ResponseStatus:     &testpb.EchoStatus{Code: int32(codes.DataLoss), Message: "feed cut"},
@@ -1148,4 +1133,13 @@ func rawGRPCUnary(ctx context.Context, cc *http2.ClientConn, authority string, b
 		return fmt.Errorf("gRPC call: echo %s", d)
 	}
 	return nil
+}
+
+// sizedParams asks a server stream for n messages of size bytes each.
+func sizedParams(n, size int) []*testpb.ResponseParameters {
+	ps := make([]*testpb.ResponseParameters, n)
+	for i := range ps {
+		ps[i] = &testpb.ResponseParameters{Size: int32(size)}
+	}
+	return ps
 }
