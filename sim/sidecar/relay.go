@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,6 +76,7 @@ type relayStream struct {
 	// The routing decision of a native stream.
 	cluster  *upstream
 	addr     string
+	dialing  *h2Conn // the connection the current attempt waits for
 	outbound bool
 	start    time.Time
 	waiting  bool // counted in the queue's waiting requests
@@ -419,6 +421,10 @@ func (s *relayStream) detach() {
 	if s.perTryTimer != nil {
 		s.perTryTimer.Stop()
 	}
+	if h := s.dialing; h != nil { // the attempt's connection is still being dialled
+		h.waiting = slices.DeleteFunc(h.waiting, func(w *relayStream) bool { return w == s })
+		s.dialing = nil
+	}
 	if h := s.up.conn; h != nil {
 		if !s.up.ended || !s.up.recvEnded {
 			h.writeRST(s.up.id, http2.ErrCodeCancel)
@@ -530,6 +536,7 @@ func rewriteFields(fields []hpack.HeaderField, rt *compiledRoute, t requestTimeo
 func (g *relayGroup) open(s *relayStream, h *h2Conn) {
 	if h.dialing {
 		h.waiting = append(h.waiting, s)
+		s.dialing = h
 		return
 	}
 	id := h.nextID
@@ -579,6 +586,9 @@ func (g *relayGroup) dial(h *h2Conn, timeout time.Duration) {
 	}
 	waiting := h.waiting
 	h.waiting, h.dialing = nil, false
+	for _, s := range waiting {
+		s.dialing = nil
+	}
 	if err != nil {
 		h.closed = true
 		g.dropUpstream(h)
@@ -606,23 +616,14 @@ func (g *relayGroup) dial(h *h2Conn, timeout time.Duration) {
 // dropUpstream forgets upstream connection h.
 func (g *relayGroup) dropUpstream(h *h2Conn) {
 	conns := g.ups[h.addr]
-	if i := indexOf(conns, h); i >= 0 {
-		conns = append(conns[:i], conns[i+1:]...)
+	if i := slices.Index(conns, h); i >= 0 {
+		conns = slices.Delete(conns, i, i+1)
 	}
 	if len(conns) == 0 {
 		delete(g.ups, h.addr)
 	} else {
 		g.ups[h.addr] = conns
 	}
-}
-
-func indexOf(conns []*h2Conn, h *h2Conn) int {
-	for i, c := range conns {
-		if c == h {
-			return i
-		}
-	}
-	return -1
 }
 
 // internalConn returns the connection to the proxy's net/http server,
