@@ -404,9 +404,7 @@ func grpcServerStreamThrough(ctx context.Context, c testpb.TestServiceClient) fu
 		if s := status.Convert(err); s.Code() != codes.FailedPrecondition || s.Message() != "end of feed" {
 			t.Errorf("end of stream: %v, want FailedPrecondition end of feed", err)
 		}
-		if got := st.Trailer().Get("x-meshsim-task"); len(got) != 1 || got[0] != "t1" {
-			t.Errorf("trailer x-meshsim-task = %v", got)
-		}
+		wantTaskTrailer(t, st.Trailer(), "t1")
 	}
 }
 
@@ -437,9 +435,7 @@ func grpcBidiPingPongThrough(ctx context.Context, c testpb.TestServiceClient) fu
 		if _, err := st.Recv(); err != io.EOF {
 			t.Errorf("after CloseSend: %v, want EOF (status OK)", err)
 		}
-		if got := st.Trailer().Get("x-meshsim-task"); len(got) != 1 || got[0] != "t1" {
-			t.Errorf("trailer x-meshsim-task = %v", got)
-		}
+		wantTaskTrailer(t, st.Trailer(), "t1")
 	}
 }
 
@@ -1220,5 +1216,14 @@ func TestGRPCFaults(t *testing.T) {
 	admin(sidecaradmin.ClearFaults)
 	if _, err := c.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
 		t.Errorf("after ClearFaults: %v", err)
+	}
+}
+
+// wantTaskTrailer checks that a call's trailer names the task that served
+// it (x-meshsim-task, which the backend sets).
+func wantTaskTrailer(t *testing.T, trailer metadata.MD, task string) {
+	t.Helper()
+	if got := trailer.Get("x-meshsim-task"); len(got) != 1 || got[0] != task {
+		t.Errorf("trailer x-meshsim-task = %v", got)
 	}
 }
