@@ -57,8 +57,7 @@ type Clients struct {
 	// resolve through the cache each time).
 	NoKeepAlive bool
 	// ConnLifetime, when set, is how long a client keeps using a
-	// connection (wall time): the first request after it asks the server
-	// to close it ("Connection: close"), and the next one connects again.
+	// connection (wall time): the first request after it connects again.
 	// Zero keeps connections until the server or the idle timeout closes
 	// them.
 	ConnLifetime time.Duration
@@ -136,10 +135,12 @@ func (p *population) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	c := p.clients[i]
 	if lt := p.cfg.ConnLifetime; lt > 0 && c.connectedBefore(p.now().Add(-lt)) {
-		r := *req
-		r.Close = true // the connection has served its time: close it after this request
-		req = &r
-		c.markClosing()
+		// The connection has served its time: a pooling client (Apache
+		// HttpClient's connection time to live, HikariCP's maxLifetime)
+		// discards it when it next takes it from the pool, so this request
+		// connects again. A connection still busy with a request is
+		// discarded by the next request that finds it idle.
+		c.transport.CloseIdleConnections()
 	}
 	return c.transport.RoundTrip(req)
 }
@@ -159,7 +160,7 @@ type client struct {
 
 	mu        sync.Mutex
 	cache     map[string]cached // by host name
-	connected time.Time         // when its newest connection was made; zero while none is open
+	connected time.Time         // when its newest connection was made; zero before the first
 }
 
 type cached struct {
@@ -173,14 +174,6 @@ func (c *client) connectedBefore(t time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return !c.connected.IsZero() && c.connected.Before(t)
-}
-
-// markClosing notes that the client's connection is being closed, so
-// that only one request asks for it.
-func (c *client) markClosing() {
-	c.mu.Lock()
-	c.connected = time.Time{}
-	c.mu.Unlock()
 }
 
 // dial connects to addr (host:port), resolving the host through the

@@ -103,11 +103,14 @@ func Analyze(run *rundir.Run) *Report {
 	var stepTime time.Duration
 	for i, s := range steps {
 		start, end := stepWindow(steps, meta.Ended, i, byStep[i])
-		var dnsFrom map[string]float64 // the weights a DNS change moved from
-		if meta.DNS != nil && i > 0 {
-			dnsFrom = steps[i-1].Weights
+		var dns *dnsChange
+		if meta.DNS != nil {
+			dns = &dnsChange{clients: meta.DNS.Clients, hold: answerHold(meta.DNS, meta.TimeScale)}
+			if i > 0 {
+				dns.from = steps[i-1].Weights
+			}
 		}
-		sr := analyzeStep(s, start, end, byStep[i], run.Events, meta.DNS != nil, dnsFrom)
+		sr := analyzeStep(s, start, end, byStep[i], run.Events, dns)
 		r.Steps = append(r.Steps, sr)
 		stepRequests += sr.Requests
 		stepTime += sr.Duration
@@ -252,11 +255,10 @@ func stepWindow(steps []rundir.Step, ended time.Time, i int, obs []*rundir.Obser
 	return start, end
 }
 
-// analyzeStep analyses one step; byDNS says that its weights reached the
-// clients through DNS, from the weights dnsFrom (nil for the first step),
-// so that its convergence is read from the split the tasks observed rather
-// than from xDS acknowledgements.
-func analyzeStep(s rundir.Step, start, end time.Time, obs []*rundir.Observation, evs []rundir.Event, byDNS bool, dnsFrom map[string]float64) StepReport {
+// analyzeStep analyses one step; a non-nil dns says that its weights
+// reached the clients through DNS, so that its convergence is read from the
+// split the tasks observed rather than from xDS acknowledgements.
+func analyzeStep(s rundir.Step, start, end time.Time, obs []*rundir.Observation, evs []rundir.Event, dns *dnsChange) StepReport {
 	sr := StepReport{
 		Index:    s.Index,
 		Name:     s.Name,
@@ -283,8 +285,8 @@ func analyzeStep(s rundir.Step, start, end time.Time, obs []*rundir.Observation,
 			sr.AchievedRate = float64(sr.Requests) / sr.Duration.Seconds()
 		}
 		sr.Convergence = convergence(evs, start, end)
-		if byDNS {
-			sr.Convergence = observedConvergence(dnsFrom, s.Weights, start, obs)
+		if dns != nil {
+			sr.Convergence = observedConvergence(*dns, s.Weights, start, obs)
 		}
 	}
 	if _, weighted := normalise(s.Weights); !weighted {
@@ -293,7 +295,7 @@ func analyzeStep(s rundir.Step, start, end time.Time, obs []*rundir.Observation,
 		sr.Convergence = Convergence{Basis: ConvergedAtStart, At: start}
 	}
 	converged := sr.Convergence.Basis == ConvergedOnAck || sr.Convergence.Basis == ConvergedAtStart || sr.Convergence.Basis == ConvergedObserved
-	if byDNS && sr.Convergence.Basis == NotConverged {
+	if dns != nil && sr.Convergence.Basis == NotConverged {
 		// The split never reached the weights: every request counts, so
 		// the drift shows in the shares.
 		converged, sr.Convergence.At = true, start

@@ -52,21 +52,85 @@ type DNSLag struct {
 // version one window of the observed split holds, at most.
 const convergenceWindow = 200
 
+// dnsChange is what a step's split under DNS-weighted routing is read
+// against: the weights it moved from (nil for the first step) and the
+// client population that drew its answers.
+type dnsChange struct {
+	from map[string]float64
+	// clients is the population's size and hold how long (wall time) one
+	// client keeps sending to the answer it resolved (see answerHold).
+	clients int
+	hold    time.Duration
+}
+
+// forever is answerHold's "for the client's life".
+const forever = time.Duration(math.MaxInt64)
+
+// answerHold is how long (wall time, at the time scale) one client of d
+// keeps sending to the version of one answer: 0 when every request
+// resolves anew, forever when a client never resolves again. A client
+// with a kept-alive connection resolves again only when it reconnects,
+// so it holds an answer for the longer of the cache's TTL and the
+// connection's lifetime.
+func answerHold(d *rundir.DNS, scale float64) time.Duration {
+	scale = math.Max(scale, 1)
+	lifetime := time.Duration(float64(d.ConnectionLifetime) / scale)
+	if d.KeepAlive && lifetime == 0 {
+		lifetime = forever // until the server closes it
+	}
+	switch {
+	case d.Cache == "forever":
+		return forever
+	case d.Cache == "none" && !d.KeepAlive:
+		return 0
+	case d.Cache == "none":
+		return lifetime
+	case d.KeepAlive:
+		return max(time.Duration(float64(d.TTL)/scale), lifetime)
+	default:
+		return time.Duration(float64(d.TTL) / scale)
+	}
+}
+
+// sampleSize is the effective sample size of a window of k requests
+// spanning span: the requests are a draw over the answers the clients
+// hold, not over the requests. Each of the clients holds one answer for
+// hold, so the window holds m = clients × max(1, span/hold) answers, each
+// sent about k/m requests (a Poisson number: a client sends at its own
+// irregular pace), and the binomial variance of its split is that of
+// k·m/(k+m) independent requests (Kish's design effect for clusters of
+// random size): about m when each answer sends many requests, about k when
+// few answers send more than one.
+func (c dnsChange) sampleSize(k int, span time.Duration) float64 {
+	if c.clients <= 0 || c.hold <= 0 {
+		return float64(k)
+	}
+	m := float64(c.clients)
+	if c.hold != forever && span > c.hold {
+		m *= float64(span) / float64(c.hold)
+	}
+	return float64(k) * m / (float64(k) + m)
+}
+
 // observedConvergence finds when a weight change showed in the split the
 // tasks served: the middle of the first window (of up to 200 consecutive
 // requests that reached a version, in scheduled order) whose split is
 // within max(10% of the change, 2σ) of the new weights, the change and the
 // distance being total variation distances (half the sum of the absolute
 // differences of the shares) and σ the binomial standard error of the
-// window. It is the time 90% of the change took to show, as a rise time is
-// measured: clients whose cached answer or connection outlives it still
-// count for the shares after it. When the step's first window is within,
-// the change showed from the step's start; otherwise the time is known to
-// about half a window. With no such window the change never showed within
-// the step.
-func observedConvergence(prev, weights map[string]float64, start time.Time, obs []*rundir.Observation) Convergence {
+// window's requests. When no window is, σ is that of the window's
+// effective sample (dnsChange.sampleSize: a client sends to its cached
+// answer for a while, so 200 requests of 100 clients weigh about as much
+// as 67 independent ones, and a step's split can stay off its weights by
+// more than the requests' error). It is the time 90% of the change
+// took to show, as a rise time is measured: clients whose cached answer or
+// connection outlives it still count for the shares after it. When the
+// step's first window is within, the change showed from the step's start;
+// otherwise the time is known to about half a window. With no such window
+// the change never showed within the step.
+func observedConvergence(dns dnsChange, weights map[string]float64, start time.Time, obs []*rundir.Observation) Convergence {
 	shares, weighted := normalise(weights)
-	before, wasWeighted := normalise(prev)
+	before, wasWeighted := normalise(dns.from)
 	if !weighted || !wasWeighted {
 		return Convergence{Basis: ConvergedAtStart, At: start}
 	}
@@ -85,10 +149,26 @@ func observedConvergence(prev, weights map[string]float64, start time.Time, obs 
 	if k < 20 {
 		return Convergence{Basis: NotConverged}
 	}
-	tol := 0.1 * change
-	for _, p := range shares {
-		tol = math.Max(tol, 2*math.Sqrt(p*(1-p)/float64(k)))
+	// The requests' own error first, so that the lag is that of 90% of
+	// the change wherever the window can show it; then the error of the
+	// window's effective sample, so that a split the clients' few answers
+	// keep off the weights is not read as a change that never showed.
+	span := seen[len(seen)-1].Scheduled.Sub(seen[0].Scheduled) * time.Duration(k) / time.Duration(len(seen))
+	for _, n := range []float64{float64(k), dns.sampleSize(k, span)} {
+		tol := 0.1 * change
+		for _, p := range shares {
+			tol = math.Max(tol, 2*math.Sqrt(p*(1-p)/n))
+		}
+		if c, ok := firstWithin(seen, k, shares, tol, start); ok {
+			return c
+		}
 	}
+	return Convergence{Basis: NotConverged}
+}
+
+// firstWithin finds the first window of k consecutive requests of seen
+// whose split is within tol of shares (see observedConvergence).
+func firstWithin(seen []*rundir.Observation, k int, shares map[string]float64, tol float64, start time.Time) (Convergence, bool) {
 	counts := map[string]int{}
 	for i, o := range seen {
 		counts[o.Version]++
@@ -108,10 +188,10 @@ func observedConvergence(prev, weights map[string]float64, start time.Time, obs 
 				c.At = start
 			}
 			c.After = c.At.Sub(start)
-			return c
+			return c, true
 		}
 	}
-	return Convergence{Basis: NotConverged}
+	return Convergence{}, false
 }
 
 // distance is the total variation distance of two splits: half the sum
