@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"gonum.org/v1/gonum/stat/distuv"
+
 	"github.com/meshsim/meshsim/loadgen/rundir"
 )
 
@@ -39,9 +41,14 @@ func judge(a rundir.Assertion, r *Report, errReason string) AssertionResult {
 	case assertMaxErrorRate:
 		v = judgeMaxErrorRate(r, a.Value)
 	case assertWeightWithin:
-		v = judgeWeights(r, num(a.Value)+" pp", func(StepReport, VersionShare) (float64, string) {
-			return a.Value, num(a.Value) + " pp"
+		v = judgeWeights(r, num(a.Value)+" pp", func(s StepReport, vs VersionShare) (float64, string) {
+			desc := num(a.Value) + " pp"
+			if z, ok := boundInSigmas(a.Value, s, vs); ok && z < toleranceZ {
+				desc += fmt.Sprintf(" (only %.1fσ at n=%d)", z, s.ShareRequests)
+			}
+			return a.Value, desc
 		})
+		res.Caveat = tightBoundCaveat(r, a.Value)
 	case assertWeightBinomial:
 		z := a.Value
 		if z <= 0 {
@@ -263,6 +270,51 @@ func judgeWeights(r *Report, what string, tol func(StepReport, VersionShare) (fl
 		v.pass += fmt.Sprintf(" (worst: %s version %s off by %s pp)", stepLabel(worst.step), worst.version.Version, pp(worst.version.ErrorPP))
 	}
 	return v
+}
+
+// boundInSigmas is a fixed bound of limit percentage points on version
+// vs's share in step s, in standard errors of the binomial share of the
+// step's requests; false for a version weighted 0 or 100 (no noise).
+func boundInSigmas(limit float64, s StepReport, vs VersionShare) (float64, bool) {
+	p := vs.ConfiguredPct / 100
+	if p <= 0 || p >= 1 || s.ShareRequests == 0 {
+		return 0, false
+	}
+	return limit / (100 * math.Sqrt(p*(1-p)/float64(s.ShareRequests))), true
+}
+
+// tightBoundCaveat says when a weight-within bound of limit percentage
+// points is under 3σ of the sampling noise of a step it judged (the
+// tightest such step and version): a correct split then misses it by
+// chance in a share of runs worth knowing (6% at 1.9σ), most often when
+// the steps were shortened. Empty when the bound is 3σ or more everywhere.
+func tightBoundCaveat(r *Report, limit float64) string {
+	var worst struct {
+		z     float64
+		step  StepReport
+		share VersionShare
+	}
+	worst.z = toleranceZ
+	for _, s := range r.Steps {
+		if !s.Reached || !s.Weighted || s.ShareRequests == 0 || s.Verdict == VerdictInconclusive {
+			continue
+		}
+		for _, vs := range s.Versions {
+			if z, ok := boundInSigmas(limit, s, vs); ok && z < worst.z {
+				worst.z, worst.step, worst.share = z, s, vs
+			}
+		}
+	}
+	if worst.z >= toleranceZ {
+		return ""
+	}
+	p := worst.share.ConfiguredPct / 100
+	miss := 100 * 2 * distuv.UnitNormal.Survival(worst.z)
+	need := int(math.Ceil(p*(1-p)*math.Pow(toleranceZ*100/limit, 2) - epsilon))
+	return fmt.Sprintf("%s pp is only %.1fσ of the sampling noise in %s version %s (n=%d, σ = %s pp at weight %s%%): "+
+		"a correct split misses it there in about %.0f%% of runs; %d requests in that step would make it %dσ, or assert weight-binomial",
+		num(limit), worst.z, stepLabel(worst.step), worst.share.Version, worst.step.ShareRequests,
+		pp(limit/worst.z), num(worst.share.ConfiguredPct), math.Max(miss, 1), need, toleranceZ)
 }
 
 // whyNoShares says why a reached, weighted step counted no request.

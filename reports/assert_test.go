@@ -1,6 +1,10 @@
 package reports_test
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,6 +101,78 @@ func TestAssertions(t *testing.T) {
 			}
 			if r.Passed() != tc.passed || r.Verdict != wantVerdict || a.Verdict != wantVerdict {
 				t.Errorf("Passed()=%v verdict %q (assertion %q), want %v and %q", r.Passed(), r.Verdict, a.Verdict, tc.passed, wantVerdict)
+			}
+		})
+	}
+}
+
+// TestWeightWithinCaveat: a weight-within bound under 3σ of a step's
+// sampling noise is named in the result and in every report, with the
+// chance that a correct split misses it and the requests that would make
+// it 3σ; a bound of 3σ or more carries no caveat.
+func TestWeightWithinCaveat(t *testing.T) {
+	tests := []struct {
+		name    string
+		limit   float64
+		passed  bool
+		caveat  []string // substrings; nil: no caveat
+		failure string   // a substring of the first failure, when it fails
+	}{
+		// Step 1 serves v1 890 and v2 110 of 1,000 at weights 90/10:
+		// σ = 0.95 pp.
+		{"3σ or more", 3, true, nil, ""},
+		{"2 pp is 2.1σ", 2, true, []string{
+			"2 pp is only 2.1σ of the sampling noise in step 1 \"canary\" version v", "(n=1000, σ = 0.95 pp at weight",
+			"a correct split misses it there in about 4% of runs", "2025 requests in that step would make it 3σ, or assert weight-binomial"}, ""},
+		{"0.5 pp fails by chance", 0.5, false, []string{"0.5 pp is only 0.5σ", "about 60% of runs", "32400 requests"},
+			"off by 1.00 pp, more than 0.5 pp (only 0.5σ at n=1000)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			steps := []rundir.Step{
+				step(0, "baseline", 0, 10*time.Second, map[string]float64{"v1": 100}),
+				step(1, "canary", 10*time.Second, 20*time.Second, map[string]float64{"v1": 90, "v2": 10}),
+			}
+			obs := served(0, at(0), time.Millisecond, map[string]int{"v1": 1000})
+			obs = append(obs, served(1, at(10*time.Second), time.Millisecond, map[string]int{"v1": 890, "v2": 110})...)
+			r := reports.Analyze(newRun(steps, obs, nil, rundir.Assertion{Kind: "weight-within", Value: tt.limit}))
+			a := r.Assertions[0]
+			if a.Passed != tt.passed {
+				t.Errorf("passed = %v, want %v: %s", a.Passed, tt.passed, a.Message)
+			}
+			if tt.caveat == nil {
+				if a.Caveat != "" {
+					t.Errorf("caveat %q, want none", a.Caveat)
+				}
+				return
+			}
+			if !contains(a.Caveat, tt.caveat...) {
+				t.Errorf("caveat %q, want it to hold %q", a.Caveat, tt.caveat)
+			}
+			if tt.failure != "" && (len(a.Failures) == 0 || !contains(a.Failures[0], tt.failure)) {
+				t.Errorf("failures %q, want the first to hold %q", a.Failures, tt.failure)
+			}
+			dir := t.TempDir()
+			if err := reports.WriteFiles(dir, r); err != nil {
+				t.Fatal(err)
+			}
+			var summary strings.Builder
+			reports.WriteSummary(&summary, r)
+			outs := map[string]string{"summary": summary.String()}
+			for _, f := range []string{reports.MarkdownFile, reports.HTMLFile, reports.JSONFile, reports.JUnitFile} {
+				b, err := os.ReadFile(filepath.Join(dir, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				outs[f] = string(b)
+			}
+			if tt.passed {
+				delete(outs, reports.JUnitFile) // a passing test case has no text
+			}
+			for name, out := range outs {
+				if !strings.Contains(out, strconv.FormatFloat(tt.limit, 'g', -1, 64)+" pp is only") {
+					t.Errorf("%s does not show the caveat:\n%s", name, out)
+				}
 			}
 		})
 	}

@@ -235,6 +235,7 @@ table.steps td:last-child, table.instrument td:last-child { text-align: left; }
 .warning { background: #fff4e5; border-left: 4px solid #f0a030; padding: 0.5em 1em; }
 ul.assertions { list-style: none; padding-left: 0; }
 ul.assertions > li { margin: 0.4em 0; }
+ul.assertions p.note { margin: 0.2em 0 0 1.6em; color: #555; font-size: 0.9em; }
 li.sub { list-style: none; margin-left: 1.5em; color: #555; }
 code { background: #f3f3f3; padding: 0 0.2em; }
 figure { margin: 1em 0 2em; }
@@ -276,6 +277,9 @@ p.ids { color: #555; margin-top: -0.5em; }
 <li>{{.}}</li>
 {{- end}}
 </ul>
+{{- end}}
+{{- if .Caveat}}
+<p class="note">note: {{.Caveat}}</p>
 {{- end}}</li>
 {{- end}}
 </ul>

@@ -193,6 +193,9 @@ func newJUnitSuite(r *Report) junitTestSuite {
 			if a.Source != "" {
 				text += "\nat " + a.Source
 			}
+			if a.Caveat != "" {
+				text += "\nnote: " + a.Caveat
+			}
 			c.Failure = &junitFailure{Message: a.Message, Type: a.Kind, Text: text}
 		}
 		s.Cases = append(s.Cases, c)

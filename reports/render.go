@@ -357,6 +357,9 @@ func writeMarkdown(b *bytes.Buffer, r *Report) {
 				fmt.Fprintf(b, "  - %s\n", mdText(f))
 			}
 		}
+		if a.Caveat != "" {
+			fmt.Fprintf(b, "  - note: %s\n", mdText(a.Caveat))
+		}
 	}
 
 	fmt.Fprintf(b, "\n## How to read this\n\n")

@@ -298,6 +298,9 @@ type AssertionResult struct {
 	// Failures lists every violation, one line each; empty when the
 	// assertion holds or had nothing to judge.
 	Failures []string `json:"failures,omitempty"`
+	// Caveat, when set, says what limits the verdict whatever it is: a
+	// weight-within bound tighter than 3σ of a step's sampling noise.
+	Caveat string `json:"caveat,omitempty"`
 }
 
 // Passed reports whether no assertion failed. A run without assertions

@@ -80,6 +80,9 @@ func WriteSummary(w io.Writer, r *Report) {
 				fmt.Fprintf(w, "        %s\n", f)
 			}
 		}
+		if a.Caveat != "" {
+			fmt.Fprintf(w, "        note: %s\n", a.Caveat)
+		}
 	}
 	fmt.Fprintln(w, verdictLine(r))
 }
