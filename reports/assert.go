@@ -41,14 +41,16 @@ func judge(a rundir.Assertion, r *Report, errReason string) AssertionResult {
 	case assertMaxErrorRate:
 		v = judgeMaxErrorRate(r, a.Value)
 	case assertWeightWithin:
+		var tight tightBound
 		v = judgeWeights(r, num(a.Value)+" pp", func(s StepReport, vs VersionShare) (float64, string) {
 			desc := num(a.Value) + " pp"
 			if z, ok := boundInSigmas(a.Value, s, vs); ok && z < toleranceZ {
 				desc += fmt.Sprintf(" (only %.1fσ at n=%d)", z, s.ShareRequests)
+				tight.consider(z, s, vs)
 			}
 			return a.Value, desc
 		})
-		res.Caveat = tightBoundCaveat(r, a.Value)
+		res.Caveat = tight.caveat(a.Value)
 	case assertWeightBinomial:
 		z := a.Value
 		if z <= 0 {
@@ -283,38 +285,37 @@ func boundInSigmas(limit float64, s StepReport, vs VersionShare) (float64, bool)
 	return limit / (100 * math.Sqrt(p*(1-p)/float64(s.ShareRequests))), true
 }
 
-// tightBoundCaveat says when a weight-within bound of limit percentage
-// points is under 3σ of the sampling noise of a step it judged (the
-// tightest such step and version): a correct split then misses it by
-// chance in a share of runs worth knowing (6% at 1.9σ), most often when
-// the steps were shortened. Empty when the bound is 3σ or more everywhere.
-func tightBoundCaveat(r *Report, limit float64) string {
-	var worst struct {
-		z     float64
-		step  StepReport
-		share VersionShare
+// tightBound is the tightest step and version, in σ of its sampling
+// noise, of a weight-within bound under 3σ.
+type tightBound struct {
+	z     float64
+	step  StepReport
+	share VersionShare
+	found bool
+}
+
+// consider notes a judged step and version whose bound is z σ.
+func (t *tightBound) consider(z float64, s StepReport, vs VersionShare) {
+	if !t.found || z < t.z {
+		*t = tightBound{z: z, step: s, share: vs, found: true}
 	}
-	worst.z = toleranceZ
-	for _, s := range r.Steps {
-		if !s.Reached || !s.Weighted || s.ShareRequests == 0 || s.Verdict == VerdictInconclusive {
-			continue
-		}
-		for _, vs := range s.Versions {
-			if z, ok := boundInSigmas(limit, s, vs); ok && z < worst.z {
-				worst.z, worst.step, worst.share = z, s, vs
-			}
-		}
-	}
-	if worst.z >= toleranceZ {
+}
+
+// caveat says that a bound of limit percentage points was under 3σ of the
+// sampling noise of a step it judged (the tightest): a correct split then
+// misses it by chance in a share of runs worth knowing (6% at 1.9σ), most
+// often when the steps were shortened. Empty when none was.
+func (t tightBound) caveat(limit float64) string {
+	if !t.found {
 		return ""
 	}
-	p := worst.share.ConfiguredPct / 100
-	miss := 100 * 2 * distuv.UnitNormal.Survival(worst.z)
+	p := t.share.ConfiguredPct / 100
+	miss := 100 * 2 * distuv.UnitNormal.Survival(t.z)
 	need := int(math.Ceil(p*(1-p)*math.Pow(toleranceZ*100/limit, 2) - epsilon))
 	return fmt.Sprintf("%s pp is only %.1fσ of the sampling noise in %s version %s (n=%d, σ = %s pp at weight %s%%): "+
 		"a correct split misses it there in about %.0f%% of runs; %d requests in that step would make it %dσ, or assert weight-binomial",
-		num(limit), worst.z, stepLabel(worst.step), worst.share.Version, worst.step.ShareRequests,
-		pp(limit/worst.z), num(worst.share.ConfiguredPct), math.Max(miss, 1), need, toleranceZ)
+		num(limit), t.z, stepLabel(t.step), t.share.Version, t.step.ShareRequests,
+		pp(limit/t.z), num(t.share.ConfiguredPct), math.Max(miss, 1), need, toleranceZ)
 }
 
 // whyNoShares says why a reached, weighted step counted no request.
