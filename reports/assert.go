@@ -286,36 +286,56 @@ func boundInSigmas(limit float64, s StepReport, vs VersionShare) (float64, bool)
 }
 
 // tightBound is the tightest step and version, in σ of its sampling
-// noise, of a weight-within bound under 3σ.
+// noise, of a weight-within bound under 3σ, and the chance of a miss by
+// chance in each step so judged.
 type tightBound struct {
 	z     float64
 	step  StepReport
 	share VersionShare
 	found bool
+	miss  map[int]float64 // by step index: the largest chance of a version's miss
 }
 
 // consider notes a judged step and version whose bound is z σ.
 func (t *tightBound) consider(z float64, s StepReport, vs VersionShare) {
 	if !t.found || z < t.z {
-		*t = tightBound{z: z, step: s, share: vs, found: true}
+		t.z, t.step, t.share, t.found = z, s, vs, true
 	}
+	if t.miss == nil {
+		t.miss = map[int]float64{}
+	}
+	t.miss[s.Index] = math.Max(t.miss[s.Index], 2*distuv.UnitNormal.Survival(z))
 }
 
 // caveat says that a bound of limit percentage points was under 3σ of the
-// sampling noise of a step it judged (the tightest): a correct split then
-// misses it by chance in a share of runs worth knowing (6% at 1.9σ), most
-// often when the steps were shortened. Empty when none was.
+// sampling noise of a step it judged: the tightest, the chance that a
+// correct split misses the bound there and in one step or another (the
+// steps' samples being independent), and the requests that would make it
+// 3σ. Such a bound fails a correct rollout often enough to matter (6% at
+// 1.9σ in one step), most often when the steps were shortened. Empty when
+// no bound was under 3σ.
 func (t tightBound) caveat(limit float64) string {
 	if !t.found {
 		return ""
 	}
+	hold := 1.0
+	for _, m := range t.miss {
+		hold *= 1 - m
+	}
 	p := t.share.ConfiguredPct / 100
-	miss := 100 * 2 * distuv.UnitNormal.Survival(t.z)
 	need := int(math.Ceil(p*(1-p)*math.Pow(toleranceZ*100/limit, 2) - epsilon))
 	return fmt.Sprintf("%s pp is only %.1fσ of the sampling noise in %s version %s (n=%d, σ = %s pp at weight %s%%): "+
-		"a correct split misses it there in about %.0f%% of runs; %d requests in that step would make it %dσ, or assert weight-binomial",
-		num(limit), t.z, stepLabel(t.step), t.share.Version, t.step.ShareRequests,
-		pp(limit/t.z), num(t.share.ConfiguredPct), math.Max(miss, 1), need, toleranceZ)
+		"a correct split misses it there in %s of runs, and in one step or another in %s; %d requests in that step would make it %dσ, or assert weight-binomial",
+		num(limit), t.z, stepLabel(t.step), t.share.Version, t.step.ShareRequests, pp(limit/t.z), num(t.share.ConfiguredPct),
+		chance(t.miss[t.step.Index]), chance(1-hold), need, toleranceZ)
+}
+
+// chance renders a probability as "about 6%" ("under 1%" below it).
+func chance(p float64) string {
+	if p < 0.01 {
+		return "under 1%"
+	}
+	return fmt.Sprintf("about %.0f%%", 100*p)
 }
 
 // whyNoShares says why a reached, weighted step counted no request.

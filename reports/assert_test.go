@@ -123,7 +123,7 @@ func TestWeightWithinCaveat(t *testing.T) {
 		{"3σ or more", 3, true, nil, ""},
 		{"2 pp is 2.1σ", 2, true, []string{
 			"2 pp is only 2.1σ of the sampling noise in step 1 \"canary\" version v", "(n=1000, σ = 0.95 pp at weight",
-			"a correct split misses it there in about 4% of runs", "2025 requests in that step would make it 3σ, or assert weight-binomial"}, ""},
+			"a correct split misses it there in about 4% of runs, and in one step or another in about 4%;", "2025 requests in that step would make it 3σ, or assert weight-binomial"}, ""},
 		{"0.5 pp fails by chance", 0.5, false, []string{"0.5 pp is only 0.5σ", "about 60% of runs", "32400 requests"},
 			"off by 1.00 pp, more than 0.5 pp (only 0.5σ at n=1000)"},
 	}
