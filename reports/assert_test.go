@@ -12,14 +12,37 @@ import (
 	"github.com/meshsim/meshsim/reports"
 )
 
-func TestAssertions(t *testing.T) {
-	// Step 0 "baseline" is always clean: 1000 requests to v1 at 10ms. Each
-	// case shapes step 1 "canary" (v1 90 / v2 10).
-	type canary struct {
-		counts   map[string]int
-		failures []string
-		latency  time.Duration
+// canary shapes step 1 "canary" (v1 90 / v2 10) of analyzeCanary's run.
+type canary struct {
+	counts   map[string]int
+	failures []string
+	latency  time.Duration
+}
+
+// analyzeCanary analyses a run of two steps judged by assertion a: step 0
+// "baseline" is always clean (1000 requests to v1 at 10ms); step 1
+// "canary" serves c.
+func analyzeCanary(c canary, a rundir.Assertion) *reports.Report {
+	steps := []rundir.Step{
+		step(0, "baseline", 0, 10*time.Second, map[string]float64{"v1": 100}),
+		step(1, "canary", 10*time.Second, 20*time.Second, map[string]float64{"v1": 90, "v2": 10}),
 	}
+	obs := served(0, at(0), time.Millisecond, map[string]int{"v1": 1000})
+	for i := range obs {
+		obs[i].Latency = 10 * time.Millisecond
+	}
+	canaryObs := served(1, at(10*time.Second), time.Millisecond, c.counts)
+	for i := range canaryObs {
+		canaryObs[i].Latency = c.latency
+	}
+	obs = append(obs, canaryObs...)
+	for i, k := range c.failures {
+		obs = append(obs, failObs(1, at(11*time.Second+time.Duration(i)*time.Millisecond), k))
+	}
+	return reports.Analyze(newRun(steps, obs, nil, a))
+}
+
+func TestAssertions(t *testing.T) {
 	good := canary{counts: map[string]int{"v1": 890, "v2": 110}, latency: 10 * time.Millisecond}
 	cases := []struct {
 		name      string
@@ -64,24 +87,7 @@ func TestAssertions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			steps := []rundir.Step{
-				step(0, "baseline", 0, 10*time.Second, map[string]float64{"v1": 100}),
-				step(1, "canary", 10*time.Second, 20*time.Second, map[string]float64{"v1": 90, "v2": 10}),
-			}
-			obs := served(0, at(0), time.Millisecond, map[string]int{"v1": 1000})
-			for i := range obs {
-				obs[i].Latency = 10 * time.Millisecond
-			}
-			canaryObs := served(1, at(10*time.Second), time.Millisecond, tc.canary.counts)
-			for i := range canaryObs {
-				canaryObs[i].Latency = tc.canary.latency
-			}
-			obs = append(obs, canaryObs...)
-			for i, k := range tc.canary.failures {
-				obs = append(obs, failObs(1, at(11*time.Second+time.Duration(i)*time.Millisecond), k))
-			}
-
-			r := reports.Analyze(newRun(steps, obs, nil, tc.assertion))
+			r := analyzeCanary(tc.canary, tc.assertion)
 			a := r.Assertions[0]
 			if a.Passed != tc.passed {
 				t.Errorf("passed = %v, want %v: %s", a.Passed, tc.passed, a.Message)
@@ -129,13 +135,7 @@ func TestWeightWithinCaveat(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			steps := []rundir.Step{
-				step(0, "baseline", 0, 10*time.Second, map[string]float64{"v1": 100}),
-				step(1, "canary", 10*time.Second, 20*time.Second, map[string]float64{"v1": 90, "v2": 10}),
-			}
-			obs := served(0, at(0), time.Millisecond, map[string]int{"v1": 1000})
-			obs = append(obs, served(1, at(10*time.Second), time.Millisecond, map[string]int{"v1": 890, "v2": 110})...)
-			r := reports.Analyze(newRun(steps, obs, nil, rundir.Assertion{Kind: "weight-within", Value: tt.limit}))
+			r := analyzeCanary(canary{counts: map[string]int{"v1": 890, "v2": 110}}, rundir.Assertion{Kind: "weight-within", Value: tt.limit})
 			a := r.Assertions[0]
 			if a.Passed != tt.passed {
 				t.Errorf("passed = %v, want %v: %s", a.Passed, tt.passed, a.Message)
