@@ -172,6 +172,27 @@ func sendBody(st bidiStream, body []byte) error {
 	return st.Send(&testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: body}})
 }
 
+// sendAll sends msgs on st from a goroutine of its own, as a client that
+// writes without waiting for the echoes does, and then half-closes st when
+// closeSend says so; the channel gets the first error, or nil.
+func sendAll(st bidiStream, msgs [][]byte, closeSend bool) <-chan error {
+	sent := make(chan error, 1)
+	go func() {
+		for _, m := range msgs {
+			if err := sendBody(st, m); err != nil {
+				sent <- err
+				return
+			}
+		}
+		if closeSend {
+			sent <- st.CloseSend()
+			return
+		}
+		sent <- nil
+	}()
+	return sent
+}
+
 // recvEcho receives the echo of want (the backend's "v1/t1/" and want) on
 // st.
 func recvEcho(st bidiStream, want []byte) error {
@@ -228,17 +249,9 @@ func TestH2FlowControl(t *testing.T) {
 			for i := range msgs {
 				msgs[i] = payload(uint64(n*100+i), tt.size)
 			}
-			sent := make(chan error, 1)
+			var sent <-chan error
 			if tt.pipelined {
-				go func() {
-					for _, m := range msgs {
-						if err := sendBody(st, m); err != nil {
-							sent <- err
-							return
-						}
-					}
-					sent <- nil
-				}()
+				sent = sendAll(st, msgs, false)
 			}
 			for i, m := range msgs {
 				if !tt.pipelined {
@@ -276,16 +289,7 @@ func TestH2FlowControl(t *testing.T) {
 					for j := range msgs {
 						msgs[j] = payload(uint64(1000+i*messages+j), size)
 					}
-					sent := make(chan error, 1)
-					go func() {
-						for _, m := range msgs {
-							if err := sendBody(st, m); err != nil {
-								sent <- err
-								return
-							}
-						}
-						sent <- st.CloseSend()
-					}()
+					sent := sendAll(st, msgs, true)
 					for j, m := range msgs {
 						if err := recvEcho(st, m); err != nil {
 							return fmt.Errorf("stream %d message %d: %w", i, j, err)
@@ -457,16 +461,7 @@ func TestH2Backpressure(t *testing.T) {
 		for i := range msgs {
 			msgs[i] = payload(uint64(5000+i), size)
 		}
-		sent := make(chan error, 1)
-		go func() {
-			for _, m := range msgs {
-				if err := sendBody(st, m); err != nil {
-					sent <- err
-					return
-				}
-			}
-			sent <- st.CloseSend()
-		}()
+		sent := sendAll(st, msgs, true)
 		time.Sleep(pause) // read nothing yet: both directions back up
 		for i, m := range msgs {
 			if err := recvEcho(st, m); err != nil {
